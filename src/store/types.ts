@@ -1,0 +1,140 @@
+/**
+ * Repository interfaces: what the platform keeps. Domain services depend on these, never on
+ * SQLite or PostgreSQL; `server/` picks the implementation. Every method is async so that one
+ * contract holds for the embedded SQLite store and the PostgreSQL one.
+ */
+
+/** OCF-style ownership lifecycle state of a device (the onboarding room drives transitions). */
+export type OwnershipState = 'RESET' | 'RFOTM' | 'RFPRO' | 'RFNOP' | 'SRESET' | 'DECOMMISSIONED';
+export const OWNERSHIP_STATES: readonly OwnershipState[] = ['RESET', 'RFOTM', 'RFPRO', 'RFNOP', 'SRESET', 'DECOMMISSIONED'];
+
+export interface DeviceRecord {
+  /** LwM2M endpoint client name; the device's primary key. */
+  endpoint: string;
+  model: string | null;
+  firmwareVersion: string | null;
+  tags: string[];
+  ownershipState: OwnershipState;
+  /** Free-form JSON attributes (serial number, manufacturer, ...). */
+  attributes: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewDevice {
+  endpoint: string;
+  model?: string | null;
+  firmwareVersion?: string | null;
+  tags?: string[];
+  ownershipState?: OwnershipState;
+  attributes?: Record<string, unknown>;
+}
+
+export type DevicePatch = Partial<Omit<NewDevice, 'endpoint'>>;
+
+export type CredentialKind = 'psk' | 'rpk' | 'x509';
+
+/**
+ * A security credential bound to one device. The binding is what the LwM2M server checks: a
+ * device may register only under the endpoint its credential is bound to.
+ */
+export interface DeviceCredential {
+  endpoint: string;
+  kind: CredentialKind;
+  /**
+   * The public half used to look the device up, unique per kind:
+   * psk: the PSK identity (UTF-8); rpk: hex SHA-256 of the SubjectPublicKeyInfo;
+   * x509: the certificate subject's common name (or the full subject DN).
+   */
+  lookup: string;
+  /**
+   * psk: the key, sealed by the caller (the store never sees a cleartext secret);
+   * rpk: SubjectPublicKeyInfo DER; x509: the certificate DER (may be empty when only the
+   * subject binding matters).
+   */
+  material: Uint8Array;
+  createdAt: string;
+}
+
+export interface DeviceQuery {
+  /** Substring match on the endpoint name. */
+  search?: string;
+  model?: string;
+  tag?: string;
+  ownershipState?: OwnershipState;
+  limit?: number;
+  /** Endpoint to continue after (keyset pagination, ordered by endpoint). */
+  after?: string;
+}
+
+export interface DeviceRepository {
+  /** Throws ERR_STORE_CONFLICT if the endpoint exists. */
+  create(device: NewDevice): Promise<DeviceRecord>;
+  get(endpoint: string): Promise<DeviceRecord | undefined>;
+  list(query?: DeviceQuery): Promise<DeviceRecord[]>;
+  count(query?: Omit<DeviceQuery, 'limit' | 'after'>): Promise<number>;
+  /** Throws ERR_STORE_NOT_FOUND if absent. */
+  update(endpoint: string, patch: DevicePatch): Promise<DeviceRecord>;
+  /** Deletes the device and its credentials; returns false if absent. */
+  delete(endpoint: string): Promise<boolean>;
+
+  /** Throws ERR_STORE_CONFLICT if (kind, lookup) is bound to a device already. */
+  addCredential(credential: Omit<DeviceCredential, 'createdAt'>): Promise<DeviceCredential>;
+  credentials(endpoint: string): Promise<DeviceCredential[]>;
+  findCredential(kind: CredentialKind, lookup: string): Promise<DeviceCredential | undefined>;
+  removeCredential(kind: CredentialKind, lookup: string): Promise<boolean>;
+}
+
+export type AuditOutcome = 'allow' | 'deny' | 'success' | 'failure';
+
+export interface AuditEntry {
+  /** Who acted: 'operator:<name>', 'device:<endpoint>', 'system'. */
+  actor: string;
+  /** What was decided or done, dotted: 'device.create', 'dtls.handshake', 'lwm2m.register'. */
+  action: string;
+  /** What it was done to (an endpoint, a key label, a campaign id). */
+  subject: string;
+  outcome: AuditOutcome;
+  /** Extra JSON details. Never secrets. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends Required<AuditEntry> {
+  /** 1, 2, 3, ... with no gaps. */
+  seq: number;
+  /** ISO 8601 time of the append. */
+  at: string;
+  /** Hex SHA-256 of the previous record (64 zeros for the first). */
+  prevHash: string;
+  /** Hex SHA-256 over this record's canonical form including prevHash. */
+  hash: string;
+}
+
+export type AuditVerification =
+  | { ok: true; count: number; lastHash: string }
+  | { ok: false; count: number; brokenAt: number; reason: string };
+
+export interface AuditLog {
+  append(entry: AuditEntry): Promise<AuditRecord>;
+  /** Records with seq > after, oldest first. */
+  list(options?: { after?: number; limit?: number; subject?: string; action?: string }): Promise<AuditRecord[]>;
+  /** Walks the whole chain and reports the first broken link, if any. */
+  verify(): Promise<AuditVerification>;
+}
+
+/** A small key-value table for rooms that need a few durable settings. */
+export interface SettingsRepository {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<boolean>;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly devices: DeviceRepository;
+  readonly audit: AuditLog;
+  readonly settings: SettingsRepository;
+  /** Applies pending versioned migrations; idempotent. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
