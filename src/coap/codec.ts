@@ -1,0 +1,245 @@
+/**
+ * RFC 7252 §3 message format: bytes ⇄ CoapMessage. Pure: no I/O, no timers.
+ *
+ *   0                   1                   2                   3
+ *   |Ver| T |  TKL  |      Code     |          Message ID           |
+ *   |   Token (if any, TKL bytes) ...  Options (if any) ... |1 1 1 1 1 1 1 1|  Payload ...
+ *
+ * Decoding checks the wire format only. Whether an option is recognised, and what to do if a
+ * critical one is not, is `unrecognizedCriticalOptions`'s answer, used by the endpoint.
+ */
+import {
+  CoapBadEmptyMessageError,
+  CoapBadOptionEncodingError,
+  CoapBadTokenError,
+  CoapBadVersionError,
+  CoapBodyTooLargeError,
+  CoapEmptyPayloadError,
+  CoapReservedCodeError,
+  CoapTooManyOptionsError,
+  CoapTruncatedHeaderError,
+  type CoapHeaderInfo,
+} from './errors.js';
+import { OPTION_DEFINITIONS, isCritical, optionFormatProblem, type CoapOption } from './options.js';
+import { InvalidArgumentError } from '../errors.js';
+
+export const CoapType = { CON: 0, NON: 1, ACK: 2, RST: 3 } as const;
+export type CoapTypeValue = (typeof CoapType)[keyof typeof CoapType];
+export const COAP_TYPE_NAMES = ['CON', 'NON', 'ACK', 'RST'] as const;
+
+/** Builds a code from class and detail: code(2, 5) is 2.05 Content. */
+export function code(cls: number, detail: number): number {
+  return (cls << 5) | detail;
+}
+
+export const CoapCode = {
+  Empty: 0,
+  GET: 1,
+  POST: 2,
+  PUT: 3,
+  DELETE: 4,
+  FETCH: 5, // RFC 8132
+  PATCH: 6,
+  iPATCH: 7,
+  Created: code(2, 1),
+  Deleted: code(2, 2),
+  Valid: code(2, 3),
+  Changed: code(2, 4),
+  Content: code(2, 5),
+  Continue: code(2, 31), // RFC 7959 §2.9.1
+  BadRequest: code(4, 0),
+  Unauthorized: code(4, 1),
+  BadOption: code(4, 2),
+  Forbidden: code(4, 3),
+  NotFound: code(4, 4),
+  MethodNotAllowed: code(4, 5),
+  NotAcceptable: code(4, 6),
+  RequestEntityIncomplete: code(4, 8), // RFC 7959 §2.9.2
+  PreconditionFailed: code(4, 12),
+  RequestEntityTooLarge: code(4, 13),
+  UnsupportedContentFormat: code(4, 15),
+  InternalServerError: code(5, 0),
+  NotImplemented: code(5, 1),
+  BadGateway: code(5, 2),
+  ServiceUnavailable: code(5, 3),
+  GatewayTimeout: code(5, 4),
+  ProxyingNotSupported: code(5, 5),
+} as const;
+
+/** "2.05" for 69. */
+export function codeToString(c: number): string {
+  return `${c >> 5}.${String(c & 0x1f).padStart(2, '0')}`;
+}
+
+export function isRequestCode(c: number): boolean {
+  return c >= 1 && c <= 31;
+}
+
+export function isResponseCode(c: number): boolean {
+  const cls = c >> 5;
+  return cls >= 2 && cls <= 5;
+}
+
+export interface CoapMessage {
+  type: CoapTypeValue;
+  code: number;
+  messageId: number;
+  token: Uint8Array;
+  /** In wire order: sorted by number, repeated options in their given order. */
+  options: CoapOption[];
+  payload: Uint8Array;
+}
+
+export interface DecodeLimits {
+  /** Most options accepted in one message (default 64). */
+  maxOptions?: number;
+  /** Largest payload accepted in one message (default 65535). */
+  maxPayload?: number;
+}
+
+export const DEFAULT_MAX_OPTIONS = 64;
+export const DEFAULT_MAX_PAYLOAD = 65535;
+const PAYLOAD_MARKER = 0xff;
+const EMPTY = new Uint8Array(0);
+
+function readExtended(nibble: number, data: Uint8Array, pos: number, header: CoapHeaderInfo, what: string): [number, number] {
+  // RFC 7252 §3.1: 13 → one extra byte minus 13, 14 → two extra bytes minus 269, 15 is reserved
+  // ("MUST be processed as a message format error" unless it is the payload marker).
+  if (nibble < 13) return [nibble, pos];
+  if (nibble === 13) {
+    if (pos + 1 > data.length) throw new CoapBadOptionEncodingError(`truncated extended option ${what}`, header);
+    return [data[pos]! + 13, pos + 1];
+  }
+  if (nibble === 14) {
+    if (pos + 2 > data.length) throw new CoapBadOptionEncodingError(`truncated extended option ${what}`, header);
+    return [((data[pos]! << 8) | data[pos + 1]!) + 269, pos + 2];
+  }
+  throw new CoapBadOptionEncodingError(`reserved option ${what} nibble 15`, header);
+}
+
+/** Reads the fixed header, or undefined when there are fewer than 4 bytes. */
+export function peekHeader(data: Uint8Array): CoapHeaderInfo | undefined {
+  if (data.length < 4) return undefined;
+  return { type: (data[0]! >> 4) & 3, code: data[1]!, messageId: (data[2]! << 8) | data[3]! };
+}
+
+/** Decodes one CoAP message. Throws a CoapFormatError subclass (code ERR_COAP_*) on any fault. */
+export function decodeMessage(data: Uint8Array, limits: DecodeLimits = {}): CoapMessage {
+  const maxOptions = limits.maxOptions ?? DEFAULT_MAX_OPTIONS;
+  const maxPayload = limits.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  const header = peekHeader(data);
+  if (header === undefined) throw new CoapTruncatedHeaderError(data.length);
+  const version = data[0]! >> 6;
+  // RFC 7252 §3: "Messages with unknown version numbers MUST be silently ignored."
+  if (version !== 1) throw new CoapBadVersionError(version, header);
+  const tkl = data[0]! & 0x0f;
+  // RFC 7252 §3: "Lengths 9-15 are reserved, MUST NOT be sent, and MUST be processed as a
+  // message format error."
+  if (tkl > 8) throw new CoapBadTokenError(`reserved token length ${tkl}`, header);
+  if (4 + tkl > data.length) throw new CoapBadTokenError(`token of ${tkl} bytes runs past the datagram`, header);
+  const cls = header.code >> 5;
+  if (header.code === 0) {
+    // RFC 7252 §4.1: an Empty message "MUST" have TKL 0 and no bytes after the Message ID; "If
+    // there are any bytes, they MUST be processed as a message format error."
+    if (data.length !== 4) throw new CoapBadEmptyMessageError(header);
+  } else if (cls === 1 || cls === 6 || cls === 7) {
+    throw new CoapReservedCodeError(header);
+  }
+  const token = data.slice(4, 4 + tkl);
+  const options: CoapOption[] = [];
+  let pos = 4 + tkl;
+  let number = 0;
+  let payload = EMPTY;
+  while (pos < data.length) {
+    const b = data[pos]!;
+    if (b === PAYLOAD_MARKER) {
+      // RFC 7252 §3: "The presence of a marker followed by a zero-length payload MUST be
+      // processed as a message format error."
+      if (pos + 1 === data.length) throw new CoapEmptyPayloadError(header);
+      if (data.length - pos - 1 > maxPayload) throw new CoapBodyTooLargeError(maxPayload, header);
+      payload = data.slice(pos + 1);
+      break;
+    }
+    let delta: number;
+    let length: number;
+    [delta, pos] = readExtended(b >> 4, data, pos + 1, header, 'delta');
+    [length, pos] = readExtended(b & 0x0f, data, pos, header, 'length');
+    if (pos + length > data.length) throw new CoapBadOptionEncodingError(`option value of ${length} bytes runs past the datagram`, header);
+    if (options.length >= maxOptions) throw new CoapTooManyOptionsError(maxOptions, header);
+    number += delta;
+    options.push({ number, value: data.slice(pos, pos + length) });
+    pos += length;
+  }
+  return { type: header.type as CoapTypeValue, code: header.code, messageId: header.messageId, token, options, payload };
+}
+
+function nibble(v: number): [number, number[]] {
+  if (v < 13) return [v, []];
+  if (v < 269) return [13, [v - 13]];
+  return [14, [(v - 269) >> 8, (v - 269) & 0xff]];
+}
+
+/** Encodes a message; options are sorted by number (stable), as RFC 7252 §3.1 requires. */
+export function encodeMessage(msg: CoapMessage): Uint8Array {
+  if (msg.token.length > 8) throw new InvalidArgumentError('token', `at most 8 bytes, got ${msg.token.length}`);
+  if (!Number.isInteger(msg.messageId) || msg.messageId < 0 || msg.messageId > 0xffff) {
+    throw new InvalidArgumentError('messageId', `expected 0..65535, got ${msg.messageId}`);
+  }
+  if (!Number.isInteger(msg.code) || msg.code < 0 || msg.code > 255) throw new InvalidArgumentError('code', `expected 0..255, got ${msg.code}`);
+  const sorted = msg.options.map((o, i) => ({ o, i })).sort((a, b) => a.o.number - b.o.number || a.i - b.i);
+  const parts: number[] = [0x40 | (msg.type << 4) | msg.token.length, msg.code, msg.messageId >> 8, msg.messageId & 0xff, ...msg.token];
+  let prev = 0;
+  const chunks: Uint8Array[] = [];
+  for (const { o } of sorted) {
+    if (!Number.isInteger(o.number) || o.number < 0 || o.number > 65535) throw new InvalidArgumentError('option', `bad option number ${o.number}`);
+    if (o.value.length > 65535 + 269) throw new InvalidArgumentError('option', `value of option ${o.number} too long`);
+    const [dn, dx] = nibble(o.number - prev);
+    const [ln, lx] = nibble(o.value.length);
+    parts.push((dn << 4) | ln, ...dx, ...lx);
+    chunks.push(Uint8Array.from(parts.splice(0)), o.value);
+    prev = o.number;
+  }
+  if (msg.payload.length > 0) parts.push(PAYLOAD_MARKER);
+  chunks.push(Uint8Array.from(parts), msg.payload);
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/**
+ * Options that must be treated as unrecognised (RFC 7252 §5.4): unknown numbers, recognised
+ * options whose length or format is out of range (§5.4.3), and repeats of non-repeatable ones
+ * (§5.4.5). Returns the critical ones (which the caller must act on) and the message with the
+ * elective ones removed ("MUST be silently ignored", §5.4.1).
+ */
+export function unrecognizedCriticalOptions(
+  options: readonly CoapOption[],
+  extraRecognized: ReadonlySet<number> = new Set(),
+): { critical: number[]; options: CoapOption[] } {
+  const critical: number[] = [];
+  const kept: CoapOption[] = [];
+  const seen = new Set<number>();
+  for (const o of options) {
+    const d = OPTION_DEFINITIONS.get(o.number);
+    let bad = d === undefined && !extraRecognized.has(o.number);
+    if (d !== undefined) {
+      if (optionFormatProblem(o) !== undefined) bad = true;
+      else if (!d.repeatable && seen.has(o.number)) bad = true;
+      seen.add(o.number);
+    }
+    if (!bad) kept.push(o);
+    else if (isCritical(o.number)) critical.push(o.number);
+  }
+  return { critical, options: kept };
+}
+
+/** An Empty message (ACK, RST or a CoAP ping as CON) with the given message ID. */
+export function emptyMessage(type: CoapTypeValue, messageId: number): CoapMessage {
+  return { type, code: 0, messageId, token: EMPTY, options: [], payload: EMPTY };
+}
