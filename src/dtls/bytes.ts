@@ -1,0 +1,178 @@
+/**
+ * Bounds-checked big-endian reader and a growable writer for the TLS presentation language
+ * (RFC 5246 §4): fixed integers and opaque vectors with 1-, 2- or 3-byte length prefixes.
+ * Every overrun becomes a DtlsDecodeError, never a RangeError or an out-of-bounds read.
+ */
+import { DtlsDecodeError } from './errors.js';
+
+export class ByteReader {
+  private pos = 0;
+
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly what: string,
+  ) {}
+
+  get offset(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) {
+      throw new DtlsDecodeError(`${this.what}: truncated (need ${n} bytes at offset ${this.pos}, have ${this.remaining})`);
+    }
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u16(): number {
+    this.need(2);
+    const v = (this.buf[this.pos]! << 8) | this.buf[this.pos + 1]!;
+    this.pos += 2;
+    return v;
+  }
+
+  u24(): number {
+    this.need(3);
+    const v = (this.buf[this.pos]! << 16) | (this.buf[this.pos + 1]! << 8) | this.buf[this.pos + 2]!;
+    this.pos += 3;
+    return v;
+  }
+
+  u48(): number {
+    const hi = this.u16();
+    const lo = this.u32();
+    return hi * 0x1_0000_0000 + lo;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v =
+      this.buf[this.pos]! * 0x100_0000 + ((this.buf[this.pos + 1]! << 16) | (this.buf[this.pos + 2]! << 8) | this.buf[this.pos + 3]!);
+    this.pos += 4;
+    return v;
+  }
+
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  /** An opaque vector `<min..max>` with a `lenBytes`-byte length prefix. */
+  vector(lenBytes: 1 | 2 | 3, min: number, max: number, field: string): Uint8Array {
+    const n = lenBytes === 1 ? this.u8() : lenBytes === 2 ? this.u16() : this.u24();
+    if (n < min || n > max) throw new DtlsDecodeError(`${this.what}: ${field} length ${n} outside ${min}..${max}`);
+    return this.bytes(n);
+  }
+
+  rest(): Uint8Array {
+    return this.bytes(this.remaining);
+  }
+
+  /** Requires that every byte was consumed. */
+  end(): void {
+    if (this.pos !== this.buf.length) throw new DtlsDecodeError(`${this.what}: ${this.remaining} trailing bytes`);
+  }
+}
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  private pos = 0;
+
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.ensure(2);
+    this.buf[this.pos++] = (v >>> 8) & 0xff;
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+
+  u24(v: number): this {
+    this.ensure(3);
+    this.buf[this.pos++] = (v >>> 16) & 0xff;
+    this.buf[this.pos++] = (v >>> 8) & 0xff;
+    this.buf[this.pos++] = v & 0xff;
+    return this;
+  }
+
+  u48(v: number): this {
+    this.u16(Math.floor(v / 0x1_0000_0000));
+    const lo = v % 0x1_0000_0000;
+    this.ensure(4);
+    this.buf[this.pos++] = (lo >>> 24) & 0xff;
+    this.buf[this.pos++] = (lo >>> 16) & 0xff;
+    this.buf[this.pos++] = (lo >>> 8) & 0xff;
+    this.buf[this.pos++] = lo & 0xff;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  /** Writes an opaque vector with a `lenBytes`-byte length prefix. */
+  vector(lenBytes: 1 | 2 | 3, b: Uint8Array): this {
+    const max = lenBytes === 1 ? 0xff : lenBytes === 2 ? 0xffff : 0xffffff;
+    if (b.length > max) throw new RangeError(`vector of ${b.length} bytes does not fit a ${lenBytes}-byte length`);
+    if (lenBytes === 1) this.u8(b.length);
+    else if (lenBytes === 2) this.u16(b.length);
+    else this.u24(b.length);
+    return this.bytes(b);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
