@@ -110,9 +110,17 @@ export interface AuditRecord extends Required<AuditEntry> {
   hash: string;
 }
 
+/**
+ * Why a chain failed to verify: a record is unreadable, a seq is missing or out of order, a
+ * record does not link to its predecessor, a record's content does not match its hash, or the
+ * chain ends before the head the store recorded (newest records deleted).
+ */
+export type AuditChainProblem = 'malformed' | 'seq-gap' | 'prev-hash-mismatch' | 'hash-mismatch' | 'head-mismatch';
+
 export type AuditVerification =
   | { ok: true; count: number; lastHash: string }
-  | { ok: false; count: number; brokenAt: number; reason: string };
+  /** count: records that verified before the break; brokenAt: seq of the first broken link. */
+  | { ok: false; count: number; brokenAt: number; reason: string; problem?: AuditChainProblem };
 
 export interface AuditLog {
   append(entry: AuditEntry): Promise<AuditRecord>;

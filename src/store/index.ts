@@ -1,0 +1,28 @@
+/**
+ * rootline/store: the repository interfaces domain services depend on, and the SQLite and
+ * PostgreSQL implementations `server/` chooses between (usually through openStore(url)).
+ */
+export type {
+  AuditChainProblem,
+  AuditEntry,
+  AuditLog,
+  AuditOutcome,
+  AuditRecord,
+  AuditVerification,
+  CredentialKind,
+  DeviceCredential,
+  DevicePatch,
+  DeviceQuery,
+  DeviceRecord,
+  DeviceRepository,
+  NewDevice,
+  OwnershipState,
+  SettingsRepository,
+  Store,
+} from './types.js';
+export { OWNERSHIP_STATES } from './types.js';
+export { StoreClosedError, StoreConflictError, StoreCorruptError, StoreError, StoreMigrationError, StoreNotFoundError } from './errors.js';
+export { AuditChainVerifier, GENESIS_HASH, canonicalAuditRecord, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainFailure } from './audit-chain.js';
+export { CREDENTIAL_KINDS, STORE_LIMITS, assertEndpoint } from './validate.js';
+export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite/store.js';

@@ -1,0 +1,90 @@
+/**
+ * The hash-chained audit log on SQLite. An append reads the chain head, hashes and inserts the
+ * record and advances the head inside one IMMEDIATE transaction: IMMEDIATE takes the database's
+ * write lock before the head is read, so appends from other connections or processes queue
+ * behind it (busy_timeout) and can never both extend the same head.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { AuditChainVerifier, hashAuditRecord } from '../audit-chain.js';
+import { auditFromRow, toSafeInteger, type AuditRow } from '../rows.js';
+import type { AuditEntry, AuditLog, AuditRecord, AuditVerification } from '../types.js';
+import { normalizeAuditEntry, normalizeAuditListOptions } from '../validate.js';
+import type { SqliteContext } from './devices.js';
+
+/** Records per verify() batch: memory stays bounded whatever the log's length. */
+export const VERIFY_BATCH = 1000;
+
+export class SqliteAuditLog implements AuditLog {
+  readonly #ctx: SqliteContext;
+
+  constructor(ctx: SqliteContext) {
+    this.#ctx = ctx;
+  }
+
+  async append(entry: AuditEntry): Promise<AuditRecord> {
+    const e = normalizeAuditEntry(entry);
+    this.#ctx.check();
+    const db = this.#ctx.db;
+    const tx = db.transaction((): AuditRecord => {
+      const head = this.#head();
+      const unsigned = { seq: head.seq + 1, at: new Date().toISOString(), ...e, prevHash: head.hash };
+      const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
+      db.prepare(
+        `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(record.seq, record.at, record.actor, record.action, record.subject, record.outcome, JSON.stringify(record.details), record.prevHash, record.hash);
+      db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1').run(record.seq, record.hash);
+      return record;
+    });
+    return tx.immediate();
+  }
+
+  #head(): { seq: number; hash: string } {
+    const row = this.#ctx.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as { seq: unknown; hash: string } | undefined;
+    // Without the head row the log cannot be appended to or checked: a damaged database.
+    if (row === undefined) return { seq: 0, hash: '' };
+    return { seq: toSafeInteger(row.seq, 'audit_head seq'), hash: row.hash };
+  }
+
+  async list(options?: { after?: number; limit?: number; subject?: string; action?: string }): Promise<AuditRecord[]> {
+    const o = normalizeAuditListOptions(options);
+    this.#ctx.check();
+    const parts = ['seq > ?'];
+    const params: unknown[] = [o.after];
+    if (o.subject !== undefined) {
+      parts.push('subject = ?');
+      params.push(o.subject);
+    }
+    if (o.action !== undefined) {
+      parts.push('action = ?');
+      params.push(o.action);
+    }
+    const rows = this.#ctx.db.prepare(`SELECT * FROM audit_log WHERE ${parts.join(' AND ')} ORDER BY seq LIMIT ?`).all(...params, o.limit) as AuditRow[];
+    return rows.map((r) => auditFromRow(r));
+  }
+
+  async verify(): Promise<AuditVerification> {
+    this.#ctx.check();
+    const verifier = new AuditChainVerifier();
+    const batch = this.#ctx.db.prepare('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?');
+    const probe = this.#ctx.db.prepare('SELECT 1 FROM audit_log WHERE seq > ? LIMIT 1');
+    for (;;) {
+      this.#ctx.check();
+      const rows = batch.all(verifier.lastSeq, VERIFY_BATCH) as AuditRow[];
+      for (const row of rows) {
+        if (verifier.push(auditFromRow(row, true)) !== undefined) return verifier.result();
+      }
+      if (rows.length === VERIFY_BATCH) {
+        // Let other work run between batches: a long log must not stall the event loop.
+        await yieldToEventLoop();
+        continue;
+      }
+      // The head is read after the records: it only ever advances, so a head ahead of the walk
+      // means either appends since the last batch (walk on) or deleted records (broken).
+      const head = this.#head();
+      if (head.seq > verifier.lastSeq && probe.get(verifier.lastSeq) !== undefined) continue;
+      verifier.checkHead(head);
+      return verifier.result();
+    }
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * DeviceRepository on SQLite. better-sqlite3 is synchronous, so each method runs to completion
+ * before the next starts on this connection; other processes are held off by SQLite's locks.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import { StoreConflictError, StoreNotFoundError } from '../errors.js';
+import { credentialFromRow, deviceFromRow, type CredentialRow, type DeviceRow } from '../rows.js';
+import type { CredentialKind, DeviceCredential, DevicePatch, DeviceQuery, DeviceRecord, DeviceRepository, NewDevice } from '../types.js';
+import {
+  assertCredentialKind,
+  assertEndpoint,
+  assertLookup,
+  normalizeCredential,
+  normalizeDevicePatch,
+  normalizeDeviceQuery,
+  normalizeNewDevice,
+  type NormalizedQuery,
+} from '../validate.js';
+
+export interface SqliteContext {
+  readonly db: BetterSqlite3.Database;
+  /** Throws StoreClosedError after close(). */
+  check(): void;
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
+}
+
+function whereClause(q: Omit<NormalizedQuery, 'limit'>, paging: boolean): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, param: unknown): void => {
+    parts.push(sql);
+    params.push(param);
+  };
+  // instr(), not LIKE: LIKE is case-insensitive in SQLite and case-sensitive in PostgreSQL, and
+  // treats % and _ as wildcards; a plain case-sensitive substring means the same in both.
+  if (q.search !== undefined) add('instr(endpoint, ?) > 0', q.search);
+  if (q.model !== undefined) add('model = ?', q.model);
+  if (q.tag !== undefined) add('EXISTS (SELECT 1 FROM json_each(devices.tags) WHERE json_each.value = ?)', q.tag);
+  if (q.ownershipState !== undefined) add('ownership_state = ?', q.ownershipState);
+  if (paging && q.after !== undefined) add('endpoint > ?', q.after);
+  return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
+}
+
+export class SqliteDeviceRepository implements DeviceRepository {
+  readonly #ctx: SqliteContext;
+
+  constructor(ctx: SqliteContext) {
+    this.#ctx = ctx;
+  }
+
+  async create(device: NewDevice): Promise<DeviceRecord> {
+    const d = normalizeNewDevice(device);
+    this.#ctx.check();
+    const now = new Date().toISOString();
+    try {
+      this.#ctx.db
+        .prepare(
+          `INSERT INTO devices (endpoint, model, firmware_version, tags, ownership_state, attributes, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(d.endpoint, d.model, d.firmwareVersion, JSON.stringify(d.tags), d.ownershipState, JSON.stringify(d.attributes), now, now);
+    } catch (err) {
+      if (sqliteCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new StoreConflictError(`device ${JSON.stringify(d.endpoint)} already exists`, { cause: err });
+      }
+      throw err;
+    }
+    return { ...d, createdAt: now, updatedAt: now };
+  }
+
+  async get(endpoint: string): Promise<DeviceRecord | undefined> {
+    assertEndpoint(endpoint);
+    this.#ctx.check();
+    return this.#get(endpoint);
+  }
+
+  #get(endpoint: string): DeviceRecord | undefined {
+    const row = this.#ctx.db.prepare('SELECT * FROM devices WHERE endpoint = ?').get(endpoint) as DeviceRow | undefined;
+    return row === undefined ? undefined : deviceFromRow(row);
+  }
+
+  async list(query?: DeviceQuery): Promise<DeviceRecord[]> {
+    const q = normalizeDeviceQuery(query);
+    this.#ctx.check();
+    const where = whereClause(q, true);
+    const rows = this.#ctx.db.prepare(`SELECT * FROM devices ${where.sql} ORDER BY endpoint LIMIT ?`).all(...where.params, q.limit) as DeviceRow[];
+    return rows.map(deviceFromRow);
+  }
+
+  async count(query?: Omit<DeviceQuery, 'limit' | 'after'>): Promise<number> {
+    const q = normalizeDeviceQuery(query);
+    this.#ctx.check();
+    const where = whereClause(q, false);
+    const row = this.#ctx.db.prepare(`SELECT count(*) AS n FROM devices ${where.sql}`).get(...where.params) as { n: number };
+    return row.n;
+  }
+
+  async update(endpoint: string, patch: DevicePatch): Promise<DeviceRecord> {
+    assertEndpoint(endpoint);
+    const p = normalizeDevicePatch(patch);
+    this.#ctx.check();
+    const apply = this.#ctx.db.transaction((): DeviceRecord => {
+      const current = this.#get(endpoint);
+      if (current === undefined) throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`);
+      const next: DeviceRecord = { ...current, ...p, updatedAt: new Date().toISOString() };
+      this.#ctx.db
+        .prepare('UPDATE devices SET model = ?, firmware_version = ?, tags = ?, ownership_state = ?, attributes = ?, updated_at = ? WHERE endpoint = ?')
+        .run(next.model, next.firmwareVersion, JSON.stringify(next.tags), next.ownershipState, JSON.stringify(next.attributes), next.updatedAt, endpoint);
+      return next;
+    });
+    return apply.immediate();
+  }
+
+  async delete(endpoint: string): Promise<boolean> {
+    assertEndpoint(endpoint);
+    this.#ctx.check();
+    return this.#ctx.db.prepare('DELETE FROM devices WHERE endpoint = ?').run(endpoint).changes > 0;
+  }
+
+  async addCredential(credential: Omit<DeviceCredential, 'createdAt'>): Promise<DeviceCredential> {
+    const c = normalizeCredential(credential);
+    this.#ctx.check();
+    const now = new Date().toISOString();
+    try {
+      this.#ctx.db
+        .prepare('INSERT INTO device_credentials (kind, lookup, endpoint, material, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(c.kind, c.lookup, c.endpoint, Buffer.from(c.material.buffer, c.material.byteOffset, c.material.byteLength), now);
+    } catch (err) {
+      const code = sqliteCode(err);
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new StoreConflictError(`${c.kind} credential ${JSON.stringify(c.lookup)} is already bound to a device`, { cause: err });
+      }
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw new StoreNotFoundError(`device ${JSON.stringify(c.endpoint)} does not exist`, { cause: err });
+      }
+      throw err;
+    }
+    return { ...c, material: new Uint8Array(c.material), createdAt: now };
+  }
+
+  async credentials(endpoint: string): Promise<DeviceCredential[]> {
+    assertEndpoint(endpoint);
+    this.#ctx.check();
+    const rows = this.#ctx.db
+      .prepare('SELECT * FROM device_credentials WHERE endpoint = ? ORDER BY created_at, kind, lookup')
+      .all(endpoint) as CredentialRow[];
+    return rows.map(credentialFromRow);
+  }
+
+  async findCredential(kind: CredentialKind, lookup: string): Promise<DeviceCredential | undefined> {
+    assertCredentialKind(kind);
+    assertLookup(lookup);
+    this.#ctx.check();
+    const row = this.#ctx.db.prepare('SELECT * FROM device_credentials WHERE kind = ? AND lookup = ?').get(kind, lookup) as CredentialRow | undefined;
+    return row === undefined ? undefined : credentialFromRow(row);
+  }
+
+  async removeCredential(kind: CredentialKind, lookup: string): Promise<boolean> {
+    assertCredentialKind(kind);
+    assertLookup(lookup);
+    this.#ctx.check();
+    return this.#ctx.db.prepare('DELETE FROM device_credentials WHERE kind = ? AND lookup = ?').run(kind, lookup).changes > 0;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The embedded default: one SQLite file opened with better-sqlite3. WAL lets readers (the CLI,
+ * a backup) run beside the server's writer; foreign keys are off in SQLite unless asked for, and
+ * credentials rely on them to go away with their device.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { InvalidArgumentError } from '../../errors.js';
+import { assertInteger, assertString } from '../../util/assert.js';
+import { StoreClosedError } from '../errors.js';
+import type { SettingsRepository, Store } from '../types.js';
+import { assertSettingKey, assertSettingValue } from '../validate.js';
+import { SqliteAuditLog } from './audit.js';
+import { SqliteDeviceRepository, type SqliteContext } from './devices.js';
+import { migrateSqlite } from './migrate.js';
+
+export interface SqliteStoreOptions {
+  /** Database file path, or ':memory:' for a private in-memory database (tests, tools). */
+  file: string;
+  /** How long a writer waits for another connection's lock before SQLITE_BUSY (ms). Default 5000. */
+  busyTimeoutMs?: number;
+  /** Apply pending migrations on open (default true). */
+  migrate?: boolean;
+}
+
+class SqliteSettings implements SettingsRepository {
+  readonly #ctx: SqliteContext;
+
+  constructor(ctx: SqliteContext) {
+    this.#ctx = ctx;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    assertSettingKey(key);
+    this.#ctx.check();
+    const row = this.#ctx.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    assertSettingKey(key);
+    assertSettingValue(value);
+    this.#ctx.check();
+    this.#ctx.db
+      .prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .run(key, value, new Date().toISOString());
+  }
+
+  async delete(key: string): Promise<boolean> {
+    assertSettingKey(key);
+    this.#ctx.check();
+    return this.#ctx.db.prepare('DELETE FROM settings WHERE key = ?').run(key).changes > 0;
+  }
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly devices: SqliteDeviceRepository;
+  readonly audit: SqliteAuditLog;
+  readonly settings: SqliteSettings;
+  readonly #db: Database.Database;
+  #closed = false;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    const ctx: SqliteContext = {
+      db,
+      check: () => {
+        if (this.#closed) throw new StoreClosedError();
+      },
+    };
+    this.devices = new SqliteDeviceRepository(ctx);
+    this.audit = new SqliteAuditLog(ctx);
+    this.settings = new SqliteSettings(ctx);
+  }
+
+  async migrate(): Promise<void> {
+    if (this.#closed) throw new StoreClosedError();
+    migrateSqlite(this.#db);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+/** Opens (creating if needed) a SQLite store and brings its schema up to date. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'expected { file }');
+  assertString(options.file, 'options.file', { min: 1, max: 4096 });
+  if (options.file.includes('\u0000')) throw new InvalidArgumentError('options.file', 'must not contain U+0000');
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  assertInteger(busyTimeoutMs, 'options.busyTimeoutMs', 0, 600_000);
+  const memory = options.file === ':memory:';
+  if (!memory) mkdirSync(dirname(resolve(options.file)), { recursive: true });
+  const db = new Database(options.file, { timeout: busyTimeoutMs });
+  try {
+    if (!memory) db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL stays consistent after a crash; it only may lose the last commits on
+    // power loss, which FULL would protect at the price of an fsync per transaction.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    const store = new SqliteStore(db);
+    if (options.migrate !== false) await store.migrate();
+    return store;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

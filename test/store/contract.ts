@@ -1,0 +1,396 @@
+/**
+ * The Store contract, written once and registered for every implementation (SQLite, PostgreSQL):
+ * both must behave identically for everything a domain service can observe.
+ */
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { hashAuditRecord } from '../../src/store/audit-chain.js';
+import { VERIFY_BATCH } from '../../src/store/sqlite/audit.js';
+import type { AuditRecord, Store } from '../../src/store/types.js';
+
+export interface StoreHarness {
+  /** Opens a new store (own connection / pool) on this harness's database. */
+  open(): Promise<Store>;
+  /**
+   * Runs SQL on the database through a separate raw connection; with bypassTriggers the
+   * append-only triggers do not fire — what an attacker with database access could do.
+   */
+  raw(sql: string, options?: { bypassTriggers?: boolean }): Promise<void>;
+  /** Removes the database. */
+  dispose(): Promise<void>;
+}
+
+export interface StoreBackend {
+  name: string;
+  /** node:test skip value (false, or the SKIPPED message). */
+  skip: string | false;
+  /** A fresh, empty database for one test. */
+  createHarness(): Promise<StoreHarness>;
+}
+
+function hasCode(code: string): (err: unknown) => boolean {
+  return (err: unknown) => {
+    assert.equal((err as { code?: unknown }).code, code, `expected ${code}, got ${String(err)}`);
+    return true;
+  };
+}
+
+/** Opens stores on a fresh database and closes/removes everything after the test, pass or fail. */
+async function setup(t: TestContext, backend: StoreBackend): Promise<{ harness: StoreHarness; open: () => Promise<Store> }> {
+  const harness = await backend.createHarness();
+  const stores: Store[] = [];
+  t.after(async () => {
+    for (const s of stores) await s.close();
+    await harness.dispose();
+  });
+  const open = async (): Promise<Store> => {
+    const s = await harness.open();
+    stores.push(s);
+    return s;
+  };
+  return { harness, open };
+}
+
+function utf8Compare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+async function appendMany(store: Store, n: number, subject = 'dev-1'): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(await store.audit.append({ actor: 'system', action: i % 2 === 0 ? 'device.create' : 'device.update', subject, outcome: 'success', details: { i } }));
+  }
+  return out;
+}
+
+export function registerStoreContract(backend: StoreBackend): void {
+  describe(`Store contract: ${backend.name}`, { skip: backend.skip }, () => {
+    test('devices: create fills defaults, get round-trips every field', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      const minimal = await store.devices.create({ endpoint: 'urn:dev:1' });
+      assert.deepEqual({ ...minimal, createdAt: '', updatedAt: '' }, {
+        endpoint: 'urn:dev:1', model: null, firmwareVersion: null, tags: [], ownershipState: 'RESET', attributes: {}, createdAt: '', updatedAt: '',
+      });
+      assert.ok(!Number.isNaN(Date.parse(minimal.createdAt)));
+      assert.equal(minimal.createdAt, minimal.updatedAt);
+      const full = await store.devices.create({
+        endpoint: 'sensor-ü-😀',
+        model: 'TH-1',
+        firmwareVersion: '1.2.3',
+        tags: ['roof', 'north'],
+        ownershipState: 'RFNOP',
+        attributes: { serial: 'A1', nested: { list: [1, 'two', null, true], n: -0.5 }, empty: {} },
+      });
+      assert.deepEqual(await store.devices.get('sensor-ü-😀'), full);
+      assert.deepEqual(await store.devices.get('urn:dev:1'), minimal);
+      assert.equal(await store.devices.get('absent'), undefined);
+    });
+
+    test('devices: a second create of an endpoint is ERR_STORE_CONFLICT', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'dup', model: 'A' });
+      await assert.rejects(store.devices.create({ endpoint: 'dup', model: 'B' }), hasCode('ERR_STORE_CONFLICT'));
+      assert.equal((await store.devices.get('dup'))?.model, 'A');
+    });
+
+    test('devices: update applies only the given fields; unknown endpoint is ERR_STORE_NOT_FOUND', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      const created = await store.devices.create({ endpoint: 'd1', model: 'M', firmwareVersion: '1', tags: ['a'], attributes: { k: 1 } });
+      const updated = await store.devices.update('d1', { firmwareVersion: '2', model: null, ownershipState: 'RFOTM' });
+      assert.equal(updated.firmwareVersion, '2');
+      assert.equal(updated.model, null);
+      assert.equal(updated.ownershipState, 'RFOTM');
+      assert.deepEqual(updated.tags, ['a']);
+      assert.deepEqual(updated.attributes, { k: 1 });
+      assert.equal(updated.createdAt, created.createdAt);
+      assert.ok(updated.updatedAt >= created.updatedAt);
+      assert.deepEqual(await store.devices.get('d1'), updated);
+      await assert.rejects(store.devices.update('nope', { model: 'x' }), hasCode('ERR_STORE_NOT_FOUND'));
+      await assert.rejects(store.devices.update('d1', { endpoint: 'd2' } as never), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.devices.update('d1', { ownershipState: 'BOGUS' } as never), hasCode('ERR_INVALID_ARGUMENT'));
+    });
+
+    test('devices: delete reports whether a device was removed', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'gone' });
+      assert.equal(await store.devices.delete('gone'), true);
+      assert.equal(await store.devices.delete('gone'), false);
+      assert.equal(await store.devices.get('gone'), undefined);
+    });
+
+    test('devices: bad arguments are ERR_INVALID_ARGUMENT and store nothing', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      const bad: unknown[] = [
+        { endpoint: '' },
+        { endpoint: 'x'.repeat(256) },
+        { endpoint: 'tab\there' },
+        { endpoint: 'nul\u0000' },
+        { endpoint: 'lone\ud800' },
+        { endpoint: 'ok', tags: ['a', 'a'] },
+        { endpoint: 'ok', tags: [1] },
+        { endpoint: 'ok', attributes: { f: Number.NaN } },
+        { endpoint: 'ok', attributes: { d: new Date(0) } },
+        { endpoint: 'ok', attributes: [] },
+        { endpoint: 'ok', ownershipState: 'OWNED' },
+        { endpoint: 'ok', colour: 'red' },
+        null,
+      ];
+      for (const d of bad) await assert.rejects(store.devices.create(d as never), hasCode('ERR_INVALID_ARGUMENT'), JSON.stringify(d));
+      assert.equal(await store.devices.count(), 0);
+      await assert.rejects(store.devices.list({ limit: 0 }), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.devices.list({ limit: 1001 }), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.devices.get(''), hasCode('ERR_INVALID_ARGUMENT'));
+    });
+
+    test('devices: list filters, orders by UTF-8 bytes and pages by keyset; count agrees', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      const endpoints = ['b-2', 'a-1', 'Z-9', 'é-3', '😀-4', '\uffff-5', 'a-10', 'sensor-%_', 'SENSOR-x', 'ab'];
+      for (const [i, ep] of endpoints.entries()) {
+        await store.devices.create({
+          endpoint: ep,
+          model: i % 2 === 0 ? 'even' : 'odd',
+          tags: i % 3 === 0 ? ['three', 'all'] : ['all'],
+          ownershipState: i < 4 ? 'RFNOP' : 'RESET',
+        });
+      }
+      const sorted = [...endpoints].sort(utf8Compare);
+      assert.deepEqual((await store.devices.list()).map((d) => d.endpoint), sorted);
+      const paged: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.devices.list(after === undefined ? { limit: 3 } : { limit: 3, after });
+        assert.ok(page.length <= 3);
+        paged.push(...page.map((d) => d.endpoint));
+        if (page.length < 3) break;
+        after = page[page.length - 1]!.endpoint;
+      }
+      assert.deepEqual(paged, sorted);
+      const expect = (pred: (ep: string, i: number) => boolean): string[] => endpoints.filter((ep, i) => pred(ep, i)).sort(utf8Compare);
+      const cases: Array<[Parameters<Store['devices']['list']>[0], string[]]> = [
+        [{ model: 'even' }, expect((_e, i) => i % 2 === 0)],
+        [{ tag: 'three' }, expect((_e, i) => i % 3 === 0)],
+        [{ tag: 'al' }, []],
+        [{ ownershipState: 'RFNOP' }, expect((_e, i) => i < 4)],
+        [{ search: 'a-1' }, ['a-1', 'a-10']],
+        [{ search: '%_' }, ['sensor-%_']],
+        [{ search: 'sensor' }, ['sensor-%_']],
+        [{ model: 'odd', tag: 'three', ownershipState: 'RESET' }, expect((_e, i) => i % 2 === 1 && i % 3 === 0 && i >= 4)],
+        [{ model: 'none' }, []],
+      ];
+      for (const [q, want] of cases) {
+        assert.deepEqual((await store.devices.list(q)).map((d) => d.endpoint), want, JSON.stringify(q));
+        assert.equal(await store.devices.count(q), want.length, JSON.stringify(q));
+      }
+      assert.equal(await store.devices.count(), endpoints.length);
+      assert.deepEqual((await store.devices.list({ after: sorted[7]! })).map((d) => d.endpoint), sorted.slice(8));
+    });
+
+    test('credentials: unique per (kind, lookup), bound to an existing device, removed with it', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'd1' });
+      await store.devices.create({ endpoint: 'd2' });
+      const key = Uint8Array.from([0, 1, 2, 255]);
+      const psk = await store.devices.addCredential({ endpoint: 'd1', kind: 'psk', lookup: 'id-1', material: key });
+      key[0] = 9; // the store keeps its own copy
+      assert.deepEqual(psk.material, Uint8Array.from([0, 1, 2, 255]));
+      await store.devices.addCredential({ endpoint: 'd1', kind: 'x509', lookup: 'CN=d1', material: new Uint8Array(0) });
+      // Same lookup, other kind: a different credential.
+      await store.devices.addCredential({ endpoint: 'd2', kind: 'rpk', lookup: 'id-1', material: Uint8Array.from([7]) });
+      await assert.rejects(store.devices.addCredential({ endpoint: 'd2', kind: 'psk', lookup: 'id-1', material: Uint8Array.from([1]) }), hasCode('ERR_STORE_CONFLICT'));
+      await assert.rejects(store.devices.addCredential({ endpoint: 'nobody', kind: 'psk', lookup: 'id-9', material: Uint8Array.from([1]) }), hasCode('ERR_STORE_NOT_FOUND'));
+      await assert.rejects(store.devices.addCredential({ endpoint: 'd1', kind: 'pgp', lookup: 'x', material: Uint8Array.from([1]) } as never), hasCode('ERR_INVALID_ARGUMENT'));
+
+      const found = await store.devices.findCredential('psk', 'id-1');
+      assert.ok(found);
+      assert.equal(found.endpoint, 'd1');
+      assert.ok(found.material instanceof Uint8Array);
+      assert.deepEqual(found.material, Uint8Array.from([0, 1, 2, 255]));
+      assert.deepEqual(found, psk);
+      assert.equal(await store.devices.findCredential('x509', 'id-1'), undefined);
+      assert.deepEqual((await store.devices.credentials('d1')).map((c) => `${c.kind}:${c.lookup}:${c.material.length}`).sort(), ['psk:id-1:4', 'x509:CN=d1:0']);
+      assert.deepEqual(await store.devices.credentials('nobody'), []);
+
+      assert.equal(await store.devices.removeCredential('x509', 'CN=d1'), true);
+      assert.equal(await store.devices.removeCredential('x509', 'CN=d1'), false);
+      assert.equal(await store.devices.delete('d1'), true);
+      assert.equal(await store.devices.findCredential('psk', 'id-1'), undefined, 'credentials cascade with their device');
+      // The lookup is free again once its device is gone.
+      await store.devices.addCredential({ endpoint: 'd2', kind: 'psk', lookup: 'id-1', material: Uint8Array.from([3]) });
+      assert.equal((await store.devices.findCredential('psk', 'id-1'))?.endpoint, 'd2');
+    });
+
+    test('settings: get, set, overwrite, delete', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      assert.equal(await store.settings.get('k'), undefined);
+      await store.settings.set('k', 'v1');
+      await store.settings.set('k', 'v2 ü\n');
+      await store.settings.set('empty', '');
+      assert.equal(await store.settings.get('k'), 'v2 ü\n');
+      assert.equal(await store.settings.get('empty'), '');
+      assert.equal(await store.settings.delete('k'), true);
+      assert.equal(await store.settings.delete('k'), false);
+      assert.equal(await store.settings.get('k'), undefined);
+      await assert.rejects(store.settings.set('', 'x'), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.settings.set('k', 5 as never), hasCode('ERR_INVALID_ARGUMENT'));
+    });
+
+    test('audit: appends chain from 64 zeros, list filters and pages, verify passes', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      assert.deepEqual(await store.audit.verify(), { ok: true, count: 0, lastHash: '0'.repeat(64) });
+      const first = await store.audit.append({ actor: 'operator:ann', action: 'device.create', subject: 'd1', outcome: 'success', details: { b: 1, a: [{ z: 1, y: 'ü' }] } });
+      assert.equal(first.seq, 1);
+      assert.equal(first.prevHash, '0'.repeat(64));
+      const { hash, ...unsigned } = first;
+      assert.equal(hash, hashAuditRecord(unsigned));
+      const second = await store.audit.append({ actor: 'device:d2', action: 'dtls.handshake', subject: 'd2', outcome: 'deny' });
+      assert.deepEqual(second.details, {});
+      assert.equal(second.prevHash, first.hash);
+      const rest = await appendMany(store, 5, 'd1');
+      const all = await store.audit.list();
+      assert.deepEqual(all, [first, second, ...rest]);
+      assert.deepEqual((await store.audit.list({ after: 2, limit: 2 })).map((r) => r.seq), [3, 4]);
+      assert.deepEqual((await store.audit.list({ subject: 'd2' })).map((r) => r.seq), [2]);
+      assert.deepEqual((await store.audit.list({ action: 'device.create' })).map((r) => r.seq), [1, 3, 5, 7]);
+      assert.deepEqual((await store.audit.list({ action: 'device.create', subject: 'd1', after: 3 })).map((r) => r.seq), [5, 7]);
+      assert.deepEqual(await store.audit.verify(), { ok: true, count: 7, lastHash: rest[4]!.hash });
+      await assert.rejects(store.audit.append({ actor: 'x', action: 'y', subject: 'z', outcome: 'maybe' } as never), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.audit.append({ actor: '', action: 'y', subject: 'z', outcome: 'allow' }), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.audit.list({ after: -1 }), hasCode('ERR_INVALID_ARGUMENT'));
+    });
+
+    test('audit: the database refuses UPDATE and DELETE on the log', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      await appendMany(store, 3);
+      await assert.rejects(harness.raw("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"), /append-only/);
+      await assert.rejects(harness.raw('DELETE FROM audit_log WHERE seq = 3'), /append-only/);
+      await assert.rejects(harness.raw("UPDATE audit_head SET seq = 1, hash = 'x'"), /audit_head/);
+      assert.equal((await store.audit.verify()).ok, true);
+    });
+
+    test('audit: verify names the first broken link after tampering', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      const records = await appendMany(store, 10);
+      const verify = async () => store.audit.verify();
+
+      await harness.raw("UPDATE audit_log SET actor = 'mallory' WHERE seq = 6", { bypassTriggers: true });
+      let v = await verify();
+      assert.equal(v.ok, false);
+      assert.ok(!v.ok && v.brokenAt === 6 && v.problem === 'hash-mismatch' && v.count === 5, JSON.stringify(v));
+      assert.match(v.ok ? '' : v.reason, /^hash mismatch/);
+
+      // A tamperer who also rehashes the record is caught by the next link.
+      const forged = { ...records[5]!, actor: 'mallory' };
+      const { hash: _old, ...unsigned } = forged;
+      await harness.raw(`UPDATE audit_log SET hash = '${hashAuditRecord(unsigned)}' WHERE seq = 6`, { bypassTriggers: true });
+      v = await verify();
+      assert.ok(!v.ok && v.brokenAt === 7 && v.problem === 'prev-hash-mismatch', JSON.stringify(v));
+      assert.match(v.ok ? '' : v.reason, /^prev-hash mismatch/);
+
+      await harness.raw('DELETE FROM audit_log WHERE seq = 3', { bypassTriggers: true });
+      v = await verify();
+      assert.ok(!v.ok && v.brokenAt === 3 && v.problem === 'seq-gap' && v.count === 2, JSON.stringify(v));
+      assert.match(v.ok ? '' : v.reason, /^gap in seq/);
+    });
+
+    test('audit: deleting the newest records or adding one past the head is detected', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      const records = await appendMany(store, 6);
+      await harness.raw('DELETE FROM audit_log WHERE seq >= 5', { bypassTriggers: true });
+      let v = await store.audit.verify();
+      assert.ok(!v.ok && v.brokenAt === 5 && v.problem === 'head-mismatch' && v.count === 4, JSON.stringify(v));
+
+      const { open: open2, harness: h2 } = await setup(t, backend);
+      const store2 = await open2();
+      await appendMany(store2, 2);
+      const last = (await store2.audit.list()).at(-1)!;
+      const extra = { seq: 3, at: new Date().toISOString(), actor: 'mallory', action: 'x', subject: 'y', outcome: 'allow' as const, details: {}, prevHash: last.hash };
+      await h2.raw(
+        `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
+         VALUES (3, '${extra.at}', 'mallory', 'x', 'y', 'allow', '{}', '${last.hash}', '${hashAuditRecord(extra)}')`,
+        { bypassTriggers: true },
+      );
+      v = await store2.audit.verify();
+      assert.ok(!v.ok && v.brokenAt === 3 && v.problem === 'head-mismatch', JSON.stringify(v));
+      assert.equal(records.length, 6);
+    });
+
+    test('audit: verify walks a log longer than one batch and finds a break in a later batch', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      const n = VERIFY_BATCH + 5;
+      await appendMany(store, n);
+      const ok = await store.audit.verify();
+      assert.ok(ok.ok && ok.count === n, JSON.stringify(ok));
+      await harness.raw(`UPDATE audit_log SET subject = 'other' WHERE seq = ${VERIFY_BATCH + 2}`, { bypassTriggers: true });
+      const v = await store.audit.verify();
+      assert.ok(!v.ok && v.brokenAt === VERIFY_BATCH + 2 && v.problem === 'hash-mismatch', JSON.stringify(v));
+    });
+
+    test('audit: 50 concurrent appends from two store instances form one unbroken chain', async (t) => {
+      const { open } = await setup(t, backend);
+      const a = await open();
+      const b = await open();
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).audit.append({ actor: 'system', action: 'load', subject: `s${i}`, outcome: 'success', details: { i } })),
+      );
+      assert.deepEqual(results.map((r) => r.seq).sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i + 1));
+      const v = await a.audit.verify();
+      assert.ok(v.ok && v.count === 50, JSON.stringify(v));
+      const listed = await b.audit.list({ limit: 1000 });
+      for (let i = 1; i < listed.length; i++) assert.equal(listed[i]!.prevHash, listed[i - 1]!.hash);
+    });
+
+    test('migrations: idempotent, data survives reopen', async (t) => {
+      const { open } = await setup(t, backend);
+      const first = await open();
+      await first.devices.create({ endpoint: 'keep', tags: ['x'], attributes: { a: 1 } });
+      await first.devices.addCredential({ endpoint: 'keep', kind: 'psk', lookup: 'keep-id', material: Uint8Array.from([1, 2]) });
+      await first.settings.set('s', 'v');
+      await appendMany(first, 3);
+      await first.migrate();
+      await first.migrate();
+      await first.close();
+      const again = await open();
+      await again.migrate();
+      assert.deepEqual((await again.devices.get('keep'))?.attributes, { a: 1 });
+      assert.deepEqual((await again.devices.findCredential('psk', 'keep-id'))?.material, Uint8Array.from([1, 2]));
+      assert.equal(await again.settings.get('s'), 'v');
+      const v = await again.audit.verify();
+      assert.ok(v.ok && v.count === 3);
+      assert.equal((await again.audit.append({ actor: 'system', action: 'a', subject: 's', outcome: 'success' })).seq, 4);
+    });
+
+    test('migrations: a database newer than the code, or with a different history, is refused', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      await store.close();
+      await harness.raw("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'from the future', 'x', '2030-01-01T00:00:00.000Z')");
+      await assert.rejects(open(), (err: unknown) => hasCode('ERR_STORE_MIGRATION')(err) && /newer/.test((err as Error).message));
+      await harness.raw('DELETE FROM schema_migrations WHERE version = 9999');
+      await harness.raw("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1");
+      await assert.rejects(open(), (err: unknown) => hasCode('ERR_STORE_MIGRATION')(err) && /checksum/.test((err as Error).message));
+    });
+
+    test('a closed store refuses work with ERR_STORE_CLOSED', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      await store.close();
+      await store.close();
+      await assert.rejects(store.devices.get('x'), hasCode('ERR_STORE_CLOSED'));
+      await assert.rejects(store.audit.append({ actor: 'a', action: 'b', subject: 'c', outcome: 'allow' }), hasCode('ERR_STORE_CLOSED'));
+      await assert.rejects(store.settings.get('k'), hasCode('ERR_STORE_CLOSED'));
+    });
+  });
+}

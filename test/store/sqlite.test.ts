@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { registerStoreContract, type StoreHarness } from './contract.js';
+
+function sqliteHarness(): StoreHarness {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-sqlite-'));
+  const file = join(dir, 'rootline.db');
+  return {
+    open: () => openSqliteStore({ file }),
+    async raw(sql, options) {
+      const db = new Database(file, { timeout: 5000 });
+      try {
+        if (!options?.bypassTriggers) {
+          db.exec(sql);
+          return;
+        }
+        // SQLite cannot switch triggers off; an attacker with the file drops them, edits, and
+        // puts them back, which is what this does.
+        const triggers = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_log', 'audit_head')").all() as Array<{ name: string; sql: string }>;
+        db.transaction(() => {
+          for (const tr of triggers) db.exec(`DROP TRIGGER ${tr.name}`);
+          db.exec(sql);
+          for (const tr of triggers) db.exec(tr.sql);
+        })();
+      } finally {
+        db.close();
+      }
+    },
+    async dispose() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+registerStoreContract({ name: 'SQLite', skip: false, createHarness: async () => sqliteHarness() });
+
+test('SQLite: opens in WAL mode with foreign keys on, creating the parent directory', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-sqlite-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'nested', 'deeper', 'rootline.db');
+  const store = await openSqliteStore({ file });
+  await store.close();
+  const db = new Database(file, { readonly: true });
+  try {
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+    assert.deepEqual(tables, ['audit_head', 'audit_log', 'device_credentials', 'devices', 'schema_migrations', 'settings']);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+  } finally {
+    db.close();
+  }
+});
+
+test('SQLite: a ":memory:" store works for tools and tests', async () => {
+  const store = await openSqliteStore({ file: ':memory:' });
+  try {
+    await store.devices.create({ endpoint: 'm' });
+    assert.equal(await store.devices.count(), 1);
+  } finally {
+    await store.close();
+  }
+});
+
+test('SQLite: bad options are ERR_INVALID_ARGUMENT', async () => {
+  await assert.rejects(openSqliteStore({ file: '' }), { code: 'ERR_INVALID_ARGUMENT' });
+  await assert.rejects(openSqliteStore(null as never), { code: 'ERR_INVALID_ARGUMENT' });
+  await assert.rejects(openSqliteStore({ file: 'x.db', busyTimeoutMs: -1 }), { code: 'ERR_INVALID_ARGUMENT' });
+});
