@@ -1,0 +1,92 @@
+/**
+ * Signature algorithms (internal): which AlgorithmIdentifier a Signer produces, turning its raw
+ * output into the X.509 encoding, and verifying signatures with node:crypto.
+ */
+import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import type { Signer } from '../crypto/keystore/types.js';
+import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
+import { InvalidArgumentError } from '../errors.js';
+import { assertBytes, describeType } from '../util/assert.js';
+import { MalformedPublicKeyError, UnsupportedAlgorithmError } from './errors.js';
+import { OID } from './oids.js';
+
+/** Asserts the Signer shape at a public entry point. */
+export function assertSigner(value: unknown, name: string): asserts value is Signer {
+  if (value === null || typeof value !== 'object') throw new InvalidArgumentError(name, `expected a Signer, got ${describeType(value)}`);
+  const s = value as Partial<Signer>;
+  if (s.algorithm !== 'ES256' && s.algorithm !== 'EdDSA') throw new InvalidArgumentError(name, 'algorithm must be ES256 or EdDSA');
+  assertBytes(s.publicKey, `${name}.publicKey`, { min: 1 });
+  if (typeof s.sign !== 'function') throw new InvalidArgumentError(name, 'sign must be a function');
+}
+
+/**
+ * The signature AlgorithmIdentifier for a Signer. RFC 5758 §3.2: for ecdsa-with-SHA256 "the
+ * encoding MUST omit the parameters field"; RFC 8410 §3: for Ed25519 "the parameters MUST be
+ * absent".
+ */
+export function signatureAlgorithmFor(signer: Signer): AlgorithmIdentifier {
+  return new AlgorithmIdentifier({ algorithm: signer.algorithm === 'ES256' ? OID.ecdsaWithSha256 : OID.ed25519 });
+}
+
+/** Signs `tbs` and returns the signature as X.509 wants it in the BIT STRING. */
+export async function signForX509(signer: Signer, tbs: Uint8Array): Promise<Uint8Array> {
+  const raw = await signer.sign(tbs);
+  if (!(raw instanceof Uint8Array) || raw.length !== 64) {
+    throw new InvalidArgumentError('signer', `sign() returned ${describeType(raw)}, expected 64 bytes`);
+  }
+  // RFC 5758 §3.2: the ECDSA signature is the DER Ecdsa-Sig-Value, not the raw r||s.
+  return signer.algorithm === 'ES256' ? ecdsaRawToDer(raw) : raw;
+}
+
+interface VerifyAlgorithm {
+  hash: string | null;
+  keyType: string;
+  name: string;
+}
+
+const VERIFY_ALGORITHMS: ReadonlyMap<string, VerifyAlgorithm> = new Map([
+  [OID.ecdsaWithSha256, { hash: 'sha256', keyType: 'ec', name: 'ecdsa-with-SHA256' }],
+  [OID.ecdsaWithSha384, { hash: 'sha384', keyType: 'ec', name: 'ecdsa-with-SHA384' }],
+  [OID.ecdsaWithSha512, { hash: 'sha512', keyType: 'ec', name: 'ecdsa-with-SHA512' }],
+  [OID.sha256WithRsa, { hash: 'sha256', keyType: 'rsa', name: 'sha256WithRSAEncryption' }],
+  [OID.sha384WithRsa, { hash: 'sha384', keyType: 'rsa', name: 'sha384WithRSAEncryption' }],
+  [OID.sha512WithRsa, { hash: 'sha512', keyType: 'rsa', name: 'sha512WithRSAEncryption' }],
+  [OID.ed25519, { hash: null, keyType: 'ed25519', name: 'Ed25519' }],
+]);
+
+/** A readable name for a signature algorithm OID (the OID itself when unknown). */
+export function signatureAlgorithmName(oid: string): string {
+  return VERIFY_ALGORITHMS.get(oid)?.name ?? oid;
+}
+
+/** A node:crypto public key from SPKI DER; MalformedPublicKeyError when node cannot read it. */
+export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  try {
+    return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  } catch (err) {
+    throw new MalformedPublicKeyError('not a usable SubjectPublicKeyInfo', { cause: err });
+  }
+}
+
+/**
+ * Verifies `signature` over `data` with the key in `spki`. Returns false for a wrong signature,
+ * a malformed signature or key, or a key whose type does not belong to the algorithm (so an RSA
+ * key cannot pass for ECDSA); throws only for an algorithm we do not implement.
+ */
+export function verifySignature(spki: Uint8Array, algorithmOid: string, data: Uint8Array, signature: Uint8Array): boolean {
+  const alg = VERIFY_ALGORITHMS.get(algorithmOid);
+  if (alg === undefined) throw new UnsupportedAlgorithmError(`signature algorithm ${algorithmOid} is not supported`);
+  let key: KeyObject;
+  try {
+    key = publicKeyFromSpki(spki);
+  } catch {
+    return false;
+  }
+  if (key.asymmetricKeyType !== alg.keyType) return false;
+  try {
+    return nodeVerify(alg.hash, data, key, signature);
+  } catch {
+    return false;
+  }
+}

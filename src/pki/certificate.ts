@@ -1,0 +1,169 @@
+/**
+ * Parsing an X.509 certificate (RFC 5280 §4.1) into a typed, read-only view. Malformed input of
+ * any kind ends in MalformedCertificateError (or MalformedPemError for bad PEM text).
+ */
+import { createHash } from 'node:crypto';
+import { Certificate } from '@peculiar/asn1-x509';
+import { signatureAlgorithmName } from './algorithms.js';
+import { childrenOf, guard, parseStrict } from './asn1.js';
+import { bytesEqual, fromArrayBuffer, toHex, type Tlv } from './der.js';
+import { MalformedCertificateError } from './errors.js';
+import {
+  decodeAuthorityKeyIdentifier,
+  decodeBasicConstraints,
+  decodeExtKeyUsage,
+  decodeKeyUsage,
+  decodeMasaUrl,
+  decodeSubjectAltNames,
+  decodeSubjectKeyIdentifier,
+  decodeExtensions,
+  type ExtensionView,
+  type KeyUsageName,
+  type SubjectAltNamesView,
+} from './extensions.js';
+import { formatRdns, nameToRdns, type Rdn } from './name.js';
+import { OID } from './oids.js';
+import { derFrom } from './pem.js';
+import { parsePublicKey, type PublicKeyAlgorithm } from './public-key.js';
+import { assertInteger } from '../util/assert.js';
+
+export interface ParsedCertificate {
+  /** The whole certificate DER. */
+  der: Uint8Array;
+  /** The TBSCertificate DER exactly as signed. */
+  tbs: Uint8Array;
+  /** 1, 2 or 3. */
+  version: number;
+  /** Serial number: lowercase hex of the INTEGER's content octets, without a sign-padding 00. */
+  serialNumber: string;
+  /** Signature algorithm OID and a readable name. */
+  signatureAlgorithm: string;
+  signatureAlgorithmName: string;
+  /** Contents of the signatureValue BIT STRING (DER Ecdsa-Sig-Value for ECDSA). */
+  signature: Uint8Array;
+  issuer: string;
+  issuerRdns: Rdn[];
+  /** DER of the issuer Name as encoded. */
+  issuerDer: Uint8Array;
+  subject: string;
+  subjectRdns: Rdn[];
+  subjectDer: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  /** SubjectPublicKeyInfo DER. */
+  publicKey: Uint8Array;
+  publicKeyAlgorithm: PublicKeyAlgorithm;
+  /** Every extension in order, values as DER. */
+  extensions: ExtensionView[];
+  keyUsage?: KeyUsageName[];
+  extKeyUsage?: string[];
+  basicConstraints?: { ca: boolean; pathLen?: number };
+  subjectAltNames?: SubjectAltNamesView;
+  /** Hex. */
+  subjectKeyIdentifier?: string;
+  /** keyIdentifier of the AKI extension, hex. */
+  authorityKeyIdentifier?: string;
+  /** RFC 8995 id-pe-masa-url, when present. */
+  masaUrl?: string;
+  /** SHA-256 of the DER, lowercase hex. */
+  fingerprint256: string;
+  /** Issuer and subject names are identical (RFC 5280 §6.1 "self-issued"). */
+  selfIssued: boolean;
+}
+
+export interface ParseCertificateOptions {
+  /** Refuse inputs longer than this many bytes (default 1 MiB). */
+  maxLength?: number;
+}
+
+const fail = (m: string, cause?: unknown): MalformedCertificateError => new MalformedCertificateError(m, { cause });
+
+/** Extensions by OID with decoding of the ones the view exposes. */
+const DECODERS: Record<string, (der: Uint8Array, out: Partial<ParsedCertificate>) => void> = {
+  [OID.keyUsage]: (d, o) => (o.keyUsage = decodeKeyUsage(d)),
+  [OID.extKeyUsage]: (d, o) => (o.extKeyUsage = decodeExtKeyUsage(d)),
+  [OID.basicConstraints]: (d, o) => (o.basicConstraints = decodeBasicConstraints(d)),
+  [OID.subjectAltName]: (d, o) => (o.subjectAltNames = decodeSubjectAltNames(d)),
+  [OID.subjectKeyIdentifier]: (d, o) => (o.subjectKeyIdentifier = decodeSubjectKeyIdentifier(d)),
+  [OID.authorityKeyIdentifier]: (d, o) => {
+    const k = decodeAuthorityKeyIdentifier(d);
+    if (k !== undefined) o.authorityKeyIdentifier = k;
+  },
+  [OID.masaUrl]: (d, o) => (o.masaUrl = decodeMasaUrl(d)),
+};
+
+/** Serial hex as the view reports it, from INTEGER content octets. */
+export function serialHex(content: Uint8Array): string {
+  const trimmed = content.length > 1 && content[0] === 0 && (content[1]! & 0x80) !== 0 ? content.subarray(1) : content;
+  return toHex(trimmed);
+}
+
+/** Parses a certificate given as DER bytes or PEM text. */
+export function parseCertificate(input: Uint8Array | string, options: ParseCertificateOptions = {}): ParsedCertificate {
+  const maxLength = options.maxLength ?? 1024 * 1024;
+  assertInteger(maxLength, 'options.maxLength', 1);
+  const der = derFrom(input, 'input', 'CERTIFICATE');
+  if (der.length > maxLength) throw fail(`certificate longer than ${maxLength} bytes`);
+  const { value: cert, children } = parseStrict(der, Certificate, fail, 'certificate');
+  return guard(() => buildView(der, cert, children), fail, 'certificate');
+}
+
+function buildView(der: Uint8Array, cert: Certificate, children: Tlv[]): ParsedCertificate {
+  if (children.length !== 3 || children[2]!.tag !== 0x03) throw fail('certificate is not SEQUENCE { tbs, algorithm, signature }');
+  const tbsTlv = children[0]!;
+  const tbs = der.slice(tbsTlv.offset, tbsTlv.end);
+  const fields = childrenOf(der, tbsTlv);
+  if (typeof fields === 'string') throw fail(`tbsCertificate: ${fields}`);
+  const first = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const [, , issuerTlv, , subjectTlv, spkiTlv] = fields.slice(first);
+  if (issuerTlv === undefined || subjectTlv === undefined || spkiTlv === undefined) throw fail('tbsCertificate is missing fields');
+  const t = cert.tbsCertificate;
+
+  const version = t.version + 1;
+  if (version < 1 || version > 3) throw fail(`unknown version ${version}`);
+  // RFC 5280 §4.1.2.9: extensions "MUST only appear if the version is 3".
+  if (t.extensions !== undefined && version !== 3) throw fail('extensions in a certificate that is not v3');
+  // RFC 5280 §4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as the
+  // signature field in the sequence tbsCertificate".
+  const outerAlg = der.subarray(children[1]!.offset, children[1]!.end);
+  const innerAlg = der.subarray(fields[first + 1]!.offset, fields[first + 1]!.end);
+  if (!bytesEqual(outerAlg, innerAlg)) throw fail('signatureAlgorithm differs from tbsCertificate.signature');
+
+  const notBefore = t.validity.notBefore.getTime();
+  const notAfter = t.validity.notAfter.getTime();
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw fail('invalid validity time');
+
+  const publicKey = der.slice(spkiTlv.offset, spkiTlv.end);
+  const key = guard(() => parsePublicKey(publicKey), fail, 'subjectPublicKeyInfo');
+  const issuerDer = der.slice(issuerTlv.offset, issuerTlv.end);
+  const subjectDer = der.slice(subjectTlv.offset, subjectTlv.end);
+  const issuerRdns = nameToRdns(t.issuer);
+  const subjectRdns = nameToRdns(t.subject);
+
+  const partial: Partial<ParsedCertificate> = {};
+  const extensions = decodeExtensions(t.extensions, partial, DECODERS, fail);
+  const signatureAlgorithm = cert.signatureAlgorithm.algorithm;
+  return {
+    der: der.slice(),
+    tbs,
+    version,
+    serialNumber: serialHex(fromArrayBuffer(t.serialNumber)),
+    signatureAlgorithm,
+    signatureAlgorithmName: signatureAlgorithmName(signatureAlgorithm),
+    signature: fromArrayBuffer(cert.signatureValue),
+    issuer: formatRdns(issuerRdns),
+    issuerRdns,
+    issuerDer,
+    subject: formatRdns(subjectRdns),
+    subjectRdns,
+    subjectDer,
+    notBefore,
+    notAfter,
+    publicKey,
+    publicKeyAlgorithm: key.algorithm,
+    extensions,
+    ...partial,
+    fingerprint256: createHash('sha256').update(der).digest('hex'),
+    selfIssued: bytesEqual(issuerDer, subjectDer),
+  };
+}
