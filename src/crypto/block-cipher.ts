@@ -2,7 +2,8 @@
  * The BlockCipher interface: what every mode in this room (CTR, GCM, CCM) is written against,
  * once. LEA is implemented here; ARIA and AES come from OpenSSL through node:crypto.
  */
-import { assertBytes, assertOneOf } from '../util/assert.js';
+import { InvalidArgumentError } from '../errors.js';
+import { assertBytes, assertOneOf, describeType } from '../util/assert.js';
 import { createLea } from './lea.js';
 import { createNodeBlockCipher } from './node-block-cipher.js';
 
@@ -43,4 +44,15 @@ export function createBlockCipher(name: BlockCipherName, key: Uint8Array): Block
 /** Checks a single-block argument for the public encryptBlock/decryptBlock methods. */
 export function assertBlock(block: unknown, name = 'block'): asserts block is Uint8Array {
   assertBytes(block, name, { len: 16 });
+}
+
+/** Asserts that `value` looks like a BlockCipher made by createBlockCipher. */
+export function assertBlockCipher(value: unknown, name: string): asserts value is BlockCipher {
+  const v = value as Partial<BlockCipher> | null;
+  if (
+    typeof v !== 'object' || v === null || v.blockSize !== 16 ||
+    typeof v.encryptBlocks !== 'function' || typeof v.encryptBlockInto !== 'function'
+  ) {
+    throw new InvalidArgumentError(name, `expected a BlockCipher, got ${describeType(value)}`);
+  }
 }

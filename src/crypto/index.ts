@@ -1,8 +1,14 @@
 /**
- * rootline/crypto: block ciphers (LEA here, ARIA/AES via OpenSSL), generic AEAD modes, HKDF,
- * constant-time comparison, and the Signer helpers.
+ * rootline/crypto: block ciphers (LEA here, ARIA/AES via OpenSSL), AEAD modes written once over
+ * the BlockCipher interface (GCM, CCM, CCM-8, plus CTR), HKDF, constant-time comparison, and the
+ * Signer helpers.
  */
 export { createBlockCipher, BLOCK_CIPHER_NAMES, type BlockCipher, type BlockCipherName } from './block-cipher.js';
+export { createAead, AEAD_ALGORITHMS, type Aead, type AeadAlgorithm, type AeadOptions } from './aead.js';
+export { createGcm, type Gcm } from './gcm.js';
+export { createCcm, ccmMaxMessageLength, type Ccm } from './ccm.js';
+export { ctrCrypt } from './ctr.js';
+export { constantTimeEqual } from './constant-time.js';
 export { AeadAuthenticationError, CryptoMessageTooLongError } from './errors.js';
 export { keyStoreSigner, keyObjectSigner } from './signer.js';
 export { ecdsaRawToDer, ecdsaDerToRaw } from './ecdsa-signature.js';
