@@ -15,6 +15,9 @@ import type { AuditChainProblem, AuditRecord, AuditVerification } from './types.
 /** prevHash of the first record. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** Records per verify() batch in the stores: memory stays bounded whatever the log's length. */
+export const AUDIT_VERIFY_BATCH = 1000;
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const OUTCOMES = new Set(['allow', 'deny', 'success', 'failure']);
 

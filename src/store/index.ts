@@ -22,7 +22,9 @@ export type {
 } from './types.js';
 export { OWNERSHIP_STATES } from './types.js';
 export { StoreClosedError, StoreConflictError, StoreCorruptError, StoreError, StoreMigrationError, StoreNotFoundError } from './errors.js';
-export { AuditChainVerifier, GENESIS_HASH, canonicalAuditRecord, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainFailure } from './audit-chain.js';
+export { AUDIT_VERIFY_BATCH, AuditChainVerifier, GENESIS_HASH, canonicalAuditRecord, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainFailure } from './audit-chain.js';
 export { CREDENTIAL_KINDS, STORE_LIMITS, assertEndpoint } from './validate.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
+export { openPostgresStore, poolErrorChannel, type PostgresStoreOptions } from './postgres/store.js';
+export { openStore, parseStoreUrl, type OpenStoreOptions, type StoreLocation } from './open-store.js';

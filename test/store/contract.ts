@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import { hashAuditRecord } from '../../src/store/audit-chain.js';
-import { VERIFY_BATCH } from '../../src/store/sqlite/audit.js';
+import { AUDIT_VERIFY_BATCH as VERIFY_BATCH, hashAuditRecord } from '../../src/store/audit-chain.js';
 import type { AuditRecord, Store } from '../../src/store/types.js';
 
 export interface StoreHarness {

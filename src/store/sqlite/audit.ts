@@ -5,14 +5,14 @@
  * behind it (busy_timeout) and can never both extend the same head.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AuditChainVerifier, hashAuditRecord } from '../audit-chain.js';
+import { AUDIT_VERIFY_BATCH, AuditChainVerifier, hashAuditRecord } from '../audit-chain.js';
+import { StoreCorruptError } from '../errors.js';
 import { auditFromRow, toSafeInteger, type AuditRow } from '../rows.js';
 import type { AuditEntry, AuditLog, AuditRecord, AuditVerification } from '../types.js';
 import { normalizeAuditEntry, normalizeAuditListOptions } from '../validate.js';
 import type { SqliteContext } from './devices.js';
 
-/** Records per verify() batch: memory stays bounded whatever the log's length. */
-export const VERIFY_BATCH = 1000;
+const VERIFY_BATCH = AUDIT_VERIFY_BATCH;
 
 export class SqliteAuditLog implements AuditLog {
   readonly #ctx: SqliteContext;
@@ -36,7 +36,17 @@ export class SqliteAuditLog implements AuditLog {
       db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1').run(record.seq, record.hash);
       return record;
     });
-    return tx.immediate();
+    try {
+      return tx.immediate();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      // Only possible when the log was written around the store (a row past the head, a trigger
+      // dropped): the chain cannot be extended until someone looks at it.
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_TRIGGER') {
+        throw new StoreCorruptError(`audit append refused by the database: ${(err as Error).message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   #head(): { seq: number; hash: string } {

@@ -1,0 +1,107 @@
+/**
+ * The hash-chained audit log on PostgreSQL. An append locks the chain-head row with
+ * SELECT ... FOR UPDATE, hashes the record onto the head it read, inserts it and advances the
+ * head, all in one transaction. Every appender on every node takes that same row lock first, so
+ * appends are serialised and two can never extend the same head (which would fork the chain);
+ * under READ COMMITTED the waiter re-reads the row after the lock is released and so sees the
+ * head the previous append left. Triggers refuse UPDATE/DELETE/TRUNCATE of the log and any
+ * insert that does not extend the head.
+ */
+import { AUDIT_VERIFY_BATCH, AuditChainVerifier, hashAuditRecord } from '../audit-chain.js';
+import { StoreCorruptError } from '../errors.js';
+import { auditFromRow, toSafeInteger, type AuditRow } from '../rows.js';
+import type { AuditEntry, AuditLog, AuditRecord, AuditVerification } from '../types.js';
+import { normalizeAuditEntry, normalizeAuditListOptions } from '../validate.js';
+import { RAISE_EXCEPTION, UNIQUE_VIOLATION, sqlState, withTransaction, type PostgresContext } from './context.js';
+
+const VERIFY_BATCH = AUDIT_VERIFY_BATCH;
+
+const COLUMNS = 'seq, at, actor, action, subject, outcome, details, prev_hash, hash';
+
+export class PostgresAuditLog implements AuditLog {
+  readonly #ctx: PostgresContext;
+
+  constructor(ctx: PostgresContext) {
+    this.#ctx = ctx;
+  }
+
+  async append(entry: AuditEntry): Promise<AuditRecord> {
+    const e = normalizeAuditEntry(entry);
+    this.#ctx.check();
+    try {
+      return await withTransaction(this.#ctx.pool, async (client) => {
+        const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
+        if (rows[0] === undefined) throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
+        const unsigned = { seq: toSafeInteger(rows[0].seq, 'audit_head seq') + 1, at: new Date().toISOString(), ...e, prevHash: rows[0].hash };
+        const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
+        await client.query(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`, [
+          record.seq,
+          record.at,
+          record.actor,
+          record.action,
+          record.subject,
+          record.outcome,
+          JSON.stringify(record.details),
+          record.prevHash,
+          record.hash,
+        ]);
+        await client.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [record.seq, record.hash]);
+        return record;
+      });
+    } catch (err) {
+      const state = sqlState(err);
+      // Only possible when the log was written around the store (a row past the head, a trigger
+      // disabled): the chain cannot be extended until someone looks at it.
+      if (state === UNIQUE_VIOLATION || state === RAISE_EXCEPTION) {
+        throw new StoreCorruptError(`audit append refused by the database: ${(err as Error).message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async #head(): Promise<{ seq: number; hash: string }> {
+    const { rows } = await this.#ctx.pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+    if (rows[0] === undefined) return { seq: 0, hash: '' };
+    return { seq: toSafeInteger(rows[0].seq, 'audit_head seq'), hash: rows[0].hash };
+  }
+
+  async list(options?: { after?: number; limit?: number; subject?: string; action?: string }): Promise<AuditRecord[]> {
+    const o = normalizeAuditListOptions(options);
+    this.#ctx.check();
+    const params: unknown[] = [o.after];
+    const parts = ['seq > $1'];
+    if (o.subject !== undefined) {
+      params.push(o.subject);
+      parts.push(`subject = $${params.length}`);
+    }
+    if (o.action !== undefined) {
+      params.push(o.action);
+      parts.push(`action = $${params.length}`);
+    }
+    params.push(o.limit);
+    const { rows } = await this.#ctx.pool.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE ${parts.join(' AND ')} ORDER BY seq LIMIT $${params.length}`, params);
+    return rows.map((r) => auditFromRow(r));
+  }
+
+  async verify(): Promise<AuditVerification> {
+    this.#ctx.check();
+    const verifier = new AuditChainVerifier();
+    for (;;) {
+      this.#ctx.check();
+      const { rows } = await this.#ctx.pool.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, [verifier.lastSeq, VERIFY_BATCH]);
+      for (const row of rows) {
+        if (verifier.push(auditFromRow(row, true)) !== undefined) return verifier.result();
+      }
+      if (rows.length === VERIFY_BATCH) continue;
+      // Read after the records: the head only advances, and a head ahead of the walk means
+      // either appends committed since the last batch (walk on) or deleted records (broken).
+      const head = await this.#head();
+      if (head.seq > verifier.lastSeq) {
+        const more = await this.#ctx.pool.query('SELECT 1 FROM audit_log WHERE seq > $1 LIMIT 1', [verifier.lastSeq]);
+        if ((more.rowCount ?? 0) > 0) continue;
+      }
+      verifier.checkHead(head);
+      return verifier.result();
+    }
+  }
+}
