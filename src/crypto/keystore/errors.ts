@@ -85,11 +85,7 @@ export class Pkcs11Error extends RootlineError {
 }
 
 /**
- * AEAD open() failed: wrong key, nonce, AAD, or tampered ciphertext/tag. Deliberately says
- * nothing about which.
+ * AEAD open() failed (ERR_AEAD_AUTH_FAILED). The crypto room's class is reused, so that
+ * `instanceof` works the same whether a key sits in a KeyStore or in memory.
  */
-export class AeadAuthFailedError extends RootlineError {
-  constructor() {
-    super('ERR_AEAD_AUTH_FAILED', 'AEAD authentication failed');
-  }
-}
+export { AeadAuthenticationError as AeadAuthFailedError } from '../errors.js';

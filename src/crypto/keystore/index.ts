@@ -18,3 +18,4 @@ export {
 } from './errors.js';
 export { loadMasterKey, parseMasterKey, type LoadMasterKeyOptions } from './master-key.js';
 export { KEYSTORE_FILE_NAME, openSoftwareKeyStore, type SoftwareKeyStoreOptions } from './software.js';
+export { openPkcs11KeyStore, type Pkcs11KeyStoreOptions } from './pkcs11.js';

@@ -297,6 +297,14 @@ function cipherName(params: AeadParams): 'aes-128-gcm' | 'aes-256-gcm' | 'aes-12
   return `${params.keyType}-${params.mode}` as 'aes-128-gcm';
 }
 
+/**
+ * OpenSSL 3's CCM fails ("tag not set") when handed an empty message through a non-NULL pointer
+ * (e.g. a zero-length view into a larger buffer); a fresh empty array is passed as NULL and works.
+ */
+function ccmInput(data: Uint8Array): Uint8Array {
+  return data.length === 0 ? new Uint8Array(0) : data;
+}
+
 function nodeSeal(params: AeadParams, key: Buffer, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   if (params.mode === 'gcm') {
     const c = createCipheriv(cipherName(params) as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
@@ -305,7 +313,7 @@ function nodeSeal(params: AeadParams, key: Buffer, nonce: Uint8Array, plaintext:
   }
   const c = createCipheriv(cipherName(params) as 'aes-128-ccm', key, nonce, { authTagLength: params.tagLength });
   c.setAAD(aad, { plaintextLength: plaintext.length });
-  return new Uint8Array(Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]));
+  return new Uint8Array(Buffer.concat([c.update(ccmInput(plaintext)), c.final(), c.getAuthTag()]));
 }
 
 function nodeOpen(params: AeadParams, key: Buffer, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
@@ -323,7 +331,7 @@ function nodeOpen(params: AeadParams, key: Buffer, nonce: Uint8Array, sealed: Ui
       const d = createDecipheriv(cipherName(params) as 'aes-128-ccm', key, nonce, { authTagLength: params.tagLength });
       d.setAuthTag(tag);
       d.setAAD(aad, { plaintextLength: ct.length });
-      out = d.update(ct);
+      out = d.update(ccmInput(ct));
       d.final();
     }
     return new Uint8Array(out);
