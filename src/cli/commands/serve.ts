@@ -1,0 +1,77 @@
+/**
+ * `rootline serve`: loads the configuration (file, env, flags), starts the server and prints one
+ * line per listener with the real bound port, then runs until SIGINT/SIGTERM (or io.shutdown)
+ * and closes everything before returning.
+ */
+import { CONFIG_FLAGS, loadConfig, type ConfigKey } from '../../server/config.js';
+import { startServer } from '../../server/server.js';
+import { parseCommandArgs, str, type Command, type OptionSpec } from '../command.js';
+import type { CliIo } from '../io.js';
+
+const options = {
+  config: { type: 'string' },
+  ...Object.fromEntries(Object.values(CONFIG_FLAGS).map((flag) => [flag, { type: 'string' }])),
+} as OptionSpec;
+
+function waitForShutdown(io: CliIo): Promise<string> {
+  if (io.shutdown !== undefined) {
+    const signal = io.shutdown;
+    return new Promise((resolve) => {
+      if (signal.aborted) resolve('abort');
+      else signal.addEventListener('abort', () => resolve('abort'), { once: true });
+    });
+  }
+  return new Promise((resolve) => {
+    // once(): a second Ctrl-C during a slow shutdown gets Node's default handling and exits.
+    const onSignal = (name: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(name);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'run the server (HTTP API; CoAP, CoAPs and EST as they land)',
+  help: `Usage: rootline serve [options]
+
+Runs rootline in the foreground until SIGINT or SIGTERM. Ports given as 0 pick free ports; the
+chosen ones are printed as "rootline: <listener> listening on <url>".
+
+Options (each also settable in the config file and as an environment variable):
+  --config <file>           JSON config file (env ROOTLINE_CONFIG)
+  --data <dir>              data directory (default ./data; env ROOTLINE_DATA)
+  --host <addr>             HTTP API bind address (default 127.0.0.1; env ROOTLINE_HOST)
+  --device-host <addr>      CoAP/CoAPs/EST bind address (default 0.0.0.0; env ROOTLINE_DEVICE_HOST)
+  --http-port <n>           HTTP API port (default 8080; env ROOTLINE_HTTP_PORT)
+  --coap-port <n>           CoAP port (default 5683; env ROOTLINE_COAP_PORT)
+  --coaps-port <n>          CoAP over DTLS port (default 5684; env ROOTLINE_COAPS_PORT)
+  --est-port <n>            EST/BRSKI HTTPS port (default 8443; env ROOTLINE_EST_PORT)
+  --log-level <level>       fatal, error, warn, info, debug, trace, silent (default info; env ROOTLINE_LOG_LEVEL)
+  --store <url>             sqlite:<file> or postgres://... (default sqlite:<data>/rootline.db; env ROOTLINE_STORE_URL)
+  --master-key-file <file>  master key file (default <data>/master.key; env ROOTLINE_MASTER_KEY_FILE)
+
+The master key itself is read from ROOTLINE_MASTER_KEY when set (64 hex digits or base64),
+else from the master key file. On a brand-new data directory without either, one is generated
+into <data>/master.key (mode 0600) with a warning to move it into secret storage.
+`,
+  async run(args, io) {
+    const p = parseCommandArgs(this.name, args, options);
+    const flags: Partial<Record<ConfigKey, string>> = {};
+    for (const [key, flag] of Object.entries(CONFIG_FLAGS) as [ConfigKey, string][]) {
+      const v = str(p, flag);
+      if (v !== undefined) flags[key] = v;
+    }
+    const configFile = str(p, 'config');
+    const { config, sources } = loadConfig({ ...(configFile !== undefined ? { configFile } : {}), env: io.env, flags, cwd: io.cwd });
+    const server = await startServer(config, { sources });
+    for (const [name, address] of Object.entries(server.addresses)) io.stdout.write(`rootline: ${name} listening on ${address.url}\n`);
+    const reason = await waitForShutdown(io);
+    server.logger.info({ reason }, 'shutdown requested');
+    await server.close();
+    return 0;
+  },
+};
