@@ -87,6 +87,8 @@ export interface ReassemblerOptions {
   maxMessageSize?: number;
   /** How many messages ahead of the next expected one may be buffered (default 8). */
   maxMessagesAhead?: number;
+  /** Total bytes buffered across incomplete and early messages (default 64 KiB); beyond it fragments are dropped. */
+  maxBufferedBytes?: number;
 }
 
 interface Pending {
@@ -103,27 +105,36 @@ interface Pending {
 export class HandshakeReassembler {
   readonly maxMessageSize: number;
   readonly maxMessagesAhead: number;
+  readonly maxBufferedBytes: number;
   private readonly pending = new Map<number, Pending>();
+  /** Complete messages that arrived before the one expected next. */
+  private readonly ready = new Map<number, HandshakeMessage>();
+  private buffered = 0;
 
   constructor(opts: ReassemblerOptions = {}) {
     this.maxMessageSize = opts.maxMessageSize ?? 32 * 1024;
     this.maxMessagesAhead = opts.maxMessagesAhead ?? 8;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? 64 * 1024;
   }
 
   /**
-   * Adds a fragment for message_seq ≥ `nextSeq`; returns the complete message once every byte
-   * of it arrived. Fragments of already-processed or too-distant messages are ignored.
+   * Adds a fragment for message_seq ≥ `nextSeq`; returns the message expected next
+   * (`nextSeq`) once every byte of it arrived. Later messages that complete early are kept for
+   * `takeComplete()`. Fragments of already-processed or too-distant messages are ignored.
    */
   add(frag: HandshakeFragment, nextSeq: number): HandshakeMessage | undefined {
     if (frag.messageSeq < nextSeq || frag.messageSeq >= nextSeq + this.maxMessagesAhead) return undefined;
     if (frag.length > this.maxMessageSize) {
       throw new DtlsReassemblyLimitError(`handshake message of ${frag.length} bytes exceeds the cap of ${this.maxMessageSize}`);
     }
+    if (this.ready.has(frag.messageSeq)) return undefined;
     if (frag.fragmentOffset === 0 && frag.body.length === frag.length && !this.pending.has(frag.messageSeq)) {
-      return { msgType: frag.msgType, messageSeq: frag.messageSeq, body: frag.body };
+      return this.completed({ msgType: frag.msgType, messageSeq: frag.messageSeq, body: frag.body }, nextSeq);
     }
     let p = this.pending.get(frag.messageSeq);
     if (p === undefined) {
+      if (this.buffered + frag.length > this.maxBufferedBytes) return undefined;
+      this.buffered += frag.length;
       p = { msgType: frag.msgType, buf: new Uint8Array(frag.length), ranges: [] };
       this.pending.set(frag.messageSeq, p);
     } else if (p.msgType !== frag.msgType || p.buf.length !== frag.length) {
@@ -137,22 +148,53 @@ export class HandshakeReassembler {
     const first = p.ranges[0];
     if (first !== undefined && first[0] === 0 && first[1] === p.buf.length) {
       this.pending.delete(frag.messageSeq);
-      return { msgType: p.msgType, messageSeq: frag.messageSeq, body: p.buf };
+      this.buffered -= p.buf.length;
+      return this.completed({ msgType: p.msgType, messageSeq: frag.messageSeq, body: p.buf }, nextSeq);
     }
     return undefined;
   }
 
-  /** Drops buffered fragments of messages below `nextSeq`. */
+  private completed(msg: HandshakeMessage, nextSeq: number): HandshakeMessage | undefined {
+    if (msg.messageSeq === nextSeq) return msg;
+    if (this.buffered + msg.body.length > this.maxBufferedBytes) return undefined;
+    this.buffered += msg.body.length;
+    this.ready.set(msg.messageSeq, msg);
+    return undefined;
+  }
+
+  /** Takes the early-completed message with sequence `seq`, if there is one. */
+  takeComplete(seq: number): HandshakeMessage | undefined {
+    const msg = this.ready.get(seq);
+    if (msg === undefined) return undefined;
+    this.ready.delete(seq);
+    this.buffered -= msg.body.length;
+    return msg;
+  }
+
+  /** Drops buffered fragments and messages below `nextSeq`. */
   prune(nextSeq: number): void {
-    for (const seq of this.pending.keys()) if (seq < nextSeq) this.pending.delete(seq);
+    for (const [seq, p] of this.pending) {
+      if (seq < nextSeq) {
+        this.pending.delete(seq);
+        this.buffered -= p.buf.length;
+      }
+    }
+    for (const [seq, m] of this.ready) {
+      if (seq < nextSeq) {
+        this.ready.delete(seq);
+        this.buffered -= m.body.length;
+      }
+    }
   }
 
   clear(): void {
     this.pending.clear();
+    this.ready.clear();
+    this.buffered = 0;
   }
 
   get bufferedMessages(): number {
-    return this.pending.size;
+    return this.pending.size + this.ready.size;
   }
 }
 

@@ -1,0 +1,507 @@
+/**
+ * What server and client sessions share: epochs and record protection, the anti-replay
+ * window, handshake message sequencing and reassembly, flights with retransmission and
+ * fragmentation, alerts, close_notify and application data. The role-specific handshake state
+ * machines (server-session.ts, client-session.ts) sit on top of this class.
+ *
+ * Sessions never emit 'error' (an unhandled 'error' event would kill the process); failures are
+ * reported through 'close' with the error as its argument.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { ContentType, AlertDescription, AlertLevel, alertName, DTLS_1_2, type CipherSuiteInfo } from './constants.js';
+import { decodeDatagram, encodeRecord, MAX_PLAINTEXT_LENGTH, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, type DtlsRecord } from './record.js';
+import { RecordProtection } from './record-protection.js';
+import { ReplayWindow } from './replay-window.js';
+import {
+  decodeHandshakeFragments,
+  encodeHandshakeMessage,
+  fragmentHandshakeMessage,
+  HandshakeReassembler,
+  type HandshakeMessage,
+} from './handshake-fragment.js';
+import { CHANGE_CIPHER_SPEC, decodeAlert, decodeChangeCipherSpec, encodeAlert } from './handshake.js';
+import { deriveTrafficKeys, sha256 } from './prf.js';
+import {
+  DtlsAlertReceivedError,
+  DtlsBadCertificateError,
+  DtlsDecodeError,
+  DtlsDecryptError,
+  DtlsError,
+  DtlsHandshakeFailureError,
+  DtlsHandshakeTimeoutError,
+  DtlsReassemblyLimitError,
+  DtlsSessionClosedError,
+  DtlsUnexpectedMessageError,
+  DtlsUnknownPskIdentityError,
+} from './errors.js';
+import { InvalidArgumentError } from '../errors.js';
+
+/** Retransmission timer (RFC 6347 §4.2.4.1). */
+export interface RetransmitOptions {
+  /** First timeout; RFC 6347 §4.2.4.1 recommends 1 s. */
+  initialMs?: number;
+  /** Upper bound of the doubling; RFC 6347 §4.2.4.1: "at least 60 seconds" is the suggested maximum. */
+  maxMs?: number;
+  /** Retransmissions of one flight before the handshake fails (default 6). */
+  maxRetransmissions?: number;
+}
+
+export interface ConnectionOptions {
+  /** Largest datagram we send (default 1200, safe for IPv6 paths without PMTU discovery). */
+  mtu?: number;
+  retransmit?: RetransmitOptions;
+  /** Cap of one reassembled handshake message (default 32 KiB). */
+  maxHandshakeMessageSize?: number;
+}
+
+/** What authenticated the peer. */
+export type PeerIdentity =
+  | { type: 'psk'; identity: string; raw: Uint8Array }
+  | { type: 'x509'; chain: Uint8Array[] }
+  | { type: 'rpk'; publicKey: Uint8Array }
+  | { type: 'none' };
+
+interface WriteState {
+  protection: RecordProtection | null;
+  seq: number;
+}
+
+interface FlightItem {
+  epoch: number;
+  type: number;
+  /** A complete handshake message (unfragmented encoding) or the CCS byte. */
+  payload: Uint8Array;
+  handshake?: HandshakeMessage;
+}
+
+const MAX_QUEUED_DATAGRAMS = 64;
+
+export abstract class DtlsConnection extends EventEmitter {
+  /** Stable id of the peer (transport address, or connection ID once negotiated). */
+  peerKey: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  identity: PeerIdentity = { type: 'none' };
+  cipherSuite: CipherSuiteInfo | undefined;
+  /** Time of the last authenticated record, for idle timeouts. */
+  lastActivity = Date.now();
+  readonly createdAt = Date.now();
+
+  protected state: 'handshaking' | 'established' | 'closed' = 'handshaking';
+  /** True once the handshake completed, also after the session closed. */
+  wasEstablished = false;
+  protected readonly mtu: number;
+  private readonly retransmit: Required<RetransmitOptions>;
+
+  // Record layer.
+  protected readEpoch = 0;
+  private readProtection: RecordProtection | null = null;
+  private readonly readWindow = new ReplayWindow();
+  protected pendingRead: RecordProtection | null = null;
+  protected writeEpoch = 0;
+  private readonly writeStates = new Map<number, WriteState>([[0, { protection: null, seq: 0 }]]);
+  protected pendingWrite: RecordProtection | null = null;
+
+  // Handshake layer.
+  protected nextSendSeq = 0;
+  protected nextReceiveSeq = 0;
+  protected readonly reassembler: HandshakeReassembler;
+  protected transcript: Uint8Array[] = [];
+  private flight: FlightItem[] = [];
+  private lastFlight: FlightItem[] = [];
+  /** message_seq of the peer's message whose retransmission makes us resend our last flight. */
+  private retransmitTrigger = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private timeoutMs: number;
+  private retransmissions = 0;
+
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+
+  protected constructor(
+    private readonly transmit: (datagram: Uint8Array) => void,
+    remoteAddress: string,
+    remotePort: number,
+    opts: ConnectionOptions,
+  ) {
+    super();
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.peerKey = peerKeyOf(remoteAddress, remotePort);
+    this.mtu = opts.mtu ?? 1200;
+    if (!Number.isInteger(this.mtu) || this.mtu < 256 || this.mtu > 65507) throw new InvalidArgumentError('mtu', 'expected an integer in 256..65507');
+    this.retransmit = {
+      initialMs: opts.retransmit?.initialMs ?? 1000,
+      maxMs: opts.retransmit?.maxMs ?? 60_000,
+      maxRetransmissions: opts.retransmit?.maxRetransmissions ?? 6,
+    };
+    this.timeoutMs = this.retransmit.initialMs;
+    this.reassembler = new HandshakeReassembler({ maxMessageSize: opts.maxHandshakeMessageSize ?? 32 * 1024 });
+  }
+
+  get established(): boolean {
+    return this.state === 'established';
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Handles one datagram from the peer; records are processed strictly in arrival order. */
+  handleDatagram(datagram: Uint8Array): void {
+    if (this.state === 'closed') return;
+    // Bound the work a flooding peer can queue behind a slow (async) handshake step.
+    if (this.queued >= MAX_QUEUED_DATAGRAMS) return;
+    this.queued++;
+    this.chain = this.chain
+      .then(async () => {
+        this.queued--;
+        for (const record of decodeDatagram(datagram, this.cidLength)) {
+          if (this.state === 'closed') return;
+          await this.processRecord(record);
+        }
+      })
+      .catch((err: unknown) => this.fail(err));
+  }
+
+  /** Length of the connection IDs we receive (0 = none). */
+  protected get cidLength(): number {
+    return 0;
+  }
+
+  /** Sends application data in one record. */
+  send(data: Uint8Array): void {
+    if (this.state !== 'established') throw new DtlsSessionClosedError(this.state === 'closed' ? 'DTLS session is closed' : 'DTLS handshake not complete');
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data', 'expected a Uint8Array');
+    if (data.length > MAX_PLAINTEXT_LENGTH) throw new InvalidArgumentError('data', `at most ${MAX_PLAINTEXT_LENGTH} bytes per record`);
+    this.transmit(this.encodeOut(ContentType.applicationData, this.writeEpoch, data));
+  }
+
+  /** Sends close_notify (RFC 5246 §7.2.1) and closes. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.sendAlert(AlertLevel.warning, AlertDescription.closeNotify);
+    this.shutdown(undefined);
+  }
+
+  /** Closes without telling the peer (idle timeout, server shutdown, replaced association). */
+  destroy(err?: Error): void {
+    if (this.state !== 'closed') this.shutdown(err);
+  }
+
+  // ── record layer ──────────────────────────────────────────────────────────────────────────
+
+  protected async processRecord(record: DtlsRecord): Promise<void> {
+    // RFC 6347 §4.1: "If a DTLS implementation receives a packet with an epoch that does not
+    // match the current one ... it MAY discard it"; handshake retransmissions recover.
+    if (record.epoch !== this.readEpoch) return;
+    // RFC 6347 §4.1.2.6: duplicates "MUST be silently discarded".
+    if (!this.readWindow.check(record.sequenceNumber)) return;
+    let plaintext = record.fragment;
+    if (this.readProtection !== null) {
+      const type = record.type === ContentType.tls12Cid ? ContentType.tls12Cid : record.type;
+      try {
+        plaintext = this.openRecord(this.readProtection, record, type);
+      } catch (err) {
+        // RFC 6347 §4.1.2.7: "invalid records SHOULD be silently discarded, thus preserving
+        // the association"; an attacker cannot tear the session down with forged records.
+        if (err instanceof DtlsError) return;
+        throw err;
+      }
+    } else if (record.type === ContentType.tls12Cid) {
+      return;
+    }
+    this.readWindow.accept(record.sequenceNumber);
+    this.lastActivity = Date.now();
+    const innerType = record.type === ContentType.tls12Cid ? this.lastInnerType : record.type;
+    switch (innerType) {
+      case ContentType.handshake:
+        await this.processHandshakeRecord(plaintext, record.epoch);
+        return;
+      case ContentType.changeCipherSpec:
+        decodeChangeCipherSpec(plaintext);
+        this.onChangeCipherSpec();
+        return;
+      case ContentType.alert:
+        this.processAlert(plaintext);
+        return;
+      case ContentType.applicationData:
+        // RFC 6347 §4.1: application data is only valid in an epoch with keys established.
+        if (this.state === 'established' && record.epoch > 0) this.onApplicationData(plaintext);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Inner content type of the last opened tls12_cid record (set by CID-aware subclasses). */
+  protected lastInnerType = 0;
+
+  /** Opens a protected record; subclasses that speak RFC 9146 override it for tls12_cid. */
+  protected openRecord(protection: RecordProtection, record: DtlsRecord, type: number): Uint8Array {
+    return protection.open(type, record.version, record.epoch, record.sequenceNumber, record.fragment);
+  }
+
+  /** Encodes one outgoing record in `epoch` with the next sequence number of that epoch. */
+  protected encodeOut(type: number, epoch: number, payload: Uint8Array): Uint8Array {
+    const ws = this.writeStates.get(epoch);
+    if (ws === undefined) throw new DtlsSessionClosedError(`no write state for epoch ${epoch}`);
+    // RFC 6347 §4.1: "implementations MUST NOT allow the ... sequence number to wrap".
+    if (ws.seq > MAX_SEQUENCE_NUMBER) throw new DtlsSessionClosedError('record sequence number exhausted');
+    const seq = ws.seq++;
+    const fragment = ws.protection === null ? payload : ws.protection.seal(type, DTLS_1_2, epoch, seq, payload);
+    return encodeRecord({ type, version: DTLS_1_2, epoch, sequenceNumber: seq, fragment });
+  }
+
+  /** The first record sequence number of epoch 0 (a stateless server mirrors the ClientHello's). */
+  protected setInitialWriteSequence(seq: number): void {
+    this.writeStates.set(0, { protection: null, seq });
+  }
+
+  protected installKeys(master: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array, suite: CipherSuiteInfo, isClient: boolean): void {
+    const k = deriveTrafficKeys(master, clientRandom, serverRandom);
+    const clientP = new RecordProtection(suite.cipher, k.clientWriteKey, k.clientWriteIv);
+    const serverP = new RecordProtection(suite.cipher, k.serverWriteKey, k.serverWriteIv);
+    this.pendingWrite = isClient ? clientP : serverP;
+    this.pendingRead = isClient ? serverP : clientP;
+  }
+
+  /** Activates the pending read state on ChangeCipherSpec (RFC 5246 §7.1). */
+  protected activatePendingRead(): boolean {
+    if (this.pendingRead === null) return false;
+    this.readProtection = this.pendingRead;
+    this.pendingRead = null;
+    this.readEpoch++;
+    this.readWindow.reset();
+    return true;
+  }
+
+  protected resetReadWindow(): void {
+    this.readWindow.reset();
+  }
+
+  // ── handshake layer ───────────────────────────────────────────────────────────────────────
+
+  private async processHandshakeRecord(plaintext: Uint8Array, epoch: number): Promise<void> {
+    for (const frag of decodeHandshakeFragments(plaintext)) {
+      if (frag.messageSeq < this.nextReceiveSeq) {
+        // RFC 6347 §4.2.4: receiving a retransmission of the peer's flight means ours was
+        // lost; retransmit it. Only the trigger message's first fragment does, to avoid storms.
+        if (frag.messageSeq === this.retransmitTrigger && frag.fragmentOffset === 0 && this.lastFlight.length > 0) {
+          this.resendFlight();
+        }
+        continue;
+      }
+      const msg = this.reassembler.add(frag, this.nextReceiveSeq);
+      if (msg === undefined) continue;
+      await this.deliver(msg, epoch);
+      // Later messages may already be complete in the reassembler (out-of-order arrival).
+      for (;;) {
+        if (this.state === 'closed') return;
+        const next = this.reassembler.takeComplete(this.nextReceiveSeq);
+        if (next === undefined) break;
+        await this.deliver(next, epoch);
+      }
+    }
+  }
+
+  private async deliver(msg: HandshakeMessage, epoch: number): Promise<void> {
+    this.nextReceiveSeq = msg.messageSeq + 1;
+    this.reassembler.prune(this.nextReceiveSeq);
+    await this.onHandshakeMessage(msg, epoch);
+  }
+
+  /** Adds a received or sent handshake message to the transcript (unfragmented form, §4.2.6). */
+  protected addToTranscript(msg: HandshakeMessage): void {
+    this.transcript.push(encodeHandshakeMessage(msg));
+  }
+
+  protected transcriptHash(): Uint8Array {
+    return sha256(this.transcript);
+  }
+
+  /** Appends a handshake message to the flight being built and to the transcript. */
+  protected queueHandshake(msgType: number, body: Uint8Array): void {
+    const handshake = { msgType, messageSeq: this.nextSendSeq++, body };
+    this.addToTranscript(handshake);
+    this.flight.push({ epoch: this.writeEpoch, type: ContentType.handshake, payload: body, handshake });
+  }
+
+  /** Appends ChangeCipherSpec and switches the write side to the pending state. */
+  protected queueChangeCipherSpec(): void {
+    this.flight.push({ epoch: this.writeEpoch, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC });
+    if (this.pendingWrite === null) throw new DtlsHandshakeFailureError('ChangeCipherSpec without keys');
+    this.writeEpoch++;
+    this.writeStates.set(this.writeEpoch, { protection: this.pendingWrite, seq: 0 });
+    this.pendingWrite = null;
+  }
+
+  /**
+   * Sends the flight built so far. `expectReply`: the flight is answered by a peer flight, so
+   * the retransmission timer runs until that arrives (RFC 6347 §4.2.4); the final flight of a
+   * handshake is instead retransmitted when the peer retransmits its own.
+   */
+  protected flushFlight(expectReply: boolean): void {
+    this.lastFlight = this.flight;
+    this.flight = [];
+    this.retransmitTrigger = this.nextReceiveSeq - 1;
+    this.stopTimer();
+    this.timeoutMs = this.retransmit.initialMs;
+    this.retransmissions = 0;
+    this.sendFlightDatagrams();
+    if (expectReply) this.startTimer();
+  }
+
+  /** The peer's reply arrived: stop retransmitting our flight. */
+  protected flightAnswered(): void {
+    this.stopTimer();
+  }
+
+  private sendFlightDatagrams(): void {
+    const datagrams: Uint8Array[] = [];
+    let current: Uint8Array[] = [];
+    let size = 0;
+    const push = (rec: Uint8Array): void => {
+      if (size + rec.length > this.mtu && current.length > 0) {
+        datagrams.push(Buffer.concat(current));
+        current = [];
+        size = 0;
+      }
+      current.push(rec);
+      size += rec.length;
+    };
+    for (const item of this.lastFlight) {
+      if (item.handshake === undefined) {
+        push(this.encodeOut(item.type, item.epoch, item.payload));
+        continue;
+      }
+      const ws = this.writeStates.get(item.epoch);
+      const overhead = RECORD_HEADER_LENGTH + (ws?.protection?.expansion ?? 0) + this.recordOverhead;
+      // Start a new datagram rather than splitting a small message across two.
+      const room = this.mtu - size - overhead;
+      const whole = encodeHandshakeMessage(item.handshake);
+      if (whole.length <= room || (current.length === 0 && whole.length <= this.mtu - overhead)) {
+        push(this.encodeOut(item.type, item.epoch, whole));
+        continue;
+      }
+      for (const frag of fragmentHandshakeMessage(item.handshake, this.mtu - overhead)) push(this.encodeOut(item.type, item.epoch, frag));
+    }
+    if (current.length > 0) datagrams.push(Buffer.concat(current));
+    for (const d of datagrams) this.transmit(d);
+  }
+
+  /** Extra bytes per record beyond header and AEAD (the connection ID, when one is in use). */
+  protected get recordOverhead(): number {
+    return 0;
+  }
+
+  private resendFlight(): void {
+    this.sendFlightDatagrams();
+  }
+
+  private startTimer(): void {
+    this.timer = setTimeout(() => this.onTimer(), this.timeoutMs);
+    this.timer.unref();
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.state === 'closed') return;
+    if (this.retransmissions >= this.retransmit.maxRetransmissions) {
+      this.fail(new DtlsHandshakeTimeoutError(`no answer after ${this.retransmissions} retransmissions`));
+      return;
+    }
+    this.retransmissions++;
+    // RFC 6347 §4.2.4.1: "double the value at each retransmission, up to no less than the RFC
+    // 6298 maximum of 60 seconds".
+    this.timeoutMs = Math.min(this.timeoutMs * 2, this.retransmit.maxMs);
+    this.resendFlight();
+    this.startTimer();
+  }
+
+  // ── alerts, data, teardown ────────────────────────────────────────────────────────────────
+
+  protected sendAlert(level: number, description: number): void {
+    try {
+      this.transmit(this.encodeOut(ContentType.alert, this.writeEpoch, encodeAlert({ level, description })));
+    } catch {
+      // A teardown alert that cannot be sent changes nothing.
+    }
+  }
+
+  private processAlert(plaintext: Uint8Array): void {
+    const alert = decodeAlert(plaintext);
+    if (alert.description === AlertDescription.closeNotify) {
+      // RFC 5246 §7.2.1: answer close_notify with close_notify and drop the session.
+      this.sendAlert(AlertLevel.warning, AlertDescription.closeNotify);
+      this.shutdown(undefined);
+      return;
+    }
+    if (alert.level === AlertLevel.fatal) {
+      this.shutdown(new DtlsAlertReceivedError(alert.description, alertName(alert.description)));
+      return;
+    }
+    this.emit('alert', alert);
+  }
+
+  protected onApplicationData(data: Uint8Array): void {
+    this.emit('data', data);
+  }
+
+  /** Turns a failure into the matching fatal alert (RFC 5246 §7.2.2) and closes. */
+  protected fail(err: unknown): void {
+    if (this.state === 'closed') return;
+    const alert = alertFor(err);
+    if (alert !== undefined) this.sendAlert(AlertLevel.fatal, alert);
+    this.shutdown(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private shutdown(err: Error | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.stopTimer();
+    this.reassembler.clear();
+    this.lastFlight = [];
+    this.transcript = [];
+    this.emit('close', err);
+  }
+
+  /** Marks the handshake complete. */
+  protected markEstablished(): void {
+    this.stopTimer();
+    this.state = 'established';
+    this.wasEstablished = true;
+    this.transcript = [];
+    this.reassembler.clear();
+    this.emit('established');
+  }
+
+  protected abstract onHandshakeMessage(msg: HandshakeMessage, epoch: number): Promise<void>;
+  protected abstract onChangeCipherSpec(): void;
+}
+
+export function peerKeyOf(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export function newRandom(): Uint8Array {
+  return new Uint8Array(randomBytes(32));
+}
+
+function alertFor(err: unknown): number | undefined {
+  if (err instanceof DtlsAlertReceivedError || err instanceof DtlsHandshakeTimeoutError || err instanceof DtlsSessionClosedError) return undefined;
+  if (err instanceof DtlsDecodeError) return AlertDescription.decodeError;
+  if (err instanceof DtlsReassemblyLimitError) return AlertDescription.handshakeFailure;
+  if (err instanceof DtlsUnexpectedMessageError) return AlertDescription.unexpectedMessage;
+  if (err instanceof DtlsDecryptError) return AlertDescription.decryptError;
+  if (err instanceof DtlsUnknownPskIdentityError) return AlertDescription.unknownPskIdentity;
+  if (err instanceof DtlsBadCertificateError) return AlertDescription.badCertificate;
+  if (err instanceof DtlsHandshakeFailureError) return AlertDescription.handshakeFailure;
+  return AlertDescription.internalError;
+}

@@ -1,0 +1,120 @@
+/**
+ * Ephemeral ECDH (RFC 8422: secp256r1 and x25519) and the handshake signatures of ECDHE_ECDSA
+ * suites: the ServerKeyExchange signature and the client's CertificateVerify, made through the
+ * `Signer` interface so that KeyStore and PKCS#11 keys work, and verified with node:crypto.
+ */
+import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, verify as nodeVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import type { Signer } from '../crypto/keystore/types.js';
+import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
+import { NamedGroup, SignatureScheme } from './constants.js';
+import { DtlsBadCertificateError, DtlsDecryptError, DtlsHandshakeFailureError } from './errors.js';
+
+export const SUPPORTED_GROUPS: readonly number[] = [NamedGroup.secp256r1, NamedGroup.x25519];
+
+export interface EphemeralKey {
+  group: number;
+  /** Our public key as it goes on the wire (uncompressed point, or 32 raw bytes for x25519). */
+  publicKey: Uint8Array;
+  /** The shared secret with the peer's wire-format public key; throws on an invalid point. */
+  computeSecret(peer: Uint8Array): Uint8Array;
+}
+
+export function generateEphemeralKey(group: number): EphemeralKey {
+  if (group === NamedGroup.secp256r1) {
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    return {
+      group,
+      publicKey: new Uint8Array(ecdh.getPublicKey()),
+      computeSecret(peer) {
+        // RFC 8422 §5.1.2: only the uncompressed point format is in use.
+        if (peer.length !== 65 || peer[0] !== 4) throw new DtlsHandshakeFailureError('ECDH: peer point is not an uncompressed P-256 point');
+        try {
+          return new Uint8Array(ecdh.computeSecret(peer));
+        } catch (err) {
+          throw new DtlsHandshakeFailureError(`ECDH: invalid peer point (${(err as Error).message})`);
+        }
+      },
+    };
+  }
+  if (group === NamedGroup.x25519) {
+    const { publicKey, privateKey } = generateKeyPairSync('x25519');
+    const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    return {
+      group,
+      publicKey: new Uint8Array(raw),
+      computeSecret(peer) {
+        if (peer.length !== 32) throw new DtlsHandshakeFailureError('ECDH: x25519 public key must be 32 bytes');
+        try {
+          const peerKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peer).toString('base64url') }, format: 'jwk' });
+          const secret = new Uint8Array(diffieHellman({ privateKey, publicKey: peerKey }));
+          // RFC 8422 §5.11: an all-zero X25519 result MUST be rejected.
+          if (secret.every((b) => b === 0)) throw new Error('all-zero shared secret');
+          return secret;
+        } catch (err) {
+          throw new DtlsHandshakeFailureError(`ECDH: invalid x25519 peer key (${(err as Error).message})`);
+        }
+      },
+    };
+  }
+  throw new DtlsHandshakeFailureError(`unsupported named group ${group}`);
+}
+
+/** The SignatureScheme a signer produces in TLS 1.2. */
+export function signatureSchemeOf(signer: Signer): number {
+  return signer.algorithm === 'ES256' ? SignatureScheme.ecdsaSecp256r1Sha256 : SignatureScheme.ed25519;
+}
+
+/** Signs `data` for a digitally-signed struct; ECDSA goes on the wire DER-encoded (RFC 8422 §5.4). */
+export async function signHandshake(signer: Signer, data: Uint8Array): Promise<{ scheme: number; signature: Uint8Array }> {
+  const raw = await signer.sign(data);
+  if (signer.algorithm === 'ES256') return { scheme: SignatureScheme.ecdsaSecp256r1Sha256, signature: ecdsaRawToDer(raw) };
+  return { scheme: SignatureScheme.ed25519, signature: raw };
+}
+
+/** Verifies a digitally-signed struct; throws DtlsDecryptError (RFC 5246: decrypt_error) when it does not hold. */
+export function verifyHandshakeSignature(key: KeyObject, scheme: number, data: Uint8Array, signature: Uint8Array): void {
+  let ok = false;
+  try {
+    if (scheme === SignatureScheme.ecdsaSecp256r1Sha256 && key.asymmetricKeyType === 'ec') {
+      ok = nodeVerify('sha256', data, { key, dsaEncoding: 'der' }, signature);
+    } else if (scheme === SignatureScheme.ed25519 && key.asymmetricKeyType === 'ed25519') {
+      ok = nodeVerify(null, data, key, signature);
+    } else {
+      throw new DtlsHandshakeFailureError(`signature scheme 0x${scheme.toString(16)} does not fit a ${key.asymmetricKeyType} key`);
+    }
+  } catch (err) {
+    if (err instanceof DtlsHandshakeFailureError) throw err;
+    ok = false;
+  }
+  if (!ok) throw new DtlsDecryptError('handshake signature does not verify');
+}
+
+/** The public key of a SubjectPublicKeyInfo (raw public key) or of an X.509 leaf certificate. */
+export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  try {
+    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    checkKeyType(key);
+    return key;
+  } catch (err) {
+    if (err instanceof DtlsBadCertificateError) throw err;
+    throw new DtlsBadCertificateError('raw public key is not a SubjectPublicKeyInfo', { cause: err });
+  }
+}
+
+export function publicKeyFromCertificate(der: Uint8Array): KeyObject {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(Buffer.from(der));
+  } catch (err) {
+    throw new DtlsBadCertificateError('certificate is not well-formed X.509', { cause: err });
+  }
+  checkKeyType(cert.publicKey);
+  return cert.publicKey;
+}
+
+function checkKeyType(key: KeyObject): void {
+  const ok =
+    (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') || key.asymmetricKeyType === 'ed25519';
+  if (!ok) throw new DtlsBadCertificateError(`peer key type ${key.asymmetricKeyType} is not P-256 or Ed25519`);
+}

@@ -1,0 +1,372 @@
+/**
+ * The server side of one DTLS 1.2 association: the handshake state machine from the
+ * (cookie-verified) ClientHello to Finished, for PSK (RFC 4279) and ECDHE_ECDSA (RFC 8422) with
+ * X.509 or raw public keys (RFC 7250), optional client authentication, and extended master
+ * secret (RFC 7627). Renegotiation is refused.
+ */
+import { timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { Signer } from '../crypto/keystore/types.js';
+import {
+  AlertDescription,
+  AlertLevel,
+  CertificateType,
+  cipherSuiteInfo,
+  DTLS_1_2,
+  EMPTY_RENEGOTIATION_INFO_SCSV,
+  ExtensionType,
+  HandshakeType,
+  SignatureScheme,
+  type CipherSuiteInfo,
+} from './constants.js';
+import { concatBytes } from './bytes.js';
+import { DtlsConnection, newRandom, type ConnectionOptions, type PeerIdentity } from './connection.js';
+import {
+  decodeCertificateList,
+  decodeCertificateVerify,
+  decodeClientHello,
+  decodeEcdheClientKeyExchange,
+  decodeFinished,
+  decodePskClientKeyExchange,
+  decodeRawPublicKeyCertificate,
+  encodeCertificateList,
+  encodeCertificateRequest,
+  encodeEcdheParams,
+  encodeEcdheServerKeyExchange,
+  encodePskServerKeyExchange,
+  encodeRawPublicKeyCertificate,
+  encodeServerHello,
+  type ClientHello,
+} from './handshake.js';
+import type { HandshakeMessage } from './handshake-fragment.js';
+import { decodeOpaque8, decodeU16List, decodeU8List, encodeU8List, findExtension, type Extension } from './extensions.js';
+import {
+  generateEphemeralKey,
+  publicKeyFromCertificate,
+  publicKeyFromSpki,
+  signatureSchemeOf,
+  signHandshake,
+  SUPPORTED_GROUPS,
+  verifyHandshakeSignature,
+  type EphemeralKey,
+} from './key-exchange.js';
+import { extendedMasterSecret, finishedVerifyData, masterSecret, pskPreMasterSecret } from './prf.js';
+import {
+  DtlsBadCertificateError,
+  DtlsDecryptError,
+  DtlsHandshakeFailureError,
+  DtlsUnexpectedMessageError,
+  DtlsUnknownPskIdentityError,
+} from './errors.js';
+
+/** Looks up the key of a PSK identity (RFC 4279); undefined = unknown identity. */
+export type PskLookup = (identity: string, raw: Uint8Array) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+
+/** Decides whether a peer's certificate chain or raw public key is acceptable. */
+export type PeerVerifier = (identity: PeerIdentity) => boolean | Promise<boolean>;
+
+export interface ServerPskOptions {
+  lookup: PskLookup;
+  /** Sent in ServerKeyExchange (RFC 4279 §2); omitted when absent. */
+  identityHint?: string;
+}
+
+export interface ServerCertificateOptions {
+  /** The server's ECDSA (or Ed25519) key; KeyStore and PKCS#11 keys work through `keyStoreSigner`. */
+  signer: Signer;
+  /** DER certificates, leaf first. Without a chain the server only offers a raw public key. */
+  chain?: Uint8Array[];
+  /** Offer RFC 7250 raw public keys to clients that ask for them (default true). */
+  rawPublicKey?: boolean;
+}
+
+export interface ClientAuthOptions {
+  /** Refuse clients that send no certificate (default true). */
+  required?: boolean;
+  /** Which client credential types to accept (default both). */
+  types?: Array<'x509' | 'rpk'>;
+  verify: PeerVerifier;
+}
+
+export interface ServerSessionOptions extends ConnectionOptions {
+  psk?: ServerPskOptions;
+  certificate?: ServerCertificateOptions;
+  clientAuth?: ClientAuthOptions;
+  /** Suites in server preference order (default: every implemented suite, CCM_8 first). */
+  cipherSuites?: number[];
+  /** Refuse clients without extended_master_secret (RFC 7627 §5.2; default false for old devices). */
+  requireExtendedMasterSecret?: boolean;
+}
+
+export const DEFAULT_CIPHER_SUITES: readonly number[] = [0xc0a8, 0xc0ae, 0x00a8, 0xc02b, 0xc06a, 0xc05c];
+
+type Phase = 'clientHello' | 'clientCertificate' | 'clientKeyExchange' | 'certificateVerify' | 'changeCipherSpec' | 'finished' | 'done';
+
+const textDecoder = new TextDecoder();
+
+export class ServerSession extends DtlsConnection {
+  private phase: Phase = 'clientHello';
+  private clientRandom: Uint8Array = new Uint8Array(0);
+  private readonly serverRandom = newRandom();
+  private suite: CipherSuiteInfo | undefined;
+  private useEms = false;
+  private master: Uint8Array = new Uint8Array(0);
+  private ephemeral: EphemeralKey | undefined;
+  private requestClientCert = false;
+  private clientCertType: number = CertificateType.x509;
+  private clientKey: KeyObject | undefined;
+
+  constructor(
+    transmit: (datagram: Uint8Array) => void,
+    remoteAddress: string,
+    remotePort: number,
+    private readonly opts: ServerSessionOptions,
+    firstMessageSeq: number,
+    firstRecordSeq: number,
+  ) {
+    super(transmit, remoteAddress, remotePort, opts);
+    // A stateless server continues the numbering the client's ClientHello started (RFC 6347
+    // §4.2.1/§4.2.2), and mirrors its record sequence number.
+    this.nextReceiveSeq = firstMessageSeq;
+    this.nextSendSeq = firstMessageSeq;
+    this.setInitialWriteSequence(firstRecordSeq);
+  }
+
+  protected override async onHandshakeMessage(msg: HandshakeMessage, epoch: number): Promise<void> {
+    if (this.state === 'established') {
+      if (msg.msgType === HandshakeType.clientHello) {
+        // RFC 5746 §4.4 / RFC 5246 §7.2.2: refuse renegotiation with a no_renegotiation warning.
+        this.sendAlert(AlertLevel.warning, AlertDescription.noRenegotiation);
+        return;
+      }
+      throw new DtlsUnexpectedMessageError(`handshake message ${msg.msgType} after the handshake`);
+    }
+    switch (this.phase) {
+      case 'clientHello':
+        return this.onClientHello(msg);
+      case 'clientCertificate':
+        this.expect(msg, HandshakeType.certificate);
+        this.flightAnswered();
+        return this.onClientCertificate(msg);
+      case 'clientKeyExchange':
+        this.expect(msg, HandshakeType.clientKeyExchange);
+        this.flightAnswered();
+        return this.onClientKeyExchange(msg);
+      case 'certificateVerify':
+        this.expect(msg, HandshakeType.certificateVerify);
+        return this.onCertificateVerify(msg);
+      case 'finished':
+        this.expect(msg, HandshakeType.finished);
+        if (epoch === 0) throw new DtlsUnexpectedMessageError('Finished before ChangeCipherSpec');
+        return this.onFinished(msg);
+      default:
+        throw new DtlsUnexpectedMessageError(`unexpected handshake message ${msg.msgType} in phase ${this.phase}`);
+    }
+  }
+
+  protected override onChangeCipherSpec(): void {
+    // A CCS arriving early (reordered) or late (retransmitted) is dropped; retransmission of
+    // the client's flight recovers.
+    if (this.phase !== 'changeCipherSpec') return;
+    if (this.activatePendingRead()) this.phase = 'finished';
+  }
+
+  private expect(msg: HandshakeMessage, type: number): void {
+    if (msg.msgType !== type) throw new DtlsUnexpectedMessageError(`expected handshake message ${type}, got ${msg.msgType} in phase ${this.phase}`);
+  }
+
+  private async onClientHello(msg: HandshakeMessage): Promise<void> {
+    if (msg.msgType !== HandshakeType.clientHello) throw new DtlsUnexpectedMessageError('expected ClientHello');
+    const ch = decodeClientHello(msg.body);
+    // DTLS versions count down: 0xfefd (1.2) < 0xfeff (1.0). A client whose highest is 1.0 is refused.
+    if (ch.clientVersion > DTLS_1_2) {
+      this.sendAlert(AlertLevel.fatal, AlertDescription.protocolVersion);
+      throw new DtlsHandshakeFailureError(`client offers only DTLS version 0x${ch.clientVersion.toString(16)}`);
+    }
+    // RFC 5246 §7.4.1.2: the null compression method MUST be offered.
+    if (!ch.compressionMethods.includes(0)) throw new DtlsHandshakeFailureError('client does not offer null compression');
+    this.addToTranscript(msg);
+    this.clientRandom = ch.random;
+
+    const reneg = findExtension(ch.extensions, ExtensionType.renegotiationInfo);
+    // RFC 5746 §3.6: in an initial handshake renegotiated_connection MUST be empty.
+    if (reneg !== undefined && decodeOpaque8(reneg.data, 'renegotiation_info').length !== 0) {
+      throw new DtlsHandshakeFailureError('non-empty renegotiation_info in an initial handshake');
+    }
+    const secureReneg = reneg !== undefined || ch.cipherSuites.includes(EMPTY_RENEGOTIATION_INFO_SCSV);
+    this.useEms = findExtension(ch.extensions, ExtensionType.extendedMasterSecret) !== undefined;
+    // RFC 7627 §5.2: a server that requires the extension "MUST abort the handshake" without it.
+    if (!this.useEms && this.opts.requireExtendedMasterSecret === true) {
+      throw new DtlsHandshakeFailureError('client does not support extended_master_secret');
+    }
+
+    const choice = this.chooseSuite(ch);
+    this.suite = choice.suite;
+    this.cipherSuite = choice.suite;
+    const isEcdhe = choice.suite.keyExchange === 'ecdhe_ecdsa';
+
+    const ext: Extension[] = [];
+    if (secureReneg) ext.push({ type: ExtensionType.renegotiationInfo, data: Uint8Array.of(0) });
+    if (this.useEms) ext.push({ type: ExtensionType.extendedMasterSecret, data: new Uint8Array(0) });
+    if (isEcdhe) {
+      if (findExtension(ch.extensions, ExtensionType.ecPointFormats) !== undefined) {
+        ext.push({ type: ExtensionType.ecPointFormats, data: encodeU8List([0]) });
+      }
+      if (choice.serverCertTypeExt) ext.push({ type: ExtensionType.serverCertificateType, data: Uint8Array.of(choice.serverCertType) });
+      this.requestClientCert = this.opts.clientAuth !== undefined;
+      if (this.requestClientCert) {
+        const cct = this.chooseClientCertType(ch);
+        this.clientCertType = cct.type;
+        if (cct.ext) ext.push({ type: ExtensionType.clientCertificateType, data: Uint8Array.of(cct.type) });
+      }
+    }
+
+    this.queueHandshake(
+      HandshakeType.serverHello,
+      encodeServerHello({ serverVersion: DTLS_1_2, random: this.serverRandom, sessionId: new Uint8Array(0), cipherSuite: choice.suite.id, compressionMethod: 0, extensions: ext }),
+    );
+    if (isEcdhe) {
+      const cert = this.opts.certificate!;
+      this.queueHandshake(
+        HandshakeType.certificate,
+        choice.serverCertType === CertificateType.rawPublicKey ? encodeRawPublicKeyCertificate(cert.signer.publicKey) : encodeCertificateList(cert.chain!),
+      );
+      this.ephemeral = generateEphemeralKey(choice.group);
+      const params = encodeEcdheParams(choice.group, this.ephemeral.publicKey);
+      const signed = await signHandshake(cert.signer, concatBytes(this.clientRandom, this.serverRandom, params));
+      this.queueHandshake(HandshakeType.serverKeyExchange, encodeEcdheServerKeyExchange(params, signed.scheme, signed.signature));
+      if (this.requestClientCert) {
+        this.queueHandshake(
+          HandshakeType.certificateRequest,
+          // ecdsa_sign (64) per RFC 8422 §5.5; ECDSA P-256 with SHA-256 and Ed25519.
+          encodeCertificateRequest({ certificateTypes: [64], signatureSchemes: [SignatureScheme.ecdsaSecp256r1Sha256, SignatureScheme.ed25519], certificateAuthorities: [] }),
+        );
+      }
+    } else if (this.opts.psk?.identityHint !== undefined) {
+      this.queueHandshake(HandshakeType.serverKeyExchange, encodePskServerKeyExchange(new TextEncoder().encode(this.opts.psk.identityHint)));
+    }
+    this.queueHandshake(HandshakeType.serverHelloDone, new Uint8Array(0));
+    this.phase = this.requestClientCert ? 'clientCertificate' : 'clientKeyExchange';
+    this.flushFlight(true);
+  }
+
+  private chooseSuite(ch: ClientHello): { suite: CipherSuiteInfo; group: number; serverCertType: number; serverCertTypeExt: boolean } {
+    const groupsExt = findExtension(ch.extensions, ExtensionType.supportedGroups);
+    // RFC 8422 §4: without supported_groups the client is assumed to support secp256r1.
+    const clientGroups = groupsExt === undefined ? [23] : decodeU16List(groupsExt.data, 'supported_groups');
+    const group = SUPPORTED_GROUPS.find((g) => clientGroups.includes(g));
+    const sigExt = findExtension(ch.extensions, ExtensionType.signatureAlgorithms);
+    const clientSchemes = sigExt === undefined ? undefined : decodeU16List(sigExt.data, 'signature_algorithms');
+    const cert = this.opts.certificate;
+    const certOk = cert !== undefined && (clientSchemes === undefined || clientSchemes.includes(signatureSchemeOf(cert.signer)));
+
+    const sctExt = findExtension(ch.extensions, ExtensionType.serverCertificateType);
+    let serverCertType: number | undefined;
+    if (cert !== undefined) {
+      const offered = sctExt === undefined ? [CertificateType.x509] : decodeU8List(sctExt.data, 'server_certificate_type');
+      if (offered.includes(CertificateType.rawPublicKey) && cert.rawPublicKey !== false) serverCertType = CertificateType.rawPublicKey;
+      else if (offered.includes(CertificateType.x509) && cert.chain !== undefined && cert.chain.length > 0) serverCertType = CertificateType.x509;
+    }
+
+    for (const id of this.opts.cipherSuites ?? DEFAULT_CIPHER_SUITES) {
+      if (!ch.cipherSuites.includes(id)) continue;
+      const suite = cipherSuiteInfo(id);
+      if (suite === undefined) continue;
+      if (suite.keyExchange === 'psk' && this.opts.psk !== undefined) {
+        return { suite, group: 0, serverCertType: CertificateType.x509, serverCertTypeExt: false };
+      }
+      if (suite.keyExchange === 'ecdhe_ecdsa' && certOk && group !== undefined && serverCertType !== undefined) {
+        return { suite, group, serverCertType, serverCertTypeExt: sctExt !== undefined };
+      }
+    }
+    throw new DtlsHandshakeFailureError('no cipher suite, group or certificate type in common');
+  }
+
+  private chooseClientCertType(ch: ClientHello): { type: number; ext: boolean } {
+    const allowed = this.opts.clientAuth?.types ?? ['x509', 'rpk'];
+    const cctExt = findExtension(ch.extensions, ExtensionType.clientCertificateType);
+    if (cctExt === undefined) {
+      if (!allowed.includes('x509')) throw new DtlsHandshakeFailureError('client cannot send a raw public key');
+      return { type: CertificateType.x509, ext: false };
+    }
+    const offered = decodeU8List(cctExt.data, 'client_certificate_type');
+    if (offered.includes(CertificateType.rawPublicKey) && allowed.includes('rpk')) return { type: CertificateType.rawPublicKey, ext: true };
+    if (offered.includes(CertificateType.x509) && allowed.includes('x509')) return { type: CertificateType.x509, ext: true };
+    throw new DtlsHandshakeFailureError('no client certificate type in common');
+  }
+
+  private async onClientCertificate(msg: HandshakeMessage): Promise<void> {
+    this.addToTranscript(msg);
+    let identity: PeerIdentity;
+    if (this.clientCertType === CertificateType.rawPublicKey) {
+      const spki = decodeRawPublicKeyCertificate(msg.body);
+      this.clientKey = publicKeyFromSpki(spki);
+      identity = { type: 'rpk', publicKey: spki };
+    } else {
+      const chain = decodeCertificateList(msg.body);
+      if (chain.length === 0) {
+        // RFC 5246 §7.4.6: a server requiring client authentication answers an empty
+        // certificate list with a fatal handshake_failure.
+        if (this.opts.clientAuth?.required !== false) throw new DtlsHandshakeFailureError('client sent no certificate');
+        this.phase = 'clientKeyExchange';
+        return;
+      }
+      this.clientKey = publicKeyFromCertificate(chain[0]!);
+      identity = { type: 'x509', chain };
+    }
+    let accepted = false;
+    try {
+      accepted = await this.opts.clientAuth!.verify(identity);
+    } catch (err) {
+      throw new DtlsBadCertificateError('client certificate verification failed', { cause: err });
+    }
+    if (!accepted) throw new DtlsBadCertificateError('client certificate refused');
+    this.identity = identity;
+    this.phase = 'clientKeyExchange';
+  }
+
+  private async onClientKeyExchange(msg: HandshakeMessage): Promise<void> {
+    const suite = this.suite!;
+    let preMaster: Uint8Array;
+    if (suite.keyExchange === 'psk') {
+      const raw = decodePskClientKeyExchange(msg.body);
+      const identity = textDecoder.decode(raw);
+      const key = await this.opts.psk!.lookup(identity, raw);
+      // RFC 4279 §2: "If the server does not recognize the PSK identity, it MAY respond with an
+      // unknown_psk_identity alert message."
+      if (key === undefined || key.length === 0) throw new DtlsUnknownPskIdentityError(`unknown PSK identity ${JSON.stringify(identity)}`);
+      preMaster = pskPreMasterSecret(key);
+      this.identity = { type: 'psk', identity, raw: Uint8Array.from(raw) };
+    } else {
+      preMaster = this.ephemeral!.computeSecret(decodeEcdheClientKeyExchange(msg.body));
+      this.ephemeral = undefined;
+    }
+    this.addToTranscript(msg);
+    this.master = this.useEms
+      ? extendedMasterSecret(preMaster, this.transcriptHash())
+      : masterSecret(preMaster, this.clientRandom, this.serverRandom);
+    this.installKeys(this.master, this.clientRandom, this.serverRandom, suite, false);
+    this.phase = this.clientKey !== undefined ? 'certificateVerify' : 'changeCipherSpec';
+  }
+
+  private onCertificateVerify(msg: HandshakeMessage): void {
+    const cv = decodeCertificateVerify(msg.body);
+    // RFC 5246 §7.4.8: the signature covers every handshake message up to (not including) this one.
+    verifyHandshakeSignature(this.clientKey!, cv.signatureScheme, concatBytes(...this.transcript), cv.signature);
+    this.addToTranscript(msg);
+    this.phase = 'changeCipherSpec';
+  }
+
+  private onFinished(msg: HandshakeMessage): void {
+    const verifyData = decodeFinished(msg.body);
+    const expected = finishedVerifyData(this.master, 'client', this.transcriptHash());
+    // RFC 5246 §7.4.9: "Recipients of Finished messages MUST verify that the contents are correct."
+    if (!timingSafeEqual(verifyData, expected)) throw new DtlsDecryptError('client Finished does not verify');
+    this.addToTranscript(msg);
+    const serverVerify = finishedVerifyData(this.master, 'server', this.transcriptHash());
+    this.queueChangeCipherSpec();
+    this.queueHandshake(HandshakeType.finished, serverVerify);
+    this.phase = 'done';
+    this.flushFlight(false);
+    this.markEstablished();
+  }
+}

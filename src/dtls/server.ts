@@ -1,0 +1,234 @@
+/**
+ * The DTLS 1.2 server over node:dgram: stateless cookie exchange in front, a table of
+ * per-peer sessions behind it, and the limits that keep a flood from exhausting memory.
+ *
+ * Events: 'session' (DtlsSession) when a handshake completes; 'handshakeError' (err, peerKey)
+ * when one fails; 'sessionClosed' (session, err?) when an established session ends.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { ContentType, DTLS_1_0, HandshakeType } from './constants.js';
+import { CookieJar } from './cookie.js';
+import { peerKeyOf } from './connection.js';
+import { decodeHandshakeFragments, encodeHandshakeMessage } from './handshake-fragment.js';
+import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './handshake.js';
+import { decodeDatagram, encodeRecord, type DtlsRecord } from './record.js';
+import { ServerSession, type ServerSessionOptions } from './server-session.js';
+import { DtlsError } from './errors.js';
+import { InvalidArgumentError } from '../errors.js';
+import { assertInteger } from '../util/assert.js';
+
+export interface DtlsServerOptions extends ServerSessionOptions {
+  /** A bound or unbound UDP socket to serve on; otherwise one is created on `port`/`host`. */
+  socket?: Socket;
+  port?: number;
+  /** Default 127.0.0.1 (loopback); pass '0.0.0.0' or '::' to serve every interface. */
+  host?: string;
+  /** Established plus half-open sessions (default 10,000). */
+  maxSessions?: number;
+  /** Handshakes past the cookie exchange but not finished (default 1,000). */
+  maxHalfOpen?: number;
+  /** An established session with no authenticated record for this long is dropped (default 15 min). */
+  idleTimeoutMs?: number;
+  /** A handshake not finished in this time is dropped (default 60 s). */
+  handshakeTimeoutMs?: number;
+  /** How often the cookie secret rotates (default 60 s). */
+  cookieRotationMs?: number;
+}
+
+export class DtlsServer extends EventEmitter {
+  /** Sessions by peer key (`address:port`). */
+  readonly sessions = new Map<string, ServerSession>();
+  private halfOpen = 0;
+  private readonly cookies: CookieJar;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly ownsSocket: boolean;
+  private readonly maxSessions: number;
+  private readonly maxHalfOpen: number;
+  private readonly idleTimeoutMs: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => this.handleDatagram(msg, rinfo);
+  private closed = false;
+
+  constructor(
+    readonly socket: Socket,
+    ownsSocket: boolean,
+    private readonly opts: DtlsServerOptions,
+  ) {
+    super();
+    this.ownsSocket = ownsSocket;
+    this.maxSessions = opts.maxSessions ?? 10_000;
+    this.maxHalfOpen = opts.maxHalfOpen ?? 1_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 15 * 60_000;
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 60_000;
+    assertInteger(this.maxSessions, 'maxSessions', 1);
+    assertInteger(this.maxHalfOpen, 'maxHalfOpen', 1);
+    assertInteger(this.idleTimeoutMs, 'idleTimeoutMs', 1);
+    assertInteger(this.handshakeTimeoutMs, 'handshakeTimeoutMs', 1);
+    this.cookies = new CookieJar(opts.cookieRotationMs ?? 60_000);
+    socket.on('message', this.onMessage);
+    const sweepEvery = Math.max(20, Math.min(this.idleTimeoutMs, this.handshakeTimeoutMs) / 4);
+    this.sweeper = setInterval(() => this.sweep(), sweepEvery);
+    this.sweeper.unref();
+  }
+
+  address(): AddressInfo {
+    return this.socket.address();
+  }
+
+  /** Handshakes in progress past the cookie exchange. */
+  get halfOpenCount(): number {
+    return this.halfOpen;
+  }
+
+  getSession(peerKey: string): ServerSession | undefined {
+    const s = this.sessions.get(peerKey);
+    return s?.established === true ? s : undefined;
+  }
+
+  /** Sends close_notify to every session and stops serving (closing the socket if we made it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const s of [...this.sessions.values()]) s.close();
+    this.sessions.clear();
+    this.socket.off('message', this.onMessage);
+    if (this.ownsSocket) await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private transmitTo(address: string, port: number): (d: Uint8Array) => void {
+    return (d) => {
+      if (this.closed && !this.ownsSocket) return;
+      try {
+        this.socket.send(d, port, address);
+      } catch {
+        // The socket is closing; the datagram is lost like any other.
+      }
+    };
+  }
+
+  private handleDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.closed) return;
+    try {
+      const key = peerKeyOf(rinfo.address, rinfo.port);
+      const session = this.sessions.get(key);
+      if (session !== undefined) {
+        const hello = session.established || session.closed ? parseInitialClientHello(msg) : parseColdClientHello(msg);
+        // RFC 6347 §4.2.8: a ClientHello with epoch 0 on an established association may be a
+        // rebooted client; it goes through the cookie exchange and only then replaces the
+        // old association ("MUST NOT destroy the existing association until the client has
+        // demonstrated reachability").
+        if (hello === undefined) {
+          session.handleDatagram(msg);
+          return;
+        }
+        this.stateless(msg, rinfo, key, hello, session);
+        return;
+      }
+      const hello = parseInitialClientHello(msg);
+      if (hello !== undefined) this.stateless(msg, rinfo, key, hello, undefined);
+    } catch (err) {
+      // Nothing a datagram contains may take the server down.
+      if (!(err instanceof DtlsError)) this.emit('handshakeError', err, peerKeyOf(rinfo.address, rinfo.port));
+    }
+  }
+
+  private stateless(msg: Buffer, rinfo: RemoteInfo, key: string, hello: ParsedHello, existing: ServerSession | undefined): void {
+    const { record, messageSeq, clientHello } = hello;
+    if (!this.cookies.verify(rinfo.address, rinfo.port, clientHello)) {
+      // RFC 6347 §4.2.1: answer with a HelloVerifyRequest and keep no state. "The server MUST
+      // use the record sequence number in the ClientHello as the record sequence number in
+      // the HelloVerifyRequest", and SHOULD use DTLS 1.0 as its version.
+      const cookie = this.cookies.create(rinfo.address, rinfo.port, clientHello);
+      const hvr = encodeHandshakeMessage({
+        msgType: HandshakeType.helloVerifyRequest,
+        messageSeq,
+        body: encodeHelloVerifyRequest({ serverVersion: DTLS_1_0, cookie }),
+      });
+      this.transmitTo(rinfo.address, rinfo.port)(
+        encodeRecord({ type: ContentType.handshake, version: DTLS_1_0, epoch: 0, sequenceNumber: record.sequenceNumber, fragment: hvr }),
+      );
+      return;
+    }
+    if (existing !== undefined) {
+      this.sessions.delete(key);
+      existing.destroy();
+    }
+    if (this.sessions.size >= this.maxSessions || this.halfOpen >= this.maxHalfOpen) {
+      this.emit('limit', key);
+      return;
+    }
+    const session = new ServerSession(this.transmitTo(rinfo.address, rinfo.port), rinfo.address, rinfo.port, this.opts, messageSeq, record.sequenceNumber);
+    this.sessions.set(key, session);
+    this.halfOpen++;
+    session.once('established', () => {
+      this.halfOpen--;
+      this.emit('session', session);
+    });
+    session.once('close', (err?: Error) => {
+      if (!session.wasEstablished) this.halfOpen--;
+      if (this.sessions.get(key) === session) this.sessions.delete(key);
+      if (session.wasEstablished) this.emit('sessionClosed', session, err);
+      else if (err !== undefined) this.emit('handshakeError', err, key);
+    });
+    session.handleDatagram(msg);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const s of [...this.sessions.values()]) {
+      if (s.established ? now - s.lastActivity > this.idleTimeoutMs : now - s.createdAt > this.handshakeTimeoutMs) s.destroy();
+    }
+  }
+}
+
+interface ParsedHello {
+  record: DtlsRecord;
+  messageSeq: number;
+  clientHello: ClientHello;
+}
+
+/** The first record of the datagram, if it is an unfragmented epoch-0 ClientHello. */
+function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
+  const record = decodeDatagram(msg)[0];
+  if (record === undefined || record.type !== ContentType.handshake || record.epoch !== 0) return undefined;
+  let frag;
+  try {
+    frag = decodeHandshakeFragments(record.fragment)[0];
+    if (frag === undefined || frag.msgType !== HandshakeType.clientHello || frag.fragmentOffset !== 0 || frag.body.length !== frag.length) {
+      return undefined;
+    }
+    return { record, messageSeq: frag.messageSeq, clientHello: decodeClientHello(frag.body) };
+  } catch (err) {
+    if (err instanceof DtlsError) return undefined;
+    throw err;
+  }
+}
+
+/** During a handshake only a cookie-less ClientHello (a restarted client) bypasses the session. */
+function parseColdClientHello(msg: Uint8Array): ParsedHello | undefined {
+  const hello = parseInitialClientHello(msg);
+  return hello !== undefined && hello.clientHello.cookie.length === 0 ? hello : undefined;
+}
+
+/** Creates a DTLS server and resolves once its socket is bound. */
+export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsServer> {
+  if (opts.psk === undefined && opts.certificate === undefined) {
+    throw new InvalidArgumentError('opts', 'give psk and/or certificate credentials');
+  }
+  if (opts.socket !== undefined) return new DtlsServer(opts.socket, false, opts);
+  const host = opts.host ?? '127.0.0.1';
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(opts.port ?? 0, host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // A socket error (e.g. ICMP unreachable surfacing on some platforms) must not crash the process.
+  socket.on('error', () => undefined);
+  return new DtlsServer(socket, true, opts);
+}
