@@ -9,6 +9,7 @@ export { createGcm, type Gcm } from './gcm.js';
 export { createCcm, ccmMaxMessageLength, type Ccm } from './ccm.js';
 export { ctrCrypt } from './ctr.js';
 export { constantTimeEqual } from './constant-time.js';
+export { hkdf, hkdfExtract, hkdfExpand, hkdfHashLength, HKDF_HASHES, type HkdfHash } from './hkdf.js';
 export { AeadAuthenticationError, CryptoMessageTooLongError } from './errors.js';
 export { keyStoreSigner, keyObjectSigner } from './signer.js';
 export { ecdsaRawToDer, ecdsaDerToRaw } from './ecdsa-signature.js';
