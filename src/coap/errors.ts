@@ -155,3 +155,10 @@ export class CoapBlockTransferError extends CoapError {
     super('ERR_COAP_BLOCK_TRANSFER', message);
   }
 }
+
+/** A response we must reject (RFC 7252 §5.4.1: unrecognised critical option in a response). */
+export class CoapBadResponseError extends CoapError {
+  constructor(message: string) {
+    super('ERR_COAP_BAD_RESPONSE', message);
+  }
+}

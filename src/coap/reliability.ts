@@ -1,0 +1,154 @@
+/**
+ * RFC 7252 §4.8 transmission parameters and the bookkeeping that follows from them: the
+ * message-ID deduplication cache (§4.5) and the NSTART limit (§4.7). No sockets; the cache
+ * expires entries lazily, so it holds no timers.
+ */
+import type { PeerKey } from './transport.js';
+
+export interface TransmissionParameters {
+  /** ACK_TIMEOUT, default 2000 ms. */
+  ackTimeoutMs: number;
+  /** ACK_RANDOM_FACTOR, default 1.5. */
+  ackRandomFactor: number;
+  /** MAX_RETRANSMIT, default 4. */
+  maxRetransmit: number;
+  /** NSTART, default 1. */
+  nstart: number;
+  /** MAX_LATENCY, default 100 s. */
+  maxLatencyMs: number;
+}
+
+export const DEFAULT_TRANSMISSION: TransmissionParameters = {
+  ackTimeoutMs: 2000,
+  ackRandomFactor: 1.5,
+  maxRetransmit: 4,
+  nstart: 1,
+  maxLatencyMs: 100_000,
+};
+
+/** RFC 7252 §4.8.2: MAX_TRANSMIT_SPAN = ACK_TIMEOUT * ((2 ** MAX_RETRANSMIT) - 1) * ACK_RANDOM_FACTOR. */
+export function maxTransmitSpan(p: TransmissionParameters): number {
+  return p.ackTimeoutMs * (2 ** p.maxRetransmit - 1) * p.ackRandomFactor;
+}
+
+/** MAX_TRANSMIT_WAIT = ACK_TIMEOUT * ((2 ** (MAX_RETRANSMIT + 1)) - 1) * ACK_RANDOM_FACTOR. */
+export function maxTransmitWait(p: TransmissionParameters): number {
+  return p.ackTimeoutMs * (2 ** (p.maxRetransmit + 1) - 1) * p.ackRandomFactor;
+}
+
+/** EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + 2 * MAX_LATENCY + PROCESSING_DELAY (= ACK_TIMEOUT). */
+export function exchangeLifetime(p: TransmissionParameters): number {
+  return maxTransmitSpan(p) + 2 * p.maxLatencyMs + p.ackTimeoutMs;
+}
+
+/** NON_LIFETIME = MAX_TRANSMIT_SPAN + MAX_LATENCY. */
+export function nonLifetime(p: TransmissionParameters): number {
+  return maxTransmitSpan(p) + p.maxLatencyMs;
+}
+
+/**
+ * RFC 7252 §4.2: "the initial timeout is set to a random duration ... between ACK_TIMEOUT and
+ * (ACK_TIMEOUT * ACK_RANDOM_FACTOR)"; each retransmission doubles it.
+ */
+export function initialTimeout(p: TransmissionParameters, random: () => number): number {
+  return p.ackTimeoutMs * (1 + random() * (p.ackRandomFactor - 1));
+}
+
+export interface DedupEntry {
+  expires: number;
+  /** What we answered (ACK, RST, piggybacked response); resent verbatim on a duplicate. */
+  reply: Uint8Array | undefined;
+}
+
+/**
+ * Message-ID deduplication (RFC 7252 §4.5): "The recipient SHOULD acknowledge each duplicate
+ * copy of a Confirmable message using the same Acknowledgement or Reset message but SHOULD
+ * process any request or response in the message only once." Entries live EXCHANGE_LIFETIME
+ * (NON_LIFETIME for NON); at `maxEntries` the oldest is evicted.
+ */
+export class DedupCache {
+  readonly #entries = new Map<string, DedupEntry>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries: number) {
+    this.#maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The live entry for this peer and message ID, if any. */
+  get(peer: PeerKey, messageId: number, now: number): DedupEntry | undefined {
+    const e = this.#entries.get(`${peer}|${messageId}`);
+    if (e === undefined || e.expires <= now) return undefined;
+    return e;
+  }
+
+  /** Records a first-seen message; returns its entry so the reply can be filled in later. */
+  add(peer: PeerKey, messageId: number, now: number, lifetime: number): DedupEntry {
+    this.#sweep(now);
+    const key = `${peer}|${messageId}`;
+    this.#entries.delete(key);
+    const e: DedupEntry = { expires: now + lifetime, reply: undefined };
+    this.#entries.set(key, e);
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+    return e;
+  }
+
+  // Insertion order is roughly expiry order (CON and NON lifetimes differ), so dropping expired
+  // entries from the front keeps the map bounded by traffic of the last lifetime.
+  #sweep(now: number): void {
+    for (const [k, e] of this.#entries) {
+      if (e.expires > now) break;
+      this.#entries.delete(k);
+    }
+  }
+}
+
+/**
+ * RFC 7252 §4.7: "In order not to cause congestion, clients (including proxies) MUST strictly
+ * limit the number of simultaneous outstanding interactions that they maintain to a given server
+ * (including proxies) to NSTART." Each outstanding interaction holds a slot until released.
+ */
+export class NstartLimiter {
+  readonly #limit: number;
+  readonly #peers = new Map<PeerKey, { active: number; waiting: Array<() => void> }>();
+
+  constructor(limit: number) {
+    this.#limit = Math.max(1, limit);
+  }
+
+  /** Resolves with a release function once the peer has a free slot. */
+  acquire(peer: PeerKey): Promise<() => void> {
+    let p = this.#peers.get(peer);
+    if (p === undefined) {
+      p = { active: 0, waiting: [] };
+      this.#peers.set(peer, p);
+    }
+    const slot = p;
+    const grant = (): (() => void) => {
+      slot.active++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        slot.active--;
+        const next = slot.waiting.shift();
+        if (next !== undefined) next();
+        else if (slot.active === 0) this.#peers.delete(peer);
+      };
+    };
+    if (slot.active < this.#limit) return Promise.resolve(grant());
+    return new Promise((resolve) => slot.waiting.push(() => resolve(grant())));
+  }
+
+  /** Outstanding plus queued interactions for a peer. */
+  pending(peer: PeerKey): number {
+    const p = this.#peers.get(peer);
+    return p === undefined ? 0 : p.active + p.waiting.length;
+  }
+}

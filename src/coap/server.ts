@@ -1,0 +1,358 @@
+/**
+ * Server side of a CoapEndpoint above the message layer: routing, method defaults (4.04, 4.05),
+ * `/.well-known/core`, Block1 reassembly and Block2 slicing (RFC 7959), and Observe relations
+ * (RFC 7641). It returns the response for each request; the endpoint decides how to send it.
+ */
+import { createHash } from 'node:crypto';
+import { blockSize, decodeBlock, encodeBlock, type BlockValue } from './block.js';
+import { CoapCode, codeToString, type CoapMessage } from './codec.js';
+import { ContentFormat } from './content-format.js';
+import { CoapError } from './errors.js';
+import { ObserveRegistry, type ObserveLimits, type ObserveRelation } from './observe.js';
+import {
+  OptionNumber,
+  encodeString,
+  getOption,
+  getStringOptions,
+  getUintOption,
+  opaqueOption,
+  uintOption,
+  withoutOption,
+  type CoapOption,
+} from './options.js';
+import { handlerFor, methodName, type CoapRequest, type CoapResponseInit, type Resource, type Router } from './router.js';
+import type { PeerKey } from './transport.js';
+
+export interface ResponseParts {
+  code: number;
+  options: CoapOption[];
+  payload: Uint8Array;
+}
+
+export interface NotificationEvents {
+  onAck: () => void;
+  onReset: () => void;
+  onTimeout: () => void;
+}
+
+export interface DispatcherOptions {
+  maxRequestBodySize: number;
+  preferredBlockSzx: number;
+  maxBlock1Transfers: number;
+  maxBlock2CacheEntries: number;
+  transferLifetimeMs: number;
+  observe: ObserveLimits & { confirmableEvery?: number; confirmableIntervalMs?: number };
+  initialObserveSeq: number;
+  sendNotification: (peer: PeerKey, token: Uint8Array, parts: ResponseParts, confirmable: boolean, events: NotificationEvents) => () => void;
+}
+
+interface Block1Transfer {
+  chunks: Uint8Array[];
+  received: number;
+  expires: number;
+}
+
+interface CachedRepresentation {
+  response: ResponseParts;
+  expires: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const WELL_KNOWN_CORE = '.well-known/core';
+
+function text(s: string): Uint8Array {
+  return encodeString(s);
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+function defaultCode(method: string): number {
+  if (method === 'GET' || method === 'FETCH') return CoapCode.Content;
+  if (method === 'DELETE') return CoapCode.Deleted;
+  return CoapCode.Changed;
+}
+
+function errorResponse(code: number, diagnostic: string, extra: CoapOption[] = []): ResponseParts {
+  return { code, options: extra, payload: text(diagnostic) };
+}
+
+export class RequestDispatcher {
+  readonly #router: Router;
+  readonly #o: DispatcherOptions;
+  readonly #observers: ObserveRegistry<CoapRequest>;
+  readonly #block1 = new Map<string, Block1Transfer>();
+  readonly #block2 = new Map<string, CachedRepresentation>();
+
+  constructor(router: Router, options: DispatcherOptions) {
+    this.#router = router;
+    this.#o = options;
+    this.#observers = new ObserveRegistry(options.observe, options.initialObserveSeq);
+  }
+
+  observerCount(resource: Resource): number {
+    return this.#observers.forResource(resource.path).length;
+  }
+
+  dropRelations(resource: Resource): void {
+    for (const r of this.#observers.forResource(resource.path)) this.#observers.remove(r.peer, r.token);
+  }
+
+  dropPeer(peer: PeerKey): void {
+    for (const r of this.#observers.forPeer(peer)) this.#observers.remove(r.peer, r.token);
+  }
+
+  /** A Reset (or a timed-out CON) for a response or notification we sent with this token. */
+  resetFrom(peer: PeerKey, token: Uint8Array): void {
+    // RFC 7641 §3.6: a client that rejects a notification with a Reset is removed from the list.
+    this.#observers.remove(peer, token);
+  }
+
+  close(): void {
+    this.#observers.clear();
+    this.#block1.clear();
+    this.#block2.clear();
+  }
+
+  /** Handles one request; undefined means "send no response" (RFC 7967 No-Response). */
+  async dispatch(peer: PeerKey, msg: CoapMessage): Promise<ResponseParts | undefined> {
+    let res: ResponseParts;
+    try {
+      res = await this.#dispatch(peer, msg);
+    } catch (err) {
+      res = err instanceof CoapError && err.code === 'ERR_COAP_BAD_BLOCK_OPTION'
+        ? errorResponse(CoapCode.BadRequest, err.message)
+        : errorResponse(CoapCode.InternalServerError, 'internal server error');
+    }
+    // RFC 7967 §2: No-Response bits 2, 8, 16 suppress 2.xx, 4.xx, 5.xx responses.
+    const noResponse = getUintOption(msg.options, OptionNumber.NoResponse) ?? 0;
+    const cls = res.code >> 5;
+    if ((cls === 2 && noResponse & 2) || (cls === 4 && noResponse & 8) || (cls === 5 && noResponse & 16)) return undefined;
+    return res;
+  }
+
+  async #dispatch(peer: PeerKey, msg: CoapMessage): Promise<ResponseParts> {
+    const method = methodName(msg.code);
+    // RFC 7252 §5.8: "A request with an unrecognized or unsupported Method Code MUST generate a
+    // 4.05 (Method Not Allowed) piggybacked response."
+    if (method === undefined) return errorResponse(CoapCode.MethodNotAllowed, `method ${codeToString(msg.code)} not supported`);
+    const path = getStringOptions(msg.options, OptionNumber.UriPath);
+    if (path.length === 1 && path[0] === '') path.pop();
+    const query = getStringOptions(msg.options, OptionNumber.UriQuery);
+    const observe = getUintOption(msg.options, OptionNumber.Observe);
+    const req: CoapRequest = {
+      peer,
+      method,
+      path,
+      query,
+      wildcard: [],
+      options: msg.options,
+      payload: msg.payload,
+      token: msg.token,
+      confirmable: msg.type === 0,
+      contentFormat: getUintOption(msg.options, OptionNumber.ContentFormat),
+      accept: getUintOption(msg.options, OptionNumber.Accept),
+      observe,
+    };
+    const block2Raw = getOption(msg.options, OptionNumber.Block2);
+    const block2 = block2Raw === undefined ? undefined : decodeBlock(block2Raw);
+    const block1Raw = getOption(msg.options, OptionNumber.Block1);
+    let block1: BlockValue | undefined;
+    if (block1Raw !== undefined) {
+      block1 = decodeBlock(block1Raw);
+      const step = this.#reassemble(req, block1);
+      if (step !== undefined) return step;
+    }
+    const reprKey = `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`;
+    let res: ResponseParts | undefined;
+    if (block2 !== undefined && block2.num > 0 && observe === undefined) {
+      const cached = this.#block2.get(reprKey);
+      if (cached !== undefined && cached.expires > Date.now()) res = cached.response;
+    }
+    if (res === undefined) {
+      // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
+      res = await this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe);
+    }
+    if (block1 !== undefined) res = { ...res, options: [...res.options, opaqueOption(OptionNumber.Block1, encodeBlock({ num: block1.num, more: false, szx: Math.min(block1.szx, this.#o.preferredBlockSzx) }))] };
+    return this.#slice(res, block2, reprKey, getUintOption(msg.options, OptionNumber.Size2) !== undefined);
+  }
+
+  /** Runs the handler (or a default), managing the Observe relation for GETs. */
+  async #invoke(req: CoapRequest, observe: number | undefined): Promise<ResponseParts> {
+    if (req.path.length === 2 && `${req.path[0]}/${req.path[1]}` === WELL_KNOWN_CORE && this.#router.match(req.path) === undefined) {
+      if (req.method !== 'GET') return errorResponse(CoapCode.MethodNotAllowed, 'only GET');
+      return { code: CoapCode.Content, options: [uintOption(OptionNumber.ContentFormat, ContentFormat.LinkFormat)], payload: text(this.#router.wellKnownCore(req.query)) };
+    }
+    const m = this.#router.match(req.path);
+    if (m === undefined) return errorResponse(CoapCode.NotFound, 'not found');
+    const handler = handlerFor(m.resource.definition, req.method);
+    if (handler === undefined) return errorResponse(CoapCode.MethodNotAllowed, `${req.method} not allowed`);
+    const r: CoapRequest = { ...req, wildcard: m.wildcard };
+    const res = toParts(await handler(r), req.method);
+    if (req.method !== 'GET' && req.method !== 'FETCH') return res;
+    const existing = this.#observers.get(req.peer, req.token);
+    const success = res.code >> 5 === 2;
+    if (observe === 0 && m.resource.definition.observable && success) {
+      // RFC 7641 §4.1: a registration only takes effect with a 2.xx response.
+      const rel = this.#observers.add(req.peer, req.token, m.resource.path, r, Date.now());
+      if (rel !== undefined) {
+        rel.notifications++;
+        return { ...res, options: [...withoutOption(res.options, OptionNumber.Observe), uintOption(OptionNumber.Observe, this.#observers.nextSequence())] };
+      }
+    } else if (existing !== undefined) {
+      // RFC 7641 §3.6 deregistration (Observe=1), and a GET with the same token but without
+      // Observe replaces the interest with a plain request.
+      this.#observers.remove(req.peer, req.token);
+    }
+    return res;
+  }
+
+  /**
+   * Block1 (RFC 7959 §2.5). Returns a response to send now (2.31 Continue or an error), or
+   * undefined once the body is complete and `req.payload` holds it.
+   */
+  #reassemble(req: CoapRequest, block: BlockValue): ResponseParts | undefined {
+    const key = `${req.peer}|${req.method}|${req.path.join('/')}?${req.query.join('&')}`;
+    const max = this.#o.maxRequestBodySize;
+    const tooLarge = (): ResponseParts => {
+      this.#block1.delete(key);
+      // RFC 7959 §2.9.3: 4.13 "... the server MAY indicate the maximum size it can accept" in Size1.
+      return errorResponse(CoapCode.RequestEntityTooLarge, `body larger than ${max} bytes`, [uintOption(OptionNumber.Size1, max)]);
+    };
+    const size1 = getUintOption(req.options, OptionNumber.Size1);
+    if (size1 !== undefined && size1 > max) return tooLarge();
+    const size = blockSize(block.szx);
+    const now = Date.now();
+    this.#sweepBlock1(now);
+    let t = this.#block1.get(key);
+    if (block.num === 0) {
+      t = { chunks: [], received: 0, expires: now + this.#o.transferLifetimeMs };
+      this.#block1.delete(key);
+      if (this.#block1.size >= this.#o.maxBlock1Transfers) this.#block1.delete(this.#block1.keys().next().value as string);
+      this.#block1.set(key, t);
+    }
+    // RFC 7959 §2.9.2: 4.08 Request Entity Incomplete when "the server has not received all
+    // blocks of the request body that it needs to proceed"; the offset must be contiguous.
+    if (t === undefined || block.num * size !== t.received) {
+      this.#block1.delete(key);
+      return errorResponse(CoapCode.RequestEntityIncomplete, 'block out of sequence');
+    }
+    // RFC 7959 §2.3: with M set, the payload size "MUST" match the block size.
+    if (block.more && req.payload.length !== size) {
+      this.#block1.delete(key);
+      return errorResponse(CoapCode.BadRequest, `Block1 block of ${req.payload.length} bytes, SZX says ${size}`);
+    }
+    if (t.received + req.payload.length > max) return tooLarge();
+    t.chunks.push(req.payload);
+    t.received += req.payload.length;
+    t.expires = now + this.#o.transferLifetimeMs;
+    if (block.more) {
+      // RFC 7959 §2.3: the server may ask for smaller blocks by answering with a smaller SZX.
+      const szx = Math.min(block.szx, this.#o.preferredBlockSzx);
+      return { code: CoapCode.Continue, options: [opaqueOption(OptionNumber.Block1, encodeBlock({ num: block.num, more: true, szx }))], payload: EMPTY };
+    }
+    this.#block1.delete(key);
+    req.payload = concat(t.chunks, t.received);
+    req.options = withoutOption(req.options, OptionNumber.Block1, OptionNumber.Size1);
+    return undefined;
+  }
+
+  #sweepBlock1(now: number): void {
+    for (const [k, t] of this.#block1) if (t.expires <= now) this.#block1.delete(k);
+  }
+
+  /** Block2 (RFC 7959 §2.4): cuts one block out of the representation when needed. */
+  #slice(res: ResponseParts, requested: BlockValue | undefined, key: string, wantSize2: boolean): ResponseParts {
+    // RFC 7959 §2.4: the client's SZX in a request is the largest it wants; the server may pick smaller.
+    const szx = Math.min(requested?.szx ?? this.#o.preferredBlockSzx, this.#o.preferredBlockSzx);
+    const size = blockSize(szx);
+    const total = res.payload.length;
+    if (requested === undefined && total <= size) return res;
+    // A smaller SZX than the client's gives a NUM that keeps the client's byte offset (§2.4).
+    const num = requested === undefined ? 0 : Math.floor((requested.num * blockSize(requested.szx)) / size);
+    const offset = num * size;
+    if (offset >= total && !(offset === 0 && total === 0)) return errorResponse(CoapCode.BadOption, 'Block2 beyond the end of the representation');
+    const more = offset + size < total;
+    let options = withoutOption(res.options, OptionNumber.Block2, OptionNumber.Size2);
+    if (getOption(options, OptionNumber.ETag) === undefined && total > size) {
+      options.push(opaqueOption(OptionNumber.ETag, createHash('sha256').update(res.payload).digest().subarray(0, 8)));
+    }
+    options.push(opaqueOption(OptionNumber.Block2, encodeBlock({ num, more, szx })));
+    // RFC 7959 §4: Size2 tells the total size; sent with the first block or when asked for.
+    if (num === 0 || wantSize2) options.push(uintOption(OptionNumber.Size2, total));
+    if (more && num === 0) this.#cacheRepresentation(key, { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
+    if (num > 0) options = withoutOption(options, OptionNumber.Observe);
+    return { code: res.code, options, payload: res.payload.subarray(offset, Math.min(total, offset + size)) };
+  }
+
+  #cacheRepresentation(key: string, response: ResponseParts): void {
+    const now = Date.now();
+    for (const [k, c] of this.#block2) if (c.expires <= now) this.#block2.delete(k);
+    this.#block2.delete(key);
+    if (this.#block2.size >= this.#o.maxBlock2CacheEntries) this.#block2.delete(this.#block2.keys().next().value as string);
+    this.#block2.set(key, { response, expires: now + this.#o.transferLifetimeMs });
+  }
+
+  /** RFC 7641 §4.2: on a state change, each observer gets a notification with the new representation. */
+  notify(resource: Resource): void {
+    for (const rel of this.#observers.forResource(resource.path)) void this.#notifyOne(resource, rel);
+  }
+
+  async #notifyOne(resource: Resource, rel: ObserveRelation<CoapRequest>): Promise<void> {
+    const handler = resource.definition.get;
+    let res: ResponseParts;
+    try {
+      res = handler === undefined ? errorResponse(CoapCode.NotFound, 'gone') : toParts(await handler(rel.request), 'GET');
+    } catch {
+      res = errorResponse(CoapCode.InternalServerError, 'internal server error');
+    }
+    if (this.#observers.get(rel.peer, rel.token) !== rel) return;
+    const success = res.code >> 5 === 2;
+    // RFC 7641 §4.2: a non-2.xx notification ends the relation ("MUST ... remove").
+    if (!success) this.#observers.remove(rel.peer, rel.token);
+    else res = { ...res, options: [...withoutOption(res.options, OptionNumber.Observe), uintOption(OptionNumber.Observe, this.#observers.nextSequence())] };
+    // RFC 7959 §3.4: a large notification carries its first block; the client GETs the rest.
+    const key = `${rel.peer}|GET|${rel.request.path.join('/')}?${rel.request.query.join('&')}|${rel.request.accept ?? ''}`;
+    const block2Raw = getOption(rel.request.options, OptionNumber.Block2);
+    const parts = this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, key, false);
+    rel.notifications++;
+    const now = Date.now();
+    const every = this.#o.observe.confirmableEvery ?? 5;
+    const interval = this.#o.observe.confirmableIntervalMs ?? 24 * 3600 * 1000;
+    // RFC 7641 §4.5: a server "MUST" send a CON notification "at least every 24 hours".
+    const confirmable = resource.definition.confirmableNotifications === true || !success || rel.notifications % every === 0 || now - rel.lastConfirmedAt >= interval;
+    // RFC 7641 §4.5.2: a newer notification replaces one still being retransmitted.
+    rel.cancelPending?.();
+    rel.cancelPending = undefined;
+    const cancel = this.#o.sendNotification(rel.peer, rel.token, parts, confirmable, {
+      onAck: () => {
+        rel.cancelPending = undefined;
+        rel.lastConfirmedAt = Date.now();
+      },
+      onReset: () => this.#observers.remove(rel.peer, rel.token),
+      // RFC 7641 §4.5: an unacknowledged CON notification means the client is gone.
+      onTimeout: () => {
+        rel.cancelPending = undefined;
+        this.#observers.remove(rel.peer, rel.token);
+      },
+    });
+    if (confirmable && success) rel.cancelPending = cancel;
+  }
+}
+
+function toParts(init: CoapResponseInit, method: string): ResponseParts {
+  const options: CoapOption[] = [...(init.options ?? [])];
+  if (init.contentFormat !== undefined) options.push(uintOption(OptionNumber.ContentFormat, init.contentFormat));
+  if (init.maxAge !== undefined) options.push(uintOption(OptionNumber.MaxAge, init.maxAge));
+  if (init.etag !== undefined) options.push(opaqueOption(OptionNumber.ETag, init.etag));
+  const payload = init.payload === undefined ? EMPTY : typeof init.payload === 'string' ? text(init.payload) : init.payload;
+  return { code: init.code ?? defaultCode(method), options, payload };
+}
+

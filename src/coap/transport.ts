@@ -1,0 +1,94 @@
+/**
+ * The datagram transport a CoapEndpoint runs on. The endpoint knows peers only as opaque keys:
+ * for plain UDP a key is `address:port` (`[v6]:port`); the DTLS room gives each DTLS session a
+ * key, so one endpoint carries server-role and client-role traffic over the same session.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { InvalidArgumentError } from '../errors.js';
+
+export type PeerKey = string;
+
+export interface DatagramTransport {
+  /** Sends one datagram; must not throw for an unreachable peer (loss is the endpoint's problem). */
+  send(peer: PeerKey, data: Uint8Array): void;
+  /** Registers the single receiver; a later call replaces it. */
+  onDatagram(cb: (peer: PeerKey, data: Uint8Array) => void): void;
+  close(): void | Promise<void>;
+}
+
+/** `127.0.0.1:5683`, `[::1]:5683`. */
+export function udpPeerKey(address: string, port: number): PeerKey {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export function parseUdpPeerKey(key: PeerKey): { address: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.%\w]+)\]|([0-9.]+)):(\d{1,5})$/.exec(key);
+  const port = m ? Number(m[3]) : NaN;
+  const address = m ? (m[1] ?? m[2])! : '';
+  if (!m || port < 1 || port > 65535 || isIP(address) === 0) throw new InvalidArgumentError('peer', `not a UDP peer key: ${JSON.stringify(key)}`);
+  return { address, port };
+}
+
+export interface UdpTransportOptions {
+  /** Address to bind (default 127.0.0.1); an IPv6 address binds a udp6 socket. */
+  address?: string;
+  /** Port to bind; 0 (default) picks a free one. */
+  port?: number;
+}
+
+/** Plain UDP over node:dgram: NoSec CoAP (RFC 7252 §9). */
+export class UdpTransport implements DatagramTransport {
+  readonly #socket: Socket;
+  #receiver: ((peer: PeerKey, data: Uint8Array) => void) | undefined;
+  #closed = false;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on('message', (msg, rinfo) => this.#receiver?.(udpPeerKey(rinfo.address, rinfo.port), new Uint8Array(msg.buffer, msg.byteOffset, msg.length)));
+    // ICMP errors and the like must not bring the process down; CoAP's retransmission covers loss.
+    socket.on('error', () => {});
+  }
+
+  static bind(options: UdpTransportOptions = {}): Promise<UdpTransport> {
+    const address = options.address ?? '127.0.0.1';
+    const family = isIP(address);
+    if (family === 0) throw new InvalidArgumentError('address', `not an IP address: ${address}`);
+    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address, port: options.port ?? 0, exclusive: true }, () => {
+        socket.off('error', reject);
+        resolve(new UdpTransport(socket));
+      });
+    });
+  }
+
+  /** The bound address and port. */
+  get local(): { address: string; port: number } {
+    const a = this.#socket.address();
+    return { address: a.address, port: a.port };
+  }
+
+  /** The key other endpoints use for this one. */
+  get localKey(): PeerKey {
+    const a = this.local;
+    return udpPeerKey(a.address, a.port);
+  }
+
+  send(peer: PeerKey, data: Uint8Array): void {
+    if (this.#closed) return;
+    const { address, port } = parseUdpPeerKey(peer);
+    this.#socket.send(data, port, address);
+  }
+
+  onDatagram(cb: (peer: PeerKey, data: Uint8Array) => void): void {
+    this.#receiver = cb;
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    return new Promise((resolve) => this.#socket.close(() => resolve()));
+  }
+}
