@@ -1,0 +1,114 @@
+/**
+ * The COSE algorithms this room implements, by IANA "COSE Algorithms" value (RFC 9053), plus the
+ * private-use AEAD identifiers for LEA and ARIA documented in README.md.
+ */
+
+/** Algorithm identifiers, by their RFC 9053 names. */
+export const CoseAlgorithm = {
+  /** ECDSA w/ SHA-256 on P-256 (RFC 9053 §2.1). */
+  ES256: -7,
+  /** EdDSA, here Ed25519 only (RFC 9053 §2.2). */
+  EdDSA: -8,
+  /** HMAC w/ SHA-256 truncated to 64 bits (RFC 9053 §3.1). */
+  HMAC_256_64: 4,
+  HMAC_256_256: 5,
+  HMAC_384_384: 6,
+  HMAC_512_512: 7,
+  /** AES-GCM, 96-bit nonce, 128-bit tag (RFC 9053 §4.1). */
+  A128GCM: 1,
+  A192GCM: 2,
+  A256GCM: 3,
+  /** AES-CCM-<L bits>-<tag bits>-<key bits> (RFC 9053 §4.2). L=16 → 13-byte nonce, L=64 → 7-byte nonce. */
+  AES_CCM_16_64_128: 10,
+  AES_CCM_16_64_256: 11,
+  AES_CCM_64_64_128: 12,
+  AES_CCM_64_64_256: 13,
+  AES_CCM_16_128_128: 30,
+  AES_CCM_16_128_256: 31,
+  AES_CCM_64_128_128: 32,
+  AES_CCM_64_128_256: 33,
+} as const;
+
+export type SignatureAlgorithmId = typeof CoseAlgorithm.ES256 | typeof CoseAlgorithm.EdDSA;
+
+export interface SignatureAlgorithm {
+  readonly id: SignatureAlgorithmId;
+  readonly name: 'ES256' | 'EdDSA';
+}
+
+export interface MacAlgorithm {
+  readonly id: number;
+  readonly name: string;
+  readonly hash: 'sha256' | 'sha384' | 'sha512';
+  /** Bytes of the HMAC output kept as the COSE tag. */
+  readonly tagLength: number;
+  /** Shortest key accepted: the hash output length (RFC 2104 §3: "less than L bytes ... strongly discouraged"). */
+  readonly minKeyLength: number;
+}
+
+export interface AeadAlgorithm {
+  readonly id: number;
+  readonly name: string;
+  /** How the room computes it: OpenSSL AES modes, or `createAead` from the crypto room. */
+  readonly engine: 'aes-gcm' | 'aes-ccm';
+  readonly keyLength: number;
+  readonly nonceLength: number;
+  readonly tagLength: number;
+  /** Longest plaintext the mode can protect (CCM: 2^(8L) - 1 bytes). */
+  readonly maxPlaintextLength: number;
+}
+
+export const SIGNATURE_ALGORITHMS: ReadonlyMap<number, SignatureAlgorithm> = new Map<number, SignatureAlgorithm>([
+  [CoseAlgorithm.ES256, { id: CoseAlgorithm.ES256, name: 'ES256' }],
+  [CoseAlgorithm.EdDSA, { id: CoseAlgorithm.EdDSA, name: 'EdDSA' }],
+]);
+
+function mac(id: number, name: string, hash: MacAlgorithm['hash'], tagLength: number, minKeyLength: number): [number, MacAlgorithm] {
+  return [id, { id, name, hash, tagLength, minKeyLength }];
+}
+
+export const MAC_ALGORITHMS: ReadonlyMap<number, MacAlgorithm> = new Map<number, MacAlgorithm>([
+  mac(CoseAlgorithm.HMAC_256_64, 'HMAC 256/64', 'sha256', 8, 32),
+  mac(CoseAlgorithm.HMAC_256_256, 'HMAC 256/256', 'sha256', 32, 32),
+  mac(CoseAlgorithm.HMAC_384_384, 'HMAC 384/384', 'sha384', 48, 48),
+  mac(CoseAlgorithm.HMAC_512_512, 'HMAC 512/512', 'sha512', 64, 64),
+]);
+
+// GCM: RFC 9053 §4.1 fixes a 96-bit nonce and the full 128-bit tag. Its plaintext limit
+// (2^39 - 256 bits) is far beyond anything held in memory, so only CCM limits are checked.
+const GCM_MAX = Number.MAX_SAFE_INTEGER;
+
+function gcm(id: number, name: string, keyLength: number): [number, AeadAlgorithm] {
+  return [id, { id, name, engine: 'aes-gcm', keyLength, nonceLength: 12, tagLength: 16, maxPlaintextLength: GCM_MAX }];
+}
+
+/** RFC 9053 §4.2: the nonce is 15 - L bytes; L=2 limits messages to 2^16 - 1 bytes. */
+function ccm(id: number, lBits: 16 | 64, tagBits: 64 | 128, keyBits: 128 | 256): [number, AeadAlgorithm] {
+  const l = lBits / 8;
+  return [
+    id,
+    {
+      id,
+      name: `AES-CCM-${lBits}-${tagBits}-${keyBits}`,
+      engine: 'aes-ccm',
+      keyLength: keyBits / 8,
+      nonceLength: 15 - l,
+      tagLength: tagBits / 8,
+      maxPlaintextLength: l >= 7 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * l) - 1,
+    },
+  ];
+}
+
+export const AEAD_ALGORITHMS: ReadonlyMap<number, AeadAlgorithm> = new Map<number, AeadAlgorithm>([
+  gcm(CoseAlgorithm.A128GCM, 'A128GCM', 16),
+  gcm(CoseAlgorithm.A192GCM, 'A192GCM', 24),
+  gcm(CoseAlgorithm.A256GCM, 'A256GCM', 32),
+  ccm(CoseAlgorithm.AES_CCM_16_64_128, 16, 64, 128),
+  ccm(CoseAlgorithm.AES_CCM_16_64_256, 16, 64, 256),
+  ccm(CoseAlgorithm.AES_CCM_64_64_128, 64, 64, 128),
+  ccm(CoseAlgorithm.AES_CCM_64_64_256, 64, 64, 256),
+  ccm(CoseAlgorithm.AES_CCM_16_128_128, 16, 128, 128),
+  ccm(CoseAlgorithm.AES_CCM_16_128_256, 16, 128, 256),
+  ccm(CoseAlgorithm.AES_CCM_64_128_128, 64, 128, 128),
+  ccm(CoseAlgorithm.AES_CCM_64_128_256, 64, 128, 256),
+]);

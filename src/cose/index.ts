@@ -1,0 +1,11 @@
+/**
+ * rootline/cose: CBOR helpers, COSE_Sign1, COSE_Mac0, COSE_Encrypt0 (RFC 9052/9053), COSE_Key
+ * and CBOR Web Tokens (RFC 8392).
+ */
+export { CborTag, decodeCbor, encodeCbor, DEFAULT_CBOR_MAX_DEPTH, type DecodeCborOptions } from './cbor.js';
+export { CoseAlgorithm } from './algorithms.js';
+export { HeaderLabels, type HeaderInput, type HeaderLabel, type HeaderMap, type HeaderParameters } from './headers.js';
+export { CoseTag, type EnvelopeOptions, type KeyLookup } from './message.js';
+export type { PublicKeyInput } from './signature-keys.js';
+export { sign1, verifySign1, type Sign1Options, type VerifiedSign1, type VerifySign1Options } from './sign1.js';
+export * from './errors.js';

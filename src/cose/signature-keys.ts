@@ -1,0 +1,56 @@
+/**
+ * Public keys for signature verification: SPKI DER or a node KeyObject in, a KeyObject checked
+ * against the algorithm out. Internal to the room.
+ */
+import { KeyObject, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
+import { describeType } from '../util/assert.js';
+import { CoseAlgorithm, type SignatureAlgorithm } from './algorithms.js';
+import { CoseKeyMismatchError } from './errors.js';
+
+/** A verification key: SubjectPublicKeyInfo DER or a node:crypto KeyObject (public, or private to derive from). */
+export type PublicKeyInput = KeyObject | Uint8Array;
+
+export function isKeyObject(value: unknown): value is KeyObject {
+  return value instanceof KeyObject;
+}
+
+/** Converts caller input to a public KeyObject; bad input is the caller's error (`name`). */
+export function toPublicKeyObject(key: unknown, name: string): KeyObject {
+  if (key instanceof Uint8Array) {
+    try {
+      return createPublicKey({ key: Buffer.from(key.buffer, key.byteOffset, key.byteLength), format: 'der', type: 'spki' });
+    } catch (err) {
+      throw new InvalidArgumentError(name, 'not a SubjectPublicKeyInfo DER public key', { cause: err });
+    }
+  }
+  if (isKeyObject(key)) {
+    if (key.type === 'public') return key;
+    if (key.type === 'private') return createPublicKey(key);
+    throw new InvalidArgumentError(name, 'a secret key cannot verify signatures');
+  }
+  throw new InvalidArgumentError(name, `expected SPKI DER bytes or a KeyObject, got ${describeType(key)}`);
+}
+
+/** RFC 9053 §2.1/§2.2: ES256 needs a P-256 key, EdDSA (here) an Ed25519 key. */
+export function assertKeyFitsSignatureAlgorithm(key: KeyObject, alg: SignatureAlgorithm): void {
+  if (alg.id === CoseAlgorithm.ES256) {
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new CoseKeyMismatchError(`ES256 needs a P-256 key, got ${key.asymmetricKeyType ?? key.type}`);
+    }
+    return;
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new CoseKeyMismatchError(`EdDSA needs an Ed25519 key, got ${key.asymmetricKeyType ?? key.type}`);
+}
+
+/** Raw signature length of each algorithm: r||s for ES256 (RFC 9053 §2.1), R||S for Ed25519. */
+export const SIGNATURE_LENGTH = 64;
+
+/** True when `signature` is valid over `data`; wrong lengths are simply invalid. */
+export function verifySignature(alg: SignatureAlgorithm, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== SIGNATURE_LENGTH) return false;
+  if (alg.id === CoseAlgorithm.ES256) {
+    return nodeVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  return nodeVerify(null, data, key, signature);
+}
