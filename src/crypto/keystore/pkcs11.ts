@@ -186,7 +186,9 @@ class Pkcs11KeyStore implements KeyStore {
     try {
       return fn(session);
     } catch (e) {
-      this.#resetSession();
+      // Our own errors are thrown before any *Init or after the operation finished, except a
+      // failed GCM C_Decrypt (which the standard says terminates the operation; be safe anyway).
+      if (!(e instanceof RootlineError) || e instanceof AeadAuthFailedError) this.#resetSession();
       if (e instanceof RootlineError) throw e;
       throw new Pkcs11Error(operation, ckrName(e), { cause: e });
     }

@@ -18,6 +18,7 @@ import {
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { isRootlineError } from '../../../src/errors.js';
+import { keyStoreSigner } from '../../../src/crypto/signer.js';
 import { KEY_TYPES, type KeyStore, type KeyStoreAeadAlgorithm, type KeyType } from '../../../src/crypto/keystore/index.js';
 
 export const AEAD_ALGS: readonly KeyStoreAeadAlgorithm[] = ['AES-128-GCM', 'AES-128-CCM', 'AES-128-CCM-8', 'AES-256-GCM', 'AES-256-CCM', 'AES-256-CCM-8'];
@@ -128,6 +129,19 @@ export function keyStoreContract(opts: ContractOptions): void {
       assert.equal(sig.length, 64);
       assert.ok(verify(null, data, pub, sig));
       assert.ok(!verify(null, Buffer.from('something else'), pub, sig));
+    });
+
+    it('keyStoreSigner wraps a stored key as a Signer (ES256 and EdDSA)', async () => {
+      for (const [type, algorithm] of [['ec-p256', 'ES256'], ['ed25519', 'EdDSA']] as const) {
+        const label = L(`signer-${type}`);
+        await ks.generateKey(label, type);
+        const signer = await keyStoreSigner(ks, label);
+        assert.equal(signer.algorithm, algorithm);
+        assert.deepEqual(signer.publicKey, await ks.getPublicKey(label));
+        const sig = await signer.sign(Buffer.from('tbs'));
+        const pub = spkiKey(signer.publicKey);
+        assert.ok(type === 'ec-p256' ? verify('sha256', Buffer.from('tbs'), { key: pub, dsaEncoding: 'ieee-p1363' }, sig) : verify(null, Buffer.from('tbs'), pub, sig));
+      }
     });
 
     it('imports PKCS#8 keys: same public key as node, and signatures verify', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { openPkcs11KeyStore, openSoftwareKeyStore, type KeyStore } from '../../../src/crypto/keystore/index.js';
 import { keyStoreContract, AEAD_ALGS, nonceFor, rejectsWith } from './contract.js';
@@ -35,6 +35,7 @@ describe('PKCS#11 backend (SoftHSM2)', { skip }, () => {
 
     it('keeps private and secret keys sensitive and non-extractable inside the token', async () => {
       await ks.generateKey('x-ec', 'ec-p256');
+      await ks.importKey('x-ed-imp', 'ed25519', generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }));
       await ks.importKey('x-aes', 'aes-256', randomBytes(32));
       await ks.importKey('x-hmac', 'hmac-256', randomBytes(32));
       // Look at the objects through a separate PKCS#11 session, as any other token user could.
@@ -48,7 +49,7 @@ describe('PKCS#11 backend (SoftHSM2)', { skip }, () => {
       const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === token!.tokenLabel)!;
       const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
       try {
-        for (const [label, cls] of [['x-ec', pkcs11js.CKO_PRIVATE_KEY], ['x-aes', pkcs11js.CKO_SECRET_KEY], ['x-hmac', pkcs11js.CKO_SECRET_KEY]] as const) {
+        for (const [label, cls] of [['x-ec', pkcs11js.CKO_PRIVATE_KEY], ['x-ed-imp', pkcs11js.CKO_PRIVATE_KEY], ['x-aes', pkcs11js.CKO_SECRET_KEY], ['x-hmac', pkcs11js.CKO_SECRET_KEY]] as const) {
           lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_LABEL, value: label }, { type: pkcs11js.CKA_CLASS, value: cls }]);
           const found = lib.C_FindObjects(session, 10);
           lib.C_FindObjectsFinal(session);
