@@ -88,7 +88,9 @@ export interface IssuedCertificate {
 export interface CreateRootCaOptions {
   signer: Signer;
   subject: DistinguishedNameInput;
-  validityDays: number;
+  /** Lifetime in days; or give `notAfter` (e.g. NO_WELL_DEFINED_EXPIRATION for a manufacturer CA). */
+  validityDays?: number;
+  notAfter?: Date;
   /** pathLenConstraint; omit for no limit. */
   pathLen?: number;
   /** Default: now. */
@@ -99,7 +101,9 @@ export interface CreateIntermediateCaOptions {
   /** The intermediate's own key. */
   signer: Signer;
   subject: DistinguishedNameInput;
-  validityDays: number;
+  /** Lifetime in days; or give `notAfter`. */
+  validityDays?: number;
+  notAfter?: Date;
   pathLen?: number;
   notBefore?: Date;
 }
@@ -138,6 +142,15 @@ function resolveValidity(v: ValidityOptions | undefined, defaultDays: number, na
   return { notBefore, notAfter };
 }
 
+/** A CA's validity from `validityDays` xor `notAfter`, plus optional `notBefore`. */
+function caValidity(o: { validityDays?: number; notAfter?: Date; notBefore?: Date }): ValidityOptions {
+  if ((o.validityDays === undefined) === (o.notAfter === undefined)) throw new InvalidArgumentError('options', 'give validityDays or notAfter (exactly one)');
+  if (o.validityDays !== undefined) assertInteger(o.validityDays, 'options.validityDays', 1, 3_000_000);
+  const v: ValidityOptions = o.notAfter !== undefined ? { notAfter: o.notAfter } : { days: o.validityDays! };
+  if (o.notBefore !== undefined) v.notBefore = o.notBefore;
+  return v;
+}
+
 function caExtensions(spki: Uint8Array, pathLen: number | undefined, issuerKeyId: Uint8Array | undefined, keyUsage: KeyUsageName[]) {
   const keyId = keyIdentifierFor(parsePublicKey(spki).subjectPublicKey);
   return [
@@ -157,11 +170,10 @@ function caExtensions(spki: Uint8Array, pathLen: number | undefined, issuerKeyId
 export async function createRootCa(options: CreateRootCaOptions): Promise<CertificateAuthority> {
   assertOptions(options, 'options');
   assertSigner(options.signer, 'options.signer');
-  assertInteger(options.validityDays, 'options.validityDays', 1, 3_000_000);
   if (options.pathLen !== undefined) assertInteger(options.pathLen, 'options.pathLen', 0, 255);
   const name = buildName(options.subject, 'options.subject');
   if (name.length === 0) throw new InvalidArgumentError('options.subject', 'a CA needs a non-empty subject (RFC 5280 §4.1.2.6)');
-  const validity = resolveValidity({ days: options.validityDays, ...(options.notBefore ? { notBefore: options.notBefore } : {}) }, options.validityDays, 'options');
+  const validity = resolveValidity(caValidity(options), 0, 'options');
   const serial = toHex(randomSerial());
   const spki = options.signer.publicKey;
   parsePublicKey(spki);
@@ -266,12 +278,14 @@ export class CertificateAuthority {
       // RFC 5280 §4.2.1.9: pathLenConstraint "gives the maximum number of non-self-issued
       // intermediate CA certificates that may follow this certificate in a valid certification path".
       if (limit === 0) throw new PathLengthExceededError(`${this.#cert.subject} has pathLen 0 and cannot certify another CA`);
-      if (limit !== undefined && (options.pathLen === undefined || options.pathLen >= limit)) {
+      if (limit !== undefined && options.pathLen !== undefined && options.pathLen >= limit) {
         throw new PathLengthExceededError(`a CA under ${this.#cert.subject} needs pathLen below ${limit}`);
       }
+      // Write the inherited limit down, so the certificate says what validators will enforce anyway.
+      const pathLen = options.pathLen ?? (limit !== undefined ? limit - 1 : undefined);
       if (!keyUsage.includes('keyCertSign')) throw new InvalidArgumentError('options.keyUsage', 'a CA certificate needs keyCertSign');
       const issuerKeyId = this.#issuerKeyId();
-      extensions.push(...caExtensions(publicKey, options.pathLen, issuerKeyId, keyUsage));
+      extensions.push(...caExtensions(publicKey, pathLen, issuerKeyId, keyUsage));
     } else {
       // RFC 5280 §4.2.1.9: "CAs MUST NOT include the pathLenConstraint field unless the cA boolean
       // is asserted"; §4.2.1.3: keyCertSign only with cA asserted.
@@ -328,11 +342,10 @@ export class CertificateAuthority {
   async createIntermediateCa(options: CreateIntermediateCaOptions): Promise<CertificateAuthority> {
     assertOptions(options, 'options');
     assertSigner(options.signer, 'options.signer');
-    assertInteger(options.validityDays, 'options.validityDays', 1, 3_000_000);
     const issued = await this.issueCertificate({
       subject: options.subject,
       publicKey: options.signer.publicKey,
-      validity: { days: options.validityDays, ...(options.notBefore ? { notBefore: options.notBefore } : {}) },
+      validity: caValidity(options),
       isCa: true,
       ...(options.pathLen !== undefined ? { pathLen: options.pathLen } : {}),
     });

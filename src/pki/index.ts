@@ -37,3 +37,8 @@ export {
   type PublicKeyAlgorithm,
   type PublicKeyView,
 } from './public-key.js';
+export { parseCrl, type ParsedCrl, type ParseCrlOptions, type RevokedEntry } from './parse-crl.js';
+export { verifyChain, type CertificateInput, type CrlInput, type VerifiedChain, type VerifyChainOptions } from './verify-chain.js';
+export { manufacturerCaPolicy, type IdevidOptions } from './manufacturer-policy.js';
+export { domainCaPolicy, type LdevidOptions, type ServerCertificateOptions } from './domain-policy.js';
+export { NO_WELL_DEFINED_EXPIRATION } from './time.js';

@@ -158,14 +158,19 @@ export function parseDistinguishedName(text: string, name = 'name'): Array<Array
   );
 }
 
+/** Any accepted input form as RDN arrays of { type, value } (not yet validated). */
+export function rdnsOf(input: DistinguishedNameInput, name = 'name'): ReadonlyArray<ReadonlyArray<{ readonly type: string; readonly value: string }>> {
+  if (typeof input === 'string') return parseDistinguishedName(input, name);
+  if (Array.isArray(input)) return input as ReadonlyArray<ReadonlyArray<{ type: string; value: string }>>;
+  if (input !== null && typeof input === 'object') {
+    return Object.entries(input as Record<string, string>).map(([type, value]) => [{ type, value }]);
+  }
+  throw new InvalidArgumentError(name, `expected a string, object or RDN array, got ${describeType(input)}`);
+}
+
 /** Builds the ASN.1 Name for any accepted input form. */
 export function buildName(input: DistinguishedNameInput, name = 'name'): Name {
-  let rdns: ReadonlyArray<ReadonlyArray<{ readonly type: string; readonly value: string }>>;
-  if (typeof input === 'string') rdns = parseDistinguishedName(input, name);
-  else if (Array.isArray(input)) rdns = input as ReadonlyArray<ReadonlyArray<{ type: string; value: string }>>;
-  else if (input !== null && typeof input === 'object') {
-    rdns = Object.entries(input as Record<string, string>).map(([type, value]) => [{ type, value }]);
-  } else throw new InvalidArgumentError(name, `expected a string, object or RDN array, got ${describeType(input)}`);
+  const rdns = rdnsOf(input, name);
   if (rdns.length > 64) throw new InvalidArgumentError(name, 'too many RDNs');
   return new Name(
     rdns.map((rdn, i) => {
