@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { MIGRATIONS, SCHEMA_VERSION, type Migration } from '../../src/store/migrations.js';
 import { openStore } from '../../src/store/open-store.js';
+import { migratePostgres } from '../../src/store/postgres/migrate.js';
 import { openPostgresStore } from '../../src/store/postgres/store.js';
 import { postgresSkip, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { registerStoreContract, type StoreHarness } from './contract.js';
@@ -64,6 +66,22 @@ describe('PostgreSQL specifics', { skip }, () => {
     } finally {
       await client.end();
     }
+  });
+
+  test('a failing migration rolls back completely; a later one is applied once', async (t) => {
+    const connectionString = await server!.createDatabase();
+    const pool = new pg.Pool({ connectionString });
+    t.after(() => pool.end());
+    await migratePostgres(pool);
+    const broken: Migration = { version: SCHEMA_VERSION + 1, name: 'broken', sqlite: [], postgres: ['CREATE TABLE half_done (x int)', 'THIS IS NOT SQL'] };
+    await assert.rejects(migratePostgres(pool, [...MIGRATIONS, broken]), { code: 'ERR_STORE_MIGRATION', message: /rolled back/ });
+    const exists = await pool.query("SELECT to_regclass('half_done') AS t");
+    assert.equal(exists.rows[0].t, null);
+    const next: Migration = { version: SCHEMA_VERSION + 1, name: 'firmware', sqlite: [], postgres: ['CREATE TABLE firmware (id text PRIMARY KEY)'] };
+    await Promise.all([migratePostgres(pool, [...MIGRATIONS, next]), migratePostgres(pool, [...MIGRATIONS, next])]);
+    const versions = await pool.query('SELECT version FROM schema_migrations ORDER BY version');
+    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
+    await assert.rejects(openPostgresStore({ connectionString }), { code: 'ERR_STORE_MIGRATION', message: /newer/ });
   });
 
   test('openStore picks PostgreSQL for a postgresql:// URL', async (t) => {

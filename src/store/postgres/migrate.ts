@@ -6,13 +6,14 @@
  */
 import type pg from 'pg';
 import { StoreError, StoreMigrationError } from '../errors.js';
-import { migrationChecksum, pendingMigrations, type AppliedMigration } from '../migrations.js';
+import { MIGRATIONS, migrationChecksum, pendingMigrations, type AppliedMigration, type Migration } from '../migrations.js';
 import { withTransaction } from './context.js';
 
 /** pg_advisory_xact_lock key for migrations: the ASCII bytes of "rootline" as an int8. */
 export const MIGRATION_LOCK_KEY = '8245931988564405861';
 
-export async function migratePostgres(pool: pg.Pool): Promise<void> {
+/** `migrations` is the code's list; tests pass a longer one to exercise upgrades and rollback. */
+export async function migratePostgres(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
   try {
     await withTransaction(pool, async (client) => {
       await client.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY}::bigint)`);
@@ -23,7 +24,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
         applied_at timestamptz NOT NULL
       )`);
       const applied = (await client.query<AppliedMigration>('SELECT version, checksum FROM schema_migrations ORDER BY version')).rows;
-      for (const m of pendingMigrations(applied, 'postgres')) {
+      for (const m of pendingMigrations(applied, 'postgres', migrations)) {
         for (const sql of m.postgres) await client.query(sql);
         await client.query('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, now())', [
           m.version,

@@ -5,9 +5,10 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import { StoreError, StoreMigrationError } from '../errors.js';
-import { migrationChecksum, pendingMigrations, type AppliedMigration } from '../migrations.js';
+import { MIGRATIONS, migrationChecksum, pendingMigrations, type AppliedMigration, type Migration } from '../migrations.js';
 
-export function migrateSqlite(db: BetterSqlite3.Database): void {
+/** `migrations` is the code's list; tests pass a longer one to exercise upgrades and rollback. */
+export function migrateSqlite(db: BetterSqlite3.Database, migrations: readonly Migration[] = MIGRATIONS): void {
   const run = db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY,
@@ -17,7 +18,7 @@ export function migrateSqlite(db: BetterSqlite3.Database): void {
     )`);
     const applied = db.prepare('SELECT version, checksum FROM schema_migrations ORDER BY version').all() as AppliedMigration[];
     const record = db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)');
-    for (const m of pendingMigrations(applied, 'sqlite')) {
+    for (const m of pendingMigrations(applied, 'sqlite', migrations)) {
       for (const sql of m.sqlite) db.exec(sql);
       record.run(m.version, m.name, migrationChecksum(m, 'sqlite'), new Date().toISOString());
     }

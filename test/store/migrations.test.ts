@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, SCHEMA_VERSION, migrationChecksum, pendingMigrations, type Migration } from '../../src/store/migrations.js';
+import { migrateSqlite } from '../../src/store/sqlite/migrate.js';
+import { openSqliteStore } from '../../src/store/sqlite/store.js';
+
+const m = (version: number, sql = `CREATE TABLE t${version} (x INTEGER)`): Migration => ({ version, name: `m${version}`, sqlite: [sql], postgres: [sql] });
+
+test('migrations: versions are 1, 2, 3, ... with SQL for both dialects', () => {
+  MIGRATIONS.forEach((mig, i) => {
+    assert.equal(mig.version, i + 1);
+    assert.ok(mig.sqlite.length > 0 && mig.postgres.length > 0);
+  });
+  assert.equal(SCHEMA_VERSION, MIGRATIONS.length);
+});
+
+test('pendingMigrations: returns what is missing in order, refuses newer or different histories', () => {
+  const list = [m(1), m(2), m(3)];
+  const applied = (...vs: number[]) => vs.map((v) => ({ version: v, checksum: migrationChecksum(list[v - 1]!, 'sqlite') }));
+  assert.deepEqual(pendingMigrations([], 'sqlite', list).map((x) => x.version), [1, 2, 3]);
+  assert.deepEqual(pendingMigrations(applied(1), 'sqlite', list).map((x) => x.version), [2, 3]);
+  assert.deepEqual(pendingMigrations(applied(1, 2, 3), 'sqlite', list), []);
+  assert.throws(() => pendingMigrations([...applied(1), { version: 4, checksum: 'x' }], 'sqlite', list), { code: 'ERR_STORE_MIGRATION', message: /newer than this code/ });
+  assert.throws(() => pendingMigrations([{ version: 2, checksum: 'edited' }], 'sqlite', list), { code: 'ERR_STORE_MIGRATION', message: /checksum/ });
+  assert.throws(() => pendingMigrations([{ version: 2, checksum: 'x' }], 'sqlite', [m(1), m(3)]), { code: 'ERR_STORE_MIGRATION', message: /does not know/ });
+  // The checksum is per dialect: it covers the SQL that was actually run.
+  const split: Migration = { version: 1, name: 'x', sqlite: ['A'], postgres: ['B'] };
+  assert.notEqual(migrationChecksum(split, 'sqlite'), migrationChecksum(split, 'postgres'));
+});
+
+test('SQLite: a later migration is applied on the next open; a failing one rolls back completely', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-migrate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'db.sqlite');
+  const store = await openSqliteStore({ file });
+  await store.devices.create({ endpoint: 'before' });
+  await store.close();
+
+  const db = new Database(file);
+  t.after(() => db.close());
+  const broken: Migration = { version: SCHEMA_VERSION + 1, name: 'broken', sqlite: ['CREATE TABLE half_done (x INTEGER)', 'THIS IS NOT SQL'], postgres: [] };
+  assert.throws(() => migrateSqlite(db, [...MIGRATIONS, broken]), { code: 'ERR_STORE_MIGRATION', message: /rolled back/ });
+  const tables = () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name);
+  assert.ok(!tables().includes('half_done'), 'the first statement of the failed migration was rolled back');
+  assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+
+  const next: Migration = {
+    version: SCHEMA_VERSION + 1,
+    name: 'firmware',
+    sqlite: ['CREATE TABLE firmware (id TEXT PRIMARY KEY)', "INSERT INTO firmware (id) VALUES ('seed')"],
+    postgres: [],
+  };
+  migrateSqlite(db, [...MIGRATIONS, next]);
+  migrateSqlite(db, [...MIGRATIONS, next]);
+  assert.deepEqual(db.prepare('SELECT id FROM firmware').all(), [{ id: 'seed' }]);
+  assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [{ version: 1 }, { version: 2 }]);
+  assert.equal((db.prepare("SELECT endpoint FROM devices").get() as { endpoint: string }).endpoint, 'before');
+  // This code's list now lags the database: opening with it is refused.
+  await assert.rejects(openSqliteStore({ file }), { code: 'ERR_STORE_MIGRATION', message: /newer/ });
+});
