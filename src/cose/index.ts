@@ -8,4 +8,6 @@ export { HeaderLabels, type HeaderInput, type HeaderLabel, type HeaderMap, type 
 export { CoseTag, type EnvelopeOptions, type KeyLookup } from './message.js';
 export type { PublicKeyInput } from './signature-keys.js';
 export { sign1, verifySign1, type Sign1Options, type VerifiedSign1, type VerifySign1Options } from './sign1.js';
+export { keyStoreMacKey, rawMacKey, type MacKey } from './mac-key.js';
+export { mac0, verifyMac0, type Mac0Options, type MacKeyInput, type VerifiedMac0, type VerifyMac0Options } from './mac0.js';
 export * from './errors.js';

@@ -1,0 +1,56 @@
+/**
+ * MAC keys for COSE_Mac0: one small interface so a tag can come from raw key bytes in memory or
+ * from a KeyStore hmac-256 key that never leaves the store (software or PKCS#11).
+ */
+import { createHmac } from 'node:crypto';
+import type { KeyStore } from '../crypto/keystore/types.js';
+import { InvalidArgumentError } from '../errors.js';
+import { assertBytes, assertString } from '../util/assert.js';
+import { CoseAlgorithm, MAC_ALGORITHMS, type MacAlgorithm } from './algorithms.js';
+
+/** A key bound to one COSE MAC algorithm; `mac` returns the COSE tag (already truncated). */
+export interface MacKey {
+  /** COSE algorithm identifier (4 = HMAC 256/64, 5 = HMAC 256/256, 6, 7). */
+  readonly alg: number;
+  mac(data: Uint8Array): Promise<Uint8Array>;
+}
+
+export function macAlgorithm(alg: unknown, name: string): MacAlgorithm {
+  const info = typeof alg === 'number' ? MAC_ALGORITHMS.get(alg) : undefined;
+  if (info === undefined) throw new InvalidArgumentError(name, `not a supported COSE MAC algorithm: ${String(alg)}`);
+  return info;
+}
+
+/**
+ * A MacKey over raw secret bytes. The key must be at least as long as the hash output
+ * (RFC 2104 §3: keys shorter than L bytes are "strongly discouraged"); it is copied.
+ */
+export function rawMacKey(key: Uint8Array, alg: number = CoseAlgorithm.HMAC_256_256): MacKey {
+  const info = macAlgorithm(alg, 'alg');
+  assertBytes(key, 'key', { min: info.minKeyLength, max: 1024 });
+  const secret = Buffer.from(key);
+  return {
+    alg: info.id,
+    mac: async (data) => {
+      const full = createHmac(info.hash, secret).update(data).digest();
+      return new Uint8Array(full.buffer, full.byteOffset, info.tagLength);
+    },
+  };
+}
+
+/**
+ * A MacKey over a KeyStore hmac-256 key: HMAC 256/64 (4) or HMAC 256/256 (5). The store
+ * computes the full HMAC-SHA-256; the COSE tag keeps its leftmost bytes (RFC 9053 §3.1).
+ */
+export async function keyStoreMacKey(store: KeyStore, label: string, alg: number = CoseAlgorithm.HMAC_256_256): Promise<MacKey> {
+  if (typeof store !== 'object' || store === null || typeof store.hmac !== 'function') throw new InvalidArgumentError('store', 'expected a KeyStore');
+  assertString(label, 'label');
+  const info = macAlgorithm(alg, 'alg');
+  if (info.hash !== 'sha256') throw new InvalidArgumentError('alg', `a KeyStore hmac-256 key cannot compute ${info.name}`);
+  const keyInfo = await store.getKeyInfo(label);
+  if (keyInfo.type !== 'hmac-256') throw new InvalidArgumentError('label', `key ${JSON.stringify(label)} is ${keyInfo.type}, not hmac-256`);
+  return {
+    alg: info.id,
+    mac: async (data) => (await store.hmac(label, data)).subarray(0, info.tagLength),
+  };
+}
