@@ -22,7 +22,7 @@ export const DIAGNOSTIC_CHANNELS: Readonly<Record<string, DiagnosticLevel>> = {
   'rootline:onboarding:voucher': 'info',
   'rootline:fota:campaign': 'info',
   'rootline:keystore:key': 'info',
-  'rootline:store:migration': 'info',
+  'rootline:store:postgres:pool-error': 'error',
 };
 
 /** Subscribes `logger` to every listed channel; returns a function that unsubscribes them all. */
@@ -31,7 +31,11 @@ export function forwardDiagnostics(logger: Logger, channels: Readonly<Record<str
   for (const [name, level] of Object.entries(channels)) {
     const handler = (message: unknown): void => {
       // Publishers send objects; anything else is wrapped so pino still gets structured fields.
-      const fields = message !== null && typeof message === 'object' ? (message as Record<string, unknown>) : { value: message };
+      const fields: Record<string, unknown> = message !== null && typeof message === 'object' ? { ...(message as Record<string, unknown>) } : { value: message };
+      // Error objects have no enumerable fields and would log as {}; keep what identifies them.
+      for (const [k, v] of Object.entries(fields)) {
+        if (v instanceof Error) fields[k] = { type: v.name, message: v.message, code: (v as NodeJS.ErrnoException).code };
+      }
       logger[level]({ channel: name, ...fields }, name);
     };
     subscribe(name, handler);

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { loadConfig, type ConfigKey } from '../../server/config.js';
-import { openStoreFromUrl } from '../../server/store-url.js';
+import { openStore } from '../../store/index.js';
 import { ApiClient, resolveApiUrl } from '../api-client.js';
 import { intFlag, parseCommandArgs, str, writeJson, type Command, type OptionSpec } from '../command.js';
 import { InputFileError } from '../errors.js';
@@ -44,7 +44,8 @@ and exits 1. Works with the server stopped.
       // Opening a missing SQLite file would create an empty database and report "OK: 0 records".
       if (!existsSync(file)) throw new InputFileError(`no rootline database at ${file}`);
     }
-    const store = await openStoreFromUrl(config.storeUrl);
+    // No migration: verifying must not change the database it vouches for.
+    const store = await openStore(config.storeUrl, { migrate: false });
     try {
       const result = await store.audit.verify();
       if (p.values.json === true) writeJson(io, result);

@@ -1,0 +1,44 @@
+/**
+ * The catalogue of errors the HTTP API returns: one stable code per failure, its HTTP status and
+ * what it means. Every error body has the shape {"error": {"code", "message"}}. The OpenAPI
+ * document and src/api/README.md list these codes; test/api/errors.test.ts fails when one is
+ * missing from either, so the docs cannot drift from the catalogue.
+ */
+import { RootlineError } from '../errors.js';
+
+export const API_ERRORS = {
+  ERR_API_VALIDATION: { status: 400, description: 'The request (body, query or path) does not match the route schema; the message names the field.' },
+  ERR_API_BAD_JSON: { status: 400, description: 'The request body is not well-formed JSON.' },
+  ERR_API_BAD_CREDENTIAL: { status: 400, description: 'A credential is well-formed JSON but unusable: bad hex, bad PEM, unsupported key type.' },
+  ERR_API_UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body is not application/json.' },
+  ERR_API_BODY_TOO_LARGE: { status: 413, description: 'The request body exceeds the size limit.' },
+  ERR_API_ROUTE_NOT_FOUND: { status: 404, description: 'No route matches this method and path.' },
+  ERR_API_DEVICE_NOT_FOUND: { status: 404, description: 'No device is registered under this endpoint name.' },
+  ERR_API_DEVICE_EXISTS: { status: 409, description: 'A device with this endpoint name already exists.' },
+  ERR_API_CREDENTIAL_IN_USE: { status: 409, description: 'This credential (PSK identity, public key or certificate subject) is bound to another device.' },
+  ERR_API_NOT_READY: { status: 503, description: 'The server is starting or stopping: not every listener is up.' },
+  ERR_API_INTERNAL: { status: 500, description: 'An unexpected server failure; details are in the server log, never in the response.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export const API_ERROR_CODES = Object.keys(API_ERRORS) as ApiErrorCode[];
+
+/** An error meant for the client: its code fixes the status, its message is shown as is. */
+export class ApiError extends RootlineError {
+  declare readonly code: ApiErrorCode;
+  readonly status: number;
+
+  constructor(code: ApiErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = API_ERRORS[code].status;
+  }
+}
+
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode; message: string };
+}
+
+export function errorBody(code: ApiErrorCode, message: string): ApiErrorBody {
+  return { error: { code, message } };
+}

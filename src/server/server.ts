@@ -1,0 +1,163 @@
+/**
+ * The composition root: the one place that picks implementations (SQLite or PostgreSQL store,
+ * software KeyStore), wires them into services and the HTTP API, and starts the listeners.
+ * `rootline serve` calls startServer(); tests call it directly on ports 0.
+ *
+ * Start-up order is chosen so a failure leaves nothing behind: data dir, master key, key store,
+ * store, sealing key, API, listeners; whatever was opened is closed again if a later step fails.
+ */
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { buildApi } from '../api/app.js';
+import { KEYSTORE_FILE_NAME, loadMasterKey, openSoftwareKeyStore } from '../crypto/keystore/index.js';
+import type { KeyStore } from '../crypto/keystore/types.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import type { ConfigKey, ServerConfig } from './config.js';
+import { CredentialSealer } from './credential-seal.js';
+import { forwardDiagnostics } from './diagnostics.js';
+import { DataDirectoryError, type ConfigSource } from './errors.js';
+import { ListenerRegistry, type ListenerAddress } from './listeners.js';
+import { createLogger, redactStoreUrl } from './logger.js';
+import { packageVersion } from './version.js';
+
+/** Environment variable holding the master key (hex or base64), preferred over the key file. */
+export const MASTER_KEY_ENV = 'ROOTLINE_MASTER_KEY';
+
+export interface StartServerOptions {
+  logger?: Logger;
+  /** Where each setting came from; an explicitly configured master key file must exist. */
+  sources?: Partial<Record<ConfigKey, ConfigSource>>;
+  /** Name of the master key environment variable (default ROOTLINE_MASTER_KEY). */
+  masterKeyEnv?: string;
+}
+
+export interface RunningServer {
+  readonly config: ServerConfig;
+  /** Bound addresses by listener name ('http', and later 'coap', 'coaps', 'est'). */
+  readonly addresses: Readonly<Record<string, ListenerAddress>>;
+  readonly listeners: ListenerRegistry;
+  readonly store: Store;
+  readonly keystore: KeyStore;
+  readonly logger: Logger;
+  /** Stops the listeners, then closes the store and the key store. Idempotent. */
+  close(): Promise<void>;
+}
+
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new DataDirectoryError(`cannot create data directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  if (!statSync(dir).isDirectory()) throw new DataDirectoryError(`data directory ${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK | constants.R_OK);
+  } catch (err) {
+    throw new DataDirectoryError(`data directory ${dir} is not readable and writable by this user`, { cause: err });
+  }
+}
+
+/**
+ * The master key: from the environment variable, else from the key file. On a brand-new data dir
+ * (no key store yet) with neither, one is generated into the key file so a first `rootline serve`
+ * just works, and the operator is told to move it out of the data dir. An existing key store with
+ * no key available is left to openSoftwareKeyStore, which refuses with its own clear error.
+ */
+function resolveMasterKey(config: ServerConfig, options: StartServerOptions, logger: Logger): { key: Uint8Array | undefined; generated: boolean } {
+  const env = options.masterKeyEnv ?? MASTER_KEY_ENV;
+  const explicitFile = (options.sources?.masterKeyFile ?? 'default') !== 'default';
+  const fileExists = existsSync(config.masterKeyFile);
+  const key = loadMasterKey({ env, ...(fileExists || explicitFile ? { file: config.masterKeyFile } : {}) });
+  if (key !== undefined) return { key, generated: false };
+  if (existsSync(join(config.dataDir, KEYSTORE_FILE_NAME))) return { key: undefined, generated: false };
+
+  const fresh = randomBytes(32);
+  // 'wx' refuses to overwrite: a key file appearing between the check and here is someone
+  // else's key, and clobbering it would lock its key store forever.
+  writeFileSync(config.masterKeyFile, `${fresh.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  logger.warn(
+    { masterKeyFile: config.masterKeyFile },
+    `generated a new master key in ${config.masterKeyFile}; move it into ${env} or your secret storage and delete the file: ` +
+      'anyone who can read the data directory can otherwise decrypt the key store',
+  );
+  return { key: new Uint8Array(fresh), generated: true };
+}
+
+export async function startServer(config: ServerConfig, options: StartServerOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const version = packageVersion();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const unwind = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error({ err }, 'shutdown step failed');
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    cleanups.push(forwardDiagnostics(logger));
+    prepareDataDir(config.dataDir);
+    const { key: masterKey, generated } = resolveMasterKey(config, options, logger);
+    const keystore = await openSoftwareKeyStore({ directory: config.dataDir, ...(masterKey ? { masterKey } : {}) });
+    cleanups.push(() => keystore.close());
+
+    // openStore applies pending migrations before returning.
+    const store = await openStore(config.storeUrl);
+    cleanups.push(() => store.close());
+    logger.info({ store: redactStoreUrl(config.storeUrl), kind: store.kind }, 'store opened');
+
+    if (generated) {
+      await store.audit.append({ actor: 'system', action: 'keystore.master-key.generate', subject: config.masterKeyFile, outcome: 'success', details: {} });
+    }
+    const { sealer, created } = await CredentialSealer.open(keystore);
+    if (created) {
+      await store.audit.append({ actor: 'system', action: 'keystore.key.generate', subject: 'credentials-seal', outcome: 'success', details: { type: 'aes-256' } });
+    }
+
+    const listeners = new ListenerRegistry();
+    const app = await buildApi({ store, sealer, health: listeners, version, logger });
+    listeners.register({
+      name: 'http',
+      async start() {
+        await app.listen({ host: config.host, port: config.httpPort });
+        const addr = app.server.address();
+        if (addr === null || typeof addr === 'string') throw new Error('HTTP server has no TCP address');
+        const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+        return { host: addr.address, port: addr.port, url: `http://${host}:${addr.port}` };
+      },
+      stop: () => app.close(),
+    });
+    // CoAP, CoAPs and EST listeners register here when their rooms land, on config.deviceHost
+    // with config.coapPort, config.coapsPort and config.estPort.
+    cleanups.push(() => listeners.stopAll());
+    const addresses = await listeners.startAll();
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      addresses,
+      listeners,
+      store,
+      keystore,
+      logger,
+      close() {
+        closing ??= (async () => {
+          logger.info('shutting down');
+          await unwind();
+          logger.info('stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
