@@ -28,6 +28,7 @@ import {
   exchangeLifetime,
   initialTimeout,
   nonLifetime,
+  type DedupEntry,
   type TransmissionParameters,
 } from './reliability.js';
 import { Router, type ResourceDefinition } from './router.js';
@@ -393,6 +394,15 @@ export class CoapEndpoint implements ExchangeContext {
 
   #onDatagram(peer: PeerKey, data: Uint8Array): void {
     if (this.#closed) return;
+    try {
+      this.#receive(peer, data);
+    } catch (err) {
+      // A bug must not take the socket (and every other peer) down; it is reported instead.
+      this.#drop(peer, `internal error: ${String(err)}`, 'ERR_COAP_INTERNAL');
+    }
+  }
+
+  #receive(peer: PeerKey, data: Uint8Array): void {
     let msg: CoapMessage;
     try {
       msg = decodeMessage(data, this.#options.decodeLimits);
@@ -507,27 +517,38 @@ export class CoapEndpoint implements ExchangeContext {
     void this.#dispatcher.dispatch(peer, { ...msg, options: checked.options }).then((res) => {
       if (separateTimer !== undefined) this.#clearTimer(separateTimer);
       if (this.#closed) return;
-      if (res === undefined) {
-        // No-Response (RFC 7967) suppressed it; a CON still needs its ACK.
-        if (confirmable && !acked) entry.reply = this.#sendEmpty(peer, CoapType.ACK, msg.messageId);
-        return;
-      }
-      if (confirmable && !acked) {
-        entry.reply = encodeMessage({ type: CoapType.ACK, code: res.code, messageId: msg.messageId, token: msg.token, options: res.options, payload: res.payload });
-        this.#transport.send(peer, entry.reply);
-        return;
-      }
-      // RFC 7252 §5.2.2: a separate response to a CON request is itself sent as CON (and a
-      // response to a NON request as NON, §5.2.3).
-      const mid = this.#takeMessageId();
-      const bytes = encodeMessage({ type: confirmable ? CoapType.CON : CoapType.NON, code: res.code, messageId: mid, token: msg.token, options: res.options, payload: res.payload });
-      if (confirmable) {
-        this.#sendCon(peer, mid, bytes, { onAck: () => {}, onReset: () => this.#dispatcher.resetFrom(peer, msg.token), onTimeout: () => this.#dispatcher.resetFrom(peer, msg.token) });
-      } else {
-        this.#rememberNon(`${peer}|${mid}`, () => this.#dispatcher.resetFrom(peer, msg.token));
-        this.#transport.send(peer, bytes);
+      try {
+        this.#sendResponse(peer, msg, entry, acked, res);
+      } catch (err) {
+        // A handler's response that cannot be encoded (e.g. a bad option) becomes a 5.00.
+        this.#drop(peer, `response not sendable: ${String(err)}`, 'ERR_COAP_INTERNAL');
+        this.#sendResponse(peer, msg, entry, acked, { code: CoapCode.InternalServerError, options: [], payload: new Uint8Array(0) });
       }
     });
+  }
+
+  #sendResponse(peer: PeerKey, msg: CoapMessage, entry: DedupEntry, acked: boolean, res: ResponseParts | undefined): void {
+    const confirmable = msg.type === CoapType.CON;
+    if (res === undefined) {
+      // No-Response (RFC 7967) suppressed it; a CON still needs its ACK.
+      if (confirmable && !acked) entry.reply = this.#sendEmpty(peer, CoapType.ACK, msg.messageId);
+      return;
+    }
+    if (confirmable && !acked) {
+      entry.reply = encodeMessage({ type: CoapType.ACK, code: res.code, messageId: msg.messageId, token: msg.token, options: res.options, payload: res.payload });
+      this.#transport.send(peer, entry.reply);
+      return;
+    }
+    // RFC 7252 §5.2.2: a separate response to a CON request is itself sent as CON (and a
+    // response to a NON request as NON, §5.2.3).
+    const mid = this.#takeMessageId();
+    const bytes = encodeMessage({ type: confirmable ? CoapType.CON : CoapType.NON, code: res.code, messageId: mid, token: msg.token, options: res.options, payload: res.payload });
+    if (confirmable) {
+      this.#sendCon(peer, mid, bytes, { onAck: () => {}, onReset: () => this.#dispatcher.resetFrom(peer, msg.token), onTimeout: () => this.#dispatcher.resetFrom(peer, msg.token) });
+    } else {
+      this.#rememberNon(`${peer}|${mid}`, () => this.#dispatcher.resetFrom(peer, msg.token));
+      this.#transport.send(peer, bytes);
+    }
   }
 
   #sendNotification(peer: PeerKey, token: Uint8Array, parts: ResponseParts, confirmable: boolean, events: NotificationEvents): () => void {

@@ -293,6 +293,7 @@ export class RequestDispatcher {
   }
 
   #cacheRepresentation(key: string, response: ResponseParts): void {
+    if (this.#o.maxBlock2CacheEntries <= 0) return;
     const now = Date.now();
     for (const [k, c] of this.#block2) if (c.expires <= now) this.#block2.delete(k);
     this.#block2.delete(key);
