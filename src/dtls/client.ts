@@ -1,0 +1,62 @@
+/**
+ * The DTLS 1.2 client over node:dgram: `connectDtls()` resolves with an established session or
+ * rejects with the typed error that ended the handshake.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { ClientSession, type ClientSessionOptions } from './client-session.js';
+import { DtlsHandshakeFailureError } from './errors.js';
+import { assertInteger, assertString } from '../util/assert.js';
+
+export interface DtlsClientOptions extends ClientSessionOptions {
+  host: string;
+  port: number;
+  /** A bound UDP socket to use (its other traffic is left alone); otherwise one is created and closed with the session. */
+  socket?: Socket;
+}
+
+/** Performs a DTLS handshake with `host:port`. */
+export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSession> {
+  assertString(opts.host, 'host');
+  assertInteger(opts.port, 'port', 1, 65535);
+  const address = isIP(opts.host) !== 0 ? opts.host : (await lookup(opts.host)).address;
+  const family = isIP(address) === 6 ? 'udp6' : 'udp4';
+  const owns = opts.socket === undefined;
+  const socket = opts.socket ?? createSocket(family);
+  if (owns) {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', () => undefined);
+  }
+  const transmit = (d: Uint8Array): void => {
+    try {
+      socket.send(d, opts.port, address);
+    } catch {
+      // Closed socket: the datagram is lost.
+    }
+  };
+  const session = new ClientSession(transmit, address, opts.port, opts);
+  const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (rinfo.address === address && rinfo.port === opts.port) session.handleDatagram(msg);
+  };
+  socket.on('message', onMessage);
+  session.once('close', () => {
+    socket.off('message', onMessage);
+    if (owns) socket.close();
+  });
+  return new Promise<ClientSession>((resolve, reject) => {
+    const onClose = (err?: Error): void => reject(err ?? new DtlsHandshakeFailureError('session closed during the handshake'));
+    session.once('close', onClose);
+    session.once('established', () => {
+      session.off('close', onClose);
+      resolve(session);
+    });
+    session.start();
+  });
+}
