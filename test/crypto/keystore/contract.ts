@@ -237,6 +237,27 @@ export function keyStoreContract(opts: ContractOptions): void {
       }
     });
 
+    it('refuses bad AEAD parameters with ERR_INVALID_ARGUMENT naming the argument', async () => {
+      await ks.generateKey(L('aead-args'), 'aes-128');
+      const bad = async (p: Promise<unknown>, argument: string): Promise<void> => {
+        await assert.rejects(p, (e: unknown) => {
+          assert.ok(isRootlineError(e, 'ERR_INVALID_ARGUMENT'), String(e));
+          assert.equal((e as { argument?: string }).argument, argument);
+          return true;
+        });
+      };
+      const label = L('aead-args');
+      await bad(ks.seal(label, 'AES-128-GCM', randomBytes(13), Buffer.from('x')), 'nonce');
+      await bad(ks.seal(label, 'AES-128-CCM', randomBytes(6), Buffer.from('x')), 'nonce');
+      await bad(ks.seal(label, 'AES-128-CCM', randomBytes(14), Buffer.from('x')), 'nonce');
+      await bad(ks.seal(label, 'AES-192-GCM' as KeyStoreAeadAlgorithm, randomBytes(12), Buffer.from('x')), 'alg');
+      await bad(ks.seal(label, 'AES-128-GCM', randomBytes(12), 'text' as never), 'plaintext');
+      await bad(ks.open(label, 'AES-128-GCM', randomBytes(12), randomBytes(20), 'aad' as never), 'aad');
+      // RFC 3610 §2: with a 13-byte nonce the length field has L = 2 octets, so < 65536 bytes.
+      await bad(ks.seal(label, 'AES-128-CCM-8', randomBytes(13), new Uint8Array(65536)), 'plaintext');
+      assert.equal((await ks.seal(label, 'AES-128-CCM-8', randomBytes(13), new Uint8Array(65535))).length, 65535 + 8);
+    });
+
     it('refuses the wrong key type with ERR_KEYSTORE_WRONG_KEY_TYPE', async () => {
       await ks.generateKey(L('wt-aes'), 'aes-128');
       await ks.generateKey(L('wt-ed'), 'ed25519');
