@@ -13,24 +13,38 @@ const options = {
   ...Object.fromEntries(Object.values(CONFIG_FLAGS).map((flag) => [flag, { type: 'string' }])),
 } as OptionSpec;
 
-function waitForShutdown(io: CliIo): Promise<string> {
+/**
+ * Resolves on io.shutdown's abort, or on SIGINT/SIGTERM. Listening starts before the server does,
+ * so a signal that arrives during start-up (or right after the "listening" line) still leads to
+ * a clean close instead of Node's default kill.
+ */
+function shutdownRequest(io: CliIo): { requested: Promise<string>; dispose(): void } {
   if (io.shutdown !== undefined) {
     const signal = io.shutdown;
-    return new Promise((resolve) => {
-      if (signal.aborted) resolve('abort');
-      else signal.addEventListener('abort', () => resolve('abort'), { once: true });
-    });
+    return {
+      requested: new Promise((resolve) => {
+        if (signal.aborted) resolve('abort');
+        else signal.addEventListener('abort', () => resolve('abort'), { once: true });
+      }),
+      dispose: () => undefined,
+    };
   }
-  return new Promise((resolve) => {
-    // once(): a second Ctrl-C during a slow shutdown gets Node's default handling and exits.
-    const onSignal = (name: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+  let onSignal: (name: NodeJS.Signals) => void = () => undefined;
+  const dispose = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  const requested = new Promise<string>((resolve) => {
+    // Removed after the first signal: a second Ctrl-C during a slow shutdown gets Node's
+    // default handling and ends the process.
+    onSignal = (name) => {
+      dispose();
       resolve(name);
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
+  return { requested, dispose };
 }
 
 export const serve: Command = {
@@ -67,11 +81,16 @@ into <data>/master.key (mode 0600) with a warning to move it into secret storage
     }
     const configFile = str(p, 'config');
     const { config, sources } = loadConfig({ ...(configFile !== undefined ? { configFile } : {}), env: io.env, flags, cwd: io.cwd });
-    const server = await startServer(config, { sources });
-    for (const [name, address] of Object.entries(server.addresses)) io.stdout.write(`rootline: ${name} listening on ${address.url}\n`);
-    const reason = await waitForShutdown(io);
-    server.logger.info({ reason }, 'shutdown requested');
-    await server.close();
-    return 0;
+    const shutdown = shutdownRequest(io);
+    try {
+      const server = await startServer(config, { sources });
+      for (const [name, address] of Object.entries(server.addresses)) io.stdout.write(`rootline: ${name} listening on ${address.url}\n`);
+      const reason = await shutdown.requested;
+      server.logger.info({ reason }, 'shutdown requested');
+      await server.close();
+      return 0;
+    } finally {
+      shutdown.dispose();
+    }
   },
 };
