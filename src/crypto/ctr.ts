@@ -18,25 +18,49 @@ export function ctrXorInto(cipher: BlockCipher, counter: Uint8Array, input: Uint
   const n = input.length;
   if (n === 0) return;
   const batch = new Uint8Array(Math.min(BATCH_BLOCKS, Math.ceil(n / 16)) * 16);
+  const bv = new DataView(batch.buffer);
+  const cv = new DataView(counter.buffer, counter.byteOffset, 16);
+  // The counter as four big-endian words; only the low word changes on all but 1 in 2^32 blocks.
+  let c0 = cv.getUint32(0);
+  let c1 = cv.getUint32(4);
+  let c2 = cv.getUint32(8);
+  let c3 = cv.getUint32(12);
+  const wordAligned = (input.byteOffset & 3) === 0 && (output.byteOffset & 3) === 0;
   for (let pos = 0; pos < n; pos += batch.length) {
     const chunk = Math.min(batch.length, n - pos);
-    const blocks = Math.ceil(chunk / 16);
-    for (let b = 0; b < blocks; b++) {
-      batch.set(counter, b * 16);
-      increment(counter, incrementBits);
+    const blocks = (chunk + 15) >>> 4;
+    for (let o = 0; o < blocks * 16; o += 16) {
+      bv.setUint32(o, c0);
+      bv.setUint32(o + 4, c1);
+      bv.setUint32(o + 8, c2);
+      bv.setUint32(o + 12, c3);
+      c3 = (c3 + 1) >>> 0;
+      if (c3 === 0 && incrementBits === 128) {
+        c2 = (c2 + 1) >>> 0;
+        if (c2 === 0) {
+          c1 = (c1 + 1) >>> 0;
+          if (c1 === 0) c0 = (c0 + 1) >>> 0;
+        }
+      }
     }
     const ks = batch.subarray(0, blocks * 16);
     cipher.encryptBlocks(ks, ks);
-    for (let i = 0; i < chunk; i++) output[pos + i] = input[pos + i]! ^ ks[i]!;
+    let i = 0;
+    if (wordAligned) {
+      // XOR is byte-wise, so 32-bit views give the same result on any host byte order.
+      const words = chunk >>> 2;
+      const in32 = new Int32Array(input.buffer, input.byteOffset + pos, words);
+      const out32 = new Int32Array(output.buffer, output.byteOffset + pos, words);
+      const ks32 = new Int32Array(batch.buffer, 0, words);
+      for (let w = 0; w < words; w++) out32[w] = in32[w]! ^ ks32[w]!;
+      i = words << 2;
+    }
+    for (; i < chunk; i++) output[pos + i] = input[pos + i]! ^ batch[i]!;
   }
-}
-
-function increment(counter: Uint8Array, bits: 32 | 128): void {
-  const stop = bits === 32 ? 12 : 0;
-  for (let i = 15; i >= stop; i--) {
-    counter[i] = (counter[i]! + 1) & 0xff;
-    if (counter[i] !== 0) return;
-  }
+  cv.setUint32(0, c0);
+  cv.setUint32(4, c1);
+  cv.setUint32(8, c2);
+  cv.setUint32(12, c3);
 }
 
 /**

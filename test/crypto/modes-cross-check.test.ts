@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createBlockCipher } from '../../src/crypto/block-cipher.js';
 import { createGcm } from '../../src/crypto/gcm.js';
 import { createCcm } from '../../src/crypto/ccm.js';
-import { ctrCrypt } from '../../src/crypto/ctr.js';
+import { ctrCrypt, ctrXorInto } from '../../src/crypto/ctr.js';
 import { toHex } from './vectors.js';
 
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max });
@@ -102,4 +102,44 @@ test('CTR is its own inverse for LEA', () => {
   const ct = ctrCrypt(lea, iv, data);
   assert.notEqual(toHex(ct), toHex(data));
   assert.equal(toHex(ctrCrypt(lea, iv, ct)), toHex(data));
+});
+
+test('inc32 (GCM) wraps only the low 32 bits; the 128-bit increment carries into the upper words', () => {
+  const aes = createBlockCipher('AES', new Uint8Array(16).fill(4));
+  const start = Uint8Array.from([...new Uint8Array(12).fill(0xab), 0xff, 0xff, 0xff, 0xfe]);
+  const data = new Uint8Array(64);
+  const expectKeystream = (next: (b: Uint8Array) => void): string => {
+    const block = Uint8Array.from(start);
+    const out: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      out.push(toHex(aes.encryptBlock(block)));
+      next(block);
+    }
+    return out.join('');
+  };
+  const inc32 = (b: Uint8Array) => new DataView(b.buffer).setUint32(12, (new DataView(b.buffer).getUint32(12) + 1) >>> 0);
+  const inc128 = (b: Uint8Array) => {
+    for (let i = 15; i >= 0; i--) if ((b[i] = (b[i]! + 1) & 0xff) !== 0) break;
+  };
+  const c32 = Uint8Array.from(start);
+  const ks32 = new Uint8Array(64);
+  ctrXorInto(aes, c32, data, ks32, 32);
+  assert.equal(toHex(ks32), expectKeystream(inc32));
+  assert.equal(toHex(c32), 'ab'.repeat(12) + '00000002');
+  const c128 = Uint8Array.from(start);
+  const ks128 = new Uint8Array(64);
+  ctrXorInto(aes, c128, data, ks128, 128);
+  assert.equal(toHex(ks128), expectKeystream(inc128));
+  assert.equal(toHex(c128), 'ab'.repeat(11) + 'ac' + '00000002');
+});
+
+test('unaligned views (odd byteOffset) encrypt the same as aligned copies', () => {
+  const lea = createBlockCipher('LEA', new Uint8Array(16).fill(2));
+  const backing = new Uint8Array(5001 + 3);
+  backing.forEach((_, i) => (backing[i] = (i * 7) & 0xff));
+  const view = backing.subarray(3);
+  const iv = new Uint8Array(16).fill(9);
+  assert.equal(toHex(ctrCrypt(lea, iv, view)), toHex(ctrCrypt(lea, iv, Uint8Array.from(view))));
+  const gcm = createGcm(lea);
+  assert.equal(toHex(gcm.seal(iv.subarray(0, 12), view)), toHex(gcm.seal(iv.subarray(0, 12), Uint8Array.from(view))));
 });
