@@ -6,6 +6,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertBytes } from '../../util/assert.js';
+import { KeyStoreCorruptError } from './errors.js';
 
 /** DER of `SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) ... }` up to the point. */
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
@@ -84,4 +85,17 @@ export function parsePeerP256(peerPublicKey: unknown): { key: KeyObject; point: 
   const point = Buffer.concat([Buffer.from([0x04]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
   if (point.length !== 65) throw new InvalidArgumentError('peerPublicKey', 'expected a P-256 public key');
   return { key, point };
+}
+
+/** Unwraps CKA_EC_POINT, which tokens give either raw or as a DER OCTET STRING. */
+export function ecPoint(value: Buffer, type: 'ec-p256' | 'ed25519'): Buffer {
+  const raw = type === 'ec-p256' ? 65 : 32;
+  if (value.length === raw) return value;
+  if (value.length === raw + 2 && value[0] === 0x04 && value[1] === raw) return value.subarray(2);
+  throw new KeyStoreCorruptError(`token public key has an unexpected CKA_EC_POINT (${value.length} bytes)`);
+}
+
+/** DER OCTET STRING of a short value (CKA_EC_POINT as PKCS#11 specifies it). */
+export function octetString(bytes: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x04, bytes.length]), bytes]);
 }

@@ -28,7 +28,7 @@ import {
   LabelExistsError,
   Pkcs11Error,
 } from './errors.js';
-import { ED25519_OID_DER, P256_OID_DER, parsePeerP256, parsePkcs8, rawKeyParts, spkiFromPoint } from './key-material.js';
+import { ED25519_OID_DER, P256_OID_DER, ecPoint, octetString, parsePeerP256, parsePkcs8, rawKeyParts, spkiFromPoint } from './key-material.js';
 import {
   CKK_EC_EDWARDS,
   CKM_EC_EDWARDS_KEY_PAIR_GEN,
@@ -130,18 +130,6 @@ export async function openPkcs11KeyStore(options: Pkcs11KeyStoreOptions): Promis
     releaseModule(options.module);
     throw e;
   }
-}
-
-/** Unwraps CKA_EC_POINT, which tokens give either raw or as a DER OCTET STRING. */
-function ecPoint(value: Buffer, type: 'ec-p256' | 'ed25519'): Buffer {
-  const raw = type === 'ec-p256' ? 65 : 32;
-  if (value.length === raw) return value;
-  if (value.length === raw + 2 && value[0] === 0x04 && value[1] === raw) return value.subarray(2);
-  throw new KeyStoreCorruptError(`token public key has an unexpected CKA_EC_POINT (${value.length} bytes)`);
-}
-
-function octetString(bytes: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([0x04, bytes.length]), bytes]);
 }
 
 class Pkcs11KeyStore implements KeyStore {
