@@ -21,6 +21,10 @@ export interface PostgresServer {
   connectionString: string;
   host: string;
   port: number;
+  /** The temp dir holding data, socket and log; removed by stop(). */
+  dir: string;
+  /** The postmaster's pid. */
+  pid: number;
   /** Creates a fresh empty database and returns its connection string. */
   createDatabase(): Promise<string>;
   /** Stops the server and removes its directory; safe to call twice. */
@@ -107,7 +111,12 @@ export async function startPostgres(): Promise<PostgresServer> {
         // already gone
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      // The postmaster may still be writing its log while it shuts down: retry on ENOTEMPTY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    } catch {
+      // Leaving a temp dir behind is better than throwing from an 'exit' handler.
+    }
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     killNow();
@@ -158,6 +167,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       connectionString: url('postgres'),
       host,
       port,
+      dir,
+      pid,
       async createDatabase() {
         databaseCounter += 1;
         const name = `t_${process.pid}_${databaseCounter}`;

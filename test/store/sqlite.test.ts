@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
@@ -70,4 +71,45 @@ test('SQLite: bad options are ERR_INVALID_ARGUMENT', async () => {
   await assert.rejects(openSqliteStore({ file: '' }), { code: 'ERR_INVALID_ARGUMENT' });
   await assert.rejects(openSqliteStore(null as never), { code: 'ERR_INVALID_ARGUMENT' });
   await assert.rejects(openSqliteStore({ file: 'x.db', busyTimeoutMs: -1 }), { code: 'ERR_INVALID_ARGUMENT' });
+});
+
+test('SQLite: appends from two processes at once form one unbroken chain', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-sqlite-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'shared.db');
+  const setup = await openSqliteStore({ file });
+  await setup.close();
+  const storeModule = new URL('../../src/store/sqlite/store.ts', import.meta.url).href;
+  const N = 500;
+  // Each child opens the store, says "ready", and starts appending only when told "go" — so the
+  // two really contend for the write lock instead of running one after the other.
+  const start = (name: string) => {
+    const script = [
+      `import { openSqliteStore } from ${JSON.stringify(storeModule)};`,
+      `const store = await openSqliteStore({ file: ${JSON.stringify(file)} });`,
+      'process.stdout.write("ready\\n");',
+      'await new Promise((resolve) => process.stdin.once("data", resolve));',
+      `for (let i = 0; i < ${N}; i++) await store.audit.append({ actor: 'system', action: 'load', subject: ${JSON.stringify(name)}, outcome: 'success', details: { i } });`,
+      'await store.close();',
+      'process.exit(0);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill());
+    const ready = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, ready, exited };
+  };
+  const children = [start('p1'), start('p2')];
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.child.stdin.write('go\n');
+  assert.deepEqual(await Promise.all(children.map((c) => c.exited)), [0, 0]);
+  const store = await openSqliteStore({ file });
+  try {
+    const v = await store.audit.verify();
+    assert.ok(v.ok && v.count === 2 * N, JSON.stringify(v));
+    assert.equal((await store.audit.list({ subject: 'p1', limit: 1000 })).length, N);
+    assert.equal((await store.audit.list({ subject: 'p2', limit: 1000 })).length, N);
+  } finally {
+    await store.close();
+  }
 });
