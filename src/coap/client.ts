@@ -309,14 +309,19 @@ export function observeResource(
       },
     });
     const cancel = async (active: boolean): Promise<void> => {
-      const wasEnded = ended;
-      end();
-      if (!active || wasEnded) return;
-      // RFC 7641 §3.6: "a client MAY explicitly deregister by issuing a GET request that has the
-      // Token field set to the token of the observation to be cancelled and includes an Observe
-      // Option with the value set to 1 (deregister)."
-      const opts = [...withoutOption(base, OptionNumber.Observe), uintOption(OptionNumber.Observe, 1)];
-      await sendOnce(ctx, peer, { code: CoapCode.GET, options: opts, payload: EMPTY, token: handle.token, ...common });
+      if (ended) return;
+      ended = true;
+      handle.close();
+      try {
+        if (!active) return;
+        // RFC 7641 §3.6: "a client MAY explicitly deregister by issuing a GET request that has
+        // the Token field set to the token of the observation to be cancelled and includes an
+        // Observe Option with the value set to 1 (deregister)."
+        const opts = [...withoutOption(base, OptionNumber.Observe), uintOption(OptionNumber.Observe, 1)];
+        await sendOnce(ctx, peer, { code: CoapCode.GET, options: opts, payload: EMPTY, token: handle.token, ...common });
+      } finally {
+        onEnd?.();
+      }
     };
   });
 }
