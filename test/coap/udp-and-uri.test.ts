@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { UdpTransport, parseUdpPeerKey, udpPeerKey } from '../../src/coap/transport.js';
+import { coapObserve, coapRequest, parseCoapUri } from '../../src/coap/coap-request.js';
+import { OptionNumber, getStringOptions } from '../../src/coap/options.js';
+import type { CoapRequest } from '../../src/coap/router.js';
+
+test('UDP peer keys for IPv4 and IPv6', () => {
+  assert.equal(udpPeerKey('127.0.0.1', 5683), '127.0.0.1:5683');
+  assert.equal(udpPeerKey('::1', 5683), '[::1]:5683');
+  assert.deepEqual(parseUdpPeerKey('[::1]:61616'), { address: '::1', port: 61616 });
+  assert.deepEqual(parseUdpPeerKey('10.0.0.1:1'), { address: '10.0.0.1', port: 1 });
+  for (const bad of ['x:1', '127.0.0.1', '127.0.0.1:0', '[::1]:70000', '::1:5683']) {
+    assert.throws(() => parseUdpPeerKey(bad), { code: 'ERR_INVALID_ARGUMENT' }, bad);
+  }
+});
+
+test('CoAP URIs decompose into options (RFC 7252 §6.4)', () => {
+  assert.deepEqual(parseCoapUri('coap://example.net/.well-known/core'), { scheme: 'coap', host: 'example.net', port: 5683, path: ['.well-known', 'core'], query: [] });
+  assert.deepEqual(parseCoapUri('coaps://[2001:db8::2:1]/'), { scheme: 'coaps', host: '2001:db8::2:1', port: 5684, path: [], query: [] });
+  assert.deepEqual(parseCoapUri('coap://127.0.0.1:61616/%7Esensors/temp%20c?ep=a%26b&lt=300'), { scheme: 'coap', host: '127.0.0.1', port: 61616, path: ['~sensors', 'temp c'], query: ['ep=a&b', 'lt=300'] });
+  for (const bad of ['http://x/', 'coap://x/#frag', 'not a uri', 'coap://x/%zz']) assert.throws(() => parseCoapUri(bad), { code: 'ERR_COAP_BAD_URI' }, bad);
+});
+
+async function ipv6Available(): Promise<boolean> {
+  const s = createSocket('udp6');
+  return new Promise((resolve) => {
+    s.once('error', () => { s.close(); resolve(false); });
+    s.bind(0, '::1', () => s.close(() => resolve(true)));
+  });
+}
+
+for (const address of ['127.0.0.1', '::1']) {
+  test(`plain UDP transport on ${address}: request, URI request, Uri-Host for names, observe`, async (t) => {
+    if (address === '::1' && !(await ipv6Available())) return t.skip('no IPv6 loopback');
+    const transport = await UdpTransport.bind({ address });
+    const server = new CoapEndpoint(transport);
+    let seen: CoapRequest | undefined;
+    const h = server.resource('/echo/*', { get: (req) => { seen = req; return { payload: req.wildcard.join('/') }; }, observable: true });
+    const host = address.includes(':') ? `[${address}]` : address;
+    const r = await coapRequest({ uri: `coap://${host}:${transport.local.port}/echo/a/b?x=1` });
+    assert.equal(Buffer.from(r.payload).toString(), 'a/b');
+    assert.deepEqual(seen!.query, ['x=1']);
+    assert.deepEqual(getStringOptions(seen!.options, OptionNumber.UriHost), []);
+    if (address === '127.0.0.1' && (await lookup('localhost')).address === '127.0.0.1') {
+      await coapRequest({ uri: `coap://localhost:${transport.local.port}/echo/n` });
+      assert.deepEqual(getStringOptions(seen!.options, OptionNumber.UriHost), ['localhost']);
+    }
+    const notes: string[] = [];
+    const obs = await coapObserve({ uri: `coap://${host}:${transport.local.port}/echo/o` }, (n) => notes.push(Buffer.from(n.payload).toString()));
+    h.notifyObservers();
+    while (notes.length === 0) await new Promise((res) => setTimeout(res, 5));
+    assert.deepEqual(notes, ['o']);
+    await obs.cancel();
+    assert.equal(h.observerCount(), 0);
+    await assert.rejects(coapRequest({ uri: `coaps://${host}:1/x` }), { code: 'ERR_COAP_BAD_URI' });
+    await server.close();
+  });
+}
