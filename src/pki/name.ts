@@ -78,6 +78,8 @@ function buildAttribute(type: string, value: string, name: string): AttributeTyp
   // RFC 5280 §4.1.2.4 DirectoryString is SIZE (1..MAX): empty attribute values are not allowed.
   if (value.length === 0) throw new InvalidArgumentError(name, `${spec.keyword} must not be empty`);
   if (value.length > spec.max) throw new InvalidArgumentError(name, `${spec.keyword} longer than ${spec.max} characters`);
+  // A lone surrogate would silently become U+FFFD in the UTF8String.
+  if (Buffer.from(value, 'utf8').toString('utf8') !== value) throw new InvalidArgumentError(name, `${spec.keyword} is not well-formed Unicode`);
   if (spec.kind === 'printable' && !PRINTABLE.test(value)) {
     throw new InvalidArgumentError(name, `${spec.keyword} must use PrintableString characters only`);
   }
@@ -113,29 +115,28 @@ function splitUnescaped(s: string, sep: string): string[] {
 }
 
 function unescapeValue(raw: string, name: string): string {
-  const bytes: number[] = [];
-  const pushText = (t: string): void => {
-    for (const b of Buffer.from(t, 'utf8')) bytes.push(b);
-  };
-  for (let i = 0; i < raw.length; i++) {
-    const ch = raw[i]!;
-    if (ch !== '\\') {
-      pushText(ch);
-      continue;
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i < raw.length) {
+    const next = raw.indexOf('\\', i);
+    if (next < 0) {
+      parts.push(Buffer.from(raw.slice(i), 'utf8'));
+      break;
     }
-    const next2 = raw.slice(i + 1, i + 3);
-    if (HEX2.test(next2)) {
-      bytes.push(parseInt(next2, 16));
-      i += 2;
-    } else if (i + 1 < raw.length && ' "#+,;<=>\\'.includes(raw[i + 1]!)) {
-      pushText(raw[i + 1]!);
-      i++;
+    // Plain runs are converted whole, so surrogate pairs are never split.
+    parts.push(Buffer.from(raw.slice(i, next), 'utf8'));
+    const hex = raw.slice(next + 1, next + 3);
+    if (HEX2.test(hex)) {
+      parts.push(Buffer.from([parseInt(hex, 16)]));
+      i = next + 3;
+    } else if (next + 1 < raw.length && ' "#+,;<=>\\'.includes(raw[next + 1]!)) {
+      parts.push(Buffer.from(raw[next + 1]!, 'utf8'));
+      i = next + 2;
     } else throw new InvalidArgumentError(name, 'bad escape in distinguished name');
   }
-  const text = Buffer.from(bytes).toString('utf8');
-  if (Buffer.from(text, 'utf8').length !== bytes.length || text.includes('\ufffd')) {
-    throw new InvalidArgumentError(name, 'hex escapes do not form UTF-8');
-  }
+  const bytes = Buffer.concat(parts);
+  const text = bytes.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(bytes)) throw new InvalidArgumentError(name, 'hex escapes do not form UTF-8');
   return text;
 }
 
