@@ -78,6 +78,12 @@ export interface DeviceRepository {
   /** Deletes the device and its credentials; returns false if absent. */
   delete(endpoint: string): Promise<boolean>;
 
+  /**
+   * Creates a device and binds its credentials in one transaction: either all of it is stored or
+   * nothing is (ERR_STORE_CONFLICT if the endpoint exists or any (kind, lookup) is taken).
+   */
+  createWithCredentials(device: NewDevice, credentials: Array<Omit<DeviceCredential, 'createdAt' | 'endpoint'>>): Promise<{ device: DeviceRecord; credentials: DeviceCredential[] }>;
+
   /** Throws ERR_STORE_CONFLICT if (kind, lookup) is bound to a device already. */
   addCredential(credential: Omit<DeviceCredential, 'createdAt'>): Promise<DeviceCredential>;
   credentials(endpoint: string): Promise<DeviceCredential[]>;

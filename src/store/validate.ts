@@ -163,8 +163,8 @@ const DEVICE_FIELDS = new Set(['endpoint', 'model', 'firmwareVersion', 'tags', '
 
 function rejectUnknownFields(value: Record<string, unknown>, name: string, allowed: ReadonlySet<string>): void {
   for (const key of Object.keys(value)) {
-    // A misspelt field would otherwise be dropped without a word.
-    if (!allowed.has(key)) throw new InvalidArgumentError(`${name}.${key}`, 'unknown field');
+    // A misspelt field would otherwise be dropped without a word (one holding undefined says nothing).
+    if (!allowed.has(key) && value[key] !== undefined) throw new InvalidArgumentError(`${name}.${key}`, 'unknown field');
   }
 }
 
@@ -262,6 +262,17 @@ export interface NormalizedCredential {
   kind: CredentialKind;
   lookup: string;
   material: Uint8Array;
+}
+
+/** Validates the credentials of createWithCredentials, binding each to `endpoint`. */
+export function normalizeCredentialList(endpoint: string, credentials: unknown, name = 'credentials'): NormalizedCredential[] {
+  if (!Array.isArray(credentials)) throw new InvalidArgumentError(name, `expected an array, got ${describeType(credentials)}`);
+  if (credentials.length > STORE_LIMITS.tags) throw new InvalidArgumentError(name, `at most ${STORE_LIMITS.tags} credentials`);
+  return credentials.map((c, i) => {
+    assertObject(c, `${name}[${i}]`);
+    if (c.endpoint !== undefined && c.endpoint !== endpoint) throw new InvalidArgumentError(`${name}[${i}].endpoint`, 'must be the device being created');
+    return normalizeCredential({ ...c, endpoint }, `${name}[${i}]`);
+  });
 }
 
 /** Validates a credential and copies its material (the caller may reuse its buffer). */

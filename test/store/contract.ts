@@ -141,6 +141,8 @@ export function registerStoreContract(backend: StoreBackend): void {
       ];
       for (const d of bad) await assert.rejects(store.devices.create(d as never), hasCode('ERR_INVALID_ARGUMENT'), JSON.stringify(d));
       assert.equal(await store.devices.count(), 0);
+      // A field that holds undefined says nothing, known or not (handlers spread optional values).
+      assert.equal((await store.devices.create({ endpoint: 'ok', model: undefined, colour: undefined } as never)).model, null);
       await assert.rejects(store.devices.list({ limit: 0 }), hasCode('ERR_INVALID_ARGUMENT'));
       await assert.rejects(store.devices.list({ limit: 1001 }), hasCode('ERR_INVALID_ARGUMENT'));
       await assert.rejects(store.devices.get(''), hasCode('ERR_INVALID_ARGUMENT'));
@@ -223,6 +225,50 @@ export function registerStoreContract(backend: StoreBackend): void {
       // The lookup is free again once its device is gone.
       await store.devices.addCredential({ endpoint: 'd2', kind: 'psk', lookup: 'id-1', material: Uint8Array.from([3]) });
       assert.equal((await store.devices.findCredential('psk', 'id-1'))?.endpoint, 'd2');
+    });
+
+    test('createWithCredentials: all of it or nothing', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      const made = await store.devices.createWithCredentials({ endpoint: 'new-1', model: 'M' }, [
+        { kind: 'psk', lookup: 'new-1-id', material: Uint8Array.from([1]) },
+        { kind: 'x509', lookup: 'CN=new-1', material: new Uint8Array(0) },
+      ]);
+      assert.equal(made.device.endpoint, 'new-1');
+      assert.deepEqual(made.credentials.map((c) => [c.endpoint, c.kind, c.lookup]), [['new-1', 'psk', 'new-1-id'], ['new-1', 'x509', 'CN=new-1']]);
+      assert.deepEqual(await store.devices.get('new-1'), made.device);
+      assert.equal((await store.devices.credentials('new-1')).length, 2);
+
+      // The second credential is taken: the device and the first credential are not stored.
+      await assert.rejects(
+        store.devices.createWithCredentials({ endpoint: 'new-2' }, [
+          { kind: 'psk', lookup: 'new-2-id', material: Uint8Array.from([2]) },
+          { kind: 'psk', lookup: 'new-1-id', material: Uint8Array.from([2]) },
+        ]),
+        hasCode('ERR_STORE_CONFLICT'),
+      );
+      assert.equal(await store.devices.get('new-2'), undefined);
+      assert.equal(await store.devices.findCredential('psk', 'new-2-id'), undefined);
+      // The same credential twice in one call conflicts with itself.
+      await assert.rejects(
+        store.devices.createWithCredentials({ endpoint: 'new-3' }, [
+          { kind: 'rpk', lookup: 'same', material: Uint8Array.from([3]) },
+          { kind: 'rpk', lookup: 'same', material: Uint8Array.from([3]) },
+        ]),
+        hasCode('ERR_STORE_CONFLICT'),
+      );
+      assert.equal(await store.devices.get('new-3'), undefined);
+      // The endpoint exists: its credentials are not added to the existing device.
+      await assert.rejects(store.devices.createWithCredentials({ endpoint: 'new-1' }, [{ kind: 'psk', lookup: 'other', material: Uint8Array.from([4]) }]), hasCode('ERR_STORE_CONFLICT'));
+      assert.equal(await store.devices.findCredential('psk', 'other'), undefined);
+      await assert.rejects(
+        store.devices.createWithCredentials({ endpoint: 'new-4' }, [{ endpoint: 'elsewhere', kind: 'psk', lookup: 'x', material: Uint8Array.from([5]) } as never]),
+        hasCode('ERR_INVALID_ARGUMENT'),
+      );
+      await assert.rejects(store.devices.createWithCredentials({ endpoint: 'new-4' }, 'psk' as never), hasCode('ERR_INVALID_ARGUMENT'));
+      assert.equal(await store.devices.count(), 1);
+      // With no credentials it is a plain create.
+      assert.deepEqual((await store.devices.createWithCredentials({ endpoint: 'bare' }, [])).credentials, []);
     });
 
     test('settings: get, set, overwrite, delete', async (t) => {

@@ -1,4 +1,8 @@
-/** DeviceRepository on PostgreSQL: each method is one statement, atomic without a transaction. */
+/**
+ * DeviceRepository on PostgreSQL: each method is one statement, atomic without a transaction,
+ * except createWithCredentials, which is one transaction.
+ */
+import type pg from 'pg';
 import { StoreConflictError, StoreNotFoundError } from '../errors.js';
 import { credentialFromRow, deviceFromRow, toSafeInteger, type CredentialRow, type DeviceRow } from '../rows.js';
 import type { CredentialKind, DeviceCredential, DevicePatch, DeviceQuery, DeviceRecord, DeviceRepository, NewDevice } from '../types.js';
@@ -7,12 +11,15 @@ import {
   assertEndpoint,
   assertLookup,
   normalizeCredential,
+  normalizeCredentialList,
   normalizeDevicePatch,
   normalizeDeviceQuery,
   normalizeNewDevice,
+  type NormalizedCredential,
+  type NormalizedDevice,
   type NormalizedQuery,
 } from '../validate.js';
-import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, sqlState, type PostgresContext } from './context.js';
+import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, sqlState, withTransaction, type PostgresContext } from './context.js';
 
 function whereClause(q: Omit<NormalizedQuery, 'limit'>, paging: boolean, params: unknown[]): string {
   const parts: string[] = [];
@@ -30,6 +37,41 @@ function whereClause(q: Omit<NormalizedQuery, 'limit'>, paging: boolean, params:
   return parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`;
 }
 
+/** A pool or a client inside a transaction: both can run the inserts. */
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+async function insertDevice(db: Queryable, d: NormalizedDevice, now: string): Promise<DeviceRecord> {
+  try {
+    await db.query(
+      `INSERT INTO devices (endpoint, model, firmware_version, tags, ownership_state, attributes, created_at, updated_at)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $7)`,
+      [d.endpoint, d.model, d.firmwareVersion, JSON.stringify(d.tags), d.ownershipState, JSON.stringify(d.attributes), now],
+    );
+  } catch (err) {
+    if (sqlState(err) === UNIQUE_VIOLATION) throw new StoreConflictError(`device ${JSON.stringify(d.endpoint)} already exists`, { cause: err });
+    throw err;
+  }
+  return { ...d, createdAt: now, updatedAt: now };
+}
+
+async function insertCredential(db: Queryable, c: NormalizedCredential, now: string): Promise<DeviceCredential> {
+  try {
+    await db.query('INSERT INTO device_credentials (kind, lookup, endpoint, material, created_at) VALUES ($1, $2, $3, $4, $5)', [
+      c.kind,
+      c.lookup,
+      c.endpoint,
+      Buffer.from(c.material.buffer, c.material.byteOffset, c.material.byteLength),
+      now,
+    ]);
+  } catch (err) {
+    const state = sqlState(err);
+    if (state === UNIQUE_VIOLATION) throw new StoreConflictError(`${c.kind} credential ${JSON.stringify(c.lookup)} is already bound to a device`, { cause: err });
+    if (state === FOREIGN_KEY_VIOLATION) throw new StoreNotFoundError(`device ${JSON.stringify(c.endpoint)} does not exist`, { cause: err });
+    throw err;
+  }
+  return { ...c, material: new Uint8Array(c.material), createdAt: now };
+}
+
 export class PostgresDeviceRepository implements DeviceRepository {
   readonly #ctx: PostgresContext;
 
@@ -40,18 +82,23 @@ export class PostgresDeviceRepository implements DeviceRepository {
   async create(device: NewDevice): Promise<DeviceRecord> {
     const d = normalizeNewDevice(device);
     this.#ctx.check();
+    return insertDevice(this.#ctx.pool, d, new Date().toISOString());
+  }
+
+  async createWithCredentials(
+    device: NewDevice,
+    credentials: Array<Omit<DeviceCredential, 'createdAt' | 'endpoint'>>,
+  ): Promise<{ device: DeviceRecord; credentials: DeviceCredential[] }> {
+    const d = normalizeNewDevice(device);
+    const creds = normalizeCredentialList(d.endpoint, credentials);
+    this.#ctx.check();
     const now = new Date().toISOString();
-    try {
-      await this.#ctx.pool.query(
-        `INSERT INTO devices (endpoint, model, firmware_version, tags, ownership_state, attributes, created_at, updated_at)
-         VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $7)`,
-        [d.endpoint, d.model, d.firmwareVersion, JSON.stringify(d.tags), d.ownershipState, JSON.stringify(d.attributes), now],
-      );
-    } catch (err) {
-      if (sqlState(err) === UNIQUE_VIOLATION) throw new StoreConflictError(`device ${JSON.stringify(d.endpoint)} already exists`, { cause: err });
-      throw err;
-    }
-    return { ...d, createdAt: now, updatedAt: now };
+    return withTransaction(this.#ctx.pool, async (client) => {
+      const record = await insertDevice(client, d, now);
+      const bound: DeviceCredential[] = [];
+      for (const c of creds) bound.push(await insertCredential(client, c, now));
+      return { device: record, credentials: bound };
+    });
   }
 
   async get(endpoint: string): Promise<DeviceRecord | undefined> {
@@ -111,22 +158,7 @@ export class PostgresDeviceRepository implements DeviceRepository {
   async addCredential(credential: Omit<DeviceCredential, 'createdAt'>): Promise<DeviceCredential> {
     const c = normalizeCredential(credential);
     this.#ctx.check();
-    const now = new Date().toISOString();
-    try {
-      await this.#ctx.pool.query('INSERT INTO device_credentials (kind, lookup, endpoint, material, created_at) VALUES ($1, $2, $3, $4, $5)', [
-        c.kind,
-        c.lookup,
-        c.endpoint,
-        Buffer.from(c.material.buffer, c.material.byteOffset, c.material.byteLength),
-        now,
-      ]);
-    } catch (err) {
-      const state = sqlState(err);
-      if (state === UNIQUE_VIOLATION) throw new StoreConflictError(`${c.kind} credential ${JSON.stringify(c.lookup)} is already bound to a device`, { cause: err });
-      if (state === FOREIGN_KEY_VIOLATION) throw new StoreNotFoundError(`device ${JSON.stringify(c.endpoint)} does not exist`, { cause: err });
-      throw err;
-    }
-    return { ...c, material: new Uint8Array(c.material), createdAt: now };
+    return insertCredential(this.#ctx.pool, c, new Date().toISOString());
   }
 
   async credentials(endpoint: string): Promise<DeviceCredential[]> {

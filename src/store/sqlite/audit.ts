@@ -27,6 +27,7 @@ export class SqliteAuditLog implements AuditLog {
     const db = this.#ctx.db;
     const tx = db.transaction((): AuditRecord => {
       const head = this.#head();
+      if (head.hash === '') throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
       const unsigned = { seq: head.seq + 1, at: new Date().toISOString(), ...e, prevHash: head.hash };
       const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
       db.prepare(

@@ -11,9 +11,12 @@ import {
   assertEndpoint,
   assertLookup,
   normalizeCredential,
+  normalizeCredentialList,
   normalizeDevicePatch,
   normalizeDeviceQuery,
   normalizeNewDevice,
+  type NormalizedCredential,
+  type NormalizedDevice,
   type NormalizedQuery,
 } from '../validate.js';
 
@@ -54,7 +57,22 @@ export class SqliteDeviceRepository implements DeviceRepository {
   async create(device: NewDevice): Promise<DeviceRecord> {
     const d = normalizeNewDevice(device);
     this.#ctx.check();
+    return this.#insertDevice(d, new Date().toISOString());
+  }
+
+  async createWithCredentials(
+    device: NewDevice,
+    credentials: Array<Omit<DeviceCredential, 'createdAt' | 'endpoint'>>,
+  ): Promise<{ device: DeviceRecord; credentials: DeviceCredential[] }> {
+    const d = normalizeNewDevice(device);
+    const creds = normalizeCredentialList(d.endpoint, credentials);
+    this.#ctx.check();
     const now = new Date().toISOString();
+    const tx = this.#ctx.db.transaction(() => ({ device: this.#insertDevice(d, now), credentials: creds.map((c) => this.#insertCredential(c, now)) }));
+    return tx.immediate();
+  }
+
+  #insertDevice(d: NormalizedDevice, now: string): DeviceRecord {
     try {
       this.#ctx.db
         .prepare(
@@ -69,6 +87,24 @@ export class SqliteDeviceRepository implements DeviceRepository {
       throw err;
     }
     return { ...d, createdAt: now, updatedAt: now };
+  }
+
+  #insertCredential(c: NormalizedCredential, now: string): DeviceCredential {
+    try {
+      this.#ctx.db
+        .prepare('INSERT INTO device_credentials (kind, lookup, endpoint, material, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(c.kind, c.lookup, c.endpoint, Buffer.from(c.material.buffer, c.material.byteOffset, c.material.byteLength), now);
+    } catch (err) {
+      const code = sqliteCode(err);
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new StoreConflictError(`${c.kind} credential ${JSON.stringify(c.lookup)} is already bound to a device`, { cause: err });
+      }
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw new StoreNotFoundError(`device ${JSON.stringify(c.endpoint)} does not exist`, { cause: err });
+      }
+      throw err;
+    }
+    return { ...c, material: new Uint8Array(c.material), createdAt: now };
   }
 
   async get(endpoint: string): Promise<DeviceRecord | undefined> {
@@ -123,22 +159,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
   async addCredential(credential: Omit<DeviceCredential, 'createdAt'>): Promise<DeviceCredential> {
     const c = normalizeCredential(credential);
     this.#ctx.check();
-    const now = new Date().toISOString();
-    try {
-      this.#ctx.db
-        .prepare('INSERT INTO device_credentials (kind, lookup, endpoint, material, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(c.kind, c.lookup, c.endpoint, Buffer.from(c.material.buffer, c.material.byteOffset, c.material.byteLength), now);
-    } catch (err) {
-      const code = sqliteCode(err);
-      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new StoreConflictError(`${c.kind} credential ${JSON.stringify(c.lookup)} is already bound to a device`, { cause: err });
-      }
-      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-        throw new StoreNotFoundError(`device ${JSON.stringify(c.endpoint)} does not exist`, { cause: err });
-      }
-      throw err;
-    }
-    return { ...c, material: new Uint8Array(c.material), createdAt: now };
+    return this.#insertCredential(c, new Date().toISOString());
   }
 
   async credentials(endpoint: string): Promise<DeviceCredential[]> {
