@@ -11,7 +11,7 @@ import { assertBytes, assertInteger, assertOneOf, describeType } from '../util/a
 import { assertSigner } from './algorithms.js';
 import { assertCaState, REVOCATION_REASONS, type CaState, type RevocationReason } from './ca-state.js';
 import { parseCertificate, type ParsedCertificate } from './certificate.js';
-import { bytesEqual, toArrayBuffer } from './der.js';
+import { bytesEqual, toArrayBuffer, toHex } from './der.js';
 import {
   AlreadyRevokedError,
   DuplicateSerialError,
@@ -44,7 +44,6 @@ import { canonicalSerial, randomSerial, serialContent } from './serial.js';
 import { signCertificate } from './sign-certificate.js';
 import { signCrl } from './sign-crl.js';
 import { DAY_MS } from './time.js';
-import { toHex } from './der.js';
 
 /** When a certificate is valid. Give `notAfter` or `days` (counted from notBefore). */
 export interface ValidityOptions {
@@ -388,8 +387,9 @@ export class CertificateAuthority {
       throw new KeyUsageError(`${this.#cert.subject} may not sign CRLs (no cRLSign)`);
     }
     // RFC 5280 §5.2.3: "CRL issuers conforming to this profile MUST NOT use CRLNumber values longer than 20 octets"
-    // and the number is "monotonically increasing"; it is committed only once the CRL is signed.
-    const crlNumber = this.#state.crlNumber + 1;
+    // and the number is "monotonically increasing". It is taken before the (possibly slow)
+    // signature so concurrent calls never share one; a failed signature leaves a harmless gap.
+    const crlNumber = ++this.#state.crlNumber;
     const revoked = Object.entries(this.#state.revoked)
       .map(([serial, r]) => ({ serial, revokedAt: new Date(r.revokedAt), reason: r.reason }))
       .sort((a, b) => a.revokedAt.getTime() - b.revokedAt.getTime() || a.serial.localeCompare(b.serial));
@@ -401,7 +401,6 @@ export class CertificateAuthority {
       nextUpdate: new Date(thisUpdate.getTime() + days * DAY_MS),
       revoked,
     });
-    this.#state.crlNumber = crlNumber;
     return der;
   }
 
@@ -411,6 +410,10 @@ export class CertificateAuthority {
     return ski !== undefined ? new Uint8Array(Buffer.from(ski, 'hex')) : keyIdentifierFor(parsePublicKey(this.#cert.publicKey).subjectPublicKey);
   }
 
+  /**
+   * Claims a serial before the (possibly slow, token-backed) signature, so two concurrent
+   * issuances can never share one; the record is completed after signing, or dropped on failure.
+   */
   #reserveSerial(requested: string | undefined): string {
     if (requested !== undefined) {
       const serial = canonicalSerial(requested, 'options.serialNumber');

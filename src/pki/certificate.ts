@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Certificate } from '@peculiar/asn1-x509';
+import { assertInteger } from '../util/assert.js';
 import { signatureAlgorithmName } from './algorithms.js';
 import { childrenOf, guard, parseStrict } from './asn1.js';
 import { bytesEqual, fromArrayBuffer, toHex, type Tlv } from './der.js';
@@ -25,7 +26,6 @@ import { formatRdns, nameToRdns, type Rdn } from './name.js';
 import { OID } from './oids.js';
 import { derFrom } from './pem.js';
 import { parsePublicKey, type PublicKeyAlgorithm } from './public-key.js';
-import { assertInteger } from '../util/assert.js';
 
 export interface ParsedCertificate {
   /** The whole certificate DER. */

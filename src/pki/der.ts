@@ -85,11 +85,6 @@ export function readOuterSequence(bytes: Uint8Array): Tlv[] | string {
   return children;
 }
 
-/** The whole encoding (header + content) of a TLV read from `bytes`. */
-export function tlvBytes(bytes: Uint8Array, tlv: Tlv): Uint8Array {
-  return bytes.subarray(tlv.offset, tlv.end);
-}
-
 /** Encodes a DER INTEGER's content octets for a non-negative big-endian magnitude. */
 export function positiveIntegerContent(magnitude: Uint8Array): Uint8Array {
   let i = 0;

@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { RootlineError } from '../../src/errors.js';
 import { CertificateAuthority, createRootCa } from '../../src/pki/certificate-authority.js';
 import { masaUrlExtension } from '../../src/pki/extensions.js';
+import { parseCrl } from '../../src/pki/parse-crl.js';
 import { verifyChain } from '../../src/pki/verify-chain.js';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { p256Signer } from './forge.js';
@@ -38,6 +39,22 @@ describe('CertificateAuthority', () => {
     const s = reopened.state;
     s.crlNumber = 99;
     assert.equal(reopened.state.crlNumber, 0);
+  });
+
+  it('concurrent issuance and CRLs never share a serial or a CRL number', async () => {
+    const ca = await createRootCa({ signer: p256Signer(), subject: 'CN=Concurrent', validityDays: 2 });
+    const pk = p256Signer().publicKey;
+    const results = await Promise.allSettled([
+      ca.issueCertificate({ subject: 'CN=one', publicKey: pk, serialNumber: '77' }),
+      ca.issueCertificate({ subject: 'CN=two', publicKey: pk, serialNumber: '77' }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal((rejected.reason as RootlineError).code, 'ERR_PKI_DUPLICATE_SERIAL');
+    const crls = await Promise.all([ca.createCrl(), ca.createCrl(), ca.createCrl()]);
+    const numbers = crls.map((c) => parseCrl(c).crlNumber);
+    assert.deepEqual(new Set(numbers).size, 3);
+    assert.equal(ca.state.crlNumber, 3);
   });
 
   it('refuses a signer that does not hold the CA key, and a state that is not one', async () => {
