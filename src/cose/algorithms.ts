@@ -14,6 +14,11 @@ export const CoseAlgorithm = {
   HMAC_256_256: 5,
   HMAC_384_384: 6,
   HMAC_512_512: 7,
+  /** AES-CBC-MAC, zero IV, zero padding (RFC 9053 §3.2). */
+  AES_MAC_128_64: 14,
+  AES_MAC_256_64: 15,
+  AES_MAC_128_128: 25,
+  AES_MAC_256_128: 26,
   /** AES-GCM, 96-bit nonce, 128-bit tag (RFC 9053 §4.1). */
   A128GCM: 1,
   A192GCM: 2,
@@ -39,11 +44,17 @@ export interface SignatureAlgorithm {
 export interface MacAlgorithm {
   readonly id: number;
   readonly name: string;
-  readonly hash: 'sha256' | 'sha384' | 'sha512';
-  /** Bytes of the HMAC output kept as the COSE tag. */
+  readonly engine: 'hmac' | 'aes-cbc-mac';
+  /** HMAC hash; for AES-CBC-MAC the block cipher is AES with a key of `minKeyLength` bytes. */
+  readonly hash: 'sha256' | 'sha384' | 'sha512' | undefined;
+  /** Bytes of the MAC output kept as the COSE tag. */
   readonly tagLength: number;
-  /** Shortest key accepted: the hash output length (RFC 2104 §3: "less than L bytes ... strongly discouraged"). */
+  /**
+   * Key length bounds. HMAC: at least the hash output length (RFC 2104 §3: keys "less than L
+   * bytes ... strongly discouraged"). AES-CBC-MAC: exactly the AES key size.
+   */
   readonly minKeyLength: number;
+  readonly maxKeyLength: number;
 }
 
 export interface AeadAlgorithm {
@@ -63,15 +74,24 @@ export const SIGNATURE_ALGORITHMS: ReadonlyMap<number, SignatureAlgorithm> = new
   [CoseAlgorithm.EdDSA, { id: CoseAlgorithm.EdDSA, name: 'EdDSA' }],
 ]);
 
-function mac(id: number, name: string, hash: MacAlgorithm['hash'], tagLength: number, minKeyLength: number): [number, MacAlgorithm] {
-  return [id, { id, name, hash, tagLength, minKeyLength }];
+function hmac(id: number, name: string, hash: 'sha256' | 'sha384' | 'sha512', tagLength: number, minKeyLength: number): [number, MacAlgorithm] {
+  return [id, { id, name, engine: 'hmac', hash, tagLength, minKeyLength, maxKeyLength: 1024 }];
+}
+
+function aesMac(id: number, keyBits: 128 | 256, tagBits: 64 | 128): [number, MacAlgorithm] {
+  const keyLength = keyBits / 8;
+  return [id, { id, name: `AES-MAC ${keyBits}/${tagBits}`, engine: 'aes-cbc-mac', hash: undefined, tagLength: tagBits / 8, minKeyLength: keyLength, maxKeyLength: keyLength }];
 }
 
 export const MAC_ALGORITHMS: ReadonlyMap<number, MacAlgorithm> = new Map<number, MacAlgorithm>([
-  mac(CoseAlgorithm.HMAC_256_64, 'HMAC 256/64', 'sha256', 8, 32),
-  mac(CoseAlgorithm.HMAC_256_256, 'HMAC 256/256', 'sha256', 32, 32),
-  mac(CoseAlgorithm.HMAC_384_384, 'HMAC 384/384', 'sha384', 48, 48),
-  mac(CoseAlgorithm.HMAC_512_512, 'HMAC 512/512', 'sha512', 64, 64),
+  hmac(CoseAlgorithm.HMAC_256_64, 'HMAC 256/64', 'sha256', 8, 32),
+  hmac(CoseAlgorithm.HMAC_256_256, 'HMAC 256/256', 'sha256', 32, 32),
+  hmac(CoseAlgorithm.HMAC_384_384, 'HMAC 384/384', 'sha384', 48, 48),
+  hmac(CoseAlgorithm.HMAC_512_512, 'HMAC 512/512', 'sha512', 64, 64),
+  aesMac(CoseAlgorithm.AES_MAC_128_64, 128, 64),
+  aesMac(CoseAlgorithm.AES_MAC_256_64, 256, 64),
+  aesMac(CoseAlgorithm.AES_MAC_128_128, 128, 128),
+  aesMac(CoseAlgorithm.AES_MAC_256_128, 256, 128),
 ]);
 
 // GCM: RFC 9053 §4.1 fixes a 96-bit nonce and the full 128-bit tag. Its plaintext limit

@@ -2,7 +2,7 @@
  * MAC keys for COSE_Mac0: one small interface so a tag can come from raw key bytes in memory or
  * from a KeyStore hmac-256 key that never leaves the store (software or PKCS#11).
  */
-import { createHmac } from 'node:crypto';
+import { createCipheriv, createHmac } from 'node:crypto';
 import type { KeyStore } from '../crypto/keystore/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertString } from '../util/assert.js';
@@ -22,17 +22,33 @@ export function macAlgorithm(alg: unknown, name: string): MacAlgorithm {
 }
 
 /**
- * A MacKey over raw secret bytes. The key must be at least as long as the hash output
- * (RFC 2104 §3: keys shorter than L bytes are "strongly discouraged"); it is copied.
+ * RFC 9053 §3.2 AES-CBC-MAC: CBC encryption with an all-zero IV over the data padded with zeros
+ * to a whole number of blocks; the tag is the leftmost bytes of the last block. Zero padding is
+ * safe here only because MAC_structure is a length-prefixed CBOR array (no two inputs pad alike).
+ */
+function aesCbcMac(key: Buffer, data: Uint8Array, tagLength: number): Uint8Array {
+  const padded = Buffer.alloc(Math.max(16, Math.ceil(data.length / 16) * 16));
+  padded.set(data);
+  const cipher = createCipheriv(key.length === 16 ? 'aes-128-cbc' : 'aes-256-cbc', key, Buffer.alloc(16));
+  cipher.setAutoPadding(false);
+  const out = Buffer.concat([cipher.update(padded), cipher.final()]);
+  return new Uint8Array(out.buffer, out.byteOffset + out.length - 16, tagLength);
+}
+
+/**
+ * A MacKey over raw secret bytes (copied). HMAC keys must be at least as long as the hash
+ * output (RFC 2104 §3: shorter keys are "strongly discouraged"); AES-MAC keys are 16 or 32 bytes.
  */
 export function rawMacKey(key: Uint8Array, alg: number = CoseAlgorithm.HMAC_256_256): MacKey {
   const info = macAlgorithm(alg, 'alg');
-  assertBytes(key, 'key', { min: info.minKeyLength, max: 1024 });
+  assertBytes(key, 'key', { min: info.minKeyLength, max: info.maxKeyLength });
   const secret = Buffer.from(key);
+  if (info.engine === 'aes-cbc-mac') return { alg: info.id, mac: async (data) => aesCbcMac(secret, data, info.tagLength) };
+  const hash = info.hash!;
   return {
     alg: info.id,
     mac: async (data) => {
-      const full = createHmac(info.hash, secret).update(data).digest();
+      const full = createHmac(hash, secret).update(data).digest();
       return new Uint8Array(full.buffer, full.byteOffset, info.tagLength);
     },
   };

@@ -1,0 +1,202 @@
+/**
+ * COSE_Encrypt0 (RFC 9052 §5.2): content encrypted with a key both sides already share, the
+ * AEAD's associated data being
+ *   Enc_structure = ["Encrypt0", protected, external_aad]   (§5.3)
+ * The nonce travels as IV (label 5), or as Partial IV (label 6) combined with a Base IV the
+ * recipient already holds (§3.1).
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
+import { assertBytes, assertInteger } from '../util/assert.js';
+import { AEAD_ALGORITHMS, type AeadAlgorithm } from './algorithms.js';
+import { CborTag, encodeCbor } from './cbor.js';
+import { openContent, sealContent } from './content-cipher.js';
+import { CoseDetachedContentError, CoseKeyMismatchError, CoseKeyNotFoundError, CoseMalformedMessageError } from './errors.js';
+import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
+import {
+  CoseTag,
+  assertAllowlist,
+  assertOptionalBytes,
+  assertOptionsObject,
+  messageAlgorithm,
+  messageKid,
+  parseMessage,
+  protectedForStructure,
+  type EnvelopeOptions,
+  type KeyLookup,
+} from './message.js';
+
+export interface Encrypt0Options {
+  plaintext: Uint8Array;
+  /** The content encryption key, raw (length fixed by `alg`). */
+  key: Uint8Array;
+  /** COSE AEAD algorithm identifier (see CoseAlgorithm). */
+  alg: number;
+  /**
+   * The full nonce, sent as IV. Default: random. A nonce MUST NOT repeat under one key; give it
+   * explicitly (or use partialIv) when a counter guarantees that better than chance.
+   */
+  iv?: Uint8Array;
+  /** Send only this Partial IV; the nonce is it, left-padded, XOR `baseIv` (RFC 9052 §3.1). */
+  partialIv?: Uint8Array;
+  baseIv?: Uint8Array;
+  /** alg is added here when neither bucket names it. IV parameters come from the options above. */
+  protectedHeader?: HeaderInput;
+  unprotectedHeader?: HeaderInput;
+  externalAad?: Uint8Array;
+  /** Send nil instead of the ciphertext (RFC 9052 §5.1 detached content). */
+  detachCiphertext?: boolean;
+  /** Prefix CBOR tag 16 (default true). */
+  tagged?: boolean;
+}
+
+export interface Decrypt0Options extends EnvelopeOptions {
+  key?: Uint8Array;
+  resolveKey?: (lookup: KeyLookup) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** Algorithms accepted (default: every supported AEAD). */
+  algorithms?: readonly number[];
+  externalAad?: Uint8Array;
+  /** The ciphertext, when the message carries nil in its place. */
+  detachedCiphertext?: Uint8Array;
+  /** Needed when the message carries a Partial IV instead of an IV. */
+  baseIv?: Uint8Array;
+}
+
+export interface DecryptedEncrypt0 {
+  plaintext: Uint8Array;
+  alg: number;
+  kid: Uint8Array | undefined;
+  protectedHeader: HeaderMap;
+  unprotectedHeader: HeaderMap;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function encStructure(bodyProtected: Uint8Array, externalAad: Uint8Array): Uint8Array {
+  return encodeCbor(['Encrypt0', bodyProtected, externalAad]);
+}
+
+/**
+ * RFC 9052 §3.1: "1. Left-pad the Partial IV with zeros to the length of IV ... 2. XOR the
+ * padded Partial IV with the Context IV." A Base IV shorter than the nonce is its prefix (zeros
+ * follow), as in RFC 9052 Appendix C.4.2 ("Prefix for IV").
+ */
+function nonceFromPartialIv(partialIv: Uint8Array, baseIv: Uint8Array, nonceLength: number): Uint8Array {
+  const nonce = new Uint8Array(nonceLength);
+  nonce.set(baseIv);
+  const offset = nonceLength - partialIv.length;
+  for (let i = 0; i < partialIv.length; i++) nonce[offset + i]! ^= partialIv[i]!;
+  return nonce;
+}
+
+function aeadAlgorithm(alg: unknown): AeadAlgorithm {
+  assertInteger(alg, 'options.alg');
+  const info = AEAD_ALGORITHMS.get(alg);
+  if (info === undefined) throw new InvalidArgumentError('options.alg', `not a supported COSE content encryption algorithm: ${alg}`);
+  return info;
+}
+
+/** Encrypts `plaintext` and returns the encoded COSE_Encrypt0. */
+export async function encrypt0(options: Encrypt0Options): Promise<Uint8Array> {
+  assertOptionsObject(options);
+  const { plaintext, key, externalAad = EMPTY, detachCiphertext = false, tagged = true } = options;
+  const alg = aeadAlgorithm(options.alg);
+  assertBytes(plaintext, 'options.plaintext', { max: alg.maxPlaintextLength });
+  assertBytes(key, 'options.key', { len: alg.keyLength });
+  assertBytes(externalAad, 'options.externalAad');
+  const protectedHeader = toHeaderMap(options.protectedHeader, 'options.protectedHeader');
+  const unprotectedHeader = toHeaderMap(options.unprotectedHeader, 'options.unprotectedHeader');
+  for (const label of [HeaderLabels.iv, HeaderLabels.partialIv]) {
+    if (protectedHeader.has(label) || unprotectedHeader.has(label)) {
+      throw new InvalidArgumentError('options.unprotectedHeader', 'give the nonce as options.iv or options.partialIv, not as a header');
+    }
+  }
+
+  let nonce: Uint8Array;
+  if (options.partialIv !== undefined) {
+    if (options.iv !== undefined) throw new InvalidArgumentError('options.iv', 'give iv or partialIv, not both');
+    assertBytes(options.baseIv, 'options.baseIv', { min: 1, max: alg.nonceLength });
+    assertBytes(options.partialIv, 'options.partialIv', { min: 1, max: alg.nonceLength });
+    nonce = nonceFromPartialIv(options.partialIv, options.baseIv, alg.nonceLength);
+    unprotectedHeader.set(HeaderLabels.partialIv, new Uint8Array(options.partialIv));
+  } else {
+    if (options.baseIv !== undefined) throw new InvalidArgumentError('options.baseIv', 'a Base IV is only used with partialIv');
+    if (options.iv !== undefined) assertBytes(options.iv, 'options.iv', { len: alg.nonceLength });
+    nonce = options.iv !== undefined ? new Uint8Array(options.iv) : new Uint8Array(randomBytes(alg.nonceLength));
+    unprotectedHeader.set(HeaderLabels.iv, nonce);
+  }
+  assertHeaderBuckets(protectedHeader, unprotectedHeader, 'options.protectedHeader');
+  const declared = headerValue(protectedHeader, unprotectedHeader, HeaderLabels.alg);
+  if (declared === undefined) protectedHeader.set(HeaderLabels.alg, alg.id);
+  else if (declared !== alg.id) throw new InvalidArgumentError('options.protectedHeader', `alg ${String(declared)} does not match options.alg ${alg.id}`);
+
+  const bodyProtected = encodeProtectedHeader(protectedHeader);
+  const ciphertext = sealContent(alg, key, nonce, plaintext, encStructure(bodyProtected, externalAad));
+  const body = [bodyProtected, unprotectedHeader, detachCiphertext ? null : ciphertext];
+  return encodeCbor(tagged ? new CborTag(CoseTag.Encrypt0, body) : body);
+}
+
+/** The nonce of a received message: its IV, or its Partial IV combined with the caller's Base IV. */
+function messageNonce(protectedHeader: HeaderMap, unprotectedHeader: HeaderMap, alg: AeadAlgorithm, baseIv: Uint8Array | undefined): Uint8Array {
+  const iv = headerValue(protectedHeader, unprotectedHeader, HeaderLabels.iv) as Uint8Array | undefined;
+  if (iv !== undefined) {
+    if (iv.length !== alg.nonceLength) throw new CoseMalformedMessageError(`${alg.name} needs a ${alg.nonceLength}-byte IV, got ${iv.length}`);
+    return iv;
+  }
+  const partialIv = headerValue(protectedHeader, unprotectedHeader, HeaderLabels.partialIv) as Uint8Array | undefined;
+  if (partialIv === undefined) throw new CoseMalformedMessageError('the message has neither IV nor Partial IV');
+  if (partialIv.length === 0 || partialIv.length > alg.nonceLength) throw new CoseMalformedMessageError(`Partial IV of ${partialIv.length} bytes does not fit a ${alg.nonceLength}-byte nonce`);
+  if (baseIv === undefined) throw new InvalidArgumentError('options.baseIv', 'the message carries a Partial IV; its Base IV is needed');
+  if (baseIv.length === 0 || baseIv.length > alg.nonceLength) throw new InvalidArgumentError('options.baseIv', `expected 1..${alg.nonceLength} bytes for ${alg.name}`);
+  return nonceFromPartialIv(partialIv, baseIv, alg.nonceLength);
+}
+
+/**
+ * Decrypts a COSE_Encrypt0 (tagged 16 or untagged). Throws ERR_COSE_DECRYPTION_FAILED when the
+ * ciphertext does not authenticate.
+ */
+export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Promise<DecryptedEncrypt0> {
+  assertOptionsObject(options);
+  if ((options.key === undefined) === (options.resolveKey === undefined)) {
+    throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
+  }
+  if (options.key !== undefined) assertBytes(options.key, 'options.key', { min: 16, max: 32 });
+  if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
+  assertAllowlist(options.algorithms, 'options.algorithms');
+  assertOptionalBytes(options.externalAad, 'options.externalAad');
+  assertOptionalBytes(options.detachedCiphertext, 'options.detachedCiphertext');
+  assertOptionalBytes(options.baseIv, 'options.baseIv');
+
+  const parsed = parseMessage(bytes, 'COSE_Encrypt0', CoseTag.Encrypt0, 3, options);
+  const [ciphertextField] = parsed.rest;
+  let ciphertext: Uint8Array;
+  if (ciphertextField === null) {
+    if (options.detachedCiphertext === undefined) throw new CoseDetachedContentError('ciphertext');
+    ciphertext = options.detachedCiphertext;
+  } else if (ciphertextField instanceof Uint8Array) {
+    if (options.detachedCiphertext !== undefined) throw new InvalidArgumentError('options.detachedCiphertext', 'the message carries its ciphertext');
+    ciphertext = ciphertextField;
+  } else {
+    throw new CoseMalformedMessageError('COSE_Encrypt0 ciphertext must be a bstr or nil');
+  }
+
+  const alg = messageAlgorithm(parsed, AEAD_ALGORITHMS, 'content encryption', options.algorithms);
+  const nonce = messageNonce(parsed.protectedHeader, parsed.unprotectedHeader, alg, options.baseIv);
+  const kid = messageKid(parsed);
+  let key = options.key;
+  if (key === undefined) {
+    key = await options.resolveKey!({ kid, alg: alg.id, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader });
+    if (key === undefined) throw new CoseKeyNotFoundError(kid);
+    assertBytes(key, 'options.resolveKey');
+  }
+  if (key.length !== alg.keyLength) throw new CoseKeyMismatchError(`${alg.name} needs a ${alg.keyLength}-byte key, got ${key.length}`);
+
+  const plaintext = openContent(alg, key, nonce, ciphertext, encStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY));
+  return {
+    plaintext,
+    alg: alg.id,
+    kid,
+    protectedHeader: parsed.protectedHeader,
+    unprotectedHeader: parsed.unprotectedHeader,
+  };
+}

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { AEAD_ALGORITHMS } from '../../src/cose/algorithms.js';
+import { CborTag, decodeCbor, encodeCbor } from '../../src/cose/cbor.js';
+import { decrypt0, encrypt0 } from '../../src/cose/encrypt0.js';
+import { rejectsWithCode, utf8 } from './helpers.js';
+
+const plaintext = utf8('wifi-psk=correct horse battery staple');
+
+function fields(bytes: Uint8Array): [Uint8Array, Map<number, unknown>, Uint8Array | null] {
+  const v = decodeCbor(bytes);
+  return (v instanceof CborTag ? v.contents : v) as [Uint8Array, Map<number, unknown>, Uint8Array | null];
+}
+
+describe('encrypt0 / decrypt0', () => {
+  for (const alg of AEAD_ALGORITHMS.values()) {
+    it(`${alg.name} (${alg.id}): random ${alg.nonceLength}-byte IV, ${alg.tagLength}-byte tag, round trip`, async () => {
+      const key = new Uint8Array(randomBytes(alg.keyLength));
+      const msg = await encrypt0({ plaintext, key, alg: alg.id });
+      const decoded = decodeCbor(msg);
+      assert.ok(decoded instanceof CborTag && decoded.tag === 16);
+      const [prot, unprot, ct] = fields(msg);
+      assert.deepEqual(decodeCbor(prot), new Map([[1, alg.id]]));
+      assert.equal((unprot.get(5) as Uint8Array).length, alg.nonceLength);
+      assert.equal(ct!.length, plaintext.length + alg.tagLength);
+      const result = await decrypt0(msg, { key });
+      assert.deepEqual(result.plaintext, plaintext);
+      assert.equal(result.alg, alg.id);
+      // Two encryptions never share a nonce by accident.
+      const again = await encrypt0({ plaintext, key, alg: alg.id });
+      assert.notDeepEqual(fields(again)[1].get(5), unprot.get(5));
+    });
+  }
+
+  it('fails to decrypt under a wrong key, wrong external AAD, or a flipped ciphertext bit', async () => {
+    const key = new Uint8Array(randomBytes(16));
+    const msg = await encrypt0({ plaintext, key, alg: 10, externalAad: utf8('slot-A') });
+    assert.deepEqual((await decrypt0(msg, { key, externalAad: utf8('slot-A') })).plaintext, plaintext);
+    await rejectsWithCode(decrypt0(msg, { key: new Uint8Array(randomBytes(16)), externalAad: utf8('slot-A') }), 'ERR_COSE_DECRYPTION_FAILED');
+    await rejectsWithCode(decrypt0(msg, { key }), 'ERR_COSE_DECRYPTION_FAILED');
+    const [p, u, ct] = fields(msg);
+    const flipped = new Uint8Array(ct!);
+    flipped[0]! ^= 1;
+    await rejectsWithCode(decrypt0(encodeCbor([p, u, flipped]), { key, externalAad: utf8('slot-A') }), 'ERR_COSE_DECRYPTION_FAILED');
+    await rejectsWithCode(decrypt0(encodeCbor([p, u, ct!.subarray(0, 7)]), { key, externalAad: utf8('slot-A') }), 'ERR_COSE_DECRYPTION_FAILED');
+  });
+
+  it('checks the key length against the algorithm', async () => {
+    const key = new Uint8Array(randomBytes(16));
+    const msg = await encrypt0({ plaintext, key, alg: 1 });
+    await rejectsWithCode(decrypt0(msg, { key: new Uint8Array(32) }), 'ERR_COSE_KEY_MISMATCH');
+    await rejectsWithCode(encrypt0({ plaintext, key, alg: 3 }), 'ERR_INVALID_ARGUMENT');
+  });
+
+  it('supports detached ciphertext and kid-based key resolution', async () => {
+    const key = new Uint8Array(randomBytes(32));
+    const msg = await encrypt0({ plaintext, key, alg: 3, unprotectedHeader: { kid: utf8('fleet-key-1') }, detachCiphertext: true });
+    const [, , ct] = fields(msg);
+    assert.equal(ct, null);
+    const msgWithCt = await encrypt0({ plaintext, key, alg: 3, iv: fields(msg)[1].get(5) as Uint8Array, unprotectedHeader: { kid: utf8('fleet-key-1') } });
+    const detached = fields(msgWithCt)[2]!;
+    const resolveKey = ({ kid }: { kid: Uint8Array | undefined }) => (kid && Buffer.from(kid).toString() === 'fleet-key-1' ? key : undefined);
+    await rejectsWithCode(decrypt0(msg, { resolveKey }), 'ERR_COSE_DETACHED_CONTENT');
+    assert.deepEqual((await decrypt0(msg, { resolveKey, detachedCiphertext: detached })).plaintext, plaintext);
+    const other = await encrypt0({ plaintext, key, alg: 3, unprotectedHeader: { kid: utf8('fleet-key-2') } });
+    await rejectsWithCode(decrypt0(other, { resolveKey }), 'ERR_COSE_KEY_NOT_FOUND');
+  });
+
+  it('enforces the AES-CCM length limit of L=2 (RFC 9053 §4.2: at most 2^16 - 1 bytes)', async () => {
+    const key = new Uint8Array(randomBytes(16));
+    const max = new Uint8Array(65535);
+    assert.equal((await decrypt0(await encrypt0({ plaintext: max, key, alg: 10 }), { key })).plaintext.length, 65535);
+    await rejectsWithCode(encrypt0({ plaintext: new Uint8Array(65536), key, alg: 10 }), 'ERR_INVALID_ARGUMENT');
+    // L=8 (7-byte nonce) has no practical limit.
+    assert.equal((await decrypt0(await encrypt0({ plaintext: new Uint8Array(65536), key, alg: 12 }), { key })).plaintext.length, 65536);
+  });
+
+  it('rejects messages with a missing or wrong-sized nonce, and algorithms outside the allowlist', async () => {
+    const key = new Uint8Array(randomBytes(16));
+    const msg = await encrypt0({ plaintext, key, alg: 10 });
+    const [p, , ct] = fields(msg);
+    await rejectsWithCode(decrypt0(encodeCbor([p, new Map(), ct]), { key }), 'ERR_COSE_MALFORMED');
+    await rejectsWithCode(decrypt0(encodeCbor([p, new Map([[5, new Uint8Array(12)]]), ct]), { key }), 'ERR_COSE_MALFORMED');
+    await rejectsWithCode(decrypt0(encodeCbor([p, new Map([[6, new Uint8Array(14)]]), ct]), { key, baseIv: new Uint8Array(13) }), 'ERR_COSE_MALFORMED');
+    await rejectsWithCode(decrypt0(msg, { key, algorithms: [1, 3] }), 'ERR_COSE_ALGORITHM_NOT_ALLOWED');
+    await rejectsWithCode(decrypt0(encodeCbor(new CborTag(16, [p, new Map([[5, new Uint8Array(13)]])])), { key }), 'ERR_COSE_MALFORMED');
+  });
+
+  it('derives the nonce from Partial IV and Base IV, and only a matching Base IV decrypts', async () => {
+    const key = new Uint8Array(randomBytes(16));
+    const baseIv = new Uint8Array(randomBytes(12));
+    const msg = await encrypt0({ plaintext, key, alg: 1, partialIv: new Uint8Array([0, 5]), baseIv });
+    const [, u] = fields(msg);
+    assert.deepEqual(u.get(6), new Uint8Array([0, 5]));
+    assert.equal(u.has(5), false);
+    assert.deepEqual((await decrypt0(msg, { key, baseIv })).plaintext, plaintext);
+    const wrong = new Uint8Array(baseIv);
+    wrong[11]! ^= 1;
+    await rejectsWithCode(decrypt0(msg, { key, baseIv: wrong }), 'ERR_COSE_DECRYPTION_FAILED');
+  });
+
+  it('checks its arguments', async () => {
+    const key = new Uint8Array(16);
+    await rejectsWithCode(encrypt0({ plaintext, key, alg: 99 }), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(encrypt0({ plaintext, key, alg: 1, iv: new Uint8Array(13) }), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(encrypt0({ plaintext, key, alg: 1, unprotectedHeader: { iv: new Uint8Array(12) } }), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(encrypt0({ plaintext, key, alg: 1, partialIv: new Uint8Array(1) }), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(encrypt0({ plaintext, key, alg: 1, protectedHeader: { alg: 3 } }), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(encrypt0({ plaintext: 'x' as unknown as Uint8Array, key, alg: 1 }), 'ERR_INVALID_ARGUMENT');
+    const msg = await encrypt0({ plaintext, key, alg: 1 });
+    await rejectsWithCode(decrypt0(msg, {}), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(decrypt0(msg, { key: new Uint8Array(5) }), 'ERR_INVALID_ARGUMENT');
+  });
+});
