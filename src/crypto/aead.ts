@@ -40,11 +40,11 @@ export interface Aead {
   /** Encrypts and authenticates; returns ciphertext || tag. Never reuse a nonce under one key. */
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
   /**
-   * Verifies and decrypts ciphertext || tag. Any change to ciphertext, tag, nonce or AAD (and an
+   * Verifies and decrypts `ciphertext` (ciphertext || tag). Any change to ciphertext, tag, nonce or AAD (and an
    * input shorter than the tag) throws AeadAuthenticationError (ERR_AEAD_AUTH_FAILED); no plaintext
    * is ever returned or left readable in that case.
    */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array;
+  open(nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array): Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -93,7 +93,7 @@ export function createAead(alg: AeadAlgorithm, key: Uint8Array, options: AeadOpt
       return impl.seal(nonce, plaintext, aad ?? EMPTY);
     },
     open(nonce, sealed, aad) {
-      check(nonce, sealed, 'sealed', aad);
+      check(nonce, sealed, 'ciphertext', aad);
       if (sealed.length < tagLength || sealed.length - tagLength > maxPlaintext) throw new AeadAuthenticationError();
       return impl.open(nonce, sealed, aad ?? EMPTY);
     },

@@ -13,8 +13,8 @@ import { assertBytes, assertInteger } from '../util/assert.js';
 export interface Ccm {
   /** Returns ciphertext || tag (tagLength bytes). */
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array, tagLength?: number): Uint8Array;
-  /** Verifies and decrypts ciphertext || tag; throws AeadAuthenticationError on any mismatch. */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array, tagLength?: number): Uint8Array;
+  /** Verifies and decrypts `ciphertext` (ciphertext || tag); throws AeadAuthenticationError on any mismatch. */
+  open(nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array, tagLength?: number): Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -96,7 +96,7 @@ export function createCcm(cipher: BlockCipher): Ccm {
       return out;
     },
     open(nonce, sealed, aad = EMPTY, tagLength = 16) {
-      check(nonce, sealed, 'sealed', aad, tagLength);
+      check(nonce, sealed, 'ciphertext', aad, tagLength);
       if (sealed.length < tagLength) throw new AeadAuthenticationError();
       const ctLen = sealed.length - tagLength;
       if (ctLen > ccmMaxMessageLength(nonce.length)) throw new AeadAuthenticationError();

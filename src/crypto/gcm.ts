@@ -15,8 +15,8 @@ const MAX_PLAINTEXT_BYTES = 2 ** 36 - 32;
 export interface Gcm {
   /** Returns ciphertext || tag (tagLength bytes). */
   seal(iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array, tagLength?: number): Uint8Array;
-  /** Verifies and decrypts ciphertext || tag; throws AeadAuthenticationError on any mismatch. */
-  open(iv: Uint8Array, sealed: Uint8Array, aad?: Uint8Array, tagLength?: number): Uint8Array;
+  /** Verifies and decrypts `ciphertext` (ciphertext || tag); throws AeadAuthenticationError on any mismatch. */
+  open(iv: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array, tagLength?: number): Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -82,7 +82,7 @@ export function createGcm(cipher: BlockCipher): Gcm {
       return out;
     },
     open(iv, sealed, aad = EMPTY, tagLength = 16) {
-      check(iv, sealed, 'sealed', aad, tagLength);
+      check(iv, sealed, 'ciphertext', aad, tagLength);
       // SP 800-38D §7.2: if len(C) or len(T) is not supported, return FAIL.
       if (sealed.length < tagLength) throw new AeadAuthenticationError();
       const ctLen = sealed.length - tagLength;

@@ -115,7 +115,7 @@ test('arguments are validated with typed errors naming the argument', () => {
   expectArg(() => aead.seal(new Uint8Array(11), new Uint8Array(1)), 'nonce');
   expectArg(() => aead.seal(new Uint8Array(12), [1, 2] as unknown as Uint8Array), 'plaintext');
   expectArg(() => aead.seal(new Uint8Array(12), new Uint8Array(1), 'x' as unknown as Uint8Array), 'aad');
-  expectArg(() => aead.open(new Uint8Array(12), null as unknown as Uint8Array), 'sealed');
+  expectArg(() => aead.open(new Uint8Array(12), null as unknown as Uint8Array), 'ciphertext');
 });
 
 test('createAead copies the key: changing the caller array afterwards changes nothing', () => {
