@@ -85,8 +85,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
-    // While closing, in-flight requests finish and new ones get 503 instead of hanging.
-    return503OnClosing: true,
+    // Fastify's own closing 503 has a body of its own shape; instead, requests that arrive while
+    // closing are served normally (the store closes only after the listener has drained) and
+    // health reports ERR_API_NOT_READY from the listener registry's 'stopping' state.
+    return503OnClosing: false,
   });
   // Only JSON bodies: fastify's default text/plain parser would turn a mislabelled body into a
   // string and the client would get a confusing schema error instead of 415.

@@ -219,7 +219,7 @@ export const listenerStatusSchema = {
   additionalProperties: false,
   required: ['state'],
   properties: {
-    state: { type: 'string', enum: ['pending', 'up', 'stopped', 'failed'] },
+    state: { type: 'string', enum: ['pending', 'up', 'stopping', 'stopped', 'failed'] },
     port: { type: 'integer' },
     url: { type: 'string' },
   },

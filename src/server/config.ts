@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseStoreUrl as parseStoreLocation, type StoreLocation } from '../store/index.js';
 import { ConfigError, type ConfigSource } from './errors.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -160,22 +161,18 @@ function parseLogLevel(key: string, raw: unknown, origin: Origin): LogLevel {
 
 function parseStoreUrl(key: string, raw: unknown, origin: Origin): string {
   if (typeof raw !== 'string' || raw.length === 0) fail(key, origin, `expected a store URL, got ${showValue(raw)}`);
-  if (raw.startsWith('sqlite:')) {
-    const file = raw.slice('sqlite:'.length);
-    if (file.length === 0 || file.includes('\0')) fail(key, origin, 'expected sqlite:<file>, with a file path');
-    // Relative SQLite paths are resolved now so the file does not move with the process's cwd.
-    return `sqlite:${isAbsolute(file) ? file : resolve(origin.baseDir, file)}`;
+  let location: StoreLocation;
+  try {
+    // The store room's parser: the config accepts exactly what openStore() opens.
+    location = parseStoreLocation(raw);
+  } catch (err) {
+    // Its messages name the problem without echoing the URL, which may carry a password.
+    return fail(key, origin, `${(err as Error).message.replace(/^url: /, '')}; expected sqlite:<file>, a file path or postgres://[user[:password]@]host[:port]/database`);
   }
-  if (/^postgres(ql)?:\/\//.test(raw)) {
-    try {
-      new URL(raw);
-    } catch {
-      fail(key, origin, 'not a well-formed postgres:// URL');
-    }
-    return raw;
-  }
-  // The value may carry a password; say what was expected without echoing it.
-  return fail(key, origin, 'expected sqlite:<file> or postgres://[user[:password]@]host[:port]/database');
+  if (location.kind === 'postgres') return raw;
+  if (location.file.includes('\0')) fail(key, origin, 'a path may not contain NUL characters');
+  // Relative SQLite paths are resolved now so the file does not move with the process's cwd.
+  return `sqlite:${location.file === ':memory:' || isAbsolute(location.file) ? location.file : resolve(origin.baseDir, location.file)}`;
 }
 
 const PARSERS: Record<ConfigKey, (name: string, raw: unknown, origin: Origin) => unknown> = {

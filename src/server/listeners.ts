@@ -24,7 +24,7 @@ export interface Listener {
   stop(): Promise<void>;
 }
 
-export type ListenerState = 'pending' | 'up' | 'stopped' | 'failed';
+export type ListenerState = 'pending' | 'up' | 'stopping' | 'stopped' | 'failed';
 
 export interface ListenerStatus {
   state: ListenerState;
@@ -83,6 +83,8 @@ export class ListenerRegistry {
   }
 
   async #stopOne(l: Listener): Promise<void> {
+    // Marked first, so health turns 503 while the listener drains its in-flight requests.
+    this.#status.set(l.name, { ...this.#status.get(l.name), state: 'stopping' });
     await l.stop();
     this.#status.set(l.name, { state: 'stopped' });
     if (listenerEvents.hasSubscribers) listenerEvents.publish({ event: 'stopped', listener: l.name });

@@ -90,7 +90,7 @@ test('a bad flag value names the setting and the flag', () => {
 test('a bad environment value names the variable', () => {
   configError(() => loadConfig({ env: { ROOTLINE_EST_PORT: '-1' } }), { setting: 'estPort', source: 'env', message: /environment variable ROOTLINE_EST_PORT/ });
   configError(() => loadConfig({ env: { ROOTLINE_HTTP_PORT: '80.5' } }), { setting: 'httpPort', source: 'env', message: /ROOTLINE_HTTP_PORT.*"80\.5"/ });
-  configError(() => loadConfig({ env: { ROOTLINE_STORE_URL: 'mysql://u:hunter2@db/x' } }), { setting: 'storeUrl', source: 'env', message: /ROOTLINE_STORE_URL: expected sqlite:<file> or postgres:/ });
+  configError(() => loadConfig({ env: { ROOTLINE_STORE_URL: 'mysql://u:hunter2@db/x' } }), { setting: 'storeUrl', source: 'env', message: /ROOTLINE_STORE_URL: unsupported store scheme "mysql"/ });
 });
 
 test('a store URL with a password is never echoed in the error', () => {
@@ -133,5 +133,8 @@ test('two listeners on one transport and port are refused; port 0 twice is fine'
 test('store URLs: relative sqlite paths are made absolute, postgres URLs pass', () => {
   assert.equal(loadConfig({ env: {}, flags: { storeUrl: 'sqlite:db/x.sqlite' }, cwd: '/srv' }).config.storeUrl, 'sqlite:/srv/db/x.sqlite');
   assert.equal(loadConfig({ env: {}, flags: { storeUrl: 'postgres://rl@localhost/rootline' } }).config.storeUrl, 'postgres://rl@localhost/rootline');
-  configError(() => loadConfig({ env: {}, flags: { storeUrl: 'sqlite:' } }), { setting: 'storeUrl', source: 'flag', message: /sqlite:<file>/ });
+  configError(() => loadConfig({ env: {}, flags: { storeUrl: 'sqlite:' } }), { setting: 'storeUrl', source: 'flag', message: /--store: sqlite: needs a file path/ });
+  // A plain path is a SQLite file, as openStore() takes it.
+  assert.equal(loadConfig({ env: {}, flags: { storeUrl: 'state.db' }, cwd: '/srv' }).config.storeUrl, 'sqlite:/srv/state.db');
+  assert.equal(loadConfig({ env: {}, flags: { storeUrl: 'sqlite:///var/db/x.db' } }).config.storeUrl, 'sqlite:/var/db/x.db');
 });
