@@ -173,10 +173,23 @@ export function decodeMessage(data: Uint8Array, limits: DecodeLimits = {}): Coap
   return { type: header.type as CoapTypeValue, code: header.code, messageId: header.messageId, token, options, payload };
 }
 
-function nibble(v: number): [number, number[]] {
-  if (v < 13) return [v, []];
-  if (v < 269) return [13, [v - 13]];
-  return [14, [(v - 269) >> 8, (v - 269) & 0xff]];
+function extLength(v: number): number {
+  return v < 13 ? 0 : v < 269 ? 1 : 2;
+}
+
+function nibbleOf(v: number): number {
+  return v < 13 ? v : v < 269 ? 13 : 14;
+}
+
+function writeExt(out: Uint8Array, pos: number, v: number): number {
+  if (v < 13) return pos;
+  if (v < 269) {
+    out[pos] = v - 13;
+    return pos + 1;
+  }
+  out[pos] = (v - 269) >> 8;
+  out[pos + 1] = (v - 269) & 0xff;
+  return pos + 2;
 }
 
 /** Encodes a message; options are sorted by number (stable), as RFC 7252 §3.1 requires. */
@@ -186,28 +199,43 @@ export function encodeMessage(msg: CoapMessage): Uint8Array {
     throw new InvalidArgumentError('messageId', `expected 0..65535, got ${msg.messageId}`);
   }
   if (!Number.isInteger(msg.code) || msg.code < 0 || msg.code > 255) throw new InvalidArgumentError('code', `expected 0..255, got ${msg.code}`);
-  const sorted = msg.options.map((o, i) => ({ o, i })).sort((a, b) => a.o.number - b.o.number || a.i - b.i);
-  const parts: number[] = [0x40 | (msg.type << 4) | msg.token.length, msg.code, msg.messageId >> 8, msg.messageId & 0xff, ...msg.token];
+  let options = msg.options;
+  for (let i = 1; i < options.length; i++) {
+    if (options[i]!.number < options[i - 1]!.number) {
+      // Array.prototype.sort is stable, so repeated options keep their order.
+      options = [...options].sort((a, b) => a.number - b.number);
+      break;
+    }
+  }
+  let size = 4 + msg.token.length + (msg.payload.length > 0 ? 1 + msg.payload.length : 0);
   let prev = 0;
-  const chunks: Uint8Array[] = [];
-  for (const { o } of sorted) {
+  for (const o of options) {
     if (!Number.isInteger(o.number) || o.number < 0 || o.number > 65535) throw new InvalidArgumentError('option', `bad option number ${o.number}`);
     if (o.value.length > 65535 + 269) throw new InvalidArgumentError('option', `value of option ${o.number} too long`);
-    const [dn, dx] = nibble(o.number - prev);
-    const [ln, lx] = nibble(o.value.length);
-    parts.push((dn << 4) | ln, ...dx, ...lx);
-    chunks.push(Uint8Array.from(parts.splice(0)), o.value);
+    size += 1 + extLength(o.number - prev) + extLength(o.value.length) + o.value.length;
     prev = o.number;
   }
-  if (msg.payload.length > 0) parts.push(PAYLOAD_MARKER);
-  chunks.push(Uint8Array.from(parts), msg.payload);
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
+  const out = new Uint8Array(size);
+  out[0] = 0x40 | (msg.type << 4) | msg.token.length;
+  out[1] = msg.code;
+  out[2] = msg.messageId >> 8;
+  out[3] = msg.messageId & 0xff;
+  out.set(msg.token, 4);
+  let pos = 4 + msg.token.length;
+  prev = 0;
+  for (const o of options) {
+    const delta = o.number - prev;
+    const len = o.value.length;
+    out[pos++] = (nibbleOf(delta) << 4) | nibbleOf(len);
+    pos = writeExt(out, pos, delta);
+    pos = writeExt(out, pos, len);
+    out.set(o.value, pos);
+    pos += len;
+    prev = o.number;
+  }
+  if (msg.payload.length > 0) {
+    out[pos++] = PAYLOAD_MARKER;
+    out.set(msg.payload, pos);
   }
   return out;
 }

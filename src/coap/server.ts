@@ -143,6 +143,11 @@ export class RequestDispatcher {
     // RFC 7252 §5.8: "A request with an unrecognized or unsupported Method Code MUST generate a
     // 4.05 (Method Not Allowed) piggybacked response."
     if (method === undefined) return errorResponse(CoapCode.MethodNotAllowed, `method ${codeToString(msg.code)} not supported`);
+    // RFC 7252 §5.7.2: an endpoint that is not a forward-proxy answers Proxy-Uri/Proxy-Scheme
+    // requests with 5.05 (Proxying Not Supported).
+    if (getOption(msg.options, OptionNumber.ProxyUri) !== undefined || getOption(msg.options, OptionNumber.ProxyScheme) !== undefined) {
+      return errorResponse(CoapCode.ProxyingNotSupported, 'not a proxy');
+    }
     const path = getStringOptions(msg.options, OptionNumber.UriPath);
     if (path.length === 1 && path[0] === '') path.pop();
     const query = getStringOptions(msg.options, OptionNumber.UriQuery);
@@ -196,6 +201,12 @@ export class RequestDispatcher {
     if (handler === undefined) return errorResponse(CoapCode.MethodNotAllowed, `${req.method} not allowed`);
     const r: CoapRequest = { ...req, wildcard: m.wildcard };
     const res = toParts(await handler(r), req.method);
+    // RFC 7252 §5.10.4: "If the preferred Content-Format cannot be returned, then a 4.06 (Not
+    // Acceptable) MUST be sent as a response, unless another error code takes precedence."
+    const format = getUintOption(res.options, OptionNumber.ContentFormat);
+    if (req.accept !== undefined && res.code >> 5 === 2 && format !== undefined && format !== req.accept) {
+      return errorResponse(CoapCode.NotAcceptable, `cannot return content-format ${req.accept}`);
+    }
     if (req.method !== 'GET' && req.method !== 'FETCH') return res;
     const existing = this.#observers.get(req.peer, req.token);
     const success = res.code >> 5 === 2;

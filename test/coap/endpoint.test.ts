@@ -28,7 +28,7 @@ test('GET with a piggybacked response; 4.04 and 4.05 defaults', async () => {
   assert.equal(text(res.payload), 'hi');
   assert.equal(res.contentFormat, 0);
   assert.equal(res.message.type, CoapType.ACK);
-  assert.equal(net.delivered('server', 'client').length, 1);
+  assert.equal(new Set(net.delivered('server', 'client').map((d) => decodeMessage(d).messageId)).size, 1);
   assert.equal((await client.request('server', { path: '/nope' })).codeText, '4.04');
   assert.equal((await client.request('server', { path: '/hello', method: 'PUT', payload: 'x' })).codeText, '4.05');
   await close();
@@ -138,17 +138,20 @@ test('CON retransmission with back-off: lost datagrams are resent, giving up aft
   const { server, client, net, close } = pair();
   server.resource('/x', { get: () => ({ payload: 'ok' }) });
   let dropped = 0;
+  let calls = 0;
+  server.resource('/y', { get: () => ({ payload: String(++calls) }) });
   net.filter = (from) => from === 'client' && dropped++ < 3;
-  const res = await client.request('server', { path: '/x' });
-  assert.equal(text(res.payload), 'ok');
-  assert.equal(net.delivered('client', 'server').length, 1);
-  assert.equal(net.wire.filter((w) => w.from === 'client').length, 4);
+  const res = await client.request('server', { path: '/y' });
+  assert.equal(text(res.payload), '1');
+  const sent = net.wire.filter((w) => w.from === 'client');
+  assert.ok(sent.length >= 4, 'three lost transmissions, then one that arrived');
+  assert.ok(sent.every((w) => Buffer.compare(w.data, sent[0]!.data) === 0), 'same message ID and bytes each time');
   net.filter = (from, to) => from === 'client' && to === 'void';
   const before = net.wire.length;
   await assert.rejects(client.request('void', { path: '/x' }), { code: 'ERR_COAP_TIMEOUT' });
-  const sent = net.wire.slice(before).filter((w) => w.to === 'void');
-  assert.equal(sent.length, 1 + 4);
-  assert.ok(sent.every((w) => Buffer.compare(w.data, sent[0]!.data) === 0), 'retransmissions are identical');
+  const toVoid = net.wire.slice(before).filter((w) => w.to === 'void');
+  assert.equal(toVoid.length, 1 + 4);
+  assert.ok(toVoid.every((w) => Buffer.compare(w.data, toVoid[0]!.data) === 0), 'retransmissions are identical');
   await close();
 });
 
@@ -248,4 +251,18 @@ test('close() fails open exchanges with ERR_COAP_CANCELLED', async () => {
   await client.close();
   await assert.rejects(p1, { code: 'ERR_COAP_CANCELLED' });
   await assert.rejects(p2, { code: 'ERR_COAP_CANCELLED' });
+});
+
+test('handler failures give 5.00; Accept mismatch gives 4.06; Proxy-Uri gives 5.05', async () => {
+  const { server, client, close } = pair();
+  server.resource('/throw', { get: () => { throw new Error('boom'); } });
+  server.resource('/badopt', { get: () => ({ options: [{ number: 70000, value: new Uint8Array(0) }] }) });
+  server.resource('/json', { get: (req) => (req.accept === 60 ? { payload: Uint8Array.of(0xa0), contentFormat: 60 } : { payload: '{}', contentFormat: 50 }) });
+  assert.equal((await client.request('server', { path: '/throw' })).codeText, '5.00');
+  assert.equal((await client.request('server', { path: '/badopt' })).codeText, '5.00');
+  assert.equal((await client.request('server', { path: '/json', accept: 60 })).contentFormat, 60);
+  assert.equal((await client.request('server', { path: '/json', accept: 50 })).codeText, '2.05');
+  assert.equal((await client.request('server', { path: '/json', accept: 0 })).codeText, '4.06');
+  assert.equal((await client.request('server', { path: '/json', options: [stringOption(OptionNumber.ProxyUri, 'coap://other/x')] })).codeText, '5.05');
+  await close();
 });
