@@ -219,16 +219,25 @@ function escapeValue(value: string): string {
   return out;
 }
 
+function assertRdns(rdns: unknown, name: string): asserts rdns is Rdn[] {
+  if (!Array.isArray(rdns) || rdns.some((rdn) => !Array.isArray(rdn) || rdn.some((a) => a === null || typeof a !== 'object' || typeof a.type !== 'string' || typeof a.value !== 'string'))) {
+    throw new InvalidArgumentError(name, `expected RDN arrays of { type, value }, got ${describeType(rdns)}`);
+  }
+}
+
 /** 'CN=x,O=y' in encoding order; parseDistinguishedName reads it back to the same RDNs. */
 export function formatRdns(rdns: readonly Rdn[]): string {
+  assertRdns(rdns, 'rdns');
   return rdns.map((rdn) => rdn.map((a) => `${a.type}=${escapeValue(a.value)}`).join('+')).join(',');
 }
 
 /** The value of the first attribute with this keyword or OID, if any. */
 export function findAttribute(rdns: readonly Rdn[], type: string): string | undefined {
+  assertRdns(rdns, 'rdns');
+  if (typeof type !== 'string' || type.length === 0) throw new InvalidArgumentError('type', `expected an attribute keyword or OID, got ${describeType(type)}`);
   const spec = BY_KEYWORD.get(type.toLowerCase());
   const oid = spec?.oid ?? type;
-  for (const rdn of rdns) for (const a of rdn) if (a.oid === oid) return a.value;
+  for (const rdn of rdns) for (const a of rdn) if ((a.oid ?? BY_KEYWORD.get(a.type.toLowerCase())?.oid ?? a.type) === oid) return a.value;
   return undefined;
 }
 
