@@ -8,7 +8,7 @@ import { loadConfig, type ConfigKey } from '../../server/config.js';
 import { openStore } from '../../store/index.js';
 import { ApiClient, resolveApiUrl } from '../api-client.js';
 import { intFlag, parseCommandArgs, str, writeJson, type Command, type OptionSpec } from '../command.js';
-import { InputFileError } from '../errors.js';
+import { InputFileError, UsageError } from '../errors.js';
 
 const verifyOptions = {
   data: { type: 'string' },
@@ -35,6 +35,7 @@ and exits 1. Works with the server stopped.
     const flags: Partial<Record<ConfigKey, string>> = {};
     const data = str(p, 'data');
     const storeUrl = str(p, 'store');
+    if (data !== undefined && storeUrl !== undefined) throw new UsageError(this.name, 'give --data or --store, not both');
     if (data !== undefined) flags.dataDir = data;
     if (storeUrl !== undefined) flags.storeUrl = storeUrl;
     const configFile = str(p, 'config');

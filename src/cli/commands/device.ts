@@ -198,7 +198,7 @@ ${API_HELP}
       `tags:              ${d.tags.join(', ') || '-'}`,
       `created:           ${d.createdAt}`,
       `updated:           ${d.updatedAt}`,
-      `credentials:       ${(d.credentials ?? []).length === 0 ? '-' : ''}`,
+      (d.credentials ?? []).length === 0 ? 'credentials:       -' : 'credentials:',
       ...(d.credentials ?? []).map((c) => `  ${c.kind.padEnd(5)} ${c.lookup}  (added ${c.createdAt})`),
     ];
     if (Object.keys(d.attributes).length > 0) lines.push(`attributes:        ${JSON.stringify(d.attributes)}`);
