@@ -77,10 +77,15 @@ export function leaKeySchedule(key: Uint8Array): Int32Array {
  * state is (B, C, D, A): four rounds bring the names back to (x0, x1, x2, x3).
  */
 function encryptWords(rk: Int32Array, src: Uint8Array, so: number, dst: Uint8Array, dOff: number): void {
-  let x0 = readWordLE(src, so);
-  let x1 = readWordLE(src, so + 4);
-  let x2 = readWordLE(src, so + 8);
-  let x3 = readWordLE(src, so + 12);
+  encryptCore(rk, readWordLE(src, so), readWordLE(src, so + 4), readWordLE(src, so + 8), readWordLE(src, so + 12), STATE, 0);
+  writeWords(dst, dOff, STATE[0]!, STATE[1]!, STATE[2]!, STATE[3]!);
+}
+
+/** Little-endian host: a 4-byte-aligned block can be read and written as LEA's words directly. */
+const HOST_LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+const STATE = new Int32Array(4);
+
+function encryptCore(rk: Int32Array, x0: number, x1: number, x2: number, x3: number, out: Int32Array, oo: number): void {
   const n = rk.length;
   let t: number;
   for (let k = 0; k < n; k += 24) {
@@ -101,7 +106,10 @@ function encryptWords(rk: Int32Array, src: Uint8Array, so: number, dst: Uint8Arr
     t = ((x3 ^ rk[k + 18]!) + (x0 ^ rk[k + 19]!)) | 0; x0 = (t << 9) | (t >>> 23);
     // state (x0, x1, x2, x3)
   }
-  writeWords(dst, dOff, x0, x1, x2, x3);
+  out[oo] = x0;
+  out[oo + 1] = x1;
+  out[oo + 2] = x2;
+  out[oo + 3] = x3;
 }
 
 /**
@@ -168,7 +176,14 @@ export function createLea(key: Uint8Array): BlockCipher {
       decryptWords(rk, src, so, dst, dOff);
     },
     encryptBlocks(input, output) {
-      for (let o = 0; o + 16 <= input.length; o += 16) encryptWords(rk, input, o, output, o);
+      const n = input.length & ~15;
+      if (HOST_LE && (input.byteOffset & 3) === 0 && (output.byteOffset & 3) === 0) {
+        const i32 = new Int32Array(input.buffer, input.byteOffset, n >> 2);
+        const o32 = new Int32Array(output.buffer, output.byteOffset, n >> 2);
+        for (let w = 0; w < i32.length; w += 4) encryptCore(rk, i32[w]!, i32[w + 1]!, i32[w + 2]!, i32[w + 3]!, o32, w);
+        return;
+      }
+      for (let o = 0; o < n; o += 16) encryptWords(rk, input, o, output, o);
     },
   };
 }
