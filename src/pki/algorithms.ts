@@ -8,7 +8,7 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
-import { MalformedPublicKeyError, UnsupportedAlgorithmError } from './errors.js';
+import { BadSignatureError, MalformedPublicKeyError, UnsupportedAlgorithmError } from './errors.js';
 import { OID } from './oids.js';
 
 /** Asserts the Signer shape at a public entry point. */
@@ -29,14 +29,22 @@ export function signatureAlgorithmFor(signer: Signer): AlgorithmIdentifier {
   return new AlgorithmIdentifier({ algorithm: signer.algorithm === 'ES256' ? OID.ecdsaWithSha256 : OID.ed25519 });
 }
 
-/** Signs `tbs` and returns the signature as X.509 wants it in the BIT STRING. */
+/**
+ * Signs `tbs` and returns the signature as X.509 wants it in the BIT STRING. The signature is
+ * checked against the signer's public key before it is used: a token that signs with the wrong
+ * key, or a fault during signing, must not produce a certificate that is then handed out.
+ */
 export async function signForX509(signer: Signer, tbs: Uint8Array): Promise<Uint8Array> {
   const raw = await signer.sign(tbs);
   if (!(raw instanceof Uint8Array) || raw.length !== 64) {
     throw new InvalidArgumentError('signer', `sign() returned ${describeType(raw)}, expected 64 bytes`);
   }
   // RFC 5758 §3.2: the ECDSA signature is the DER Ecdsa-Sig-Value, not the raw r||s.
-  return signer.algorithm === 'ES256' ? ecdsaRawToDer(raw) : raw;
+  const signature = signer.algorithm === 'ES256' ? ecdsaRawToDer(raw) : raw;
+  if (!verifySignature(signer.publicKey, signatureAlgorithmFor(signer).algorithm, tbs, signature)) {
+    throw new BadSignatureError("the signer's signature does not verify with its own public key");
+  }
+  return signature;
 }
 
 interface VerifyAlgorithm {

@@ -133,6 +133,20 @@ describe('CertificateAuthority', () => {
     await assert.rejects(sub.createCrl(), code('ERR_PKI_KEY_USAGE'));
   });
 
+  it('checks each signature against the signer key before using it (a faulty or mismatched token)', async () => {
+    const honest = p256Signer();
+    const other = p256Signer();
+    const lying = { algorithm: 'ES256' as const, publicKey: honest.publicKey, sign: other.sign };
+    await assert.rejects(createRootCa({ signer: lying, subject: 'CN=Liar', validityDays: 1 }), code('ERR_PKI_BAD_SIGNATURE'));
+    const short = { ...honest, sign: async () => new Uint8Array(10) };
+    await assert.rejects(createRootCa({ signer: short, subject: 'CN=Short', validityDays: 1 }), code('ERR_INVALID_ARGUMENT'));
+    const ca = await createRootCa({ signer: honest, subject: 'CN=Honest', validityDays: 1 });
+    const broken = CertificateAuthority.open({ ...honest, sign: async () => new Uint8Array(64) }, ca.state);
+    await assert.rejects(broken.issueCertificate({ subject: 'CN=x', publicKey: other.publicKey, serialNumber: '05' }), code('ERR_PKI_BAD_SIGNATURE'));
+    assert.equal(broken.state.issued['05'], undefined, 'a failed signature releases the reserved serial');
+    await assert.rejects(broken.createCrl(), code('ERR_PKI_BAD_SIGNATURE'));
+  });
+
   it('validates its arguments', async () => {
     await assert.rejects(createRootCa({ signer: {} as never, subject: 'CN=x', validityDays: 1 }), code('ERR_INVALID_ARGUMENT'));
     await assert.rejects(createRootCa({ signer: p256Signer(), subject: 'CN=x' }), code('ERR_INVALID_ARGUMENT'));
