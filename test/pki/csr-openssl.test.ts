@@ -83,6 +83,23 @@ describe('CSR interop with openssl', { skip: opensslSkip }, () => {
     assert.doesNotMatch(r.stdout + r.stderr, /verify OK/i);
   });
 
+  it('requests extra extensions; the CA copies none of them unless told to', async () => {
+    const signer = keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const csr = await createCsr({ signer, subject: 'CN=ext', extensions: [{ oid: '1.3.6.1.4.1.55555.7', value: Uint8Array.of(0x05, 0x00), critical: true }] });
+    const parsed = verifyCsr(csr);
+    assert.deepEqual(parsed.extensions, [{ oid: '1.3.6.1.4.1.55555.7', critical: true, value: Uint8Array.of(0x05, 0x00) }]);
+    dir.write('ext.csr', encodePem('CERTIFICATE REQUEST', csr));
+    assert.match(openssl(['req', '-in', 'ext.csr', '-noout', '-text'], dir.path).stdout, /1\.3\.6\.1\.4\.1\.55555\.7: critical/);
+    const issued = await ca.issueCertificate({ csr });
+    assert.equal(issued.certificate.extensions.some((e) => e.oid === '1.3.6.1.4.1.55555.7'), false);
+    await assert.rejects(
+      createCsr({ signer, subject: 'CN=x', keyUsage: ['digitalSignature'], extensions: [{ oid: '2.5.29.15', value: Uint8Array.of(3, 1, 0) }] }),
+      code('ERR_INVALID_ARGUMENT'),
+    );
+    await assert.rejects(createCsr({ signer, subject: 'CN=x', extensions: [{ oid: 'not-an-oid', value: Uint8Array.of(5, 0) }] }), code('ERR_INVALID_ARGUMENT'));
+    await assert.rejects(createCsr(null as never), code('ERR_INVALID_ARGUMENT'));
+  });
+
   it('refuses malformed CSRs with ERR_PKI_MALFORMED_CSR', () => {
     assert.throws(() => parseCsr(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00)), code('ERR_PKI_MALFORMED_CSR'));
     assert.throws(() => parseCsr(ca.certificate.der), code('ERR_PKI_MALFORMED_CSR'));
