@@ -228,7 +228,8 @@ export class CoapEndpoint implements ExchangeContext {
       ex.done = true;
       return { token, close: () => {} };
     }
-    this.#exchanges.get(key)?.handlers.onError(new CoapCancelledError('token reused'));
+    const previous = this.#exchanges.get(key);
+    if (previous !== undefined) this.#fail(previous, new CoapCancelledError('token reused by a newer exchange'));
     this.#exchanges.set(key, ex);
     void this.#nstart.acquire(peer).then((release) => {
       if (ex.done || this.#closed) {
