@@ -143,6 +143,15 @@ export class AuditChainVerifier {
     return this.#fail(Math.max(last, 1), 'head-mismatch', `chain head mismatch: the head names hash ${head.hash} for seq ${head.seq}, the chain ends with ${this.#lastHash}`);
   }
 
+  /**
+   * Reports a record the store found past its head: it was written around the store (an append
+   * through the store always moves the head in the same transaction).
+   */
+  recordBeyondHead(headSeq: number, foundSeq: number): AuditChainFailure {
+    if (this.#failure !== undefined) return this.#failure;
+    return this.#fail(headSeq + 1, 'head-mismatch', `chain head mismatch: record ${foundSeq} lies beyond the head (seq ${headSeq}); it was not appended through the store`);
+  }
+
   /** The verdict so far. */
   result(): AuditVerification {
     if (this.#failure !== undefined) return this.#failure;

@@ -86,6 +86,28 @@ function asPostgresUser(): { prefix: (argv: string[]) => string[]; uid?: number;
   return { uid, gid, prefix: (argv) => ['su', 'postgres', '-s', '/bin/sh', '-c', quoted(argv)] };
 }
 
+/** True while `pid` runs (a zombie, waiting for a parent that may never reap it, does not count). */
+function processRuns(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    // No /proc (not Linux): fall back to signal 0, which also reports zombies as alive.
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function waitForExitSync(pid: number, maxMs: number): void {
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < maxMs && processRuns(pid); waited += 20) Atomics.wait(tick, 0, 0, 20);
+}
+
 let databaseCounter = 0;
 
 export async function startPostgres(): Promise<PostgresServer> {
@@ -100,13 +122,15 @@ export async function startPostgres(): Promise<PostgresServer> {
   let stopped = false;
 
   // Last resort when the test process ends without stop(): SIGQUIT is PostgreSQL's immediate
-  // shutdown, and it is synchronous enough for an 'exit' handler.
+  // shutdown. An 'exit' handler cannot await, so it waits synchronously for the postmaster to go
+  // (it removes its own pid and lock files on the way out) before removing the directory.
   const killNow = (): void => {
     if (stopped) return;
     stopped = true;
     if (pid !== undefined) {
       try {
         process.kill(pid, 'SIGQUIT');
+        waitForExitSync(pid, 10_000);
       } catch {
         // already gone
       }

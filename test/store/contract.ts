@@ -397,6 +397,20 @@ export function registerStoreContract(backend: StoreBackend): void {
       for (let i = 1; i < listed.length; i++) assert.equal(listed[i]!.prevHash, listed[i - 1]!.hash);
     });
 
+    test('audit: verify while appends are committing reports an intact chain', async (t) => {
+      const { open } = await setup(t, backend);
+      const writer = await open();
+      const reader = await open();
+      await appendMany(writer, 5);
+      const appends = Promise.all(Array.from({ length: 60 }, (_, i) => writer.audit.append({ actor: 'system', action: 'load', subject: 'v', outcome: 'success', details: { i } })));
+      const verdicts: Array<Awaited<ReturnType<Store['audit']['verify']>>> = [];
+      for (let i = 0; i < 6; i++) verdicts.push(await reader.audit.verify());
+      await appends;
+      verdicts.push(await reader.audit.verify());
+      for (const v of verdicts) assert.equal(v.ok, true, JSON.stringify(v));
+      assert.equal(verdicts.at(-1)!.count, 65);
+    });
+
     test('migrations: idempotent, data survives reopen', async (t) => {
       const { open } = await setup(t, backend);
       const first = await open();

@@ -56,14 +56,14 @@ async function runChild(then: 'exit' | 'wait-for-sigterm'): Promise<{ pid: numbe
 describe('PostgreSQL test harness cleanup', { skip: postgresSkip() }, () => {
   test('a process that exits without stop() still stops its server and removes its dir', async () => {
     const { pid, dir } = await runChild('exit');
-    assert.equal(existsSync(dir), false);
+    assert.equal(existsSync(dir), false, `temp dir ${dir} was left behind`);
     assert.ok(await waitUntilGone(pid), `postmaster ${pid} outlived the test process`);
   });
 
   test('SIGTERM stops the server, removes the dir, and still ends the process by that signal', async () => {
     const { pid, dir, signal } = await runChild('wait-for-sigterm');
     assert.equal(signal, 'SIGTERM');
-    assert.equal(existsSync(dir), false);
+    assert.equal(existsSync(dir), false, `temp dir ${dir} was left behind`);
     assert.ok(await waitUntilGone(pid), `postmaster ${pid} outlived the test process`);
   });
 });

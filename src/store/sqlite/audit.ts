@@ -77,25 +77,26 @@ export class SqliteAuditLog implements AuditLog {
   async verify(): Promise<AuditVerification> {
     this.#ctx.check();
     const verifier = new AuditChainVerifier();
-    const batch = this.#ctx.db.prepare('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?');
-    const probe = this.#ctx.db.prepare('SELECT 1 FROM audit_log WHERE seq > ? LIMIT 1');
+    // The chain as of now: the head is read first and the walk stops at it, so appends made while
+    // a long verify runs neither extend the walk nor look like damage.
+    const head = this.#head();
+    const batch = this.#ctx.db.prepare('SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
     for (;;) {
       this.#ctx.check();
-      const rows = batch.all(verifier.lastSeq, VERIFY_BATCH) as AuditRow[];
+      const rows = batch.all(verifier.lastSeq, head.seq, VERIFY_BATCH) as AuditRow[];
       for (const row of rows) {
         if (verifier.push(auditFromRow(row, true)) !== undefined) return verifier.result();
       }
-      if (rows.length === VERIFY_BATCH) {
-        // Let other work run between batches: a long log must not stall the event loop.
-        await yieldToEventLoop();
-        continue;
-      }
-      // The head is read after the records: it only ever advances, so a head ahead of the walk
-      // means either appends since the last batch (walk on) or deleted records (broken).
-      const head = this.#head();
-      if (head.seq > verifier.lastSeq && probe.get(verifier.lastSeq) !== undefined) continue;
-      verifier.checkHead(head);
-      return verifier.result();
+      if (rows.length < VERIFY_BATCH) break;
+      // Let other work run between batches: a long log must not stall the event loop.
+      await yieldToEventLoop();
     }
+    if (verifier.checkHead(head) !== undefined) return verifier.result();
+    // Records past the head: max(seq) is read before the head, and the head moves in the same
+    // transaction as each insert, so a legitimate record is never past the head read after it.
+    const max = this.#ctx.db.prepare('SELECT max(seq) AS seq FROM audit_log').get() as { seq: unknown };
+    const now = this.#head();
+    if (max.seq !== null && toSafeInteger(max.seq, 'audit_log max(seq)') > now.seq) verifier.recordBeyondHead(now.seq, toSafeInteger(max.seq, 'audit_log max(seq)'));
+    return verifier.result();
   }
 }
