@@ -10,9 +10,11 @@ import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger } from '../util/assert.js';
 import { AEAD_ALGORITHMS, type AeadAlgorithm } from './algorithms.js';
 import { CborTag, encodeCbor } from './cbor.js';
+import type { SymmetricKey } from './cose-key.js';
 import { openContent, sealContent } from './content-cipher.js';
 import { CoseDetachedContentError, CoseKeyMismatchError, CoseKeyNotFoundError, CoseMalformedMessageError } from './errors.js';
 import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
+import { symmetricKeyBytes } from './mac-key.js';
 import {
   CoseTag,
   assertAllowlist,
@@ -50,9 +52,12 @@ export interface Encrypt0Options {
   tagged?: boolean;
 }
 
+/** A raw content key or a Symmetric COSE_Key. */
+export type ContentKeyInput = Uint8Array | SymmetricKey;
+
 export interface Decrypt0Options extends EnvelopeOptions {
-  key?: Uint8Array;
-  resolveKey?: (lookup: KeyLookup) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  key?: ContentKeyInput;
+  resolveKey?: (lookup: KeyLookup) => ContentKeyInput | undefined | Promise<ContentKeyInput | undefined>;
   /** Algorithms accepted (default: every supported AEAD). */
   algorithms?: readonly number[];
   externalAad?: Uint8Array;
@@ -160,7 +165,8 @@ export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Pro
   if ((options.key === undefined) === (options.resolveKey === undefined)) {
     throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
   }
-  if (options.key !== undefined) assertBytes(options.key, 'options.key', { min: 16, max: 32 });
+  if (options.key instanceof Uint8Array) assertBytes(options.key, 'options.key', { min: 16, max: 32 });
+  else if (options.key !== undefined) symmetricKeyBytes(options.key, undefined, 'options.key');
   if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
   assertAllowlist(options.algorithms, 'options.algorithms');
   assertOptionalBytes(options.externalAad, 'options.externalAad');
@@ -183,12 +189,14 @@ export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Pro
   const alg = messageAlgorithm(parsed, AEAD_ALGORITHMS, 'content encryption', options.algorithms);
   const nonce = messageNonce(parsed.protectedHeader, parsed.unprotectedHeader, alg, options.baseIv);
   const kid = messageKid(parsed);
-  let key = options.key;
-  if (key === undefined) {
-    key = await options.resolveKey!({ kid, alg: alg.id, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader });
-    if (key === undefined) throw new CoseKeyNotFoundError(kid);
-    assertBytes(key, 'options.resolveKey');
+  let keyInput = options.key;
+  if (keyInput === undefined) {
+    keyInput = await options.resolveKey!({ kid, alg: alg.id, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader });
+    if (keyInput === undefined) throw new CoseKeyNotFoundError(kid);
   }
+  const name = options.key !== undefined ? 'options.key' : 'options.resolveKey';
+  const key = keyInput instanceof Uint8Array ? keyInput : symmetricKeyBytes(keyInput, alg.id, name);
+  assertBytes(key, name);
   if (key.length !== alg.keyLength) throw new CoseKeyMismatchError(`${alg.name} needs a ${alg.keyLength}-byte key, got ${key.length}`);
 
   const plaintext = openContent(alg, key, nonce, ciphertext, encStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY));

@@ -10,5 +10,21 @@ export type { PublicKeyInput } from './signature-keys.js';
 export { sign1, verifySign1, type Sign1Options, type VerifiedSign1, type VerifySign1Options } from './sign1.js';
 export { keyStoreMacKey, rawMacKey, type MacKey } from './mac-key.js';
 export { mac0, verifyMac0, type Mac0Options, type MacKeyInput, type VerifiedMac0, type VerifyMac0Options } from './mac0.js';
-export { decrypt0, encrypt0, type DecryptedEncrypt0, type Decrypt0Options, type Encrypt0Options } from './encrypt0.js';
+export { decrypt0, encrypt0, type ContentKeyInput, type DecryptedEncrypt0, type Decrypt0Options, type Encrypt0Options } from './encrypt0.js';
+export {
+  CoseCurve,
+  CoseKeyLabels,
+  CoseKeyType,
+  coseKeyFromMap,
+  coseKeyToMap,
+  decodeCoseKey,
+  decodeCoseKeySet,
+  encodeCoseKey,
+  type CoseKey,
+  type CoseKeyLabel,
+  type Ec2Key,
+  type OkpKey,
+  type SymmetricKey,
+} from './cose-key.js';
+export { coseKeyFromKeyObject, coseKeyFromSpki, coseKeyToKeyObject, coseKeyToSpki, type CoseKeyParameters } from './key-convert.js';
 export * from './errors.js';

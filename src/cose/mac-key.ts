@@ -5,14 +5,27 @@
 import { createCipheriv, createHmac } from 'node:crypto';
 import type { KeyStore } from '../crypto/keystore/types.js';
 import { InvalidArgumentError } from '../errors.js';
-import { assertBytes, assertString } from '../util/assert.js';
+import { assertBytes, assertString, describeType } from '../util/assert.js';
 import { CoseAlgorithm, MAC_ALGORITHMS, type MacAlgorithm } from './algorithms.js';
+import type { SymmetricKey } from './cose-key.js';
+import { CoseKeyMismatchError } from './errors.js';
 
 /** A key bound to one COSE MAC algorithm; `mac` returns the COSE tag (already truncated). */
 export interface MacKey {
   /** COSE algorithm identifier (4 = HMAC 256/64, 5 = HMAC 256/256, 6, 7). */
   readonly alg: number;
   mac(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * The secret of a Symmetric COSE_Key about to be used with `alg`. RFC 9052 §7.1: a key's alg
+ * "restricts the key to be used with this algorithm".
+ */
+export function symmetricKeyBytes(key: unknown, alg: number | undefined, name: string): Uint8Array {
+  const k = (typeof key === 'object' && key !== null ? key : {}) as Partial<SymmetricKey>;
+  if (k.kty !== 'Symmetric' || !(k.k instanceof Uint8Array)) throw new InvalidArgumentError(name, `expected a Symmetric COSE_Key, got ${describeType(key)}`);
+  if (alg !== undefined && k.alg !== undefined && k.alg !== alg) throw new CoseKeyMismatchError(`the COSE_Key is restricted to algorithm ${String(k.alg)}, the message uses ${alg}`);
+  return k.k;
 }
 
 export function macAlgorithm(alg: unknown, name: string): MacAlgorithm {

@@ -10,7 +10,8 @@ import { MAC_ALGORITHMS, type MacAlgorithm } from './algorithms.js';
 import { CborTag, encodeCbor } from './cbor.js';
 import { CoseDetachedContentError, CoseKeyMismatchError, CoseKeyNotFoundError, CoseMacInvalidError, CoseMalformedMessageError } from './errors.js';
 import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
-import { rawMacKey, type MacKey } from './mac-key.js';
+import type { SymmetricKey } from './cose-key.js';
+import { rawMacKey, symmetricKeyBytes, type MacKey } from './mac-key.js';
 import {
   CoseTag,
   assertAllowlist,
@@ -36,8 +37,8 @@ export interface Mac0Options {
   tagged?: boolean;
 }
 
-/** A raw secret (bound to the message's algorithm) or a MacKey (must match it). */
-export type MacKeyInput = MacKey | Uint8Array;
+/** A raw secret or Symmetric COSE_Key (bound to the message's algorithm), or a MacKey (must match it). */
+export type MacKeyInput = MacKey | Uint8Array | SymmetricKey;
 
 export interface VerifyMac0Options extends EnvelopeOptions {
   key?: MacKeyInput;
@@ -95,6 +96,7 @@ export async function mac0(options: Mac0Options): Promise<Uint8Array> {
 
 function toMacKey(input: unknown, alg: MacAlgorithm, name: string): MacKey {
   if (input instanceof Uint8Array) return rawMacKey(input, alg.id);
+  if (typeof input === 'object' && input !== null && 'kty' in input) return rawMacKey(symmetricKeyBytes(input, alg.id, name), alg.id);
   assertMacKey(input, name);
   // RFC 9053 §3.1: recipients "MUST validate that the key type, key length, and algorithm are correct".
   if (input.alg !== alg.id) throw new CoseKeyMismatchError(`the key is for MAC algorithm ${input.alg}, the message uses ${alg.id}`);
@@ -111,7 +113,10 @@ export async function verifyMac0(bytes: Uint8Array, options: VerifyMac0Options):
     throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
   }
   if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
-  if (options.key !== undefined && !(options.key instanceof Uint8Array)) assertMacKey(options.key, 'options.key');
+  if (options.key !== undefined && !(options.key instanceof Uint8Array)) {
+    if (typeof options.key === 'object' && options.key !== null && 'kty' in options.key) symmetricKeyBytes(options.key, undefined, 'options.key');
+    else assertMacKey(options.key, 'options.key');
+  }
   assertAllowlist(options.algorithms, 'options.algorithms');
   assertOptionalBytes(options.externalAad, 'options.externalAad');
   assertOptionalBytes(options.detachedPayload, 'options.detachedPayload');

@@ -24,7 +24,7 @@ import {
   type EnvelopeOptions,
   type KeyLookup,
 } from './message.js';
-import { SIGNATURE_LENGTH, assertKeyFitsSignatureAlgorithm, toPublicKeyObject, verifySignature, type PublicKeyInput } from './signature-keys.js';
+import { SIGNATURE_LENGTH, assertCoseKeyAlgorithm, assertKeyFitsSignatureAlgorithm, toPublicKeyObject, verifySignature, type PublicKeyInput } from './signature-keys.js';
 
 export interface Sign1Options {
   payload: Uint8Array;
@@ -100,9 +100,9 @@ export async function sign1(options: Sign1Options): Promise<Uint8Array> {
 }
 
 async function resolveVerificationKey(options: VerifySign1Options, lookup: KeyLookup): Promise<KeyObject> {
-  if (options.key !== undefined) return toPublicKeyObject(options.key, 'options.key');
   const found = await options.resolveKey!(lookup);
   if (found === undefined) throw new CoseKeyNotFoundError(lookup.kid);
+  assertCoseKeyAlgorithm(found, lookup.alg);
   return toPublicKeyObject(found, 'options.resolveKey');
 }
 
@@ -137,6 +137,7 @@ export async function verifySign1(bytes: Uint8Array, options: VerifySign1Options
 
   const alg: SignatureAlgorithm = messageAlgorithm(parsed, SIGNATURE_ALGORITHMS, 'signature', options.algorithms);
   const kid = messageKid(parsed);
+  if (options.key !== undefined) assertCoseKeyAlgorithm(options.key, alg.id);
   const publicKey = key ?? (await resolveVerificationKey(options, { kid, alg: alg.id, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader }));
   assertKeyFitsSignatureAlgorithm(publicKey, alg);
 

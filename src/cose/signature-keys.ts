@@ -6,10 +6,15 @@ import { KeyObject, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { describeType } from '../util/assert.js';
 import { CoseAlgorithm, type SignatureAlgorithm } from './algorithms.js';
+import type { CoseKey } from './cose-key.js';
 import { CoseKeyMismatchError } from './errors.js';
+import { coseKeyToKeyObject } from './key-convert.js';
 
-/** A verification key: SubjectPublicKeyInfo DER or a node:crypto KeyObject (public, or private to derive from). */
-export type PublicKeyInput = KeyObject | Uint8Array;
+/**
+ * A verification key: SubjectPublicKeyInfo DER, a node:crypto KeyObject (public, or private to
+ * derive from), or an EC2/OKP COSE_Key.
+ */
+export type PublicKeyInput = KeyObject | Uint8Array | CoseKey;
 
 export function isKeyObject(value: unknown): value is KeyObject {
   return value instanceof KeyObject;
@@ -24,12 +29,28 @@ export function toPublicKeyObject(key: unknown, name: string): KeyObject {
       throw new InvalidArgumentError(name, 'not a SubjectPublicKeyInfo DER public key', { cause: err });
     }
   }
+  if (typeof key === 'object' && key !== null && 'kty' in key) {
+    const coseKey = key as CoseKey;
+    if (coseKey.kty === 'Symmetric') throw new InvalidArgumentError(name, 'a Symmetric COSE_Key cannot verify signatures');
+    return toPublicKeyObject(coseKeyToKeyObject(coseKey), name);
+  }
   if (isKeyObject(key)) {
     if (key.type === 'public') return key;
     if (key.type === 'private') return createPublicKey(key);
     throw new InvalidArgumentError(name, 'a secret key cannot verify signatures');
   }
   throw new InvalidArgumentError(name, `expected SPKI DER bytes or a KeyObject, got ${describeType(key)}`);
+}
+
+/**
+ * RFC 9052 §7.1: a COSE_Key's alg "restricts the key to be used with this algorithm"; a key
+ * given with an alg may verify only messages of that algorithm.
+ */
+export function assertCoseKeyAlgorithm(key: unknown, alg: number): void {
+  if (typeof key === 'object' && key !== null && 'kty' in key) {
+    const declared = (key as CoseKey).alg;
+    if (declared !== undefined && declared !== alg) throw new CoseKeyMismatchError(`the COSE_Key is restricted to algorithm ${String(declared)}, the message uses ${alg}`);
+  }
 }
 
 /** RFC 9053 §2.1/§2.2: ES256 needs a P-256 key, EdDSA (here) an Ed25519 key. */
