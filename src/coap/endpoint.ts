@@ -19,7 +19,7 @@ import {
   type CoapTypeValue,
   type DecodeLimits,
 } from './codec.js';
-import { CoapBadResponseError, CoapCancelledError, CoapFormatError, CoapResetError, CoapTimeoutError } from './errors.js';
+import { CoapBadResponseError, CoapCancelledError, CoapFormatError, CoapResetError, CoapSendError, CoapTimeoutError } from './errors.js';
 import type { CoapOption } from './options.js';
 import {
   DEFAULT_TRANSMISSION,
@@ -191,6 +191,7 @@ export class CoapEndpoint implements ExchangeContext {
         onAck: () => resolve(),
         onReset: () => resolve(),
         onTimeout: () => reject(new CoapTimeoutError(`ping to ${peer} not answered`)),
+        onSendError: reject,
       });
     });
   }
@@ -267,11 +268,13 @@ export class CoapEndpoint implements ExchangeContext {
         },
         onReset: () => this.#fail(ex, new CoapResetError(`${ex.peer} rejected the request with a Reset`)),
         onTimeout: () => this.#fail(ex, new CoapTimeoutError(`no ACK from ${ex.peer} after ${this.transmission.maxRetransmit} retransmissions`)),
+        onSendError: (err) => this.#fail(ex, err),
       });
     } else {
       ex.nonKey = `${ex.peer}|${mid}`;
       this.#rememberNon(ex.nonKey, () => this.#fail(ex, new CoapResetError(`${ex.peer} rejected the request with a Reset`)));
-      this.#transport.send(ex.peer, bytes);
+      const failed = this.#send(ex.peer, bytes);
+      if (failed !== undefined) this.#fail(ex, failed);
     }
   }
 
@@ -348,7 +351,12 @@ export class CoapEndpoint implements ExchangeContext {
    * intervals, until it receives an acknowledgement (or Reset message) or runs out of attempts";
    * after MAX_RETRANSMIT retransmissions it gives up.
    */
-  #sendCon(peer: PeerKey, messageId: number, bytes: Uint8Array, cb: { onAck: (m: CoapMessage) => void; onReset: () => void; onTimeout: () => void }): () => void {
+  #sendCon(
+    peer: PeerKey,
+    messageId: number,
+    bytes: Uint8Array,
+    cb: { onAck: (m: CoapMessage) => void; onReset: () => void; onTimeout: () => void; onSendError?: (err: CoapSendError) => void },
+  ): () => void {
     const key = `${peer}|${messageId}`;
     const timeoutMs = initialTimeout(this.transmission, this.#random);
     const p: PendingCon = { peer, messageId, bytes, attempts: 0, timeoutMs, timer: undefined as unknown as ReturnType<typeof setTimeout>, ...cb };
@@ -362,12 +370,16 @@ export class CoapEndpoint implements ExchangeContext {
         }
         p.attempts++;
         p.timeoutMs *= 2;
-        this.#transport.send(peer, bytes);
+        this.#send(peer, bytes);
         arm();
       }, p.timeoutMs);
     };
+    const failed = this.#send(peer, bytes);
+    if (failed !== undefined) {
+      void Promise.resolve().then(() => (cb.onSendError ?? cb.onTimeout)(failed));
+      return () => {};
+    }
     this.#pendingCon.set(key, p);
-    this.#transport.send(peer, bytes);
     arm();
     return () => {
       if (this.#pendingCon.get(key) === p) {
@@ -375,6 +387,20 @@ export class CoapEndpoint implements ExchangeContext {
         this.#pendingCon.delete(key);
       }
     };
+  }
+
+  /**
+   * Hands a datagram to the transport. A transport that throws (a DTLS session gone) must not
+   * break timers or the receive path: the failure is reported and returned.
+   */
+  #send(peer: PeerKey, bytes: Uint8Array): CoapSendError | undefined {
+    try {
+      this.#transport.send(peer, bytes);
+      return undefined;
+    } catch (err) {
+      this.#drop(peer, `transport refused to send: ${String(err)}`, 'ERR_COAP_SEND_FAILED');
+      return new CoapSendError(`cannot send to ${peer}`, { cause: err });
+    }
   }
 
   #rememberNon(key: string, onReset: () => void): void {
@@ -389,7 +415,7 @@ export class CoapEndpoint implements ExchangeContext {
 
   #sendEmpty(peer: PeerKey, type: CoapTypeValue, messageId: number): Uint8Array {
     const bytes = encodeMessage(emptyMessage(type, messageId));
-    this.#transport.send(peer, bytes);
+    this.#send(peer, bytes);
     return bytes;
   }
 
@@ -469,7 +495,7 @@ export class CoapEndpoint implements ExchangeContext {
     }
     const seen = this.#dedup.get(peer, msg.messageId, Date.now());
     if (seen !== undefined) {
-      if (seen.reply !== undefined) this.#transport.send(peer, seen.reply);
+      if (seen.reply !== undefined) this.#send(peer, seen.reply);
       return;
     }
     const entry = this.#dedup.add(peer, msg.messageId, Date.now(), msg.type === CoapType.CON ? this.#exchangeLifetime : this.#nonLifetime);
@@ -491,7 +517,7 @@ export class CoapEndpoint implements ExchangeContext {
     const now = Date.now();
     const seen = this.#dedup.get(peer, msg.messageId, now);
     if (seen !== undefined) {
-      if (seen.reply !== undefined) this.#transport.send(peer, seen.reply);
+      if (seen.reply !== undefined) this.#send(peer, seen.reply);
       return;
     }
     const confirmable = msg.type === CoapType.CON;
@@ -503,7 +529,7 @@ export class CoapEndpoint implements ExchangeContext {
       // "MUST cause the message to be rejected".
       if (confirmable) {
         entry.reply = encodeMessage({ type: CoapType.ACK, code: CoapCode.BadOption, messageId: msg.messageId, token: msg.token, options: [], payload: Buffer.from(`unrecognised critical option ${checked.critical.join(', ')}`) });
-        this.#transport.send(peer, entry.reply);
+        this.#send(peer, entry.reply);
       }
       return this.#drop(peer, 'unrecognised critical option in a request');
     }
@@ -537,7 +563,7 @@ export class CoapEndpoint implements ExchangeContext {
     }
     if (confirmable && !acked) {
       entry.reply = encodeMessage({ type: CoapType.ACK, code: res.code, messageId: msg.messageId, token: msg.token, options: res.options, payload: res.payload });
-      this.#transport.send(peer, entry.reply);
+      this.#send(peer, entry.reply);
       return;
     }
     // RFC 7252 §5.2.2: a separate response to a CON request is itself sent as CON (and a
@@ -548,7 +574,7 @@ export class CoapEndpoint implements ExchangeContext {
       this.#sendCon(peer, mid, bytes, { onAck: () => {}, onReset: () => this.#dispatcher.resetFrom(peer, msg.token), onTimeout: () => this.#dispatcher.resetFrom(peer, msg.token) });
     } else {
       this.#rememberNon(`${peer}|${mid}`, () => this.#dispatcher.resetFrom(peer, msg.token));
-      this.#transport.send(peer, bytes);
+      this.#send(peer, bytes);
     }
   }
 
@@ -559,7 +585,7 @@ export class CoapEndpoint implements ExchangeContext {
     if (confirmable) return this.#sendCon(peer, mid, bytes, { onAck: events.onAck, onReset: events.onReset, onTimeout: events.onTimeout });
     const key = `${peer}|${mid}`;
     this.#rememberNon(key, events.onReset);
-    this.#transport.send(peer, bytes);
+    this.#send(peer, bytes);
     return () => this.#recentNon.delete(key);
   }
 }

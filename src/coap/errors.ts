@@ -162,3 +162,10 @@ export class CoapBadResponseError extends CoapError {
     super('ERR_COAP_BAD_RESPONSE', message);
   }
 }
+
+/** The transport refused to send (e.g. no DTLS session with that peer any more); `cause` says why. */
+export class CoapSendError extends CoapError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_COAP_SEND_FAILED', message, options);
+  }
+}

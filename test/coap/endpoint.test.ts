@@ -266,3 +266,21 @@ test('handler failures give 5.00; Accept mismatch gives 4.06; Proxy-Uri gives 5.
   assert.equal((await client.request('server', { path: '/json', options: [stringOption(OptionNumber.ProxyUri, 'coap://other/x')] })).codeText, '5.05');
   await close();
 });
+
+test('a transport that throws on send (DTLS session gone) fails the exchange with ERR_COAP_SEND_FAILED', async () => {
+  const received: Array<(peer: string, data: Uint8Array) => void> = [];
+  const throwing = {
+    send: (peer: string) => { throw new Error(`no session with ${peer}`); },
+    onDatagram: (cb: (peer: string, data: Uint8Array) => void) => void received.push(cb),
+    close: () => {},
+  };
+  const ep = new CoapEndpoint(throwing, FAST);
+  await assert.rejects(ep.request('gone', { path: '/a' }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'ERR_COAP_SEND_FAILED' && e.cause instanceof Error);
+  await assert.rejects(ep.request('gone', { path: '/a', confirmable: false }), { code: 'ERR_COAP_SEND_FAILED' });
+  await assert.rejects(ep.ping('gone'), { code: 'ERR_COAP_SEND_FAILED' });
+  // Receiving a request whose answer cannot be sent is survived.
+  ep.resource('/r', { get: () => ({ payload: 'x' }) });
+  received[0]!('gone', encodeMessage(con(CoapCode.GET, 1, Uint8Array.of(1), [stringOption(OptionNumber.UriPath, 'r')])));
+  await settle(5);
+  await ep.close();
+});
