@@ -93,8 +93,11 @@ function buildPaths(leaf: ParsedCertificate, intermediates: ParsedCertificate[],
   const paths: ParsedCertificate[][] = [];
   const anchorHit = anchors.find((a) => bytesEqual(a.der, leaf.der));
   if (anchorHit !== undefined) return [[anchorHit]];
+  // Intermediates may come from the peer (a TLS/DTLS Certificate message): certificates with the
+  // same name and no key identifiers would otherwise make this search exponential.
+  let budget = 512;
   const walk = (path: ParsedCertificate[]): void => {
-    if (paths.length >= 16) return;
+    if (paths.length >= 16 || --budget < 0) return;
     const cur = path[path.length - 1]!;
     for (const a of anchors) if (mayHaveIssued(a, cur)) paths.push([...path, a]);
     if (path.length + 1 >= maxDepth) return;

@@ -33,6 +33,8 @@ export interface ForgeOptions {
   notBefore?: Date;
   notAfter?: Date;
   extra?: Array<{ oid: string; critical: boolean; value: Uint8Array }>;
+  /** Leave out SKI and AKI, so only names decide who may have issued whom. */
+  noKeyIds?: boolean;
 }
 
 export interface Forged {
@@ -47,12 +49,16 @@ export function p256Signer(): Signer {
 export async function forge(o: ForgeOptions): Promise<Forged> {
   const signer = o.signer ?? p256Signer();
   const keyId = keyIdentifierFor(parsePublicKey(signer.publicKey).subjectPublicKey);
-  const issuerKeyId = o.issuer ? Buffer.from(o.issuer.cert.subjectKeyIdentifier!, 'hex') : keyId;
+  const issuerKeyId = o.issuer?.cert.subjectKeyIdentifier !== undefined ? Buffer.from(o.issuer.cert.subjectKeyIdentifier, 'hex') : keyId;
   const exts = [
     extension(OID.basicConstraints, true, encodeBasicConstraints(o.ca === true, o.pathLen)),
     extension(OID.keyUsage, true, encodeKeyUsage(o.keyUsage ?? (o.ca ? ['keyCertSign', 'cRLSign'] : ['digitalSignature']), 'keyUsage')),
-    extension(OID.subjectKeyIdentifier, false, encodeSubjectKeyIdentifier(keyId)),
-    extension(OID.authorityKeyIdentifier, false, encodeAuthorityKeyIdentifier(issuerKeyId)),
+    ...(o.noKeyIds
+      ? []
+      : [
+          extension(OID.subjectKeyIdentifier, false, encodeSubjectKeyIdentifier(keyId)),
+          extension(OID.authorityKeyIdentifier, false, encodeAuthorityKeyIdentifier(issuerKeyId)),
+        ]),
     ...(o.extra ?? []).map((e) => extension(e.oid, e.critical, e.value)),
   ];
   const now = Date.now();

@@ -14,6 +14,7 @@ import { parseCrl } from '../../src/pki/parse-crl.js';
 import { encodePem, parsePem } from '../../src/pki/pem.js';
 import { extractRawPublicKey, parsePublicKey } from '../../src/pki/public-key.js';
 import { parseDistinguishedName } from '../../src/pki/name.js';
+import { verifyChain } from '../../src/pki/verify-chain.js';
 import { p256Signer } from './forge.js';
 
 type Parser = (b: Uint8Array) => unknown;
@@ -56,6 +57,7 @@ describe('PKI parser fuzzing', () => {
     });
     ca.revoke(leaf.serialNumber, 'superseded');
     samples.cert = leaf.der;
+    samples.caCert = ca.certificate.der;
     samples.csr = await createCsr({ signer: p256Signer(), subject: 'CN=fuzz csr', subjectAltNames: { dns: ['c.example'] }, keyUsage: ['digitalSignature'], challengePassword: 'pw' });
     samples.crl = await ca.createCrl();
     samples.spki = p256Signer().publicKey;
@@ -96,6 +98,24 @@ describe('PKI parser fuzzing', () => {
         onlyTyped(() => parsePem(text), new Uint8Array());
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('verifyChain with a mutated CRL (requireCrl) → only typed errors; the revoked leaf never passes', () => {
+    const crl = samples.crl!;
+    assert.throws(() => verifyChain(samples.cert!, [], [samples.caCert!], { crls: [crl], requireCrl: true }), (e: unknown) => (e as RootlineError).code === 'ERR_PKI_REVOKED');
+    fc.assert(
+      fc.property(mutation(crl), (m) => {
+        let passed = false;
+        try {
+          verifyChain(samples.cert!, [], [samples.caCert!], { crls: [m], requireCrl: true });
+          passed = true;
+        } catch (err) {
+          assert.ok(err instanceof RootlineError, String(err));
+        }
+        assert.equal(passed, false, 'the leaf is revoked: a mutated CRL must not make it pass');
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -135,6 +135,14 @@ describe('verifyChain', () => {
     assert.throws(() => verifyChain(leaf.der, [int.certificate], [root.certificate], { crls: [crl], requireCrl: true }), code('ERR_PKI_CRL_UNUSABLE'));
   });
 
+  it('path building stays bounded with many same-named intermediates and no key identifiers', async () => {
+    const anchor = await forge({ subject: 'CN=Loop Anchor', ca: true });
+    const loops = await Promise.all(Array.from({ length: 24 }, () => forge({ subject: 'CN=Loop', ca: true, noKeyIds: true })));
+    // Each "CN=Loop" is self-signed, so by name any of them may have issued any other.
+    const leafUnderLoop = await forge({ subject: 'CN=loop leaf', issuer: loops[0]!, noKeyIds: true });
+    assert.throws(() => verifyChain(leafUnderLoop.cert, loops.map((l) => l.cert), [anchor.cert]), code('ERR_PKI_UNTRUSTED'));
+  });
+
   it('validates its arguments', () => {
     assert.throws(() => verifyChain(leaf.der, [], []), code('ERR_INVALID_ARGUMENT'));
     assert.throws(() => verifyChain(leaf.der, 'x' as never, [root.certificate]), code('ERR_INVALID_ARGUMENT'));
