@@ -244,19 +244,22 @@ export class CertificateAuthority {
   async issueCertificate(options: IssueCertificateOptions): Promise<IssuedCertificate> {
     assertOptions(options, 'options');
     let publicKey: Uint8Array;
-    let subjectInput = options.subject;
+    let csrSubject: Uint8Array | undefined;
     if (options.csr !== undefined) {
       if (options.publicKey !== undefined) throw new InvalidArgumentError('options', 'give publicKey or csr, not both');
       const csr = verifyCsr(options.csr);
       publicKey = csr.publicKey;
-      subjectInput ??= csr.subjectRdns;
+      csrSubject = csr.subjectDer;
     } else {
       assertBytes(options.publicKey, 'options.publicKey', { min: 1 });
       publicKey = options.publicKey;
     }
     parsePublicKey(publicKey);
-    if (subjectInput === undefined) throw new InvalidArgumentError('options.subject', 'required when no CSR is given');
-    const subject = buildName(subjectInput, 'options.subject');
+    let subject: Name;
+    if (options.subject !== undefined) subject = buildName(options.subject, 'options.subject');
+    // The CSR's subject is copied as encoded, so attribute types and string kinds survive intact.
+    else if (csrSubject !== undefined) subject = AsnConvert.parse(toArrayBuffer(csrSubject), Name);
+    else throw new InvalidArgumentError('options.subject', 'required when no CSR is given');
     const isCa = options.isCa === true;
     if (options.isCa !== undefined && typeof options.isCa !== 'boolean') throw new InvalidArgumentError('options.isCa', 'expected a boolean');
     const validity = resolveValidity(options.validity, 365, 'options.validity');

@@ -58,6 +58,7 @@ describe('CSR interop with openssl', { skip: opensslSkip }, () => {
     assert.deepEqual(parsed.subjectAltNames?.dns, ['dev.example']);
     const issued = await ca.issueCertificate({ csr: csrPem, extKeyUsage: ['clientAuth'] });
     assert.equal(issued.certificate.subject, 'CN=from-openssl,O=Acme');
+    assert.deepEqual(issued.certificate.subjectDer, parsed.subjectDer, 'the subject is copied byte for byte');
     assert.deepEqual(issued.certificate.publicKey, parsed.publicKey);
     dir.write('dev.pem', issued.pem);
     const v = openssl(['verify', '-CAfile', 'ca.pem', 'dev.pem'], dir.path);
