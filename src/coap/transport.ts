@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../errors.js';
 export type PeerKey = string;
 
 export interface DatagramTransport {
-  /** Sends one datagram; must not throw for an unreachable peer (loss is the endpoint's problem). */
+  /** Sends one datagram. May throw when the peer is unreachable for good (no DTLS session). */
   send(peer: PeerKey, data: Uint8Array): void;
   /** Registers the single receiver; a later call replaces it. */
   onDatagram(cb: (peer: PeerKey, data: Uint8Array) => void): void;
