@@ -161,6 +161,15 @@ export class CwtAudienceMismatchError extends CwtError {
   }
 }
 
+/** A claim the caller requires is absent. */
+export class CwtMissingClaimError extends CwtError {
+  readonly claim: string;
+  constructor(claim: string) {
+    super('ERR_CWT_MISSING_CLAIM', `CWT has no ${claim} claim`);
+    this.claim = claim;
+  }
+}
+
 /** More COSE layers than the caller allows (nested CWTs, RFC 8392 §7.2 step 7). */
 export class CwtNestingTooDeepError extends CwtError {
   constructor(max: number) {

@@ -27,4 +27,16 @@ export {
   type SymmetricKey,
 } from './cose-key.js';
 export { coseKeyFromKeyObject, coseKeyFromSpki, coseKeyToKeyObject, coseKeyToSpki, type CoseKeyParameters } from './key-convert.js';
+export { CwtClaimLabels, cwtClaimsFromMap, cwtClaimsToMap, decodeCwtClaims, encodeCwtClaims, type CwtClaims } from './claims.js';
+export {
+  createCwt,
+  verifyCwt,
+  type CreateCwtOptions,
+  type CwtKey,
+  type CwtLayer,
+  type CwtLayerType,
+  type RegisteredClaimName,
+  type VerifiedCwt,
+  type VerifyCwtOptions,
+} from './cwt.js';
 export * from './errors.js';

@@ -45,7 +45,7 @@ export interface EnvelopeOptions {
   cbor?: DecodeCborOptions;
 }
 
-export function assertOptionsObject(options: unknown, name = 'options'): asserts options is Record<string, unknown> {
+export function assertOptionsObject(options: unknown, name = 'options'): asserts options is object {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(name, `expected an object, got ${describeType(options)}`);
 }
 
