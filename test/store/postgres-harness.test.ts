@@ -3,7 +3,7 @@
  * SIGTERM without calling stop() still takes its server and temp dir with it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
@@ -32,9 +32,19 @@ async function runChild(then: 'exit' | 'wait-for-sigterm'): Promise<{ pid: numbe
     `import { startPostgres } from ${JSON.stringify(helper)};`,
     'const s = await startPostgres();',
     'process.stdout.write(JSON.stringify({ pid: s.pid, dir: s.dir }) + "\\n");',
-    then === 'exit' ? 'process.exit(0);' : 'setInterval(() => {}, 1000);',
+    // Wait for the parent to look at the running server first; then exit without stop().
+    'process.stdin.once("data", () => process.exit(0));',
   ].join('\n');
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    return await superviseChild(child, then);
+  } finally {
+    // On a failed assertion the child must not linger (SIGTERM makes it clean up its server).
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+}
+
+async function superviseChild(child: ChildProcessWithoutNullStreams, then: 'exit' | 'wait-for-sigterm'): Promise<{ pid: number; dir: string; signal: NodeJS.Signals | null }> {
   let out = '';
   const info = await new Promise<{ pid: number; dir: string }>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
@@ -46,6 +56,7 @@ async function runChild(then: 'exit' | 'wait-for-sigterm'): Promise<{ pid: numbe
   });
   assert.ok(alive(info.pid), 'the server runs while the child lives');
   if (then === 'wait-for-sigterm') child.kill('SIGTERM');
+  else child.stdin.write('exit\n');
   const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.signalCode);
     else child.once('exit', (_code, sig) => resolve(sig));
