@@ -21,6 +21,14 @@ function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(data).digest());
 }
 
+/** old[pos..pos+3] little-endian, bytes past the end read as 0 (as the patcher sees them). */
+function oldWord(old: Uint8Array, pos: number): number {
+  const n = old.length;
+  return (
+    (old[pos]! | ((pos + 1 < n ? old[pos + 1]! : 0) << 8) | ((pos + 2 < n ? old[pos + 2]! : 0) << 16) | ((pos + 3 < n ? old[pos + 3]! : 0) << 24)) >>> 0
+  );
+}
+
 /** Builds a patch that turns `oldImage` into `newImage`. */
 export function createDelta(oldImage: Uint8Array, newImage: Uint8Array, options: CreateDeltaOptions = {}): Uint8Array {
   assertBytes(oldImage, 'oldImage');
@@ -41,8 +49,9 @@ export function createDelta(oldImage: Uint8Array, newImage: Uint8Array, options:
     oldPos += cmd.seek;
     model.length(c, LEN_ADD, cmd.add);
     for (let i = 0; i < cmd.add; i++) {
-      const o = oldImage[oldPos + i]!;
-      model.diff(c, (newImage[newPos + i]! - o) & 0xff, o);
+      const j = oldPos + i;
+      const d = (newImage[newPos + i]! - oldImage[j]!) & 0xff;
+      model.diff(c, d, j, j > 0 ? oldImage[j - 1]! : 0, oldWord(oldImage, j));
     }
     oldPos += cmd.add;
     newPos += cmd.add;

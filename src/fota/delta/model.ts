@@ -5,10 +5,12 @@
  * apart.
  *
  * Why these contexts (measured on compiled firmware pairs, see README):
- * - diff bytes (new - old under an approximate match) are mostly zero; whether one is zero is
- *   predicted by the old byte at that position (known to the decoder) and the last three
- *   zero/non-zero outcomes. Non-zero diffs repeat (every call into a shifted region changes by
- *   the same displacement), so "same as the last/second-last non-zero diff" is tried first.
+ * - diff bytes (new - old under an approximate match) are mostly zero. They are non-zero where
+ *   the old bytes hold an address into a region that moved, and then they equal that region's
+ *   displacement. The decoder knows the old bytes, so the model reads the old word at each
+ *   position as a possible address, hashes its region, and learns per region whether bytes
+ *   change and by what (see `region`). The byte after a changed one is modelled by the carry
+ *   of the previous byte's change and the previous region: the higher bytes of an address.
  * - extra bytes (new code, no match in the old image) get a bit-tree per high bits of the
  *   previous output byte: a cheap order-1 hint within the memory budget.
  * Every table is a Uint16Array, so `modelBytes` is the model's whole memory.
@@ -54,25 +56,51 @@ const SHIFT_FAST = 4;
 const SHIFT_SLOW = 5;
 const EXTRA_CTX_SHIFT = 5; // 256 >> 5 = 8 contexts for extra bytes
 const LEN_TOP_BITS = 2;
+const ZERO_HASH_BITS = 11;
+const VALUE_HASH_BITS = 10;
+/** Address granularity (log2 bytes) of the regions that predict "changes" and "by how much". */
+const ZERO_REGION_SHIFT = 15;
+const VALUE_REGION_SHIFT = 13;
+const X86_CALL = 0xe8;
+
+function hash(x: number, bits: number): number {
+  return Math.imul(x, 0x9e3779b1) >>> (32 - bits);
+}
+
+/**
+ * The region an old byte would point into if it starts a 32-bit little-endian address: for an
+ * x86 `call rel32` (opcode E8 before it) the absolute target computed from its old position,
+ * otherwise the word itself. Every reference into a region that moved changes by that region's
+ * displacement, so the region predicts both whether the byte changes and its diff.
+ */
+function region(pos: number, prevByte: number, word: number, shift: number, bits: number): number {
+  if (prevByte === X86_CALL) return hash((((pos + 4 + (word | 0)) >>> shift) ^ 0x5a5a5a5) >>> 0, bits);
+  return hash(word >>> shift, bits);
+}
 
 export class DeltaModel {
   private readonly lenBits = newProbTable(LEN_KINDS * 64);
   private readonly lenTop = newProbTable(LEN_KINDS * 33 * (1 << LEN_TOP_BITS));
   private readonly seekSign = newProbTable(1);
-  private readonly zeroFlag = newProbTable(8 * 256);
-  private readonly sameAsLast = newProbTable(8 * 2);
+  private readonly zeroRegion = newProbTable(1 << ZERO_HASH_BITS);
+  private readonly zeroFollow = newProbTable(16);
+  private readonly valueHit = newProbTable(1 << VALUE_HASH_BITS);
+  private readonly valuePred = new Uint8Array(1 << VALUE_HASH_BITS);
+  private readonly sameAsLast = newProbTable(2);
   private readonly diffTree = newProbTable(2 * 256);
   private readonly extraTree = newProbTable((256 >> EXTRA_CTX_SHIFT) * 256);
   private hist = 0;
-  private lastNz1 = 1;
-  private lastNz2 = 0xff;
+  private prevD = 0;
+  private prevValueCtx = 0;
+  private lastNz = 1;
   private prevOut = 0;
 
-  /** Bytes held by the probability tables. */
+  /** Bytes held by the model's tables. */
   get modelBytes(): number {
     return (
-      this.lenBits.byteLength + this.lenTop.byteLength + this.seekSign.byteLength + this.zeroFlag.byteLength +
-      this.sameAsLast.byteLength + this.diffTree.byteLength + this.extraTree.byteLength
+      this.lenBits.byteLength + this.lenTop.byteLength + this.seekSign.byteLength + this.zeroRegion.byteLength +
+      this.zeroFollow.byteLength + this.valueHit.byteLength + this.valuePred.byteLength + this.sameAsLast.byteLength +
+      this.diffTree.byteLength + this.extraTree.byteLength
     );
   }
 
@@ -112,29 +140,52 @@ export class DeltaModel {
     return neg === 1 ? -mag : mag;
   }
 
-  /** Codes one diff byte d = (new - old) & 0xff at a position whose old byte is `oldByte`. */
-  diff(c: BitCoder, d: number, oldByte: number): number {
-    const h = this.hist;
-    let out: number;
-    if (c.bit(this.zeroFlag, (h << 8) | oldByte, d === 0 ? 0 : 1, SHIFT_SLOW) === 0) {
-      out = 0;
-    } else if (c.bit(this.sameAsLast, h * 2, d === this.lastNz1 ? 1 : 0, SHIFT_FAST) === 1) {
-      out = this.lastNz1;
-    } else if (c.bit(this.sameAsLast, h * 2 + 1, d === this.lastNz2 ? 1 : 0, SHIFT_FAST) === 1) {
-      out = this.lastNz2;
+  /**
+   * Codes one diff byte d = (new - old) & 0xff at old position `pos`. `prevByte` is old[pos - 1]
+   * and `word` the little-endian 32-bit word old[pos..pos+3] (bytes past either end read as 0).
+   */
+  diff(c: BitCoder, d: number, pos: number, prevByte: number, word: number): number {
+    const oldByte = word & 0xff;
+    const follows = this.prevD !== 0;
+    let zeroProbs: ProbTable;
+    let zeroCtx: number;
+    let valueCtx: number;
+    if (follows) {
+      // the byte after a changed one: usually the carry/borrow of a multi-byte address change,
+      // which the decoder can compute from the previous old byte and diff
+      const carry = (prevByte + this.prevD) >>> 8;
+      const sign = this.prevD >>> 7;
+      zeroProbs = this.zeroFollow;
+      zeroCtx = (((carry << 1) | sign) << 2) | (this.hist & 3);
+      valueCtx = hash((this.prevValueCtx * 8 + carry * 2 + sign) ^ 0x777777, VALUE_HASH_BITS);
     } else {
-      const base = (h & 1) << 8;
-      let node = 1;
-      for (let k = 7; k >= 0; k--) node = (node << 1) | c.bit(this.diffTree, base + node, (d >>> k) & 1, SHIFT_FAST);
-      out = node & 0xff;
+      zeroProbs = this.zeroRegion;
+      zeroCtx = region(pos, prevByte, word, ZERO_REGION_SHIFT, ZERO_HASH_BITS);
+      valueCtx = region(pos, prevByte, word, VALUE_REGION_SHIFT, VALUE_HASH_BITS);
     }
-    if (out !== 0) {
-      if (out !== this.lastNz1) {
-        this.lastNz2 = this.lastNz1;
-        this.lastNz1 = out;
+    let out: number;
+    if (c.bit(zeroProbs, zeroCtx, d === 0 ? 0 : 1, SHIFT_SLOW) === 0) {
+      out = 0;
+    } else {
+      const predicted = this.valuePred[valueCtx]!;
+      if (predicted !== 0 && c.bit(this.valueHit, valueCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) {
+        out = predicted;
+      } else if (c.bit(this.sameAsLast, follows ? 1 : 0, d === this.lastNz ? 1 : 0, SHIFT_FAST) === 1) {
+        out = this.lastNz;
+      } else {
+        const base = follows ? 256 : 0;
+        let node = 1;
+        for (let k = 7; k >= 0; k--) node = (node << 1) | c.bit(this.diffTree, base + node, (d >>> k) & 1, SHIFT_FAST);
+        out = node & 0xff;
+        // a zero here contradicts the zero flag: only a corrupt stream codes it
+        if (out === 0) throw new DeltaCorruptError('zero coded as a changed byte');
       }
+      this.valuePred[valueCtx] = out;
+      this.lastNz = out;
     }
-    this.hist = ((h << 1) | (out === 0 ? 0 : 1)) & 7;
+    this.hist = ((this.hist << 1) | (out === 0 ? 0 : 1)) & 7;
+    this.prevD = out;
+    this.prevValueCtx = valueCtx;
     this.prevOut = (oldByte + out) & 0xff;
     return out;
   }

@@ -229,9 +229,11 @@ class StreamingPatcher implements Patcher {
       if (need === Need.Flush) {
         await this.flush();
       } else {
-        const n = Math.min(this.oldBuf.length, this.left);
-        this.oldBuf.set(await this.read(this.oldPos, n));
-        this.oldBufStart = this.oldPos;
+        // from one byte before the position (the model's context) to as far as the buffer holds
+        const start = this.oldPos > 0 ? this.oldPos - 1 : 0;
+        const n = Math.min(this.oldBuf.length, this.header!.oldSize - start);
+        this.oldBuf.set(await this.read(start, n));
+        this.oldBufStart = start;
         this.oldBufLen = n;
       }
     }
@@ -272,13 +274,25 @@ class StreamingPatcher implements Patcher {
           case Phase.Add: {
             const model = this.model;
             const coder = this.coder;
+            const buf = this.oldBuf;
+            const oldSize = h.oldSize;
             while (this.left > 0) {
-              const inBuf = this.oldPos - this.oldBufStart;
-              if (inBuf < 0 || inBuf >= this.oldBufLen) return Need.Old;
+              // the model looks at old[pos - 1 .. pos + 3]: keep that window in the buffer
+              const pos = this.oldPos;
+              const at = pos - this.oldBufStart;
+              const bufEnd = this.oldBufStart + this.oldBufLen;
+              if ((pos > 0 && at < 1) || at < 0 || at >= this.oldBufLen || (pos + 4 > bufEnd && bufEnd < oldSize)) return Need.Old;
               if (this.outLen === this.outBuf.length) return Need.Flush;
               if (!ready()) return Need.Input;
-              const o = this.oldBuf[inBuf]!;
-              this.outBuf[this.outLen++] = (o + model.diff(coder, 0, o)) & 0xff;
+              const o = buf[at]!;
+              const word =
+                (o |
+                  (pos + 1 < bufEnd ? buf[at + 1]! << 8 : 0) |
+                  (pos + 2 < bufEnd ? buf[at + 2]! << 16 : 0) |
+                  (pos + 3 < bufEnd ? buf[at + 3]! << 24 : 0)) >>>
+                0;
+              const d = model.diff(coder, 0, pos, pos > 0 ? buf[at - 1]! : 0, word);
+              this.outBuf[this.outLen++] = (o + d) & 0xff;
               this.oldPos++;
               this.newPos++;
               this.left--;
