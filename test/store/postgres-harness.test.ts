@@ -3,7 +3,8 @@
  * SIGTERM without calling stop() still takes its server and temp dir with it.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
@@ -44,7 +45,7 @@ async function runChild(then: 'exit' | 'wait-for-sigterm'): Promise<{ pid: numbe
   }
 }
 
-async function superviseChild(child: ChildProcessWithoutNullStreams, then: 'exit' | 'wait-for-sigterm'): Promise<{ pid: number; dir: string; signal: NodeJS.Signals | null }> {
+async function superviseChild(child: ChildProcessByStdio<Writable, Readable, null>, then: 'exit' | 'wait-for-sigterm'): Promise<{ pid: number; dir: string; signal: NodeJS.Signals | null }> {
   let out = '';
   const info = await new Promise<{ pid: number; dir: string }>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
