@@ -16,7 +16,7 @@
  * Every table is a Uint16Array, so `modelBytes` is the model's whole memory.
  */
 import { DeltaCorruptError } from './errors.js';
-import { newProbTable, type ProbTable, type RangeDecoder, type RangeEncoder } from './range-coder.js';
+import { newProbTable, probCount, updateProb, type ProbTable, type RangeDecoder, type RangeEncoder } from './range-coder.js';
 
 /** One binary decision: the encoder codes `bit` and returns it; the decoder returns the coded bit. */
 export interface BitCoder {
@@ -62,6 +62,7 @@ const VALUE_HASH_BITS = 10;
 const ZERO_REGION_SHIFT = 15;
 const VALUE_REGION_SHIFT = 13;
 const X86_CALL = 0xe8;
+const MIN_REGION_COUNT = 4;
 
 function hash(x: number, bits: number): number {
   return Math.imul(x, 0x9e3779b1) >>> (32 - bits);
@@ -84,6 +85,7 @@ export class DeltaModel {
   private readonly seekSign = newProbTable(1);
   private readonly zeroRegion = newProbTable(1 << ZERO_HASH_BITS);
   private readonly zeroFollow = newProbTable(16);
+  private readonly zeroFallback = newProbTable(8);
   private readonly valueHit = newProbTable(1 << VALUE_HASH_BITS);
   private readonly valuePred = new Uint8Array(1 << VALUE_HASH_BITS);
   private readonly sameAsLast = newProbTable(2);
@@ -99,7 +101,7 @@ export class DeltaModel {
   get modelBytes(): number {
     return (
       this.lenBits.byteLength + this.lenTop.byteLength + this.seekSign.byteLength + this.zeroRegion.byteLength +
-      this.zeroFollow.byteLength + this.valueHit.byteLength + this.valuePred.byteLength + this.sameAsLast.byteLength +
+      this.zeroFollow.byteLength + this.zeroFallback.byteLength + this.valueHit.byteLength + this.valuePred.byteLength + this.sameAsLast.byteLength +
       this.diffTree.byteLength + this.extraTree.byteLength
     );
   }
@@ -164,7 +166,16 @@ export class DeltaModel {
       valueCtx = region(pos, prevByte, word, VALUE_REGION_SHIFT, VALUE_HASH_BITS);
     }
     let out: number;
-    if (c.bit(zeroProbs, zeroCtx, d === 0 ? 0 : 1, SHIFT_SLOW) === 0) {
+    let changed: number;
+    if (!follows && probCount(zeroProbs, zeroCtx) < MIN_REGION_COUNT) {
+      // a region seen too rarely to trust: code with the history-only table, let the region learn
+      changed = c.bit(this.zeroFallback, this.hist, d === 0 ? 0 : 1, SHIFT_SLOW);
+      updateProb(zeroProbs, zeroCtx, changed, SHIFT_SLOW);
+    } else {
+      changed = c.bit(zeroProbs, zeroCtx, d === 0 ? 0 : 1, SHIFT_SLOW);
+      if (!follows) updateProb(this.zeroFallback, this.hist, changed, SHIFT_SLOW);
+    }
+    if (changed === 0) {
       out = 0;
     } else {
       const predicted = this.valuePred[valueCtx]!;

@@ -24,6 +24,16 @@ export function newProbTable(size: number): ProbTable {
   return new Uint16Array(size).fill(INIT);
 }
 
+/** Updates an entry as if `bit` had been coded with it (for tables that only watch). */
+export function updateProb(probs: ProbTable, i: number, bit: number, shift: number): void {
+  update(probs, i, probs[i]!, bit, shift);
+}
+
+/** Number of updates an entry has seen, saturating at 15. */
+export function probCount(probs: ProbTable, i: number): number {
+  return probs[i]! & 15;
+}
+
 function update(probs: ProbTable, i: number, v: number, bit: number, shift: number): void {
   let p = v >>> 4;
   const n = v & 15;
