@@ -17,7 +17,6 @@ import {
   unrecognizedCriticalOptions,
   type CoapMessage,
   type CoapTypeValue,
-  type DecodeLimits,
 } from './codec.js';
 import { CoapBadResponseError, CoapCancelledError, CoapFormatError, CoapResetError, CoapSendError, CoapTimeoutError } from './errors.js';
 import type { CoapOption } from './options.js';
@@ -35,7 +34,10 @@ import { Router, type ResourceDefinition } from './router.js';
 import { RequestDispatcher, type NotificationEvents, type ResponseParts } from './server.js';
 import type { DatagramTransport, PeerKey } from './transport.js';
 import { observeResource, requestWithBlocks, type ClientRequest, type CoapResponse, type ExchangeContext, type ExchangeHandlers, type ExchangeHandle, type Observation, type RequestParts } from './client.js';
-import type { ObserveLimits } from './observe.js';
+import { assertString } from '../util/assert.js';
+import { validateEndpointOptions, type CoapEndpointOptions } from './endpoint-options.js';
+
+export type { CoapEndpointOptions };
 
 /** Published on `rootline:coap:drop` for every datagram the endpoint discards or rejects. */
 export interface CoapDropEvent {
@@ -45,40 +47,6 @@ export interface CoapDropEvent {
 }
 const dropChannel = channel('rootline:coap:drop');
 
-export interface CoapEndpointOptions {
-  /** RFC 7252 §4.8 parameters; tests shorten ackTimeoutMs. */
-  transmission?: Partial<TransmissionParameters>;
-  /** A handler slower than this gets an empty ACK first and a separate response (default ACK_TIMEOUT/2). */
-  separateResponseAfterMs?: number;
-  /** Message-ID deduplication entries kept (default 50000). */
-  maxDedupEntries?: number;
-  decodeLimits?: DecodeLimits;
-  /** Largest Block1-reassembled request body (default 1 MiB); larger ones get 4.13 with Size1. */
-  maxRequestBodySize?: number;
-  /** Largest Block2-reassembled response body the client accepts (default 16 MiB). */
-  maxResponseBodySize?: number;
-  /** Preferred (and largest) block size exponent, 0..6 (default 6: 1024 bytes). */
-  preferredBlockSzx?: number;
-  /** Concurrent Block1 reassemblies kept (default 256). */
-  maxBlock1Transfers?: number;
-  /** Cached large representations for Block2 follow-up requests (default 64). */
-  maxBlock2CacheEntries?: number;
-  observe?: ObserveLimits & {
-    /** Every n-th notification is CON (default 5). */
-    confirmableEvery?: number;
-    /** RFC 7641 §4.5: at least one CON notification per this interval (default 24 h). */
-    confirmableIntervalMs?: number;
-  };
-  /** Token length for our requests, 0..8 (default 8, random). */
-  tokenLength?: number;
-  /** Critical option numbers handled above this layer (e.g. by OSCORE), beyond the registry. */
-  recognizedOptions?: number[];
-  /** How long a client waits for a separate or NON response (default EXCHANGE_LIFETIME). */
-  responseTimeoutMs?: number;
-  /** Close the transport on close() (default true). */
-  closeTransport?: boolean;
-  random?: () => number;
-}
 
 interface PendingCon {
   peer: PeerKey;
@@ -133,6 +101,7 @@ export class CoapEndpoint implements ExchangeContext {
   #closed = false;
 
   constructor(transport: DatagramTransport, options: CoapEndpointOptions = {}) {
+    validateEndpointOptions(transport, options);
     this.#transport = transport;
     this.#options = options;
     this.transmission = { ...DEFAULT_TRANSMISSION, ...options.transmission };
@@ -173,12 +142,14 @@ export class CoapEndpoint implements ExchangeContext {
   }
 
   /** A request with automatic Block1 upload and Block2 download (RFC 7959). */
-  request(peer: PeerKey, req: ClientRequest = {}): Promise<CoapResponse> {
+  async request(peer: PeerKey, req: ClientRequest = {}): Promise<CoapResponse> {
+    assertString(peer, 'peer');
     return requestWithBlocks(this, peer, req);
   }
 
   /** Registers an observation (RFC 7641); `onNotify` sees every fresh notification after the first response. */
-  observe(peer: PeerKey, req: ClientRequest, onNotify: (res: CoapResponse) => void, onEnd?: (err?: Error) => void): Promise<Observation> {
+  async observe(peer: PeerKey, req: ClientRequest, onNotify: (res: CoapResponse) => void, onEnd?: (err?: Error) => void): Promise<Observation> {
+    assertString(peer, 'peer');
     return observeResource(this, peer, req, onNotify, onEnd);
   }
 

@@ -181,6 +181,11 @@ export class RequestDispatcher {
       const cached = this.#block2.get(reprKey);
       if (cached !== undefined && cached.expires > Date.now()) res = cached.response;
     }
+    if (res === undefined && block2 !== undefined && block2.num > 0 && block1 === undefined && method !== 'GET' && method !== 'FETCH') {
+      // A later block of a POST/PUT response whose representation is no longer cached: running
+      // the (unsafe) handler again with an empty body would repeat its effect instead.
+      return errorResponse(CoapCode.RequestEntityIncomplete, 'representation no longer available; repeat the request');
+    }
     if (res === undefined) {
       // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
       res = await this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe);

@@ -173,3 +173,21 @@ test('Block2 payloads above the client limit fail with ERR_COAP_BODY_TOO_LARGE',
   await client.close();
   await server.close();
 });
+
+test('Block2 follow-ups of a POST response are served from the cache, never by re-running the POST', async () => {
+  const net = new MemoryNetwork();
+  const server = new CoapEndpoint(net.transport('server'), FAST);
+  const client = new CoapEndpoint(net.transport('client'), FAST);
+  let posts = 0;
+  server.resource('/rpc', { post: () => { posts++; return { payload: body(3000) }; } });
+  const res = await client.request('server', { path: '/rpc', method: 'POST', payload: 'x' });
+  assert.deepEqual(res.payload, body(3000));
+  assert.equal(posts, 1);
+  const noCache = new CoapEndpoint(net.transport('server2'), { ...FAST, maxBlock2CacheEntries: 0 });
+  noCache.resource('/rpc', { post: () => { posts++; return { payload: body(3000) }; } });
+  await assert.rejects(client.request('server2', { path: '/rpc', method: 'POST', payload: 'x' }), { code: 'ERR_COAP_BLOCK_TRANSFER' });
+  assert.equal(posts, 2, 'the POST ran once; block 1 got 4.08 instead of a second run');
+  await noCache.close();
+  await client.close();
+  await server.close();
+});

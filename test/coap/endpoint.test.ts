@@ -284,3 +284,20 @@ test('a transport that throws on send (DTLS session gone) fails the exchange wit
   await settle(5);
   await ep.close();
 });
+
+test('bad endpoint options and arguments are named in ERR_INVALID_ARGUMENT', async () => {
+  const net = new MemoryNetwork();
+  const t = net.transport('x');
+  assert.throws(() => new CoapEndpoint(t, { tokenLength: 9 }), { code: 'ERR_INVALID_ARGUMENT', argument: 'tokenLength' });
+  assert.throws(() => new CoapEndpoint(t, { transmission: { ackTimeoutMs: 0 } }), { argument: 'transmission.ackTimeoutMs' });
+  assert.throws(() => new CoapEndpoint(t, { transmission: { nstart: 0 } }), { argument: 'transmission.nstart' });
+  assert.throws(() => new CoapEndpoint(t, { preferredBlockSzx: 7 }), { argument: 'preferredBlockSzx' });
+  assert.throws(() => new CoapEndpoint(t, { maxRequestBodySize: -1 }), { argument: 'maxRequestBodySize' });
+  assert.throws(() => new CoapEndpoint({} as never), { argument: 'transport' });
+  const ep = new CoapEndpoint(t, FAST);
+  assert.throws(() => ep.resource('relative', {}), { argument: 'path' });
+  assert.throws(() => ep.resource('/a/*/b', {}), { argument: 'path' });
+  await assert.rejects(ep.request('peer', { block2Szx: 7 }), { argument: 'block2Szx' });
+  await assert.rejects(ep.request(42 as never, {}), { argument: 'peer' });
+  await ep.close();
+});
