@@ -263,6 +263,15 @@ export function observeResource(
       handle.close();
       onEnd?.(err);
     };
+    // A throwing callback must neither escape into the receive path nor become an unhandled
+    // rejection: it ends the observation with that error.
+    const deliver = (r: CoapResponse): void => {
+      try {
+        onNotify(r);
+      } catch (err) {
+        end(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
     const full = async (msg: CoapMessage): Promise<CoapResponse> => {
       const body = await fetchRemainingBlocks(ctx, peer, CoapCode.GET, base, msg, maxBody, common);
       return toResponse({ ...body.last, options: msg.options }, body.payload);
@@ -288,7 +297,7 @@ export function observeResource(
         if (ended) return false;
         // RFC 7641 §3.2: a response without Observe, or with an error code, ends the observation.
         if (seq === undefined || msg.code >> 5 !== 2) {
-          onNotify(toResponse(msg));
+          deliver(toResponse(msg));
           end();
           return false;
         }
@@ -297,7 +306,7 @@ export function observeResource(
         last = { seq, at: now };
         full(msg).then(
           (r) => {
-            if (!ended) onNotify(r);
+            if (!ended) deliver(r);
           },
           (err: Error) => end(err),
         );

@@ -174,3 +174,15 @@ test('observe: a notification larger than one block is completed with Block2 GET
   await client.close();
   await server.close();
 });
+
+test('observe client: a throwing onNotify ends the observation with that error; the server is told by RST', async () => {
+  const { client, handle, bump, close } = setup();
+  let ended: Error | undefined;
+  await client.observe('server', { path: '/state' }, () => { throw new Error('callback failed'); }, (e) => (ended = e));
+  bump();
+  await until(() => ended !== undefined);
+  assert.equal(ended!.message, 'callback failed');
+  bump();
+  await until(() => handle.observerCount() === 0);
+  await close();
+});
