@@ -30,11 +30,11 @@ export class SqliteAuditLog implements AuditLog {
       if (head.hash === '') throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
       const unsigned = { seq: head.seq + 1, at: new Date().toISOString(), ...e, prevHash: head.hash };
       const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
-      db.prepare(
+      this.#ctx.prepare(
         `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(record.seq, record.at, record.actor, record.action, record.subject, record.outcome, JSON.stringify(record.details), record.prevHash, record.hash);
-      db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1').run(record.seq, record.hash);
+      this.#ctx.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1').run(record.seq, record.hash);
       return record;
     });
     try {
@@ -51,7 +51,7 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   #head(): { seq: number; hash: string } {
-    const row = this.#ctx.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as { seq: unknown; hash: string } | undefined;
+    const row = this.#ctx.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as { seq: unknown; hash: string } | undefined;
     // Without the head row the log cannot be appended to or checked: a damaged database.
     if (row === undefined) return { seq: 0, hash: '' };
     return { seq: toSafeInteger(row.seq, 'audit_head seq'), hash: row.hash };
@@ -70,7 +70,7 @@ export class SqliteAuditLog implements AuditLog {
       parts.push('action = ?');
       params.push(o.action);
     }
-    const rows = this.#ctx.db.prepare(`SELECT * FROM audit_log WHERE ${parts.join(' AND ')} ORDER BY seq LIMIT ?`).all(...params, o.limit) as AuditRow[];
+    const rows = this.#ctx.prepare(`SELECT * FROM audit_log WHERE ${parts.join(' AND ')} ORDER BY seq LIMIT ?`).all(...params, o.limit) as AuditRow[];
     return rows.map((r) => auditFromRow(r));
   }
 
@@ -80,7 +80,7 @@ export class SqliteAuditLog implements AuditLog {
     // The chain as of now: the head is read first and the walk stops at it, so appends made while
     // a long verify runs neither extend the walk nor look like damage.
     const head = this.#head();
-    const batch = this.#ctx.db.prepare('SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
+    const batch = this.#ctx.prepare('SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
     for (;;) {
       this.#ctx.check();
       const rows = batch.all(verifier.lastSeq, head.seq, VERIFY_BATCH) as AuditRow[];
@@ -94,7 +94,7 @@ export class SqliteAuditLog implements AuditLog {
     if (verifier.checkHead(head) !== undefined) return verifier.result();
     // Records past the head: max(seq) is read before the head, and the head moves in the same
     // transaction as each insert, so a legitimate record is never past the head read after it.
-    const max = this.#ctx.db.prepare('SELECT max(seq) AS seq FROM audit_log').get() as { seq: unknown };
+    const max = this.#ctx.prepare('SELECT max(seq) AS seq FROM audit_log').get() as { seq: unknown };
     const now = this.#head();
     if (max.seq !== null && toSafeInteger(max.seq, 'audit_log max(seq)') > now.seq) verifier.recordBeyondHead(now.seq, toSafeInteger(max.seq, 'audit_log max(seq)'));
     return verifier.result();

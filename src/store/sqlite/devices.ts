@@ -22,6 +22,8 @@ import {
 
 export interface SqliteContext {
   readonly db: BetterSqlite3.Database;
+  /** A prepared statement for `sql`, compiled once per connection and then reused. */
+  prepare(sql: string): BetterSqlite3.Statement;
   /** Throws StoreClosedError after close(). */
   check(): void;
 }
@@ -74,8 +76,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
 
   #insertDevice(d: NormalizedDevice, now: string): DeviceRecord {
     try {
-      this.#ctx.db
-        .prepare(
+      this.#ctx.prepare(
           `INSERT INTO devices (endpoint, model, firmware_version, tags, ownership_state, attributes, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
@@ -91,8 +92,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
 
   #insertCredential(c: NormalizedCredential, now: string): DeviceCredential {
     try {
-      this.#ctx.db
-        .prepare('INSERT INTO device_credentials (kind, lookup, endpoint, material, created_at) VALUES (?, ?, ?, ?, ?)')
+      this.#ctx.prepare('INSERT INTO device_credentials (kind, lookup, endpoint, material, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(c.kind, c.lookup, c.endpoint, Buffer.from(c.material.buffer, c.material.byteOffset, c.material.byteLength), now);
     } catch (err) {
       const code = sqliteCode(err);
@@ -114,7 +114,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
   }
 
   #get(endpoint: string): DeviceRecord | undefined {
-    const row = this.#ctx.db.prepare('SELECT * FROM devices WHERE endpoint = ?').get(endpoint) as DeviceRow | undefined;
+    const row = this.#ctx.prepare('SELECT * FROM devices WHERE endpoint = ?').get(endpoint) as DeviceRow | undefined;
     return row === undefined ? undefined : deviceFromRow(row);
   }
 
@@ -122,7 +122,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
     const q = normalizeDeviceQuery(query);
     this.#ctx.check();
     const where = whereClause(q, true);
-    const rows = this.#ctx.db.prepare(`SELECT * FROM devices ${where.sql} ORDER BY endpoint LIMIT ?`).all(...where.params, q.limit) as DeviceRow[];
+    const rows = this.#ctx.prepare(`SELECT * FROM devices ${where.sql} ORDER BY endpoint LIMIT ?`).all(...where.params, q.limit) as DeviceRow[];
     return rows.map(deviceFromRow);
   }
 
@@ -130,7 +130,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
     const q = normalizeDeviceQuery(query);
     this.#ctx.check();
     const where = whereClause(q, false);
-    const row = this.#ctx.db.prepare(`SELECT count(*) AS n FROM devices ${where.sql}`).get(...where.params) as { n: number };
+    const row = this.#ctx.prepare(`SELECT count(*) AS n FROM devices ${where.sql}`).get(...where.params) as { n: number };
     return row.n;
   }
 
@@ -142,8 +142,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
       const current = this.#get(endpoint);
       if (current === undefined) throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`);
       const next: DeviceRecord = { ...current, ...p, updatedAt: new Date().toISOString() };
-      this.#ctx.db
-        .prepare('UPDATE devices SET model = ?, firmware_version = ?, tags = ?, ownership_state = ?, attributes = ?, updated_at = ? WHERE endpoint = ?')
+      this.#ctx.prepare('UPDATE devices SET model = ?, firmware_version = ?, tags = ?, ownership_state = ?, attributes = ?, updated_at = ? WHERE endpoint = ?')
         .run(next.model, next.firmwareVersion, JSON.stringify(next.tags), next.ownershipState, JSON.stringify(next.attributes), next.updatedAt, endpoint);
       return next;
     });
@@ -153,7 +152,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
   async delete(endpoint: string): Promise<boolean> {
     assertEndpoint(endpoint);
     this.#ctx.check();
-    return this.#ctx.db.prepare('DELETE FROM devices WHERE endpoint = ?').run(endpoint).changes > 0;
+    return this.#ctx.prepare('DELETE FROM devices WHERE endpoint = ?').run(endpoint).changes > 0;
   }
 
   async addCredential(credential: Omit<DeviceCredential, 'createdAt'>): Promise<DeviceCredential> {
@@ -165,8 +164,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
   async credentials(endpoint: string): Promise<DeviceCredential[]> {
     assertEndpoint(endpoint);
     this.#ctx.check();
-    const rows = this.#ctx.db
-      .prepare('SELECT * FROM device_credentials WHERE endpoint = ? ORDER BY created_at, kind, lookup')
+    const rows = this.#ctx.prepare('SELECT * FROM device_credentials WHERE endpoint = ? ORDER BY created_at, kind, lookup')
       .all(endpoint) as CredentialRow[];
     return rows.map(credentialFromRow);
   }
@@ -175,7 +173,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
     assertCredentialKind(kind);
     assertLookup(lookup);
     this.#ctx.check();
-    const row = this.#ctx.db.prepare('SELECT * FROM device_credentials WHERE kind = ? AND lookup = ?').get(kind, lookup) as CredentialRow | undefined;
+    const row = this.#ctx.prepare('SELECT * FROM device_credentials WHERE kind = ? AND lookup = ?').get(kind, lookup) as CredentialRow | undefined;
     return row === undefined ? undefined : credentialFromRow(row);
   }
 
@@ -183,6 +181,6 @@ export class SqliteDeviceRepository implements DeviceRepository {
     assertCredentialKind(kind);
     assertLookup(lookup);
     this.#ctx.check();
-    return this.#ctx.db.prepare('DELETE FROM device_credentials WHERE kind = ? AND lookup = ?').run(kind, lookup).changes > 0;
+    return this.#ctx.prepare('DELETE FROM device_credentials WHERE kind = ? AND lookup = ?').run(kind, lookup).changes > 0;
   }
 }

@@ -34,7 +34,7 @@ class SqliteSettings implements SettingsRepository {
   async get(key: string): Promise<string | undefined> {
     assertSettingKey(key);
     this.#ctx.check();
-    const row = this.#ctx.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.#ctx.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value;
   }
 
@@ -42,15 +42,14 @@ class SqliteSettings implements SettingsRepository {
     assertSettingKey(key);
     assertSettingValue(value);
     this.#ctx.check();
-    this.#ctx.db
-      .prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+    this.#ctx.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
       .run(key, value, new Date().toISOString());
   }
 
   async delete(key: string): Promise<boolean> {
     assertSettingKey(key);
     this.#ctx.check();
-    return this.#ctx.db.prepare('DELETE FROM settings WHERE key = ?').run(key).changes > 0;
+    return this.#ctx.prepare('DELETE FROM settings WHERE key = ?').run(key).changes > 0;
   }
 }
 
@@ -64,8 +63,17 @@ class SqliteStore implements Store {
 
   constructor(db: Database.Database) {
     this.#db = db;
+    const statements = new Map<string, Database.Statement>();
     const ctx: SqliteContext = {
       db,
+      prepare: (sql) => {
+        let stmt = statements.get(sql);
+        if (stmt === undefined) {
+          stmt = db.prepare(sql);
+          statements.set(sql, stmt);
+        }
+        return stmt;
+      },
       check: () => {
         if (this.#closed) throw new StoreClosedError();
       },
