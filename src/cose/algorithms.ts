@@ -2,6 +2,7 @@
  * The COSE algorithms this room implements, by IANA "COSE Algorithms" value (RFC 9053), plus the
  * private-use AEAD identifiers for LEA and ARIA documented in README.md.
  */
+import type { AeadAlgorithm as CryptoAeadName } from '../crypto/index.js';
 
 /** Algorithm identifiers, by their RFC 9053 names. */
 export const CoseAlgorithm = {
@@ -32,6 +33,31 @@ export const CoseAlgorithm = {
   AES_CCM_16_128_256: 31,
   AES_CCM_64_128_128: 32,
   AES_CCM_64_128_256: 33,
+  /**
+   * LEA (KS X 3246) and ARIA (RFC 5794) under private-use identifiers (RFC 9052 §11: values
+   * "less than -65536" are for private use). Same shapes as the AES algorithms above; only
+   * peers that share this table understand them.
+   */
+  LEA_128_GCM: -65537,
+  LEA_256_GCM: -65538,
+  LEA_CCM_16_64_128: -65539,
+  LEA_CCM_16_64_256: -65540,
+  LEA_CCM_64_64_128: -65541,
+  LEA_CCM_64_64_256: -65542,
+  LEA_CCM_16_128_128: -65543,
+  LEA_CCM_16_128_256: -65544,
+  LEA_CCM_64_128_128: -65545,
+  LEA_CCM_64_128_256: -65546,
+  ARIA_128_GCM: -65547,
+  ARIA_256_GCM: -65548,
+  ARIA_CCM_16_64_128: -65549,
+  ARIA_CCM_16_64_256: -65550,
+  ARIA_CCM_64_64_128: -65551,
+  ARIA_CCM_64_64_256: -65552,
+  ARIA_CCM_16_128_128: -65553,
+  ARIA_CCM_16_128_256: -65554,
+  ARIA_CCM_64_128_128: -65555,
+  ARIA_CCM_64_128_256: -65556,
 } as const;
 
 export type SignatureAlgorithmId = typeof CoseAlgorithm.ES256 | typeof CoseAlgorithm.EdDSA;
@@ -61,7 +87,9 @@ export interface AeadAlgorithm {
   readonly id: number;
   readonly name: string;
   /** How the room computes it: OpenSSL AES modes, or `createAead` from the crypto room. */
-  readonly engine: 'aes-gcm' | 'aes-ccm';
+  readonly engine: 'aes-gcm' | 'aes-ccm' | 'crypto-aead';
+  /** The crypto room's name for the cipher and mode (engine 'crypto-aead'). */
+  readonly cryptoName?: CryptoAeadName;
   readonly keyLength: number;
   readonly nonceLength: number;
   readonly tagLength: number;
@@ -119,7 +147,41 @@ function ccm(id: number, lBits: 16 | 64, tagBits: 64 | 128, keyBits: 128 | 256):
   ];
 }
 
+/** LEA/ARIA through the crypto room's createAead, mirroring the AES shapes (same nonce and tag sizes). */
+function viaCrypto(cipher: 'LEA' | 'ARIA', firstId: number): [number, AeadAlgorithm][] {
+  const out: [number, AeadAlgorithm][] = [];
+  let id = firstId;
+  for (const keyBits of [128, 256] as const) {
+    out.push([id, { id, name: `${cipher}-${keyBits}-GCM`, engine: 'crypto-aead', cryptoName: `${cipher}-${keyBits}-GCM`, keyLength: keyBits / 8, nonceLength: 12, tagLength: 16, maxPlaintextLength: GCM_MAX }]);
+    id--;
+  }
+  for (const tagBits of [64, 128] as const) {
+    for (const lBits of [16, 64] as const) {
+      for (const keyBits of [128, 256] as const) {
+        const l = lBits / 8;
+        out.push([
+          id,
+          {
+            id,
+            name: `${cipher}-CCM-${lBits}-${tagBits}-${keyBits}`,
+            engine: 'crypto-aead',
+            cryptoName: `${cipher}-${keyBits}-${tagBits === 64 ? 'CCM-8' : 'CCM'}`,
+            keyLength: keyBits / 8,
+            nonceLength: 15 - l,
+            tagLength: tagBits / 8,
+            maxPlaintextLength: l >= 7 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * l) - 1,
+          },
+        ]);
+        id--;
+      }
+    }
+  }
+  return out;
+}
+
 export const AEAD_ALGORITHMS: ReadonlyMap<number, AeadAlgorithm> = new Map<number, AeadAlgorithm>([
+  ...viaCrypto('LEA', CoseAlgorithm.LEA_128_GCM),
+  ...viaCrypto('ARIA', CoseAlgorithm.ARIA_128_GCM),
   gcm(CoseAlgorithm.A128GCM, 'A128GCM', 16),
   gcm(CoseAlgorithm.A192GCM, 'A192GCM', 24),
   gcm(CoseAlgorithm.A256GCM, 'A256GCM', 32),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { AEAD_ALGORITHMS } from '../../src/cose/algorithms.js';
 import { CborTag, decodeCbor, encodeCbor } from '../../src/cose/cbor.js';
@@ -32,6 +32,45 @@ describe('encrypt0 / decrypt0', () => {
       assert.notDeepEqual(fields(again)[1].get(5), unprot.get(5));
     });
   }
+
+  it('encrypts and decrypts an empty plaintext, also one without a backing store (randomBytes(0))', async () => {
+    for (const alg of AEAD_ALGORITHMS.values()) {
+      const key = new Uint8Array(randomBytes(alg.keyLength));
+      for (const empty of [new Uint8Array(0), randomBytes(0)]) {
+        const msg = await encrypt0({ plaintext: empty, key, alg: alg.id });
+        assert.equal(fields(msg)[2]!.length, alg.tagLength, alg.name);
+        assert.equal((await decrypt0(msg, { key })).plaintext.length, 0, alg.name);
+      }
+    }
+  });
+
+  it('LEA and ARIA use private-use identifiers below -65536 and the AES shapes', () => {
+    const private_ = [...AEAD_ALGORITHMS.values()].filter((a) => a.id < -65536);
+    assert.equal(private_.length, 20);
+    for (const a of private_) {
+      assert.match(a.name, /^(LEA|ARIA)-/);
+      const aesName = a.name.replace(/^(LEA|ARIA)-(128|256)-GCM$/, 'A$2GCM').replace(/^(LEA|ARIA)-CCM/, 'AES-CCM');
+      const aes = [...AEAD_ALGORITHMS.values()].find((x) => x.name === aesName);
+      assert.ok(aes !== undefined, `no AES counterpart for ${a.name}`);
+      assert.deepEqual([a.keyLength, a.nonceLength, a.tagLength, a.maxPlaintextLength], [aes.keyLength, aes.nonceLength, aes.tagLength, aes.maxPlaintextLength]);
+    }
+  });
+
+  it('ARIA-GCM and ARIA-CCM messages match OpenSSL\'s ARIA run directly over the Enc_structure', async () => {
+    for (const [id, node, tagLength] of [[-65547, 'aria-128-gcm', 16], [-65549, 'aria-128-ccm', 8], [-65554, 'aria-256-ccm', 16]] as const) {
+      const alg = AEAD_ALGORITHMS.get(id)!;
+      const key = new Uint8Array(randomBytes(alg.keyLength));
+      const msg = await encrypt0({ plaintext, key, alg: id, externalAad: utf8('ext') });
+      const [p, u, ct] = fields(msg);
+      const nonce = u.get(5) as Uint8Array;
+      assert.equal(nonce.length, alg.nonceLength);
+      const aad = encodeCbor(['Encrypt0', p, utf8('ext')]);
+      const cipher = createCipheriv(node as 'aria-128-gcm', key, nonce, { authTagLength: tagLength });
+      cipher.setAAD(aad, { plaintextLength: plaintext.length });
+      const expected = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+      assert.deepEqual(Buffer.from(ct!), expected, alg.name);
+    }
+  });
 
   it('fails to decrypt under a wrong key, wrong external AAD, or a flipped ciphertext bit', async () => {
     const key = new Uint8Array(randomBytes(16));
