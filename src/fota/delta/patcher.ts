@@ -343,6 +343,7 @@ class StreamingPatcher implements Patcher {
     if (this.phase !== Phase.Done) throw new DeltaTruncatedError(`the new image is incomplete (${this.newPos} of ${this.header!.newSize} bytes)`);
     this.checkOverrun();
     if (this.dec.available > 0) throw new DeltaTrailingDataError(this.dec.available);
+    if (this.dec.started && !this.dec.finishedCleanly) throw new DeltaCorruptError('the coded stream does not end cleanly');
     await this.flush();
     const digest = new Uint8Array(this.hash.digest());
     if (!timingSafeEqual(digest, this.header!.newDigest)) throw new DeltaDigestMismatchError('the rebuilt image differs from the patch header');

@@ -5,6 +5,7 @@
  * exactly and tiny, and because binary context models let the delta use what the decoder already
  * knows (the old image's bytes) as context, which a general-purpose compressor cannot.
  */
+import { DeltaCorruptError } from './errors.js';
 
 export const PROB_BITS = 12;
 const PROB_ONE = 1 << PROB_BITS;
@@ -168,10 +169,21 @@ export class RangeDecoder {
   }
 
   start(): void {
+    // the encoder's first byte is its empty cache: always 0, and otherwise silently ignored
+    if (this.initBytes === 5 && this.next() !== 0) throw new DeltaCorruptError('coded stream does not start with 0');
+    if (this.initBytes === 5) this.initBytes = 4;
     while (this.initBytes > 0) {
       this.code = ((this.code << 8) | this.next()) >>> 0;
       this.initBytes--;
     }
+  }
+
+  /**
+   * After the last symbol of a stream the encoder flushed, `code` is exactly 0 (as in the LZMA
+   * SDK's RangeDec_IsFinishedOK): this catches damage in the flush bytes, which no symbol reads.
+   */
+  get finishedCleanly(): boolean {
+    return this.code === 0;
   }
 
   decodeBit(probs: ProbTable, i: number, shift: number): number {
