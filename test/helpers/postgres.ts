@@ -27,6 +27,8 @@ export interface PostgresServer {
   pid: number;
   /** Creates a fresh empty database and returns its connection string. */
   createDatabase(): Promise<string>;
+  /** Drops a database made by createDatabase (disconnecting anyone still on it). */
+  dropDatabase(connectionString: string): Promise<void>;
   /** Stops the server and removes its directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -204,6 +206,17 @@ export async function startPostgres(): Promise<PostgresServer> {
           await client.end();
         }
         return url(name);
+      },
+      async dropDatabase(connectionString) {
+        const name = new URL(connectionString).pathname.slice(1);
+        if (!/^t_\d+_\d+$/.test(name)) throw new Error(`not a database made by createDatabase: ${name}`);
+        const client = new pg.Client({ connectionString: url('postgres') });
+        await client.connect();
+        try {
+          await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await client.end();
+        }
       },
       async stop() {
         if (stopped) return;

@@ -38,7 +38,7 @@ async function postgresHarness(): Promise<StoreHarness> {
     open: () => openPostgresStore({ connectionString }),
     raw: (sql, options) => rawQuery(connectionString, sql, options?.bypassTriggers ?? false),
     async dispose() {
-      // The whole server directory goes away in after(); nothing else to remove per test.
+      await server?.dropDatabase(connectionString);
     },
   };
 }
