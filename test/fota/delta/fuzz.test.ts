@@ -120,7 +120,7 @@ describe('delta decoder fuzzing', () => {
     const edit = fc.record({ at: fc.nat(), del: fc.nat({ max: 40 }), ins: fc.uint8Array({ maxLength: 40 }) });
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.array(edit, { maxLength: 6 }), fc.integer({ min: 1, max: 200 }), async (old, edits, chunk) => {
-        let neu = Array.from(old);
+        const neu = Array.from(old);
         for (const e of edits) neu.splice(e.at % (neu.length + 1), e.del, ...e.ins);
         const next = Uint8Array.from(neu);
         const r = await apply(old, createDelta(old, next), chunk);
