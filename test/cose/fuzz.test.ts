@@ -129,6 +129,7 @@ describe('fuzz: COSE parsers only throw typed errors', async () => {
   const signEs = await sign1({ payload: utf8('payload'), signer: keyObjectSigner(p256.privateKey) });
   const maced = await mac0({ payload: utf8('payload'), key: rawMacKey(secret, 4), unprotectedHeader: { kid: utf8('k') } });
   const sealed = await encrypt0({ plaintext: utf8('payload'), key: aesKey, alg: 10 });
+  const sealedLea = await encrypt0({ plaintext: utf8('payload'), key: aesKey, alg: -65539 });
   const cwt = await createCwt({ iss: 'i', aud: 'a', exp: now + 10, cti: new Uint8Array(2) }, { macKey: rawMacKey(secret, 5) });
   const coseKey = encodeCoseKey(coseKeyFromKeyObject(p256.privateKey, { kid: utf8('k'), alg: -7 }));
 
@@ -137,6 +138,7 @@ describe('fuzz: COSE parsers only throw typed errors', async () => {
     ['verifySign1 (ES256)', signEs, (b) => verifySign1(b, { key: p256.publicKey })],
     ['verifyMac0', maced, (b) => verifyMac0(b, { key: secret })],
     ['decrypt0', sealed, (b) => decrypt0(b, { key: aesKey })],
+    ['decrypt0 (LEA-CCM-16-64-128)', sealedLea, (b) => decrypt0(b, { key: aesKey })],
     ['verifyCwt', cwt, (b) => verifyCwt(b, { key: secret, now })],
     ['decodeCoseKey', coseKey, async (b) => decodeCoseKey(b)],
     ['decodeCwtClaims', encodeCwtClaims({ iss: 'i', exp: 1 }), async (b) => decodeCwtClaims(b)],
@@ -166,6 +168,7 @@ describe('fuzz: every single-bit flip of a protected message fails verification'
     ['COSE_Sign1 ES256', await sign1({ payload: utf8('firmware 1.2.3'), signer: keyObjectSigner(p256.privateKey) }), (b) => verifySign1(b, { key: p256.publicKey })],
     ['COSE_Mac0 HMAC 256/64', await mac0({ payload: utf8('reading 21.5'), key: rawMacKey(secret, 4) }), (b) => verifyMac0(b, { key: secret })],
     ['COSE_Encrypt0 AES-CCM-16-64-128', await encrypt0({ plaintext: utf8('psk'), key: aesKey, alg: 10, protectedHeader: new Map(), unprotectedHeader: new Map() }), (b) => decrypt0(b, { key: aesKey })],
+    ['COSE_Encrypt0 LEA-128-GCM', await encrypt0({ plaintext: utf8('psk'), key: aesKey, alg: -65537 }), (b) => decrypt0(b, { key: aesKey })],
     ['CWT (tag 61, Mac0)', await createCwt({ iss: 'i', exp: now + 10 }, { macKey: rawMacKey(secret, 5) }), (b) => verifyCwt(b, { key: secret, now })],
   ];
   for (const [name, valid, verify] of cases) {
