@@ -9,7 +9,7 @@
  * fail — and, as a last resort, killed from process 'exit' and on SIGINT/SIGTERM.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -110,13 +110,25 @@ function waitForExitSync(pid: number, maxMs: number): void {
   for (let waited = 0; waited < maxMs && processRuns(pid); waited += 20) Atomics.wait(tick, 0, 0, 20);
 }
 
+/**
+ * The postgres user must reach the temp dir: if TMPDIR lies somewhere it cannot traverse (under
+ * /root, say), use /tmp instead.
+ */
+function tempBaseForOtherUser(): string {
+  const base = tmpdir();
+  for (let d = base; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return '/tmp';
+    if (dirname(d) === d) return base;
+  }
+}
+
 let databaseCounter = 0;
 
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = findPostgresBinDir();
   if (bin === undefined) throw new Error('PostgreSQL binaries not found; install with: apt-get install postgresql');
   const user = asPostgresUser();
-  const dir = mkdtempSync(join(tmpdir(), 'rootline-pg-'));
+  const dir = mkdtempSync(join(user.uid === undefined ? tmpdir() : tempBaseForOtherUser(), 'rootline-pg-'));
   const data = join(dir, 'data');
   const sock = join(dir, 'sock');
   const log = join(dir, 'postgres.log');
