@@ -187,26 +187,32 @@ export async function requestWithBlocks(ctx: ExchangeContext, peer: PeerKey, req
   return toResponse(body.last, body.payload);
 }
 
+/** Receives a representation block by block; `offset` is the byte offset of `chunk`. */
+export type BlockSink = (chunk: Uint8Array, offset: number) => void | Promise<void>;
+
 /**
  * Follows Block2 (RFC 7959 §2.4) from a first response until M=0: asks for the next byte offset
- * with the server's SZX and checks that the ETag, if any, stays the same.
+ * with the server's SZX and checks that the ETag, if any, stays the same. Every block, the first
+ * included, goes to `sink`; returns the last message and the total size.
  */
-export async function fetchRemainingBlocks(
+export async function followBlocks(
   ctx: ExchangeContext,
   peer: PeerKey,
   code: number,
   base: CoapOption[],
   first: CoapMessage,
   maxBodySize: number,
+  sink: BlockSink,
   common: { confirmable?: boolean | undefined; responseTimeoutMs?: number | undefined } = {},
-): Promise<{ last: CoapMessage; payload: Uint8Array }> {
+): Promise<{ last: CoapMessage; size: number }> {
   const raw = getOption(first.options, OptionNumber.Block2);
-  if (raw === undefined || first.code >> 5 !== 2) return { last: first, payload: first.payload };
+  if (first.payload.length > maxBodySize) throw new CoapBodyTooLargeError(maxBodySize);
+  await sink(first.payload, 0);
+  if (raw === undefined || first.code >> 5 !== 2) return { last: first, size: first.payload.length };
   let block = decodeBlock(raw);
-  if (!block.more) return { last: first, payload: first.payload };
+  if (!block.more) return { last: first, size: first.payload.length };
   if (block.num !== 0) throw new CoapBlockTransferError(`first response carries block ${block.num}`);
   const etag = getOption(first.options, OptionNumber.ETag);
-  const chunks = [first.payload];
   let total = first.payload.length;
   let last = first;
   const opts = withoutOption(base, OptionNumber.Observe, OptionNumber.Block1, OptionNumber.Size1, OptionNumber.Block2);
@@ -226,17 +232,50 @@ export async function fetchRemainingBlocks(
     }
     if (block.more && res.payload.length !== blockSize(block.szx)) throw new CoapBlockTransferError('short block with M set');
     if (total + res.payload.length > maxBodySize) throw new CoapBodyTooLargeError(maxBodySize);
-    chunks.push(res.payload);
+    await sink(res.payload, total);
     total += res.payload.length;
     last = res;
   }
-  const payload = new Uint8Array(total);
+  return { last, size: total };
+}
+
+/** followBlocks into one buffer; the result carries the first response's options (ETag, Content-Format). */
+export async function fetchRemainingBlocks(
+  ctx: ExchangeContext,
+  peer: PeerKey,
+  code: number,
+  base: CoapOption[],
+  first: CoapMessage,
+  maxBodySize: number,
+  common: { confirmable?: boolean | undefined; responseTimeoutMs?: number | undefined } = {},
+): Promise<{ last: CoapMessage; payload: Uint8Array }> {
+  const chunks: Uint8Array[] = [];
+  const { last, size } = await followBlocks(ctx, peer, code, base, first, maxBodySize, (c) => void chunks.push(c), common);
+  if (last === first) return { last: first, payload: first.payload };
+  const payload = new Uint8Array(size);
   let off = 0;
   for (const c of chunks) {
     payload.set(c, off);
     off += c.length;
   }
   return { last: { ...last, options: first.options.filter((o) => o.number !== OptionNumber.Block2).concat(last.options.filter((o) => o.number === OptionNumber.Block2)) }, payload };
+}
+
+/**
+ * A GET (or FETCH) whose body goes block by block to `sink` instead of into memory: for firmware
+ * images and other large representations (RFC 7959 §2.4). Resolves with the response (empty
+ * payload) and the total size once the last block has been written.
+ */
+export async function downloadBlocks(ctx: ExchangeContext, peer: PeerKey, req: ClientRequest, sink: BlockSink): Promise<{ response: CoapResponse; size: number }> {
+  checkSzx(req.block2Szx, 'block2Szx');
+  const code = methodCode(req.method ?? 'GET');
+  const base = requestOptions(req);
+  const common = { confirmable: req.confirmable, responseTimeoutMs: req.responseTimeoutMs };
+  const opts = [...base];
+  if (req.block2Szx !== undefined) opts.push(opaqueOption(OptionNumber.Block2, encodeBlock({ num: 0, more: false, szx: req.block2Szx })));
+  const first = await sendOnce(ctx, peer, { code, options: opts, payload: toBytes(req.payload), ...common });
+  const { last, size } = await followBlocks(ctx, peer, code, base, first, req.maxBodySize ?? Number.MAX_SAFE_INTEGER, sink, common);
+  return { response: toResponse({ ...last, options: first.options }, EMPTY), size };
 }
 
 /** Registers an observation (RFC 7641 §3.1) and follows its notifications. */

@@ -33,7 +33,7 @@ import {
 import { Router, type ResourceDefinition } from './router.js';
 import { RequestDispatcher, type NotificationEvents, type ResponseParts } from './server.js';
 import type { DatagramTransport, PeerKey } from './transport.js';
-import { observeResource, requestWithBlocks, type ClientRequest, type CoapResponse, type ExchangeContext, type ExchangeHandlers, type ExchangeHandle, type Observation, type RequestParts } from './client.js';
+import { downloadBlocks, observeResource, requestWithBlocks, type BlockSink, type ClientRequest, type CoapResponse, type ExchangeContext, type ExchangeHandlers, type ExchangeHandle, type Observation, type RequestParts } from './client.js';
 import { assertString } from '../util/assert.js';
 import { validateEndpointOptions, type CoapEndpointOptions } from './endpoint-options.js';
 
@@ -145,6 +145,12 @@ export class CoapEndpoint implements ExchangeContext {
   async request(peer: PeerKey, req: ClientRequest = {}): Promise<CoapResponse> {
     assertString(peer, 'peer');
     return requestWithBlocks(this, peer, req);
+  }
+
+  /** Streams a large representation block by block into `sink` (bounded memory; RFC 7959). */
+  async download(peer: PeerKey, req: ClientRequest, sink: BlockSink): Promise<{ response: CoapResponse; size: number }> {
+    assertString(peer, 'peer');
+    return downloadBlocks(this, peer, req, sink);
   }
 
   /** Registers an observation (RFC 7641); `onNotify` sees every fresh notification after the first response. */

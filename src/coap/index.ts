@@ -12,7 +12,7 @@ export type { CoapMethod, CoapRequest, CoapResponseInit, CoapHandler, ResourceAt
 export { isFresherNotification, OBSERVE_SEQ_MODULUS } from './observe.js';
 export { CoapEndpoint } from './endpoint.js';
 export type { CoapEndpointOptions, ResourceHandle, CoapDropEvent } from './endpoint.js';
-export type { ClientRequest, CoapResponse, Observation, RequestParts, ExchangeContext } from './client.js';
+export type { ClientRequest, CoapResponse, Observation, RequestParts, ExchangeContext, BlockSink } from './client.js';
 export { requestOptions } from './client.js';
 export { coapRequest, coapObserve, parseCoapUri } from './coap-request.js';
 export type { CoapRequestOptions, CoapUri } from './coap-request.js';

@@ -47,6 +47,18 @@ export interface CoapResponseInit {
   maxAge?: number;
   etag?: Uint8Array;
   options?: CoapOption[];
+  /**
+   * A large representation served block by block without holding it in memory (firmware
+   * images): only the requested block is read. Replaces `payload`. Give `etag` (or the
+   * source's) so clients can tell versions apart (RFC 7959 §2.4).
+   */
+  body?: BlockSource;
+}
+
+/** Random access to a representation of known size. */
+export interface BlockSource {
+  readonly size: number;
+  read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
 }
 
 export type CoapHandler = (req: CoapRequest) => CoapResponseInit | Promise<CoapResponseInit>;

@@ -20,13 +20,15 @@ import {
   withoutOption,
   type CoapOption,
 } from './options.js';
-import { handlerFor, methodName, type CoapRequest, type CoapResponseInit, type Resource, type Router } from './router.js';
+import { handlerFor, methodName, type BlockSource, type CoapRequest, type CoapResponseInit, type Resource, type Router } from './router.js';
 import type { PeerKey } from './transport.js';
 
 export interface ResponseParts {
   code: number;
   options: CoapOption[];
   payload: Uint8Array;
+  /** Set instead of `payload` for a representation read block by block. */
+  source?: BlockSource;
 }
 
 export interface NotificationEvents {
@@ -285,19 +287,26 @@ export class RequestDispatcher {
   }
 
   /** Block2 (RFC 7959 §2.4): cuts one block out of the representation when needed. */
-  #slice(res: ResponseParts, requested: BlockValue | undefined, key: string, wantSize2: boolean): ResponseParts {
+  async #slice(res: ResponseParts, requested: BlockValue | undefined, key: string, wantSize2: boolean): Promise<ResponseParts> {
     // RFC 7959 §2.4: the client's SZX in a request is the largest it wants; the server may pick smaller.
     const szx = Math.min(requested?.szx ?? this.#o.preferredBlockSzx, this.#o.preferredBlockSzx);
     const size = blockSize(szx);
-    const total = res.payload.length;
-    if (requested === undefined && total <= size) return res;
+    const source = res.source;
+    const total = source === undefined ? res.payload.length : source.size;
+    const read = async (offset: number, length: number): Promise<Uint8Array> => {
+      if (source === undefined) return res.payload.subarray(offset, offset + length);
+      const chunk = await source.read(offset, length);
+      if (!(chunk instanceof Uint8Array) || chunk.length !== length) throw new RangeError(`BlockSource.read(${offset}, ${length}) returned ${chunk?.length} bytes`);
+      return chunk;
+    };
+    if (requested === undefined && total <= size) return { code: res.code, options: res.options, payload: await read(0, total) };
     // A smaller SZX than the client's gives a NUM that keeps the client's byte offset (§2.4).
     const num = requested === undefined ? 0 : Math.floor((requested.num * blockSize(requested.szx)) / size);
     const offset = num * size;
     if (offset >= total && !(offset === 0 && total === 0)) return errorResponse(CoapCode.BadOption, 'Block2 beyond the end of the representation');
     const more = offset + size < total;
     let options = withoutOption(res.options, OptionNumber.Block2, OptionNumber.Size2);
-    if (getOption(options, OptionNumber.ETag) === undefined && total > size) {
+    if (getOption(options, OptionNumber.ETag) === undefined && total > size && source === undefined) {
       options.push(opaqueOption(OptionNumber.ETag, createHash('sha256').update(res.payload).digest().subarray(0, 8)));
     }
     options.push(opaqueOption(OptionNumber.Block2, encodeBlock({ num, more, szx })));
@@ -305,7 +314,7 @@ export class RequestDispatcher {
     if (num === 0 || wantSize2) options.push(uintOption(OptionNumber.Size2, total));
     if (more && num === 0) this.#cacheRepresentation(key, { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
     if (num > 0) options = withoutOption(options, OptionNumber.Observe);
-    return { code: res.code, options, payload: res.payload.subarray(offset, Math.min(total, offset + size)) };
+    return { code: res.code, options, payload: await read(offset, Math.min(total, offset + size) - offset) };
   }
 
   #cacheRepresentation(key: string, response: ResponseParts): void {
@@ -319,7 +328,10 @@ export class RequestDispatcher {
 
   /** RFC 7641 §4.2: on a state change, each observer gets a notification with the new representation. */
   notify(resource: Resource): void {
-    for (const rel of this.#observers.forResource(resource.path)) void this.#notifyOne(resource, rel);
+    for (const rel of this.#observers.forResource(resource.path)) {
+      // A notification that cannot be built (e.g. a BlockSource read fails) ends that relation.
+      this.#notifyOne(resource, rel).catch(() => this.#observers.remove(rel.peer, rel.token));
+    }
   }
 
   async #notifyOne(resource: Resource, rel: ObserveRelation<CoapRequest>): Promise<void> {
@@ -338,7 +350,7 @@ export class RequestDispatcher {
     // RFC 7959 §3.4: a large notification carries its first block; the client GETs the rest.
     const key = `${rel.peer}|GET|${rel.request.path.join('/')}?${rel.request.query.join('&')}|${rel.request.accept ?? ''}`;
     const block2Raw = getOption(rel.request.options, OptionNumber.Block2);
-    const parts = this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, key, false);
+    const parts = await this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, key, false);
     rel.notifications++;
     const now = Date.now();
     const every = this.#o.observe.confirmableEvery ?? 5;
@@ -370,6 +382,10 @@ function toParts(init: CoapResponseInit, method: string): ResponseParts {
   if (init.maxAge !== undefined) options.push(uintOption(OptionNumber.MaxAge, init.maxAge));
   if (init.etag !== undefined) options.push(opaqueOption(OptionNumber.ETag, init.etag));
   const payload = init.payload === undefined ? EMPTY : typeof init.payload === 'string' ? text(init.payload) : init.payload;
+  if (init.body !== undefined) {
+    if (!Number.isSafeInteger(init.body.size) || init.body.size < 0 || typeof init.body.read !== 'function') throw new TypeError('body: expected a BlockSource');
+    return { code: init.code ?? defaultCode(method), options, payload: EMPTY, source: init.body };
+  }
   return { code: init.code ?? defaultCode(method), options, payload };
 }
 

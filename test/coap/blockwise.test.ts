@@ -191,3 +191,41 @@ test('Block2 follow-ups of a POST response are served from the cache, never by r
   await client.close();
   await server.close();
 });
+
+test('streaming both ends: a BlockSource is read one block at a time; download() hands blocks to a sink', async () => {
+  const net = new MemoryNetwork();
+  const server = new CoapEndpoint(net.transport('server'), FAST);
+  const client = new CoapEndpoint(net.transport('client'), FAST);
+  const SIZE = 100 * 1024 + 17;
+  const byteAt = (i: number): number => (i * 131 + (i >> 10)) & 0xff;
+  const reads: Array<[number, number]> = [];
+  server.resource('/fw/image', {
+    get: () => ({
+      etag: Uint8Array.of(1, 2, 3, 4),
+      contentFormat: 42,
+      body: { size: SIZE, read: (offset: number, length: number) => { reads.push([offset, length]); return Uint8Array.from({ length }, (_, k) => byteAt(offset + k)); } },
+    }),
+  });
+  const offsets: number[] = [];
+  let mismatches = 0;
+  const { response, size } = await client.download('server', { path: '/fw/image', block2Szx: 5 }, (chunk, offset) => {
+    offsets.push(offset);
+    for (let k = 0; k < chunk.length; k++) if (chunk[k] !== byteAt(offset + k)) mismatches++;
+  });
+  assert.equal(size, SIZE);
+  assert.equal(mismatches, 0);
+  assert.equal(response.codeText, '2.05');
+  assert.equal(response.contentFormat, 42);
+  assert.deepEqual(response.payload, new Uint8Array(0));
+  assert.deepEqual(offsets, Array.from({ length: Math.ceil(SIZE / 512) }, (_, i) => i * 512));
+  assert.deepEqual(reads, offsets.map((o) => [o, Math.min(512, SIZE - o)]), 'each block read once, never the whole image');
+  // The same resource through request() arrives whole.
+  const whole = await client.request('server', { path: '/fw/image' });
+  assert.equal(whole.payload.length, SIZE);
+  assert.equal(whole.payload[SIZE - 1], byteAt(SIZE - 1));
+  // A source that fails becomes 5.00.
+  server.resource('/broken', { get: () => ({ body: { size: 5000, read: () => { throw new Error('disk gone'); } } }) });
+  assert.equal((await client.request('server', { path: '/broken' })).codeText, '5.00');
+  await client.close();
+  await server.close();
+});
