@@ -58,8 +58,12 @@ const createStrictMap: ObjectCreator = (entries) => {
  */
 export function decodeCbor(bytes: Uint8Array, options: DecodeCborOptions = {}): unknown {
   assertBytes(bytes, 'bytes');
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', `expected an object, got ${describeType(options)}`);
   const maxDepth = options.maxDepth ?? DEFAULT_CBOR_MAX_DEPTH;
   assertInteger(maxDepth, 'options.maxDepth', 1, 1024);
+  for (const flag of ['allowIndefiniteLength', 'requirePreferred'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidArgumentError(`options.${flag}`, 'expected a boolean');
+  }
   const decodeOptions: DecodeOptions = {
     // cbor2's own count weighs containers unevenly (an array costs two levels, a map or tag one),
     // so it only bounds the work here; the exact limit is checked on the result below.

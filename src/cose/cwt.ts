@@ -23,7 +23,7 @@ import {
 import { HeaderLabels, headerValue, type HeaderInput, type HeaderLabel, type HeaderMap } from './headers.js';
 import type { MacKey } from './mac-key.js';
 import { mac0, verifyMac0, type MacKeyInput } from './mac0.js';
-import { CoseTag, assertAllowlist, assertLabelList, assertOptionsObject, type KeyLookup } from './message.js';
+import { CoseTag, assertAllowlist, assertLabelList, assertOptionalBoolean, assertOptionsObject, type KeyLookup } from './message.js';
 import { sign1, verifySign1 } from './sign1.js';
 import type { PublicKeyInput } from './signature-keys.js';
 
@@ -103,6 +103,7 @@ function tagHeadLength(bytes: Uint8Array): number {
 export async function createCwt(claims: CwtClaims, options: CreateCwtOptions): Promise<Uint8Array> {
   assertOptionsObject(options);
   if ((options.signer === undefined) === (options.macKey === undefined)) throw new InvalidArgumentError('options', 'give exactly one of signer and macKey');
+  assertOptionalBoolean(options.cwtTag, 'options.cwtTag');
   const payload = encodeCwtClaims(claims);
   const common = { payload, protectedHeader: options.protectedHeader, unprotectedHeader: options.unprotectedHeader, externalAad: options.externalAad };
   // RFC 8392 §7.1 step 4: the COSE message is tagged, so the CWT tag can be followed by it.
@@ -188,7 +189,7 @@ export async function verifyCwt(bytes: Uint8Array, options: VerifyCwtOptions): P
 
     const envelope = { algorithms: options.algorithms, externalAad: options.externalAad, criticalHeaders: options.criticalHeaders, cbor: options.cbor };
     const lookup = options.resolveKey;
-    const resolve = async (l: KeyLookup): Promise<never | CwtKey> => {
+    const resolve = async (l: KeyLookup): Promise<CwtKey> => {
       const found = await lookup!({ ...l, type: type! });
       if (found === undefined) throw new CoseKeyNotFoundError(l.kid);
       return found;

@@ -18,6 +18,7 @@ import { symmetricKeyBytes } from './mac-key.js';
 import {
   CoseTag,
   assertAllowlist,
+  assertOptionalBoolean,
   assertOptionalBytes,
   assertOptionsObject,
   messageAlgorithm,
@@ -104,6 +105,8 @@ function aeadAlgorithm(alg: unknown): AeadAlgorithm {
 /** Encrypts `plaintext` and returns the encoded COSE_Encrypt0. */
 export async function encrypt0(options: Encrypt0Options): Promise<Uint8Array> {
   assertOptionsObject(options);
+  assertOptionalBoolean(options.detachCiphertext, 'options.detachCiphertext');
+  assertOptionalBoolean(options.tagged, 'options.tagged');
   const { plaintext, key, externalAad = EMPTY, detachCiphertext = false, tagged = true } = options;
   const alg = aeadAlgorithm(options.alg);
   assertBytes(plaintext, 'options.plaintext', { max: alg.maxPlaintextLength });

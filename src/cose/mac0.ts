@@ -15,6 +15,7 @@ import { rawMacKey, symmetricKeyBytes, type MacKey } from './mac-key.js';
 import {
   CoseTag,
   assertAllowlist,
+  assertOptionalBoolean,
   assertOptionalBytes,
   assertOptionsObject,
   messageAlgorithm,
@@ -72,6 +73,8 @@ function assertMacKey(key: unknown, name: string): asserts key is MacKey {
 /** MACs `payload` and returns the encoded COSE_Mac0. */
 export async function mac0(options: Mac0Options): Promise<Uint8Array> {
   assertOptionsObject(options);
+  assertOptionalBoolean(options.detachPayload, 'options.detachPayload');
+  assertOptionalBoolean(options.tagged, 'options.tagged');
   const { payload, key, externalAad = EMPTY, detachPayload = false, tagged = true } = options;
   assertBytes(payload, 'options.payload');
   assertMacKey(key, 'options.key');

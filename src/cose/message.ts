@@ -134,6 +134,10 @@ export function assertLabelList(value: unknown, name: string): asserts value is 
   }
 }
 
+export function assertOptionalBoolean(value: unknown, name: string): asserts value is boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(name, `expected a boolean, got ${describeType(value)}`);
+}
+
 export function assertOptionalBytes(value: unknown, name: string): asserts value is Uint8Array | undefined {
   if (value !== undefined) assertBytes(value, name);
 }

@@ -15,6 +15,7 @@ import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, 
 import {
   CoseTag,
   assertAllowlist,
+  assertOptionalBoolean,
   assertOptionalBytes,
   assertOptionsObject,
   messageAlgorithm,
@@ -41,8 +42,10 @@ export interface Sign1Options {
 }
 
 export interface VerifySign1Options extends EnvelopeOptions {
-  /** The verification key. Exactly one of `key` and `resolveKey`. */
+  /** The verification key. Exactly one of `key` (or its alias `publicKey`) and `resolveKey`. */
   key?: PublicKeyInput;
+  /** Same as `key`. */
+  publicKey?: PublicKeyInput;
   /** Finds the key from kid/alg; returning undefined fails with ERR_COSE_KEY_NOT_FOUND. */
   resolveKey?: (lookup: KeyLookup) => PublicKeyInput | undefined | Promise<PublicKeyInput | undefined>;
   /** Algorithms accepted (default: ES256 and EdDSA). */
@@ -76,6 +79,8 @@ function sigStructure(bodyProtected: Uint8Array, externalAad: Uint8Array, payloa
 /** Signs `payload` and returns the encoded COSE_Sign1. */
 export async function sign1(options: Sign1Options): Promise<Uint8Array> {
   assertOptionsObject(options);
+  assertOptionalBoolean(options.detachPayload, 'options.detachPayload');
+  assertOptionalBoolean(options.tagged, 'options.tagged');
   const { payload, signer, externalAad = EMPTY, detachPayload = false, tagged = true } = options;
   assertBytes(payload, 'options.payload');
   assertSigner(signer);
@@ -110,8 +115,10 @@ async function resolveVerificationKey(options: VerifySign1Options, lookup: KeyLo
  * Verifies a COSE_Sign1 (tagged 18 or untagged) and returns its payload. Throws
  * ERR_COSE_SIGNATURE_INVALID on a bad signature and a typed ERR_COSE_* error on anything else.
  */
-export async function verifySign1(bytes: Uint8Array, options: VerifySign1Options): Promise<VerifiedSign1> {
-  assertOptionsObject(options);
+export async function verifySign1(bytes: Uint8Array, verifyOptions: VerifySign1Options): Promise<VerifiedSign1> {
+  assertOptionsObject(verifyOptions, 'options');
+  if (verifyOptions.key !== undefined && verifyOptions.publicKey !== undefined) throw new InvalidArgumentError('options.publicKey', 'give key or publicKey, not both');
+  const options: VerifySign1Options = verifyOptions.publicKey !== undefined ? { ...verifyOptions, key: verifyOptions.publicKey } : verifyOptions;
   if ((options.key === undefined) === (options.resolveKey === undefined)) {
     throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
   }

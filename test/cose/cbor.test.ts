@@ -107,5 +107,7 @@ describe('decodeCbor', () => {
   it('checks its arguments', () => {
     throwsWithCode(() => decodeCbor('a0' as unknown as Uint8Array), 'ERR_INVALID_ARGUMENT');
     throwsWithCode(() => decodeCbor(hex('a0'), { maxDepth: 0 }), 'ERR_INVALID_ARGUMENT');
+    throwsWithCode(() => decodeCbor(hex('a0'), null as never), 'ERR_INVALID_ARGUMENT');
+    throwsWithCode(() => decodeCbor(hex('a0'), { requirePreferred: 'yes' as never }), 'ERR_INVALID_ARGUMENT');
   });
 });

@@ -140,8 +140,12 @@ describe('sign1 / verifySign1', () => {
     await rejectsWithCode(sign1({ payload, signer: edSigner, protectedHeader: { kid: 'abc' as unknown as Uint8Array } }), 'ERR_INVALID_ARGUMENT');
     const badSigner: Signer = { algorithm: 'EdDSA', publicKey: edSigner.publicKey, sign: async () => new Uint8Array(10) };
     await rejectsWithCode(sign1({ payload, signer: badSigner }), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(sign1({ payload, signer: edSigner, tagged: 'no' as never }), 'ERR_INVALID_ARGUMENT');
     const msg = await sign1({ payload, signer: edSigner });
     await rejectsWithCode(verifySign1(msg, {}), 'ERR_INVALID_ARGUMENT');
+    // publicKey is an alias of key; giving both is ambiguous.
+    assert.deepEqual((await verifySign1(msg, { publicKey: ed25519.publicKey })).payload, payload);
+    await rejectsWithCode(verifySign1(msg, { key: ed25519.publicKey, publicKey: ed25519.publicKey }), 'ERR_INVALID_ARGUMENT');
     await rejectsWithCode(verifySign1(msg, { key: ed25519.publicKey, resolveKey: () => undefined }), 'ERR_INVALID_ARGUMENT');
     await rejectsWithCode(verifySign1(msg, { key: new Uint8Array(5) }), 'ERR_INVALID_ARGUMENT');
     await rejectsWithCode(verifySign1(msg, { key: ed25519.publicKey, algorithms: ['EdDSA'] as unknown as number[] }), 'ERR_INVALID_ARGUMENT');
