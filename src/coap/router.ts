@@ -87,6 +87,28 @@ export interface ResourceDefinition {
   attributes?: ResourceAttributes;
   /** Leave out of /.well-known/core. */
   hidden?: boolean;
+  /**
+   * Receive request bodies of these methods as a stream instead of one buffer (firmware pushed
+   * with Block1): each block is written to the sink as it arrives, so memory stays bounded.
+   */
+  upload?: UploadDefinition;
+}
+
+export interface UploadDefinition {
+  /** Default PUT and POST. */
+  methods?: CoapMethod[];
+  /** Largest body accepted (default the endpoint's maxRequestBodySize); more gets 4.13. */
+  maxSize?: number;
+  /** Called on the first block (or the only one); the request's payload is that block. */
+  open(req: CoapRequest): UploadSink | Promise<UploadSink>;
+}
+
+export interface UploadSink {
+  write(chunk: Uint8Array, offset: number): void | Promise<void>;
+  /** After the last block: the response to the request. */
+  finish(): CoapResponseInit | Promise<CoapResponseInit>;
+  /** The transfer broke off (out of sequence, too large, expired, replaced, endpoint closed). */
+  abort?(reason: string): void;
 }
 
 export interface Resource {

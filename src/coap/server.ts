@@ -20,7 +20,7 @@ import {
   withoutOption,
   type CoapOption,
 } from './options.js';
-import { handlerFor, methodName, type BlockSource, type CoapRequest, type CoapResponseInit, type Resource, type Router } from './router.js';
+import { handlerFor, methodName, type BlockSource, type CoapRequest, type RouteMatch, type UploadDefinition, type UploadSink, type CoapResponseInit, type Resource, type Router } from './router.js';
 import type { PeerKey } from './transport.js';
 
 export interface ResponseParts {
@@ -52,6 +52,8 @@ interface Block1Transfer {
   chunks: Uint8Array[];
   received: number;
   expires: number;
+  /** Set for a streamed upload (ResourceDefinition.upload): blocks go there, not to `chunks`. */
+  sink?: UploadSink;
 }
 
 interface CachedRepresentation {
@@ -119,7 +121,7 @@ export class RequestDispatcher {
 
   close(): void {
     this.#observers.clear();
-    this.#block1.clear();
+    for (const k of [...this.#block1.keys()]) this.#dropTransfer(k, 'endpoint closed');
     this.#block2.clear();
   }
 
@@ -171,13 +173,20 @@ export class RequestDispatcher {
     const block2Raw = getOption(msg.options, OptionNumber.Block2);
     const block2 = block2Raw === undefined ? undefined : decodeBlock(block2Raw);
     const block1Raw = getOption(msg.options, OptionNumber.Block1);
-    let block1: BlockValue | undefined;
-    if (block1Raw !== undefined) {
-      block1 = decodeBlock(block1Raw);
+    const block1: BlockValue | undefined = block1Raw === undefined ? undefined : decodeBlock(block1Raw);
+    const route = this.#router.match(path);
+    const upload = route?.resource.definition.upload;
+    const reprKey = `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`;
+    const continuation = block1 === undefined && block2 !== undefined && block2.num > 0;
+    if (route !== undefined && upload !== undefined && !continuation && (upload.methods ?? ['PUT', 'POST']).includes(method)) {
+      const step = await this.#upload(req, block1, route, upload);
+      if ('reply' in step) return step.reply;
+      return this.#slice(this.#withBlock1(step.final, block1), block2, reprKey, false);
+    }
+    if (block1 !== undefined) {
       const step = this.#reassemble(req, block1);
       if (step !== undefined) return step;
     }
-    const reprKey = `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`;
     let res: ResponseParts | undefined;
     if (block2 !== undefined && block2.num > 0 && observe === undefined) {
       const cached = this.#block2.get(reprKey);
@@ -192,8 +201,69 @@ export class RequestDispatcher {
       // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
       res = await this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe);
     }
-    if (block1 !== undefined) res = { ...res, options: [...res.options, opaqueOption(OptionNumber.Block1, encodeBlock({ num: block1.num, more: false, szx: Math.min(block1.szx, this.#o.preferredBlockSzx) }))] };
-    return this.#slice(res, block2, reprKey, getUintOption(msg.options, OptionNumber.Size2) !== undefined);
+    return this.#slice(this.#withBlock1(res, block1), block2, reprKey, getUintOption(msg.options, OptionNumber.Size2) !== undefined);
+  }
+
+  /** RFC 7959 §2.3: the final response to a Block1 transfer echoes the last block's NUM with M=0. */
+  #withBlock1(res: ResponseParts, block1: BlockValue | undefined): ResponseParts {
+    if (block1 === undefined) return res;
+    const echo = encodeBlock({ num: block1.num, more: false, szx: Math.min(block1.szx, this.#o.preferredBlockSzx) });
+    return { ...res, options: [...res.options, opaqueOption(OptionNumber.Block1, echo)] };
+  }
+
+  /** Drops a Block1 transfer, telling a streaming sink why. */
+  #dropTransfer(key: string, reason: string): void {
+    const t = this.#block1.get(key);
+    if (t === undefined) return;
+    this.#block1.delete(key);
+    try {
+      t.sink?.abort?.(reason);
+    } catch {
+      // The sink's own failure to abort changes nothing here.
+    }
+  }
+
+  /** A streamed upload (ResourceDefinition.upload): same Block1 rules, blocks go to the sink. */
+  async #upload(req: CoapRequest, block: BlockValue | undefined, route: RouteMatch, upload: UploadDefinition): Promise<{ reply: ResponseParts } | { final: ResponseParts }> {
+    const key = `${req.peer}|${req.method}|${req.path.join('/')}?${req.query.join('&')}`;
+    const max = upload.maxSize ?? this.#o.maxRequestBodySize;
+    const b = block ?? { num: 0, more: false, szx: 6 };
+    const fail = (reply: ResponseParts, reason: string): { reply: ResponseParts } => {
+      this.#dropTransfer(key, reason);
+      return { reply };
+    };
+    const tooLarge = (): { reply: ResponseParts } => fail(errorResponse(CoapCode.RequestEntityTooLarge, `body larger than ${max} bytes`, [uintOption(OptionNumber.Size1, max)]), 'too large');
+    const size1 = getUintOption(req.options, OptionNumber.Size1);
+    if (size1 !== undefined && size1 > max) return tooLarge();
+    const now = Date.now();
+    this.#sweepBlock1(now);
+    const r: CoapRequest = { ...req, wildcard: route.wildcard };
+    if (b.num === 0) {
+      this.#dropTransfer(key, 'replaced by a new transfer');
+      if (req.payload.length > max) return tooLarge();
+      const sink = await upload.open(r);
+      if (this.#block1.size >= this.#o.maxBlock1Transfers) this.#dropTransfer(this.#block1.keys().next().value as string, 'too many transfers');
+      this.#block1.set(key, { chunks: [], received: 0, expires: now + this.#o.transferLifetimeMs, sink });
+    }
+    const t = this.#block1.get(key);
+    const size = blockSize(b.szx);
+    if (t?.sink === undefined || b.num * size !== t.received) return fail(errorResponse(CoapCode.RequestEntityIncomplete, 'block out of sequence'), 'block out of sequence');
+    if (b.more && req.payload.length !== size) return fail(errorResponse(CoapCode.BadRequest, `Block1 block of ${req.payload.length} bytes, SZX says ${size}`), 'short block');
+    if (t.received + req.payload.length > max) return tooLarge();
+    try {
+      await t.sink.write(req.payload, t.received);
+    } catch (err) {
+      this.#dropTransfer(key, `write failed: ${String(err)}`);
+      throw err;
+    }
+    t.received += req.payload.length;
+    t.expires = now + this.#o.transferLifetimeMs;
+    if (b.more) {
+      const szx = Math.min(b.szx, this.#o.preferredBlockSzx);
+      return { reply: { code: CoapCode.Continue, options: [opaqueOption(OptionNumber.Block1, encodeBlock({ num: b.num, more: true, szx }))], payload: EMPTY } };
+    }
+    this.#block1.delete(key);
+    return { final: toParts(await t.sink.finish(), req.method) };
   }
 
   /** Runs the handler (or a default), managing the Observe relation for GETs. */
@@ -283,7 +353,7 @@ export class RequestDispatcher {
   }
 
   #sweepBlock1(now: number): void {
-    for (const [k, t] of this.#block1) if (t.expires <= now) this.#block1.delete(k);
+    for (const [k, t] of this.#block1) if (t.expires <= now) this.#dropTransfer(k, 'expired');
   }
 
   /** Block2 (RFC 7959 §2.4): cuts one block out of the representation when needed. */

@@ -229,3 +229,60 @@ test('streaming both ends: a BlockSource is read one block at a time; download()
   await client.close();
   await server.close();
 });
+
+test('streamed uploads: Block1 blocks go to the sink as they arrive; limits and breaks abort it', async () => {
+  const net = new MemoryNetwork();
+  const server = new CoapEndpoint(net.transport('server'), FAST);
+  const client = new CoapEndpoint(net.transport('client'), FAST);
+  const events: string[] = [];
+  let written = 0;
+  let mismatches = 0;
+  const byteAt = (i: number): number => (i * 7) & 0xff;
+  server.resource('/5/0/0', {
+    upload: {
+      maxSize: 64 * 1024,
+      open: (req) => {
+        events.push(`open ${req.method} ${req.payload.length}`);
+        written = 0;
+        return {
+          write: async (chunk, offset) => {
+            assert.equal(offset, written);
+            for (let k = 0; k < chunk.length; k++) if (chunk[k] !== byteAt(offset + k)) mismatches++;
+            written += chunk.length;
+          },
+          finish: () => { events.push(`finish ${written}`); return { payload: `stored ${written}` }; },
+          abort: (reason) => events.push(`abort ${reason}`),
+        };
+      },
+    },
+    get: () => ({ payload: 'not streamed' }),
+  });
+  const image = Uint8Array.from({ length: 50_000 }, (_, i) => byteAt(i));
+  const res = await client.request('server', { path: '/5/0/0', method: 'PUT', payload: image, block1Szx: 4 });
+  assert.equal(res.codeText, '2.04');
+  assert.equal(Buffer.from(res.payload).toString(), 'stored 50000');
+  assert.equal(mismatches, 0);
+  assert.deepEqual(events, ['open PUT 256', 'finish 50000']);
+  const small = await client.request('server', { path: '/5/0/0', method: 'POST', payload: image.subarray(0, 100) });
+  assert.equal(Buffer.from(small.payload).toString(), 'stored 100');
+  events.length = 0;
+  const big = await client.request('server', { path: '/5/0/0', method: 'PUT', payload: new Uint8Array(70_000), block1Szx: 6 });
+  assert.equal(big.codeText, '4.13');
+  assert.equal(getUintOption(big.options, OptionNumber.Size1), 64 * 1024);
+  assert.deepEqual(events, [], 'refused from Size1 before any sink was opened');
+  const raw = new RawPeer(net, 'raw');
+  const put = (mid: number, num: number): void =>
+    raw.send('server', { type: CoapType.CON, code: CoapCode.PUT, messageId: mid, token: Uint8Array.of(mid), options: [stringOption(OptionNumber.UriPath, '5'), stringOption(OptionNumber.UriPath, '0'), stringOption(OptionNumber.UriPath, '0'), opaqueOption(OptionNumber.Block1, encodeBlock({ num, more: true, szx: 4 }))], payload: image.subarray(num * 256, num * 256 + 256) });
+  put(1, 0);
+  await raw.waitFor(1);
+  put(2, 3);
+  await raw.waitFor(2);
+  assert.deepEqual(raw.received.map((m) => m.code), [CoapCode.Continue, CoapCode.RequestEntityIncomplete]);
+  assert.deepEqual(events, ['open PUT 256', 'abort block out of sequence']);
+  put(3, 0);
+  await raw.waitFor(3);
+  raw.close();
+  await client.close();
+  await server.close();
+  assert.equal(events.at(-1), 'abort endpoint closed');
+});
