@@ -27,6 +27,7 @@ test('fuzz: random and mutated datagrams from many peers never crash the endpoin
   const client = new CoapEndpoint(net.transport('client'), { transmission: { ackTimeoutMs: 50, maxLatencyMs: 10 } });
   server.resource('/ok', { get: () => ({ payload: 'ok' }), put: (r) => ({ payload: r.payload }), observable: true });
   server.resource('/big', { get: () => ({ payload: new Uint8Array(3000) }) });
+  server.resource('/up', { upload: { maxSize: 2048, open: () => ({ write: () => {}, finish: () => ({ payload: 'done' }) }) } });
   const drops: CoapDropEvent[] = [];
   const onDrop = (e: unknown): void => void drops.push(e as CoapDropEvent);
   subscribe('rootline:coap:drop', onDrop);
@@ -39,6 +40,7 @@ test('fuzz: random and mutated datagrams from many peers never crash the endpoin
         return b;
       }),
       messageArb.map((m) => encodeMessage({ ...m, options: [stringOption(OptionNumber.UriPath, 'ok'), ...m.options] })),
+      messageArb.map((m) => encodeMessage({ ...m, code: CoapCode.PUT, options: [stringOption(OptionNumber.UriPath, 'up'), ...m.options] })),
     ),
     { numRuns: 1500, seed: 42 },
   );
