@@ -7,12 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
-import { assertBytes, assertInteger } from '../util/assert.js';
+import { assertBytes, assertInteger, describeType } from '../util/assert.js';
 import { AEAD_ALGORITHMS, type AeadAlgorithm } from './algorithms.js';
 import { CborTag, encodeCbor } from './cbor.js';
 import type { SymmetricKey } from './cose-key.js';
 import { openContent, sealContent } from './content-cipher.js';
-import { CoseDetachedContentError, CoseKeyMismatchError, CoseKeyNotFoundError, CoseMalformedMessageError } from './errors.js';
+import { isContentKey, type ContentKey } from './content-key.js';
+import { CoseDecryptionFailedError, CoseDetachedContentError, CoseKeyMismatchError, CoseKeyNotFoundError, CoseMalformedMessageError } from './errors.js';
 import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
 import { symmetricKeyBytes } from './mac-key.js';
 import {
@@ -31,9 +32,9 @@ import {
 
 export interface Encrypt0Options {
   plaintext: Uint8Array;
-  /** The content encryption key, raw (length fixed by `alg`). */
-  key: Uint8Array;
-  /** COSE AEAD algorithm identifier (see CoseAlgorithm). */
+  /** The content encryption key: raw bytes (length fixed by `alg`) or a ContentKey (e.g. in a KeyStore). */
+  key: Uint8Array | ContentKey;
+  /** COSE AEAD algorithm identifier (see CoseAlgorithm); must match a ContentKey's alg. */
   alg: number;
   /**
    * The full nonce, sent as IV. Default: random. A nonce MUST NOT repeat under one key; give it
@@ -53,8 +54,8 @@ export interface Encrypt0Options {
   tagged?: boolean;
 }
 
-/** A raw content key or a Symmetric COSE_Key. */
-export type ContentKeyInput = Uint8Array | SymmetricKey;
+/** A raw content key, a Symmetric COSE_Key, or a ContentKey (e.g. in a KeyStore; must match the message's alg). */
+export type ContentKeyInput = Uint8Array | SymmetricKey | ContentKey;
 
 export interface Decrypt0Options extends EnvelopeOptions {
   key?: ContentKeyInput;
@@ -110,7 +111,11 @@ export async function encrypt0(options: Encrypt0Options): Promise<Uint8Array> {
   const { plaintext, key, externalAad = EMPTY, detachCiphertext = false, tagged = true } = options;
   const alg = aeadAlgorithm(options.alg);
   assertBytes(plaintext, 'options.plaintext', { max: alg.maxPlaintextLength });
-  assertBytes(key, 'options.key', { len: alg.keyLength });
+  if (isContentKey(key)) {
+    if (key.alg !== alg.id) throw new InvalidArgumentError('options.key', `the key is for algorithm ${key.alg}, not ${alg.id}`);
+  } else {
+    assertBytes(key, 'options.key', { len: alg.keyLength });
+  }
   assertBytes(externalAad, 'options.externalAad');
   const protectedHeader = toHeaderMap(options.protectedHeader, 'options.protectedHeader');
   const unprotectedHeader = toHeaderMap(options.unprotectedHeader, 'options.unprotectedHeader');
@@ -139,7 +144,11 @@ export async function encrypt0(options: Encrypt0Options): Promise<Uint8Array> {
   else if (declared !== alg.id) throw new InvalidArgumentError('options.protectedHeader', `alg ${String(declared)} does not match options.alg ${alg.id}`);
 
   const bodyProtected = encodeProtectedHeader(protectedHeader);
-  const ciphertext = sealContent(alg, key, nonce, plaintext, encStructure(bodyProtected, externalAad));
+  const aad = encStructure(bodyProtected, externalAad);
+  const ciphertext = isContentKey(key) ? await key.seal(nonce, plaintext, aad) : sealContent(alg, key, nonce, plaintext, aad);
+  if (!(ciphertext instanceof Uint8Array) || ciphertext.length !== plaintext.length + alg.tagLength) {
+    throw new InvalidArgumentError('options.key', `seal() returned ${describeType(ciphertext)}, expected ${plaintext.length + alg.tagLength} bytes`);
+  }
   const body = [bodyProtected, unprotectedHeader, detachCiphertext ? null : ciphertext];
   return encodeCbor(tagged ? new CborTag(CoseTag.Encrypt0, body) : body);
 }
@@ -169,7 +178,7 @@ export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Pro
     throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
   }
   if (options.key instanceof Uint8Array) assertBytes(options.key, 'options.key', { min: 16, max: 32 });
-  else if (options.key !== undefined) symmetricKeyBytes(options.key, undefined, 'options.key');
+  else if (options.key !== undefined && !isContentKey(options.key)) symmetricKeyBytes(options.key, undefined, 'options.key');
   if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
   assertAllowlist(options.algorithms, 'options.algorithms');
   assertOptionalBytes(options.externalAad, 'options.externalAad');
@@ -198,11 +207,23 @@ export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Pro
     if (keyInput === undefined) throw new CoseKeyNotFoundError(kid);
   }
   const name = options.key !== undefined ? 'options.key' : 'options.resolveKey';
-  const key = keyInput instanceof Uint8Array ? keyInput : symmetricKeyBytes(keyInput, alg.id, name);
-  assertBytes(key, name);
-  if (key.length !== alg.keyLength) throw new CoseKeyMismatchError(`${alg.name} needs a ${alg.keyLength}-byte key, got ${key.length}`);
-
-  const plaintext = openContent(alg, key, nonce, ciphertext, encStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY));
+  const aad = encStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY);
+  let plaintext: Uint8Array;
+  if (isContentKey(keyInput)) {
+    if (keyInput.alg !== alg.id) throw new CoseKeyMismatchError(`the key is for algorithm ${keyInput.alg}, the message uses ${alg.id}`);
+    if (ciphertext.length < alg.tagLength) throw new CoseDecryptionFailedError();
+    try {
+      plaintext = await keyInput.open(nonce, ciphertext, aad);
+    } catch (err) {
+      // Whatever the key's backend says (ERR_AEAD_AUTH_FAILED from a KeyStore), the caller learns one thing.
+      throw new CoseDecryptionFailedError({ cause: err });
+    }
+  } else {
+    const key = keyInput instanceof Uint8Array ? keyInput : symmetricKeyBytes(keyInput, alg.id, name);
+    assertBytes(key, name);
+    if (key.length !== alg.keyLength) throw new CoseKeyMismatchError(`${alg.name} needs a ${alg.keyLength}-byte key, got ${key.length}`);
+    plaintext = openContent(alg, key, nonce, ciphertext, aad);
+  }
   return {
     plaintext,
     alg: alg.id,

@@ -10,6 +10,7 @@ export type { PublicKeyInput } from './signature-keys.js';
 export { sign1, verifySign1, type Sign1Options, type VerifiedSign1, type VerifySign1Options } from './sign1.js';
 export { keyStoreMacKey, rawMacKey, type MacKey } from './mac-key.js';
 export { mac0, verifyMac0, type Mac0Options, type MacKeyInput, type VerifiedMac0, type VerifyMac0Options } from './mac0.js';
+export { isContentKey, keyStoreContentKey, type ContentKey } from './content-key.js';
 export { decrypt0, encrypt0, type ContentKeyInput, type DecryptedEncrypt0, type Decrypt0Options, type Encrypt0Options } from './encrypt0.js';
 export {
   CoseCurve,

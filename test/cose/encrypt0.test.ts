@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openSoftwareKeyStore } from '../../src/crypto/keystore/software.js';
+import type { KeyStore } from '../../src/crypto/keystore/types.js';
+import { keyStoreContentKey } from '../../src/cose/content-key.js';
 import { AEAD_ALGORITHMS } from '../../src/cose/algorithms.js';
 import { CborTag, decodeCbor, encodeCbor } from '../../src/cose/cbor.js';
 import { decrypt0, encrypt0 } from '../../src/cose/encrypt0.js';
-import { rejectsWithCode, utf8 } from './helpers.js';
+import { hex, rejectsWithCode, toHex, utf8 } from './helpers.js';
 
 const plaintext = utf8('wifi-psk=correct horse battery staple');
 
@@ -151,5 +157,48 @@ describe('encrypt0 / decrypt0', () => {
     const msg = await encrypt0({ plaintext, key, alg: 1 });
     await rejectsWithCode(decrypt0(msg, {}), 'ERR_INVALID_ARGUMENT');
     await rejectsWithCode(decrypt0(msg, { key: new Uint8Array(5) }), 'ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('encrypt0 / decrypt0 with KeyStore content keys', () => {
+  let dir: string;
+  let store: KeyStore;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rootline-cose-enc-'));
+    store = await openSoftwareKeyStore({ directory: dir, masterKey: new Uint8Array(randomBytes(32)) });
+  });
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reproduces RFC 9052 C.4.1 with the key inside the store, and interoperates with raw keys', async () => {
+    const ourSecret2 = hex('849b5786457c1491be3a76dcea6c4271');
+    await store.importKey('our-secret2', 'aes-128', ourSecret2);
+    const key = await keyStoreContentKey(store, 'our-secret2', 10);
+    const msg = await encrypt0({ plaintext: utf8('This is the content.'), key, alg: 10, iv: hex('89f52f65a1c580933b5261a78c') });
+    assert.equal(toHex(msg), 'd08343a1010aa1054d89f52f65a1c580933b5261a78c581c5974e1b99a3a4cc09a659aa2e9e7fff161d38ce71cb45ce460ffb569');
+    assert.deepEqual((await decrypt0(msg, { key })).plaintext, utf8('This is the content.'));
+    for (const alg of [1, 10, 12, 30, 32]) {
+      const fromStore = await encrypt0({ plaintext, key: await keyStoreContentKey(store, 'our-secret2', alg), alg });
+      assert.deepEqual((await decrypt0(fromStore, { key: ourSecret2 })).plaintext, plaintext);
+      const fromRaw = await encrypt0({ plaintext, key: ourSecret2, alg });
+      assert.deepEqual((await decrypt0(fromRaw, { key: await keyStoreContentKey(store, 'our-secret2', alg) })).plaintext, plaintext);
+    }
+  });
+
+  it('fails typed on tampering, algorithm mismatch and unusable keys', async () => {
+    await store.generateKey('k256', 'aes-256');
+    const key = await keyStoreContentKey(store, 'k256', 3);
+    const msg = await encrypt0({ plaintext, key, alg: 3 });
+    const [p, u, ct] = fields(msg);
+    const flipped = new Uint8Array(ct!);
+    flipped[flipped.length - 1]! ^= 0x80;
+    await rejectsWithCode(decrypt0(encodeCbor([p, u, flipped]), { key }), 'ERR_COSE_DECRYPTION_FAILED');
+    await rejectsWithCode(decrypt0(msg, { key: await keyStoreContentKey(store, 'k256', 11) }), 'ERR_COSE_KEY_MISMATCH');
+    await rejectsWithCode(encrypt0({ plaintext, key, alg: 11 }), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(keyStoreContentKey(store, 'k256', 1), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(keyStoreContentKey(store, 'k256', 2), 'ERR_INVALID_ARGUMENT');
+    await rejectsWithCode(keyStoreContentKey(store, 'k256', -65537), 'ERR_INVALID_ARGUMENT');
   });
 });
