@@ -12,7 +12,7 @@ import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { RootlineError } from '../../src/errors.js';
 import { CborTag, decodeCbor, encodeCbor } from '../../src/cose/cbor.js';
 import { decodeCwtClaims, encodeCwtClaims } from '../../src/cose/claims.js';
-import { decodeCoseKey, encodeCoseKey } from '../../src/cose/cose-key.js';
+import { decodeCoseKey, decodeCoseKeySet, encodeCoseKey } from '../../src/cose/cose-key.js';
 import { createCwt, verifyCwt } from '../../src/cose/cwt.js';
 import { decrypt0, encrypt0 } from '../../src/cose/encrypt0.js';
 import { coseKeyFromKeyObject } from '../../src/cose/key-convert.js';
@@ -141,6 +141,7 @@ describe('fuzz: COSE parsers only throw typed errors', async () => {
     ['decrypt0 (LEA-CCM-16-64-128)', sealedLea, (b) => decrypt0(b, { key: aesKey })],
     ['verifyCwt', cwt, (b) => verifyCwt(b, { key: secret, now })],
     ['decodeCoseKey', coseKey, async (b) => decodeCoseKey(b)],
+    ['decodeCoseKeySet', encodeCbor([decodeCbor(coseKey), new Map<number, unknown>([[1, 4], [-1, secret]])]), async (b) => decodeCoseKeySet(b)],
     ['decodeCwtClaims', encodeCwtClaims({ iss: 'i', exp: 1 }), async (b) => decodeCwtClaims(b)],
   ];
 
