@@ -185,6 +185,23 @@ describe('fuzz: every single-bit flip of a protected message fails verification'
     });
   }
 
+  it('any overwrite of 1-4 bytes that changes the message fails verification too', async () => {
+    for (const [name, valid, verify] of cases) {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+          async (edits) => {
+            const changed = new Uint8Array(valid);
+            for (const [i, b] of edits) changed[i] = b;
+            fc.pre(Buffer.compare(changed, valid) !== 0);
+            assert.ok(await onlyTypedErrors(() => verify(changed)), `${name}: an overwritten message verified`);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    }
+  });
+
   it('kid in the unprotected bucket is not protected, so a verifier resolving by kid rejects a changed kid', async () => {
     const msg = await sign1({ payload: utf8('x'), signer: keyObjectSigner(ed.privateKey), unprotectedHeader: { kid: utf8('device-7') } });
     const resolveKey = ({ kid }: { kid: Uint8Array | undefined }) => (kid && Buffer.from(kid).toString() === 'device-7' ? ed.publicKey : undefined);
