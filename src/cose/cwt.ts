@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { CborTag, decodeCbor, type DecodeCborOptions } from './cbor.js';
 import { cwtClaimsFromMap, encodeCwtClaims, type CwtClaims } from './claims.js';
-import { decrypt0, type ContentKeyInput } from './encrypt0.js';
+import { decrypt0, type ContentKeyInput, type DecryptedEncrypt0 } from './encrypt0.js';
 import {
   CoseKeyNotFoundError,
   CoseUnexpectedTagError,
@@ -22,9 +22,9 @@ import {
 } from './errors.js';
 import { HeaderLabels, headerValue, type HeaderInput, type HeaderLabel, type HeaderMap } from './headers.js';
 import type { MacKey } from './mac-key.js';
-import { mac0, verifyMac0, type MacKeyInput } from './mac0.js';
+import { mac0, verifyMac0, type MacKeyInput, type VerifiedMac0 } from './mac0.js';
 import { CoseTag, assertAllowlist, assertLabelList, assertOptionalBoolean, assertOptionsObject, type KeyLookup } from './message.js';
-import { sign1, verifySign1 } from './sign1.js';
+import { sign1, verifySign1, type VerifiedSign1 } from './sign1.js';
 import type { PublicKeyInput } from './signature-keys.js';
 
 export type RegisteredClaimName = 'iss' | 'sub' | 'aud' | 'exp' | 'nbf' | 'iat' | 'cti';
@@ -139,6 +139,29 @@ function isNested(headerCty: unknown, payloadValue: unknown): boolean {
   return payloadValue instanceof CborTag && (Number(payloadValue.tag) === CoseTag.Cwt || COSE_TYPES.has(Number(payloadValue.tag)));
 }
 
+/** Step 4-6: verify or decrypt one COSE layer with the caller's key or resolver. */
+async function openLayer(bytes: Uint8Array, type: CwtLayerType, options: VerifyCwtOptions): Promise<{ content: Uint8Array; layer: CwtLayer }> {
+  const envelope = { algorithms: options.algorithms, externalAad: options.externalAad, criticalHeaders: options.criticalHeaders, cbor: options.cbor };
+  const lookup = options.resolveKey;
+  // The same resolver serves every layer; it is told which message type it is keying.
+  const resolve = async <T>(l: KeyLookup): Promise<T> => {
+    const found = await lookup!({ ...l, type });
+    if (found === undefined) throw new CoseKeyNotFoundError(l.kid);
+    return found as T;
+  };
+  const layerOf = (r: VerifiedSign1 | VerifiedMac0 | DecryptedEncrypt0): CwtLayer => ({ type, alg: r.alg, kid: r.kid, protectedHeader: r.protectedHeader, unprotectedHeader: r.unprotectedHeader });
+  if (type === 'COSE_Sign1') {
+    const r = await verifySign1(bytes, { ...envelope, ...(lookup ? { resolveKey: (l: KeyLookup) => resolve<PublicKeyInput>(l) } : { key: options.key as PublicKeyInput }) });
+    return { content: r.payload, layer: layerOf(r) };
+  }
+  if (type === 'COSE_Mac0') {
+    const r = await verifyMac0(bytes, { ...envelope, ...(lookup ? { resolveKey: (l: KeyLookup) => resolve<MacKeyInput>(l) } : { key: options.key as MacKeyInput }) });
+    return { content: r.payload, layer: layerOf(r) };
+  }
+  const r = await decrypt0(bytes, { ...envelope, ...(lookup ? { resolveKey: (l: KeyLookup) => resolve<ContentKeyInput>(l) } : { key: options.key as ContentKeyInput }) });
+  return { content: r.plaintext, layer: layerOf(r) };
+}
+
 /**
  * Validates a CWT following RFC 8392 §7.2: strip the CWT tag, pick the COSE type from its tag,
  * verify or decrypt, descend into nested CWTs, then check the claims. Throws ERR_CWT_* for claim
@@ -187,28 +210,7 @@ export async function verifyCwt(bytes: Uint8Array, options: VerifyCwtOptions): P
       if (type === undefined) throw new CwtMalformedError('an untagged CWT needs options.untaggedType');
     }
 
-    const envelope = { algorithms: options.algorithms, externalAad: options.externalAad, criticalHeaders: options.criticalHeaders, cbor: options.cbor };
-    const lookup = options.resolveKey;
-    const resolve = async (l: KeyLookup): Promise<CwtKey> => {
-      const found = await lookup!({ ...l, type: type! });
-      if (found === undefined) throw new CoseKeyNotFoundError(l.kid);
-      return found;
-    };
-    let content: Uint8Array;
-    let layer: CwtLayer;
-    if (type === 'COSE_Sign1') {
-      const r = await verifySign1(untagged, { ...envelope, ...(lookup ? { resolveKey: (l) => resolve(l) as Promise<PublicKeyInput> } : { key: options.key as PublicKeyInput }) });
-      content = r.payload;
-      layer = { type, alg: r.alg, kid: r.kid, protectedHeader: r.protectedHeader, unprotectedHeader: r.unprotectedHeader };
-    } else if (type === 'COSE_Mac0') {
-      const r = await verifyMac0(untagged, { ...envelope, ...(lookup ? { resolveKey: (l) => resolve(l) as Promise<MacKeyInput> } : { key: options.key as MacKeyInput }) });
-      content = r.payload;
-      layer = { type, alg: r.alg, kid: r.kid, protectedHeader: r.protectedHeader, unprotectedHeader: r.unprotectedHeader };
-    } else {
-      const r = await decrypt0(untagged, { ...envelope, ...(lookup ? { resolveKey: (l) => resolve(l) as Promise<ContentKeyInput> } : { key: options.key as ContentKeyInput }) });
-      content = r.plaintext;
-      layer = { type, alg: r.alg, kid: r.kid, protectedHeader: r.protectedHeader, unprotectedHeader: r.unprotectedHeader };
-    }
+    const { content, layer } = await openLayer(untagged, type, options);
     layers.push(layer);
 
     let payloadValue: unknown;
