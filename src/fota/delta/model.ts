@@ -9,11 +9,12 @@
  *   the old bytes hold an address into a region that moved, and then they equal that region's
  *   displacement. The decoder knows the old bytes, so the model reads the old word at each
  *   position as a possible address, hashes its region, and learns per region whether bytes
- *   change and by what (see `region`). The byte after a changed one is modelled by the carry
- *   of the previous byte's change and the previous region: the higher bytes of an address.
+ *   change (see `region`). When a low byte changed, the region's last whole-word change
+ *   (new word - old word, remembered per region) predicts the address's next three bytes,
+ *   carries included; misses fall back to the carry of the previous byte's change.
  * - extra bytes (new code, no match in the old image) get a bit-tree per high bits of the
  *   previous output byte: a cheap order-1 hint within the memory budget.
- * Every table is a Uint16Array, so `modelBytes` is the model's whole memory.
+ * `modelBytes` adds up every table: the model's whole memory.
  */
 import { DeltaCorruptError } from './errors.js';
 import { newProbTable, probCount, updateProb, type ProbTable, type RangeDecoder, type RangeEncoder } from './range-coder.js';
@@ -54,7 +55,7 @@ export const MAX_FIELD = 0x7ffffffe;
 
 const SHIFT_FAST = 4;
 const SHIFT_SLOW = 5;
-const EXTRA_CTX_SHIFT = 5; // 256 >> 5 = 8 contexts for extra bytes
+const EXTRA_CTX_SHIFT = 6; // 256 >> 6 = 4 contexts for extra bytes
 const LEN_TOP_BITS = 2;
 const ZERO_HASH_BITS = 11;
 const VALUE_HASH_BITS = 10;
@@ -87,13 +88,23 @@ export class DeltaModel {
   private readonly zeroFollow = newProbTable(16);
   private readonly zeroFallback = newProbTable(8);
   private readonly valueHit = newProbTable(1 << VALUE_HASH_BITS);
-  private readonly valuePred = new Uint8Array(1 << VALUE_HASH_BITS);
+  /** Per region: the last whole-word change of an address into it (new word - old word). */
+  private readonly regionDelta = new Int32Array(1 << VALUE_HASH_BITS);
+  private readonly addrHit = newProbTable(16);
   private readonly sameAsLast = newProbTable(2);
   private readonly diffTree = newProbTable(2 * 256);
   private readonly extraTree = newProbTable((256 >> EXTRA_CTX_SHIFT) * 256);
   private hist = 0;
   private prevD = 0;
-  private prevValueCtx = 0;
+  // the address whose low byte changed last: position, bytes done, old word, its region,
+  // the predicted new word, the new bytes so far, and whether all bytes so far were as predicted
+  private addrPos = 0;
+  private addrLen = 0;
+  private addrOld = 0;
+  private addrRegion = 0;
+  private addrPredicted = 0;
+  private addrNew = 0;
+  private addrHits = 0;
   private lastNz = 1;
   private prevOut = 0;
 
@@ -101,7 +112,7 @@ export class DeltaModel {
   get modelBytes(): number {
     return (
       this.lenBits.byteLength + this.lenTop.byteLength + this.seekSign.byteLength + this.zeroRegion.byteLength +
-      this.zeroFollow.byteLength + this.zeroFallback.byteLength + this.valueHit.byteLength + this.valuePred.byteLength + this.sameAsLast.byteLength +
+      this.zeroFollow.byteLength + this.zeroFallback.byteLength + this.valueHit.byteLength + this.regionDelta.byteLength + this.addrHit.byteLength + this.sameAsLast.byteLength +
       this.diffTree.byteLength + this.extraTree.byteLength
     );
   }
@@ -148,24 +159,33 @@ export class DeltaModel {
    */
   diff(c: BitCoder, d: number, pos: number, prevByte: number, word: number): number {
     const oldByte = word & 0xff;
+    let out: number;
+    if (this.addrLen > 0 && pos === this.addrPos + this.addrLen) {
+      out = this.addressByte(c, d, oldByte, prevByte);
+    } else {
+      this.addrLen = 0;
+      out = this.regionByte(c, d, pos, prevByte, word);
+    }
+    this.hist = ((this.hist << 1) | (out === 0 ? 0 : 1)) & 7;
+    this.prevD = out;
+    this.prevOut = (oldByte + out) & 0xff;
+    return out;
+  }
+
+  /** A byte not inside an address being changed: predicted by the region its old word points at. */
+  private regionByte(c: BitCoder, d: number, pos: number, prevByte: number, word: number): number {
     const follows = this.prevD !== 0;
     let zeroProbs: ProbTable;
     let zeroCtx: number;
-    let valueCtx: number;
+    let valueCtx = 0;
     if (follows) {
-      // the byte after a changed one: usually the carry/borrow of a multi-byte address change,
-      // which the decoder can compute from the previous old byte and diff
-      const carry = (prevByte + this.prevD) >>> 8;
-      const sign = this.prevD >>> 7;
       zeroProbs = this.zeroFollow;
-      zeroCtx = (((carry << 1) | sign) << 2) | (this.hist & 3);
-      valueCtx = hash((this.prevValueCtx * 8 + carry * 2 + sign) ^ 0x777777, VALUE_HASH_BITS);
+      zeroCtx = this.followContext(prevByte);
     } else {
       zeroProbs = this.zeroRegion;
       zeroCtx = region(pos, prevByte, word, ZERO_REGION_SHIFT, ZERO_HASH_BITS);
       valueCtx = region(pos, prevByte, word, VALUE_REGION_SHIFT, VALUE_HASH_BITS);
     }
-    let out: number;
     let changed: number;
     if (!follows && probCount(zeroProbs, zeroCtx) < MIN_REGION_COUNT) {
       // a region seen too rarely to trust: code with the history-only table, let the region learn
@@ -175,29 +195,73 @@ export class DeltaModel {
       changed = c.bit(zeroProbs, zeroCtx, d === 0 ? 0 : 1, SHIFT_SLOW);
       if (!follows) updateProb(this.zeroFallback, this.hist, changed, SHIFT_SLOW);
     }
-    if (changed === 0) {
+    if (changed === 0) return 0;
+    const delta = follows ? 0 : this.regionDelta[valueCtx]!;
+    const predicted = delta & 0xff;
+    let out: number;
+    if (predicted !== 0 && c.bit(this.valueHit, valueCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) out = predicted;
+    else out = this.changedValue(c, d, follows);
+    if (!follows) {
+      // the low byte of a (possibly) moved address: predict its next three bytes from the
+      // region's last whole-word change, carries included
+      this.addrPos = pos;
+      this.addrLen = 1;
+      this.addrOld = word;
+      this.addrRegion = valueCtx;
+      this.addrPredicted = (word + delta) >>> 0;
+      this.addrNew = (word + out) & 0xff;
+      this.addrHits = out === predicted ? 1 : 0;
+    }
+    return out;
+  }
+
+  /** Byte `addrLen` (1..3) of an address whose low byte changed. */
+  private addressByte(c: BitCoder, d: number, oldByte: number, prevByte: number): number {
+    const k = this.addrLen;
+    const shiftBy = 8 * k;
+    const predicted = (((this.addrPredicted >>> shiftBy) & 0xff) - oldByte) & 0xff;
+    const known = this.regionDelta[this.addrRegion] !== 0 ? 1 : 0;
+    const hitCtx = (((known << 1) | this.addrHits) << 2) | k;
+    let out: number;
+    if (c.bit(this.addrHit, hitCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) {
+      out = predicted;
+    } else if (predicted !== 0 && c.bit(this.zeroFollow, this.followContext(prevByte), d === 0 ? 0 : 1, SHIFT_SLOW) === 0) {
       out = 0;
     } else {
-      const predicted = this.valuePred[valueCtx]!;
-      if (predicted !== 0 && c.bit(this.valueHit, valueCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) {
-        out = predicted;
-      } else if (c.bit(this.sameAsLast, follows ? 1 : 0, d === this.lastNz ? 1 : 0, SHIFT_FAST) === 1) {
-        out = this.lastNz;
-      } else {
-        const base = follows ? 256 : 0;
-        let node = 1;
-        for (let k = 7; k >= 0; k--) node = (node << 1) | c.bit(this.diffTree, base + node, (d >>> k) & 1, SHIFT_FAST);
-        out = node & 0xff;
-        // a zero here contradicts the zero flag: only a corrupt stream codes it
-        if (out === 0) throw new DeltaCorruptError('zero coded as a changed byte');
-      }
-      this.valuePred[valueCtx] = out;
-      this.lastNz = out;
+      out = this.changedValue(c, d, true);
+      if (out === predicted) throw new DeltaCorruptError('predicted value coded as a miss');
     }
-    this.hist = ((this.hist << 1) | (out === 0 ? 0 : 1)) & 7;
-    this.prevD = out;
-    this.prevValueCtx = valueCtx;
-    this.prevOut = (oldByte + out) & 0xff;
+    this.addrNew = (this.addrNew | (((oldByte + out) & 0xff) << shiftBy)) >>> 0;
+    this.addrHits &= out === predicted ? 1 : 0;
+    this.addrLen = k + 1;
+    if (this.addrLen === 4) {
+      this.regionDelta[this.addrRegion] = (this.addrNew - this.addrOld) | 0;
+      this.addrLen = 0;
+    }
+    return out;
+  }
+
+  /** After a changed byte: carry/borrow of that change (computable by the decoder) and history. */
+  private followContext(prevByte: number): number {
+    const carry = (prevByte + this.prevD) >>> 8;
+    const sign = this.prevD >>> 7;
+    return (((carry << 1) | sign) << 2) | (this.hist & 3);
+  }
+
+  /** A non-zero diff that no prediction matched: "same as the last one", else an 8-bit tree. */
+  private changedValue(c: BitCoder, d: number, follows: boolean): number {
+    let out: number;
+    if (c.bit(this.sameAsLast, follows ? 1 : 0, d === this.lastNz ? 1 : 0, SHIFT_FAST) === 1) {
+      out = this.lastNz;
+    } else {
+      const base = follows ? 256 : 0;
+      let node = 1;
+      for (let k = 7; k >= 0; k--) node = (node << 1) | c.bit(this.diffTree, base + node, (d >>> k) & 1, SHIFT_FAST);
+      out = node & 0xff;
+      // a zero here contradicts the zero flag: only a corrupt stream codes it
+      if (out === 0) throw new DeltaCorruptError('zero coded as a changed byte');
+    }
+    this.lastNz = out;
     return out;
   }
 

@@ -44,7 +44,7 @@ export interface PatcherOptions {
   verifyBase?: boolean;
   /** Largest new image accepted (the spare slot's size). Default 2^31 - 2. */
   maxNewSize?: number;
-  /** Size of each of the old-image and output buffers (default 1024, 16..65536). */
+  /** Size of each of the old-image and output buffers (default 512, 16..65536). */
   bufferSize?: number;
 }
 
@@ -116,7 +116,7 @@ class StreamingPatcher implements Patcher {
 
   constructor(private readonly opts: PatcherOptions) {
     this.coder = decoderBitCoder(this.dec);
-    const size = opts.bufferSize ?? 1024;
+    const size = opts.bufferSize ?? 512;
     this.oldBuf = new Uint8Array(size);
     this.outBuf = new Uint8Array(size);
   }
