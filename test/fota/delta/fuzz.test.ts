@@ -131,6 +131,29 @@ describe('delta decoder fuzzing', () => {
     );
   });
 
+  it('firmware-like pairs round-trip for any seed, buffer size and chunking', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1e6 }),
+        fc.integer({ min: 1, max: 80 }),
+        fc.integer({ min: 16, max: 700 }),
+        fc.integer({ min: 1, max: 300 }),
+        async (seed, funcs, bufferSize, chunk) => {
+          const p = makeProgram(funcs, seed);
+          const a = render(p);
+          const b = render(fixRelease(p, seed + 1));
+          const patch = createDelta(a, b);
+          const parts: Uint8Array[] = [];
+          const patcher = createPatcher({ readOld: (o, l) => a.subarray(o, o + l), writeNew: (c) => void parts.push(c.slice()), bufferSize });
+          for (let off = 0; off < patch.length; off += chunk) await patcher.push(patch.subarray(off, off + chunk));
+          await patcher.finish();
+          assert.deepEqual(new Uint8Array(Buffer.concat(parts)), b);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('suffix array equals a naive sort', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 255 }), (raw, alphabet) => {
