@@ -10,7 +10,9 @@
  *     tag byte for byte — this pins nonce length (15 - L), tag length and key size per algorithm;
  *   - the envelope: our Enc_structure is theirs with only the context string changed, and every
  *     injected failure is refused for the right reason.
- * Whole-message RFC vectors for Encrypt0 are RFC 9052 Appendix C.4 and RFC 8392 A.5/A.6.
+ * The same examples as regenerated with the RFC context (encrypt0-rfc-context.json: all eight
+ * AES-CCM variants, AES-GCM, external AAD) are decrypted and reproduced byte for byte as whole
+ * messages; so are RFC 9052 Appendix C.4 and RFC 8392 A.5/A.6 in their own test files.
  *
  * Some files tag the message 993 instead of 16 (the generator did so); tag 993 is not
  * COSE_Encrypt0 and decrypt0 refuses it, as enc-fail-01 demands for tag 995.
@@ -21,7 +23,7 @@ import { AEAD_ALGORITHMS } from '../../src/cose/algorithms.js';
 import { CborTag, decodeCbor, encodeCbor } from '../../src/cose/cbor.js';
 import { openContent, sealContent } from '../../src/cose/content-cipher.js';
 import { decrypt0, encrypt0 } from '../../src/cose/encrypt0.js';
-import { COSE_WG_ALGS, coseWgDir, coseWgHeader, coseWgSecret, hex, rejectsWithCode, rngStream, throwsWithCode, toHex, utf8, type CoseWgExample } from './helpers.js';
+import { COSE_WG_ALGS, coseWgDir, coseWgHeader, coseWgSecret, hex, readJson, rejectsWithCode, rngStream, throwsWithCode, toHex, utf8, type CoseWgExample } from './helpers.js';
 
 const examples: [string, CoseWgExample][] = [
   ...coseWgDir('encrypted-tests'),
@@ -102,6 +104,37 @@ describe('cose-wg/Examples COSE_Encrypt0 (pre-RFC "Encrypt1" context)', () => {
       assert.equal(oursCiphertext.length, msg.ciphertext.length);
       assert.deepEqual((await decrypt0(ours, { key, externalAad })).plaintext, utf8(example.input.plaintext));
       if (msg.tag !== undefined && msg.tag !== 16) await rejectsWithCode(decrypt0(hex(example.output.cbor), { key, externalAad }), 'ERR_COSE_UNEXPECTED_TAG');
+    });
+  }
+});
+
+describe('cose-wg/Examples COSE_Encrypt0 as regenerated with the RFC context "Encrypt0"', () => {
+  interface Vector {
+    file: string;
+    alg: number;
+    key: string;
+    iv: string;
+    external: string;
+    structure?: string;
+    cbor: string;
+  }
+  const { plaintext, vectors } = readJson<{ plaintext: string; vectors: Vector[] }>('cose-wg', 'encrypt0-rfc-context.json');
+
+  it('covers all eight AES-CCM variants and AES-GCM', () => {
+    assert.deepEqual([...new Set(vectors.map((v) => v.alg))].sort((a, b) => a - b), [1, 10, 11, 12, 13, 30, 31, 32, 33]);
+  });
+
+  for (const v of vectors) {
+    it(`${v.file} (${AEAD_ALGORITHMS.get(v.alg)!.name}): decrypts, and encrypt0 reproduces the message byte for byte`, async () => {
+      const key = hex(v.key);
+      const externalAad = hex(v.external);
+      const message = hex(v.cbor);
+      assert.deepEqual((await decrypt0(message, { key, externalAad })).plaintext, utf8(plaintext));
+      const ours = await encrypt0({ plaintext: utf8(plaintext), key, alg: v.alg, iv: hex(v.iv), externalAad });
+      assert.equal(toHex(ours), v.cbor.toLowerCase());
+      if (v.structure !== undefined) {
+        assert.deepEqual(encodeCbor(['Encrypt0', parts(v.cbor).protectedBytes, externalAad]), hex(v.structure));
+      }
     });
   }
 });
