@@ -63,6 +63,8 @@ const VALUE_HASH_BITS = 10;
 const ZERO_REGION_SHIFT = 15;
 const VALUE_REGION_SHIFT = 13;
 const X86_CALL = 0xe8;
+/** Offset of call-target region keys: above every address key (shift ≥ 13 leaves ≤ 2^19 keys). */
+const CALL_KEYS = 0x40000000;
 const MIN_REGION_COUNT = 4;
 
 function hash(x: number, bits: number): number {
@@ -73,13 +75,13 @@ function hash(x: number, bits: number): number {
  * The region an old byte would point into if it starts a 32-bit little-endian address: for an
  * x86 `call rel32` (opcode E8 before it) the absolute target computed from its old position,
  * otherwise the word itself. Every reference into a region that moved changes by that region's
- * displacement, so the region predicts both whether the byte changes and its diff.
+ * displacement, so the region predicts both whether the byte changes and its diff. Returned as
+ * an unhashed key (call targets in their own key range) so that neighbours can be looked up.
  */
-function region(pos: number, prevByte: number, word: number, shift: number, bits: number): number {
-  if (prevByte === X86_CALL) return hash((((pos + 4 + (word | 0)) >>> shift) ^ 0x5a5a5a5) >>> 0, bits);
-  return hash(word >>> shift, bits);
+function regionKey(pos: number, prevByte: number, word: number, shift: number): number {
+  if (prevByte === X86_CALL) return (((pos + 4 + (word | 0)) >>> 0) >>> shift) + CALL_KEYS;
+  return word >>> shift;
 }
-
 export class DeltaModel {
   private readonly lenBits = newProbTable(LEN_KINDS * 64);
   private readonly lenTop = newProbTable(LEN_KINDS * 33 * (1 << LEN_TOP_BITS));
@@ -91,6 +93,7 @@ export class DeltaModel {
   /** Per region: the last whole-word change of an address into it (new word - old word). */
   private readonly regionDelta = new Int32Array(1 << VALUE_HASH_BITS);
   private readonly addrHit = newProbTable(16);
+  private readonly neighbourHit = newProbTable(1);
   private readonly sameAsLast = newProbTable(2);
   private readonly diffTree = newProbTable(2 * 256);
   private readonly extraTree = newProbTable((256 >> EXTRA_CTX_SHIFT) * 256);
@@ -112,7 +115,7 @@ export class DeltaModel {
   get modelBytes(): number {
     return (
       this.lenBits.byteLength + this.lenTop.byteLength + this.seekSign.byteLength + this.zeroRegion.byteLength +
-      this.zeroFollow.byteLength + this.zeroFallback.byteLength + this.valueHit.byteLength + this.regionDelta.byteLength + this.addrHit.byteLength + this.sameAsLast.byteLength +
+      this.zeroFollow.byteLength + this.zeroFallback.byteLength + this.valueHit.byteLength + this.regionDelta.byteLength + this.addrHit.byteLength + this.neighbourHit.byteLength + this.sameAsLast.byteLength +
       this.diffTree.byteLength + this.extraTree.byteLength
     );
   }
@@ -178,13 +181,15 @@ export class DeltaModel {
     let zeroProbs: ProbTable;
     let zeroCtx: number;
     let valueCtx = 0;
+    let valueKey = 0;
     if (follows) {
       zeroProbs = this.zeroFollow;
       zeroCtx = this.followContext(prevByte);
     } else {
       zeroProbs = this.zeroRegion;
-      zeroCtx = region(pos, prevByte, word, ZERO_REGION_SHIFT, ZERO_HASH_BITS);
-      valueCtx = region(pos, prevByte, word, VALUE_REGION_SHIFT, VALUE_HASH_BITS);
+      zeroCtx = hash(regionKey(pos, prevByte, word, ZERO_REGION_SHIFT), ZERO_HASH_BITS);
+      valueKey = regionKey(pos, prevByte, word, VALUE_REGION_SHIFT);
+      valueCtx = hash(valueKey, VALUE_HASH_BITS);
     }
     let changed: number;
     if (!follows && probCount(zeroProbs, zeroCtx) < MIN_REGION_COUNT) {
@@ -196,10 +201,18 @@ export class DeltaModel {
       if (!follows) updateProb(this.zeroFallback, this.hist, changed, SHIFT_SLOW);
     }
     if (changed === 0) return 0;
-    const delta = follows ? 0 : this.regionDelta[valueCtx]!;
+    let delta = follows ? 0 : this.regionDelta[valueCtx]!;
+    let hitProbs = this.valueHit;
+    let hitCtx = valueCtx;
+    if (!follows && delta === 0) {
+      // a region not seen changing yet usually moved like the region just below it
+      delta = this.regionDelta[hash(valueKey - 1, VALUE_HASH_BITS)]!;
+      hitProbs = this.neighbourHit;
+      hitCtx = 0;
+    }
     const predicted = delta & 0xff;
     let out: number;
-    if (predicted !== 0 && c.bit(this.valueHit, valueCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) out = predicted;
+    if (predicted !== 0 && c.bit(hitProbs, hitCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) out = predicted;
     else out = this.changedValue(c, d, follows);
     if (!follows) {
       // the low byte of a (possibly) moved address: predict its next three bytes from the
