@@ -78,7 +78,10 @@ export function decodeCbor(bytes: Uint8Array, options: DecodeCborOptions = {}): 
   if (bytes.length === 0) throw new CoseMalformedCborError('empty input is not a CBOR data item');
   let value: unknown;
   try {
-    value = decode(bytes, decodeOptions);
+    // cbor2 returns byte strings as views into its input. Decoding a private copy keeps every
+    // returned bstr (payloads, keys, signatures) independent of the caller's buffer, which may be
+    // reused or altered after a message was verified.
+    value = decode(new Uint8Array(bytes), decodeOptions);
   } catch (err) {
     // cbor2 throws Error, TypeError and RangeError for different malformations; callers see one code.
     const reason = err instanceof Error ? err.message : String(err);

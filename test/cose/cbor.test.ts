@@ -44,6 +44,13 @@ describe('decodeCbor', () => {
     assert.equal((sig as Uint8Array).length, 64);
   });
 
+  it('returns byte strings that do not alias the input buffer', () => {
+    const input = hex('8243010203');
+    const [bytes] = decodeCbor(input) as [Uint8Array];
+    input[2] = 0xee;
+    assert.deepEqual(bytes, new Uint8Array([1, 2, 3]));
+  });
+
   it('makes every map a Map, even with text keys', () => {
     const m = decodeCbor(hex('a1616101'));
     assert.ok(m instanceof Map);
