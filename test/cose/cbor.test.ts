@@ -45,7 +45,7 @@ describe('decodeCbor', () => {
   });
 
   it('returns byte strings that do not alias the input buffer', () => {
-    const input = hex('8243010203');
+    const input = hex('8143010203');
     const [bytes] = decodeCbor(input) as [Uint8Array];
     input[2] = 0xee;
     assert.deepEqual(bytes, new Uint8Array([1, 2, 3]));
