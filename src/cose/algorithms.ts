@@ -34,9 +34,9 @@ export const CoseAlgorithm = {
   AES_CCM_64_128_128: 32,
   AES_CCM_64_128_256: 33,
   /**
-   * LEA (KS X 3246) and ARIA (RFC 5794) under private-use identifiers (RFC 9052 §11: values
-   * "less than -65536" are for private use). Same shapes as the AES algorithms above; only
-   * peers that share this table understand them.
+   * LEA (KS X 3246) and ARIA (RFC 5794) under private-use identifiers (the IANA COSE Algorithms
+   * registry reserves integers less than -65536 for private use). Same shapes as the AES
+   * algorithms above; only peers that share this table understand them.
    */
   LEA_128_GCM: -65537,
   LEA_256_GCM: -65538,
