@@ -94,8 +94,9 @@ export class DeltaModel {
   private readonly regionDelta = new Int32Array(1 << VALUE_HASH_BITS);
   private readonly addrHit = newProbTable(16);
   private readonly neighbourHit = newProbTable(1);
+  private readonly errorTree = newProbTable(256);
   private readonly sameAsLast = newProbTable(2);
-  private readonly diffTree = newProbTable(2 * 256);
+  private readonly diffTree = newProbTable(256);
   private readonly extraTree = newProbTable((256 >> EXTRA_CTX_SHIFT) * 256);
   private hist = 0;
   private prevD = 0;
@@ -115,7 +116,7 @@ export class DeltaModel {
   get modelBytes(): number {
     return (
       this.lenBits.byteLength + this.lenTop.byteLength + this.seekSign.byteLength + this.zeroRegion.byteLength +
-      this.zeroFollow.byteLength + this.zeroFallback.byteLength + this.valueHit.byteLength + this.regionDelta.byteLength + this.addrHit.byteLength + this.neighbourHit.byteLength + this.sameAsLast.byteLength +
+      this.zeroFollow.byteLength + this.zeroFallback.byteLength + this.valueHit.byteLength + this.regionDelta.byteLength + this.addrHit.byteLength + this.neighbourHit.byteLength + this.errorTree.byteLength + this.sameAsLast.byteLength +
       this.diffTree.byteLength + this.extraTree.byteLength
     );
   }
@@ -212,8 +213,19 @@ export class DeltaModel {
     }
     const predicted = delta & 0xff;
     let out: number;
-    if (predicted !== 0 && c.bit(hitProbs, hitCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) out = predicted;
-    else out = this.changedValue(c, d, follows);
+    if (predicted === 0) {
+      out = this.changedValue(c, d, follows);
+    } else if (c.bit(hitProbs, hitCtx, d === predicted ? 1 : 0, SHIFT_FAST) === 1) {
+      out = predicted;
+    } else {
+      // the region moved again, usually by a little more or less: code the difference
+      let node = 1;
+      const e = (d - predicted) & 0xff;
+      for (let k = 7; k >= 0; k--) node = (node << 1) | c.bit(this.errorTree, node, (e >>> k) & 1, SHIFT_FAST);
+      out = (predicted + node) & 0xff;
+      if (out === 0 || out === predicted) throw new DeltaCorruptError('impossible value after a missed prediction');
+      this.lastNz = out;
+    }
     if (!follows) {
       // the low byte of a (possibly) moved address: predict its next three bytes from the
       // region's last whole-word change, carries included
@@ -267,9 +279,8 @@ export class DeltaModel {
     if (c.bit(this.sameAsLast, follows ? 1 : 0, d === this.lastNz ? 1 : 0, SHIFT_FAST) === 1) {
       out = this.lastNz;
     } else {
-      const base = follows ? 256 : 0;
       let node = 1;
-      for (let k = 7; k >= 0; k--) node = (node << 1) | c.bit(this.diffTree, base + node, (d >>> k) & 1, SHIFT_FAST);
+      for (let k = 7; k >= 0; k--) node = (node << 1) | c.bit(this.diffTree, node, (d >>> k) & 1, SHIFT_FAST);
       out = node & 0xff;
       // a zero here contradicts the zero flag: only a corrupt stream codes it
       if (out === 0) throw new DeltaCorruptError('zero coded as a changed byte');
