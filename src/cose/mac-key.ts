@@ -18,8 +18,9 @@ export interface MacKey {
 }
 
 /**
- * The secret of a Symmetric COSE_Key about to be used with `alg`. RFC 9052 §7.1: a key's alg
- * "restricts the key to be used with this algorithm".
+ * The secret of a Symmetric COSE_Key about to be used with `alg`. RFC 9052 §7.1: "If the
+ * algorithms do not match, then this key object MUST NOT be used to perform the cryptographic
+ * operation."
  */
 export function symmetricKeyBytes(key: unknown, alg: number | undefined, name: string): Uint8Array {
   const k = (typeof key === 'object' && key !== null ? key : {}) as Partial<SymmetricKey>;

@@ -43,8 +43,9 @@ export function toPublicKeyObject(key: unknown, name: string): KeyObject {
 }
 
 /**
- * RFC 9052 §7.1: a COSE_Key's alg "restricts the key to be used with this algorithm"; a key
- * given with an alg may verify only messages of that algorithm.
+ * RFC 9052 §7.1 alg: "the application MUST verify that this algorithm matches the algorithm for
+ * which the key is being used. If the algorithms do not match, then this key object MUST NOT be
+ * used to perform the cryptographic operation."
  */
 export function assertCoseKeyAlgorithm(key: unknown, alg: number): void {
   if (typeof key === 'object' && key !== null && 'kty' in key) {
