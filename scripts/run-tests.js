@@ -28,7 +28,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const nodeArgs = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000'];
+const nodeArgs = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000'];
 if (coverage) nodeArgs.push('--experimental-test-coverage');
 if (!process.stdout.isTTY) nodeArgs.push('--test-reporter=spec');
 const r = spawnSync(process.execPath, [...nodeArgs, ...files.map((f) => relative(root, f))], {
