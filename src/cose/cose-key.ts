@@ -7,7 +7,7 @@ import { ECDH, createECDH, createPrivateKey, createPublicKey } from 'node:crypto
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { decodeCbor, encodeCbor, type DecodeCborOptions } from './cbor.js';
-import { CoseInvalidKeyError, CoseUnsupportedKeyError } from './errors.js';
+import { CoseInvalidKeyError, CoseKeyMismatchError, CoseUnsupportedKeyError } from './errors.js';
 
 /** COSE_Key labels (RFC 9052 Table 4) and key type parameters (RFC 9053 Tables 19-21). */
 export const CoseKeyLabels = {
@@ -28,6 +28,20 @@ export const CoseKeyType = { OKP: 1, EC2: 2, Symmetric: 4 } as const;
 export const CoseCurve = { P256: 1, Ed25519: 6 } as const;
 
 export type CoseKeyLabel = number | string;
+
+/** key_ops values (RFC 9052 §7.1, Table 5). */
+export const CoseKeyOperation = {
+  sign: 1,
+  verify: 2,
+  encrypt: 3,
+  decrypt: 4,
+  wrapKey: 5,
+  unwrapKey: 6,
+  deriveKey: 7,
+  deriveBits: 8,
+  macCreate: 9,
+  macVerify: 10,
+} as const;
 
 interface CoseKeyCommon {
   kid?: Uint8Array;
@@ -221,6 +235,19 @@ export function coseKeyFromMap(value: unknown): CoseKey {
   const extra = extras(map, [CoseKeyLabels.crv, CoseKeyLabels.x, CoseKeyLabels.d]);
   if (extra) key.extra = extra;
   return key;
+}
+
+/**
+ * Throws ERR_COSE_KEY_MISMATCH unless `key` may be used for `operation` under algorithm `alg`.
+ * RFC 9052 §7.1 alg: "If the algorithms do not match, then this key object MUST NOT be used to
+ * perform the cryptographic operation"; key_ops restricts "the set of operations that a key is
+ * to be used for".
+ */
+export function assertCoseKeyPermits(key: CoseKey, alg: number, operation: keyof typeof CoseKeyOperation): void {
+  if (key.alg !== undefined && key.alg !== alg) throw new CoseKeyMismatchError(`the COSE_Key is restricted to algorithm ${String(key.alg)}, the message uses ${alg}`);
+  if (key.keyOps !== undefined && !key.keyOps.includes(CoseKeyOperation[operation])) {
+    throw new CoseKeyMismatchError(`the COSE_Key's key_ops [${key.keyOps.join(', ')}] do not include ${operation} (${CoseKeyOperation[operation]})`);
+  }
 }
 
 /** Decodes one COSE_Key. Malformed CBOR: ERR_COSE_MALFORMED_CBOR; a bad key: ERR_COSE_INVALID_KEY. */

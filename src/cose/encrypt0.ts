@@ -219,7 +219,7 @@ export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Pro
       throw new CoseDecryptionFailedError({ cause: err });
     }
   } else {
-    const key = keyInput instanceof Uint8Array ? keyInput : symmetricKeyBytes(keyInput, alg.id, name);
+    const key = keyInput instanceof Uint8Array ? keyInput : symmetricKeyBytes(keyInput, alg.id, name, 'decrypt');
     assertBytes(key, name);
     if (key.length !== alg.keyLength) throw new CoseKeyMismatchError(`${alg.name} needs a ${alg.keyLength}-byte key, got ${key.length}`);
     plaintext = openContent(alg, key, nonce, ciphertext, aad);

@@ -15,7 +15,9 @@ export { decrypt0, encrypt0, type ContentKeyInput, type DecryptedEncrypt0, type 
 export {
   CoseCurve,
   CoseKeyLabels,
+  CoseKeyOperation,
   CoseKeyType,
+  assertCoseKeyPermits,
   coseKeyFromMap,
   coseKeyToMap,
   decodeCoseKey,

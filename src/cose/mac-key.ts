@@ -7,8 +7,7 @@ import type { KeyStore } from '../crypto/keystore/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertString, describeType } from '../util/assert.js';
 import { CoseAlgorithm, MAC_ALGORITHMS, type MacAlgorithm } from './algorithms.js';
-import type { SymmetricKey } from './cose-key.js';
-import { CoseKeyMismatchError } from './errors.js';
+import { assertCoseKeyPermits, type SymmetricKey } from './cose-key.js';
 
 /** A key bound to one COSE MAC algorithm; `mac` returns the COSE tag (already truncated). */
 export interface MacKey {
@@ -18,14 +17,13 @@ export interface MacKey {
 }
 
 /**
- * The secret of a Symmetric COSE_Key about to be used with `alg`. RFC 9052 §7.1: "If the
- * algorithms do not match, then this key object MUST NOT be used to perform the cryptographic
- * operation."
+ * The secret of a Symmetric COSE_Key about to be used with `alg` for `operation` (checked when
+ * `alg` is known; see assertCoseKeyPermits).
  */
-export function symmetricKeyBytes(key: unknown, alg: number | undefined, name: string): Uint8Array {
+export function symmetricKeyBytes(key: unknown, alg: number | undefined, name: string, operation: 'macCreate' | 'macVerify' | 'encrypt' | 'decrypt' = 'decrypt'): Uint8Array {
   const k = (typeof key === 'object' && key !== null ? key : {}) as Partial<SymmetricKey>;
   if (k.kty !== 'Symmetric' || !(k.k instanceof Uint8Array)) throw new InvalidArgumentError(name, `expected a Symmetric COSE_Key, got ${describeType(key)}`);
-  if (alg !== undefined && k.alg !== undefined && k.alg !== alg) throw new CoseKeyMismatchError(`the COSE_Key is restricted to algorithm ${String(k.alg)}, the message uses ${alg}`);
+  if (alg !== undefined) assertCoseKeyPermits(k as SymmetricKey, alg, operation);
   return k.k;
 }
 

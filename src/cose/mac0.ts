@@ -99,7 +99,7 @@ export async function mac0(options: Mac0Options): Promise<Uint8Array> {
 
 function toMacKey(input: unknown, alg: MacAlgorithm, name: string): MacKey {
   if (input instanceof Uint8Array) return rawMacKey(input, alg.id);
-  if (typeof input === 'object' && input !== null && 'kty' in input) return rawMacKey(symmetricKeyBytes(input, alg.id, name), alg.id);
+  if (typeof input === 'object' && input !== null && 'kty' in input) return rawMacKey(symmetricKeyBytes(input, alg.id, name, 'macVerify'), alg.id);
   assertMacKey(input, name);
   // RFC 9053 §3.1: recipients "MUST validate that the key type, key length, and algorithm are correct".
   if (input.alg !== alg.id) throw new CoseKeyMismatchError(`the key is for MAC algorithm ${input.alg}, the message uses ${alg.id}`);

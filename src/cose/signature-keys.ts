@@ -6,7 +6,7 @@ import { KeyObject, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { describeType } from '../util/assert.js';
 import { CoseAlgorithm, type SignatureAlgorithm } from './algorithms.js';
-import type { CoseKey } from './cose-key.js';
+import { assertCoseKeyPermits, type CoseKey } from './cose-key.js';
 import { CoseKeyMismatchError } from './errors.js';
 import { coseKeyToKeyObject } from './key-convert.js';
 
@@ -42,16 +42,9 @@ export function toPublicKeyObject(key: unknown, name: string): KeyObject {
   throw new InvalidArgumentError(name, `expected SPKI DER bytes or a KeyObject, got ${describeType(key)}`);
 }
 
-/**
- * RFC 9052 §7.1 alg: "the application MUST verify that this algorithm matches the algorithm for
- * which the key is being used. If the algorithms do not match, then this key object MUST NOT be
- * used to perform the cryptographic operation."
- */
+/** A COSE_Key used for verification must allow this algorithm and the verify operation. */
 export function assertCoseKeyAlgorithm(key: unknown, alg: number): void {
-  if (typeof key === 'object' && key !== null && 'kty' in key) {
-    const declared = (key as CoseKey).alg;
-    if (declared !== undefined && declared !== alg) throw new CoseKeyMismatchError(`the COSE_Key is restricted to algorithm ${String(declared)}, the message uses ${alg}`);
-  }
+  if (typeof key === 'object' && key !== null && 'kty' in key) assertCoseKeyPermits(key as CoseKey, alg, 'verify');
 }
 
 /** RFC 9053 §2.1/§2.2: ES256 needs a P-256 key, EdDSA (here) an Ed25519 key. */

@@ -87,6 +87,20 @@ describe('COSE_Key encode/decode', () => {
     await rejectsWithCode(decrypt0(e, { key: { kty: 'Symmetric', k: secret, alg: 1 } }), 'ERR_COSE_KEY_MISMATCH');
   });
 
+  it('honours key_ops (RFC 9052 §7.1): verify, MAC verify and decrypt must be allowed', async () => {
+    const msg = await sign1({ payload: utf8('x'), signer: keyObjectSigner(ed.privateKey) });
+    await verifySign1(msg, { key: coseKeyFromKeyObject(ed.publicKey, { keyOps: [2] }) });
+    await rejectsWithCode(verifySign1(msg, { key: coseKeyFromKeyObject(ed.publicKey, { keyOps: [1] }) }), 'ERR_COSE_KEY_MISMATCH');
+    await rejectsWithCode(verifySign1(msg, { resolveKey: () => coseKeyFromKeyObject(ed.publicKey, { keyOps: [1] }) }), 'ERR_COSE_KEY_MISMATCH');
+    const secret = new Uint8Array(randomBytes(32));
+    const m = await mac0({ payload: utf8('x'), key: rawMacKey(secret, 5) });
+    await verifyMac0(m, { key: { kty: 'Symmetric', k: secret, keyOps: [9, 10] } });
+    await rejectsWithCode(verifyMac0(m, { key: { kty: 'Symmetric', k: secret, keyOps: [9] } }), 'ERR_COSE_KEY_MISMATCH');
+    const e = await encrypt0({ plaintext: utf8('x'), key: secret, alg: 3 });
+    await decrypt0(e, { key: { kty: 'Symmetric', k: secret, keyOps: [4] } });
+    await rejectsWithCode(decrypt0(e, { key: { kty: 'Symmetric', k: secret, keyOps: [3] } }), 'ERR_COSE_KEY_MISMATCH');
+  });
+
   it('decodes a COSE_KeySet', () => {
     const set = encodeCbor([
       new Map<number, unknown>([[1, 4], [-1, new Uint8Array(16)]]),
