@@ -34,10 +34,26 @@ export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSessio
     });
     socket.on('error', () => undefined);
   }
+  // A socket closed with sends still queued cancels them; the final close_notify must go out,
+  // so an owned socket closes only once every send has completed.
+  let inFlight = 0;
+  let closeWhenIdle = false;
+  const closeSocket = (): void => {
+    if (inFlight === 0) socket.close();
+    else closeWhenIdle = true;
+  };
   const transmit = (d: Uint8Array): void => {
     try {
-      socket.send(d, opts.port, address);
+      inFlight++;
+      socket.send(d, opts.port, address, () => {
+        inFlight--;
+        if (closeWhenIdle && inFlight === 0) {
+          closeWhenIdle = false;
+          socket.close();
+        }
+      });
     } catch {
+      inFlight--;
       // Closed socket: the datagram is lost.
     }
   };
@@ -48,7 +64,7 @@ export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSessio
   socket.on('message', onMessage);
   session.once('close', () => {
     socket.off('message', onMessage);
-    if (owns) socket.close();
+    if (owns) closeSocket();
   });
   return new Promise<ClientSession>((resolve, reject) => {
     const onClose = (err?: Error): void => reject(err ?? new DtlsHandshakeFailureError('session closed during the handshake'));

@@ -95,15 +95,24 @@ export class DtlsServer extends EventEmitter {
     for (const s of [...this.sessions.values()]) s.close();
     this.sessions.clear();
     this.socket.off('message', this.onMessage);
+    // Closing a socket cancels queued sends; let the close_notify alerts go out first.
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     if (this.ownsSocket) await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+
   private transmitTo(address: string, port: number): (d: Uint8Array) => void {
     return (d) => {
-      if (this.closed && !this.ownsSocket) return;
+      this.inFlight++;
       try {
-        this.socket.send(d, port, address);
+        this.socket.send(d, port, address, () => {
+          this.inFlight--;
+          if (this.inFlight === 0) this.drained?.();
+        });
       } catch {
+        this.inFlight--;
         // The socket is closing; the datagram is lost like any other.
       }
     };
