@@ -152,3 +152,48 @@ export const arbValue: fc.Arbitrary<Lwm2mValue> = fc.oneof(
 function normalize(b: bigint): number | bigint {
   return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
+
+const TYPE_NAME: Record<string, string> = {
+  string: 'String',
+  integer: 'Integer',
+  unsigned: 'Unsigned Integer',
+  float: 'Float',
+  boolean: 'Boolean',
+  opaque: 'Opaque',
+  time: 'Time',
+  objlnk: 'Objlnk',
+};
+
+/**
+ * A random object 30000 with one instance, and a registry whose generated DDF gives each resource
+ * the type and multiplicity of its value (so formats without types can read it back).
+ */
+export function arbGeneratedObject(valueArb: fc.Arbitrary<Lwm2mValue> = arbValue) {
+  return fc
+    .tuple(
+      fc.uniqueArray(
+        fc.tuple(fc.integer({ min: 0, max: 400 }), valueArb, fc.boolean(), fc.uniqueArray(fc.integer({ min: 0, max: 65534 }), { minLength: 1, maxLength: 3 })),
+        { minLength: 1, maxLength: 8, selector: ([id]) => id },
+      ),
+      fc.integer({ min: 0, max: 65534 }),
+    )
+    .map(([specs, instId]) => {
+      const items = specs
+        .map(
+          ([id, val, multi]) =>
+            `<Item ID="${id}"><Name>r</Name><Operations>RW</Operations><MultipleInstances>${multi ? 'Multiple' : 'Single'}</MultipleInstances><Mandatory>Optional</Mandatory><Type>${TYPE_NAME[val.type]}</Type></Item>`,
+        )
+        .join('');
+      const reg = new ObjectRegistry({ builtins: false });
+      reg.loadXml(
+        `<LWM2M><Object><Name>R</Name><ObjectID>30000</ObjectID><MultipleInstances>Multiple</MultipleInstances><Mandatory>Optional</Mandatory><Resources>${items}</Resources></Object></LWM2M>`,
+      );
+      const resources = specs.map(([id, val, multi, ris]) => (multi ? multipleResource(id, ris.map((ri) => [ri, val] as const)) : singleResource(id, val)));
+      return { registry: reg, node: objectNode(30000, [objectInstance(instId, resources)]) };
+    });
+}
+
+/** Values JSON numbers carry exactly (integers within ±2^53). */
+export const arbJsonSafeValue: fc.Arbitrary<Lwm2mValue> = arbValue.filter(
+  (x) => !((x.type === 'integer' || x.type === 'unsigned' || x.type === 'time') && typeof x.value === 'bigint'),
+);
