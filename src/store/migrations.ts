@@ -171,6 +171,56 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'lwm2m registrations, bootstrap configurations',
+    sqlite: [
+      `CREATE TABLE lwm2m_registrations (
+        id TEXT NOT NULL PRIMARY KEY,
+        endpoint TEXT NOT NULL UNIQUE REFERENCES devices (endpoint) ON DELETE CASCADE,
+        lifetime INTEGER NOT NULL CHECK (lifetime >= 1),
+        lwm2m_version TEXT NOT NULL,
+        binding TEXT NOT NULL,
+        queue_mode INTEGER NOT NULL CHECK (queue_mode IN (0, 1)),
+        sms_number TEXT,
+        object_links TEXT NOT NULL,
+        security TEXT NOT NULL CHECK (security IN ('psk', 'rpk', 'x509', 'nosec')),
+        peer TEXT,
+        registered_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX lwm2m_registrations_expires_at ON lwm2m_registrations (expires_at)',
+      `CREATE TABLE lwm2m_bootstrap_configs (
+        endpoint TEXT NOT NULL PRIMARY KEY REFERENCES devices (endpoint) ON DELETE CASCADE,
+        config TEXT NOT NULL CHECK (json_valid(config) AND json_type(config) = 'object'),
+        updated_at TEXT NOT NULL
+      )`,
+    ],
+    postgres: [
+      `CREATE TABLE lwm2m_registrations (
+        id text COLLATE "C" NOT NULL PRIMARY KEY,
+        endpoint text COLLATE "C" NOT NULL UNIQUE REFERENCES devices (endpoint) ON DELETE CASCADE,
+        lifetime bigint NOT NULL CHECK (lifetime >= 1),
+        lwm2m_version text NOT NULL,
+        binding text NOT NULL,
+        queue_mode boolean NOT NULL,
+        sms_number text,
+        object_links text NOT NULL,
+        security text NOT NULL CHECK (security IN ('psk', 'rpk', 'x509', 'nosec')),
+        peer text,
+        registered_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+      )`,
+      'CREATE INDEX lwm2m_registrations_expires_at ON lwm2m_registrations (expires_at)',
+      `CREATE TABLE lwm2m_bootstrap_configs (
+        endpoint text COLLATE "C" NOT NULL PRIMARY KEY REFERENCES devices (endpoint) ON DELETE CASCADE,
+        config jsonb NOT NULL CHECK (jsonb_typeof(config) = 'object'),
+        updated_at timestamptz NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

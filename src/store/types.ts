@@ -143,11 +143,82 @@ export interface SettingsRepository {
   delete(key: string): Promise<boolean>;
 }
 
+/** How a device authenticated when it registered (the DTLS mode of its session, or none). */
+export type RegistrationSecurity = CredentialKind | 'nosec';
+
+/**
+ * An LwM2M registration (OMA LwM2M Core §6.2.1) as the registry keeps it: persisted so that a
+ * server restart does not forget registered devices — a device that sends Update afterwards is
+ * recognised by its registration id.
+ */
+export interface RegistrationRecord {
+  /** The id the server handed out in Location-Path rd/<id>. */
+  id: string;
+  endpoint: string;
+  /** Seconds (Core §6.2.1 `lt`). */
+  lifetime: number;
+  lwm2mVersion: string;
+  /** Binding mode as given (`U`, `UQ`, `T`, ...). */
+  binding: string;
+  queueMode: boolean;
+  smsNumber: string | null;
+  /** The Register/Update payload (CoRE link format) as last received. */
+  objectLinks: string;
+  security: RegistrationSecurity;
+  /** Transport peer key of the device's last message (where requests go). */
+  peer: string | null;
+  registeredAt: string;
+  updatedAt: string;
+  /** updatedAt + lifetime: after this instant the registration is gone (Core §6.2.1). */
+  expiresAt: string;
+}
+
+export type RegistrationPatch = Partial<Pick<RegistrationRecord, 'lifetime' | 'binding' | 'queueMode' | 'smsNumber' | 'objectLinks' | 'peer' | 'updatedAt' | 'expiresAt'>>;
+
+export interface RegistrationRepository {
+  /**
+   * Stores a registration, replacing any earlier registration of the same endpoint in the same
+   * transaction (a Register from a registered endpoint starts over); returns the replaced one.
+   * Throws ERR_STORE_NOT_FOUND if the endpoint is not a known device, ERR_STORE_CONFLICT if the id is taken.
+   */
+  put(registration: RegistrationRecord): Promise<RegistrationRecord | undefined>;
+  get(id: string): Promise<RegistrationRecord | undefined>;
+  getByEndpoint(endpoint: string): Promise<RegistrationRecord | undefined>;
+  /** Returns the updated record, or undefined if the id is unknown. */
+  update(id: string, patch: RegistrationPatch): Promise<RegistrationRecord | undefined>;
+  delete(id: string): Promise<boolean>;
+  /** Ordered by endpoint; `after` is an endpoint (keyset pagination). */
+  list(options?: { after?: string; limit?: number }): Promise<RegistrationRecord[]>;
+  count(): Promise<number>;
+  /** Removes every registration with expiresAt <= `now` (ISO time) and returns them. */
+  deleteExpired(now: string): Promise<RegistrationRecord[]>;
+}
+
+/**
+ * A device's LwM2M bootstrap configuration (what the bootstrap server writes into its Security
+ * and Server objects). The store keeps the JSON as given: the lwm2m room defines and checks its
+ * shape, and secrets in it are sealed by the caller, as for credentials.
+ */
+export interface BootstrapConfigRecord {
+  endpoint: string;
+  config: Record<string, unknown>;
+  updatedAt: string;
+}
+
+export interface BootstrapConfigRepository {
+  get(endpoint: string): Promise<BootstrapConfigRecord | undefined>;
+  /** Creates or replaces; throws ERR_STORE_NOT_FOUND if the device does not exist. */
+  set(endpoint: string, config: Record<string, unknown>): Promise<BootstrapConfigRecord>;
+  delete(endpoint: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly devices: DeviceRepository;
   readonly audit: AuditLog;
   readonly settings: SettingsRepository;
+  readonly registrations: RegistrationRepository;
+  readonly bootstrapConfigs: BootstrapConfigRepository;
   /** Applies pending versioned migrations; idempotent. */
   migrate(): Promise<void>;
   close(): Promise<void>;

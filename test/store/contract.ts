@@ -442,6 +442,60 @@ export function registerStoreContract(backend: StoreBackend): void {
       await assert.rejects(open(), (err: unknown) => hasCode('ERR_STORE_MIGRATION')(err) && /checksum/.test((err as Error).message));
     });
 
+    test('registrations: put/get/update/list/delete, one per endpoint, expiry, cascade with the device', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'ep-a' });
+      await store.devices.create({ endpoint: 'ep-b' });
+      const base = {
+        lifetime: 300, lwm2mVersion: '1.1', binding: 'U', queueMode: false, smsNumber: null, objectLinks: '</1/0>,</3/0>',
+        security: 'psk' as const, peer: '127.0.0.1:5000', registeredAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T00:05:00.000Z',
+      };
+      assert.equal(await store.registrations.put({ ...base, id: 'r1', endpoint: 'ep-a' }), undefined);
+      assert.deepEqual(await store.registrations.get('r1'), { ...base, id: 'r1', endpoint: 'ep-a' });
+      assert.deepEqual(await store.registrations.getByEndpoint('ep-a'), { ...base, id: 'r1', endpoint: 'ep-a' });
+      // A new Register of the same endpoint replaces the old registration and returns it.
+      const replaced = await store.registrations.put({ ...base, id: 'r2', endpoint: 'ep-a', binding: 'UQ', queueMode: true });
+      assert.equal(replaced?.id, 'r1');
+      assert.equal(await store.registrations.get('r1'), undefined);
+      assert.equal((await store.registrations.getByEndpoint('ep-a'))?.id, 'r2');
+      await assert.rejects(store.registrations.put({ ...base, id: 'r2', endpoint: 'ep-b' }), hasCode('ERR_STORE_CONFLICT'));
+      await assert.rejects(store.registrations.put({ ...base, id: 'r3', endpoint: 'nobody' }), hasCode('ERR_STORE_NOT_FOUND'));
+      await store.registrations.put({ ...base, id: 'r3', endpoint: 'ep-b', expiresAt: '2026-01-01T00:10:00.000Z' });
+      const upd = await store.registrations.update('r2', { lifetime: 60, peer: null, objectLinks: '</3/0>', updatedAt: '2026-01-01T00:01:00.000Z', expiresAt: '2026-01-01T00:02:00.000Z' });
+      assert.deepEqual(upd, { ...base, id: 'r2', endpoint: 'ep-a', binding: 'UQ', queueMode: true, lifetime: 60, peer: null, objectLinks: '</3/0>', updatedAt: '2026-01-01T00:01:00.000Z', expiresAt: '2026-01-01T00:02:00.000Z' });
+      assert.equal(await store.registrations.update('nope', { lifetime: 5 }), undefined);
+      assert.deepEqual((await store.registrations.list()).map((r) => r.id), ['r2', 'r3']);
+      assert.deepEqual((await store.registrations.list({ after: 'ep-a', limit: 5 })).map((r) => r.id), ['r3']);
+      assert.equal(await store.registrations.count(), 2);
+      assert.deepEqual((await store.registrations.deleteExpired('2026-01-01T00:02:00.000Z')).map((r) => r.id), ['r2']);
+      assert.equal(await store.registrations.count(), 1);
+      await assert.rejects(store.registrations.put({ ...base, id: 'bad/id', endpoint: 'ep-a' }), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.registrations.put({ ...base, id: 'r9', endpoint: 'ep-a', lifetime: 0 }), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.registrations.update('r3', { expiresAt: 'yesterday' }), hasCode('ERR_INVALID_ARGUMENT'));
+      assert.equal(await store.devices.delete('ep-b'), true);
+      assert.equal(await store.registrations.get('r3'), undefined, 'a deleted device takes its registration along');
+      assert.equal(await store.registrations.delete('r3'), false);
+    });
+
+    test('bootstrap configs: set replaces, get round-trips JSON, unknown device refused, cascade', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'bs-1' });
+      assert.equal(await store.bootstrapConfigs.get('bs-1'), undefined);
+      const config = { servers: [{ shortServerId: 1, lifetime: 300, binding: 'U' }], security: [{ uri: 'coaps://h:5684', mode: 'psk', pskIdentity: 'x' }] };
+      const rec = await store.bootstrapConfigs.set('bs-1', config);
+      assert.deepEqual(rec.config, config);
+      assert.deepEqual((await store.bootstrapConfigs.get('bs-1'))?.config, config);
+      await store.bootstrapConfigs.set('bs-1', { servers: [] });
+      assert.deepEqual((await store.bootstrapConfigs.get('bs-1'))?.config, { servers: [] });
+      await assert.rejects(store.bootstrapConfigs.set('ghost', {}), hasCode('ERR_STORE_NOT_FOUND'));
+      await assert.rejects(store.bootstrapConfigs.set('bs-1', [] as never), hasCode('ERR_INVALID_ARGUMENT'));
+      await store.devices.delete('bs-1');
+      assert.equal(await store.bootstrapConfigs.get('bs-1'), undefined);
+      assert.equal(await store.bootstrapConfigs.delete('bs-1'), false);
+    });
+
     test('a closed store refuses work with ERR_STORE_CLOSED', async (t) => {
       const { open } = await setup(t, backend);
       const store = await open();

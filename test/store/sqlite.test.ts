@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import { registerStoreContract, type StoreHarness } from './contract.js';
 
@@ -50,8 +51,8 @@ test('SQLite: opens in WAL mode with foreign keys on, creating the parent direct
   try {
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
-    assert.deepEqual(tables, ['audit_head', 'audit_log', 'device_credentials', 'devices', 'schema_migrations', 'settings']);
-    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }]);
+    assert.deepEqual(tables, ['audit_head', 'audit_log', 'device_credentials', 'devices', 'lwm2m_bootstrap_configs', 'lwm2m_registrations', 'schema_migrations', 'settings']);
+    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), MIGRATIONS.map((m) => ({ version: m.version })));
   } finally {
     db.close();
   }

@@ -13,6 +13,7 @@ import { PostgresAuditLog } from './audit.js';
 import type { PostgresContext } from './context.js';
 import { PostgresDeviceRepository } from './devices.js';
 import { migratePostgres } from './migrate.js';
+import { PostgresBootstrapConfigRepository, PostgresRegistrationRepository } from './registrations.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database (anything pg accepts). */
@@ -66,6 +67,8 @@ class PostgresStore implements Store {
   readonly devices: PostgresDeviceRepository;
   readonly audit: PostgresAuditLog;
   readonly settings: PostgresSettings;
+  readonly registrations: PostgresRegistrationRepository;
+  readonly bootstrapConfigs: PostgresBootstrapConfigRepository;
   readonly #pool: pg.Pool;
   #closed = false;
 
@@ -80,6 +83,8 @@ class PostgresStore implements Store {
     this.devices = new PostgresDeviceRepository(ctx);
     this.audit = new PostgresAuditLog(ctx);
     this.settings = new PostgresSettings(ctx);
+    this.registrations = new PostgresRegistrationRepository(ctx);
+    this.bootstrapConfigs = new PostgresBootstrapConfigRepository(ctx);
   }
 
   async migrate(): Promise<void> {

@@ -14,6 +14,7 @@ import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { SqliteAuditLog } from './audit.js';
 import { SqliteDeviceRepository, type SqliteContext } from './devices.js';
 import { migrateSqlite } from './migrate.js';
+import { SqliteBootstrapConfigRepository, SqliteRegistrationRepository } from './registrations.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:' for a private in-memory database (tests, tools). */
@@ -58,6 +59,8 @@ class SqliteStore implements Store {
   readonly devices: SqliteDeviceRepository;
   readonly audit: SqliteAuditLog;
   readonly settings: SqliteSettings;
+  readonly registrations: SqliteRegistrationRepository;
+  readonly bootstrapConfigs: SqliteBootstrapConfigRepository;
   readonly #db: Database.Database;
   #closed = false;
 
@@ -81,6 +84,8 @@ class SqliteStore implements Store {
     this.devices = new SqliteDeviceRepository(ctx);
     this.audit = new SqliteAuditLog(ctx);
     this.settings = new SqliteSettings(ctx);
+    this.registrations = new SqliteRegistrationRepository(ctx);
+    this.bootstrapConfigs = new SqliteBootstrapConfigRepository(ctx);
   }
 
   async migrate(): Promise<void> {
