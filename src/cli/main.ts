@@ -9,11 +9,12 @@ import { packageVersion } from '../server/version.js';
 import { wantsHelp, type Command } from './command.js';
 import { AUDIT_COMMANDS } from './commands/audit.js';
 import { DEVICE_COMMANDS } from './commands/device.js';
+import { FACTORY_COMMANDS } from './commands/factory.js';
 import { serve } from './commands/serve.js';
 import { UsageError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 
-export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS];
+export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS, ...FACTORY_COMMANDS];
 
 /** Command groups ('device', 'audit') and their subcommands. */
 function groups(): Map<string, Command[]> {
