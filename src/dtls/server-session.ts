@@ -106,6 +106,11 @@ const textDecoder = new TextDecoder();
 export class ServerSession extends DtlsConnection {
   private phase: Phase = 'clientHello';
   private clientRandom: Uint8Array = new Uint8Array(0);
+
+  /** The client's hello random; a ClientHello repeating it is a replay, not a rebooted client. */
+  get helloRandom(): Uint8Array {
+    return this.clientRandom;
+  }
   private readonly serverRandom = newRandom();
   private suite: CipherSuiteInfo | undefined;
   private useEms = false;

@@ -8,6 +8,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { bytesEqual } from './bytes.js';
 import { ContentType, DTLS_1_0, HandshakeType } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { peerKeyOf } from './connection.js';
@@ -124,7 +125,9 @@ export class DtlsServer extends EventEmitter {
       const key = peerKeyOf(rinfo.address, rinfo.port);
       const session = this.sessions.get(key);
       if (session !== undefined) {
-        const hello = session.established || session.closed ? parseInitialClientHello(msg) : parseColdClientHello(msg);
+        let hello = session.established || session.closed ? parseInitialClientHello(msg) : parseColdClientHello(msg);
+        // A replayed ClientHello (same random, still-valid cookie) must not reset a live association.
+        if (hello !== undefined && bytesEqual(hello.clientHello.random, session.helloRandom)) hello = undefined;
         // RFC 6347 §4.2.8: a ClientHello with epoch 0 on an established association may be a
         // rebooted client; it goes through the cookie exchange and only then replaces the
         // old association ("MUST NOT destroy the existing association until the client has
