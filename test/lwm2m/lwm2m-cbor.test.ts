@@ -58,6 +58,7 @@ test('round trip: /3/0 Device, /5 Firmware, a multi-instance resource', () => {
   for (const [p, node] of [
     ['/3/0', specDeviceInstance()],
     ['/5', fw],
+    ['/5/0', fw.instances.get(0)!],
     ['/5/0/8', fw.instances.get(0)!.resources.get(8)!],
   ] as const) {
     assert.deepEqual(decodeNode(F, parsePath(p), encodeNode(F, parsePath(p), node, o()), o()), node, p);

@@ -5,9 +5,9 @@ import fc from 'fast-check';
 import { decodeNode, encodeNode, Lwm2mContentFormat } from '../../src/lwm2m/codec/content-format.js';
 import { decodePlainText, encodePlainText } from '../../src/lwm2m/codec/plain-text.js';
 import { formatLwm2mLinks, parseLwm2mLinks, parseRegistrationLinks } from '../../src/lwm2m/codec/link-format.js';
-import { formatPath, parsePath } from '../../src/lwm2m/model/path.js';
-import { lwm2mValue as v, multipleResource, singleResource, type Lwm2mValue } from '../../src/lwm2m/model/node.js';
-import { arbValue, onlyTypedErrors, registry, specDeviceInstance, throwsCode } from './helpers.js';
+import { formatPath, parsePath, pathIds } from '../../src/lwm2m/model/path.js';
+import { flattenNode, lwm2mValue as v, multipleResource, resourceInstance, singleResource, type Lwm2mValue } from '../../src/lwm2m/model/node.js';
+import { arbValue, firmwareInstance, onlyTypedErrors, registry, specDeviceInstance, throwsCode } from './helpers.js';
 
 const o = () => ({ registry: registry() });
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -67,6 +67,20 @@ test('plain text and opaque through the dispatcher: single values only, typed by
   for (const f of [Lwm2mContentFormat.Lwm2mJson, Lwm2mContentFormat.LinkFormat, 50, 65000]) {
     throwsCode(() => decodeNode(f, parsePath('/3/0'), utf8('{}'), o()), 'ERR_LWM2M_UNSUPPORTED_FORMAT');
     throwsCode(() => encodeNode(f, parsePath('/3/0'), specDeviceInstance(), o()), 'ERR_LWM2M_UNSUPPORTED_FORMAT');
+  }
+});
+
+test('round trip: every leaf of /3/0 Device and /5/0 Firmware through text/plain, opaque leaves through 42', () => {
+  for (const [base, inst] of [
+    ['/3/0', specDeviceInstance()],
+    ['/5/0', firmwareInstance()],
+  ] as const) {
+    for (const leaf of flattenNode(parsePath(base), inst)) {
+      const ids = pathIds(leaf.path);
+      const node = ids.length === 4 ? resourceInstance(ids[3]!, leaf.value) : singleResource(ids[2]!, leaf.value);
+      const formats = leaf.value.type === 'opaque' ? [0, 42] : [0];
+      for (const f of formats) assert.deepEqual(decodeNode(f, leaf.path, encodeNode(f, leaf.path, node, o()), o()), node, `${f} ${formatPath(leaf.path)}`);
+    }
   }
 });
 

@@ -155,6 +155,7 @@ test('round trip: /3/0 Device, /5 Firmware and a multi-instance resource', () =>
   for (const [p, node] of [
     ['/3/0', specDeviceInstance()],
     ['/5', firmwareObject()],
+    ['/5/0', firmwareObject().instances.get(0)!],
     ['/5/0/8', firmwareObject().instances.get(0)!.resources.get(8)!],
   ] as const) {
     assert.deepEqual(decodeTlv(parsePath(p), encodeTlv(parsePath(p), node, o), o), node, p);
