@@ -16,9 +16,12 @@ import type { KeyStore } from '../crypto/keystore/types.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import type { ConfigKey, ServerConfig } from './config.js';
+import { coapsListener, noSecCoapListener, type CoapListener, type CoapsDtlsLimits } from './coap-listeners.js';
+import { ensureCoapsIdentity } from './coaps-identity.js';
 import { CredentialSealer } from './credential-seal.js';
 import { forwardDiagnostics } from './diagnostics.js';
 import { DataDirectoryError, type ConfigSource } from './errors.js';
+import { HandshakeAuditor, type HandshakeAuditOptions } from './handshake-audit.js';
 import { ListenerRegistry, type ListenerAddress } from './listeners.js';
 import { createLogger, redactStoreUrl } from './logger.js';
 import { packageVersion } from './version.js';
@@ -32,6 +35,10 @@ export interface StartServerOptions {
   sources?: Partial<Record<ConfigKey, ConfigSource>>;
   /** Name of the master key environment variable (default ROOTLINE_MASTER_KEY). */
   masterKeyEnv?: string;
+  /** DTLS limits of the CoAPs listener (tests shorten the handshake timeout). */
+  coapsDtls?: CoapsDtlsLimits;
+  /** Rate limits of the DTLS handshake audit records. */
+  handshakeAudit?: Pick<HandshakeAuditOptions, 'windowMs' | 'maxRecordsPerWindow' | 'maxTracked'>;
 }
 
 export interface RunningServer {
@@ -39,6 +46,8 @@ export interface RunningServer {
   /** Bound addresses by listener name ('http', and later 'coap', 'coaps', 'est'). */
   readonly addresses: Readonly<Record<string, ListenerAddress>>;
   readonly listeners: ListenerRegistry;
+  /** The device-facing CoAP endpoints, for rooms that add resources (LwM2M, bootstrap, firmware). */
+  readonly coap: { readonly noSec: CoapListener; readonly secure: CoapListener };
   readonly store: Store;
   readonly keystore: KeyStore;
   readonly logger: Logger;
@@ -134,8 +143,27 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       },
       stop: () => app.close(),
     });
-    // CoAP, CoAPs and EST listeners register here when their rooms land, on config.deviceHost
-    // with config.coapPort, config.coapsPort and config.estPort.
+    const coapsIdentity = await ensureCoapsIdentity({ keystore, dataDir: config.dataDir, audit: (entry) => store.audit.append(entry) });
+    const auditor = new HandshakeAuditor((entry) => store.audit.append(entry), {
+      ...options.handshakeAudit,
+      onError: (err) => logger.error({ err }, 'writing a DTLS handshake audit record failed'),
+    });
+    // After the listeners have stopped (cleanups run in reverse), so their last decisions are in.
+    cleanups.push(() => auditor.close());
+    const secure = coapsListener({
+      host: config.deviceHost,
+      port: config.coapsPort,
+      store,
+      sealer,
+      identity: coapsIdentity,
+      auditor,
+      logger,
+      ...(options.coapsDtls !== undefined ? { dtls: options.coapsDtls } : {}),
+    });
+    const noSec = noSecCoapListener({ host: config.deviceHost, port: config.coapPort });
+    listeners.register(secure);
+    listeners.register(noSec);
+    // The EST listener registers here when its room lands, on config.deviceHost with config.estPort.
     cleanups.push(() => listeners.stopAll());
     const addresses = await listeners.startAll();
 
@@ -144,6 +172,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       config,
       addresses,
       listeners,
+      coap: { noSec, secure },
       store,
       keystore,
       logger,

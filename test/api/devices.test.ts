@@ -28,7 +28,11 @@ test('health answers 200 with version and the real HTTP port once every listener
   assert.deepEqual(r.body, {
     status: 'ok',
     version: JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
-    listeners: { http: { state: 'up', port, url: t.url } },
+    listeners: {
+      http: { state: 'up', port, url: t.url },
+      coaps: { state: 'up', port: t.server.addresses.coaps!.port, url: `coaps://127.0.0.1:${t.server.addresses.coaps!.port}` },
+      coap: { state: 'up', port: t.server.addresses.coap!.port, url: `coap://127.0.0.1:${t.server.addresses.coap!.port}` },
+    },
   });
 });
 
@@ -222,9 +226,9 @@ test('every mutation and every refusal is in the audit log, and the chain verifi
     ],
   );
   assert.deepEqual(records[1]!.details, { reason: 'credential-in-use', credential: { kind: 'psk', lookup: 'aud-id' }, boundTo: 'audited' });
-  // The first start recorded the sealing key's creation.
+  // The first start recorded the creation of the sealing key and the CoAPs server and CA keys.
   const first = (await request(`${api}/audit?action=keystore.key.generate`)).body as { records: { subject: string; actor: string }[] };
-  assert.deepEqual(first.records.map((x) => [x.actor, x.subject]), [['system', 'credentials-seal']]);
+  assert.deepEqual(first.records.map((x) => [x.actor, x.subject]), [['system', 'credentials-seal'], ['system', 'coaps-server'], ['system', 'coaps-ca']]);
 
   const v = await request(`${api}/audit/verify`);
   assert.equal(v.status, 200);

@@ -1,13 +1,13 @@
 /**
- * Starts a real server (SQLite store and software KeyStore in a temporary data dir, HTTP on a
- * free port) with its log captured, for API and CLI tests. Callers must close() it.
+ * Starts a real server (SQLite store and software KeyStore in a temporary data dir, HTTP, CoAP and
+ * CoAPs on free loopback ports) with its log captured, for API and CLI tests. Callers must close() it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type ConfigKey } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/server.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -24,12 +24,12 @@ export function makeTempDir(prefix = 'rootline-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startTestServer(options: { dir?: string; flags?: Partial<Record<ConfigKey, string>> } = {}): Promise<TestServer> {
+export async function startTestServer(options: { dir?: string; flags?: Partial<Record<ConfigKey, string>>; start?: Omit<StartServerOptions, 'logger' | 'sources'> } = {}): Promise<TestServer> {
   const dir = options.dir ?? makeTempDir();
   const lines: string[] = [];
-  const { config, sources } = loadConfig({ env: {}, flags: { dataDir: dir, httpPort: '0', logLevel: 'trace', ...options.flags } });
+  const { config, sources } = loadConfig({ env: {}, flags: { dataDir: dir, httpPort: '0', coapPort: '0', coapsPort: '0', deviceHost: '127.0.0.1', logLevel: 'trace', ...options.flags } });
   const logger = createLogger({ level: config.logLevel, destination: { write: (s: string) => void lines.push(s) } });
-  const server = await startServer(config, { logger, sources });
+  const server = await startServer(config, { ...options.start, logger, sources });
   return {
     server,
     url: server.addresses.http!.url,

@@ -41,7 +41,7 @@ function spawnCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): { child:
 
 /** Starts serve and resolves once it printed its HTTP line (rejects if it exits first). */
 async function serve(dir: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<Serving> {
-  const p = spawnCli(['serve', '--data', dir, '--http-port', '0', '--log-level', 'warn', ...extra], env);
+  const p = spawnCli(['serve', '--data', dir, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--device-host', '127.0.0.1', '--log-level', 'warn', ...extra], env);
   const url = await new Promise<string>((res, rej) => {
     const onData = (): void => {
       const m = /rootline: http listening on (http:\/\/\S+)\n/.exec(p.stdout());
@@ -154,10 +154,11 @@ test('audit verify: OK with count and last hash, then names the tampered seq and
   }
   const ok = await runCli(['audit', 'verify', '--data', dir]);
   assert.equal(ok.code, 0, ok.stderr);
-  // 2 start-up records (master key, sealing key) + 3 device.create.
-  assert.match(ok.stdout, /^audit log OK: 5 records, last hash [0-9a-f]{64}\n$/);
+  // 6 start-up records (master key, sealing key, CoAPs server key, CoAPs CA key, CA, server
+  // certificate) + 3 device.create.
+  assert.match(ok.stdout, /^audit log OK: 9 records, last hash [0-9a-f]{64}\n$/);
   const json = await runCli(['audit', 'verify', '--store', `sqlite:${join(dir, 'rootline.db')}`, '--json']);
-  assert.equal((JSON.parse(json.stdout) as { count: number }).count, 5);
+  assert.equal((JSON.parse(json.stdout) as { count: number }).count, 9);
 
   // Rewrite record 3's subject behind the store's back (the triggers refuse updates, so drop them).
   const db = new Database(join(dir, 'rootline.db'));

@@ -1,0 +1,266 @@
+/**
+ * The device-facing listeners of `rootline serve`: CoAP over DTLS (CoAPs, default 5684) and plain
+ * CoAP (NoSec, default 5683), each one CoapEndpoint that later rooms (LwM2M, bootstrap, firmware
+ * delivery) add resources to. For now both serve only what the router generates:
+ * `/.well-known/core`.
+ *
+ * CoAPs authenticates every device against the store, and nothing else:
+ * - PSK: the identity is looked up with devices.findCredential('psk', identity) and the sealed
+ *   key opened with the CredentialSealer; an unknown identity or a key that cannot be unsealed
+ *   ends the handshake (unknown_psk_identity).
+ * - ECDHE_ECDSA: the server signs with the KeyStore key `coaps-server` (certificate chain or raw
+ *   public key), and client authentication is required: an RPK must be registered
+ *   (findCredential('rpk', SHA-256 of its SPKI)); a certificate must be the very certificate
+ *   registered for its subject CN. A subject-only binding has no trust anchor to check against
+ *   until the domain CA arrives, so it is refused rather than accepted on a name.
+ * Every accepted or refused handshake goes to the HandshakeAuditor (rate-limited audit records).
+ *
+ * The NoSec port is for local tests and, later, only the NoSec bootstrap of devices configured
+ * for it (DESIGN.md §3); it must never carry management traffic for secured devices.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createHash, X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import { CoapEndpoint, UdpTransport, udpPeerKey } from '../coap/index.js';
+import { createDtlsServer, dtlsServerTransport, type DtlsServer, type PeerIdentity, type ServerSession } from '../dtls/index.js';
+import { isRootlineError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import type { CoapsIdentity } from './coaps-identity.js';
+import type { CredentialSealer } from './credential-seal.js';
+import type { HandshakeAuditor, HandshakeCredential } from './handshake-audit.js';
+import type { Listener, ListenerAddress } from './listeners.js';
+
+function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** A listener that also exposes its CoapEndpoint once started, for rooms that add resources. */
+export interface CoapListener extends Listener {
+  readonly endpoint: CoapEndpoint | undefined;
+}
+
+export interface NoSecCoapListenerOptions {
+  host: string;
+  port: number;
+}
+
+/** Plain CoAP (RFC 7252 §9 NoSec) on UDP. */
+export function noSecCoapListener(o: NoSecCoapListenerOptions): CoapListener {
+  let endpoint: CoapEndpoint | undefined;
+  return {
+    name: 'coap',
+    get endpoint() {
+      return endpoint;
+    },
+    async start(): Promise<ListenerAddress> {
+      const transport = await UdpTransport.bind({ address: o.host, port: o.port });
+      endpoint = new CoapEndpoint(transport);
+      const addr = transport.local;
+      return { host: addr.address, port: addr.port, url: `coap://${urlHost(addr.address)}:${addr.port}` };
+    },
+    async stop() {
+      await endpoint?.close();
+      endpoint = undefined;
+    },
+  };
+}
+
+/** DTLS server limits that tests and operators may tune (see src/dtls for defaults). */
+export interface CoapsDtlsLimits {
+  handshakeTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  maxSessions?: number;
+  maxHalfOpen?: number;
+}
+
+export interface CoapsListenerOptions {
+  host: string;
+  port: number;
+  store: Store;
+  sealer: CredentialSealer;
+  identity: CoapsIdentity;
+  auditor: HandshakeAuditor;
+  logger: Logger;
+  dtls?: CoapsDtlsLimits;
+}
+
+/** What a refused handshake is filed under: the PSK identity, RPK fingerprint or certificate subject. */
+function describePeer(identity: PeerIdentity): { credential: HandshakeCredential; identity: string } {
+  switch (identity.type) {
+    case 'psk':
+      return { credential: 'psk', identity: identity.identity };
+    case 'rpk':
+      return { credential: 'rpk', identity: createHash('sha256').update(identity.publicKey).digest('hex') };
+    case 'x509':
+      return { credential: 'x509', identity: identity.chain[0] ? subjectName(identity.chain[0]) : '' };
+    default:
+      return { credential: 'none', identity: '' };
+  }
+}
+
+function subjectName(der: Uint8Array): string {
+  try {
+    const cert = new X509Certificate(der);
+    const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='));
+    return cn !== undefined ? cn.slice(3) : cert.subject.replace(/\n/g, ', ');
+  } catch {
+    return '';
+  }
+}
+
+async function bindSocket(host: string, port: number): Promise<Socket> {
+  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // ICMP errors surface as socket errors on some platforms; they must not end the process.
+  socket.on('error', () => undefined);
+  return socket;
+}
+
+/** CoAP over DTLS 1.2 (RFC 7252 §9.1) with device credentials from the store. */
+export function coapsListener(o: CoapsListenerOptions): CoapListener {
+  let endpoint: CoapEndpoint | undefined;
+  let server: DtlsServer | undefined;
+  let socket: Socket | undefined;
+  let stopping = false;
+  const log = o.logger.child({ listener: 'coaps' });
+
+  // Refusals decided inside a callback (unknown PSK identity, refused client key) are audited
+  // there, where the identity is known; the session-close watcher below skips these codes.
+  const AUDITED_IN_CALLBACK = new Set(['ERR_DTLS_UNKNOWN_PSK_IDENTITY', 'ERR_DTLS_BAD_CERTIFICATE']);
+
+  async function lookupPsk(identity: string): Promise<Uint8Array | undefined> {
+    const cred = await o.store.devices.findCredential('psk', identity);
+    if (cred === undefined) {
+      o.auditor.record({ outcome: 'deny', credential: 'psk', identity, reason: 'unknown identity' });
+      return undefined;
+    }
+    try {
+      return await o.sealer.unseal(cred.endpoint, identity, cred.material);
+    } catch (err) {
+      // A blob that does not open is tampering or a moved row: refuse, and say so loudly.
+      log.error({ err, endpoint: cred.endpoint }, 'sealed PSK does not open; handshake refused');
+      o.auditor.record({ outcome: 'deny', credential: 'psk', identity, endpoint: cred.endpoint, reason: 'sealed key does not open' });
+      return undefined;
+    }
+  }
+
+  async function verifyClient(peer: PeerIdentity): Promise<boolean> {
+    const { credential, identity } = describePeer(peer);
+    const refuse = (reason: string, endpoint?: string): boolean => {
+      o.auditor.record({ outcome: 'deny', credential, identity, reason, ...(endpoint !== undefined ? { endpoint } : {}) });
+      return false;
+    };
+    try {
+      if (peer.type === 'rpk') {
+        const cred = await o.store.devices.findCredential('rpk', identity);
+        return cred !== undefined ? true : refuse('unknown raw public key');
+      }
+      if (peer.type === 'x509') {
+        const leaf = peer.chain[0];
+        if (leaf === undefined || identity === '') return refuse('no certificate');
+        const cred = await o.store.devices.findCredential('x509', identity);
+        if (cred === undefined) return refuse('unknown certificate subject');
+        if (cred.material.length === 0) return refuse('subject-only binding needs a domain CA (not configured)', cred.endpoint);
+        if (!Buffer.from(cred.material).equals(Buffer.from(leaf))) return refuse('certificate differs from the registered one', cred.endpoint);
+        const cert = new X509Certificate(leaf);
+        const now = Date.now();
+        if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return refuse('certificate outside its validity period', cred.endpoint);
+        return true;
+      }
+      return refuse('no client credential');
+    } catch (err) {
+      log.error({ err }, 'client credential check failed');
+      return refuse('credential check failed');
+    }
+  }
+
+  async function onEstablished(session: ServerSession): Promise<void> {
+    const { credential, identity } = describePeer(session.identity);
+    const kind = credential === 'none' ? undefined : credential;
+    const cred = kind !== undefined ? await o.store.devices.findCredential(kind, identity) : undefined;
+    o.auditor.record({
+      outcome: 'allow',
+      credential,
+      identity,
+      peer: session.peerKey,
+      ...(cred !== undefined ? { endpoint: cred.endpoint } : {}),
+      ...(session.cipherSuite !== undefined ? { cipherSuite: session.cipherSuite.name } : {}),
+    });
+  }
+
+  /**
+   * The DTLS server reports failures that carry an error, but a handshake that silently stalls
+   * (a wrong PSK: the client's Finished does not decrypt and is discarded, RFC 6347 §4.1.2.7)
+   * just times out. Watching each new session's 'close' catches every refusal with the peer's
+   * address and whatever identity it had presented.
+   */
+  function watchSessions(s: Socket, dtls: DtlsServer): void {
+    const watched = new WeakSet<ServerSession>();
+    // Registered after the DTLS server's own listener, so a session created by this datagram
+    // is already in the table.
+    s.on('message', (_msg: Buffer, rinfo: RemoteInfo) => {
+      const session = dtls.sessions.get(udpPeerKey(rinfo.address, rinfo.port));
+      if (session === undefined || watched.has(session)) return;
+      watched.add(session);
+      session.once('close', (err?: Error) => {
+        if (session.wasEstablished || stopping) return;
+        const code = isRootlineError(err) ? err.code : err === undefined ? 'ERR_DTLS_HANDSHAKE_TIMEOUT' : 'ERR_DTLS_HANDSHAKE_FAILURE';
+        if (AUDITED_IN_CALLBACK.has(code)) return;
+        const { credential, identity } = describePeer(session.identity);
+        o.auditor.record({ outcome: 'deny', credential, identity, peer: session.peerKey, reason: code });
+      });
+    });
+  }
+
+  return {
+    name: 'coaps',
+    get endpoint() {
+      return endpoint;
+    },
+    async start(): Promise<ListenerAddress> {
+      stopping = false;
+      socket = await bindSocket(o.host, o.port);
+      try {
+        server = await createDtlsServer({
+          socket,
+          psk: { lookup: (identity) => lookupPsk(identity) },
+          certificate: { signer: o.identity.signer, chain: o.identity.chain, rawPublicKey: true },
+          clientAuth: { required: true, verify: verifyClient },
+          ...o.dtls,
+        });
+      } catch (err) {
+        socket.close();
+        throw err;
+      }
+      const dtls = server;
+      watchSessions(socket, dtls);
+      dtls.on('session', (session: ServerSession) => {
+        onEstablished(session).catch((err: unknown) => log.error({ err }, 'auditing an accepted handshake failed'));
+      });
+      dtls.on('handshakeError', (err: unknown, peer: string) => log.debug({ err, peer }, 'DTLS handshake failed'));
+      endpoint = new CoapEndpoint(dtlsServerTransport(dtls));
+      const ep = endpoint;
+      // Observe relations and Block2 state of a session die with it.
+      dtls.on('sessionClosed', (session: ServerSession) => ep.forgetPeer(session.peerKey));
+      const addr = socket.address();
+      return { host: addr.address, port: addr.port, url: `coaps://${urlHost(addr.address)}:${addr.port}` };
+    },
+    async stop() {
+      stopping = true;
+      // Closing the endpoint closes its transport, which sends close_notify on every session.
+      await endpoint?.close();
+      await server?.close();
+      const s = socket;
+      if (s !== undefined) await new Promise<void>((resolve) => s.close(() => resolve()));
+      endpoint = undefined;
+      server = undefined;
+      socket = undefined;
+    },
+  };
+}
