@@ -1,13 +1,14 @@
 // LwM2M CBOR (11544), Core 1.2 §7.4.6: nested maps from the root, path compression, round trips,
-// fuzzing. No OMA example of this format was found in the stored public material (see README), so
-// the byte checks below are built from the format's rules, not copied vectors.
+// fuzzing. The only published OMA example found is a fragment (one Server instance map, see
+// test/vectors/lwm2m/oma-lwm2m-cbor-fragment.json); the other byte checks below follow the format's
+// rules and are not copied vectors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeComposite, decodeNode, encodeComposite, encodeNode } from '../../src/lwm2m/codec/content-format.js';
 import { makePath, parsePath } from '../../src/lwm2m/model/path.js';
 import { lwm2mValue as v, multipleResource, objectInstance, singleResource } from '../../src/lwm2m/model/node.js';
-import { arbGeneratedObject, firmwareObject, hex, hostileBytes, onlyTypedErrors, registry, specDeviceInstance, throwsCode, toHex } from './helpers.js';
+import { arbGeneratedObject, firmwareObject, hex, hostileBytes, onlyTypedErrors, readVectors, registry, specDeviceInstance, throwsCode, toHex } from './helpers.js';
 
 const F = 11544;
 const o = () => ({ registry: registry() });
@@ -108,4 +109,22 @@ test('fuzz: random and mutated LwM2M CBOR only ever yields ERR_LWM2M_* errors', 
     ),
     { numRuns: 2000 },
   );
+});
+
+test('OMA 1.2 example fragment: a Server instance map is written byte for byte and read back', () => {
+  const x = readVectors<{ instanceMapHex: string }>('oma-lwm2m-cbor-fragment.json');
+  const inst = objectInstance(0, [
+    singleResource(0, v.integer(101)),
+    singleResource(1, v.unsigned(86400)),
+    singleResource(2, v.integer(300)),
+    singleResource(3, v.integer(6000)),
+    singleResource(5, v.integer(86400)),
+    singleResource(6, v.boolean(true)),
+    singleResource(7, v.string('U')),
+  ]);
+  const inner = toHex(hex(x.instanceMapHex));
+  // {1: {0: <instance map>}}: the nesting from the root that every LwM2M CBOR payload starts with.
+  const full = 'a101a100' + inner;
+  assert.equal(toHex(encodeNode(F, parsePath('/1/0'), inst, o())), full);
+  assert.deepEqual(decodeNode(F, parsePath('/1/0'), hex(full), o()), inst);
 });
