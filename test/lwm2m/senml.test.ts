@@ -195,3 +195,12 @@ test('fuzz: random and mutated SenML only ever yields ERR_LWM2M_* errors', () =>
   }
   fc.assert(fc.property(fc.json(), (s) => onlyTypedErrors(() => decodeNode(JSON_F, parsePath('/3/0'), utf8(s), o()))), { numRuns: 300 });
 });
+
+test('OMA issue #484: an objlnk in SenML CBOR uses the text label "vlo"', () => {
+  const x = readVectors<{ json: string; cborHex: string }>('oma-senml-cbor-objlnk.json');
+  const entries = [{ path: parsePath('/65/0/0/0'), value: v.objlnk(66, 0) }];
+  assert.deepEqual(decodeComposite(JSON_F, utf8(x.json), true, o()), entries);
+  assert.deepEqual(decodeComposite(CBOR_F, hex(x.cborHex), true, o()), entries);
+  assert.equal(text(encodeComposite(JSON_F, entries, o())), x.json);
+  assert.equal(toHex(encodeComposite(CBOR_F, entries, o())), toHex(hex(x.cborHex)));
+});
