@@ -3,6 +3,7 @@ export { COMPOSITE_FORMATS, decodeComposite, decodeNode, encodeComposite, encode
 export type { Lwm2mCodecLimits, Lwm2mCodecOptions } from './common.js';
 export type { Lwm2mEntry } from './senml.js';
 export { decodeTlv, encodeTlv } from './tlv.js';
+export { decodeCreatePayload, type CreatedInstance } from './create-payload.js';
 export { decodeOpaque, decodePlainText, encodeOpaque, encodePlainText } from './plain-text.js';
 export { decodeSenmlJson, decodeSenmlJsonComposite, encodeSenmlJson, encodeSenmlJsonComposite } from './senml-json.js';
 export { decodeSenmlCbor, decodeSenmlCborComposite, encodeSenmlCbor, encodeSenmlCborComposite } from './senml-cbor.js';
