@@ -204,3 +204,11 @@ test('OMA issue #484: an objlnk in SenML CBOR uses the text label "vlo"', () => 
   assert.equal(text(encodeComposite(JSON_F, entries, o())), x.json);
   assert.equal(toHex(encodeComposite(CBOR_F, entries, o())), toHex(hex(x.cborHex)));
 });
+
+test('encoders refuse a tree whose multiplicity contradicts the object model', () => {
+  for (const f of [JSON_F, CBOR_F, 11544]) {
+    throwsCode(() => encodeNode(f, parsePath('/3/0/9'), multipleResource(9, [[0, v.integer(1)]]), o()), 'ERR_LWM2M_BAD_VALUE');
+    throwsCode(() => encodeNode(f, parsePath('/3/0/6'), singleResource(6, v.integer(1)), o()), 'ERR_LWM2M_BAD_VALUE');
+    throwsCode(() => encodeComposite(f, [{ path: parsePath('/3/0/9/0'), value: v.integer(1) }], o()), 'ERR_LWM2M_BAD_VALUE');
+  }
+});

@@ -14,7 +14,7 @@
  */
 import { decodeCbor, CborTag } from '../../cose/cbor.js';
 import { Lwm2mBadPayloadError, Lwm2mBadValueError } from '../model/errors.js';
-import { buildNode, checkValueAgainst, flattenNode, normalizeInteger, type Lwm2mNode, type Lwm2mValue } from '../model/node.js';
+import { buildNode, checkLeafAgainst, flattenNode, normalizeInteger, type Lwm2mNode, type Lwm2mValue } from '../model/node.js';
 import { formatPath, makePath, pathIds, type Lwm2mPath } from '../model/path.js';
 import { writeCbor, type CborItem } from './cbor-writer.js';
 import {
@@ -103,7 +103,7 @@ export function encodeLwm2mCbor(path: Lwm2mPath, node: Lwm2mNode, options: Lwm2m
   }
   for (const leaf of leaves) {
     const ids = pathIds(leaf.path);
-    checkValueAgainst(leaf.value, resourceDefinition(options, ids[0]!, ids[2]!), leaf.path);
+    checkLeafAgainst(leaf, resourceDefinition(options, ids[0]!, ids[2]!));
     insert(root, ids, valueItem(leaf.value), formatPath(leaf.path));
   }
   return serialize(root);
@@ -124,7 +124,7 @@ export function encodeLwm2mCborComposite(entries: readonly Lwm2mEntry[], options
       continue;
     }
     if (ids.length < 3) throw new Lwm2mBadValueError(`${formatPath(e.path)}: only a resource or resource instance holds a value`);
-    checkValueAgainst(e.value, resourceDefinition(options, ids[0]!, ids[2]!), e.path);
+    checkLeafAgainst({ path: e.path, value: e.value }, resourceDefinition(options, ids[0]!, ids[2]!));
     insert(root, ids, valueItem(e.value), formatPath(e.path));
   }
   return serialize(root);

@@ -15,7 +15,7 @@
 import { Lwm2mBadPayloadError, Lwm2mBadValueError } from '../model/errors.js';
 import {
   buildNode,
-  checkValueAgainst,
+  checkLeafAgainst,
   flattenNode,
   normalizeInteger,
   type Lwm2mNode,
@@ -195,7 +195,7 @@ export function nodeToRecords(path: Lwm2mPath, node: Lwm2mNode, options: Lwm2mCo
   const bn = formatPath(path) + (leafLevel ? '' : '/');
   return leaves.map((leaf, i) => {
     const leafIds = pathIds(leaf.path);
-    checkValueAgainst(leaf.value, resourceDefinition(options, leafIds[0]!, leafIds[2]!), leaf.path);
+    checkLeafAgainst(leaf, resourceDefinition(options, leafIds[0]!, leafIds[2]!));
     const rec: SenmlRecord = {};
     if (i === 0) rec.bn = bn;
     const rel = leafIds.slice(ids.length).join('/');
@@ -216,7 +216,7 @@ export function entriesToRecords(entries: readonly Lwm2mEntry[], options: Lwm2mC
     }
     if (e.value !== undefined) {
       if (ids.length < 3) throw new Lwm2mBadValueError(`${formatPath(e.path)}: only a resource or resource instance holds a value`);
-      checkValueAgainst(e.value, resourceDefinition(options, ids[0]!, ids[2]!), e.path);
+      checkLeafAgainst({ path: e.path, value: e.value }, resourceDefinition(options, ids[0]!, ids[2]!));
       valueToRecord(e.value, rec);
     }
     return rec;

@@ -156,6 +156,19 @@ export function checkValueAgainst(v: Lwm2mValue, def: ResourceDefinition | undef
   if (def.type !== v.type) throw new Lwm2mBadValueError(`${formatPath(path)} is ${def.type}, got a ${v.type} value`);
 }
 
+/**
+ * checkValueAgainst plus multiplicity: a value at /o/i/r needs a single resource, one at /o/i/r/ri a
+ * multiple resource, when the object model knows the resource.
+ */
+export function checkLeafAgainst(leaf: Lwm2mLeaf, def: ResourceDefinition | undefined): void {
+  checkValueAgainst(leaf.value, def, leaf.path);
+  if (def === undefined) return;
+  const isInstance = leaf.path.resourceInstanceId !== undefined;
+  if (isInstance !== def.multiple) {
+    throw new Lwm2mBadValueError(`${formatPath(leaf.path)}: the resource is ${def.multiple ? 'multiple' : 'single'}-instance in the object model`);
+  }
+}
+
 // ---- node constructors --------------------------------------------------------------------------
 
 function byId<T extends { id: number }>(items: readonly T[], what: string): Map<number, T> {
