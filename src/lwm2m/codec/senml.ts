@@ -54,7 +54,10 @@ export interface SenmlRecord {
 export interface Lwm2mEntry {
   readonly path: Lwm2mPath;
   readonly value?: Lwm2mValue;
-  /** Resolved SenML time (Base Time + Time), in seconds, when the record had one. */
+  /**
+   * Resolved SenML time (Base Time + Time), in seconds, when the record had one. RFC 8428 §4.5.3:
+   * values below 2^28 are relative to the time of reading; the caller, who knows "now", resolves them.
+   */
   readonly time?: number;
 }
 
