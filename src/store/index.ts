@@ -27,6 +27,24 @@ export type {
   Store,
 } from './types.js';
 export { OWNERSHIP_STATES } from './types.js';
+export type {
+  CampaignDeviceCount,
+  CampaignDeviceExpectation,
+  CampaignDevicePatch,
+  CampaignDeviceQuery,
+  CampaignDeviceRecord,
+  CampaignDeviceStatus,
+  CampaignEventRecord,
+  CampaignPackageKind,
+  CampaignPatch,
+  CampaignRecord,
+  CampaignRepository,
+  CampaignState,
+  NewCampaign,
+  NewCampaignDevice,
+  NewCampaignEvent,
+} from './campaign-types.js';
+export { CAMPAIGN_DEVICE_STATUSES, CAMPAIGN_STATES } from './campaign-types.js';
 export { StoreClosedError, StoreConflictError, StoreCorruptError, StoreError, StoreMigrationError, StoreNotFoundError } from './errors.js';
 export { AUDIT_VERIFY_BATCH, AuditChainVerifier, GENESIS_HASH, canonicalAuditRecord, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainFailure } from './audit-chain.js';
 export { CREDENTIAL_KINDS, STORE_LIMITS, assertEndpoint } from './validate.js';

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { StoreMigrationError } from './errors.js';
 import { GENESIS_HASH } from './audit-chain.js';
+import { CAMPAIGN_MIGRATION_POSTGRES, CAMPAIGN_MIGRATION_SQLITE } from './campaign-schema.js';
 import { OWNERSHIP_STATES } from './types.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -221,10 +222,18 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'firmware campaigns, campaign devices, campaign events',
+    sqlite: CAMPAIGN_MIGRATION_SQLITE,
+    postgres: CAMPAIGN_MIGRATION_POSTGRES,
+  },
 ];
 
 /** The schema version this code expects. */
-export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+// The highest version, not the last entry: rooms append migrations concurrently, so the list
+// need not end with the newest number.
+export const SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
 
 /** Hex SHA-256 of a migration's SQL for one dialect, recorded when it is applied. */
 export function migrationChecksum(migration: Migration, dialect: Dialect): string {

@@ -4,6 +4,8 @@
  * contract holds for the embedded SQLite store and the PostgreSQL one.
  */
 
+import type { CampaignRepository } from './campaign-types.js';
+
 /** OCF-style ownership lifecycle state of a device (the onboarding room drives transitions). */
 export type OwnershipState = 'RESET' | 'RFOTM' | 'RFPRO' | 'RFNOP' | 'SRESET' | 'DECOMMISSIONED';
 export const OWNERSHIP_STATES: readonly OwnershipState[] = ['RESET', 'RFOTM', 'RFPRO', 'RFNOP', 'SRESET', 'DECOMMISSIONED'];
@@ -219,6 +221,7 @@ export interface Store {
   readonly settings: SettingsRepository;
   readonly registrations: RegistrationRepository;
   readonly bootstrapConfigs: BootstrapConfigRepository;
+  readonly campaigns: CampaignRepository;
   /** Applies pending versioned migrations; idempotent. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { AUDIT_VERIFY_BATCH as VERIFY_BATCH, hashAuditRecord } from '../../src/store/audit-chain.js';
 import type { AuditRecord, Store } from '../../src/store/types.js';
+import { registerCampaignContract } from './campaign-contract.js';
 
 export interface StoreHarness {
   /** Opens a new store (own connection / pool) on this harness's database. */
@@ -505,5 +506,7 @@ export function registerStoreContract(backend: StoreBackend): void {
       await assert.rejects(store.audit.append({ actor: 'a', action: 'b', subject: 'c', outcome: 'allow' }), hasCode('ERR_STORE_CLOSED'));
       await assert.rejects(store.settings.get('k'), hasCode('ERR_STORE_CLOSED'));
     });
+
+    registerCampaignContract(backend);
   });
 }

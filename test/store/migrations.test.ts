@@ -10,12 +10,15 @@ import { openSqliteStore } from '../../src/store/sqlite/store.js';
 
 const m = (version: number, sql = `CREATE TABLE t${version} (x INTEGER)`): Migration => ({ version, name: `m${version}`, sqlite: [sql], postgres: [sql] });
 
-test('migrations: versions are 1, 2, 3, ... with SQL for both dialects', () => {
+// Rooms reserve version numbers and append their migrations independently, so a number may be
+// missing while its room's work is in progress; what must hold is uniqueness and ascending order.
+test('migrations: versions are unique and ascending, with SQL for both dialects', () => {
   MIGRATIONS.forEach((mig, i) => {
-    assert.equal(mig.version, i + 1);
+    assert.ok(Number.isSafeInteger(mig.version) && mig.version >= 1);
+    if (i > 0) assert.ok(mig.version > MIGRATIONS[i - 1]!.version, `migration ${mig.version} listed after ${MIGRATIONS[i - 1]!.version}`);
     assert.ok(mig.sqlite.length > 0 && mig.postgres.length > 0);
   });
-  assert.equal(SCHEMA_VERSION, MIGRATIONS.length);
+  assert.equal(SCHEMA_VERSION, Math.max(...MIGRATIONS.map((mig) => mig.version)));
 });
 
 test('pendingMigrations: returns what is missing in order, refuses newer or different histories', () => {

@@ -10,6 +10,7 @@ import { StoreClosedError } from '../errors.js';
 import type { SettingsRepository, Store } from '../types.js';
 import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { PostgresAuditLog } from './audit.js';
+import { PostgresCampaignRepository } from './campaigns.js';
 import type { PostgresContext } from './context.js';
 import { PostgresDeviceRepository } from './devices.js';
 import { migratePostgres } from './migrate.js';
@@ -68,6 +69,7 @@ class PostgresStore implements Store {
   readonly audit: PostgresAuditLog;
   readonly settings: PostgresSettings;
   readonly registrations: PostgresRegistrationRepository;
+  readonly campaigns: PostgresCampaignRepository;
   readonly bootstrapConfigs: PostgresBootstrapConfigRepository;
   readonly #pool: pg.Pool;
   #closed = false;
@@ -84,6 +86,7 @@ class PostgresStore implements Store {
     this.audit = new PostgresAuditLog(ctx);
     this.settings = new PostgresSettings(ctx);
     this.registrations = new PostgresRegistrationRepository(ctx);
+    this.campaigns = new PostgresCampaignRepository(ctx);
     this.bootstrapConfigs = new PostgresBootstrapConfigRepository(ctx);
   }
 

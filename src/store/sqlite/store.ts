@@ -12,6 +12,7 @@ import { StoreClosedError } from '../errors.js';
 import type { SettingsRepository, Store } from '../types.js';
 import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { SqliteAuditLog } from './audit.js';
+import { SqliteCampaignRepository } from './campaigns.js';
 import { SqliteDeviceRepository, type SqliteContext } from './devices.js';
 import { migrateSqlite } from './migrate.js';
 import { SqliteBootstrapConfigRepository, SqliteRegistrationRepository } from './registrations.js';
@@ -60,6 +61,7 @@ class SqliteStore implements Store {
   readonly audit: SqliteAuditLog;
   readonly settings: SqliteSettings;
   readonly registrations: SqliteRegistrationRepository;
+  readonly campaigns: SqliteCampaignRepository;
   readonly bootstrapConfigs: SqliteBootstrapConfigRepository;
   readonly #db: Database.Database;
   #closed = false;
@@ -85,6 +87,7 @@ class SqliteStore implements Store {
     this.audit = new SqliteAuditLog(ctx);
     this.settings = new SqliteSettings(ctx);
     this.registrations = new SqliteRegistrationRepository(ctx);
+    this.campaigns = new SqliteCampaignRepository(ctx);
     this.bootstrapConfigs = new SqliteBootstrapConfigRepository(ctx);
   }
 
