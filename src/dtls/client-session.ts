@@ -37,7 +37,7 @@ import {
   encodeRawPublicKeyCertificate,
 } from './handshake.js';
 import type { HandshakeMessage } from './handshake-fragment.js';
-import { decodeOpaque8, decodeSingleU8, encodeU16List, encodeU8List, findExtension, type Extension } from './extensions.js';
+import { decodeOpaque8, decodeSingleU8, encodeOpaque8, encodeU16List, encodeU8List, findExtension, type Extension } from './extensions.js';
 import { generateEphemeralKey, publicKeyFromCertificate, publicKeyFromSpki, signHandshake, SUPPORTED_GROUPS, verifyHandshakeSignature } from './key-exchange.js';
 import { extendedMasterSecret, finishedVerifyData, masterSecret, pskPreMasterSecret } from './prf.js';
 import { DtlsBadCertificateError, DtlsDecryptError, DtlsHandshakeFailureError, DtlsUnexpectedMessageError } from './errors.js';
@@ -66,6 +66,11 @@ export interface ClientSessionOptions extends ConnectionOptions {
   cipherSuites?: number[];
   /** Refuse servers without extended_master_secret (RFC 7627 §5.3; default true). */
   requireExtendedMasterSecret?: boolean;
+  /**
+   * RFC 9146 connection ID we ask the server to put on records to us; an empty array offers
+   * CIDs only in the other direction (what a client behind a changing NAT binding needs).
+   */
+  connectionId?: Uint8Array;
 }
 
 export const DEFAULT_CLIENT_SUITES: readonly number[] = [0xc0a8, 0xc0ae, 0x00a8, 0xc02b, 0xc06a, 0xc05c];
@@ -129,6 +134,7 @@ export class ClientSession extends DtlsConnection {
         ext.push({ type: ExtensionType.clientCertificateType, data: encodeU8List(types) });
       }
     }
+    if (this.opts.connectionId !== undefined) ext.push({ type: ExtensionType.connectionId, data: encodeOpaque8(this.opts.connectionId) });
     for (const e of ext) this.offeredExtensions.add(e.type);
     // RFC 6347 §4.2.1: the initial ClientHello and HelloVerifyRequest are not in the transcript.
     this.transcript = [];
@@ -228,6 +234,13 @@ export class ClientSession extends DtlsConnection {
     if (sct !== undefined) this.serverCertType = decodeSingleU8(sct.data, 'server_certificate_type');
     const cct = findExtension(sh.extensions, ExtensionType.clientCertificateType);
     if (cct !== undefined) this.clientCertType = decodeSingleU8(cct.data, 'client_certificate_type');
+    const cid = findExtension(sh.extensions, ExtensionType.connectionId);
+    if (cid !== undefined) {
+      // RFC 9146 §3: the server's value is the CID we put on records to it.
+      const serverCid = decodeOpaque8(cid.data, 'connection_id');
+      if (serverCid.length > 0) this.sendCid = serverCid;
+      if (this.opts.connectionId !== undefined && this.opts.connectionId.length > 0) this.receiveCid = this.opts.connectionId;
+    }
     this.addToTranscript(msg);
     this.serverRandom = sh.random;
     this.suite = cipherSuiteInfo(sh.cipherSuite)!;

@@ -22,6 +22,7 @@ import {
 } from './handshake-fragment.js';
 import { CHANGE_CIPHER_SPEC, decodeAlert, decodeChangeCipherSpec, encodeAlert } from './handshake.js';
 import { deriveTrafficKeys, sha256 } from './prf.js';
+import { bytesEqual } from './bytes.js';
 import {
   DtlsAlertReceivedError,
   DtlsBadCertificateError,
@@ -80,8 +81,9 @@ const MAX_QUEUED_DATAGRAMS = 64;
 export abstract class DtlsConnection extends EventEmitter {
   /** Stable id of the peer (transport address, or connection ID once negotiated). */
   peerKey: string;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
+  /** Where records go; with a connection ID it follows the peer's newest authenticated address. */
+  remoteAddress: string;
+  remotePort: number;
   identity: PeerIdentity = { type: 'none' };
   cipherSuite: CipherSuiteInfo | undefined;
   /** Time of the last authenticated record, for idle timeouts. */
@@ -149,7 +151,7 @@ export abstract class DtlsConnection extends EventEmitter {
   }
 
   /** Handles one datagram from the peer; records are processed strictly in arrival order. */
-  handleDatagram(datagram: Uint8Array): void {
+  handleDatagram(datagram: Uint8Array, from?: { address: string; port: number }): void {
     if (this.state === 'closed') return;
     // Bound the work a flooding peer can queue behind a slow (async) handshake step.
     if (this.queued >= MAX_QUEUED_DATAGRAMS) return;
@@ -159,15 +161,24 @@ export abstract class DtlsConnection extends EventEmitter {
         this.queued--;
         for (const record of decodeDatagram(datagram, this.cidLength)) {
           if (this.state === 'closed') return;
-          await this.processRecord(record);
+          await this.processRecord(record, from);
         }
       })
       .catch((err: unknown) => this.fail(err));
   }
 
+  /** RFC 9146: the connection ID we asked to receive (non-empty) and the one the peer asked for. */
+  protected receiveCid: Uint8Array | undefined;
+  protected sendCid: Uint8Array | undefined;
+
   /** Length of the connection IDs we receive (0 = none). */
-  protected get cidLength(): number {
-    return 0;
+  get cidLength(): number {
+    return this.receiveCid?.length ?? 0;
+  }
+
+  /** The connection ID the peer puts on records to us, if one was negotiated. */
+  get connectionId(): Uint8Array | undefined {
+    return this.receiveCid;
   }
 
   /** Sends application data in one record. */
@@ -192,30 +203,52 @@ export abstract class DtlsConnection extends EventEmitter {
 
   // ── record layer ──────────────────────────────────────────────────────────────────────────
 
-  protected async processRecord(record: DtlsRecord): Promise<void> {
+  protected async processRecord(record: DtlsRecord, from?: { address: string; port: number }): Promise<void> {
     // RFC 6347 §4.1: "If a DTLS implementation receives a packet with an epoch that does not
     // match the current one ... it MAY discard it"; handshake retransmissions recover.
     if (record.epoch !== this.readEpoch) return;
     // RFC 6347 §4.1.2.6: duplicates "MUST be silently discarded".
     if (!this.readWindow.check(record.sequenceNumber)) return;
     let plaintext = record.fragment;
-    if (this.readProtection !== null) {
-      const type = record.type === ContentType.tls12Cid ? ContentType.tls12Cid : record.type;
+    let type = record.type;
+    if (record.type === ContentType.tls12Cid) {
+      // RFC 9146 §4: tls12_cid records only exist under keys and with the CID we issued.
+      if (this.readProtection === null || this.receiveCid === undefined || record.cid === undefined || !bytesEqual(record.cid, this.receiveCid)) return;
+      let inner: Uint8Array;
       try {
-        plaintext = this.openRecord(this.readProtection, record, type);
+        inner = this.readProtection.openCid(record.version, record.epoch, record.sequenceNumber, record.cid, record.fragment);
+      } catch (err) {
+        if (err instanceof DtlsError) return;
+        throw err;
+      }
+      // DTLSInnerPlaintext = content || real_type || zeros: the real type is the last non-zero byte.
+      let end = inner.length - 1;
+      while (end >= 0 && inner[end] === 0) end--;
+      if (end < 0) return;
+      type = inner[end]!;
+      plaintext = inner.subarray(0, end);
+    } else if (this.readProtection !== null) {
+      try {
+        plaintext = this.readProtection.open(record.type, record.version, record.epoch, record.sequenceNumber, record.fragment);
       } catch (err) {
         // RFC 6347 §4.1.2.7: "invalid records SHOULD be silently discarded, thus preserving
         // the association"; an attacker cannot tear the session down with forged records.
         if (err instanceof DtlsError) return;
         throw err;
       }
-    } else if (record.type === ContentType.tls12Cid) {
-      return;
     }
+    const newest = record.sequenceNumber > this.readWindow.highest;
     this.readWindow.accept(record.sequenceNumber);
     this.lastActivity = Date.now();
-    const innerType = record.type === ContentType.tls12Cid ? this.lastInnerType : record.type;
-    switch (innerType) {
+    // RFC 9146 §6: with a CID, the peer's address may change; follow it only for an
+    // authenticated record that is newer than every record received so far.
+    if (from !== undefined && newest && record.epoch > 0 && this.receiveCid !== undefined && (from.address !== this.remoteAddress || from.port !== this.remotePort)) {
+      const previous = peerKeyOf(this.remoteAddress, this.remotePort);
+      this.remoteAddress = from.address;
+      this.remotePort = from.port;
+      this.emit('addressChange', previous);
+    }
+    switch (type) {
       case ContentType.handshake:
         await this.processHandshakeRecord(plaintext, record.epoch);
         return;
@@ -235,14 +268,6 @@ export abstract class DtlsConnection extends EventEmitter {
     }
   }
 
-  /** Inner content type of the last opened tls12_cid record (set by CID-aware subclasses). */
-  protected lastInnerType = 0;
-
-  /** Opens a protected record; subclasses that speak RFC 9146 override it for tls12_cid. */
-  protected openRecord(protection: RecordProtection, record: DtlsRecord, type: number): Uint8Array {
-    return protection.open(type, record.version, record.epoch, record.sequenceNumber, record.fragment);
-  }
-
   /** Encodes one outgoing record in `epoch` with the next sequence number of that epoch. */
   protected encodeOut(type: number, epoch: number, payload: Uint8Array): Uint8Array {
     const ws = this.writeStates.get(epoch);
@@ -250,6 +275,15 @@ export abstract class DtlsConnection extends EventEmitter {
     // RFC 6347 §4.1: "implementations MUST NOT allow the ... sequence number to wrap".
     if (ws.seq > MAX_SEQUENCE_NUMBER) throw new DtlsSessionClosedError('record sequence number exhausted');
     const seq = ws.seq++;
+    if (ws.protection !== null && epoch > 0 && this.sendCid !== undefined && this.sendCid.length > 0) {
+      // RFC 9146 §4: protected records carry the peer's CID and hide the real content type
+      // inside DTLSInnerPlaintext (no padding added).
+      const inner = new Uint8Array(payload.length + 1);
+      inner.set(payload);
+      inner[payload.length] = type;
+      const fragment = ws.protection.sealCid(DTLS_1_2, epoch, seq, this.sendCid, inner);
+      return encodeRecord({ type: ContentType.tls12Cid, version: DTLS_1_2, epoch, sequenceNumber: seq, cid: this.sendCid, fragment });
+    }
     const fragment = ws.protection === null ? payload : ws.protection.seal(type, DTLS_1_2, epoch, seq, payload);
     return encodeRecord({ type, version: DTLS_1_2, epoch, sequenceNumber: seq, fragment });
   }
@@ -393,7 +427,7 @@ export abstract class DtlsConnection extends EventEmitter {
 
   /** Extra bytes per record beyond header and AEAD (the connection ID, when one is in use). */
   protected get recordOverhead(): number {
-    return 0;
+    return this.sendCid === undefined || this.sendCid.length === 0 ? 0 : this.sendCid.length + 1;
   }
 
   private resendFlight(): void {

@@ -11,7 +11,7 @@
  * the hot path and a BlockCipher abstraction would cost a JS round per block.
  */
 import { createCipheriv, createDecipheriv, type CipherCCMTypes, type CipherGCMTypes } from 'node:crypto';
-import type { BulkCipher } from './constants.js';
+import { ContentType, type BulkCipher } from './constants.js';
 import { DtlsBadRecordMacError } from './errors.js';
 import { assertBytes } from '../util/assert.js';
 
@@ -51,22 +51,55 @@ export class RecordProtection {
     return EXPLICIT_NONCE_LENGTH + this.params.tagLength;
   }
 
-  private nonceAndAad(type: number, version: number, epoch: number, seq: number, length: number): { nonce: Buffer; aad: Buffer } {
+  private nonce(epoch: number, seq: number): Buffer {
     const nonce = Buffer.allocUnsafe(12);
     nonce.set(this.salt, 0);
     nonce.writeUInt16BE(epoch, 4);
     nonce.writeUIntBE(seq, 6, 6);
+    return nonce;
+  }
+
+  /** RFC 5246 §6.2.3.3: seq_num (epoch || sequence_number) + type + version + length. */
+  private static aad(type: number, version: number, epoch: number, seq: number, length: number): Buffer {
     const aad = Buffer.allocUnsafe(13);
-    aad.set(nonce.subarray(4), 0);
+    aad.writeUInt16BE(epoch, 0);
+    aad.writeUIntBE(seq, 2, 6);
     aad[8] = type;
     aad.writeUInt16BE(version, 9);
     aad.writeUInt16BE(length, 11);
-    return { nonce, aad };
+    return aad;
+  }
+
+  /**
+   * RFC 9146 §5: for tls12_cid records
+   *   additional_data = seq_num_placeholder (8 × 0xff) + tls12_cid + cid_length + tls12_cid +
+   *                     version + epoch + sequence_number + cid + length_of_DTLSInnerPlaintext
+   */
+  private static cidAad(version: number, epoch: number, seq: number, cid: Uint8Array, length: number): Buffer {
+    const aad = Buffer.alloc(8 + 1 + 1 + 1 + 2 + 2 + 6 + cid.length + 2, 0xff);
+    let o = 8;
+    aad[o++] = ContentType.tls12Cid;
+    aad[o++] = cid.length;
+    aad[o++] = ContentType.tls12Cid;
+    o = aad.writeUInt16BE(version, o);
+    o = aad.writeUInt16BE(epoch, o);
+    o = aad.writeUIntBE(seq, o, 6);
+    aad.set(cid, o);
+    aad.writeUInt16BE(length, o + cid.length);
+    return aad;
   }
 
   /** Returns the protected fragment for a record with the given header fields. */
   seal(type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array): Uint8Array {
-    const { nonce, aad } = this.nonceAndAad(type, version, epoch, seq, plaintext.length);
+    return this.sealWith(this.nonce(epoch, seq), RecordProtection.aad(type, version, epoch, seq, plaintext.length), plaintext);
+  }
+
+  /** Protects a DTLSInnerPlaintext (content || real type || padding) for a tls12_cid record (RFC 9146 §4). */
+  sealCid(version: number, epoch: number, seq: number, cid: Uint8Array, innerPlaintext: Uint8Array): Uint8Array {
+    return this.sealWith(this.nonce(epoch, seq), RecordProtection.cidAad(version, epoch, seq, cid, innerPlaintext.length), innerPlaintext);
+  }
+
+  private sealWith(nonce: Buffer, aad: Buffer, plaintext: Uint8Array): Uint8Array {
     const p = this.params;
     const out = Buffer.allocUnsafe(EXPLICIT_NONCE_LENGTH + plaintext.length + p.tagLength);
     nonce.copy(out, 0, 4);
@@ -90,15 +123,31 @@ export class RecordProtection {
 
   /**
    * Opens a protected fragment; throws DtlsBadRecordMacError on any failure, never returns
-   * unauthenticated plaintext. The nonce comes from the record's own explicit nonce.
+   * unauthenticated plaintext.
    */
   open(type: number, version: number, epoch: number, seq: number, fragment: Uint8Array): Uint8Array {
-    const p = this.params;
-    const length = fragment.length - EXPLICIT_NONCE_LENGTH - p.tagLength;
+    const length = this.bodyLength(fragment);
+    return this.openWith(fragment, RecordProtection.aad(type, version, epoch, seq, length), length);
+  }
+
+  /** Opens a tls12_cid record; returns the DTLSInnerPlaintext. */
+  openCid(version: number, epoch: number, seq: number, cid: Uint8Array, fragment: Uint8Array): Uint8Array {
+    const length = this.bodyLength(fragment);
+    return this.openWith(fragment, RecordProtection.cidAad(version, epoch, seq, cid, length), length);
+  }
+
+  private bodyLength(fragment: Uint8Array): number {
+    const length = fragment.length - EXPLICIT_NONCE_LENGTH - this.params.tagLength;
     if (length < 0) throw new DtlsBadRecordMacError('record too short for its AEAD');
-    const { nonce, aad } = this.nonceAndAad(type, version, epoch, seq, length);
+    return length;
+  }
+
+  private openWith(fragment: Uint8Array, aad: Buffer, length: number): Uint8Array {
+    const p = this.params;
     // The explicit nonce on the wire is what the sender used; RFC 6655 §3 lets the sender pick
     // it, so use the transmitted one rather than our view of epoch||seq.
+    const nonce = Buffer.allocUnsafe(12);
+    nonce.set(this.salt, 0);
     nonce.set(fragment.subarray(0, EXPLICIT_NONCE_LENGTH), 4);
     const body = fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + length);
     const tag = fragment.subarray(EXPLICIT_NONCE_LENGTH + length);

@@ -14,6 +14,11 @@ export class ReplayWindow {
   /** Bit i set ⇔ sequence number (top - i) was accepted; bit 0 is `top` itself. */
   private bits = 0n;
 
+  /** Highest sequence number accepted so far (-1 before any). */
+  get highest(): number {
+    return this.top;
+  }
+
   /** True if `seq` is new: above the window, or inside it and not yet seen. */
   check(seq: number): boolean {
     if (seq > this.top) return true;

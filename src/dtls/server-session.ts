@@ -38,7 +38,7 @@ import {
   type ClientHello,
 } from './handshake.js';
 import type { HandshakeMessage } from './handshake-fragment.js';
-import { decodeOpaque8, decodeU16List, decodeU8List, encodeU8List, findExtension, type Extension } from './extensions.js';
+import { decodeOpaque8, decodeU16List, decodeU8List, encodeOpaque8, encodeU8List, findExtension, type Extension } from './extensions.js';
 import {
   generateEphemeralKey,
   publicKeyFromCertificate,
@@ -95,6 +95,8 @@ export interface ServerSessionOptions extends ConnectionOptions {
   cipherSuites?: number[];
   /** Refuse clients without extended_master_secret (RFC 7627 §5.2; default false for old devices). */
   requireExtendedMasterSecret?: boolean;
+  /** Length of the RFC 9146 connection IDs issued to clients that ask (default 6; 0 turns CIDs off). */
+  connectionIdLength?: number;
 }
 
 export const DEFAULT_CIPHER_SUITES: readonly number[] = [0xc0a8, 0xc0ae, 0x00a8, 0xc02b, 0xc06a, 0xc05c];
@@ -127,6 +129,7 @@ export class ServerSession extends DtlsConnection {
     private readonly opts: ServerSessionOptions,
     firstMessageSeq: number,
     firstRecordSeq: number,
+    private readonly allocateConnectionId?: () => Uint8Array,
   ) {
     super(transmit, remoteAddress, remotePort, opts);
     // A stateless server continues the numbering the client's ClientHello started (RFC 6347
@@ -211,6 +214,16 @@ export class ServerSession extends DtlsConnection {
 
     const ext: Extension[] = [];
     if (secureReneg) ext.push({ type: ExtensionType.renegotiationInfo, data: Uint8Array.of(0) });
+    const cidExt = findExtension(ch.extensions, ExtensionType.connectionId);
+    if (cidExt !== undefined && this.allocateConnectionId !== undefined) {
+      // RFC 9146 §3: the client's value is what we put on records to it (empty = none); ours
+      // in the ServerHello is what it puts on records to us.
+      const clientCid = decodeOpaque8(cidExt.data, 'connection_id');
+      const ours = this.allocateConnectionId();
+      ext.push({ type: ExtensionType.connectionId, data: encodeOpaque8(ours) });
+      this.receiveCid = ours;
+      if (clientCid.length > 0) this.sendCid = Uint8Array.from(clientCid);
+    }
     if (this.useEms) ext.push({ type: ExtensionType.extendedMasterSecret, data: new Uint8Array(0) });
     if (isEcdhe) {
       if (findExtension(ch.extensions, ExtensionType.ecPointFormats) !== undefined) {
@@ -372,6 +385,8 @@ export class ServerSession extends DtlsConnection {
     this.queueHandshake(HandshakeType.finished, serverVerify);
     this.phase = 'done';
     this.flushFlight(false);
+    // With a connection ID the session outlives the address it started from.
+    if (this.receiveCid !== undefined) this.peerKey = `cid:${Buffer.from(this.receiveCid).toString('hex')}`;
     this.markEstablished();
   }
 }

@@ -2,9 +2,12 @@
  * The DTLS 1.2 server over node:dgram: stateless cookie exchange in front, a table of
  * per-peer sessions behind it, and the limits that keep a flood from exhausting memory.
  *
- * Events: 'session' (DtlsSession) when a handshake completes; 'handshakeError' (err, peerKey)
- * when one fails; 'sessionClosed' (session, err?) when an established session ends.
+ * Events: 'session' (session) when a handshake completes; 'handshakeError' (err, peerKey) when
+ * one fails; 'sessionClosed' (session, err?) when an established session ends; 'limit' (peerKey)
+ * when maxSessions/maxHalfOpen refuses a handshake; 'addressChange' (session, previousAddress)
+ * when a session with a connection ID moves (RFC 9146 §6).
  */
+import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -39,8 +42,15 @@ export interface DtlsServerOptions extends ServerSessionOptions {
 }
 
 export class DtlsServer extends EventEmitter {
-  /** Sessions by peer key (`address:port`). */
+  /**
+   * Every session (half-open ones too) by peer key: `address:port`, or `cid:<hex>` once a
+   * session with an RFC 9146 connection ID is established (it may then change address).
+   */
   readonly sessions = new Map<string, ServerSession>();
+  /** Routing: by the address records currently come from, and by connection ID. */
+  private readonly byAddress = new Map<string, ServerSession>();
+  private readonly byCid = new Map<string, ServerSession>();
+  private readonly cidLength: number;
   private halfOpen = 0;
   private readonly cookies: CookieJar;
   private readonly sweeper: NodeJS.Timeout;
@@ -67,6 +77,8 @@ export class DtlsServer extends EventEmitter {
     assertInteger(this.maxHalfOpen, 'maxHalfOpen', 1);
     assertInteger(this.idleTimeoutMs, 'idleTimeoutMs', 1);
     assertInteger(this.handshakeTimeoutMs, 'handshakeTimeoutMs', 1);
+    this.cidLength = opts.connectionIdLength ?? 6;
+    assertInteger(this.cidLength, 'connectionIdLength', 0, 32);
     this.cookies = new CookieJar(opts.cookieRotationMs ?? 60_000);
     socket.on('message', this.onMessage);
     const sweepEvery = Math.max(20, Math.min(this.idleTimeoutMs, this.handshakeTimeoutMs) / 4);
@@ -95,6 +107,8 @@ export class DtlsServer extends EventEmitter {
     clearInterval(this.sweeper);
     for (const s of [...this.sessions.values()]) s.close();
     this.sessions.clear();
+    this.byAddress.clear();
+    this.byCid.clear();
     this.socket.off('message', this.onMessage);
     // Closing a socket cancels queued sends; let the close_notify alerts go out first.
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
@@ -105,25 +119,46 @@ export class DtlsServer extends EventEmitter {
   private drained: (() => void) | undefined;
 
   private transmitTo(address: string, port: number): (d: Uint8Array) => void {
-    return (d) => {
-      this.inFlight++;
-      try {
-        this.socket.send(d, port, address, () => {
-          this.inFlight--;
-          if (this.inFlight === 0) this.drained?.();
-        });
-      } catch {
+    return (d) => this.sendDatagram(d, address, port);
+  }
+
+  private sendDatagram(d: Uint8Array, address: string, port: number): void {
+    this.inFlight++;
+    try {
+      this.socket.send(d, port, address, () => {
         this.inFlight--;
-        // The socket is closing; the datagram is lost like any other.
-      }
-    };
+        if (this.inFlight === 0) this.drained?.();
+      });
+    } catch {
+      this.inFlight--;
+      // The socket is closing; the datagram is lost like any other.
+    }
+  }
+
+  /** A fresh connection ID no live session uses. */
+  private allocateConnectionId = (): Uint8Array => {
+    for (;;) {
+      const cid = new Uint8Array(randomBytes(this.cidLength));
+      if (!this.byCid.has(Buffer.from(cid).toString('hex'))) return cid;
+    }
+  };
+
+  /** The session a tls12_cid datagram belongs to, by the CID in its first record's header. */
+  private routeByCid(msg: Buffer): ServerSession | undefined {
+    if (this.cidLength === 0 || msg.length < 11 + this.cidLength || msg[0] !== ContentType.tls12Cid) return undefined;
+    return this.byCid.get(msg.subarray(11, 11 + this.cidLength).toString('hex'));
   }
 
   private handleDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.closed) return;
     try {
       const key = peerKeyOf(rinfo.address, rinfo.port);
-      const session = this.sessions.get(key);
+      const byCid = this.routeByCid(msg);
+      if (byCid !== undefined) {
+        byCid.handleDatagram(msg, rinfo);
+        return;
+      }
+      const session = this.byAddress.get(key);
       if (session !== undefined) {
         let hello = session.established || session.closed ? parseInitialClientHello(msg) : parseColdClientHello(msg);
         // A replayed ClientHello (same random, still-valid cookie) must not reset a live association.
@@ -133,7 +168,7 @@ export class DtlsServer extends EventEmitter {
         // old association ("MUST NOT destroy the existing association until the client has
         // demonstrated reachability").
         if (hello === undefined) {
-          session.handleDatagram(msg);
+          session.handleDatagram(msg, rinfo);
           return;
         }
         this.stateless(msg, rinfo, key, hello, session);
@@ -164,28 +199,56 @@ export class DtlsServer extends EventEmitter {
       );
       return;
     }
-    if (existing !== undefined) {
-      this.sessions.delete(key);
-      existing.destroy();
-    }
+    if (existing !== undefined) existing.destroy();
     if (this.sessions.size >= this.maxSessions || this.halfOpen >= this.maxHalfOpen) {
       this.emit('limit', key);
       return;
     }
-    const session = new ServerSession(this.transmitTo(rinfo.address, rinfo.port), rinfo.address, rinfo.port, this.opts, messageSeq, record.sequenceNumber);
+    const transmit = (d: Uint8Array): void => this.sendDatagram(d, session.remoteAddress, session.remotePort);
+    const session: ServerSession = new ServerSession(
+      transmit,
+      rinfo.address,
+      rinfo.port,
+      this.opts,
+      messageSeq,
+      record.sequenceNumber,
+      this.cidLength > 0 ? this.allocateConnectionId : undefined,
+    );
     this.sessions.set(key, session);
+    this.byAddress.set(key, session);
     this.halfOpen++;
     session.once('established', () => {
       this.halfOpen--;
+      if (session.peerKey !== key) {
+        if (this.sessions.get(key) === session) this.sessions.delete(key);
+        this.sessions.get(session.peerKey)?.destroy();
+        this.sessions.set(session.peerKey, session);
+      }
+      const cid = session.connectionId;
+      if (cid !== undefined) this.byCid.set(Buffer.from(cid).toString('hex'), session);
       this.emit('session', session);
+    });
+    session.on('addressChange', (previous: string) => {
+      // RFC 9146 §6: the session moved; route its new address to it.
+      if (this.byAddress.get(previous) === session) this.byAddress.delete(previous);
+      const now = peerKeyOf(session.remoteAddress, session.remotePort);
+      this.byAddress.get(now)?.destroy();
+      this.byAddress.set(now, session);
+      this.emit('addressChange', session, previous);
     });
     session.once('close', (err?: Error) => {
       if (!session.wasEstablished) this.halfOpen--;
+      if (this.sessions.get(session.peerKey) === session) this.sessions.delete(session.peerKey);
       if (this.sessions.get(key) === session) this.sessions.delete(key);
+      const at = peerKeyOf(session.remoteAddress, session.remotePort);
+      if (this.byAddress.get(at) === session) this.byAddress.delete(at);
+      if (this.byAddress.get(key) === session) this.byAddress.delete(key);
+      const cid = session.connectionId;
+      if (cid !== undefined && this.byCid.get(Buffer.from(cid).toString('hex')) === session) this.byCid.delete(Buffer.from(cid).toString('hex'));
       if (session.wasEstablished) this.emit('sessionClosed', session, err);
       else if (err !== undefined) this.emit('handshakeError', err, key);
     });
-    session.handleDatagram(msg);
+    session.handleDatagram(msg, rinfo);
   }
 
   private sweep(): void {

@@ -77,7 +77,7 @@ export class UdpProxy {
 
   private constructor(
     private readonly front: Socket,
-    private readonly back: Socket,
+    private back: Socket,
     private readonly serverPort: number,
     private readonly opts: ProxyOptions,
   ) {
@@ -85,13 +85,30 @@ export class UdpProxy {
       this.client = rinfo;
       const n = this.toServer.length;
       this.toServer.push(d);
-      if (this.opts.dropToServer?.(d, n) !== true) back.send(d, serverPort, '127.0.0.1');
+      if (this.opts.dropToServer?.(d, n) !== true) this.back.send(d, serverPort, '127.0.0.1');
     });
+    this.attachBack(back);
+  }
+
+  private attachBack(back: Socket): void {
     back.on('message', (d) => {
       const n = this.toClient.length;
       this.toClient.push(d);
-      if (this.client !== undefined && this.opts.dropToClient?.(d, n) !== true) front.send(d, this.client.port, this.client.address);
+      if (this.client !== undefined && this.opts.dropToClient?.(d, n) !== true) this.front.send(d, this.client.port, this.client.address);
     });
+  }
+
+  /** Moves the server-facing side to a new source port, like a NAT rebinding. */
+  async rebind(): Promise<void> {
+    const next = createSocket('udp4');
+    await new Promise<void>((r) => next.bind(0, '127.0.0.1', () => r()));
+    this.back.close();
+    this.back = next;
+    this.attachBack(next);
+  }
+
+  get serverFacingPort(): number {
+    return this.back.address().port;
   }
 
   static async create(serverPort: number, opts: ProxyOptions = {}): Promise<UdpProxy> {
