@@ -1,0 +1,77 @@
+/**
+ * Who is on the other end of a CoAP peer key: the credential the device authenticated with
+ * (DTLS PSK identity, raw public key, certificate subject) or nothing (NoSec). The server only
+ * sees this through the injected `identityOf(peer)`; `dtlsPeerIdentity` builds one from the DTLS
+ * room's sessions without importing it.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import type { RegistrationSecurity } from '../../store/types.js';
+
+export interface PeerIdentity {
+  kind: RegistrationSecurity;
+  /** What `store.devices.findCredential(kind, lookup)` takes; empty for 'nosec'. */
+  lookup: string;
+}
+
+export type IdentityResolver = (peer: string) => PeerIdentity | undefined | Promise<PeerIdentity | undefined>;
+
+/** The shape of the DTLS room's PeerIdentity (src/dtls/connection.ts), restated to stay type-only. */
+export type DtlsSessionIdentity =
+  | { type: 'psk'; identity: string; raw: Uint8Array }
+  | { type: 'x509'; chain: Uint8Array[] }
+  | { type: 'rpk'; publicKey: Uint8Array }
+  | { type: 'none' };
+
+/** Hex SHA-256 of a SubjectPublicKeyInfo: the store's lookup for RPK credentials. */
+export function rpkLookup(subjectPublicKeyInfo: Uint8Array): string {
+  return createHash('sha256').update(subjectPublicKeyInfo).digest('hex');
+}
+
+/**
+ * The store's lookup for a certificate: the subject's common name, or the whole subject DN when
+ * it has no CN (types.ts DeviceCredential.lookup).
+ */
+export function certificateLookup(der: Uint8Array): string | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch {
+    return undefined;
+  }
+  const lines = cert.subject.split('\n');
+  const cn = lines.find((l) => l.startsWith('CN='));
+  return cn !== undefined ? cn.slice(3) : lines.join(', ');
+}
+
+/** Maps a DTLS session's authenticated identity to a PeerIdentity. */
+export function identityFromDtls(identity: DtlsSessionIdentity): PeerIdentity | undefined {
+  switch (identity.type) {
+    case 'psk':
+      return { kind: 'psk', lookup: identity.identity };
+    case 'rpk':
+      return { kind: 'rpk', lookup: rpkLookup(identity.publicKey) };
+    case 'x509': {
+      const leaf = identity.chain[0];
+      const lookup = leaf === undefined ? undefined : certificateLookup(leaf);
+      return lookup === undefined ? undefined : { kind: 'x509', lookup };
+    }
+    case 'none':
+      return undefined;
+  }
+}
+
+/**
+ * An IdentityResolver over a DTLS server's sessions (`server.getSession(peer)?.identity`): a peer
+ * without an established session has no identity, so it is refused rather than treated as NoSec.
+ */
+export function dtlsPeerIdentity(getSession: (peer: string) => { identity: DtlsSessionIdentity } | undefined): IdentityResolver {
+  return (peer) => {
+    const s = getSession(peer);
+    return s === undefined ? undefined : identityFromDtls(s.identity);
+  };
+}
+
+/** An IdentityResolver for a plain-UDP endpoint: every peer is NoSec. */
+export function noSecPeerIdentity(): IdentityResolver {
+  return () => ({ kind: 'nosec', lookup: '' });
+}

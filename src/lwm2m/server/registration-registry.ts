@@ -1,0 +1,132 @@
+/**
+ * The registry of current registrations: an in-memory index over the store's
+ * RegistrationRepository. Every change is written through to the store, so a restarted server
+ * (or another node on the same PostgreSQL) finds a registration it did not make — a device that
+ * sends an Update after a restart is recognised by its registration id.
+ */
+import type { RegistrationPatch, RegistrationRecord, Store } from '../../store/types.js';
+
+export type { RegistrationRecord };
+
+/** Why a registration ended. */
+export type DeregistrationReason = 'deregistered' | 'expired' | 'replaced';
+
+export interface RegistryOptions {
+  /** Extra time after the lifetime before a registration is dropped (default 0 ms). */
+  lifetimeGraceMs?: number;
+  /** Most registrations cached in memory (default 1,000,000); beyond, lookups go to the store. */
+  maxCached?: number;
+}
+
+export class RegistrationRegistry {
+  readonly #store: Store;
+  readonly #byId = new Map<string, RegistrationRecord>();
+  readonly #idByEndpoint = new Map<string, string>();
+  readonly #graceMs: number;
+  readonly #maxCached: number;
+
+  constructor(store: Store, options: RegistryOptions = {}) {
+    this.#store = store;
+    this.#graceMs = options.lifetimeGraceMs ?? 0;
+    this.#maxCached = options.maxCached ?? 1_000_000;
+  }
+
+  #cache(r: RegistrationRecord): void {
+    const old = this.#idByEndpoint.get(r.endpoint);
+    if (old !== undefined && old !== r.id) this.#byId.delete(old);
+    if (!this.#byId.has(r.id) && this.#byId.size >= this.#maxCached) return;
+    this.#byId.set(r.id, r);
+    this.#idByEndpoint.set(r.endpoint, r.id);
+  }
+
+  #uncache(r: RegistrationRecord): void {
+    if (this.#byId.get(r.id) !== undefined) this.#byId.delete(r.id);
+    if (this.#idByEndpoint.get(r.endpoint) === r.id) this.#idByEndpoint.delete(r.endpoint);
+  }
+
+  /** True when the registration's lifetime (plus grace) has passed at `now`. */
+  isExpired(r: RegistrationRecord, now = Date.now()): boolean {
+    return Date.parse(r.expiresAt) + this.#graceMs <= now;
+  }
+
+  /** A live registration by id, from memory or (after a restart) from the store. */
+  async get(id: string): Promise<RegistrationRecord | undefined> {
+    const r = this.#byId.get(id) ?? (await this.#store.registrations.get(id));
+    if (r === undefined || this.isExpired(r)) return undefined;
+    this.#cache(r);
+    return r;
+  }
+
+  /** A live registration by endpoint name. */
+  async byEndpoint(endpoint: string): Promise<RegistrationRecord | undefined> {
+    const id = this.#idByEndpoint.get(endpoint);
+    const r = (id !== undefined ? this.#byId.get(id) : undefined) ?? (await this.#store.registrations.getByEndpoint(endpoint));
+    if (r === undefined || this.isExpired(r)) return undefined;
+    this.#cache(r);
+    return r;
+  }
+
+  /** The cached registration of an endpoint without touching the store (hot paths). */
+  cachedByEndpoint(endpoint: string): RegistrationRecord | undefined {
+    const id = this.#idByEndpoint.get(endpoint);
+    return id === undefined ? undefined : this.#byId.get(id);
+  }
+
+  /** Stores a new registration; returns the one it replaced (Core §6.2.1: a new Register replaces the old). */
+  async put(r: RegistrationRecord): Promise<RegistrationRecord | undefined> {
+    const replaced = await this.#store.registrations.put(r);
+    const cachedOld = this.cachedByEndpoint(r.endpoint);
+    if (cachedOld !== undefined) this.#uncache(cachedOld);
+    this.#cache(r);
+    return replaced ?? cachedOld;
+  }
+
+  async update(id: string, patch: RegistrationPatch): Promise<RegistrationRecord | undefined> {
+    const r = await this.#store.registrations.update(id, patch);
+    if (r !== undefined) this.#cache(r);
+    else {
+      const cached = this.#byId.get(id);
+      if (cached !== undefined) this.#uncache(cached);
+    }
+    return r;
+  }
+
+  /** Records the peer a device last spoke from without a store write when it has not changed. */
+  async touchPeer(r: RegistrationRecord, peer: string): Promise<RegistrationRecord> {
+    if (r.peer === peer) return r;
+    return (await this.update(r.id, { peer })) ?? r;
+  }
+
+  async remove(r: RegistrationRecord): Promise<boolean> {
+    this.#uncache(r);
+    return this.#store.registrations.delete(r.id);
+  }
+
+  /**
+   * Drops every registration whose lifetime has run out, in memory and in the store (including
+   * ones made before a restart that no device has touched since), and returns them.
+   */
+  async sweep(now = Date.now()): Promise<RegistrationRecord[]> {
+    const expired: RegistrationRecord[] = [];
+    for (const r of this.#byId.values()) if (this.isExpired(r, now)) expired.push(r);
+    for (const r of expired) this.#uncache(r);
+    const fromStore = await this.#store.registrations.deleteExpired(new Date(now - this.#graceMs).toISOString());
+    const seen = new Set(expired.map((r) => r.id));
+    for (const r of fromStore) {
+      if (!seen.has(r.id)) {
+        this.#uncache(r);
+        expired.push(r);
+      }
+    }
+    return expired;
+  }
+
+  /** Registrations from the store, ordered by endpoint (keyset pagination). */
+  list(options?: { after?: string; limit?: number }): Promise<RegistrationRecord[]> {
+    return this.#store.registrations.list(options);
+  }
+
+  get cachedCount(): number {
+    return this.#byId.size;
+  }
+}
