@@ -4,7 +4,7 @@
  *
  * Events: 'session' (session) when a handshake completes; 'handshakeError' (err, peerKey) when
  * one fails; 'sessionClosed' (session, err?) when an established session ends; 'limit' (peerKey)
- * when maxSessions/maxHalfOpen refuses a handshake; 'addressChange' (session, previousAddress)
+ * (peerKey, DtlsLimitError) when maxSessions, maxHalfOpen or handshakeRate refuses a handshake; 'addressChange' (session, previousAddress)
  * when a session with a connection ID moves (RFC 9146 §6).
  */
 import { randomBytes } from 'node:crypto';
@@ -19,7 +19,7 @@ import { decodeHandshakeFragments, encodeHandshakeMessage } from './handshake-fr
 import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './handshake.js';
 import { decodeDatagram, encodeRecord, type DtlsRecord } from './record.js';
 import { ServerSession, type ServerSessionOptions } from './server-session.js';
-import { DtlsError } from './errors.js';
+import { DtlsError, DtlsLimitError } from './errors.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertInteger } from '../util/assert.js';
 
@@ -39,6 +39,12 @@ export interface DtlsServerOptions extends ServerSessionOptions {
   handshakeTimeoutMs?: number;
   /** How often the cookie secret rotates (default 60 s). */
   cookieRotationMs?: number;
+  /**
+   * Handshakes one IP address may start (past the cookie) per window (default 600 per 60 s;
+   * generous because fleets behind one NAT share an address). Counted only after the cookie
+   * checks out, so spoofed floods allocate nothing.
+   */
+  handshakeRate?: { perAddress: number; windowMs: number };
 }
 
 export class DtlsServer extends EventEmitter {
@@ -51,6 +57,8 @@ export class DtlsServer extends EventEmitter {
   private readonly byAddress = new Map<string, ServerSession>();
   private readonly byCid = new Map<string, ServerSession>();
   private readonly cidLength: number;
+  private readonly rate: { perAddress: number; windowMs: number };
+  private readonly handshakesByIp = new Map<string, { start: number; count: number }>();
   private halfOpen = 0;
   private readonly cookies: CookieJar;
   private readonly sweeper: NodeJS.Timeout;
@@ -77,6 +85,9 @@ export class DtlsServer extends EventEmitter {
     assertInteger(this.maxHalfOpen, 'maxHalfOpen', 1);
     assertInteger(this.idleTimeoutMs, 'idleTimeoutMs', 1);
     assertInteger(this.handshakeTimeoutMs, 'handshakeTimeoutMs', 1);
+    this.rate = opts.handshakeRate ?? { perAddress: 600, windowMs: 60_000 };
+    assertInteger(this.rate.perAddress, 'handshakeRate.perAddress', 1);
+    assertInteger(this.rate.windowMs, 'handshakeRate.windowMs', 1);
     this.cidLength = opts.connectionIdLength ?? 6;
     assertInteger(this.cidLength, 'connectionIdLength', 0, 32);
     this.cookies = new CookieJar(opts.cookieRotationMs ?? 60_000);
@@ -199,11 +210,18 @@ export class DtlsServer extends EventEmitter {
       );
       return;
     }
-    if (existing !== undefined) existing.destroy();
-    if (this.sessions.size >= this.maxSessions || this.halfOpen >= this.maxHalfOpen) {
-      this.emit('limit', key);
+    // A session this handshake replaces does not count against the limits.
+    const sessions = this.sessions.size - (existing === undefined || existing.closed ? 0 : 1);
+    const halfOpen = this.halfOpen - (existing === undefined || existing.wasEstablished || existing.closed ? 0 : 1);
+    if (sessions >= this.maxSessions || halfOpen >= this.maxHalfOpen) {
+      this.emit('limit', key, new DtlsLimitError(halfOpen >= this.maxHalfOpen ? 'maxHalfOpen reached' : 'maxSessions reached'));
       return;
     }
+    if (!this.countHandshake(rinfo.address)) {
+      this.emit('limit', key, new DtlsLimitError(`handshake rate of ${rinfo.address} exceeded`));
+      return;
+    }
+    if (existing !== undefined) existing.destroy();
     const transmit = (d: Uint8Array): void => this.sendDatagram(d, session.remoteAddress, session.remotePort);
     const session: ServerSession = new ServerSession(
       transmit,
@@ -251,8 +269,27 @@ export class DtlsServer extends EventEmitter {
     session.handleDatagram(msg, rinfo);
   }
 
+  private countHandshake(ip: string): boolean {
+    const now = Date.now();
+    let entry = this.handshakesByIp.get(ip);
+    if (entry === undefined || now - entry.start >= this.rate.windowMs) {
+      // Bound the table itself: it only holds addresses that passed a cookie exchange.
+      if (entry === undefined && this.handshakesByIp.size >= this.maxSessions) this.pruneRates(now);
+      entry = { start: now, count: 0 };
+      this.handshakesByIp.set(ip, entry);
+    }
+    entry.count++;
+    return entry.count <= this.rate.perAddress;
+  }
+
+  private pruneRates(now: number): void {
+    for (const [ip, e] of this.handshakesByIp) if (now - e.start >= this.rate.windowMs) this.handshakesByIp.delete(ip);
+    if (this.handshakesByIp.size >= this.maxSessions) this.handshakesByIp.clear();
+  }
+
   private sweep(): void {
     const now = Date.now();
+    this.pruneRates(now);
     for (const s of [...this.sessions.values()]) {
       if (s.established ? now - s.lastActivity > this.idleTimeoutMs : now - s.createdAt > this.handshakeTimeoutMs) s.destroy();
     }

@@ -14,22 +14,24 @@ export type DatagramListener = (peer: string, data: Uint8Array) => void;
 export interface DtlsDatagramTransport {
   /** Sends `data` as one application-data record to `peer` (a session's `peerKey`). */
   send(peer: string, data: Uint8Array): void;
-  /** Registers a listener for application data from any peer. */
+  /** Registers the single receiver of application data from any peer; a later call replaces it. */
   onDatagram(cb: DatagramListener): void;
   close(): Promise<void>;
 }
 
-function forward(session: DtlsConnection, listeners: DatagramListener[]): void {
-  session.on('data', (data: Uint8Array) => {
-    for (const cb of listeners) cb(session.peerKey, data);
-  });
+interface Receiver {
+  cb: DatagramListener | undefined;
+}
+
+function forward(session: DtlsConnection, receiver: Receiver): void {
+  session.on('data', (data: Uint8Array) => receiver.cb?.(session.peerKey, data));
 }
 
 /** The server side: one transport over every session of `server`. */
 export function dtlsServerTransport(server: DtlsServer): DtlsDatagramTransport {
-  const listeners: DatagramListener[] = [];
-  for (const s of server.sessions.values()) if (s.established) forward(s, listeners);
-  server.on('session', (s: DtlsConnection) => forward(s, listeners));
+  const receiver: Receiver = { cb: undefined };
+  for (const s of server.sessions.values()) if (s.established) forward(s, receiver);
+  server.on('session', (s: DtlsConnection) => forward(s, receiver));
   return {
     send(peer, data) {
       const s = server.getSession(peer);
@@ -37,7 +39,7 @@ export function dtlsServerTransport(server: DtlsServer): DtlsDatagramTransport {
       s.send(data);
     },
     onDatagram(cb) {
-      listeners.push(cb);
+      receiver.cb = cb;
     },
     close: () => server.close(),
   };
@@ -45,15 +47,15 @@ export function dtlsServerTransport(server: DtlsServer): DtlsDatagramTransport {
 
 /** The device side: one transport over one client session; its only peer is `session.peerKey`. */
 export function dtlsClientTransport(session: ClientSession): DtlsDatagramTransport {
-  const listeners: DatagramListener[] = [];
-  forward(session, listeners);
+  const receiver: Receiver = { cb: undefined };
+  forward(session, receiver);
   return {
     send(peer, data) {
       if (peer !== session.peerKey) throw new DtlsSessionClosedError(`no DTLS session with ${peer} (this transport talks to ${session.peerKey})`);
       session.send(data);
     },
     onDatagram(cb) {
-      listeners.push(cb);
+      receiver.cb = cb;
     },
     close: async () => session.close(),
   };

@@ -125,6 +125,39 @@ describe('DTLS server: stateless cookies and limits', () => {
     }
   });
 
+  it('limits handshakes per address (handshakeRate) with ERR_DTLS_LIMIT', async () => {
+    const s = await server({ handshakeRate: { perAddress: 2, windowMs: 3_600_000 } });
+    const refused: unknown[] = [];
+    s.on('limit', (_k: string, err: unknown) => refused.push(err));
+    try {
+      for (const id of ['a', 'b']) (await connectDtls({ host: '127.0.0.1', port: s.address().port, psk: { identity: id, key: PSK } })).close();
+      await assert.rejects(
+        connectDtls({ host: '127.0.0.1', port: s.address().port, psk: { identity: 'c', key: PSK }, retransmit: { initialMs: 50, maxRetransmissions: 1 } }),
+        (e) => isRootlineError(e, 'ERR_DTLS_HANDSHAKE_TIMEOUT'),
+      );
+      assert.ok(refused.length >= 1);
+      assert.ok(refused.every((e) => isRootlineError(e, 'ERR_DTLS_LIMIT')));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a rebooted client at maxSessions still replaces its own session', async () => {
+    const s = await server({ maxSessions: 1 });
+    const sock = await rawSocket();
+    try {
+      const first = await connectDtls({ host: '127.0.0.1', port: s.address().port, psk: { identity: 'a', key: PSK }, socket: sock });
+      first.destroy();
+      const second = await connectDtls({ host: '127.0.0.1', port: s.address().port, psk: { identity: 'a', key: PSK }, socket: sock });
+      assert.equal(second.established, true);
+      assert.equal(s.sessions.size, 1);
+      second.close();
+    } finally {
+      sock.close();
+      await s.close();
+    }
+  });
+
   it('drops established sessions that stay idle past idleTimeoutMs', async () => {
     const s = await server({ idleTimeoutMs: 100 });
     try {
