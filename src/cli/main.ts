@@ -8,15 +8,16 @@ import { ConfigError } from '../server/errors.js';
 import { packageVersion } from '../server/version.js';
 import { wantsHelp, type Command } from './command.js';
 import { AUDIT_COMMANDS } from './commands/audit.js';
+import { COAP_COMMANDS } from './commands/coap.js';
 import { DEVICE_COMMANDS } from './commands/device.js';
 import { FACTORY_COMMANDS } from './commands/factory.js';
 import { serve } from './commands/serve.js';
 import { UsageError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 
-export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS, ...FACTORY_COMMANDS];
+export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS, ...FACTORY_COMMANDS, ...COAP_COMMANDS];
 
-/** Command groups ('device', 'audit') and their subcommands. */
+/** Command groups ('device', 'audit', 'coap') and their subcommands. */
 function groups(): Map<string, Command[]> {
   const out = new Map<string, Command[]>();
   for (const c of COMMANDS) {
