@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { StoreMigrationError } from './errors.js';
 import { GENESIS_HASH } from './audit-chain.js';
 import { CAMPAIGN_MIGRATION_POSTGRES, CAMPAIGN_MIGRATION_SQLITE } from './campaign-schema.js';
+import { FIRMWARE_MIGRATION_POSTGRES, FIRMWARE_MIGRATION_SQLITE } from './firmware-schema.js';
 import { OWNERSHIP_STATES } from './types.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -221,6 +222,12 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at timestamptz NOT NULL
       )`,
     ],
+  },
+  {
+    version: 4,
+    name: 'firmware images, firmware sequence counters',
+    sqlite: FIRMWARE_MIGRATION_SQLITE,
+    postgres: FIRMWARE_MIGRATION_POSTGRES,
   },
   {
     version: 5,

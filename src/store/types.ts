@@ -5,6 +5,7 @@
  */
 
 import type { CampaignRepository } from './campaign-types.js';
+import type { FirmwareRepository } from './firmware-types.js';
 
 /** OCF-style ownership lifecycle state of a device (the onboarding room drives transitions). */
 export type OwnershipState = 'RESET' | 'RFOTM' | 'RFPRO' | 'RFNOP' | 'SRESET' | 'DECOMMISSIONED';
@@ -222,6 +223,7 @@ export interface Store {
   readonly registrations: RegistrationRepository;
   readonly bootstrapConfigs: BootstrapConfigRepository;
   readonly campaigns: CampaignRepository;
+  readonly firmware: FirmwareRepository;
   /** Applies pending versioned migrations; idempotent. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { AUDIT_VERIFY_BATCH as VERIFY_BATCH, hashAuditRecord } from '../../src/store/audit-chain.js';
 import type { AuditRecord, Store } from '../../src/store/types.js';
 import { registerCampaignContract } from './campaign-contract.js';
+import { registerFirmwareContract } from './firmware-contract.js';
 
 export interface StoreHarness {
   /** Opens a new store (own connection / pool) on this harness's database. */
@@ -508,5 +509,6 @@ export function registerStoreContract(backend: StoreBackend): void {
     });
 
     registerCampaignContract(backend);
+    registerFirmwareContract(backend);
   });
 }

@@ -11,6 +11,7 @@ import type { SettingsRepository, Store } from '../types.js';
 import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresCampaignRepository } from './campaigns.js';
+import { PostgresFirmwareRepository } from './firmware.js';
 import type { PostgresContext } from './context.js';
 import { PostgresDeviceRepository } from './devices.js';
 import { migratePostgres } from './migrate.js';
@@ -70,6 +71,7 @@ class PostgresStore implements Store {
   readonly settings: PostgresSettings;
   readonly registrations: PostgresRegistrationRepository;
   readonly campaigns: PostgresCampaignRepository;
+  readonly firmware: PostgresFirmwareRepository;
   readonly bootstrapConfigs: PostgresBootstrapConfigRepository;
   readonly #pool: pg.Pool;
   #closed = false;
@@ -87,6 +89,7 @@ class PostgresStore implements Store {
     this.settings = new PostgresSettings(ctx);
     this.registrations = new PostgresRegistrationRepository(ctx);
     this.campaigns = new PostgresCampaignRepository(ctx);
+    this.firmware = new PostgresFirmwareRepository(ctx);
     this.bootstrapConfigs = new PostgresBootstrapConfigRepository(ctx);
   }
 

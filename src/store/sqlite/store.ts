@@ -13,6 +13,7 @@ import type { SettingsRepository, Store } from '../types.js';
 import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { SqliteAuditLog } from './audit.js';
 import { SqliteCampaignRepository } from './campaigns.js';
+import { SqliteFirmwareRepository } from './firmware.js';
 import { SqliteDeviceRepository, type SqliteContext } from './devices.js';
 import { migrateSqlite } from './migrate.js';
 import { SqliteBootstrapConfigRepository, SqliteRegistrationRepository } from './registrations.js';
@@ -62,6 +63,7 @@ class SqliteStore implements Store {
   readonly settings: SqliteSettings;
   readonly registrations: SqliteRegistrationRepository;
   readonly campaigns: SqliteCampaignRepository;
+  readonly firmware: SqliteFirmwareRepository;
   readonly bootstrapConfigs: SqliteBootstrapConfigRepository;
   readonly #db: Database.Database;
   #closed = false;
@@ -88,6 +90,7 @@ class SqliteStore implements Store {
     this.settings = new SqliteSettings(ctx);
     this.registrations = new SqliteRegistrationRepository(ctx);
     this.campaigns = new SqliteCampaignRepository(ctx);
+    this.firmware = new SqliteFirmwareRepository(ctx);
     this.bootstrapConfigs = new SqliteBootstrapConfigRepository(ctx);
   }
 
