@@ -67,11 +67,17 @@ export function verifyVoucher(der: Uint8Array, options: VerifyVoucherOptions): V
   const now = options.now === undefined ? new Date() : options.now;
   const v = verifyCms(der, { contentType: ID_CT_ANIMA_JSON_VOUCHER, trustAnchors: options.masaTrustAnchors, ...(now !== null ? { at: now } : {}) });
   const voucher = parseVoucher(v.content);
+  checkVoucherFor(voucher, options.serialNumber, options.nonce, now);
+  return { voucher, masaCertificate: v.signerCertificate, pinnedDomainCertificate: voucher.pinnedDomainCert };
+}
+
+/** The pledge-side content checks shared by the CMS and the COSE voucher. */
+export function checkVoucherFor(voucher: Voucher, serialNumber: string, nonce: Uint8Array | undefined, now: Date | null): void {
   // RFC 8366 §5.3 serial-number: "the pledge MUST ... verify that the serial-number matches".
-  if (voucher.serialNumber !== options.serialNumber) throw new VoucherSerialMismatchError(`the voucher is for serial ${JSON.stringify(voucher.serialNumber)}, not ${JSON.stringify(options.serialNumber)}`);
-  if (options.nonce !== undefined) {
+  if (voucher.serialNumber !== serialNumber) throw new VoucherSerialMismatchError(`the voucher is for serial ${JSON.stringify(voucher.serialNumber)}, not ${JSON.stringify(serialNumber)}`);
+  if (nonce !== undefined) {
     // RFC 8995 §5.6.1: the pledge "MUST ... verify that the nonce ... matches the value it sent".
-    if (voucher.nonce === undefined || Buffer.compare(Buffer.from(voucher.nonce), Buffer.from(options.nonce)) !== 0) {
+    if (voucher.nonce === undefined || Buffer.compare(Buffer.from(voucher.nonce), Buffer.from(nonce)) !== 0) {
       throw new VoucherNonceMismatchError('the voucher does not carry the nonce this pledge sent');
     }
   }
@@ -79,5 +85,4 @@ export function verifyVoucher(der: Uint8Array, options: VerifyVoucherOptions): V
   if (now !== null && voucher.expiresOn !== undefined && voucher.expiresOn.getTime() <= now.getTime()) {
     throw new VoucherExpiredError(`the voucher expired at ${voucher.expiresOn.toISOString()}`);
   }
-  return { voucher, masaCertificate: v.signerCertificate, pinnedDomainCertificate: voucher.pinnedDomainCert };
 }

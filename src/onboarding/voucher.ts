@@ -87,6 +87,9 @@ const REQUEST_FIELDS: Record<string, FieldSpec> = {
   'proximity-registrar-cert': { key: 'proximityRegistrarCert', kind: 'binary', max: VOUCHER_LIMITS.certificate },
 };
 
+/** Member names whose YANG type is binary (base64 in JSON, a byte string in CBOR). */
+export const BINARY_MEMBERS: ReadonlySet<string> = new Set(Object.entries(REQUEST_FIELDS).filter(([, f]) => f.kind === 'binary').map(([name]) => name));
+
 const DATE_AND_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 // RFC 7951 §6.6 asks for padded base64; deployed MASAs and pledges (Minerva, see
 // test/vectors/rfc8366) send it unpadded, so padding is optional here. The alphabet is not.

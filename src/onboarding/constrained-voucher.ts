@@ -1,0 +1,147 @@
+/**
+ * Constrained vouchers: the same voucher and voucher-request data, CBOR-encoded and signed as a
+ * COSE_Sign1 (RFC 9052), for pledges on CoAPs that cannot afford CMS and JSON.
+ *
+ * Encoding (rootline's choice, documented in README): a CBOR map with one text key,
+ * "ietf-voucher:voucher" / "ietf-voucher-request:voucher", whose value is a map keyed by the YANG
+ * member names — the name-keyed form of YANG-in-CBOR (RFC 9254 §3.3 allows names instead of
+ * SIDs). Binary leaves are CBOR byte strings, everything else as in JSON. This is NOT the
+ * SID-keyed encoding of draft-ietf-anima-constrained-voucher: a SID-keyed pledge will not read
+ * it. Names cost some bytes; they need no SID allocation file that moves with each draft.
+ *
+ * The MASA certificate travels in the protected header as x5chain (label 33, RFC 9360), so a
+ * pledge checks it against its MASA trust anchor exactly as it does for CMS vouchers.
+ */
+import { decodeCbor, encodeCbor } from '../cose/cbor.js';
+import { CoseAlgorithm } from '../cose/algorithms.js';
+import { sign1, verifySign1 } from '../cose/sign1.js';
+import { RootlineError } from '../errors.js';
+import { parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
+import { MalformedSignedVoucherError, MalformedVoucherError, OnboardingError, UntrustedVoucherSignerError, VoucherSignatureError } from './errors.js';
+import { checkVoucherFor, type SigningIdentity, type VerifiedVoucher } from './signed-voucher.js';
+import { BINARY_MEMBERS, encodeVoucher, encodeVoucherRequest, parseVoucher, parseVoucherRequest, type Voucher, type VoucherRequest } from './voucher.js';
+
+/** COSE header label x5chain (RFC 9360 §2). */
+export const X5CHAIN = 33;
+/** Content-Format of a COSE-signed voucher (application/voucher+cose, draft-ietf-anima-constrained-voucher). */
+export const VOUCHER_COSE_MEDIA_TYPE = 'application/voucher+cose';
+
+const MAX_COSE_VOUCHER = 65_536;
+
+/** JSON text → the name-keyed CBOR form (binary leaves as byte strings). */
+function jsonToCbor(json: Uint8Array): Uint8Array {
+  const doc = JSON.parse(new TextDecoder().decode(json)) as Record<string, Record<string, unknown>>;
+  const [member, body] = Object.entries(doc)[0]!;
+  const inner = new Map<string, unknown>();
+  for (const [name, value] of Object.entries(body)) {
+    inner.set(name, BINARY_MEMBERS.has(name) ? new Uint8Array(Buffer.from(value as string, 'base64')) : value);
+  }
+  return encodeCbor(new Map([[member, inner]]));
+}
+
+/** The name-keyed CBOR form → JSON text for the strict JSON parsers; types checked on the way. */
+function cborToJson(cbor: Uint8Array): string {
+  let value: unknown;
+  try {
+    value = decodeCbor(cbor, { maxDepth: 4 });
+  } catch (err) {
+    throw new MalformedVoucherError('the payload is not CBOR', { cause: err });
+  }
+  if (!(value instanceof Map) || value.size !== 1) throw new MalformedVoucherError('the payload is not a one-member CBOR map');
+  const [member, body] = [...value.entries()][0]!;
+  if (typeof member !== 'string' || !(body instanceof Map)) throw new MalformedVoucherError('the payload is not a voucher container');
+  const out: Record<string, unknown> = {};
+  for (const [name, v] of body.entries()) {
+    if (typeof name !== 'string') throw new MalformedVoucherError('voucher member names must be text');
+    if (BINARY_MEMBERS.has(name)) {
+      if (!(v instanceof Uint8Array)) throw new MalformedVoucherError(`${name.slice(0, 64)}: expected a byte string`);
+      out[name] = Buffer.from(v).toString('base64');
+    } else {
+      if (typeof v !== 'string' && typeof v !== 'boolean') throw new MalformedVoucherError(`${name.slice(0, 64)}: expected a text string or boolean`);
+      out[name] = v;
+    }
+  }
+  return JSON.stringify({ [member]: out });
+}
+
+async function signConstrained(json: Uint8Array, identity: SigningIdentity): Promise<Uint8Array> {
+  const chain = identity.certificates.map((c) => (typeof c === 'object' && c !== null && 'der' in c && c.der instanceof Uint8Array ? c.der : parseCertificate(c as Uint8Array | string).der));
+  if (chain.length === 0) throw new RootlineError('ERR_INVALID_ARGUMENT', "certificates: expected the signer's certificate first");
+  // RFC 9360 §2: one certificate as a bstr, several as an array, leaf first.
+  const x5chain = chain.length === 1 ? chain[0] : chain;
+  return sign1({ payload: jsonToCbor(json), signer: identity.signer, protectedHeader: new Map<number, unknown>([[X5CHAIN, x5chain]]) });
+}
+
+/** Signs a voucher as COSE_Sign1 over name-keyed CBOR. */
+export function signConstrainedVoucher(voucher: Voucher, identity: SigningIdentity): Promise<Uint8Array> {
+  return signConstrained(encodeVoucher(voucher), identity);
+}
+
+/** Signs a voucher request as COSE_Sign1 over name-keyed CBOR. */
+export function signConstrainedVoucherRequest(request: VoucherRequest, identity: SigningIdentity): Promise<Uint8Array> {
+  return signConstrained(encodeVoucherRequest(request), identity);
+}
+
+interface OpenedCose {
+  json: string;
+  signerCertificate: ParsedCertificate;
+}
+
+async function openConstrained(bytes: Uint8Array, trustAnchors: readonly CertificateInput[], at: Date | null): Promise<OpenedCose> {
+  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_COSE_VOUCHER) throw new MalformedSignedVoucherError(`expected a COSE_Sign1 of at most ${MAX_COSE_VOUCHER} bytes`);
+  let signerCertificate: ParsedCertificate | undefined;
+  let payload: Uint8Array;
+  try {
+    ({ payload } = await verifySign1(bytes, {
+      algorithms: [CoseAlgorithm.ES256, CoseAlgorithm.EdDSA],
+      cbor: { maxDepth: 6 },
+      resolveKey: ({ protectedHeader }) => {
+        const x5 = protectedHeader.get(X5CHAIN);
+        const ders = x5 instanceof Uint8Array ? [x5] : Array.isArray(x5) && x5.length > 0 && x5.every((c) => c instanceof Uint8Array) ? (x5 as Uint8Array[]) : undefined;
+        if (ders === undefined) throw new UntrustedVoucherSignerError('no x5chain in the protected header');
+        let certs: ParsedCertificate[];
+        try {
+          certs = ders.map((d) => parseCertificate(d));
+        } catch (err) {
+          throw new MalformedSignedVoucherError('x5chain holds a malformed certificate', { cause: err });
+        }
+        try {
+          verifyChain(certs[0]!, certs.slice(1), [...trustAnchors], at !== null ? { at } : {});
+        } catch (err) {
+          throw new UntrustedVoucherSignerError(`the signer certificate does not chain to a trusted anchor: ${(err as Error).message}`, { cause: err });
+        }
+        if (certs[0]!.keyUsage !== undefined && !certs[0]!.keyUsage.includes('digitalSignature')) throw new UntrustedVoucherSignerError('the signer certificate may not make digital signatures');
+        signerCertificate = certs[0]!;
+        return certs[0]!.publicKey;
+      },
+    }));
+  } catch (err) {
+    if (err instanceof OnboardingError) throw err;
+    if (err instanceof RootlineError && err.code === 'ERR_COSE_SIGNATURE_INVALID') throw new VoucherSignatureError('the COSE signature does not verify', { cause: err });
+    if (err instanceof RootlineError) throw new MalformedSignedVoucherError(`not an acceptable COSE_Sign1: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return { json: cborToJson(payload), signerCertificate: signerCertificate! };
+}
+
+export interface VerifyConstrainedVoucherOptions {
+  masaTrustAnchors: readonly CertificateInput[];
+  serialNumber: string;
+  nonce?: Uint8Array;
+  now?: Date | null;
+}
+
+/** The pledge's checks on a COSE-signed voucher (same rules as verifyVoucher). */
+export async function verifyConstrainedVoucher(bytes: Uint8Array, options: VerifyConstrainedVoucherOptions): Promise<VerifiedVoucher> {
+  const now = options.now === undefined ? new Date() : options.now;
+  const opened = await openConstrained(bytes, options.masaTrustAnchors, now);
+  const voucher = parseVoucher(opened.json);
+  checkVoucherFor(voucher, options.serialNumber, options.nonce, now);
+  return { voucher, masaCertificate: opened.signerCertificate, pinnedDomainCertificate: voucher.pinnedDomainCert };
+}
+
+/** Verifies a COSE-signed voucher request against `trustAnchors` (e.g. the manufacturer CAs) and parses it. */
+export async function openConstrainedVoucherRequest(bytes: Uint8Array, options: { trustAnchors: readonly CertificateInput[]; at?: Date }): Promise<{ request: VoucherRequest; signerCertificate: ParsedCertificate }> {
+  const opened = await openConstrained(bytes, options.trustAnchors, options.at ?? new Date());
+  return { request: parseVoucherRequest(opened.json), signerCertificate: opened.signerCertificate };
+}
