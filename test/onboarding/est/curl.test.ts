@@ -99,7 +99,7 @@ describe('EST with curl and openssl as the client', { skip: opensslSkip || curlS
     assert.match(body('mismatch.txt'), /^ERR_EST_REENROLL_MISMATCH: /);
   });
 
-  it('refuses an unknown manufacturer (403), no certificate (403), a PEM body (400) and a wrong media type (415)', async () => {
+  it('refuses an unknown manufacturer (403), no certificate (403), a PEM body (400), a wrong media type (415) and a huge body (413)', async () => {
     await opensslCsr('new-key.pem', '/CN=x', 'req2.b64');
     const post = (out: string, ...args: string[]) => curl('simpleenroll', out, ...args, '--data-binary', '@req2.b64');
     const rogue = await post('rogue.txt', '--cert', 'rogue.pem', '--key', 'rogue-key.pem', '-H', 'Content-Type: application/pkcs10');
@@ -115,6 +115,11 @@ describe('EST with curl and openssl as the client', { skip: opensslSkip || curlS
     const wrongType = await post('type.txt', '--cert', 'idevid.pem', '--key', 'idevid-key.pem', '-H', 'Content-Type: application/json');
     assert.equal(wrongType.stdout, '415 text/plain; charset=utf-8');
     assert.match(body('type.txt'), /^ERR_EST_UNSUPPORTED_MEDIA_TYPE: /);
+
+    dir.write('huge.b64', 'QUFB\n'.repeat(40_000));
+    const huge = await curl('simpleenroll', 'huge.txt', '--cert', 'idevid.pem', '--key', 'idevid-key.pem', '-H', 'Content-Type: application/pkcs10', '--data-binary', '@huge.b64');
+    assert.equal(huge.stdout, '413 text/plain; charset=utf-8');
+    assert.match(body('huge.txt'), /^ERR_EST_BODY_TOO_LARGE: /);
 
     ok(await openssl('req', '-new', '-key', 'new-key.pem', '-subj', '/CN=x', '-out', 'req.pem'));
     const pem = await curl('simpleenroll', 'pem.txt', '--cert', 'idevid.pem', '--key', 'idevid-key.pem', '-H', 'Content-Type: application/pkcs10', '--data-binary', '@req.pem');
