@@ -119,7 +119,7 @@ export class CampaignEngine extends EventEmitter {
   // ---- operator commands ----
 
   /** Creates a draft campaign after checking the spec and the firmware. */
-  create(input: unknown, options: ActorOption): Promise<CampaignView> {
+  async create(input: unknown, options: ActorOption): Promise<CampaignView> {
     const actor = assertActor(options);
     const { id, name, firmwareId, spec } = validateCampaignSpec(input);
     return this.#serial(async () => {
@@ -150,7 +150,7 @@ export class CampaignEngine extends EventEmitter {
     });
   }
 
-  approve(id: string, options: ActorOption): Promise<CampaignView> {
+  async approve(id: string, options: ActorOption): Promise<CampaignView> {
     const actor = assertActor(options);
     return this.#serial(async () => this.#view(await changeState(this.#ctx, await this.#load(id), { to: 'approved', actor, reason: null })));
   }
@@ -159,7 +159,7 @@ export class CampaignEngine extends EventEmitter {
    * Starts a draft (when no approval is required) or approved campaign: selects the matching
    * devices, orders them, assigns waves and records all of it before the first attempt.
    */
-  start(id: string, options: ActorOption): Promise<CampaignView> {
+  async start(id: string, options: ActorOption): Promise<CampaignView> {
     const actor = assertActor(options);
     return this.#serial(async () => {
       const c = await this.#load(id);
@@ -186,7 +186,7 @@ export class CampaignEngine extends EventEmitter {
     });
   }
 
-  pause(id: string, options: ActorOption & { reason?: string }): Promise<CampaignView> {
+  async pause(id: string, options: ActorOption & { reason?: string }): Promise<CampaignView> {
     const actor = assertActor(options);
     return this.#serial(async () => {
       const c = await this.#load(id);
@@ -199,10 +199,11 @@ export class CampaignEngine extends EventEmitter {
    * failures so far no longer count against the error threshold (new ones do), and a wave that
    * ended below the success threshold is let through.
    */
-  resume(id: string, options: ActorOption): Promise<CampaignView> {
+  async resume(id: string, options: ActorOption): Promise<CampaignView> {
     const actor = assertActor(options);
     return this.#serial(async () => {
       const c = await this.#load(id);
+      if (c.state !== 'paused') throw new CampaignTransitionError(c.state, 'running', `only a paused campaign can be resumed (this one is ${c.state})`);
       const p = progressOf(c);
       const waves = summarize(await this.#ctx.store.campaigns.countDevices(c.id), p.waveEnds.length);
       const failed = waves.filter((w) => w.wave <= p.wave).reduce((n, w) => n + w.failed, 0);
@@ -217,7 +218,7 @@ export class CampaignEngine extends EventEmitter {
   }
 
   /** Cancels: no new attempts; waiting devices are marked cancelled; in-flight ones are tracked to their end. */
-  cancel(id: string, options: ActorOption & { reason?: string }): Promise<CampaignView> {
+  async cancel(id: string, options: ActorOption & { reason?: string }): Promise<CampaignView> {
     const actor = assertActor(options);
     return this.#serial(async () => {
       const c = await changeState(this.#ctx, await this.#load(id), { to: 'cancelled', actor, reason: options.reason ?? 'cancelled by operator' });
@@ -249,7 +250,7 @@ export class CampaignEngine extends EventEmitter {
   // ---- what devices and the registry report ----
 
   /** A driver's observation of one device (Object 5 state, result, progress, version, loss). */
-  onDeviceReport(report: unknown): Promise<ReportOutcome> {
+  async onDeviceReport(report: unknown): Promise<ReportOutcome> {
     const r = validateReport(report);
     return this.#serial(async () => {
       const c = await this.#load(r.campaignId);
@@ -263,7 +264,7 @@ export class CampaignEngine extends EventEmitter {
    * A device registered or changed (model, version, tags): it joins every running or paused
    * campaign whose filter it now matches, in that campaign's current wave. Returns the ids joined.
    */
-  onDeviceMatched(endpoint: string): Promise<string[]> {
+  async onDeviceMatched(endpoint: string): Promise<string[]> {
     assertString(endpoint, 'endpoint', { max: 255 });
     return this.#serial(async () => {
       const device = await this.#ctx.store.devices.get(endpoint);
@@ -278,7 +279,7 @@ export class CampaignEngine extends EventEmitter {
   }
 
   /** Re-runs a running or paused campaign's filter over the whole registry; returns how many devices joined. */
-  reevaluate(id: string): Promise<number> {
+  async reevaluate(id: string): Promise<number> {
     return this.#serial(async () => {
       const c = await this.#load(id);
       if (c.state !== 'running' && c.state !== 'paused') return 0;
@@ -364,7 +365,7 @@ export class CampaignEngine extends EventEmitter {
    * ones, advance waves, enforce thresholds, and start attempts within max-in-flight and the
    * schedule. Only the leader acts. Call it from a timer (run()) or directly with a manual clock.
    */
-  tick(): Promise<TickSummary> {
+  async tick(): Promise<TickSummary> {
     return this.#serial(async () => {
       const summary: TickSummary = { leader: false, campaigns: 0, started: 0, expired: 0 };
       if (!(await this.#lock.isLeader())) return summary;
