@@ -1,0 +1,86 @@
+/**
+ * One CoAP endpoint towards one LwM2M server (or bootstrap server), secured as its Security
+ * object instance says (Core 1.1 Appendix E.1: Security Mode 0 PSK, 1 RPK, 2 certificate, 3
+ * NoSec): a DTLS client session from src/dtls under a CoapEndpoint, or plain UDP.
+ */
+import { createPrivateKey, timingSafeEqual } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { parseCoapUri } from '../coap/coap-request.js';
+import { CoapEndpoint } from '../coap/endpoint.js';
+import type { CoapEndpointOptions } from '../coap/endpoint-options.js';
+import { UdpTransport, udpPeerKey } from '../coap/transport.js';
+import { keyObjectSigner } from '../crypto/signer.js';
+import { connectDtls, dtlsClientTransport, type DtlsClientOptions, type PeerIdentity, type RetransmitOptions } from '../dtls/index.js';
+import type { Lwm2mValue } from '../lwm2m/model/node.js';
+import { Lwm2mClientError } from './errors.js';
+import type { ObjectTree } from './object-tree.js';
+import { SecurityMode } from './standard-objects.js';
+
+export interface ServerConnection {
+  coap: CoapEndpoint;
+  peer: string;
+  close(): Promise<void>;
+}
+
+export interface ConnectionOptions {
+  coap?: CoapEndpointOptions;
+  dtlsRetransmit?: RetransmitOptions;
+}
+
+function bytesOf(tree: ObjectTree, i: number, r: number): Uint8Array {
+  const v = tree.get(0, i, r) as Lwm2mValue | undefined;
+  return v?.type === 'opaque' ? v.value : new Uint8Array(0);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The Security instance `i` of `tree` as DTLS client options (or NoSec). */
+function dtlsOptions(tree: ObjectTree, i: number): Omit<DtlsClientOptions, 'host' | 'port'> | undefined {
+  const mode = Number((tree.get(0, i, 2) as Lwm2mValue | undefined)?.value ?? SecurityMode.NoSec);
+  const ours = bytesOf(tree, i, 3);
+  const theirs = bytesOf(tree, i, 4);
+  const secret = bytesOf(tree, i, 5);
+  switch (mode) {
+    case SecurityMode.NoSec:
+      return undefined;
+    case SecurityMode.PreSharedKey:
+      if (ours.length === 0 || secret.length === 0) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i}: PSK identity or key missing`);
+      return { psk: { identity: ours, key: secret } };
+    case SecurityMode.RawPublicKey:
+    case SecurityMode.Certificate: {
+      if (secret.length === 0 || theirs.length === 0) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i}: private key or server key missing`);
+      const signer = keyObjectSigner(createPrivateKey({ key: Buffer.from(secret), format: 'der', type: 'pkcs8' }));
+      // The server is pinned to the key or certificate the Security object holds (Certificate
+      // Usage 3, "domain-issued certificate", Appendix E.1 resource 15 default).
+      const verifyServer = (id: PeerIdentity): boolean =>
+        (id.type === 'rpk' && sameBytes(id.publicKey, theirs)) || (id.type === 'x509' && id.chain[0] !== undefined && sameBytes(id.chain[0], theirs));
+      return mode === SecurityMode.RawPublicKey
+        ? { certificate: { signer }, verifyServer, serverCertificateTypes: ['rpk'] }
+        : { certificate: { signer, chain: [ours] }, verifyServer, serverCertificateTypes: ['x509'] };
+    }
+    default:
+      throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security mode ${mode} is not supported`);
+  }
+}
+
+/** Opens the transport to the server named by Security instance `i`. */
+export async function connectToServer(tree: ObjectTree, i: number, options: ConnectionOptions = {}): Promise<ServerConnection> {
+  const uriValue = tree.get(0, i, 0) as Lwm2mValue | undefined;
+  if (uriValue?.type !== 'string') throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i} has no server URI`);
+  const uri = parseCoapUri(uriValue.value);
+  const dtls = dtlsOptions(tree, i);
+  if (uri.scheme === 'coaps') {
+    if (dtls === undefined) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `${uriValue.value} needs a security mode other than NoSec`);
+    const session = await connectDtls({ host: uri.host, port: uri.port, ...dtls, ...(options.dtlsRetransmit !== undefined ? { retransmit: options.dtlsRetransmit } : {}) });
+    const coap = new CoapEndpoint(dtlsClientTransport(session), options.coap);
+    return { coap, peer: session.peerKey, close: () => coap.close() };
+  }
+  if (dtls !== undefined) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `${uriValue.value} is plain CoAP but the security mode is not NoSec`);
+  const address = isIP(uri.host) !== 0 ? uri.host : (await lookup(uri.host)).address;
+  const transport = await UdpTransport.bind({ address: isIP(address) === 6 ? '::' : '0.0.0.0' });
+  const coap = new CoapEndpoint(transport, options.coap);
+  return { coap, peer: udpPeerKey(address, uri.port), close: () => coap.close() };
+}
