@@ -1,0 +1,338 @@
+/**
+ * The MASA (Manufacturer Authorized Signing Authority, RFC 8995 §5.5-§5.8): it answers a domain
+ * registrar's voucher request for one of the manufacturer's devices with a signed voucher that
+ * pins the registrar's domain, and keeps the request audit log the owner can fetch.
+ *
+ * Every request is checked in this order, and every refusal is a typed error plus an audit
+ * record (action 'masa.voucher.request', outcome 'deny', the error code in details):
+ *   1. the registrar's CMS signature (with the certificates it carries; the MASA need not know
+ *      the domain in advance — RFC 8995 §5.5.4 "the MASA ... pins the domain it sees");
+ *   2. the pledge's prior-signed-voucher-request, signed by an IDevID that chains to one of this
+ *      manufacturer's CAs and is the very certificate minted for that serial;
+ *   3. consistency: serial numbers, idevid-issuer and nonce agree between pledge, registrar and
+ *      IDevID; the registrar request is fresh;
+ *   4. proximity: the registrar the pledge saw (proximity-registrar-cert) holds the key that
+ *      signed the registrar request;
+ *   5. ownership: first claim wins; a device owned by another domain is refused until released;
+ *   6. replay: a (serial, nonce) pair is answered once.
+ */
+import { createHash } from 'node:crypto';
+import type { Signer } from '../crypto/keystore/types.js';
+import { InvalidArgumentError, RootlineError } from '../errors.js';
+import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
+import type { AuditLog } from '../store/types.js';
+import { signConstrainedVoucher } from './constrained-voucher.js';
+import {
+  AlreadyOwnedError,
+  BadVoucherRequestError,
+  NotOwnerError,
+  OnboardingError,
+  ProximityMismatchError,
+  ReplayError,
+  UnknownDeviceError,
+  UntrustedPledgeError,
+  UntrustedVoucherSignerError,
+} from './errors.js';
+import type { MasaAuditEvent, MasaDeviceRecord, MasaRegistry } from './masa-registry.js';
+import { openSignedVoucherRequest, signVoucher, type OpenedVoucherRequest } from './signed-voucher.js';
+import { formatDateAndTime, type Voucher, type VoucherAssertion } from './voucher.js';
+
+export type VoucherFormat = 'cms' | 'cose';
+
+export interface MasaOptions {
+  registry: MasaRegistry;
+  audit: AuditLog;
+  /** The MASA's voucher-signing key (e.g. `factory.masaSigner`, a KeyStore key). */
+  signer: Signer;
+  /** The MASA certificate first, then its chain (carried in every voucher). */
+  certificates: readonly CertificateInput[];
+  /** The manufacturer CAs whose IDevIDs this MASA vouches for. */
+  manufacturerCas: readonly CertificateInput[];
+  /** RFC 8366 assertion written into vouchers (default 'logged': ownership is recorded here). */
+  assertion?: VoucherAssertion;
+  /**
+   * Answer requests without a nonce (RFC 8995 §7.2 nonceless vouchers, for pledges without a
+   * clock-free channel) with an expires-on voucher of this lifetime. Default: refuse them.
+   */
+  noncelessLifetimeSeconds?: number;
+  /** Oldest registrar request created-on accepted (default 3600 s), and future skew (300 s). */
+  maxRequestAgeSeconds?: number;
+  maxClockSkewSeconds?: number;
+  now?: () => Date;
+}
+
+export interface VoucherResponse {
+  serialNumber: string;
+  format: VoucherFormat;
+  /** 'application/voucher-cms+json' or 'application/voucher+cose'. */
+  contentType: string;
+  voucher: Uint8Array;
+  domainId: string;
+}
+
+/** RFC 8995 §5.8.1 audit log response. */
+export interface RequestAuditLog {
+  version: '1';
+  events: MasaAuditEvent[];
+  truncation?: Record<string, string>;
+}
+
+export interface Masa {
+  /** RFC 8995 §5.5: answers a CMS-signed registrar voucher request. */
+  requestVoucher(registrarRequest: Uint8Array, options?: { format?: VoucherFormat }): Promise<VoucherResponse>;
+  /** RFC 8995 §5.8: the device's log, for the domain that owns it (request signed as for a voucher). */
+  requestAuditLog(registrarRequest: Uint8Array): Promise<RequestAuditLog>;
+  /** Releases the owning domain's claim; the request is a voucher request signed by that domain. */
+  releaseClaim(registrarRequest: Uint8Array): Promise<void>;
+  /** Manufacturer-side release (support case), audited with the operator's name. */
+  forceRelease(serial: string, actor: string, reason: string): Promise<void>;
+}
+
+export const VOUCHER_CMS_MEDIA_TYPE = 'application/voucher-cms+json';
+
+/**
+ * RFC 8995 §5.8.2 domainID: a key identifier of the pinned domain certificate — its
+ * subjectKeyIdentifier when present, otherwise RFC 7093 §2 method 1 over its key (the first 160
+ * bits of SHA-256 of the subjectPublicKey BIT STRING), base64.
+ */
+export function domainIdOf(cert: ParsedCertificate): string {
+  if (cert.subjectKeyIdentifier !== undefined) return Buffer.from(cert.subjectKeyIdentifier, 'hex').toString('base64');
+  return createHash('sha256').update(subjectPublicKeyBits(cert.publicKey)).digest().subarray(0, 20).toString('base64');
+}
+
+/** The subjectPublicKey BIT STRING content (without the unused-bits octet) of an SPKI. */
+function subjectPublicKeyBits(spki: Uint8Array): Uint8Array {
+  // SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING }: the bit string is the last element.
+  let p = 1;
+  const len = (): number => {
+    const first = spki[p++]!;
+    if (first < 0x80) return first;
+    let n = 0;
+    for (let i = 0; i < (first & 0x7f); i++) n = n * 256 + spki[p++]!;
+    return n;
+  };
+  len();
+  p++; // AlgorithmIdentifier tag
+  p += len();
+  p++; // BIT STRING tag
+  const l = len();
+  return spki.subarray(p + 1, p + l);
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+/**
+ * The certificate to pin (RFC 8995 §5.5.2 / §5.6): the registrar's domain CA when the registrar
+ * carried a self-signed CA its certificate chains to, otherwise the registrar certificate itself.
+ */
+function pinnedDomainCertificate(opened: OpenedVoucherRequest, at: Date): ParsedCertificate {
+  const others = opened.certificates.filter((c) => c !== opened.signerCertificate);
+  const roots = others.filter((c) => c.selfIssued && c.basicConstraints?.ca === true);
+  for (const root of roots) {
+    try {
+      verifyChain(opened.signerCertificate, others, [root], { at });
+      return root;
+    } catch {
+      // Not this one; try the next or pin the registrar itself.
+    }
+  }
+  return opened.signerCertificate;
+}
+
+interface Checked {
+  device: MasaDeviceRecord;
+  registrar: OpenedVoucherRequest;
+  pledge: OpenedVoucherRequest;
+  pinned: ParsedCertificate;
+  domainId: string;
+  nonce: Uint8Array | undefined;
+}
+
+export function createMasa(options: MasaOptions): Masa {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+  const { registry, audit } = options;
+  if (!Array.isArray(options.manufacturerCas) || options.manufacturerCas.length === 0) throw new InvalidArgumentError('manufacturerCas', 'expected at least one manufacturer CA');
+  const manufacturerCas = options.manufacturerCas.map((c) => (typeof c === 'object' && c !== null && 'der' in c ? (c as ParsedCertificate) : parseCertificate(c as Uint8Array | string)));
+  const identity = { signer: options.signer, certificates: options.certificates };
+  const now = options.now ?? (() => new Date());
+  const maxAge = (options.maxRequestAgeSeconds ?? 3600) * 1000;
+  const skew = (options.maxClockSkewSeconds ?? 300) * 1000;
+  const assertion = options.assertion ?? 'logged';
+
+  async function deny(action: string, subject: string, actor: string, err: unknown): Promise<never> {
+    const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
+    await audit.append({ actor, action, subject, outcome: 'deny', details: { code, reason: err instanceof Error ? err.message.slice(0, 300) : String(err) } });
+    throw err;
+  }
+
+  /** Step 1: the registrar's own signature; returns the opened request and who it is. */
+  function openRegistrar(der: Uint8Array): OpenedVoucherRequest {
+    if (!(der instanceof Uint8Array)) throw new InvalidArgumentError('registrarRequest', 'expected a Uint8Array');
+    return openSignedVoucherRequest(der, { at: now() });
+  }
+
+  function actorOf(opened: OpenedVoucherRequest | undefined): string {
+    return opened === undefined ? 'registrar:unauthenticated' : `registrar:${opened.signerCertificate.subject}`.slice(0, 255);
+  }
+
+  async function checkRequest(registrar: OpenedVoucherRequest): Promise<Checked> {
+    const at = now();
+    const req = registrar.request;
+    const rc = registrar.signerCertificate;
+    if (rc.notBefore.getTime() > at.getTime() || rc.notAfter.getTime() < at.getTime()) throw new UntrustedVoucherSignerError("the registrar's certificate is not valid now");
+    // RFC 8995 §5.5: the registrar request carries the pledge's request verbatim.
+    if (req.priorSignedVoucherRequest === undefined) throw new BadVoucherRequestError('the registrar request has no prior-signed-voucher-request');
+    if (req.createdOn !== undefined && (req.createdOn.getTime() < at.getTime() - maxAge || req.createdOn.getTime() > at.getTime() + skew)) {
+      throw new BadVoucherRequestError(`the registrar request was created at ${req.createdOn.toISOString()}, outside the accepted window`);
+    }
+    let pledge: OpenedVoucherRequest;
+    try {
+      pledge = openSignedVoucherRequest(req.priorSignedVoucherRequest, { trustAnchors: manufacturerCas, at });
+    } catch (err) {
+      if (err instanceof RootlineError && err.code === 'ERR_VOUCHER_UNTRUSTED_SIGNER') throw new UntrustedPledgeError(`the pledge's IDevID is not from this manufacturer: ${err.message}`, { cause: err });
+      throw err;
+    }
+    const idevid = pledge.signerCertificate;
+    const idevidSerial = findAttribute(idevid.subjectRdns, 'serialNumber');
+    // RFC 8995 §5.5: serial-number "MUST" equal the IDevID's, in both requests.
+    if (idevidSerial === undefined) throw new UntrustedPledgeError('the IDevID carries no serialNumber attribute');
+    if (pledge.request.serialNumber !== idevidSerial) throw new BadVoucherRequestError(`the pledge request names serial ${JSON.stringify(pledge.request.serialNumber)} but its IDevID is ${JSON.stringify(idevidSerial)}`);
+    if (req.serialNumber !== idevidSerial) throw new BadVoucherRequestError(`the registrar asks for serial ${JSON.stringify(req.serialNumber)} but the pledge is ${JSON.stringify(idevidSerial)}`);
+    if (req.idevidIssuer !== undefined && (idevid.authorityKeyIdentifier === undefined || Buffer.from(req.idevidIssuer).toString('hex') !== idevid.authorityKeyIdentifier)) {
+      throw new BadVoucherRequestError('idevid-issuer does not match the IDevID');
+    }
+    const device = await registry.getDevice(idevidSerial);
+    if (device === undefined) throw new UnknownDeviceError(idevidSerial);
+    // Only the certificate minted for this serial: a second certificate for the same serial
+    // (a compromised or cloned line) does not get a voucher.
+    if (device.idevidFingerprint !== idevid.fingerprint256) throw new UntrustedPledgeError(`the IDevID presented for ${idevidSerial} is not the one minted for it`);
+    // RFC 8995 §5.5: the registrar copies the pledge's nonce.
+    if (!sameBytes(req.nonce, pledge.request.nonce) && !(req.nonce === undefined && pledge.request.nonce === undefined)) {
+      throw new BadVoucherRequestError('the registrar request nonce differs from the pledge request nonce');
+    }
+    // Proximity (RFC 8995 §5.5.5, §5.2): the pledge names the registrar certificate it saw in
+    // TLS; the registrar that signs this request must hold that certificate's key.
+    if (pledge.request.assertion === 'proximity') {
+      if (pledge.request.proximityRegistrarCert === undefined) throw new ProximityMismatchError('the pledge asserts proximity but names no registrar certificate');
+      let seen: ParsedCertificate;
+      try {
+        seen = parseCertificate(pledge.request.proximityRegistrarCert);
+      } catch (err) {
+        throw new BadVoucherRequestError('proximity-registrar-cert is not a certificate', { cause: err });
+      }
+      if (!sameBytes(seen.publicKey, registrar.signerCertificate.publicKey)) throw new ProximityMismatchError('the registrar that signed this request is not the one the pledge saw');
+    } else {
+      throw new ProximityMismatchError(`pledge assertion ${JSON.stringify(pledge.request.assertion ?? null)} is not supported (only proximity)`);
+    }
+    const pinned = pinnedDomainCertificate(registrar, at);
+    return { device, registrar, pledge, pinned, domainId: domainIdOf(pinned), nonce: pledge.request.nonce };
+  }
+
+  async function issue(checked: Checked, format: VoucherFormat): Promise<VoucherResponse> {
+    const at = now();
+    const { device, domainId, pinned, nonce } = checked;
+    const serial = device.serial;
+    if (device.owner !== undefined && device.owner.domainId !== domainId) throw new AlreadyOwnedError(serial);
+    let expiresOn: Date | undefined;
+    if (nonce === undefined) {
+      if (options.noncelessLifetimeSeconds === undefined) throw new BadVoucherRequestError('nonceless voucher requests are not accepted by this MASA');
+      // RFC 8366 §5.3: "The expires-on value MUST NOT exceed the expiration date of any of the
+      // listed 'pinned-domain-cert' certificates."
+      expiresOn = new Date(Math.min(at.getTime() + options.noncelessLifetimeSeconds * 1000, pinned.notAfter.getTime()));
+      expiresOn.setUTCMilliseconds(0);
+    } else if (!(await registry.rememberNonce(serial, nonce))) {
+      throw new ReplayError(`the nonce of this request for ${serial} was answered before`);
+    }
+    const claimed = await registry.compareAndSetOwner(serial, device.owner?.domainId, {
+      domainId,
+      pinnedDomainCert: Buffer.from(pinned.der).toString('base64'),
+      claimedAt: at.toISOString(),
+    });
+    if (!claimed) throw new AlreadyOwnedError(serial);
+    const createdOn = new Date(at);
+    createdOn.setUTCMilliseconds(0);
+    const voucher: Voucher = {
+      createdOn,
+      assertion,
+      serialNumber: serial,
+      pinnedDomainCert: pinned.der,
+      domainCertRevocationChecks: false,
+      ...(checked.pledge.signerCertificate.authorityKeyIdentifier !== undefined ? { idevidIssuer: new Uint8Array(Buffer.from(checked.pledge.signerCertificate.authorityKeyIdentifier, 'hex')) } : {}),
+      ...(nonce !== undefined ? { nonce } : {}),
+      ...(expiresOn !== undefined ? { expiresOn } : {}),
+    };
+    const signed = format === 'cose' ? await signConstrainedVoucher(voucher, identity) : await signVoucher(voucher, identity);
+    await registry.appendAuditEvent(serial, {
+      date: formatDateAndTime(at),
+      domainID: domainId,
+      nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'),
+      assertion,
+      truncated: '0',
+    });
+    await audit.append({
+      actor: actorOf(checked.registrar),
+      action: 'masa.voucher.issue',
+      subject: serial,
+      outcome: 'success',
+      details: { domainId, format, assertion, nonced: nonce !== undefined, pinned: pinned.subject, ...(expiresOn !== undefined ? { expiresOn: expiresOn.toISOString() } : {}) },
+    });
+    return { serialNumber: serial, format, contentType: format === 'cose' ? 'application/voucher+cose' : VOUCHER_CMS_MEDIA_TYPE, voucher: signed, domainId };
+  }
+
+  /** Opens and checks the registrar's own signature for the audit-log and release requests. */
+  async function ownerOf(der: Uint8Array, action: string): Promise<{ device: MasaDeviceRecord; domainId: string; actor: string }> {
+    let registrar: OpenedVoucherRequest | undefined;
+    try {
+      registrar = openRegistrar(der);
+      const serial = registrar.request.serialNumber;
+      const device = await registry.getDevice(serial);
+      if (device === undefined) throw new UnknownDeviceError(serial);
+      const domainId = domainIdOf(pinnedDomainCertificate(registrar, now()));
+      if (device.owner?.domainId !== domainId) throw new NotOwnerError(serial);
+      return { device, domainId, actor: actorOf(registrar) };
+    } catch (err) {
+      return deny(action, registrar?.request.serialNumber ?? 'unknown', actorOf(registrar), err);
+    }
+  }
+
+  return {
+    async requestVoucher(der, opts = {}) {
+      const format = opts.format ?? 'cms';
+      if (format !== 'cms' && format !== 'cose') throw new InvalidArgumentError('format', "expected 'cms' or 'cose'");
+      let registrar: OpenedVoucherRequest | undefined;
+      try {
+        registrar = openRegistrar(der);
+        return await issue(await checkRequest(registrar), format);
+      } catch (err) {
+        if (!(err instanceof OnboardingError) && !(err instanceof RootlineError)) throw err;
+        return deny('masa.voucher.request', registrar?.request.serialNumber ?? 'unknown', actorOf(registrar), err);
+      }
+    },
+
+    async requestAuditLog(der) {
+      const { device, actor } = await ownerOf(der, 'masa.auditlog.request');
+      const events = await registry.auditEvents(device.serial);
+      await audit.append({ actor, action: 'masa.auditlog.request', subject: device.serial, outcome: 'allow', details: { events: events.length } });
+      return { version: '1', events };
+    },
+
+    async releaseClaim(der) {
+      const { device, domainId, actor } = await ownerOf(der, 'masa.claim.release');
+      if (!(await registry.compareAndSetOwner(device.serial, domainId, undefined))) {
+        return deny('masa.claim.release', device.serial, actor, new NotOwnerError(device.serial));
+      }
+      await audit.append({ actor, action: 'masa.claim.release', subject: device.serial, outcome: 'success', details: { domainId } });
+    },
+
+    async forceRelease(serial, actor, reason) {
+      const device = await registry.getDevice(serial);
+      if (device === undefined) return deny('masa.claim.force-release', serial, actor, new UnknownDeviceError(serial));
+      if (device.owner !== undefined && !(await registry.compareAndSetOwner(serial, device.owner.domainId, undefined))) {
+        return deny('masa.claim.force-release', serial, actor, new AlreadyOwnedError(serial));
+      }
+      await audit.append({ actor, action: 'masa.claim.force-release', subject: serial, outcome: 'success', details: { reason: reason.slice(0, 300), previousDomainId: device.owner?.domainId ?? null } });
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { keyObjectSigner } from '../../src/crypto/signer.js';
+import { verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
+import { openFactory } from '../../src/onboarding/factory.js';
+import { createMasa, domainIdOf, type Masa } from '../../src/onboarding/masa.js';
+import { settingsMasaRegistry } from '../../src/onboarding/masa-registry.js';
+import { signVoucherRequest, verifyVoucher } from '../../src/onboarding/signed-voucher.js';
+import { createRootCa, manufacturerCaPolicy } from '../../src/pki/index.js';
+import { openSqliteStore } from '../../src/store/index.js';
+import { createTestDomain, mintTestPledge, type TestDomain } from './brski-fixture.js';
+import { createTestFactory, opensslSkip, type TestFactory } from './helpers.js';
+
+describe('MASA (RFC 8995 §5.5-§5.8)', () => {
+  let t: TestFactory;
+  let masa: Masa;
+  /** Fixed only where a test needs it; otherwise real time (IDevIDs are valid from their minting second). */
+  let clock: Date | undefined;
+  let acme: TestDomain;
+  let other: TestDomain;
+
+  beforeEach(async () => {
+    t = await createTestFactory();
+    clock = undefined;
+    masa = createMasa({
+      registry: t.registry,
+      audit: t.store.audit,
+      signer: t.factory.masaSigner,
+      certificates: [t.factory.masaCertificate],
+      manufacturerCas: [t.factory.manufacturerCaCertificate],
+      noncelessLifetimeSeconds: 3600,
+      now: () => clock ?? new Date(),
+    });
+    acme = await createTestDomain('acme');
+    other = await createTestDomain('other');
+  });
+  afterEach(() => t.close());
+
+  async function denials(subject: string): Promise<string[]> {
+    return (await t.store.audit.list({ subject, action: 'masa.voucher.request' })).filter((r) => r.outcome === 'deny').map((r) => String(r.details.code));
+  }
+
+  it('answers a proximity request with a voucher pinning the domain CA, which the pledge and openssl accept', { skip: opensslSkip }, async () => {
+    const pledge = await mintTestPledge(t, 'P-1');
+    const { der, nonce } = await pledge.request(acme);
+    const res = await masa.requestVoucher(await acme.registrarRequest(der, { serialNumber: 'P-1', nonce }));
+    assert.equal(res.contentType, 'application/voucher-cms+json');
+    const v = verifyVoucher(res.voucher, { masaTrustAnchors: [t.factory.masaCaCertificate], serialNumber: 'P-1', nonce });
+    assert.deepEqual(v.pinnedDomainCertificate, acme.ca.certificate.der);
+    assert.equal(v.voucher.assertion, 'logged');
+    assert.equal(res.domainId, domainIdOf(acme.ca.certificate));
+    writeFileSync(join(t.dir, 'v.der'), res.voucher);
+    const r = spawnSync('openssl', ['cms', '-verify', '-inform', 'DER', '-in', join(t.dir, 'v.der'), '-CAfile', t.factory.files.masaCa, '-out', join(t.dir, 'v.json')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const owner = (await t.registry.getDevice('P-1'))?.owner;
+    assert.equal(owner?.domainId, res.domainId);
+    const issued = await t.store.audit.list({ subject: 'P-1', action: 'masa.voucher.issue' });
+    assert.equal(issued.length, 1);
+    assert.equal(issued[0]!.actor, 'registrar:CN=registrar.acme.example');
+    // The same owner may ask again with a fresh nonce (pledge rebooted mid-onboarding).
+    const again = await pledge.request(acme);
+    await masa.requestVoucher(await acme.registrarRequest(again.der, { serialNumber: 'P-1', nonce: again.nonce }));
+  });
+
+  it('issues COSE vouchers for constrained pledges', async () => {
+    const pledge = await mintTestPledge(t, 'P-C');
+    const { der, nonce } = await pledge.request(acme);
+    const res = await masa.requestVoucher(await acme.registrarRequest(der, { serialNumber: 'P-C', nonce }), { format: 'cose' });
+    assert.equal(res.contentType, 'application/voucher+cose');
+    const v = await verifyConstrainedVoucher(res.voucher, { masaTrustAnchors: [t.factory.masaCaCertificate], serialNumber: 'P-C', nonce });
+    assert.deepEqual(v.pinnedDomainCertificate, acme.ca.certificate.der);
+  });
+
+  it('refuses a replayed request', async () => {
+    const pledge = await mintTestPledge(t, 'P-R');
+    const { der, nonce } = await pledge.request(acme);
+    const request = await acme.registrarRequest(der, { serialNumber: 'P-R', nonce });
+    await masa.requestVoucher(request);
+    await assert.rejects(masa.requestVoucher(request), { code: 'ERR_ONBOARDING_REPLAY' });
+    assert.deepEqual(await denials('P-R'), ['ERR_ONBOARDING_REPLAY']);
+  });
+
+  it('first claim wins: a second domain is refused until the owner releases the device', async () => {
+    const pledge = await mintTestPledge(t, 'P-O');
+    const first = await pledge.request(acme);
+    await masa.requestVoucher(await acme.registrarRequest(first.der, { serialNumber: 'P-O', nonce: first.nonce }));
+    const second = await pledge.request(other);
+    const otherRequest = await other.registrarRequest(second.der, { serialNumber: 'P-O', nonce: second.nonce });
+    await assert.rejects(masa.requestVoucher(otherRequest), { code: 'ERR_ONBOARDING_ALREADY_OWNED' });
+    assert.deepEqual(await denials('P-O'), ['ERR_ONBOARDING_ALREADY_OWNED']);
+    // Only the owner may release, and only through a request signed by its domain.
+    const releaseByOther = await signVoucherRequest({ serialNumber: 'P-O' }, { signer: other.registrarSigner, certificates: [other.registrarCert.der, other.ca.certificate.der] });
+    await assert.rejects(masa.releaseClaim(releaseByOther), { code: 'ERR_ONBOARDING_NOT_OWNER' });
+    const release = await signVoucherRequest({ serialNumber: 'P-O' }, { signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der] });
+    await masa.releaseClaim(release);
+    assert.equal((await t.registry.getDevice('P-O'))?.owner, undefined);
+    // The refused request's nonce was never answered, so the same request now succeeds.
+    const res = await masa.requestVoucher(otherRequest);
+    assert.equal(res.domainId, domainIdOf(other.ca.certificate));
+    // The audit log for the new owner lists both vouchers, and the old owner may no longer read it.
+    const log = await masa.requestAuditLog(await signVoucherRequest({ serialNumber: 'P-O' }, { signer: other.registrarSigner, certificates: [other.registrarCert.der, other.ca.certificate.der] }));
+    assert.equal(log.version, '1');
+    assert.deepEqual(log.events.map((e) => e.domainID), [domainIdOf(acme.ca.certificate), domainIdOf(other.ca.certificate)]);
+    assert.deepEqual(log.events.map((e) => e.nonce), [Buffer.from(first.nonce).toString('base64'), Buffer.from(second.nonce).toString('base64')]);
+    await assert.rejects(masa.requestAuditLog(release), { code: 'ERR_ONBOARDING_NOT_OWNER' });
+  });
+
+  it('refuses a pledge whose IDevID comes from an unknown manufacturer', async () => {
+    const rogueCa = await createRootCa({ signer: keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey), subject: 'CN=Rogue Manufacturer', validityDays: 30 });
+    const pledgeKey = keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
+    // Same serial as a real device: a cloned identity from another CA.
+    await mintTestPledge(t, 'P-U');
+    const idevid = await manufacturerCaPolicy.issueIdevid(rogueCa, { serialNumber: 'P-U', publicKey: pledgeKey.publicKey });
+    const der = await signVoucherRequest({ assertion: 'proximity', serialNumber: 'P-U', nonce: new Uint8Array(16).fill(1), proximityRegistrarCert: acme.registrarCert.der }, { signer: pledgeKey, certificates: [idevid.der] });
+    await assert.rejects(masa.requestVoucher(await acme.registrarRequest(der, { serialNumber: 'P-U', nonce: new Uint8Array(16).fill(1) })), { code: 'ERR_ONBOARDING_UNTRUSTED_PLEDGE' });
+    assert.deepEqual(await denials('P-U'), ['ERR_ONBOARDING_UNTRUSTED_PLEDGE']);
+    assert.equal((await t.registry.getDevice('P-U'))?.owner, undefined, 'nothing claimed');
+  });
+
+  it('refuses a registrar request for another serial, a wrong nonce, a stale request and an unknown device', async () => {
+    const a = await mintTestPledge(t, 'P-A');
+    await mintTestPledge(t, 'P-B');
+    const ra = await a.request(acme);
+    await assert.rejects(masa.requestVoucher(await acme.registrarRequest(ra.der, { serialNumber: 'P-B', nonce: ra.nonce })), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
+    await assert.rejects(masa.requestVoucher(await acme.registrarRequest(ra.der, { serialNumber: 'P-A', nonce: new Uint8Array(16) })), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
+    await assert.rejects(masa.requestVoucher(await acme.registrarRequest(ra.der, { serialNumber: 'P-A', nonce: ra.nonce, createdOn: new Date(Date.now() - 2 * 3600_000) })), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
+    assert.deepEqual(await denials('P-B'), ['ERR_ONBOARDING_BAD_REQUEST']);
+    assert.equal((await denials('P-A')).length, 2);
+    // A genuine IDevID from this manufacturer CA that the MASA registry never recorded (minted
+    // on a line writing to another registry): refused as unknown, nothing claimed.
+    const elsewhere = await openSqliteStore({ file: ':memory:' });
+    try {
+      const line2 = await openFactory({ keyStore: t.keyStore, directory: join(t.dir, 'factory'), registry: settingsMasaRegistry(elsewhere.settings) });
+      const minted = await line2.mintDevice({ serial: 'P-G', model: 'M', outDir: join(t.dir, 'ghost') });
+      const ghost = keyObjectSigner(createPrivateKey(readFileSync(minted.files.key, 'utf8')));
+      const nonce = new Uint8Array(16).fill(3);
+      const req = await signVoucherRequest({ assertion: 'proximity', serialNumber: 'P-G', nonce, proximityRegistrarCert: acme.registrarCert.der }, { signer: ghost, certificates: [readFileSync(minted.files.certificate, 'utf8')] });
+      await assert.rejects(masa.requestVoucher(await acme.registrarRequest(req, { serialNumber: 'P-G', nonce })), { code: 'ERR_ONBOARDING_UNKNOWN_DEVICE' });
+      assert.deepEqual(await denials('P-G'), ['ERR_ONBOARDING_UNKNOWN_DEVICE']);
+      assert.equal(await t.registry.getDevice('P-G'), undefined);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  it('refuses when the registrar is not the one the pledge saw (proximity)', async () => {
+    const pledge = await mintTestPledge(t, 'P-X');
+    const sawAcme = await pledge.request(acme);
+    await assert.rejects(masa.requestVoucher(await other.registrarRequest(sawAcme.der, { serialNumber: 'P-X', nonce: sawAcme.nonce })), { code: 'ERR_ONBOARDING_PROXIMITY_MISMATCH' });
+    assert.deepEqual(await denials('P-X'), ['ERR_ONBOARDING_PROXIMITY_MISMATCH']);
+  });
+
+  it('refuses a registrar request whose signature is broken', async () => {
+    const pledge = await mintTestPledge(t, 'P-S');
+    const { der, nonce } = await pledge.request(acme);
+    const good = await acme.registrarRequest(der, { serialNumber: 'P-S', nonce });
+    const bad = new Uint8Array(good);
+    bad[bad.length - 10] ^= 0x01;
+    await assert.rejects(masa.requestVoucher(bad), { code: 'ERR_VOUCHER_BAD_SIGNATURE' });
+    const denied = await t.store.audit.list({ action: 'masa.voucher.request' });
+    assert.equal(denied.at(-1)?.details.code, 'ERR_VOUCHER_BAD_SIGNATURE');
+    assert.equal(denied.at(-1)?.actor, 'registrar:unauthenticated');
+  });
+
+  it('nonceless requests get an expiring voucher, refused by the pledge once expired', async () => {
+    const pledge = await mintTestPledge(t, 'P-N');
+    const noNonce = await signVoucherRequest({ assertion: 'proximity', serialNumber: 'P-N', proximityRegistrarCert: acme.registrarCert.der }, { signer: pledge.signer, certificates: [pledge.idevidPem] });
+    const now = new Date();
+    clock = now;
+    const res = await masa.requestVoucher(await acme.registrarRequest(noNonce, { serialNumber: 'P-N' }));
+    const anchors = [t.factory.masaCaCertificate];
+    const ok = verifyVoucher(res.voucher, { masaTrustAnchors: anchors, serialNumber: 'P-N', now });
+    assert.equal(ok.voucher.nonce, undefined);
+    assert.ok(ok.voucher.expiresOn !== undefined);
+    assert.throws(() => verifyVoucher(res.voucher, { masaTrustAnchors: anchors, serialNumber: 'P-N', now: new Date(now.getTime() + 3601_000) }), { code: 'ERR_VOUCHER_EXPIRED' });
+    // A MASA without a nonceless policy refuses them.
+    const strict = createMasa({ registry: t.registry, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
+    await assert.rejects(strict.requestVoucher(await acme.registrarRequest(noNonce, { serialNumber: 'P-N' })), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
+  });
+
+  it('manufacturer force-release is audited', async () => {
+    const pledge = await mintTestPledge(t, 'P-F');
+    const { der, nonce } = await pledge.request(acme);
+    await masa.requestVoucher(await acme.registrarRequest(der, { serialNumber: 'P-F', nonce }));
+    await masa.forceRelease('P-F', 'operator:support', 'customer returned the device');
+    assert.equal((await t.registry.getDevice('P-F'))?.owner, undefined);
+    const rec = await t.store.audit.list({ subject: 'P-F', action: 'masa.claim.force-release' });
+    assert.equal(rec[0]?.actor, 'operator:support');
+    await assert.rejects(masa.forceRelease('NOPE', 'operator:support', 'x'), { code: 'ERR_ONBOARDING_UNKNOWN_DEVICE' });
+  });
+
+  it('fuzz: random and mutated registrar requests are refused with typed errors only', async () => {
+    const pledge = await mintTestPledge(t, 'P-Z');
+    const { der, nonce } = await pledge.request(acme);
+    const good = await acme.registrarRequest(der, { serialNumber: 'P-Z', nonce });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }).map((edits) => {
+            const bad = new Uint8Array(good);
+            for (const [i, b] of edits) bad[i] = b;
+            return bad;
+          }),
+        ),
+        async (bytes) => {
+          try {
+            await masa.requestVoucher(bytes);
+          } catch (err) {
+            assert.match(String((err as { code?: unknown }).code), /^ERR_(VOUCHER|ONBOARDING)_/);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
