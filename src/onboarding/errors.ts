@@ -138,3 +138,10 @@ export class VoucherNonceMismatchError extends OnboardingError {
     super('ERR_VOUCHER_NONCE_MISMATCH', message);
   }
 }
+
+/** The device is no longer in the state the caller decided on (a concurrent change). */
+export class OwnershipStateChangedError extends OnboardingError {
+  constructor(message: string) {
+    super('ERR_ONBOARDING_STATE_CHANGED', message);
+  }
+}
