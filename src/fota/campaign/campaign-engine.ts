@@ -470,7 +470,10 @@ export class CampaignEngine extends EventEmitter {
     return started;
   }
 
-  /** Ticks every `intervalMs` on real timers until close(); tick failures are emitted as 'tickError'. */
+  /**
+   * Ticks every `intervalMs` on real timers until close(); tick failures are emitted as
+   * 'tickError'. The timer keeps the process alive: a running engine is work in progress.
+   */
   run(options: { intervalMs: number }): void {
     assertInteger(options?.intervalMs, 'options.intervalMs', 10, 3_600_000);
     if (this.#closed) throw new CampaignEngineClosedError();
@@ -481,10 +484,10 @@ export class CampaignEngine extends EventEmitter {
           if (!this.#closed) this.emit('tickError', err);
         })
         .finally(() => {
-          if (!this.#closed) this.#timer = setTimeout(loop, options.intervalMs).unref();
+          if (!this.#closed) this.#timer = setTimeout(loop, options.intervalMs);
         });
     };
-    this.#timer = setTimeout(loop, options.intervalMs).unref();
+    this.#timer = setTimeout(loop, options.intervalMs);
   }
 
   /** Stops the timer, waits for the operation in progress and releases leadership. The store stays open. */

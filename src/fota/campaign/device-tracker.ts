@@ -13,7 +13,7 @@ import type { CampaignDevicePatch, CampaignDeviceRecord, CampaignRecord, NewCamp
 import { enforceErrorThreshold } from './campaign-state.js';
 import { audit, nowIso, progressOf, publish, specOf, type EngineContext } from './context.js';
 import type { DeviceReport, UpdateRequest } from './driver.js';
-import { CampaignReportError } from './errors.js';
+import { CampaignConflictError, CampaignReportError } from './errors.js';
 import { FIRMWARE_STATE_NAMES, UPDATE_RESULT, UPDATE_RESULT_NAMES, isFirmwareState, isUpdateResult, type UpdateResult } from './object5.js';
 import { isTargetVersion, retryDelayMs } from './spec.js';
 
@@ -91,7 +91,12 @@ export async function failAttempt(ctx: EngineContext, c: CampaignRecord, row: Ca
   await audit(ctx, ctx.systemActor, 'campaign.device.failed', row.endpoint, 'failure', { campaignId: c.id, ...details });
   // Re-read: the campaign may have moved since `c` was loaded (another report, an operator).
   const fresh = await ctx.store.campaigns.get(c.id);
-  if (fresh !== undefined) await enforceErrorThreshold(ctx, fresh);
+  try {
+    if (fresh !== undefined) await enforceErrorThreshold(ctx, fresh);
+  } catch (err) {
+    // Someone else changed the campaign in between; the leader's next tick re-checks the threshold.
+    if (!(err instanceof CampaignConflictError)) throw err;
+  }
   return updated;
 }
 
