@@ -7,6 +7,8 @@
  * an audit record; key material never appears in one (only the label and key id).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { KeyStore, KeyType, Signer } from '../../crypto/keystore/types.js';
 import { keyStoreSigner } from '../../crypto/signer.js';
@@ -228,6 +230,11 @@ class Service implements FirmwareService {
   }
 
   async #dropBlobIfUnused(sha256: string): Promise<void> {
-    if ((await this.#store.firmware.countBySha256(sha256)) === 0) await this.blobs.remove(sha256);
+    if ((await this.#store.firmware.countBySha256(sha256)) > 0) return;
+    await this.blobs.remove(sha256);
+    // Cached deltas from or to these bytes (delta-cache.ts) can no longer be served either.
+    const deltas = join(this.blobs.directory, 'deltas');
+    const names = await readdir(deltas).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.includes(sha256)).map((n) => rm(join(deltas, n), { force: true })));
   }
 }

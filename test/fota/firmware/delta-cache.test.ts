@@ -45,6 +45,9 @@ describe('delta cache', () => {
     checkImage(view, await applyDeltaToBuffer(v1, pkg.delta));
     assert.deepEqual(await cache.describe(b.id), { id: b.id, version: '2.0.0', model: 'TH-1' });
     assert.equal(await cache.describe('missing'), undefined);
+    // Deleting the base image drops the cached deltas made from it.
+    await service.deleteImage(a.id);
+    assert.deepEqual(readdirSync(join(service.blobs.directory, 'deltas')), []);
   });
 
   it('packageKindFor starts a background build; a damaged entry is dropped, not served', async (t) => {
