@@ -1,0 +1,177 @@
+// CoAP over DTLS 1.2 benchmark (issue 3, "Speed"): our server (src/dtls + src/coap, in a child
+// process) next to libcoap's coap-server-openssl, driven in the same run by the same C load
+// generator (bench/loadgen/coaps-loadgen.c, OpenSSL DTLS clients, compiled at bench time).
+// For each server it measures:
+//   1. CoAPs requests/s: BENCH_CLIENTS DTLS-PSK sessions (TLS_PSK_WITH_AES_128_CCM_8), each
+//      keeping BENCH_DEPTH CON GETs of `/` outstanding (pipelined), over established sessions;
+//   2. full PSK handshakes/s (cookie exchange included, no resumption; closed with close_notify);
+//   3. full ECDHE-ECDSA handshakes/s (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, P-256 self-signed cert);
+//   4. resident memory per idle session: server RSS with 10,000 established silent PSK sessions
+//      minus RSS before them, / 10,000 (on a fresh server process, after a 200-session warm-up;
+//      our Node server runs a full GC before each reading, libcoap just settles 200 ms).
+// Beside every rate it prints the server's and the generator's CPU over the same window (from
+// /proc and getrusage), so a generator at 100% of a core — which would hide the server's
+// ceiling — shows. Ends with one line of JSON.
+// Usage: npm run bench:coaps       (~1.5 min; needs gcc, libssl-dev, libcoap3-bin, openssl)
+//   BENCH_SECONDS=6      measured seconds per rate (after a warm-up of a third of it, ≥ 1 s)
+//   BENCH_CLIENTS=32 BENCH_DEPTH=4    sessions and outstanding requests per session
+//   BENCH_HS_CONC=16     concurrent handshakes
+//   BENCH_IDLE=10000     idle sessions for the memory figure
+//   BENCH_SERVERS="rootline libcoap"  which servers to run
+//   BENCH_PROFILE=dir    run our server under node --cpu-prof (throughput phases) and summarise it
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { buildLoadgen, holdIdleSessions, runLoad, type LoadgenArgs, type LoadgenResult } from './lib/loadgen.js';
+import { cpuSecondsOf, rssBytesOf } from './lib/processes.js';
+import { makeCredentials, startLibcoap, startRootline, type BenchCredentials, type RunningServer } from './lib/servers.js';
+import { summariseCpuProfile } from './lib/cpuprofile-summary.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const WARMUP = Math.max(1, SECONDS / 3);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
+const DEPTH = Number(process.env.BENCH_DEPTH ?? 4);
+const HS_CONC = Number(process.env.BENCH_HS_CONC ?? 16);
+const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
+const SERVERS = (process.env.BENCH_SERVERS ?? 'rootline libcoap').split(/\s+/).filter(Boolean);
+const PROFILE = process.env.BENCH_PROFILE !== undefined ? resolve(process.env.BENCH_PROFILE) : undefined;
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+interface Rate {
+  gen: LoadgenResult;
+  /** Server CPU over the generator's measured window, in % of one core. */
+  serverCpuPct: number;
+}
+
+async function measure(server: RunningServer, args: Omit<LoadgenArgs, 'port' | 'identity' | 'key'>, cred: BenchCredentials, binary: string): Promise<Rate> {
+  let cpu0 = 0;
+  let t0 = 0;
+  const gen = await runLoad(binary, { ...args, port: server.port, identity: cred.identity, key: cred.key }, () => {
+    cpu0 = cpuSecondsOf(server.pid);
+    t0 = performance.now();
+  });
+  const serverCpuPct = (100 * (cpuSecondsOf(server.pid) - cpu0)) / ((performance.now() - t0) / 1000);
+  return { gen, serverCpuPct };
+}
+
+interface ServerFigures {
+  rps: Rate;
+  psk: Rate;
+  ecdhe: Rate;
+  idle: { established: number; failures: number; establishSeconds: number; rssBefore: number; rssAfter: number; bytesPerSession: number };
+}
+
+async function benchServer(name: string, start: (profileDir?: string) => Promise<RunningServer>, cred: BenchCredentials, binary: string): Promise<ServerFigures> {
+  let server = await start(name === 'rootline' ? PROFILE : undefined);
+  let rps: Rate, psk: Rate, ecdhe: Rate;
+  try {
+    log(`${name}: ${CLIENTS} sessions × ${DEPTH} pipelined CON GETs, ${SECONDS} s …`);
+    rps = await measure(server, { mode: 'rps', suite: 'psk', sessions: CLIENTS, depth: DEPTH, conc: HS_CONC, warmup: WARMUP, seconds: SECONDS, path: server.path }, cred, binary);
+    log(`${name}: full PSK handshakes, ${HS_CONC} concurrent …`);
+    psk = await measure(server, { mode: 'hs', suite: 'psk', conc: HS_CONC, warmup: WARMUP, seconds: SECONDS }, cred, binary);
+    log(`${name}: full ECDHE-ECDSA handshakes, ${HS_CONC} concurrent …`);
+    ecdhe = await measure(server, { mode: 'hs', suite: 'ecdhe', conc: HS_CONC, warmup: WARMUP, seconds: SECONDS }, cred, binary);
+  } finally {
+    await server.stop();
+  }
+  // A fresh process for memory, so caches filled by the throughput phases (CoAP dedup entries,
+  // freed-but-kept heap) do not blur the per-session difference.
+  server = await start();
+  try {
+    log(`${name}: ${IDLE} idle PSK sessions …`);
+    const warm = await holdIdleSessions(binary, { suite: 'psk', sessions: 200, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
+    await warm.release();
+    await new Promise((r) => setTimeout(r, 300)); // let close_notify alerts be processed
+    await server.settle();
+    const rssBefore = rssBytesOf(server.pid);
+    const held = await holdIdleSessions(binary, { suite: 'psk', sessions: IDLE, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.settle();
+    const rssAfter = rssBytesOf(server.pid);
+    await held.release();
+    const idle = {
+      established: held.established,
+      failures: held.handshakeFailures,
+      establishSeconds: held.establishSeconds,
+      rssBefore,
+      rssAfter,
+      bytesPerSession: held.established > 0 ? (rssAfter - rssBefore) / held.established : NaN,
+    };
+    return { rps: rps!, psk: psk!, ecdhe: ecdhe!, idle };
+  } finally {
+    await server.stop();
+  }
+}
+
+const cred = makeCredentials();
+const build = buildLoadgen();
+if (PROFILE !== undefined) mkdirSync(PROFILE, { recursive: true });
+const results = new Map<string, ServerFigures>();
+try {
+  for (const name of SERVERS) {
+    if (name === 'rootline') results.set(name, await benchServer(name, (dir) => startRootline(cred, dir), cred, build.binary));
+    else if (name === 'libcoap') results.set(name, await benchServer(name, () => startLibcoap(cred), cred, build.binary));
+    else throw new Error(`unknown server ${name} in BENCH_SERVERS`);
+  }
+} finally {
+  build.remove();
+  cred.remove();
+}
+
+// --- report -------------------------------------------------------------------------------
+const names = [...results.keys()];
+const col = (s: string): string => s.padStart(16);
+const row = (label: string, f: (r: ServerFigures) => string): void => console.log(`${label.padEnd(44)}${names.map((n) => col(f(results.get(n)!))).join('')}`);
+const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+const pct = (x: number): string => `${x.toFixed(0)} %`;
+const mib = (x: number): string => `${(x / 1048576).toFixed(1)} MiB`;
+const rateRows = (title: string, get: (r: ServerFigures) => Rate, value: (g: LoadgenResult) => number, unit: string): void => {
+  row(title, (r) => int(value(get(r).gen)));
+  row('  server CPU (% of one core)', (r) => pct(get(r).serverCpuPct));
+  row('  load generator CPU (% of one core)', (r) => pct(get(r).gen.gen_cpu_pct));
+  row(`  ${unit} per server CPU-second`, (r) => int(value(get(r).gen) / (get(r).serverCpuPct / 100)));
+  row('  timeouts / failures / bad answers', (r) => `${get(r).gen.timeouts} / ${get(r).gen.handshake_failures} / ${get(r).gen.bad}`);
+};
+console.log(`${'CoAPs (loopback, 2 cores shared)'.padEnd(44)}${names.map(col).join('')}`);
+rateRows(`GET req/s (${CLIENTS} sessions × ${DEPTH} pipelined CON)`, (r) => r.rps, (g) => g.rps, 'requests');
+rateRows(`full PSK handshakes/s (${HS_CONC} concurrent)`, (r) => r.psk, (g) => g.hs_per_s, 'handshakes');
+rateRows(`full ECDHE-ECDSA handshakes/s (${HS_CONC} conc.)`, (r) => r.ecdhe, (g) => g.hs_per_s, 'handshakes');
+row(`idle sessions established (of ${IDLE})`, (r) => `${r.idle.established} in ${r.idle.establishSeconds.toFixed(1)} s`);
+row('  server RSS before → after', (r) => `${mib(r.idle.rssBefore)}→${mib(r.idle.rssAfter)}`.replace('→', ' → ').trim());
+row('  resident bytes per idle session', (r) => int(r.idle.bytesPerSession));
+row('cipher suites (OpenSSL names)', (r) => `${r.rps.gen.cipher.replace('-AES128-CCM8', '')}/${r.ecdhe.gen.cipher.replace('-AES128-CCM8', '')}+CCM8`);
+
+if (PROFILE !== undefined && results.has('rootline')) {
+  const files = readdirSync(PROFILE).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const last = files.at(-1);
+  if (last !== undefined) {
+    const { total, byFile } = summariseCpuProfile(join(PROFILE, last), 20);
+    console.log(`\nrootline server CPU profile (all throughput phases), ${join(PROFILE, last)}:`);
+    for (const f of byFile.slice(0, 12)) console.log(`${f.selfPct.toFixed(1).padStart(6)} %  ${f.frame}`);
+    console.log('');
+    for (const f of total) console.log(`${f.selfPct.toFixed(1).padStart(6)} %  ${f.frame}`);
+  }
+}
+
+const pick = <T>(n: string, f: (r: ServerFigures) => T): T | null => (results.has(n) ? f(results.get(n)!) : null);
+const round = (x: number): number => Math.round(x);
+console.log(
+  JSON.stringify({
+    bench: 'coaps',
+    clients: CLIENTS,
+    depth: DEPTH,
+    rootline_rps: pick('rootline', (r) => round(r.rps.gen.rps)),
+    libcoap_rps: pick('libcoap', (r) => round(r.rps.gen.rps)),
+    rootline_psk_hs: pick('rootline', (r) => round(r.psk.gen.hs_per_s)),
+    libcoap_psk_hs: pick('libcoap', (r) => round(r.psk.gen.hs_per_s)),
+    rootline_ecdhe_hs: pick('rootline', (r) => round(r.ecdhe.gen.hs_per_s)),
+    libcoap_ecdhe_hs: pick('libcoap', (r) => round(r.ecdhe.gen.hs_per_s)),
+    rootline_bytes_per_idle_session: pick('rootline', (r) => round(r.idle.bytesPerSession)),
+    libcoap_bytes_per_idle_session: pick('libcoap', (r) => round(r.idle.bytesPerSession)),
+    rootline_server_cpu_pct: pick('rootline', (r) => round(r.rps.serverCpuPct)),
+    libcoap_server_cpu_pct: pick('libcoap', (r) => round(r.rps.serverCpuPct)),
+    generator_cpu_pct: Object.fromEntries(names.map((n) => [n, round(results.get(n)!.rps.gen.gen_cpu_pct)])),
+  }),
+);

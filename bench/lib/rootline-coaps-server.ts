@@ -1,0 +1,69 @@
+// The server side of bench/coaps.ts for rootline: our DTLS server with our CoAP endpoint on top,
+// run as a child process so that its CPU time and resident memory are its own and not the
+// load generator's or the orchestrator's. Serves GET / with a body of the same length as
+// libcoap's coap-server answers on `/`, so both servers send equally large records.
+//
+// Started by bench/lib/servers.ts with an IPC channel:
+//   argv: <psk-identity> <psk-key> <cert.der> <key.pem>
+//   → {type:'ready', port}            once bound on 127.0.0.1
+//   ← {type:'rss'} → {type:'rss', rss, heapUsed, sessions}   after a full GC, so garbage not yet
+//                                       collected is not counted as memory held by sessions
+//   ← {type:'stop'} or IPC disconnect → close_notify to every session, exit
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createDtlsServer, dtlsServerTransport } from '../../src/dtls/index.js';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { ContentFormat } from '../../src/coap/content-format.js';
+import { keyObjectSigner } from '../../src/crypto/signer.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const [identity, pskKey, certDerPath, keyPemPath] = process.argv.slice(2);
+if (identity === undefined || pskKey === undefined || certDerPath === undefined || keyPemPath === undefined || process.send === undefined) {
+  process.stderr.write('usage (as an IPC child): rootline-coaps-server.ts <identity> <psk-key> <cert.der> <key.pem>\n');
+  process.exit(2);
+}
+const send = process.send.bind(process);
+
+// Same length as libcoap 4.3.1's `/` text (136 bytes), so record sizes match across servers.
+export const ROOT_BODY = 'x'.repeat(136);
+
+const key = Buffer.from(pskKey);
+const server = await createDtlsServer({
+  host: '127.0.0.1',
+  port: 0,
+  psk: { lookup: (id) => (id === identity ? key : undefined) },
+  certificate: { signer: keyObjectSigner(createPrivateKey(readFileSync(keyPemPath))), chain: [new Uint8Array(readFileSync(certDerPath))], rawPublicKey: false },
+  // The idle-memory phase holds 10,000 sessions; the default cap is exactly 10,000.
+  maxSessions: 50_000,
+  // Every bench client comes from 127.0.0.1; the per-address limit (600/min by default) would
+  // measure the limiter, not the handshake. libcoap has no such limit.
+  handshakeRate: { perAddress: 1_000_000_000, windowMs: 60_000 },
+});
+const endpoint = new CoapEndpoint(dtlsServerTransport(server));
+endpoint.resource('/', { get: () => ({ payload: ROOT_BODY, contentFormat: ContentFormat.TextPlain }) });
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await endpoint.close();
+  process.exit(0);
+}
+
+process.on('message', (m: { type?: string }) => {
+  if (m.type === 'rss') {
+    gc();
+    gc();
+    const mem = process.memoryUsage();
+    send({ type: 'rss', rss: mem.rss, heapUsed: mem.heapUsed, sessions: server.sessions.size });
+  } else if (m.type === 'stop') void stop();
+});
+process.on('disconnect', () => void stop());
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+
+send({ type: 'ready', port: server.address().port });
