@@ -14,6 +14,8 @@ export interface PskServer {
   uri: string;
   /** Adds a device with a PSK credential (in the store and in the DTLS key lookup). */
   addDevice(endpoint: string, identity: string, key: Uint8Array): Promise<void>;
+  /** Binds one more PSK to an existing device. */
+  addPsk(endpoint: string, identity: string, key: Uint8Array): Promise<void>;
 }
 
 export async function startPskServer(t: TestContext, options: Partial<Omit<Lwm2mServerOptions, 'endpoint' | 'store' | 'identityOf'>> = {}): Promise<PskServer> {
@@ -34,6 +36,10 @@ export async function startPskServer(t: TestContext, options: Partial<Omit<Lwm2m
     uri: `coaps://127.0.0.1:${dtls.address().port}`,
     async addDevice(endpoint, identity, key) {
       await store.devices.createWithCredentials({ endpoint }, [{ kind: 'psk', lookup: identity, material: key }]);
+      keys.set(identity, key);
+    },
+    async addPsk(endpoint, identity, key) {
+      await store.devices.addCredential({ endpoint, kind: 'psk', lookup: identity, material: key });
       keys.set(identity, key);
     },
   };

@@ -10,3 +10,5 @@ export { parseRegisterQuery, parseUpdateQuery, parseBootstrapQuery, SUPPORTED_LW
 export { dtlsPeerIdentity, noSecPeerIdentity, identityFromDtls, rpkLookup, certificateLookup, type PeerIdentity, type IdentityResolver, type DtlsSessionIdentity } from './identity.js';
 export { NOSEC_ATTRIBUTE, authorizeEndpoint } from './authorize.js';
 export * from './errors.js';
+export { createBootstrapServer, BootstrapServer, type BootstrapServerOptions, type BootstrapServerEvents, type BootstrapResult } from './bootstrap-server.js';
+export { parseBootstrapConfig, SECURITY_MODE_VALUE, type BootstrapConfig, type BootstrapServerAccount, type BootstrapSecurityMode, type Unseal } from './bootstrap-config.js';
