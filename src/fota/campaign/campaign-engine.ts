@@ -261,6 +261,25 @@ export class CampaignEngine extends EventEmitter {
   }
 
   /**
+   * The firmware version a device reports (/3/0/3, read when it registers again after a reboot)
+   * when the caller does not know which campaign and attempt it belongs to: applied to every
+   * attempt of that device in flight. Returns the ids of the campaigns it was applied to.
+   */
+  async onDeviceVersion(endpoint: string, version: string): Promise<string[]> {
+    assertString(endpoint, 'endpoint', { max: 255 });
+    assertString(version, 'version', { max: 255 });
+    return this.#serial(async () => {
+      const applied: string[] = [];
+      for (const row of await this.#ctx.store.campaigns.devicesByEndpoint(endpoint)) {
+        if (row.status !== 'in-flight') continue;
+        const c = await this.#load(row.campaignId);
+        if ((await applyReport(this.#ctx, c, row, { endpoint, campaignId: c.id, attempt: row.attempt, kind: 'version', version })) === 'applied') applied.push(c.id);
+      }
+      return applied;
+    });
+  }
+
+  /**
    * A device registered or changed (model, version, tags): it joins every running or paused
    * campaign whose filter it now matches, in that campaign's current wave. Returns the ids joined.
    */

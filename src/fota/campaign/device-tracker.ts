@@ -35,17 +35,30 @@ async function writeDevice(ctx: EngineContext, row: CampaignDeviceRecord, patch:
 export async function startAttempt(ctx: EngineContext, c: CampaignRecord, row: CampaignDeviceRecord): Promise<boolean> {
   const spec = specOf(c);
   const { firmware } = progressOf(c);
-  const packageKind = spec.packagePolicy === 'full' ? 'full' : await ctx.catalog.packageKindFor(c.firmwareId, row.fromVersion);
+  // Object 5 has one instance: a device updating for another campaign must finish that first.
+  const elsewhere = await ctx.store.campaigns.devicesByEndpoint(row.endpoint);
+  if (elsewhere.some((r) => r.campaignId !== c.id && r.status === 'in-flight')) return false;
+  // The registry holds what the device runs now (it may have changed since it joined: another
+  // campaign, a manual update, a rollback); that is the base a delta must apply to.
+  const device = await ctx.store.devices.get(row.endpoint);
+  if (device === undefined || (device.firmwareVersion !== null && isTargetVersion(device.firmwareVersion, firmware.version))) {
+    const reason = device === undefined ? 'device-deleted' : 'already-current';
+    const skipped = await writeDevice(ctx, row, { status: 'skipped', failure: reason, dueAt: null }, { endpoint: row.endpoint, type: 'device.skipped', details: { reason, attempt: row.attempt } });
+    if (skipped !== undefined) await audit(ctx, ctx.systemActor, 'campaign.device.skip', row.endpoint, 'success', { campaignId: c.id, reason });
+    return false;
+  }
+  const fromVersion = device.firmwareVersion;
+  const packageKind = spec.packagePolicy === 'full' ? 'full' : await ctx.catalog.packageKindFor(c.firmwareId, fromVersion);
   const attempt = row.attempt + 1;
   const started = await writeDevice(
     ctx,
     row,
     { status: 'in-flight', attempt, packageKind, dueAt: nowIso(ctx, spec.attemptTimeoutMs), fwState: null, progress: null, updateResult: null, failure: null },
-    { endpoint: row.endpoint, type: 'device.attempt', details: { attempt, packageKind, wave: row.wave, fromVersion: row.fromVersion } },
+    { endpoint: row.endpoint, type: 'device.attempt', details: { attempt, packageKind, wave: row.wave, fromVersion } },
   );
   if (started === undefined) return false;
   await audit(ctx, ctx.systemActor, 'campaign.device.attempt', row.endpoint, 'success', { campaignId: c.id, attempt, packageKind, firmwareId: c.firmwareId });
-  const request: UpdateRequest = { endpoint: row.endpoint, campaignId: c.id, attempt, firmware, packageKind, fromVersion: row.fromVersion };
+  const request: UpdateRequest = { endpoint: row.endpoint, campaignId: c.id, attempt, firmware, packageKind, fromVersion };
   try {
     await ctx.driver.startUpdate(request);
   } catch (err) {

@@ -34,7 +34,7 @@ export interface UpdateRequest {
   attempt: number;
   firmware: CampaignFirmware;
   packageKind: CampaignPackageKind;
-  /** The version the device reported when it joined the campaign (the delta's base). */
+  /** The version the registry says the device runs now (the delta's base). */
   fromVersion: string | null;
 }
 

@@ -246,3 +246,31 @@ test('success needs the version proof: a rollback after result 1 fails the attem
   assert.ok(startedAt[1]! >= startedAt[0]! + 5000);
   assert.deepEqual(h.fleet.duplicateAttempts(), []);
 });
+
+test('two campaigns never update one device at once; the second skips devices the first brought current', async (t) => {
+  const h = await createHarness(t, { count: 4 });
+  await h.engine.create(base({ id: 'a' }), op);
+  await h.engine.create(base({ id: 'b' }), op);
+  await h.engine.start('a', op);
+  await h.engine.start('b', op);
+  const b = await drive(h, 'b', (v) => v.state === 'completed');
+  const a = await h.engine.get('a');
+  assert.deepEqual([a.state, a.waves[0]!.succeeded], ['completed', 4]);
+  assert.deepEqual([b.waves[0]!.skipped, b.waves[0]!.succeeded], [4, 0]);
+  assert.ok(h.fleet.calls.every((c) => c.campaignId === 'a'));
+  const skipped = await allDevices(h.store, 'b');
+  assert.ok(skipped.every((d) => d.failure === 'already-current' && d.attempt === 0));
+});
+
+test('onDeviceVersion applies a version read at registration to the attempt in flight', async (t) => {
+  const h = await createHarness(t, { count: 2 });
+  await h.engine.create(base(), op);
+  await h.engine.start('c', op);
+  await h.engine.tick();
+  assert.deepEqual(await h.engine.onDeviceVersion(endpointOf(0), '1.0.0'), ['c']);
+  assert.equal((await h.store.campaigns.getDevice('c', endpointOf(0)))?.status, 'in-flight', 'the old version proves nothing');
+  assert.deepEqual(await h.engine.onDeviceVersion(endpointOf(0), FIRMWARE.version), ['c']);
+  assert.equal((await h.store.campaigns.getDevice('c', endpointOf(0)))?.status, 'succeeded');
+  assert.deepEqual(await h.engine.onDeviceVersion(endpointOf(0), FIRMWARE.version), [], 'nothing in flight any more');
+  assert.deepEqual(await h.engine.onDeviceVersion('nobody', FIRMWARE.version), []);
+});
