@@ -5,7 +5,7 @@
  * room's sessions without importing it.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import type { RegistrationSecurity } from '../../store/types.js';
+import type { RegistrationSecurity, Store } from '../../store/types.js';
 
 export interface PeerIdentity {
   kind: RegistrationSecurity;
@@ -74,4 +74,29 @@ export function dtlsPeerIdentity(getSession: (peer: string) => { identity: DtlsS
 /** An IdentityResolver for a plain-UDP endpoint: every peer is NoSec. */
 export function noSecPeerIdentity(): IdentityResolver {
   return () => ({ kind: 'nosec', lookup: '' });
+}
+
+/**
+ * A DTLS client-authentication check backed by the store (for `clientAuth.verify` of the DTLS
+ * server): a raw public key must be bound to a device with exactly that SubjectPublicKeyInfo; a
+ * certificate must name a bound subject and, when the store holds the certificate, be that one.
+ * Refusals are audited (action 'dtls.client-auth').
+ */
+export function storeClientVerifier(store: Store): (identity: DtlsSessionIdentity) => Promise<boolean> {
+  return async (identity) => {
+    const id = identityFromDtls(identity);
+    let ok = false;
+    let reason = 'no credential';
+    if (id !== undefined && (id.kind === 'rpk' || id.kind === 'x509')) {
+      const cred = await store.devices.findCredential(id.kind, id.lookup).catch(() => undefined);
+      const presented = id.kind === 'rpk' ? (identity as { publicKey: Uint8Array }).publicKey : (identity as { chain: Uint8Array[] }).chain[0]!;
+      if (cred === undefined) reason = `no device holds this ${id.kind} credential`;
+      else if (cred.material.length > 0 && !Buffer.from(cred.material).equals(Buffer.from(presented))) reason = `the ${id.kind} credential differs from the one bound to ${cred.endpoint}`;
+      else ok = true;
+    }
+    if (!ok) {
+      await store.audit.append({ actor: 'system', action: 'dtls.client-auth', subject: id?.lookup.slice(0, 256) || 'unknown', outcome: 'deny', details: { security: id?.kind ?? identity.type, reason } }).catch(() => undefined);
+    }
+    return ok;
+  };
 }

@@ -7,7 +7,7 @@ export type { DeviceRequestOptions, QueueOptions } from './device-channel.js';
 export type { DeregistrationReason } from './registration-registry.js';
 export type { RegistrationInterfaceLimits } from './registration-interface.js';
 export { parseRegisterQuery, parseUpdateQuery, parseBootstrapQuery, SUPPORTED_LWM2M_VERSIONS, DEFAULT_LIFETIME, type RegisterParams, type UpdateParams, type RegistrationLimits } from './registration-params.js';
-export { dtlsPeerIdentity, noSecPeerIdentity, identityFromDtls, rpkLookup, certificateLookup, type PeerIdentity, type IdentityResolver, type DtlsSessionIdentity } from './identity.js';
+export { dtlsPeerIdentity, noSecPeerIdentity, storeClientVerifier, identityFromDtls, rpkLookup, certificateLookup, type PeerIdentity, type IdentityResolver, type DtlsSessionIdentity } from './identity.js';
 export { NOSEC_ATTRIBUTE, authorizeEndpoint } from './authorize.js';
 export * from './errors.js';
 export { createBootstrapServer, BootstrapServer, type BootstrapServerOptions, type BootstrapServerEvents, type BootstrapResult } from './bootstrap-server.js';
