@@ -16,6 +16,7 @@ import { FleetDouble, InMemoryCatalog, ManualClock } from './fleet-double.js';
 export const FIRMWARE = { id: 'fw-th1-2.0.0', version: '2.0.0', model: 'TH-1' };
 
 export interface Harness {
+  /** The SQLite file, or '' when the harness runs on another store. */
   file: string;
   store: Store;
   engine: CampaignEngine;
@@ -30,16 +31,25 @@ export function endpointOf(i: number): string {
   return `dev-${String(i).padStart(3, '0')}`;
 }
 
+export interface HarnessOptions {
+  count: number;
+  extra?: NewDevice[];
+  start?: string;
+  /** Opens the store (again after a restart); default a SQLite file in a temp dir. */
+  openStore?: () => Promise<Store>;
+}
+
 /** `count` TH-1 devices on 1.0.0 (every 7th on 1.1.0), plus `extra` devices as given. */
-export async function createHarness(t: TestContext, options: { count: number; extra?: NewDevice[]; start?: string }): Promise<Harness> {
+export async function createHarness(t: TestContext, options: HarnessOptions): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-campaign-'));
-  const file = join(dir, 'rootline.db');
+  const file = options.openStore === undefined ? join(dir, 'rootline.db') : '';
+  const openStore = options.openStore ?? (() => openSqliteStore({ file }));
   const clock = new ManualClock(options.start ?? '2026-03-02T10:00:00.000Z');
   const catalog = new InMemoryCatalog().add(FIRMWARE, ['1.0.0']);
   const fleet = new FleetDouble();
   const h = { file, clock, catalog, fleet } as Harness;
   const open = async (): Promise<void> => {
-    h.store = await openSqliteStore({ file });
+    h.store = await openStore();
     h.engine = new CampaignEngine({ store: h.store, driver: fleet, firmware: catalog, clock });
     const store = h.store;
     const engine = h.engine;
