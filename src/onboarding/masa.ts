@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
+import { readOuterSequence } from '../pki/der.js';
 import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
 import type { AuditLog } from '../store/types.js';
 import { signConstrainedVoucher } from './constrained-voucher.js';
@@ -102,21 +103,11 @@ export function domainIdOf(cert: ParsedCertificate): string {
 
 /** The subjectPublicKey BIT STRING content (without the unused-bits octet) of an SPKI. */
 function subjectPublicKeyBits(spki: Uint8Array): Uint8Array {
-  // SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING }: the bit string is the last element.
-  let p = 1;
-  const len = (): number => {
-    const first = spki[p++]!;
-    if (first < 0x80) return first;
-    let n = 0;
-    for (let i = 0; i < (first & 0x7f); i++) n = n * 256 + spki[p++]!;
-    return n;
-  };
-  len();
-  p++; // AlgorithmIdentifier tag
-  p += len();
-  p++; // BIT STRING tag
-  const l = len();
-  return spki.subarray(p + 1, p + l);
+  // SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING }; the certificate parser has checked it.
+  const fields = readOuterSequence(spki);
+  const bits = typeof fields === 'string' ? undefined : fields[1];
+  if (bits?.tag !== 0x03) throw new InvalidArgumentError('publicKey', 'not a SubjectPublicKeyInfo');
+  return spki.subarray(bits.start + 1, bits.end);
 }
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {

@@ -219,4 +219,16 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
       { numRuns: 150 },
     );
   });
+
+  it('domainID is the pinned certificate SKI, else RFC 7093 method 1 over its key', async () => {
+    const { createHash } = await import('node:crypto');
+    assert.equal(domainIdOf(acme.ca.certificate), Buffer.from(acme.ca.certificate.subjectKeyIdentifier!, 'hex').toString('base64'));
+    const noSki = { ...acme.ca.certificate, subjectKeyIdentifier: undefined };
+    // P-256 SPKI: 25 bytes up to the BIT STRING's unused-bits octet, then the 65-byte point.
+    const point = acme.ca.certificate.publicKey.subarray(26);
+    assert.equal(point.length, 65);
+    assert.equal(domainIdOf(noSki), createHash('sha256').update(point).digest().subarray(0, 20).toString('base64'));
+    // Our CAs write SKIs by the same method, so both routes agree for them.
+    assert.equal(domainIdOf(noSki), domainIdOf(acme.ca.certificate));
+  });
 });
