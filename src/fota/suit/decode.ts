@@ -73,10 +73,14 @@ export type SuitCommand =
 
 export type SuitSequenceMember = { severed: false; bytes: Uint8Array; commands: SuitCommand[] } | { severed: true; digest: SuitDigest };
 
-export interface SuitText {
+/** One language's text (SUIT_Text_LMap); `language` is the tag (undefined in pre-language drafts). */
+export interface SuitTextBlock {
+  language: string | undefined;
   manifest: Map<number, string>;
   components: Array<{ component: Uint8Array[]; text: Map<number, string> }>;
 }
+
+export type SuitText = SuitTextBlock[];
 
 export type SuitTextMember = { severed: false; bytes: Uint8Array; text: SuitText } | { severed: true; digest: SuitDigest };
 
@@ -297,19 +301,38 @@ function decodeParameters(value: unknown, where: string): SuitParameters {
   return p;
 }
 
-function decodeText(bytes: Uint8Array): SuitText {
+/**
+ * SUIT_Text_Map: current drafts key it by language tag ({ "en-US": SUIT_Text_LMap }); earlier
+ * ones used the LMap directly. Both are read; a map mixing the two forms is malformed.
+ */
+export function decodeText(bytes: Uint8Array): SuitText {
   const map = asMap(decodeNested(bytes, 'text'), 'text');
-  const text: SuitText = { manifest: new Map(), components: [] };
+  const keys = [...map.keys()];
+  if (keys.length > 0 && keys.every((k) => typeof k === 'string')) {
+    return [...map].map(([language, lmap]) => decodeTextBlock(asMap(lmap, `text ${String(language)}`), language as string));
+  }
+  if (keys.some((k) => typeof k === 'string')) throw new SuitMalformedError('text: language tags mixed with text keys');
+  return [decodeTextBlock(map, undefined)];
+}
+
+function decodeTextBlock(map: Map<unknown, unknown>, language: string | undefined): SuitTextBlock {
+  const block: SuitTextBlock = { language, manifest: new Map(), components: [] };
   for (const [key, v] of map) {
-    if (typeof key === 'number') text.manifest.set(key, asText(v, `text ${key}`));
+    if (typeof key === 'number') block.manifest.set(key, asText(v, `text ${key}`));
     else if (Array.isArray(key)) {
       const entries = new Map<number, string>();
-      for (const [k, s] of asMap(v, 'component text')) {
+      for (const [k, t] of asMap(v, 'component text')) {
         if (typeof k !== 'number') throw new SuitMalformedError('component text: labels are integers');
-        entries.set(k, asText(s, `component text ${k}`));
+        entries.set(k, asText(t, `component text ${k}`));
       }
-      text.components.push({ component: decodeComponentId(key, 'text component'), text: entries });
+      block.components.push({ component: decodeComponentId(key, 'text component'), text: entries });
     } else throw new SuitMalformedError('text: keys are integers or component identifiers');
   }
-  return text;
+  return block;
+}
+
+/** Decodes a severed member's bytes once its digest has been checked (verify.ts). */
+export function decodeSeveredSequence(bytes: Uint8Array, where: string, options?: DecodeLimits): SuitCommand[] {
+  const limits = limitsOf(options);
+  return decodeSequenceBytes(bytes, where, limits, { left: limits.maxCommands }, 0);
 }

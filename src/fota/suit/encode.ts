@@ -135,10 +135,11 @@ function encodeText(component: Uint8Array[], text: ManifestInput['text']): Uint8
   if (text.vendorName !== undefined) entries.set(ComponentTextKey.vendorName, text.vendorName);
   if (text.modelName !== undefined) entries.set(ComponentTextKey.modelName, text.modelName);
   if (text.version !== undefined) entries.set(ComponentTextKey.componentVersion, text.version);
-  const map = new Map<unknown, unknown>();
-  if (text.description !== undefined) map.set(TextKey.manifestDescription, text.description);
-  if (entries.size > 0) map.set(component, entries);
-  return map.size === 0 ? undefined : encodeCbor(map);
+  const lmap = new Map<unknown, unknown>();
+  if (text.description !== undefined) lmap.set(TextKey.manifestDescription, text.description);
+  if (entries.size > 0) lmap.set(component, entries);
+  // SUIT_Text_Map is keyed by language tag in the current drafts; rootline writes English.
+  return lmap.size === 0 ? undefined : encodeCbor(new Map([['en', lmap]]));
 }
 
 /** Assembles SUIT_Envelope_Tagged from the manifest bytes and the authentication wrapper. */

@@ -1,5 +1,5 @@
 /** SUIT manifests (draft-ietf-suit-manifest, RFC 9124 information model): encode, sign, verify. */
-export { decodeEnvelope, decodeManifest, type DecodeLimits, type SuitCommand, type SuitEnvelope, type SuitManifest, type SuitParameters, type SuitText } from './decode.js';
+export { decodeEnvelope, decodeManifest, decodeText, type DecodeLimits, type SuitCommand, type SuitEnvelope, type SuitManifest, type SuitParameters, type SuitText, type SuitTextBlock } from './decode.js';
 export { encodeManifest, encodeEnvelope, type ManifestInput } from './encode.js';
 export { signManifest, keyIdOf, type TrustedKey, type TrustedKeyInput, type BlockVerification } from './authenticate.js';
 export { verifyManifest, type VerifiedManifest, type VerifyManifestOptions } from './verify.js';

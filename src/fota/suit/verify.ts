@@ -13,7 +13,7 @@ import type { PublicKeyInput } from '../../cose/signature-keys.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertInteger, describeType } from '../../util/assert.js';
 import { toHex } from './cbor-util.js';
-import { decodeEnvelope, decodeManifest, type DecodeLimits, type SuitCommand, type SuitManifest, type SuitParameters } from './decode.js';
+import { decodeEnvelope, decodeManifest, decodeSeveredSequence, decodeText, type DecodeLimits, type SuitCommand, type SuitManifest, type SuitParameters } from './decode.js';
 import { assertSupportedDigest, digestMatches, wrappedDigestOf, type SuitDigest } from './digest.js';
 import { SuitBadSignatureError, SuitError, SuitMalformedError, SuitRollbackError, SuitUnknownKeyError, SuitWrongClassError } from './errors.js';
 import { prepareTrustedKeys, verifyAuthenticationBlock, type BlockVerification, type TrustedKeyInput } from './authenticate.js';
@@ -79,11 +79,11 @@ export async function verifyManifest(envelopeBytes: Uint8Array, options: VerifyM
   if (options.minSequence !== undefined && !(manifest.sequenceNumber > options.minSequence)) {
     throw new SuitRollbackError(manifest.sequenceNumber, options.minSequence);
   }
-  checkSevered(manifest, envelope.severed);
+  const severed = checkSevered(manifest, envelope.severed);
   const state = sharedParameters(manifest);
   if (vendorId !== undefined) checkIdentity(state, Condition.vendorIdentifier, 'vendor', vendorId);
   if (classId !== undefined) checkIdentity(state, Condition.classIdentifier, 'class', classId);
-  return buildView(manifest, envelope.manifestBytes, manifestDigest, signature, state);
+  return buildView(manifest, severed, envelope.manifestBytes, manifestDigest, signature, state, options.limits);
 }
 
 async function firstVerifiedBlock(blocks: readonly Uint8Array[], digestBytes: Uint8Array, keys: Parameters<typeof verifyAuthenticationBlock>[2]): Promise<BlockVerification> {
@@ -100,7 +100,9 @@ async function firstVerifiedBlock(blocks: readonly Uint8Array[], digestBytes: Ui
   throw failure!;
 }
 
-function checkSevered(manifest: SuitManifest, severed: Map<number, Uint8Array>): void {
+/** Checks the severed members the envelope carries; returns the verified ones by label. */
+function checkSevered(manifest: SuitManifest, severed: Map<number, Uint8Array>): Map<number, Uint8Array> {
+  const verified = new Map<number, Uint8Array>();
   const members: Array<[number, { severed: boolean; digest?: SuitDigest } | undefined]> = [
     [ManifestKey.install, manifest.install],
     [ManifestKey.payloadFetch, manifest.payloadFetch],
@@ -117,8 +119,10 @@ function checkSevered(manifest: SuitManifest, severed: Map<number, Uint8Array>):
     if (carried !== undefined) {
       assertSupportedDigest(member.digest!, `severed member ${key}`);
       if (!digestMatches(member.digest!, wrappedDigestOf(carried).bytes)) throw new SuitBadSignatureError(`severed member ${key} does not match its digest in the manifest`);
+      verified.set(key, carried);
     }
   }
+  return verified;
 }
 
 interface SharedState {
@@ -181,12 +185,23 @@ function checkIdentity(state: SharedState, condition: number, what: 'vendor' | '
   }
 }
 
-function buildView(manifest: SuitManifest, manifestBytes: Uint8Array, manifestDigest: Uint8Array, signature: BlockVerification, state: SharedState): VerifiedManifest {
+function buildView(
+  manifest: SuitManifest,
+  severed: Map<number, Uint8Array>,
+  manifestBytes: Uint8Array,
+  manifestDigest: Uint8Array,
+  signature: BlockVerification,
+  state: SharedState,
+  limits: DecodeLimits | undefined,
+): VerifiedManifest {
   const p0 = state.typed.get(0) ?? {};
   let uri: string | undefined;
   let encryptionInfo: Uint8Array | undefined;
-  if (manifest.install !== undefined && !manifest.install.severed) {
-    for (const c of manifest.install.commands) {
+  // Severed members count only once their digest matched (checkSevered); otherwise they are absent.
+  const severedInstall = severed.get(ManifestKey.install);
+  const install = manifest.install === undefined ? undefined : !manifest.install.severed ? manifest.install.commands : severedInstall === undefined ? undefined : decodeSeveredSequence(severedInstall, 'install', limits);
+  if (install !== undefined) {
+    for (const c of install) {
       if (c.kind === 'parameters') {
         uri = c.parameters.uri ?? uri;
         encryptionInfo = c.parameters.encryptionInfo ?? encryptionInfo;
@@ -201,10 +216,14 @@ function buildView(manifest: SuitManifest, manifestBytes: Uint8Array, manifestDi
     delta = { baseDigest: p0.baseImageDigest, baseSize: p0.baseImageSize, format: p0.payloadFormat ?? PayloadFormat.deltaV1 };
   }
   let version: string | undefined;
-  if (manifest.text !== undefined && !manifest.text.severed) {
+  const severedText = severed.get(ManifestKey.text);
+  const text = manifest.text === undefined ? undefined : !manifest.text.severed ? manifest.text.text : severedText === undefined ? undefined : decodeText(severedText);
+  if (text !== undefined) {
     const first = manifest.components[0]!;
-    const entry = manifest.text.text.components.find((c) => c.component.length === first.length && c.component.every((p, i) => Buffer.compare(p, first[i]!) === 0));
-    version = entry?.text.get(ComponentTextKey.componentVersion);
+    for (const block of text) {
+      const entry = block.components.find((c) => c.component.length === first.length && c.component.every((p, i) => Buffer.compare(p, first[i]!) === 0));
+      version ??= entry?.text.get(ComponentTextKey.componentVersion);
+    }
   }
   return {
     sequenceNumber: manifest.sequenceNumber,

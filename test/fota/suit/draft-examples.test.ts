@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodeEnvelope, decodeManifest, verifyManifest, vendorIdFor, formatUuid } from '../../../src/fota/suit/index.js';
+import { decodeEnvelope, decodeManifest, decodeText, verifyManifest, vendorIdFor, formatUuid } from '../../../src/fota/suit/index.js';
 import { ManifestKey } from '../../../src/fota/suit/labels.js';
 import { hasCode, hex, p256Key, readDraftExamples, toHex } from './helpers.js';
 
@@ -14,7 +14,7 @@ const draftKey = createPublicKey(vectors.publicKeyPem);
 
 describe('draft-ietf-suit-manifest Appendix B examples', () => {
   it('has the examples stored', () => {
-    assert.ok(vectors.examples.length >= 6);
+    assert.ok(vectors.examples.length >= 7);
   });
 
   for (const example of vectors.examples) {
@@ -33,6 +33,18 @@ describe('draft-ietf-suit-manifest Appendix B examples', () => {
         assert.deepEqual(manifest.components.map((c) => c.map(toHex)), example.components);
         const present = { validate: manifest.validate, load: manifest.load, invoke: manifest.invoke, install: manifest.install, payloadFetch: manifest.payloadFetch };
         assert.deepEqual(Object.entries(present).filter(([, v]) => v !== undefined).map(([k]) => k).sort(), [...example.members].sort());
+        assert.equal(manifest.referenceUri, example.referenceUri);
+        const severed = Object.entries({ install: manifest.install, text: manifest.text }).filter(([, m]) => m?.severed === true);
+        assert.deepEqual(severed.map(([k]) => k), example.severed ?? []);
+        for (const [name, member] of severed) {
+          assert.ok(member?.severed === true);
+          assert.equal(toHex(member.digest.bytes), example.severedDigests?.[name]);
+        }
+        if (example.text !== undefined) {
+          const text = decodeText(envelope.severed.get(ManifestKey.text)!);
+          assert.equal(text[0]?.language, example.text.language);
+          assert.equal(text[0]?.components[0]?.text.get(3), example.text.vendorDomain);
+        }
         if (example.tryEachBranches !== undefined) {
           const tryEach = manifest.sharedSequence.find((c) => c.kind === 'try-each');
           assert.ok(tryEach !== undefined && tryEach.kind === 'try-each');
@@ -58,6 +70,16 @@ describe('draft-ietf-suit-manifest Appendix B examples', () => {
         assert.equal(view.uri ?? null, example.uri);
         assert.equal(view.delta, undefined);
       });
+
+      if (example.severed !== undefined) {
+        it('severed members are checked against their digests; a changed one is refused', async () => {
+          const envelope = decodeEnvelope(bytes);
+          const at = Buffer.from(bytes).lastIndexOf(Buffer.from(envelope.severed.get(ManifestKey.install)!));
+          const tampered = new Uint8Array(bytes);
+          tampered[at + 10]! ^= 0x01;
+          await assert.rejects(verifyManifest(tampered, { trustedKeys: [draftKey] }), hasCode('ERR_SUIT_BAD_SIGNATURE'));
+        });
+      }
 
       it('is refused under another key, for another class, and as a rollback', async () => {
         await assert.rejects(verifyManifest(bytes, { trustedKeys: [p256Key().publicKey] }), hasCode('ERR_SUIT_UNKNOWN_KEY'));

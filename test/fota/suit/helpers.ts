@@ -20,6 +20,10 @@ export interface DraftExample {
   uri: string | null;
   tryEachBranches?: number;
   members: string[];
+  referenceUri?: string;
+  severed?: string[];
+  severedDigests?: Record<string, string>;
+  text?: { language: string; vendorDomain: string };
 }
 
 export interface DraftExamples {
