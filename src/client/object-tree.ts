@@ -284,6 +284,10 @@ export class ObjectTree {
     }
     this.guard(path, who);
     if (ids.length !== 2) refuse(CoapCode.MethodNotAllowed, `Delete addresses an object instance, not ${formatPath(path)}`);
+    // The instance of a mandatory single-instance object (Device, 3) is what the device is: a
+    // management server cannot delete it.
+    const def = this.registry.get(ids[0]!);
+    if (def !== undefined && def.mandatory && !def.multiple) refuse(CoapCode.MethodNotAllowed, `${formatPath(path)} cannot be deleted`);
     if (!this.deleteInstance(ids[0]!, ids[1]!)) refuse(CoapCode.NotFound, `${formatPath(path)} not found`);
   }
 }
