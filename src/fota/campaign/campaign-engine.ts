@@ -231,7 +231,7 @@ export class CampaignEngine extends EventEmitter {
     return this.#view(await this.#load(id));
   }
 
-  async list(options?: { after?: string; limit?: number }): Promise<CampaignView[]> {
+  async list(options?: { state?: CampaignRecord['state'] | Array<CampaignRecord['state']>; after?: string; limit?: number }): Promise<CampaignView[]> {
     const rows = await this.#ctx.store.campaigns.list(options);
     return Promise.all(rows.map((c) => this.#view(c)));
   }

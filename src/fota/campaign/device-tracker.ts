@@ -11,7 +11,7 @@
  */
 import type { CampaignDevicePatch, CampaignDeviceRecord, CampaignRecord, NewCampaignEvent } from '../../store/campaign-types.js';
 import { enforceErrorThreshold } from './campaign-state.js';
-import { audit, nowIso, progressOf, publish, specOf, type EngineContext } from './context.js';
+import { audit, nowIso, progressOf, publish, specOf, summarize, type EngineContext } from './context.js';
 import type { DeviceReport, UpdateRequest } from './driver.js';
 import { CampaignConflictError, CampaignReportError } from './errors.js';
 import { FIRMWARE_STATE_NAMES, UPDATE_RESULT, UPDATE_RESULT_NAMES, isFirmwareState, isUpdateResult, type UpdateResult } from './object5.js';
@@ -21,6 +21,16 @@ import { isTargetVersion, retryDelayMs } from './spec.js';
 export type FailureReason = 'result-code' | 'timeout' | 'delivery-error' | 'version-mismatch';
 
 export type ReportOutcome = 'applied' | 'stale';
+
+/**
+ * Emits the wave's counts after a device reached an outcome ('wave.progress'). Emitted only, not
+ * stored: it is derived from the device rows, which are.
+ */
+async function publishWaveProgress(ctx: EngineContext, c: CampaignRecord, wave: number): Promise<void> {
+  const waves = summarize(await ctx.store.campaigns.countDevices(c.id), progressOf(c).waveEnds.length);
+  const w = waves[wave];
+  if (w !== undefined) ctx.emitter.emit('event', { campaignId: c.id, endpoint: null, type: 'wave.progress', at: nowIso(ctx), details: { ...w } });
+}
 
 async function writeDevice(ctx: EngineContext, row: CampaignDeviceRecord, patch: CampaignDevicePatch, event: NewCampaignEvent): Promise<CampaignDeviceRecord | undefined> {
   const updated = await ctx.store.campaigns.updateDevice(row.campaignId, row.endpoint, { status: row.status, attempt: row.attempt }, patch, event);
@@ -102,6 +112,7 @@ export async function failAttempt(ctx: EngineContext, c: CampaignRecord, row: Ca
   const updated = await writeDevice(ctx, row, { status: 'failed', failure: failure.reason, dueAt: null, ...resultPatch }, { endpoint: row.endpoint, type: 'device.failed', details });
   if (updated === undefined) return undefined;
   await audit(ctx, ctx.systemActor, 'campaign.device.failed', row.endpoint, 'failure', { campaignId: c.id, ...details });
+  await publishWaveProgress(ctx, c, row.wave);
   // Re-read: the campaign may have moved since `c` was loaded (another report, an operator).
   const fresh = await ctx.store.campaigns.get(c.id);
   try {
@@ -193,7 +204,10 @@ export async function applyReport(ctx: EngineContext, c: CampaignRecord, row: Ca
           type: 'device.succeeded',
           details: { attempt, version: report.version },
         });
-        if (done !== undefined) await audit(ctx, ctx.systemActor, 'campaign.device.succeeded', ep, 'success', { campaignId: c.id, attempt, version: report.version });
+        if (done !== undefined) {
+          await audit(ctx, ctx.systemActor, 'campaign.device.succeeded', ep, 'success', { campaignId: c.id, attempt, version: report.version });
+          await publishWaveProgress(ctx, c, row.wave);
+        }
         return 'applied';
       }
       if (row.updateResult === UPDATE_RESULT.SUCCESS) {

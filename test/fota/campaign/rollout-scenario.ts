@@ -85,7 +85,11 @@ export function registerRolloutScenario(name: string, skip: string | false, newD
   test(`${name}: a 3-wave campaign over 100 devices: healthy ones succeed, faulty ones fail with their code`, { skip }, async (t) => {
     const { h, faulty } = await setup(t, await newDatabase?.());
     const events: string[] = [];
-    h.engine.on('event', (e) => events.push(e.type));
+    const waveProgress = new Map<number, Record<string, unknown>>();
+    h.engine.on('event', (e) => {
+      events.push(e.type);
+      if (e.type === 'wave.progress') waveProgress.set(e.details.wave as number, e.details);
+    });
     await h.engine.create(SPEC, { actor: 'operator:ann' });
     const started = await h.engine.start(ID, { actor: 'operator:ann' });
     assert.deepEqual(started.progress.waveEnds, [1, 10, 100]);
@@ -117,6 +121,8 @@ export function registerRolloutScenario(name: string, skip: string | false, newD
     const steps = timeline.filter((e) => e.endpoint === healthy).map((e) => e.type === 'device.state' ? `state ${e.details.state}` : e.type === 'device.result' ? `result ${e.details.updateResult}` : e.type);
     assert.deepEqual(steps, ['device.attempt', 'device.delivery-started', 'state 1', 'result 0', 'device.progress', 'device.progress', 'state 2', 'state 3', 'state 0', 'result 1', 'device.succeeded']);
     assert.ok(events.includes('campaign.state') && events.includes('device.failed') && events.includes('wave.started'));
+    // The last progress report of each wave is its final tally.
+    assert.deepEqual([0, 1, 2].map((w) => [waveProgress.get(w)?.succeeded, waveProgress.get(w)?.failed, waveProgress.get(w)?.total]), [[1, 0, 1], [9, 0, 9], [85, 5, 90]]);
 
     const audit = await h.store.audit.list({ subject: ID, limit: 1000 });
     assert.deepEqual(audit.map((a) => a.action), ['campaign.create', 'campaign.start', 'campaign.wave', 'campaign.wave', 'campaign.complete']);
