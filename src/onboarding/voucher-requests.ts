@@ -1,0 +1,104 @@
+/**
+ * Building the two voucher requests of RFC 8995: the pledge's (§5.2, signed with its IDevID,
+ * naming the registrar it sees in TLS) and the registrar's (§5.5, wrapping the pledge's verbatim).
+ * The registrar side also makes the registrar's own checks before it bothers the MASA.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Signer } from '../crypto/keystore/types.js';
+import { InvalidArgumentError, RootlineError } from '../errors.js';
+import { findAttribute, parseCertificate, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
+import { BadVoucherRequestError, ProximityMismatchError, UntrustedPledgeError } from './errors.js';
+import { openSignedVoucherRequest, signVoucherRequest, type OpenedVoucherRequest } from './signed-voucher.js';
+import type { VoucherRequest } from './voucher.js';
+
+function parsed(input: CertificateInput): ParsedCertificate {
+  return typeof input === 'object' && input !== null && 'der' in input && (input as ParsedCertificate).der instanceof Uint8Array ? (input as ParsedCertificate) : parseCertificate(input as Uint8Array | string);
+}
+
+export interface PledgeVoucherRequestOptions {
+  /** The IDevID key. */
+  signer: Signer;
+  /** The IDevID certificate (then its chain, if the pledge carries one). */
+  idevid: readonly CertificateInput[];
+  /** The registrar's TLS end-entity certificate the pledge saw (RFC 8995 §5.2). */
+  registrarCertificate: CertificateInput;
+  /** Default: 16 random bytes. */
+  nonce?: Uint8Array;
+  now?: Date;
+}
+
+/** RFC 8995 §5.2: the pledge's request, proximity assertion, signed with the IDevID. */
+export async function createPledgeVoucherRequest(options: PledgeVoucherRequestOptions): Promise<{ der: Uint8Array; request: VoucherRequest }> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+  if (!Array.isArray(options.idevid) || options.idevid.length === 0) throw new InvalidArgumentError('idevid', 'expected the IDevID certificate first');
+  const idevid = parsed(options.idevid[0]!);
+  const serialNumber = findAttribute(idevid.subjectRdns, 'serialNumber');
+  if (serialNumber === undefined) throw new InvalidArgumentError('idevid', 'the IDevID has no subject serialNumber');
+  const createdOn = new Date(options.now ?? new Date());
+  createdOn.setUTCMilliseconds(0);
+  const request: VoucherRequest = {
+    createdOn,
+    assertion: 'proximity',
+    serialNumber,
+    // 128 bits: RFC 8995 §11.3 relies on the nonce being unpredictable.
+    nonce: options.nonce ?? new Uint8Array(randomBytes(16)),
+    proximityRegistrarCert: parsed(options.registrarCertificate).der,
+  };
+  return { der: await signVoucherRequest(request, { signer: options.signer, certificates: options.idevid }), request };
+}
+
+export interface RegistrarVoucherRequestOptions {
+  /** The registrar's signing key. */
+  signer: Signer;
+  /** The registrar certificate first, then its chain up to (and including) the domain CA. */
+  certificates: readonly CertificateInput[];
+  /** The pledge's CMS-signed request as received. */
+  pledgeRequest: Uint8Array;
+  /** The certificate the registrar presented in TLS (default: certificates[0]). */
+  tlsCertificate?: CertificateInput;
+  /**
+   * Manufacturer CAs the registrar accepts pledges from. Without them the IDevID signature is
+   * still checked (with the carried certificate) but its issuer is not — provisional, as the
+   * MASA decides (RFC 8995 §5.1).
+   */
+  manufacturerCas?: readonly CertificateInput[];
+  now?: Date;
+}
+
+export interface RegistrarVoucherRequest {
+  der: Uint8Array;
+  request: VoucherRequest;
+  pledge: OpenedVoucherRequest;
+}
+
+/** RFC 8995 §5.5: the registrar's request, after the registrar's own checks (§5.3). */
+export async function createRegistrarVoucherRequest(options: RegistrarVoucherRequestOptions): Promise<RegistrarVoucherRequest> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+  if (!Array.isArray(options.certificates) || options.certificates.length === 0) throw new InvalidArgumentError('certificates', 'expected the registrar certificate first');
+  const now = options.now ?? new Date();
+  let pledge: OpenedVoucherRequest;
+  try {
+    pledge = openSignedVoucherRequest(options.pledgeRequest, { ...(options.manufacturerCas !== undefined ? { trustAnchors: options.manufacturerCas } : {}), at: now });
+  } catch (err) {
+    if (err instanceof RootlineError && err.code === 'ERR_VOUCHER_UNTRUSTED_SIGNER') throw new UntrustedPledgeError(`the pledge's IDevID is not from an accepted manufacturer: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const idevidSerial = findAttribute(pledge.signerCertificate.subjectRdns, 'serialNumber');
+  if (idevidSerial === undefined || idevidSerial !== pledge.request.serialNumber) throw new BadVoucherRequestError('the pledge request serial-number is not its IDevID serialNumber');
+  // RFC 8995 §5.3: the registrar checks the pledge saw this registrar (proximity).
+  const tls = parsed(options.tlsCertificate ?? options.certificates[0]!);
+  const seen = pledge.request.proximityRegistrarCert;
+  if (seen === undefined || Buffer.compare(Buffer.from(seen), Buffer.from(tls.der)) !== 0) throw new ProximityMismatchError('the pledge names another registrar certificate than ours');
+  const createdOn = new Date(now);
+  createdOn.setUTCMilliseconds(0);
+  // RFC 8995 §5.5: nonce, serial-number and idevid-issuer are copied from the pledge's request
+  // and IDevID; the pledge's request travels verbatim.
+  const request: VoucherRequest = {
+    createdOn,
+    serialNumber: idevidSerial,
+    ...(pledge.request.nonce !== undefined ? { nonce: pledge.request.nonce } : {}),
+    ...(pledge.signerCertificate.authorityKeyIdentifier !== undefined ? { idevidIssuer: new Uint8Array(Buffer.from(pledge.signerCertificate.authorityKeyIdentifier, 'hex')) } : {}),
+    priorSignedVoucherRequest: options.pledgeRequest,
+  };
+  return { der: await signVoucherRequest(request, { signer: options.signer, certificates: options.certificates }), request, pledge };
+}
