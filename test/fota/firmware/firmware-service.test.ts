@@ -113,6 +113,29 @@ describe('firmware repository service', () => {
     assert.equal((await service.list()).length, 1);
   });
 
+  it('concurrent adds of one version: exactly one wins; a failing upload stream leaves no blob behind', async (t) => {
+    const { service, dir } = await setup(t);
+    const { v1, v2 } = images();
+    const results = await Promise.allSettled([
+      service.addImage({ bytes: v1, vendor: VENDOR, model: 'TH-1', version: '1.0.0' }),
+      service.addImage({ bytes: v2, vendor: VENDOR, model: 'TH-1', version: '1.0.0' }),
+    ]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const lost = results.find((r) => r.status === 'rejected');
+    assert.equal((lost as PromiseRejectedResult).reason.code, 'ERR_FIRMWARE_VERSION_EXISTS');
+    const [kept] = await service.list();
+    assert.ok(await service.blobs.exists(kept!.sha256));
+    assert.equal(await service.blobs.exists(kept!.sha256 === sha(v1) ? sha(v2) : sha(v1)), false);
+
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield v2.subarray(0, 1000);
+      throw new Error('connection reset');
+    }
+    await assert.rejects(service.addImage({ stream: broken(), vendor: VENDOR, model: 'TH-1', version: '2.0.0' }), /connection reset/);
+    assert.deepEqual(readdirSync(join(dir, 'firmware', 'tmp')), []);
+    assert.equal((await service.list()).length, 1);
+  });
+
   it('downloads stream the image; a blob damaged on disk fails the download with ERR_FIRMWARE_BLOB_CORRUPT', async (t) => {
     const { service } = await setup(t);
     const { v1 } = images();
