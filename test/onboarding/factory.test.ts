@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openPkcs11KeyStore } from '../../src/crypto/keystore/index.js';
 import { initFactory, openFactory } from '../../src/onboarding/factory.js';
 import { settingsMasaRegistry } from '../../src/onboarding/masa-registry.js';
+import { signVoucher } from '../../src/onboarding/signed-voucher.js';
 import { findAttribute, parseCertificate, verifyChain } from '../../src/pki/index.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { createSoftHsmToken, softHsmSkip, type TestToken } from '../crypto/keystore/softhsm.js';
@@ -82,7 +83,7 @@ describe('factory', () => {
   const hsmSkip = softHsmSkip();
   let token: TestToken | undefined;
   after(() => token?.cleanup());
-  it('keeps the CA and MASA keys in a PKCS#11 token (SoftHSM2)', { skip: hsmSkip || opensslSkip }, async () => {
+  it('keeps the CA and MASA keys in a PKCS#11 token (SoftHSM2), and signs vouchers there', { skip: hsmSkip || opensslSkip }, async () => {
     token = createSoftHsmToken();
     const keyStore = await openPkcs11KeyStore({ module: token.module, tokenLabel: token.tokenLabel, pin: token.pin });
     const store = await openSqliteStore({ file: ':memory:' });
@@ -93,6 +94,15 @@ describe('factory', () => {
       const minted = await factory.mintDevice({ serial: 'HSM1', model: 'M', outDir: join(dir, 'd') });
       const r = spawnSync('openssl', ['verify', '-CAfile', factory.files.manufacturerCa, minted.files.certificate], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
+      // A voucher signed inside the token verifies with the real openssl against masa-ca.pem.
+      const voucher = await signVoucher(
+        { createdOn: new Date(), assertion: 'logged', serialNumber: 'HSM1', pinnedDomainCert: factory.manufacturerCaCertificate.der, nonce: new Uint8Array(16).fill(5) },
+        { signer: factory.masaSigner, certificates: [factory.masaCertificate] },
+      );
+      writeFileSync(join(dir, 'v.der'), voucher);
+      const v = spawnSync('openssl', ['cms', '-verify', '-inform', 'DER', '-in', join(dir, 'v.der'), '-CAfile', factory.files.masaCa, '-out', join(dir, 'v.json')], { encoding: 'utf8' });
+      assert.equal(v.status, 0, v.stderr);
+      assert.match(readFileSync(join(dir, 'v.json'), 'utf8'), /"serial-number":"HSM1"/);
     } finally {
       await keyStore.close();
       await store.close();
