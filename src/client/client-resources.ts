@@ -17,7 +17,7 @@ import { formatLwm2mLinks, type Lwm2mLink, type Lwm2mLinkAttributes } from '../l
 import type { Lwm2mEntry } from '../lwm2m/codec/senml.js';
 import { Lwm2mError } from '../lwm2m/model/errors.js';
 import { flattenNode, type Lwm2mNode } from '../lwm2m/model/node.js';
-import { makePath, parsePath, pathIds, type Lwm2mPath } from '../lwm2m/model/path.js';
+import { makePath, parsePath, pathIds, pathStartsWith, type Lwm2mPath } from '../lwm2m/model/path.js';
 import { Lwm2mOperationError } from './errors.js';
 import { NotificationScheduler, parseAttributeQuery } from './notification-scheduler.js';
 import type { ObjectTree, Requester } from './object-tree.js';
@@ -33,6 +33,8 @@ export interface ClientResourcesOptions {
   onBootstrapFinish?: () => CoapResponseInit | Promise<CoapResponseInit>;
 }
 
+const MAX_COMPOSITE_OBSERVATIONS = 32;
+
 function text(code: number, message: string): CoapResponseInit {
   return { code, payload: message, contentFormat: ContentFormat.TextPlain };
 }
@@ -46,6 +48,8 @@ export class ClientResources {
   readonly #tree: ObjectTree;
   readonly #o: ClientResourcesOptions;
   readonly #handles = new Map<string, ResourceHandle>();
+  /** Path lists of Observe-Composite relations, by token (at most MAX_COMPOSITE_OBSERVATIONS). */
+  readonly #composite = new Map<string, Lwm2mPath[]>();
   readonly #unsubscribe: () => void;
   readonly scheduler: NotificationScheduler | undefined;
 
@@ -56,7 +60,8 @@ export class ClientResources {
     const handler = (req: CoapRequest): Promise<CoapResponseInit> => this.#handle(req);
     const generic = { get: handler, put: handler, post: handler, delete: handler, fetch: handler, ipatch: handler, hidden: true };
     this.#handles.set('*', coap.resource('/*', generic));
-    this.#handles.set('/', coap.resource('/', generic));
+    // The root is observable for Observe-Composite (FETCH / with Observe, Core 1.1 §6.4.3).
+    this.#handles.set('/', coap.resource('/', { ...generic, observable: options.who === 'server' }));
     if (options.who === 'bootstrap') {
       this.#handles.set('bs', coap.resource('/bs', { post: async () => (await options.onBootstrapFinish?.()) ?? { code: CoapCode.Changed }, hidden: true }));
       this.#unsubscribe = () => undefined;
@@ -68,6 +73,7 @@ export class ClientResources {
     this.#unsubscribe = tree.onChange((c) => {
       if (c.kind === 'instances') this.#sync();
       this.scheduler?.changed(c.path);
+      if (this.#compositeTouched(c.path)) this.#handles.get('/')?.notifyObservers();
     });
   }
 
@@ -249,11 +255,22 @@ export class ClientResources {
     return { code: CoapCode.Content, payload: formatLwm2mLinks(links), contentFormat: ContentFormat.LinkFormat };
   }
 
-  /** Read-Composite (Core §6.3.8): FETCH with a path list. */
+  /** Whether a change at `path` concerns an Observe-Composite relation (same path, above or below). */
+  #compositeTouched(path: Lwm2mPath): boolean {
+    for (const paths of this.#composite.values()) {
+      for (const p of paths) if (pathStartsWith(path, p) || pathStartsWith(p, path)) return true;
+    }
+    return false;
+  }
+
+  /** Read-Composite (Core §6.3.8) and Observe-Composite (§6.4.3): FETCH with a path list. */
   #readComposite(req: CoapRequest): CoapResponseInit {
     const format = req.contentFormat;
     if (format === undefined || !COMPOSITE_FORMATS.includes(format)) return text(CoapCode.UnsupportedContentFormat, 'Read-Composite takes SenML or LwM2M CBOR');
     const paths = decodeComposite(format, req.payload, false, this.#o.codec).map((e) => e.path);
+    const token = Buffer.from(req.token).toString('hex');
+    if (req.observe === 0 && this.#o.who === 'server' && (this.#composite.has(token) || this.#composite.size < MAX_COMPOSITE_OBSERVATIONS)) this.#composite.set(token, paths);
+    if (req.observe === 1) this.#composite.delete(token);
     const entries: Lwm2mEntry[] = [];
     for (const p of paths) {
       let node: Lwm2mNode;

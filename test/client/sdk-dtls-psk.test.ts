@@ -130,6 +130,14 @@ test('SDK ⇄ server over DTLS-PSK: register, read in every format, observe, wri
   assert.equal(Number((client.tree.get(1, 0, 1) as { value: number }).value), 600);
   assert.equal((client.tree.get(3, 0, 14) as { value: string }).value, '-05:00');
 
+  // Observe-Composite (FETCH with Observe): a change of one listed path notifies with all of them.
+  const comp = await server.lwm2m.observeComposite('sdk-1', ['/3/0/14', '/3/0/15'], { format: ContentFormat.SenmlJson });
+  assert.deepEqual(comp.initial.entries?.map((e) => e.value?.value), ['-05:00', 'Europe/Berlin']);
+  const compNote = nextEvent<NotificationEvent>(server.lwm2m, 'notification', (n) => n.observationId === comp.id);
+  await server.lwm2m.write('sdk-1', '/3/0/15', v.string('Asia/Seoul'));
+  assert.deepEqual((await compNote).entries?.map((e) => e.value?.value), ['-05:00', 'Asia/Seoul']);
+  await comp.cancel();
+
   // Send.
   const sent = nextEvent<{ endpoint: string; entries: Array<{ path: object; value?: { value: unknown } }> }>(server.lwm2m, 'send');
   await client.send(['/3/0/0', '/3/0/13']);
