@@ -8,7 +8,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CborTag, encodeCbor } from '../../../src/cose/cbor.js';
-import { decodeEnvelope, decodeManifest, encodeManifest, signManifest, vendorIdFor, classIdFor, verifyManifest } from '../../../src/fota/suit/index.js';
+import { decodeEnvelope, decodeManifest, decodeText, encodeManifest, signManifest, vendorIdFor, classIdFor, verifyManifest } from '../../../src/fota/suit/index.js';
 import { hex, p256Key, readDraftExamples } from './helpers.js';
 
 function onlySuitErrors(fn: () => unknown): void {
@@ -72,6 +72,12 @@ describe('SUIT fuzzing: only typed errors escape', () => {
       .record({ seq: fc.oneof(fc.nat(), fc.constant(-1)), components: cborValue, shared: sequence, validate: sequence, install: fc.oneof(sequence, cborValue) })
       .map((m) => encodeCbor(new Map<number, unknown>([[1, 1], [2, m.seq], [3, encodeCbor(new Map<number, unknown>([[2, m.components], [4, m.shared]]))], [7, m.validate], [20, m.install]])));
     fc.assert(fc.property(manifest, (bytes) => onlySuitErrors(() => decodeManifest(bytes))), { numRuns: 400 });
+  });
+
+  it('random text maps (language-tagged or not) decode or fail typed', () => {
+    const lmap = fc.array(fc.tuple(fc.oneof(fc.integer({ min: -3, max: 9 }), fc.constant([Uint8Array.of(0)])), fc.oneof(fc.string({ maxLength: 6 }), cborValue)), { maxLength: 4 }).map((e) => new Map<unknown, unknown>(e));
+    const text = fc.oneof(lmap, fc.array(fc.tuple(fc.constantFrom('en', 'en-US', 'de'), fc.oneof(lmap, cborValue)), { maxLength: 3 }).map((e) => new Map<unknown, unknown>(e)), cborValue);
+    fc.assert(fc.property(text, (t) => onlySuitErrors(() => decodeText(encodeCbor(t)))), { numRuns: 400 });
   });
 
   it('mutated draft examples and rootline envelopes never verify as changed content', async () => {
