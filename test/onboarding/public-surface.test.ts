@@ -9,3 +9,11 @@ it('every onboarding error code is documented in src/onboarding/README.md', () =
   assert.ok(codes.size >= 20, `found ${codes.size} codes`);
   for (const code of codes) assert.ok(readme.includes(code), `${code} missing from README`);
 });
+
+it('the room index exports the public operations', async () => {
+  const room = await import('../../src/onboarding/index.js');
+  for (const name of ['initFactory', 'openFactory', 'settingsMasaRegistry', 'parseVoucher', 'signVoucher', 'verifyVoucher', 'signConstrainedVoucher', 'verifyConstrainedVoucher', 'createPledgeVoucherRequest', 'createRegistrarVoucherRequest', 'createMasa', 'nextOwnershipState', 'createOwnershipService', 'masaRoutes', 'verifyCms', 'signCms']) {
+    assert.equal(typeof (room as Record<string, unknown>)[name], 'function', name);
+  }
+  assert.equal(room.ID_CT_ANIMA_JSON_VOUCHER, '1.2.840.113549.1.9.16.1.40');
+});

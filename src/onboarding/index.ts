@@ -1,0 +1,49 @@
+/**
+ * The onboarding room's public surface (factory, vouchers, MASA, ownership lifecycle). EST lives
+ * in ./est and is imported from there.
+ */
+export * from './errors.js';
+export { FACTORY_KEY_LABELS, FACTORY_STATE_FILE, MANUFACTURER_CA_FILE, MASA_CA_FILE, MASA_CERT_FILE, initFactory, openFactory, type Factory, type InitFactoryOptions, type MintDeviceOptions, type MintedDevice, type OpenFactoryOptions } from './factory.js';
+export { MAX_AUDIT_EVENTS_PER_DEVICE, settingsMasaRegistry, type MasaAuditEvent, type MasaDeviceRecord, type MasaOwner, type MasaRegistry } from './masa-registry.js';
+export {
+  BINARY_MEMBERS,
+  VOUCHER_ASSERTIONS,
+  VOUCHER_LIMITS,
+  VOUCHER_MEMBER,
+  VOUCHER_REQUEST_MEMBER,
+  encodeVoucher,
+  encodeVoucherRequest,
+  formatDateAndTime,
+  parseVoucher,
+  parseVoucherRequest,
+  type Voucher,
+  type VoucherAssertion,
+  type VoucherParseOptions,
+  type VoucherRequest,
+} from './voucher.js';
+export { ID_CT_ANIMA_JSON_VOUCHER, ID_DATA, signCms, verifyCms, type SignCmsOptions, type VerifiedCms, type VerifyCmsOptions } from './cms.js';
+export {
+  checkVoucherFor,
+  openSignedVoucherRequest,
+  signVoucher,
+  signVoucherRequest,
+  verifyVoucher,
+  type OpenedVoucherRequest,
+  type SigningIdentity,
+  type VerifiedVoucher,
+  type VerifyVoucherOptions,
+} from './signed-voucher.js';
+export {
+  VOUCHER_COSE_MEDIA_TYPE,
+  X5CHAIN,
+  openConstrainedVoucherRequest,
+  signConstrainedVoucher,
+  signConstrainedVoucherRequest,
+  verifyConstrainedVoucher,
+  type VerifyConstrainedVoucherOptions,
+} from './constrained-voucher.js';
+export { createPledgeVoucherRequest, createRegistrarVoucherRequest, type PledgeVoucherRequestOptions, type RegistrarVoucherRequest, type RegistrarVoucherRequestOptions } from './voucher-requests.js';
+export { VOUCHER_CMS_MEDIA_TYPE, createMasa, domainIdOf, type Masa, type MasaOptions, type RequestAuditLog, type VoucherFormat, type VoucherResponse } from './masa.js';
+export { OWNERSHIP_EVENTS, allowedOwnershipEvents, nextOwnershipState, type OwnershipEvent } from './ownership.js';
+export { createOwnershipService, type OwnershipService, type OwnershipServiceOptions, type TransitionOptions } from './ownership-service.js';
+export { MASA_ERROR_STATUS, VOUCHER_REQUEST_MEDIA_TYPE, masaRoutes, type MasaRoutesOptions } from './http/masa-routes.js';
