@@ -18,8 +18,9 @@
 //   BENCH_HS_CONC=16     concurrent handshakes
 //   BENCH_IDLE=10000     idle sessions for the memory figure
 //   BENCH_SERVERS="rootline libcoap"  which servers to run
-//   BENCH_PROFILE=dir    run our server under node --cpu-prof (throughput phases) and summarise it
-import { mkdirSync, readdirSync } from 'node:fs';
+//   BENCH_PROFILE=dir    CPU-profile our server during each measured window (V8 sampling profiler,
+//                        in-process; costs some throughput) and print where its CPU goes
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildLoadgen, holdIdleSessions, runLoad, type LoadgenArgs, type LoadgenResult } from './lib/loadgen.js';
 import { cpuSecondsOf, rssBytesOf } from './lib/processes.js';
@@ -45,14 +46,23 @@ interface Rate {
   serverCpuPct: number;
 }
 
-async function measure(server: RunningServer, args: Omit<LoadgenArgs, 'port' | 'identity' | 'key'>, cred: BenchCredentials, binary: string): Promise<Rate> {
+const profiles: Array<{ phase: string; file: string }> = [];
+
+async function measure(server: RunningServer, phase: string, args: Omit<LoadgenArgs, 'port' | 'identity' | 'key'>, cred: BenchCredentials, binary: string): Promise<Rate> {
   let cpu0 = 0;
   let t0 = 0;
+  const profiling = PROFILE !== undefined && server.profile !== undefined;
   const gen = await runLoad(binary, { ...args, port: server.port, identity: cred.identity, key: cred.key }, () => {
     cpu0 = cpuSecondsOf(server.pid);
     t0 = performance.now();
+    if (profiling) server.profile!.start();
   });
   const serverCpuPct = (100 * (cpuSecondsOf(server.pid) - cpu0)) / ((performance.now() - t0) / 1000);
+  if (profiling) {
+    const file = join(PROFILE!, `${server.name}-${phase}.cpuprofile`);
+    await server.profile!.stop(file);
+    profiles.push({ phase, file });
+  }
   return { gen, serverCpuPct };
 }
 
@@ -63,16 +73,16 @@ interface ServerFigures {
   idle: { established: number; failures: number; establishSeconds: number; rssBefore: number; rssAfter: number; bytesPerSession: number };
 }
 
-async function benchServer(name: string, start: (profileDir?: string) => Promise<RunningServer>, cred: BenchCredentials, binary: string): Promise<ServerFigures> {
-  let server = await start(name === 'rootline' ? PROFILE : undefined);
+async function benchServer(name: string, start: () => Promise<RunningServer>, cred: BenchCredentials, binary: string): Promise<ServerFigures> {
+  let server = await start();
   let rps: Rate, psk: Rate, ecdhe: Rate;
   try {
     log(`${name}: ${CLIENTS} sessions × ${DEPTH} pipelined CON GETs, ${SECONDS} s …`);
-    rps = await measure(server, { mode: 'rps', suite: 'psk', sessions: CLIENTS, depth: DEPTH, conc: HS_CONC, warmup: WARMUP, seconds: SECONDS, path: server.path }, cred, binary);
+    rps = await measure(server, 'rps', { mode: 'rps', suite: 'psk', sessions: CLIENTS, depth: DEPTH, conc: HS_CONC, warmup: WARMUP, seconds: SECONDS, path: server.path }, cred, binary);
     log(`${name}: full PSK handshakes, ${HS_CONC} concurrent …`);
-    psk = await measure(server, { mode: 'hs', suite: 'psk', conc: HS_CONC, warmup: WARMUP, seconds: SECONDS }, cred, binary);
+    psk = await measure(server, 'psk-handshakes', { mode: 'hs', suite: 'psk', conc: HS_CONC, warmup: WARMUP, seconds: SECONDS }, cred, binary);
     log(`${name}: full ECDHE-ECDSA handshakes, ${HS_CONC} concurrent …`);
-    ecdhe = await measure(server, { mode: 'hs', suite: 'ecdhe', conc: HS_CONC, warmup: WARMUP, seconds: SECONDS }, cred, binary);
+    ecdhe = await measure(server, 'ecdhe-handshakes', { mode: 'hs', suite: 'ecdhe', conc: HS_CONC, warmup: WARMUP, seconds: SECONDS }, cred, binary);
   } finally {
     await server.stop();
   }
@@ -111,7 +121,7 @@ if (PROFILE !== undefined) mkdirSync(PROFILE, { recursive: true });
 const results = new Map<string, ServerFigures>();
 try {
   for (const name of SERVERS) {
-    if (name === 'rootline') results.set(name, await benchServer(name, (dir) => startRootline(cred, dir), cred, build.binary));
+    if (name === 'rootline') results.set(name, await benchServer(name, () => startRootline(cred), cred, build.binary));
     else if (name === 'libcoap') results.set(name, await benchServer(name, () => startLibcoap(cred), cred, build.binary));
     else throw new Error(`unknown server ${name} in BENCH_SERVERS`);
   }
@@ -143,15 +153,13 @@ row('  server RSS before → after', (r) => `${mib(r.idle.rssBefore)}→${mib(r.
 row('  resident bytes per idle session', (r) => int(r.idle.bytesPerSession));
 row('cipher suites (OpenSSL names)', (r) => `${r.rps.gen.cipher.replace('-AES128-CCM8', '')}/${r.ecdhe.gen.cipher.replace('-AES128-CCM8', '')}+CCM8`);
 
-if (PROFILE !== undefined && results.has('rootline')) {
-  const files = readdirSync(PROFILE).filter((f) => f.endsWith('.cpuprofile')).sort();
-  const last = files.at(-1);
-  if (last !== undefined) {
-    const { total, byFile } = summariseCpuProfile(join(PROFILE, last), 20);
-    console.log(`\nrootline server CPU profile (all throughput phases), ${join(PROFILE, last)}:`);
-    for (const f of byFile.slice(0, 12)) console.log(`${f.selfPct.toFixed(1).padStart(6)} %  ${f.frame}`);
-    console.log('');
-    for (const f of total) console.log(`${f.selfPct.toFixed(1).padStart(6)} %  ${f.frame}`);
+for (const { phase, file } of profiles) {
+  const { total, byFile } = summariseCpuProfile(file, 15);
+  console.log(`\nrootline server, ${phase}: self time by file | by function  (${file})`);
+  for (let i = 0; i < 15; i++) {
+    const a = byFile[i];
+    const b = total[i];
+    console.log(`${a ? `${a.selfPct.toFixed(1).padStart(5)} % ${a.frame}` : ''}`.padEnd(44) + (b ? `${b.selfPct.toFixed(1).padStart(5)} % ${b.frame}` : ''));
   }
 }
 

@@ -41,7 +41,7 @@ export function summariseCpuProfile(file: string, top = 25): { total: FrameShare
     if (n.callFrame.functionName === '(idle)') continue;
     total += us;
     const url = n.callFrame.url.startsWith('file://') ? relative(repo, new URL(n.callFrame.url).pathname) : n.callFrame.url;
-    const name = `${n.callFrame.functionName || '(anonymous)'} ${url ? `${url}:${n.callFrame.lineNumber + 1}` : ''}`.trim();
+    const name = `${n.callFrame.functionName || '(anonymous)'} ${url}`.trim();
     perFrame.set(name, (perFrame.get(name) ?? 0) + us);
     const fileKey = url || n.callFrame.functionName;
     perFile.set(fileKey, (perFile.get(fileKey) ?? 0) + us);

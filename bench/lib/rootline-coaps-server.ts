@@ -8,9 +8,12 @@
 //   → {type:'ready', port}            once bound on 127.0.0.1
 //   ← {type:'rss'} → {type:'rss', rss, heapUsed, sessions}   after a full GC, so garbage not yet
 //                                       collected is not counted as memory held by sessions
+//   ← {type:'profile-start'} / {type:'profile-stop', file} → {type:'profiled'}: V8 CPU profile of
+//                                       exactly a measured window, written as a .cpuprofile
 //   ← {type:'stop'} or IPC disconnect → close_notify to every session, exit
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createDtlsServer, dtlsServerTransport } from '../../src/dtls/index.js';
@@ -46,6 +49,23 @@ const server = await createDtlsServer({
 const endpoint = new CoapEndpoint(dtlsServerTransport(server));
 endpoint.resource('/', { get: () => ({ payload: ROOT_BODY, contentFormat: ContentFormat.TextPlain }) });
 
+// In-process profiler rather than --cpu-prof: it covers only the generator's measured window,
+// not start-up (module loading under tsx dominates a whole-process profile).
+const inspector = new Session();
+const post = (method: string, params?: object): Promise<unknown> =>
+  new Promise((res, rej) => inspector.post(method, params, (err, result) => (err ? rej(err) : res(result))));
+async function startProfile(): Promise<void> {
+  inspector.connect();
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+}
+async function stopProfile(file: string): Promise<void> {
+  const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+  inspector.disconnect();
+  writeFileSync(file, JSON.stringify(profile));
+}
+
 let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
@@ -60,7 +80,9 @@ process.on('message', (m: { type?: string }) => {
     gc();
     const mem = process.memoryUsage();
     send({ type: 'rss', rss: mem.rss, heapUsed: mem.heapUsed, sessions: server.sessions.size });
-  } else if (m.type === 'stop') void stop();
+  } else if (m.type === 'profile-start') void startProfile();
+  else if (m.type === 'profile-stop') void stopProfile((m as { file: string }).file).then(() => send({ type: 'profiled' }));
+  else if (m.type === 'stop') void stop();
 });
 process.on('disconnect', () => void stop());
 process.on('SIGTERM', () => void stop());

@@ -38,14 +38,15 @@ export interface RunningServer {
   path: string;
   /** Lets the process settle its memory before an RSS reading (a full GC for Node). */
   settle(): Promise<void>;
+  /** CPU profiling of a measured window (rootline only). */
+  profile?: { start(): void; stop(file: string): Promise<void> };
   stop(): Promise<void>;
 }
 
-/** Our server in a child Node process; `profileDir` turns on --cpu-prof for it. */
-export async function startRootline(cred: BenchCredentials, profileDir?: string): Promise<RunningServer> {
+/** Our server in a child Node process. */
+export async function startRootline(cred: BenchCredentials): Promise<RunningServer> {
   const script = resolve(import.meta.dirname, 'rootline-coaps-server.ts');
-  const flags = ['--import', 'tsx', ...(profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
-  const child = track(spawn(process.execPath, [...flags, script, cred.identity, cred.key, cred.certDer, cred.keyPem], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const child = track(spawn(process.execPath, ['--import', 'tsx', script, cred.identity, cred.key, cred.certDer, cred.keyPem], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const port = await new Promise<number>((res, rej) => {
     child.once('exit', (code) => rej(new Error(`rootline server exited (${code}) before it was ready`)));
     child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? res(m.port) : rej(new Error('unexpected message'))));
@@ -60,6 +61,14 @@ export async function startRootline(cred: BenchCredentials, profileDir?: string)
         child.once('message', () => res());
         child.send({ type: 'rss' });
       }),
+    profile: {
+      start: () => child.send({ type: 'profile-start' }),
+      stop: (file) =>
+        new Promise<void>((res) => {
+          child.once('message', () => res());
+          child.send({ type: 'profile-stop', file });
+        }),
+    },
     stop: async () => {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       if (child.connected) child.send({ type: 'stop' });
