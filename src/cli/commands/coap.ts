@@ -251,6 +251,22 @@ function printResponse(io: CliIo, res: CoapResponse, json: boolean, output: stri
   }
 }
 
+/**
+ * DTLS retransmission within the deadline: RFC 6347's 1 s doubling timer, with as many
+ * retransmissions as fit in `seconds`, so a handshake that gets no answer (server down, wrong
+ * PSK) gives up by itself instead of keeping the process alive after the command has failed.
+ */
+export function handshakeRetransmit(seconds: number): { initialMs: number; maxMs: number; maxRetransmissions: number } {
+  const maxMs = 60_000;
+  let total = 1000;
+  let n = 0;
+  while (n < 6 && total + Math.min(1000 * 2 ** (n + 1), maxMs) <= seconds * 1000) {
+    n++;
+    total += Math.min(1000 * 2 ** n, maxMs);
+  }
+  return { initialMs: 1000, maxMs, maxRetransmissions: n };
+}
+
 /** Runs `work` with a deadline; `cleanup` closes whatever it opened when the deadline strikes. */
 async function withDeadline<T>(seconds: number, work: Promise<T>, cleanup: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -344,7 +360,7 @@ function makeCommand(method: 'get' | 'put' | 'post' | 'delete' | 'observe'): Com
       const abort = (): void => session?.close();
       const connect = async (): Promise<void> => {
         if (plan.dtls === undefined) return;
-        session = await connectDtls({ ...plan.dtls, host: uri.host, port: uri.port });
+        session = await connectDtls({ ...plan.dtls, host: uri.host, port: uri.port, retransmit: handshakeRetransmit(timeout) });
         request.transport = dtlsClientTransport(session);
         request.peer = session.peerKey;
       };
