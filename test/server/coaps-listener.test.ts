@@ -1,13 +1,16 @@
 /**
  * The CoAP/CoAPs listeners in the composition root: `rootline serve` prints both lines, health
  * lists them, the server key and certificate survive a restart (RPK pins stay valid), and the
- * certificate chains to <data>/coaps-ca.pem for serverAuth with the loopback names.
+ * certificate chains to <data>/coaps-ca.pem for serverAuth with the loopback names; a sealed PSK
+ * copied onto another device's identity does not open, so that identity gets no session.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
+import { connectDtls } from '../../src/dtls/index.js';
+import { isRootlineError } from '../../src/errors.js';
 import { decodePem, decodePemChain, parseCertificate, publicKeyFingerprint, verifyChain } from '../../src/pki/index.js';
 import { makeTempDir, request, startTestServer } from './harness.js';
 
@@ -80,4 +83,41 @@ test('the CoAPs server key and certificate persist across restarts; a deleted ce
   } finally {
     await third.close();
   }
+});
+
+test('a sealed PSK moved onto another identity does not open: refused (unknown_psk_identity) and audited', async (t) => {
+  const s = await startTestServer();
+  t.after(() => s.close());
+  const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  const created = await request(`${s.url}/api/v1/devices`, { method: 'POST', body: { endpoint: 'owner', credentials: { psk: { identity: 'owner-id', key: key.toString('hex') } } } });
+  assert.equal(created.status, 201);
+  // Someone with write access to the database copies the owner's sealed key onto their own row.
+  const [sealed] = await s.server.store.devices.credentials('owner');
+  await s.server.store.devices.create({ endpoint: 'thief' });
+  await s.server.store.devices.addCredential({ endpoint: 'thief', kind: 'psk', lookup: 'thief-id', material: sealed!.material });
+
+  const port = s.server.addresses.coaps!.port;
+  const retransmit = { initialMs: 200, maxRetransmissions: 2 };
+  await assert.rejects(connectDtls({ host: '127.0.0.1', port, psk: { identity: 'thief-id', key }, retransmit }), (e: unknown) => {
+    assert.ok(isRootlineError(e), String(e));
+    assert.match(e.code, /^ERR_DTLS_/);
+    return true;
+  });
+  const owner = await connectDtls({ host: '127.0.0.1', port, psk: { identity: 'owner-id', key }, retransmit });
+  owner.close();
+
+  for (;;) {
+    const records = ((await request(`${s.url}/api/v1/audit?action=dtls.handshake`)).body as { records: { subject: string; outcome: string; details: Record<string, unknown> }[] }).records;
+    const deny = records.find((r) => r.subject === 'psk:thief-id');
+    const allow = records.find((r) => r.subject === 'psk:owner-id');
+    if (deny !== undefined && allow !== undefined) {
+      assert.equal(deny.outcome, 'deny');
+      assert.deepEqual(deny.details, { credential: 'psk', identity: 'thief-id', endpoint: 'thief', reason: 'sealed key does not open' });
+      assert.equal(allow.outcome, 'allow');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(s.logs(), /sealed PSK does not open; handshake refused/);
+  assert.ok(!s.logs().includes(key.toString('hex')), 'the key is not in the log');
 });
