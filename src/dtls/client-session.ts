@@ -17,7 +17,7 @@ import {
   SignatureScheme,
   type CipherSuiteInfo,
 } from './constants.js';
-import { concatBytes } from './bytes.js';
+import { bytesEqual, concatBytes } from './bytes.js';
 import { DtlsConnection, newRandom, type ConnectionOptions, type PeerIdentity } from './connection.js';
 import {
   decodeCertificateList,
@@ -42,6 +42,7 @@ import { generateEphemeralKey, publicKeyFromCertificate, publicKeyFromSpki, sign
 import { extendedMasterSecret, finishedVerifyData, masterSecret, pskPreMasterSecret } from './prf.js';
 import { DtlsBadCertificateError, DtlsDecryptError, DtlsHandshakeFailureError, DtlsUnexpectedMessageError } from './errors.js';
 import type { PeerVerifier } from './server-session.js';
+import type { ResumptionState } from './session-cache.js';
 
 export interface ClientPskOptions {
   identity: string | Uint8Array;
@@ -71,6 +72,8 @@ export interface ClientSessionOptions extends ConnectionOptions {
    * CIDs only in the other direction (what a client behind a changing NAT binding needs).
    */
   connectionId?: Uint8Array;
+  /** A session to resume (from an earlier session's `resumption`); falls back to a full handshake. */
+  resume?: ResumptionState;
 }
 
 export const DEFAULT_CLIENT_SUITES: readonly number[] = [0xc0a8, 0xc0ae, 0x00a8, 0xc02b, 0xc06a, 0xc05c];
@@ -91,6 +94,8 @@ export class ClientSession extends DtlsConnection {
   private clientCertType: number = CertificateType.x509;
   private certificateRequested = false;
   private ecdhePublic: Uint8Array | undefined;
+  private sessionId: Uint8Array = new Uint8Array(0);
+  private resuming = false;
   private preMaster: Uint8Array | undefined;
 
   constructor(
@@ -143,7 +148,8 @@ export class ClientSession extends DtlsConnection {
       encodeClientHello({
         clientVersion: DTLS_1_2,
         random: this.clientRandom,
-        sessionId: new Uint8Array(0),
+        // RFC 5246 §7.4.1.2: the session ID of the session to resume.
+        sessionId: this.resumable() ? this.opts.resume!.sessionId : new Uint8Array(0),
         cookie,
         cipherSuites: this.offeredSuites,
         compressionMethods: [0],
@@ -151,6 +157,22 @@ export class ClientSession extends DtlsConnection {
       }),
     );
     this.flushFlight(true);
+  }
+
+  private resumable(): boolean {
+    const r = this.opts.resume;
+    return r !== undefined && r.sessionId.length > 0 && this.offeredSuites.includes(r.cipherSuite);
+  }
+
+  /** State to resume this session later, when the server made it resumable (session ID, EMS). */
+  get resumption(): ResumptionState | undefined {
+    if (!this.wasEstablished || this.sessionId.length === 0 || !this.useEms) return undefined;
+    return { sessionId: this.sessionId, masterSecret: this.master, cipherSuite: this.suite!.id, identity: this.identity };
+  }
+
+  /** True when this session resumed an earlier one. */
+  get resumed(): boolean {
+    return this.resuming;
   }
 
   protected override async onHandshakeMessage(msg: HandshakeMessage, epoch: number): Promise<void> {
@@ -245,6 +267,19 @@ export class ClientSession extends DtlsConnection {
     this.serverRandom = sh.random;
     this.suite = cipherSuiteInfo(sh.cipherSuite)!;
     this.cipherSuite = this.suite;
+    this.sessionId = sh.sessionId;
+    const r = this.opts.resume;
+    if (r !== undefined && this.resumable() && sh.sessionId.length > 0 && bytesEqual(sh.sessionId, r.sessionId)) {
+      // RFC 5246 §7.3: the server resumes; RFC 7627 §5.3: only with the extended master secret
+      // and the suite of the original session.
+      if (!this.useEms || sh.cipherSuite !== r.cipherSuite) throw new DtlsHandshakeFailureError('server resumed with different parameters');
+      this.resuming = true;
+      this.master = r.masterSecret;
+      this.identity = r.identity;
+      this.installKeys(this.master, this.clientRandom, this.serverRandom, this.suite, true);
+      this.phase = 'changeCipherSpec';
+      return;
+    }
     this.phase = this.suite.keyExchange === 'psk' ? 'serverKeyExchange' : 'certificate';
   }
 
@@ -345,6 +380,14 @@ export class ClientSession extends DtlsConnection {
     // RFC 5246 §7.4.9: "Recipients of Finished messages MUST verify that the contents are correct."
     if (!timingSafeEqual(verifyData, expected)) throw new DtlsDecryptError('server Finished does not verify');
     this.phase = 'done';
+    if (this.resuming) {
+      // Abbreviated handshake: our ChangeCipherSpec and Finished come last.
+      this.addToTranscript(msg);
+      const clientVerify = finishedVerifyData(this.master, 'client', this.transcriptHash());
+      this.queueChangeCipherSpec();
+      this.queueHandshake(HandshakeType.finished, clientVerify);
+      this.flushFlight(false);
+    }
     this.markEstablished();
   }
 }

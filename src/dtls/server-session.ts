@@ -38,6 +38,7 @@ import {
   type ClientHello,
 } from './handshake.js';
 import type { HandshakeMessage } from './handshake-fragment.js';
+import type { CachedSession, SessionCache } from './session-cache.js';
 import { decodeOpaque8, decodeU16List, decodeU8List, encodeOpaque8, encodeU8List, findExtension, type Extension } from './extensions.js';
 import {
   generateEphemeralKey,
@@ -121,6 +122,9 @@ export class ServerSession extends DtlsConnection {
   private requestClientCert = false;
   private clientCertType: number = CertificateType.x509;
   private clientKey: KeyObject | undefined;
+  private sessionId: Uint8Array = new Uint8Array(0);
+  /** True while running an abbreviated (resumed) handshake. */
+  private resuming = false;
 
   constructor(
     transmit: (datagram: Uint8Array) => void,
@@ -130,6 +134,7 @@ export class ServerSession extends DtlsConnection {
     firstMessageSeq: number,
     firstRecordSeq: number,
     private readonly allocateConnectionId?: () => Uint8Array,
+    private readonly sessionCache?: SessionCache,
   ) {
     super(transmit, remoteAddress, remotePort, opts);
     // A stateless server continues the numbering the client's ClientHello started (RFC 6347
@@ -207,10 +212,12 @@ export class ServerSession extends DtlsConnection {
       throw new DtlsHandshakeFailureError('client does not support extended_master_secret');
     }
 
-    const choice = this.chooseSuite(ch);
-    this.suite = choice.suite;
-    this.cipherSuite = choice.suite;
-    const isEcdhe = choice.suite.keyExchange === 'ecdhe_ecdsa';
+    const resumable = await this.findResumable(ch);
+    const choice = resumable === undefined ? this.chooseSuite(ch) : undefined;
+    const suite = resumable?.suite ?? choice!.suite;
+    this.suite = suite;
+    this.cipherSuite = suite;
+    const isEcdhe = choice !== undefined && suite.keyExchange === 'ecdhe_ecdsa';
 
     const ext: Extension[] = [];
     if (secureReneg) ext.push({ type: ExtensionType.renegotiationInfo, data: Uint8Array.of(0) });
@@ -225,7 +232,11 @@ export class ServerSession extends DtlsConnection {
       if (clientCid.length > 0) this.sendCid = Uint8Array.from(clientCid);
     }
     if (this.useEms) ext.push({ type: ExtensionType.extendedMasterSecret, data: new Uint8Array(0) });
-    if (isEcdhe) {
+    if (resumable !== undefined) {
+      this.resume(ch, resumable.cached, ext);
+      return;
+    }
+    if (isEcdhe && choice !== undefined) {
       if (findExtension(ch.extensions, ExtensionType.ecPointFormats) !== undefined) {
         ext.push({ type: ExtensionType.ecPointFormats, data: encodeU8List([0]) });
       }
@@ -238,11 +249,13 @@ export class ServerSession extends DtlsConnection {
       }
     }
 
+    // A session ID makes the session resumable; only EMS sessions are (RFC 7627 §5.3).
+    if (this.sessionCache !== undefined && this.useEms) this.sessionId = newRandom();
     this.queueHandshake(
       HandshakeType.serverHello,
-      encodeServerHello({ serverVersion: DTLS_1_2, random: this.serverRandom, sessionId: new Uint8Array(0), cipherSuite: choice.suite.id, compressionMethod: 0, extensions: ext }),
+      encodeServerHello({ serverVersion: DTLS_1_2, random: this.serverRandom, sessionId: this.sessionId, cipherSuite: suite.id, compressionMethod: 0, extensions: ext }),
     );
-    if (isEcdhe) {
+    if (isEcdhe && choice !== undefined) {
       const cert = this.opts.certificate!;
       this.queueHandshake(
         HandshakeType.certificate,
@@ -265,6 +278,52 @@ export class ServerSession extends DtlsConnection {
     this.queueHandshake(HandshakeType.serverHelloDone, new Uint8Array(0));
     this.phase = this.requestClientCert ? 'clientCertificate' : 'clientKeyExchange';
     this.flushFlight(true);
+  }
+
+  /**
+   * A cached session the client asks to resume, if it may be: RFC 7627 §5.3 — both the
+   * original and the new handshake use the extended master secret; the suite is offered again;
+   * and the credential is still good (the PSK identity still known, the certificate still
+   * accepted), so revoking a device also stops its resumptions.
+   */
+  private async findResumable(ch: ClientHello): Promise<{ cached: CachedSession; suite: CipherSuiteInfo } | undefined> {
+    if (this.sessionCache === undefined || ch.sessionId.length === 0 || !this.useEms) return undefined;
+    const cached = this.sessionCache.get(ch.sessionId);
+    if (cached === undefined || !ch.cipherSuites.includes(cached.cipherSuite)) return undefined;
+    const suite = cipherSuiteInfo(cached.cipherSuite);
+    if (suite === undefined || !(this.opts.cipherSuites ?? DEFAULT_CIPHER_SUITES).includes(suite.id)) return undefined;
+    const id = cached.identity;
+    if (id.type === 'psk') {
+      const key = this.opts.psk === undefined ? undefined : await this.opts.psk.lookup(id.identity, id.raw);
+      if (key === undefined) return undefined;
+    } else if (id.type === 'x509' || id.type === 'rpk') {
+      const ok = this.opts.clientAuth === undefined ? false : await this.opts.clientAuth.verify(id);
+      if (!ok) return undefined;
+    }
+    return { cached, suite };
+  }
+
+  /** RFC 5246 §7.3 abbreviated handshake: ServerHello, ChangeCipherSpec, Finished. */
+  private resume(ch: ClientHello, cached: CachedSession, ext: Extension[]): void {
+    this.resuming = true;
+    this.sessionId = ch.sessionId;
+    this.master = cached.masterSecret;
+    this.identity = cached.identity;
+    this.queueHandshake(
+      HandshakeType.serverHello,
+      encodeServerHello({ serverVersion: DTLS_1_2, random: this.serverRandom, sessionId: ch.sessionId, cipherSuite: cached.cipherSuite, compressionMethod: 0, extensions: ext }),
+    );
+    this.installKeys(this.master, this.clientRandom, this.serverRandom, this.suite!, false);
+    const verifyData = finishedVerifyData(this.master, 'server', this.transcriptHash());
+    this.queueChangeCipherSpec();
+    this.queueHandshake(HandshakeType.finished, verifyData);
+    this.phase = 'changeCipherSpec';
+    this.flushFlight(true);
+  }
+
+  /** True when this session resumed a cached one. */
+  get resumed(): boolean {
+    return this.resuming;
   }
 
   private chooseSuite(ch: ClientHello): { suite: CipherSuiteInfo; group: number; serverCertType: number; serverCertTypeExt: boolean } {
@@ -380,11 +439,16 @@ export class ServerSession extends DtlsConnection {
     // RFC 5246 §7.4.9: "Recipients of Finished messages MUST verify that the contents are correct."
     if (!timingSafeEqual(verifyData, expected)) throw new DtlsDecryptError('client Finished does not verify');
     this.addToTranscript(msg);
-    const serverVerify = finishedVerifyData(this.master, 'server', this.transcriptHash());
-    this.queueChangeCipherSpec();
-    this.queueHandshake(HandshakeType.finished, serverVerify);
     this.phase = 'done';
-    this.flushFlight(false);
+    if (!this.resuming) {
+      const serverVerify = finishedVerifyData(this.master, 'server', this.transcriptHash());
+      this.queueChangeCipherSpec();
+      this.queueHandshake(HandshakeType.finished, serverVerify);
+      this.flushFlight(false);
+      if (this.sessionId.length > 0) {
+        this.sessionCache?.set({ sessionId: this.sessionId, masterSecret: this.master, cipherSuite: this.suite!.id, identity: this.identity, createdAt: Date.now() });
+      }
+    }
     // With a connection ID the session outlives the address it started from.
     if (this.receiveCid !== undefined) this.peerKey = `cid:${Buffer.from(this.receiveCid).toString('hex')}`;
     this.markEstablished();

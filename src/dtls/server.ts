@@ -19,6 +19,7 @@ import { decodeHandshakeFragments, encodeHandshakeMessage } from './handshake-fr
 import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './handshake.js';
 import { decodeDatagram, encodeRecord, type DtlsRecord } from './record.js';
 import { ServerSession, type ServerSessionOptions } from './server-session.js';
+import { SessionCache, type SessionCacheOptions } from './session-cache.js';
 import { DtlsError, DtlsLimitError } from './errors.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertInteger } from '../util/assert.js';
@@ -45,6 +46,8 @@ export interface DtlsServerOptions extends ServerSessionOptions {
    * checks out, so spoofed floods allocate nothing.
    */
   handshakeRate?: { perAddress: number; windowMs: number };
+  /** Session resumption by session ID (RFC 5246 §7.3); `false` turns it off. Default 10,000 entries, 24 h. */
+  sessionCache?: SessionCacheOptions | false;
 }
 
 export class DtlsServer extends EventEmitter {
@@ -57,6 +60,8 @@ export class DtlsServer extends EventEmitter {
   private readonly byAddress = new Map<string, ServerSession>();
   private readonly byCid = new Map<string, ServerSession>();
   private readonly cidLength: number;
+  /** Resumable sessions (absent when resumption is off). */
+  readonly sessionCache: SessionCache | undefined;
   private readonly rate: { perAddress: number; windowMs: number };
   private readonly handshakesByIp = new Map<string, { start: number; count: number }>();
   private halfOpen = 0;
@@ -88,6 +93,7 @@ export class DtlsServer extends EventEmitter {
     this.rate = opts.handshakeRate ?? { perAddress: 600, windowMs: 60_000 };
     assertInteger(this.rate.perAddress, 'handshakeRate.perAddress', 1);
     assertInteger(this.rate.windowMs, 'handshakeRate.windowMs', 1);
+    this.sessionCache = opts.sessionCache === false ? undefined : new SessionCache(opts.sessionCache);
     this.cidLength = opts.connectionIdLength ?? 6;
     assertInteger(this.cidLength, 'connectionIdLength', 0, 32);
     this.cookies = new CookieJar(opts.cookieRotationMs ?? 60_000);
@@ -231,6 +237,7 @@ export class DtlsServer extends EventEmitter {
       messageSeq,
       record.sequenceNumber,
       this.cidLength > 0 ? this.allocateConnectionId : undefined,
+      this.sessionCache,
     );
     this.sessions.set(key, session);
     this.byAddress.set(key, session);

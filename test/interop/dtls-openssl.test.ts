@@ -211,6 +211,54 @@ describe('DTLS interop with openssl', { skip }, () => {
     });
   }
 
+  it('our server resumes an s_client session (-sess_out / -sess_in)', async () => {
+    const { server, sessions } = await serverFor();
+    const sessFile = join(dir, 'session.pem');
+    const args = ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${server.address().port}`, '-cipher', 'PSK-AES128-GCM-SHA256', '-psk_identity', 'device-1', '-psk', PSK_HEX];
+    try {
+      for (const [flag, expect] of [['-sess_out', /^New, /m], ['-sess_in', /^Reused, /m]] as const) {
+        const p = runOpenssl([...args, flag, sessFile]);
+        try {
+          p.child.stdin.write('hello-from-openssl\n');
+          await p.waitFor('hello-from-rootline');
+          assert.match(p.output(), expect);
+        } finally {
+          kill(p.child);
+        }
+      }
+      assert.deepEqual(sessions.map((s) => s.resumed), [false, true]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('our client resumes a session with s_server', async () => {
+    const port = await freeUdpPort();
+    const p = runOpenssl(['s_server', '-dtls1_2', '-accept', `127.0.0.1:${port}`, '-nocert', '-psk', PSK_HEX, '-psk_identity', 'device-1', '-cipher', 'PSK-AES128-CCM8']);
+    try {
+      await p.waitFor('ACCEPT');
+      const opts = { host: '127.0.0.1', port, psk: { identity: 'device-1', key: PSK }, retransmit: { initialMs: 300 } };
+      const first = await connectDtls(opts);
+      const state = first.resumption;
+      assert.ok(state !== undefined, 's_server gave a session ID');
+      first.close();
+      // s_server serves one connection at a time; our retransmissions cover the moment it
+      // takes to return to accepting.
+      const second = await connectDtls({ ...opts, resume: state });
+      try {
+        assert.equal(second.resumed, true);
+        second.send(Buffer.from('resumed-hello\n'));
+        await p.waitFor('resumed-hello');
+        assert.match(p.output(), /Reused session-id/);
+        assert.match(p.output(), /resumed-hello/);
+      } finally {
+        second.close();
+      }
+    } finally {
+      kill(p.child);
+    }
+  });
+
   it('our client refuses a server certificate its callback rejects', async () => {
     const port = await freeUdpPort();
     const p = runOpenssl(['s_server', '-dtls1_2', '-accept', `127.0.0.1:${port}`, '-cert', certPem, '-key', keyPem, '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
