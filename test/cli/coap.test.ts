@@ -170,6 +170,14 @@ test('coap observe over coaps:// prints each representation and stops after --ob
   while (counterResource.observerCount() !== 0) await new Promise((r) => setTimeout(r, 20));
 });
 
+test('coap observe --duration ends the observation by itself and deregisters', async () => {
+  counter = 7;
+  const r = await runCli(['coap', 'observe', `${coaps}/cli/counter`, ...psk(), '--duration', '1']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'n=7\n');
+  while (counterResource.observerCount() !== 0) await new Promise((res) => setTimeout(res, 20));
+});
+
 test('coaps:// ECDHE: --rpk with the server key pinned by --server-key; a wrong pin refuses the server', async () => {
   const device = p256();
   writeFileSync(join(t.dir, 'rpk.key'), device.pkcs8);
