@@ -25,6 +25,11 @@ export interface Harness {
   catalog: InMemoryCatalog;
   /** Closes engine and store and opens both again on the same file (a process restart). */
   restart(): Promise<void>;
+  /**
+   * A process death: the engine is abandoned wherever it is (not closed, its pending work never
+   * finishes), its store connection dropped, and a new store and engine take over.
+   */
+  crash(): Promise<void>;
 }
 
 export function endpointOf(i: number): string {
@@ -62,6 +67,10 @@ export async function createHarness(t: TestContext, options: HarnessOptions): Pr
   await open();
   h.restart = async () => {
     await h.engine.close();
+    await h.store.close();
+    await open();
+  };
+  h.crash = async () => {
     await h.store.close();
     await open();
   };

@@ -109,3 +109,32 @@ test('create checks the firmware and the target; commands check their arguments'
   await h.engine.tick();
   assert.equal(h.fleet.calls.length, 0, 'a draft campaign starts nothing');
 });
+
+test('a process that dies inside driver.startUpdate: the recorded attempt is never re-sent, the next one is', async (t) => {
+  const h = await createHarness(t, { count: 3 });
+  const victim = endpointOf(1);
+  let dying = true;
+  const deliver = h.fleet.startUpdate.bind(h.fleet);
+  // The call for the victim never returns and never reaches the device: the process is dying.
+  h.fleet.startUpdate = (r) => (dying && r.endpoint === victim ? new Promise<void>(() => undefined) : deliver(r));
+  await h.engine.create(spec({ waves: ['all'], maxInFlight: 3, retry: { maxAttempts: 2, backoffMs: 1000 }, attemptTimeoutMs: 20_000 }), op);
+  await h.engine.start('c', op);
+  const stuck = h.engine.tick();
+  // Let the tick run until it has recorded the victim's attempt (it then hangs in the driver).
+  for (let i = 0; i < 1000 && (await h.store.campaigns.getDevice('c', victim))?.status !== 'in-flight'; i++) await new Promise((r) => setImmediate(r));
+  assert.equal((await h.store.campaigns.getDevice('c', victim))?.attempt, 1);
+  dying = false;
+  await h.crash();
+  void stuck;
+  for (let round = 0; round < 100 && (await h.engine.get('c')).state !== 'completed'; round++) {
+    await h.engine.tick();
+    await h.fleet.step();
+    h.clock.advance(1000);
+  }
+  const v = await h.engine.get('c');
+  assert.deepEqual([v.state, v.waves[0]!.succeeded], ['completed', 3]);
+  assert.deepEqual(h.fleet.calls.filter((c) => c.endpoint === victim).map((c) => c.attempt), [2]);
+  assert.deepEqual(h.fleet.duplicateAttempts(), []);
+  const reasons = (await h.store.campaigns.listEvents('c', { endpoint: victim })).filter((e) => e.type === 'device.retry-scheduled').map((e) => e.details.reason);
+  assert.deepEqual(reasons, ['timeout']);
+});
