@@ -68,6 +68,14 @@ function assertActor(options: unknown): string {
   return actor;
 }
 
+function optionalReason(options: { reason?: unknown }): string | undefined {
+  if (options.reason === undefined) return undefined;
+  assertString(options.reason, 'options.reason', { max: 1024 });
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(options.reason)) throw new InvalidArgumentError('options.reason', 'must not contain control characters');
+  return options.reason;
+}
+
 export class CampaignEngine extends EventEmitter {
   readonly #ctx: EngineContext;
   readonly #lock: LeadershipLock;
@@ -188,9 +196,10 @@ export class CampaignEngine extends EventEmitter {
 
   async pause(id: string, options: ActorOption & { reason?: string }): Promise<CampaignView> {
     const actor = assertActor(options);
+    const reason = optionalReason(options) ?? 'paused by operator';
     return this.#serial(async () => {
       const c = await this.#load(id);
-      return this.#view(await changeState(this.#ctx, c, { to: 'paused', actor, reason: options.reason ?? 'paused by operator', progress: { ...c.progress, pausedBy: 'operator' } }));
+      return this.#view(await changeState(this.#ctx, c, { to: 'paused', actor, reason, progress: { ...c.progress, pausedBy: 'operator' } }));
     });
   }
 
@@ -220,8 +229,9 @@ export class CampaignEngine extends EventEmitter {
   /** Cancels: no new attempts; waiting devices are marked cancelled; in-flight ones are tracked to their end. */
   async cancel(id: string, options: ActorOption & { reason?: string }): Promise<CampaignView> {
     const actor = assertActor(options);
+    const reason = optionalReason(options) ?? 'cancelled by operator';
     return this.#serial(async () => {
-      const c = await changeState(this.#ctx, await this.#load(id), { to: 'cancelled', actor, reason: options.reason ?? 'cancelled by operator' });
+      const c = await changeState(this.#ctx, await this.#load(id), { to: 'cancelled', actor, reason });
       await this.#sweep(c, 'cancelled', 'campaign-cancelled');
       return this.#view(c);
     });

@@ -98,6 +98,8 @@ test('illegal transitions are typed errors naming both states', async (t) => {
   await assert.rejects(h.engine.pause('c', op), { code: 'ERR_CAMPAIGN_ILLEGAL_TRANSITION', from: 'draft', to: 'paused' });
   await assert.rejects(h.engine.resume('c', op), { code: 'ERR_CAMPAIGN_ILLEGAL_TRANSITION', from: 'draft', to: 'running' });
   await h.engine.start('c', op);
+  await assert.rejects(h.engine.pause('c', { actor: 'operator:ann', reason: 'a\nb' }), { code: 'ERR_INVALID_ARGUMENT', argument: 'options.reason' });
+  await assert.rejects(h.engine.cancel('c', { actor: 'operator:ann', reason: 5 as never }), { code: 'ERR_INVALID_ARGUMENT', argument: 'options.reason' });
   await assert.rejects(h.engine.approve('c', op), { code: 'ERR_CAMPAIGN_ILLEGAL_TRANSITION', from: 'running', to: 'approved' });
   await assert.rejects(h.engine.resume('c', op), { code: 'ERR_CAMPAIGN_ILLEGAL_TRANSITION' });
   await h.engine.pause('c', op);
