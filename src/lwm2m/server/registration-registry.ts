@@ -104,21 +104,27 @@ export class RegistrationRegistry {
 
   /**
    * Drops every registration whose lifetime has run out, in memory and in the store (including
-   * ones made before a restart that no device has touched since), and returns them.
+   * ones made before a restart that no device has touched since), and returns them. A cached copy
+   * that looks expired is checked against the store first: another node sharing the store may
+   * have renewed it (DESIGN.md §3: no domain service may assume it is the only node).
    */
   async sweep(now = Date.now()): Promise<RegistrationRecord[]> {
-    const expired: RegistrationRecord[] = [];
-    for (const r of this.#byId.values()) if (this.isExpired(r, now)) expired.push(r);
-    for (const r of expired) this.#uncache(r);
+    const stale: RegistrationRecord[] = [];
+    for (const r of this.#byId.values()) if (this.isExpired(r, now)) stale.push(r);
     const fromStore = await this.#store.registrations.deleteExpired(new Date(now - this.#graceMs).toISOString());
-    const seen = new Set(expired.map((r) => r.id));
-    for (const r of fromStore) {
-      if (!seen.has(r.id)) {
-        this.#uncache(r);
-        expired.push(r);
+    const expired = new Map(fromStore.map((r) => [r.id, r] as const));
+    for (const r of stale) {
+      if (expired.has(r.id)) continue;
+      const fresh = await this.#store.registrations.get(r.id);
+      if (fresh !== undefined && !this.isExpired(fresh, now)) {
+        this.#cache(fresh);
+        continue;
       }
+      if (fresh !== undefined) await this.#store.registrations.delete(r.id);
+      expired.set(r.id, r);
     }
-    return expired;
+    for (const r of expired.values()) this.#uncache(r);
+    return [...expired.values()];
   }
 
   /** Registrations from the store, ordered by endpoint (keyset pagination). */

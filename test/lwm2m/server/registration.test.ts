@@ -153,3 +153,24 @@ test('a registration survives a server restart: the device\'s Update is recognis
   assert.equal((await updated).registration.id, id);
   assert.equal((await server2.registration('dev-a'))?.id, id);
 });
+
+test('two nodes on one store: an Update on one node is not mistaken for expiry on the other', async (t) => {
+  const { store, server, srv, dev, identities } = await setup(t);
+  identities.set(dev.key, { kind: 'psk', lookup: 'id-a' });
+  const res = await dev.endpoint.request(srv.key, { method: 'POST', path: '/rd', query: ['ep=dev-a', 'lt=10'], payload: LINKS });
+  const id = locationOf(res.options)[1]!;
+  assert.equal((await server.registration('dev-a'))?.id, id, 'node A has it cached');
+  // Node B: its own endpoint, same store; the device's next Update lands there.
+  const srvB = await udpEndpoint(t);
+  const nodeB = createLwm2mServer({ endpoint: srvB.endpoint, store, identityOf: (peer) => identities.get(peer), sweepIntervalMs: 60_000 });
+  t.after(() => nodeB.close());
+  assert.equal((await dev.endpoint.request(srvB.key, { method: 'POST', path: ['rd', id], query: ['lt=100'] })).codeText, '2.04');
+  let expiredOnA = 0;
+  server.on('deregistered', () => expiredOnA++);
+  assert.deepEqual(await server.sweep(Date.now() + 20_000), []);
+  assert.equal(expiredOnA, 0);
+  assert.equal((await server.registration('dev-a'))?.lifetime, 100, 'node A refreshed its copy from the store');
+  // Past the renewed lifetime both agree it is gone.
+  assert.deepEqual((await server.sweep(Date.now() + 200_000)).map((r) => r.id), [id]);
+  assert.equal(await store.registrations.count(), 0);
+});
