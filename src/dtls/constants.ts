@@ -79,7 +79,7 @@ export const SignatureScheme = { ecdsaSecp256r1Sha256: 0x0403, ed25519: 0x0807 }
 export const EMPTY_RENEGOTIATION_INFO_SCSV = 0x00ff;
 
 export type KeyExchange = 'psk' | 'ecdhe_ecdsa';
-export type BulkCipher = 'aes-128-ccm8' | 'aes-128-gcm' | 'aria-128-gcm';
+export type BulkCipher = 'aes-128-ccm8' | 'aes-128-gcm' | 'aria-128-gcm' | 'lea-128-ccm8' | 'lea-128-gcm';
 
 export interface CipherSuiteInfo {
   id: number;
@@ -96,6 +96,12 @@ export const CIPHER_SUITES: readonly CipherSuiteInfo[] = [
   { id: 0xc0ae, name: 'TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8', keyExchange: 'ecdhe_ecdsa', cipher: 'aes-128-ccm8' },
   { id: 0xc02b, name: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', keyExchange: 'ecdhe_ecdsa', cipher: 'aes-128-gcm' },
   { id: 0xc05c, name: 'TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256', keyExchange: 'ecdhe_ecdsa', cipher: 'aria-128-gcm' },
+  // LEA (KS X 3246) has no IANA code points: these sit in the private-use range 0xFF00-0xFFFF
+  // (RFC 5246 §12: first byte 255 is for Private Use), are off by default and only interoperate with peers configured the same way.
+  { id: 0xffa8, name: 'TLS_PSK_WITH_LEA_128_CCM_8', keyExchange: 'psk', cipher: 'lea-128-ccm8' },
+  { id: 0xffa9, name: 'TLS_PSK_WITH_LEA_128_GCM_SHA256', keyExchange: 'psk', cipher: 'lea-128-gcm' },
+  { id: 0xffae, name: 'TLS_ECDHE_ECDSA_WITH_LEA_128_CCM_8', keyExchange: 'ecdhe_ecdsa', cipher: 'lea-128-ccm8' },
+  { id: 0xffaf, name: 'TLS_ECDHE_ECDSA_WITH_LEA_128_GCM_SHA256', keyExchange: 'ecdhe_ecdsa', cipher: 'lea-128-gcm' },
 ];
 
 export const CipherSuite = {
@@ -105,6 +111,11 @@ export const CipherSuite = {
   TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8: 0xc0ae,
   TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 0xc02b,
   TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256: 0xc05c,
+  /** Private use, off by default. */
+  TLS_PSK_WITH_LEA_128_CCM_8: 0xffa8,
+  TLS_PSK_WITH_LEA_128_GCM_SHA256: 0xffa9,
+  TLS_ECDHE_ECDSA_WITH_LEA_128_CCM_8: 0xffae,
+  TLS_ECDHE_ECDSA_WITH_LEA_128_GCM_SHA256: 0xffaf,
 } as const;
 
 export function cipherSuiteInfo(id: number): CipherSuiteInfo | undefined {

@@ -8,11 +8,13 @@
  *   fragment = nonce_explicit || ciphertext || tag
  *
  * node:crypto's aes-128-ccm / aes-128-gcm / aria-128-gcm are used directly: these records are
- * the hot path and a BlockCipher abstraction would cost a JS round per block.
+ * the hot path and a BlockCipher abstraction would cost a JS round per block. LEA (not in
+ * OpenSSL) goes through src/crypto's generic CCM/GCM (`createAead`).
  */
 import { createCipheriv, createDecipheriv, type CipherCCMTypes, type CipherGCMTypes } from 'node:crypto';
 import { ContentType, type BulkCipher } from './constants.js';
 import { DtlsBadRecordMacError } from './errors.js';
+import { createAead, type Aead, type AeadAlgorithm } from '../crypto/aead.js';
 import { assertBytes } from '../util/assert.js';
 
 const EXPLICIT_NONCE_LENGTH = 8;
@@ -21,13 +23,20 @@ interface CipherParams {
   algorithm: CipherCCMTypes | CipherGCMTypes;
   ccm: boolean;
   tagLength: number;
+  /** LEA is not in OpenSSL: it runs through src/crypto's generic CCM/GCM. */
+  generic?: AeadAlgorithm;
 }
 
 const PARAMS: Record<BulkCipher, CipherParams> = {
   'aes-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8 },
   'aes-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16 },
   'aria-128-gcm': { algorithm: 'aria-128-gcm' as CipherGCMTypes, ccm: false, tagLength: 16 },
+  'lea-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8, generic: 'LEA-128-CCM-8' },
+  'lea-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16, generic: 'LEA-128-GCM' },
 };
+
+/** A backed empty view: OpenSSL's CCM misreads a NULL input pointer (see src/crypto/aead.ts). */
+const BACKED_EMPTY = Buffer.alloc(16).subarray(0, 0);
 
 /** Bytes a protected record adds to its plaintext (explicit nonce + tag). */
 export function recordExpansion(cipher: BulkCipher): number {
@@ -36,6 +45,7 @@ export function recordExpansion(cipher: BulkCipher): number {
 
 export class RecordProtection {
   private readonly params: CipherParams;
+  private readonly aead: Aead | undefined;
 
   constructor(
     readonly cipher: BulkCipher,
@@ -45,6 +55,7 @@ export class RecordProtection {
     assertBytes(key, 'key', { len: 16 });
     assertBytes(salt, 'salt', { len: 4 });
     this.params = PARAMS[cipher];
+    this.aead = this.params.generic === undefined ? undefined : createAead(this.params.generic, key);
   }
 
   get expansion(): number {
@@ -99,10 +110,15 @@ export class RecordProtection {
     return this.sealWith(this.nonce(epoch, seq), RecordProtection.cidAad(version, epoch, seq, cid, innerPlaintext.length), innerPlaintext);
   }
 
-  private sealWith(nonce: Buffer, aad: Buffer, plaintext: Uint8Array): Uint8Array {
+  private sealWith(nonce: Buffer, aad: Buffer, input: Uint8Array): Uint8Array {
     const p = this.params;
+    const plaintext = input.length === 0 ? BACKED_EMPTY : input;
     const out = Buffer.allocUnsafe(EXPLICIT_NONCE_LENGTH + plaintext.length + p.tagLength);
     nonce.copy(out, 0, 4);
+    if (this.aead !== undefined) {
+      out.set(this.aead.seal(nonce, plaintext, aad), EXPLICIT_NONCE_LENGTH);
+      return out;
+    }
     if (p.ccm) {
       const c = createCipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, { authTagLength: p.tagLength });
       c.setAAD(aad, { plaintextLength: plaintext.length });
@@ -152,6 +168,7 @@ export class RecordProtection {
     const body = fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + length);
     const tag = fragment.subarray(EXPLICIT_NONCE_LENGTH + length);
     try {
+      if (this.aead !== undefined) return this.aead.open(nonce, fragment.subarray(EXPLICIT_NONCE_LENGTH), aad);
       if (p.ccm) {
         const d = createDecipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, { authTagLength: p.tagLength });
         d.setAuthTag(tag);

@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { createDtlsServer, type DtlsServerOptions } from '../../src/dtls/server.js';
 import { connectDtls, type DtlsClientOptions } from '../../src/dtls/client.js';
 import type { ServerSession } from '../../src/dtls/server-session.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { CipherSuite } from '../../src/dtls/constants.js';
+import { DEFAULT_CIPHER_SUITES } from '../../src/dtls/server-session.js';
+import { DEFAULT_CLIENT_SUITES } from '../../src/dtls/client-session.js';
+import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { isRootlineError } from '../../src/errors.js';
 import { ecdsaSigner, PSK, selfSigned, UdpProxy, once } from './helpers.js';
 
@@ -101,6 +105,35 @@ describe('DTLS handshakes on loopback', () => {
         }
       },
     );
+  });
+
+  it('LEA suites (private use) work when both sides enable them, and are never offered by default', async () => {
+    const lea = [CipherSuite.TLS_PSK_WITH_LEA_128_CCM_8, CipherSuite.TLS_PSK_WITH_LEA_128_GCM_SHA256, CipherSuite.TLS_ECDHE_ECDSA_WITH_LEA_128_CCM_8, CipherSuite.TLS_ECDHE_ECDSA_WITH_LEA_128_GCM_SHA256];
+    for (const id of lea) {
+      assert.ok(!DEFAULT_CIPHER_SUITES.includes(id));
+      assert.ok(!DEFAULT_CLIENT_SUITES.includes(id));
+    }
+    await withServer({ psk: { lookup: pskLookup }, certificate: { signer: ecdsaSigner() }, cipherSuites: lea }, async (port) => {
+      for (const id of lea) {
+        const { reply, session } = await echo({ host: '127.0.0.1', port, psk: { identity: 'device-1', key: PSK }, verifyServer: () => true, cipherSuites: [id] });
+        assert.equal(reply, 'echo:ping');
+        assert.equal(session.cipherSuite?.id, id);
+        session.close();
+      }
+    });
+  });
+
+  it('Ed25519 raw public keys work for ECDHE_ECDSA (RFC 8422 §5.1.3)', async () => {
+    const serverSigner = keyObjectSigner(generateKeyPairSync('ed25519').privateKey);
+    await withServer({ certificate: { signer: serverSigner } }, async (port) => {
+      const { reply, session } = await echo({
+        host: '127.0.0.1',
+        port,
+        verifyServer: (id) => id.type === 'rpk' && Buffer.from(id.publicKey).equals(serverSigner.publicKey),
+      });
+      assert.equal(reply, 'echo:ping');
+      session.close();
+    });
   });
 
   it('a server with PSK and a certificate serves both kinds of client', () =>
