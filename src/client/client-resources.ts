@@ -149,6 +149,8 @@ export class ClientResources {
         if (req.payload.length === 0 && who === 'server') {
           // Core §6.3.4 Write-Attributes: PUT with attributes as query and no payload.
           this.#tree.guard(path, who);
+          // Core §6.3.4: attributes attach to an existing object, instance or resource (4.04 otherwise).
+          if (depth > 0) this.#tree.read(path, 'local');
           this.scheduler?.setAttributes(`/${pathIds(path).join('/')}`, parseAttributeQuery(req.query));
           return { code: CoapCode.Changed };
         }
