@@ -21,7 +21,7 @@ import { CertificateAuthority, createRootCa, manufacturerCaPolicy, NO_WELL_DEFIN
 import type { AuditLog } from '../store/types.js';
 import { assertString } from '../util/assert.js';
 import { DeviceExistsError, FactoryExistsError, FactoryStateError } from './errors.js';
-import type { MasaRegistry } from './masa-registry.js';
+import { SERIAL_NUMBER_PATTERN, type MasaRegistry } from './masa-registry.js';
 
 export const FACTORY_STATE_FILE = 'factory.json';
 export const MANUFACTURER_CA_FILE = 'manufacturer-ca.pem';
@@ -35,8 +35,6 @@ export const FACTORY_KEY_LABELS = Object.freeze({
   masaSigning: 'factory.masa-signing',
 });
 
-/** Serial numbers go into a PrintableString (RFC 5280 App. A) and into registry keys. */
-const SERIAL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.:-]{0,63}$/;
 
 interface FactoryStateFile {
   format: 'rootline-factory';
@@ -205,7 +203,7 @@ export async function openFactory(options: OpenFactoryOptions): Promise<Factory>
 
   async function mint(opts: MintDeviceOptions): Promise<MintedDevice> {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('options', 'expected an object');
-    assertString(opts.serial, 'serial', { pattern: SERIAL_PATTERN });
+    assertString(opts.serial, 'serial', { pattern: SERIAL_NUMBER_PATTERN });
     assertString(opts.model, 'model', { min: 1, max: 128 });
     if ([...opts.model].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new InvalidArgumentError('model', 'must not contain control characters');
     assertString(opts.outDir, 'outDir', { min: 1, max: 4096 });

@@ -58,6 +58,25 @@ export interface MasaRegistry {
   auditEvents(serial: string): Promise<MasaAuditEvent[]>;
 }
 
+/**
+ * Serial numbers this factory mints: they go into a PrintableString (RFC 5280 App. A) and into
+ * registry keys. A request naming anything else cannot be for one of our devices.
+ */
+export const SERIAL_NUMBER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.:-]{0,63}$/;
+
+/**
+ * Text from a request made fit for the audit log (which refuses control characters and broken
+ * Unicode): controls become U+FFFD, lone surrogates too, and the length is bounded.
+ */
+export function auditText(value: string, max = 255): string {
+  let out = '';
+  for (const ch of value.slice(0, max)) {
+    const c = ch.codePointAt(0)!;
+    out += c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff) ? '\ufffd' : ch;
+  }
+  return out;
+}
+
 /** Most audit events kept per device; older ones are dropped (and the truncation counted). */
 export const MAX_AUDIT_EVENTS_PER_DEVICE = 1000;
 

@@ -34,7 +34,7 @@ import {
   UntrustedPledgeError,
   UntrustedVoucherSignerError,
 } from './errors.js';
-import type { MasaAuditEvent, MasaDeviceRecord, MasaRegistry } from './masa-registry.js';
+import { auditText, SERIAL_NUMBER_PATTERN, type MasaAuditEvent, type MasaDeviceRecord, type MasaRegistry } from './masa-registry.js';
 import { openSignedVoucherRequest, signVoucher, type OpenedVoucherRequest } from './signed-voucher.js';
 import { formatDateAndTime, type Voucher, type VoucherAssertion } from './voucher.js';
 
@@ -121,14 +121,18 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 function pinnedDomainCertificate(opened: OpenedVoucherRequest, at: Date): ParsedCertificate {
   const others = opened.certificates.filter((c) => c !== opened.signerCertificate);
   const roots = others.filter((c) => c.selfIssued && c.basicConstraints?.ca === true);
+  let failure: unknown;
   for (const root of roots) {
     try {
       verifyChain(opened.signerCertificate, others, [root], { at });
       return root;
-    } catch {
-      // Not this one; try the next or pin the registrar itself.
+    } catch (err) {
+      failure = err;
     }
   }
+  // A registrar that carries its domain CA but does not chain to it is broken or forged: pinning
+  // anything from that chain would hand the pledge a trust anchor nobody vouched for.
+  if (roots.length > 0) throw new UntrustedVoucherSignerError(`the registrar certificate does not chain to the domain CA it carries: ${(failure as Error).message}`, { cause: failure });
   return opened.signerCertificate;
 }
 
@@ -154,7 +158,8 @@ export function createMasa(options: MasaOptions): Masa {
 
   async function deny(action: string, subject: string, actor: string, err: unknown): Promise<never> {
     const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
-    await audit.append({ actor, action, subject, outcome: 'deny', details: { code, reason: err instanceof Error ? err.message.slice(0, 300) : String(err) } });
+    // actor, subject and reason may carry request text: made safe for the log, never trusted.
+    await audit.append({ actor: auditText(actor), action, subject: auditText(subject), outcome: 'deny', details: { code, reason: auditText(err instanceof Error ? err.message : String(err), 300) } });
     throw err;
   }
 
@@ -165,7 +170,7 @@ export function createMasa(options: MasaOptions): Masa {
   }
 
   function actorOf(opened: OpenedVoucherRequest | undefined): string {
-    return opened === undefined ? 'registrar:unauthenticated' : `registrar:${opened.signerCertificate.subject}`.slice(0, 255);
+    return opened === undefined ? 'registrar:unauthenticated' : auditText(`registrar:${opened.signerCertificate.subject}`);
   }
 
   async function checkRequest(registrar: OpenedVoucherRequest): Promise<Checked> {
@@ -194,7 +199,7 @@ export function createMasa(options: MasaOptions): Masa {
     if (req.idevidIssuer !== undefined && (idevid.authorityKeyIdentifier === undefined || Buffer.from(req.idevidIssuer).toString('hex') !== idevid.authorityKeyIdentifier)) {
       throw new BadVoucherRequestError('idevid-issuer does not match the IDevID');
     }
-    const device = await registry.getDevice(idevidSerial);
+    const device = SERIAL_NUMBER_PATTERN.test(idevidSerial) ? await registry.getDevice(idevidSerial) : undefined;
     if (device === undefined) throw new UnknownDeviceError(idevidSerial);
     // Only the certificate minted for this serial: a second certificate for the same serial
     // (a compromised or cloned line) does not get a voucher.
@@ -267,7 +272,7 @@ export function createMasa(options: MasaOptions): Masa {
       action: 'masa.voucher.issue',
       subject: serial,
       outcome: 'success',
-      details: { domainId, format, assertion, nonced: nonce !== undefined, pinned: pinned.subject, ...(expiresOn !== undefined ? { expiresOn: expiresOn.toISOString() } : {}) },
+      details: { domainId, format, assertion, nonced: nonce !== undefined, pinned: auditText(pinned.subject, 1024), ...(expiresOn !== undefined ? { expiresOn: expiresOn.toISOString() } : {}) },
     });
     return { serialNumber: serial, format, contentType: format === 'cose' ? 'application/voucher+cose' : VOUCHER_CMS_MEDIA_TYPE, voucher: signed, domainId };
   }
@@ -278,7 +283,7 @@ export function createMasa(options: MasaOptions): Masa {
     try {
       registrar = openRegistrar(der);
       const serial = registrar.request.serialNumber;
-      const device = await registry.getDevice(serial);
+      const device = SERIAL_NUMBER_PATTERN.test(serial) ? await registry.getDevice(serial) : undefined;
       if (device === undefined) throw new UnknownDeviceError(serial);
       const domainId = domainIdOf(pinnedDomainCertificate(registrar, now()));
       if (device.owner?.domainId !== domainId) throw new NotOwnerError(serial);

@@ -9,7 +9,7 @@ import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
 import { openFactory } from '../../src/onboarding/factory.js';
 import { createMasa, domainIdOf, type Masa } from '../../src/onboarding/masa.js';
-import { settingsMasaRegistry } from '../../src/onboarding/masa-registry.js';
+import { auditText, settingsMasaRegistry } from '../../src/onboarding/masa-registry.js';
 import { signVoucherRequest, verifyVoucher } from '../../src/onboarding/signed-voucher.js';
 import { createRootCa, manufacturerCaPolicy } from '../../src/pki/index.js';
 import { openSqliteStore } from '../../src/store/index.js';
@@ -230,5 +230,25 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     assert.equal(domainIdOf(noSki), createHash('sha256').update(point).digest().subarray(0, 20).toString('base64'));
     // Our CAs write SKIs by the same method, so both routes agree for them.
     assert.equal(domainIdOf(noSki), domainIdOf(acme.ca.certificate));
+  });
+
+  it('request text reaching the audit log is made safe (controls, lone surrogates, length)', () => {
+    assert.equal(auditText('registrar:\u007fevil\u0000\ud800x'), 'registrar:\ufffdevil\ufffd\ufffdx');
+    assert.equal(auditText('x'.repeat(400)).length, 255);
+  });
+
+  it('refuses a registrar whose certificate does not chain to the domain CA it carries', async () => {
+    const pledge = await mintTestPledge(t, 'P-K');
+    const { der, nonce } = await pledge.request(acme);
+    const good = Buffer.from(await acme.registrarRequest(der, { serialNumber: 'P-K', nonce }));
+    // Alter the registrar certificate's subject (outside the CMS signature, inside the CA's).
+    const name = Buffer.from('registrar.acme.example');
+    const at = good.lastIndexOf(name);
+    assert.ok(at > 0);
+    good[at] = 0x7f;
+    await assert.rejects(masa.requestVoucher(new Uint8Array(good)), { code: 'ERR_VOUCHER_UNTRUSTED_SIGNER' });
+    const denied = await t.store.audit.list({ action: 'masa.voucher.request' });
+    assert.equal(denied.at(-1)?.actor, 'registrar:CN=\ufffdegistrar.acme.example');
+    assert.equal((await t.registry.getDevice('P-K'))?.owner, undefined);
   });
 });
