@@ -91,8 +91,7 @@ test('SDK ⇄ server over DTLS-PSK: register, read in every format, observe, wri
   assert.deepEqual(server.lwm2m.observations('sdk-1'), []);
 
   // Write-Attributes: pmax makes the device notify without a change.
-  await server.lwm2m.writeAttributes('sdk-1', '/3/0/9', { pmax: 1 });
-  const battery = await server.lwm2m.observe('sdk-1', '/3/0/9', { format: ContentFormat.TextPlain });
+  const battery = await server.lwm2m.observe('sdk-1', '/3/0/9', { format: ContentFormat.TextPlain, attributes: { pmax: 1 } });
   const periodic = await nextEvent<NotificationEvent>(server.lwm2m, 'notification', (n) => n.observationId === battery.id);
   assert.deepEqual(periodic.node, battery.initial.node);
   await battery.cancel();

@@ -17,7 +17,7 @@ import type { Lwm2mEntry } from '../codec/senml.js';
 import type { Lwm2mNode } from '../model/node.js';
 import { formatPath, pathIds, type Lwm2mPath } from '../model/path.js';
 import type { DeviceChannel, Target } from './device-channel.js';
-import { expectCode, toPath, type DeviceManagement, type FormatOptions, type PathInput } from './device-management.js';
+import { expectCode, toPath, type DeviceManagement, type FormatOptions, type PathInput, type WriteAttributes } from './device-management.js';
 import { Lwm2mServerError } from './errors.js';
 
 export interface NotificationEvent {
@@ -91,9 +91,13 @@ export class ObservationManager {
     return [...(this.#byEndpoint.get(endpoint)?.values() ?? [])].map((l) => l.info);
   }
 
-  /** Observe one path (Core §6.4.1): GET /path with Observe=0 and Accept. */
-  observe(endpoint: string, pathInput: PathInput, options: FormatOptions & { onNotify?: (n: NotificationEvent) => void } = {}): Promise<Lwm2mObservation> {
+  /**
+   * Observe one path (Core §6.4.1): GET /path with Observe=0 and Accept. With `attributes`, a
+   * Write-Attributes (pmin, pmax, gt, lt, st) on the same path goes first.
+   */
+  async observe(endpoint: string, pathInput: PathInput, options: FormatOptions & { onNotify?: (n: NotificationEvent) => void; attributes?: WriteAttributes } = {}): Promise<Lwm2mObservation> {
     const path = toPath(pathInput);
+    if (options.attributes !== undefined) await this.#dm.writeAttributes(endpoint, path, options.attributes, options);
     return this.#start(endpoint, [path], false, options);
   }
 

@@ -194,7 +194,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     return this.#dm.writeComposite(endpoint, entries, options);
   }
 
-  observe(endpoint: string, path: PathInput, options?: FormatOptions & { onNotify?: (n: NotificationEvent) => void }): Promise<Lwm2mObservation> {
+  observe(endpoint: string, path: PathInput, options?: FormatOptions & { onNotify?: (n: NotificationEvent) => void; attributes?: WriteAttributes }): Promise<Lwm2mObservation> {
     return this.#observations.observe(endpoint, path, options);
   }
 
