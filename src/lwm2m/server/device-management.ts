@@ -145,17 +145,12 @@ export class DeviceManagement {
     else if (ids.length === 4) node = resourceInstance(ids[3]!, data);
     else throw new Lwm2mBadDeviceResponseError(`a single value cannot be written to ${formatPath(path)}`);
     return this.#run(endpoint, options, async (t) => {
-      const format = options.format ?? (ids.length >= 3 && !('instances' in node) && node.kind !== 'instance' ? this.#singleFormat(t.registration) : this.preferredFormat(t.registration));
+      const format = options.format ?? this.preferredFormat(t.registration);
       const payload = encodeNode(format, path, node, this.#codec);
       const method = options.mode === 'update' ? 'POST' : 'PUT';
       const res = await this.#channel.request(t, { method, path: segments(path), payload, contentFormat: format });
       expectCode(res, [CoapCode.Changed], `Write ${formatPath(path)}`);
     });
-  }
-
-  /** Single values: text/plain is understood by every client (Core §7.4.1), the others may not be. */
-  #singleFormat(r: RegistrationRecord): number {
-    return r.lwm2mVersion === '1.0' ? ContentFormat.LwM2mTlv : this.preferredFormat(r);
   }
 
   /** Write-Attributes (Core §6.3.4): PUT with the attributes as Uri-Query and no payload; null removes one. */

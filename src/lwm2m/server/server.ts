@@ -5,6 +5,7 @@
  * 'deregistered', 'notification', 'send' (see Lwm2mServerEvents).
  */
 import { EventEmitter } from 'node:events';
+import { CoapCode } from '../../coap/codec.js';
 import type { CoapEndpoint, ResourceHandle } from '../../coap/endpoint.js';
 import type { Store, RegistrationRecord } from '../../store/types.js';
 import type { Lwm2mCodecLimits, Lwm2mCodecOptions } from '../codec/common.js';
@@ -87,8 +88,8 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     this.#resources.push(
       o.endpoint.resource('/rd', { post: (req) => rd.register(req), hidden: true }),
       o.endpoint.resource('/rd/*', {
-        post: (req) => (req.wildcard.length === 1 ? rd.update(req, req.wildcard[0]!) : Promise.resolve({ code: 132 })),
-        delete: (req) => (req.wildcard.length === 1 ? rd.deregister(req, req.wildcard[0]!) : Promise.resolve({ code: 132 })),
+        post: (req) => (req.wildcard.length === 1 ? rd.update(req, req.wildcard[0]!) : Promise.resolve({ code: CoapCode.NotFound })),
+        delete: (req) => (req.wildcard.length === 1 ? rd.deregister(req, req.wildcard[0]!) : Promise.resolve({ code: CoapCode.NotFound })),
         hidden: true,
       }),
       o.endpoint.resource('/dp', {
