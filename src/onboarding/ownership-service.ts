@@ -11,6 +11,7 @@
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import type { AuditLog, DeviceRecord, DeviceRepository, OwnershipState } from '../store/types.js';
 import { OwnershipStateChangedError, UnknownDeviceError } from './errors.js';
+import { auditText } from './masa-registry.js';
 import { nextOwnershipState, OWNERSHIP_EVENTS, type OwnershipEvent } from './ownership.js';
 
 export interface OwnershipServiceOptions {
@@ -36,8 +37,9 @@ export function createOwnershipService(options: OwnershipServiceOptions): Owners
   const queues = new Map<string, Promise<unknown>>();
 
   async function apply(endpoint: string, event: OwnershipEvent, opts: TransitionOptions): Promise<DeviceRecord> {
-    const device = await devices.get(endpoint);
+    let device: DeviceRecord | undefined;
     try {
+      device = await devices.get(endpoint);
       if (device === undefined) throw new UnknownDeviceError(endpoint);
       if (opts.expectedState !== undefined && device.ownershipState !== opts.expectedState) {
         throw new OwnershipStateChangedError(`device ${endpoint} is ${device.ownershipState}, not ${opts.expectedState}`);
@@ -49,9 +51,9 @@ export function createOwnershipService(options: OwnershipServiceOptions): Owners
     } catch (err) {
       if (err instanceof RootlineError) {
         await audit.append({
-          actor: opts.actor,
+          actor: auditText(opts.actor),
           action: 'ownership.transition',
-          subject: endpoint,
+          subject: auditText(endpoint),
           outcome: 'deny',
           details: { ...opts.details, event, from: device?.ownershipState ?? null, code: err.code },
         });

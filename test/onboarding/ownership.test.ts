@@ -90,6 +90,9 @@ describe('ownership lifecycle', () => {
       );
       assert.equal(records[0]!.details.method, 'brski');
       assert.throws(() => svc.transition('dev-1', 'explode' as OwnershipEvent, { actor: 'system' }), { code: 'ERR_INVALID_ARGUMENT' });
+      // An endpoint the store refuses (control character) is still refused with an audit record.
+      await assert.rejects(svc.transition('bad\u0001name', 'begin-transfer', { actor: 'system' }), { code: 'ERR_INVALID_ARGUMENT' });
+      assert.equal((await store.audit.list({ action: 'ownership.transition' })).at(-1)?.subject, 'bad\ufffdname');
     } finally {
       await store.close();
     }
