@@ -5,11 +5,15 @@
  * Server object back and finishes; the device then registers with the provisioned PSK.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { keyObjectSigner } from '../../src/crypto/signer.js';
+import { createDtlsServer, dtlsServerTransport } from '../../src/dtls/index.js';
 import { addBootstrapAccount, createLwm2mClient } from '../../src/client/index.js';
-import { createBootstrapServer, dtlsPeerIdentity, type BootstrapResult } from '../../src/lwm2m/server/index.js';
+import { createBootstrapServer, createLwm2mServer, dtlsPeerIdentity, rpkLookup, storeClientVerifier, type BootstrapResult } from '../../src/lwm2m/server/index.js';
 import { formatPath } from '../../src/lwm2m/model/path.js';
-import { nextEvent } from '../lwm2m/server/helpers.js';
+import { nextEvent, tempStore } from '../lwm2m/server/helpers.js';
 import { startPskServer } from './helpers.js';
 
 const BS_KEY = new Uint8Array(Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex'));
@@ -65,4 +69,41 @@ test('bootstrap: another device\'s endpoint name gets 4.03, a device without con
   t.after(() => plain.close());
   addBootstrapAccount(plain.tree, { uri: server.uri, security: { mode: 'psk', identity: 'mallory-bs', key: BS_KEY } });
   await assert.rejects(plain.start(), { code: 'ERR_LWM2M_BOOTSTRAP_FAILED', message: /4\.04/ });
+});
+
+test('bootstrap provisions a raw-public-key account; the device then registers over RPK', async (t) => {
+  const serverKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const serverSigner = keyObjectSigner(serverKey);
+  const store = await tempStore(t).open();
+  const keys = new Map<string, Uint8Array>([['rpk-boot-bs', BS_KEY]]);
+  // One DTLS server for both: PSK for the bootstrap session, RPK client auth for management.
+  const dtls = await createDtlsServer({ port: 0, psk: { lookup: (id) => keys.get(id) }, certificate: { signer: serverSigner }, clientAuth: { types: ['rpk'], verify: storeClientVerifier(store), required: false } });
+  const coap = new CoapEndpoint(dtlsServerTransport(dtls), { transmission: { ackTimeoutMs: 500, maxRetransmit: 3 } });
+  const identityOf = dtlsPeerIdentity((p) => dtls.getSession(p));
+  const lwm2m = createLwm2mServer({ endpoint: coap, store, identityOf });
+  const bs = createBootstrapServer({ endpoint: coap, store, identityOf });
+  t.after(async () => {
+    bs.close();
+    await lwm2m.close();
+    await coap.close();
+  });
+  const uri = `coaps://127.0.0.1:${dtls.address().port}`;
+  const deviceKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const spki = keyObjectSigner(deviceKey).publicKey;
+  await store.devices.createWithCredentials({ endpoint: 'rpk-boot' }, [
+    { kind: 'psk', lookup: 'rpk-boot-bs', material: BS_KEY },
+    { kind: 'rpk', lookup: rpkLookup(spki), material: spki },
+  ]);
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  await store.bootstrapConfigs.set('rpk-boot', {
+    servers: [{ shortServerId: 3, uri, securityMode: 'rpk', clientPublicKey: hex(spki), clientPrivateKey: hex(deviceKey.export({ format: 'der', type: 'pkcs8' })), serverPublicKey: hex(serverSigner.publicKey), lifetime: 60 }],
+  });
+  const client = createLwm2mClient({ endpointName: 'rpk-boot', coap: { transmission: { ackTimeoutMs: 500, maxRetransmit: 3 } } });
+  t.after(() => client.close());
+  addBootstrapAccount(client.tree, { uri, security: { mode: 'psk', identity: 'rpk-boot-bs', key: BS_KEY } });
+  const registered = nextEvent<{ registration: { endpoint: string; security: string } }>(lwm2m, 'registered');
+  await client.start();
+  const reg = (await registered).registration;
+  assert.deepEqual([reg.endpoint, reg.security], ['rpk-boot', 'rpk']);
+  assert.equal((client.tree.get(0, 1, 2) as { value: number }).value, 1, 'Security Mode 1 (RPK) was written');
 });
