@@ -12,7 +12,7 @@
  * generated in memory and written out as PKCS#8 for the production line to flash.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyStoreSigner } from '../crypto/signer.js';
 import type { KeyStore, Signer } from '../crypto/keystore/types.js';
@@ -226,22 +226,33 @@ export async function openFactory(options: OpenFactoryOptions): Promise<Factory>
     });
     state.manufacturerCa = manufacturerCa.state;
     writeAtomic(join(directory, FACTORY_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o600);
-    // The registry is the MASA's word that this device exists; it is written after the CA state
-    // so a crash in between leaves an issued-but-unregistered certificate (refused by the MASA),
-    // never a registered device without a certificate.
-    await registry.addDevice({
-      serial: opts.serial,
-      model: opts.model,
-      idevidFingerprint: issued.certificate.fingerprint256,
-      ...(issued.certificate.authorityKeyIdentifier !== undefined ? { idevidIssuerKeyId: issued.certificate.authorityKeyIdentifier } : {}),
-      mintedAt: new Date().toISOString(),
-    });
+    // Files first, then the registry: the registry is the MASA's word that this device exists,
+    // so it must never name a device whose key never reached the line. A failure after the
+    // files removes them again; what remains is the CA's record that the certificate was
+    // issued (a log, refused by the MASA since the registry does not know it).
     mkdirSync(opts.outDir, { recursive: true, mode: 0o700 });
-    // 'wx': never overwrite another device's key in a reused directory.
-    writeFileSync(out.key, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600, flag: 'wx' });
-    writeFileSync(out.certificate, issued.pem, { mode: 0o644, flag: 'wx' });
-    writeFileSync(out.chain, issued.pem + manufacturerCa.chainPem, { mode: 0o644, flag: 'wx' });
-    writeFileSync(out.masaCa, masaCa.chainPem, { mode: 0o644, flag: 'wx' });
+    const written: string[] = [];
+    const write = (path: string, text: string, mode: number): void => {
+      // 'wx': never overwrite another device's key in a reused directory.
+      writeFileSync(path, text, { mode, flag: 'wx' });
+      written.push(path);
+    };
+    try {
+      write(out.key, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
+      write(out.certificate, issued.pem, 0o644);
+      write(out.chain, issued.pem + manufacturerCa.chainPem, 0o644);
+      write(out.masaCa, masaCa.chainPem, 0o644);
+      await registry.addDevice({
+        serial: opts.serial,
+        model: opts.model,
+        idevidFingerprint: issued.certificate.fingerprint256,
+        ...(issued.certificate.authorityKeyIdentifier !== undefined ? { idevidIssuerKeyId: issued.certificate.authorityKeyIdentifier } : {}),
+        mintedAt: new Date().toISOString(),
+      });
+    } catch (err) {
+      for (const f of written) rmSync(f, { force: true });
+      throw err;
+    }
     await audit?.append({
       actor: 'system',
       action: 'factory.mint',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -63,6 +63,12 @@ describe('factory', () => {
         await assert.rejects(t.factory.mintDevice({ serial, model: 'M', outDir: join(t.dir, 'bad') }), { code: 'ERR_INVALID_ARGUMENT' }, serial);
       }
       await assert.rejects(initFactory({ keyStore: t.keyStore, directory: join(t.dir, 'x'), registry: t.registry, masaUrl: 'http://plain.example' }), { code: 'ERR_INVALID_ARGUMENT' });
+      // A registry that refuses at the last step (a concurrent mint of the same serial on
+      // another line) leaves no device files behind.
+      const racing = { ...t.registry, getDevice: async () => undefined };
+      const line2 = await openFactory({ keyStore: t.keyStore, directory: join(t.dir, 'factory'), registry: racing });
+      await assert.rejects(line2.mintDevice({ serial: 'A1', model: 'M', outDir: join(t.dir, 'race') }), { code: 'ERR_ONBOARDING_DEVICE_EXISTS' });
+      assert.deepEqual(readdirSync(join(t.dir, 'race')), []);
     } finally {
       await t.close();
     }
