@@ -167,7 +167,15 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
     const binding = queue && this.#version === '1.0' ? `${account.binding.replace('Q', '')}Q` : account.binding.replace('Q', '');
     const query = [`ep=${this.endpointName}`, `lt=${account.lifetime}`, `lwm2m=${this.#version}`, `b=${binding}`];
     if (queue && this.#version !== '1.0') query.push('Q');
-    const res = await this.#conn.coap.request(this.#conn.peer, { method: 'POST', path: ['rd'], query, payload: this.registrationLinks(), contentFormat: ContentFormat.LinkFormat });
+    const send = (conn: ServerConnection) => conn.coap.request(conn.peer, { method: 'POST', path: ['rd'], query, payload: this.registrationLinks(), contentFormat: ContentFormat.LinkFormat });
+    let res;
+    try {
+      res = await send(this.#conn);
+    } catch {
+      // No answer on an old session (the server lost it): one more try on a fresh one.
+      await this.#reconnect();
+      res = await send(this.#conn!);
+    }
     if (res.code !== CoapCode.Created) throw new Lwm2mRegistrationFailedError(`Register answered ${res.codeText}`, res.code);
     const location = res.options.filter((op) => op.number === OptionNumber.LocationPath).map((op) => Buffer.from(op.value).toString('utf8'));
     if (location.length === 0) throw new Lwm2mRegistrationFailedError('Register answered 2.01 without a Location-Path', res.code);
@@ -177,6 +185,18 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
     this.emit('registered', { location: `/${location.join('/')}` });
   }
 
+  #retry(lifetime: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      const attempt = this.#location !== undefined ? this.update() : this.register();
+      attempt.catch((err: Error) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        if (!this.#stopped) this.#retry(lifetime);
+      });
+    }, Math.max(1000, lifetime * 50));
+    this.#timer.unref?.();
+  }
+
   #schedule(lifetime: number): void {
     clearTimeout(this.#timer);
     if (this.#stopped) return;
@@ -184,6 +204,8 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
     this.#timer = setTimeout(() => {
       this.update().catch((err: Error) => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
+        // Try again well before the registration runs out (5 % of the lifetime, at least 1 s).
+        if (!this.#stopped) this.#retry(lifetime);
       });
     }, ms);
     this.#timer.unref?.();
@@ -191,18 +213,29 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
 
   /**
    * Update (Core §6.2.2): POST /rd/{id}, with the object list when instances changed. A 4.04
-   * means the server forgot the registration: the client registers again.
+   * means the server forgot the registration: the client registers again. When the request gets
+   * no answer at all (the server restarted and lost the DTLS session), the client opens a new
+   * session and sends the Update once more — a server that kept the registration in its store
+   * recognises it.
    */
   async update(options: { lifetime?: number } = {}): Promise<void> {
     if (this.#conn === undefined || this.#location === undefined) throw new Lwm2mClientNotRegisteredError();
     const query = options.lifetime !== undefined ? [`lt=${options.lifetime}`] : [];
     const withObjects = this.#objectsChanged;
-    const res = await this.#conn.coap.request(this.#conn.peer, {
+    const send = (conn: ServerConnection, location: string[]) => conn.coap.request(conn.peer, {
       method: 'POST',
-      path: this.#location,
+      path: location,
       query,
       ...(withObjects ? { payload: this.registrationLinks(), contentFormat: ContentFormat.LinkFormat } : {}),
     });
+    let res;
+    try {
+      res = await send(this.#conn, this.#location);
+    } catch {
+      const location = this.#location;
+      await this.#reconnect();
+      res = await send(this.#conn!, location);
+    }
     if (res.code === CoapCode.NotFound) {
       this.#location = undefined;
       return this.register();
@@ -211,6 +244,18 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
     if (withObjects) this.#objectsChanged = false;
     this.#schedule(options.lifetime ?? this.#account().lifetime);
     this.emit('updated');
+  }
+
+  /** Drops the current session and opens a new one to the same server (keeps the registration). */
+  async #reconnect(): Promise<void> {
+    this.#resources?.close();
+    this.#resources = undefined;
+    const old = this.#conn;
+    this.#conn = undefined;
+    await old?.close().catch(() => undefined);
+    const account = this.#account();
+    this.#conn = await connectToServer(this.tree, account.security, this.#connOptions());
+    this.#resources = new ClientResources(this.#conn.coap, this.tree, { who: 'server', codec: this.#codec, defaultFormat: this.#defaultFormat, lwm2mVersion: this.#version });
   }
 
   /** De-register (Core §6.2.3): DELETE /rd/{id}. */
