@@ -45,3 +45,20 @@ test('NoSec SDK: periodic Update, object list on change, re-register after 4.04;
   addServerAccount(refused.tree, { uri, security: { mode: 'nosec' } });
   await assert.rejects(refused.start(), { code: 'ERR_LWM2M_REGISTRATION_FAILED', coapCode: 131 });
 });
+
+test('an LwM2M 1.0 client: b=UQ for queue mode, TLV as the server\'s default format', async (t) => {
+  const store = await tempStore(t).open();
+  await store.devices.create({ endpoint: 'old-1', attributes: { [NOSEC_ATTRIBUTE]: true } });
+  const srv = await udpEndpoint(t);
+  const server = createLwm2mServer({ endpoint: srv.endpoint, store, identityOf: noSecPeerIdentity(), sweepIntervalMs: 60_000 });
+  t.after(() => server.close());
+  const client = createLwm2mClient({ endpointName: 'old-1', lwm2mVersion: '1.0', queueMode: true, coap: { transmission: { ackTimeoutMs: 300, maxRetransmit: 2 } } });
+  t.after(() => client.close());
+  addServerAccount(client.tree, { uri: `coap://${srv.key}`, security: { mode: 'nosec' } });
+  await client.start();
+  const reg = await server.registration('old-1');
+  assert.deepEqual([reg?.lwm2mVersion, reg?.binding, reg?.queueMode], ['1.0', 'UQ', true]);
+  const r = await server.read('old-1', '/3/0');
+  assert.equal(r.format, 11542);
+  assert.equal(r.node.kind, 'instance');
+});
