@@ -260,14 +260,14 @@ export class ClientSession extends DtlsConnection {
     if (cid !== undefined) {
       // RFC 9146 §3: the server's value is the CID we put on records to it.
       const serverCid = decodeOpaque8(cid.data, 'connection_id');
-      if (serverCid.length > 0) this.sendCid = serverCid;
+      if (serverCid.length > 0) this.sendCid = Uint8Array.from(serverCid);
       if (this.opts.connectionId !== undefined && this.opts.connectionId.length > 0) this.receiveCid = this.opts.connectionId;
     }
     this.addToTranscript(msg);
-    this.serverRandom = sh.random;
+    this.serverRandom = Uint8Array.from(sh.random);
     this.suite = cipherSuiteInfo(sh.cipherSuite)!;
     this.cipherSuite = this.suite;
-    this.sessionId = sh.sessionId;
+    this.sessionId = Uint8Array.from(sh.sessionId);
     const r = this.opts.resume;
     if (r !== undefined && this.resumable() && sh.sessionId.length > 0 && bytesEqual(sh.sessionId, r.sessionId)) {
       // RFC 5246 §7.3: the server resumes; RFC 7627 §5.3: only with the extended master secret
@@ -289,12 +289,12 @@ export class ClientSession extends DtlsConnection {
     if (this.serverCertType === CertificateType.rawPublicKey) {
       const spki = decodeRawPublicKeyCertificate(msg.body);
       this.serverKey = publicKeyFromSpki(spki);
-      identity = { type: 'rpk', publicKey: spki };
+      identity = { type: 'rpk', publicKey: Uint8Array.from(spki) };
     } else {
       const chain = decodeCertificateList(msg.body);
       if (chain.length === 0) throw new DtlsBadCertificateError('server sent no certificate');
       this.serverKey = publicKeyFromCertificate(chain[0]!);
-      identity = { type: 'x509', chain };
+      identity = { type: 'x509', chain: chain.map((c) => Uint8Array.from(c)) };
     }
     let accepted = false;
     try {

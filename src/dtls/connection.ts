@@ -261,7 +261,12 @@ export abstract class DtlsConnection extends EventEmitter {
         return;
       case ContentType.applicationData:
         // RFC 6347 §4.1: application data is only valid in an epoch with keys established.
-        if (this.state === 'established' && record.epoch > 0) this.onApplicationData(plaintext);
+        if (this.state === 'established' && record.epoch > 0) {
+          // Protected data from the peer proves our final flight arrived (RFC 6347 §4.2.4's
+          // implicit acknowledgement): it need not be kept for retransmission any more.
+          this.lastFlight = [];
+          this.onApplicationData(plaintext);
+        }
         return;
       default:
         return;

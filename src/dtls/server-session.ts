@@ -198,7 +198,8 @@ export class ServerSession extends DtlsConnection {
     // RFC 5246 §7.4.1.2: the null compression method MUST be offered.
     if (!ch.compressionMethods.includes(0)) throw new DtlsHandshakeFailureError('client does not offer null compression');
     this.addToTranscript(msg);
-    this.clientRandom = ch.random;
+    // Copies: a view would keep the whole datagram alive for the life of the session.
+    this.clientRandom = Uint8Array.from(ch.random);
 
     const reneg = findExtension(ch.extensions, ExtensionType.renegotiationInfo);
     // RFC 5746 §3.6: in an initial handshake renegotiated_connection MUST be empty.
@@ -306,7 +307,7 @@ export class ServerSession extends DtlsConnection {
   /** RFC 5246 §7.3 abbreviated handshake: ServerHello, ChangeCipherSpec, Finished. */
   private resume(ch: ClientHello, cached: CachedSession, ext: Extension[]): void {
     this.resuming = true;
-    this.sessionId = ch.sessionId;
+    this.sessionId = Uint8Array.from(ch.sessionId);
     this.master = cached.masterSecret;
     this.identity = cached.identity;
     this.queueHandshake(
@@ -377,7 +378,7 @@ export class ServerSession extends DtlsConnection {
     if (this.clientCertType === CertificateType.rawPublicKey) {
       const spki = decodeRawPublicKeyCertificate(msg.body);
       this.clientKey = publicKeyFromSpki(spki);
-      identity = { type: 'rpk', publicKey: spki };
+      identity = { type: 'rpk', publicKey: Uint8Array.from(spki) };
     } else {
       const chain = decodeCertificateList(msg.body);
       if (chain.length === 0) {
@@ -388,7 +389,7 @@ export class ServerSession extends DtlsConnection {
         return;
       }
       this.clientKey = publicKeyFromCertificate(chain[0]!);
-      identity = { type: 'x509', chain };
+      identity = { type: 'x509', chain: chain.map((c) => Uint8Array.from(c)) };
     }
     let accepted = false;
     try {

@@ -41,9 +41,9 @@ export interface DtlsServerOptions extends ServerSessionOptions {
   /** How often the cookie secret rotates (default 60 s). */
   cookieRotationMs?: number;
   /**
-   * Handshakes one IP address may start (past the cookie) per window (default 600 per 60 s;
-   * generous because fleets behind one NAT share an address). Counted only after the cookie
-   * checks out, so spoofed floods allocate nothing.
+   * Handshakes one IP address may start (past the cookie) per window (default 5,000 per 10 s:
+   * generous, because a fleet behind one NAT shares an address and reconnects at once after an
+   * outage). Counted only after the cookie checks out, so spoofed floods allocate nothing.
    */
   handshakeRate?: { perAddress: number; windowMs: number };
   /** Session resumption by session ID (RFC 5246 §7.3); `false` turns it off. Default 10,000 entries, 24 h. */
@@ -90,7 +90,7 @@ export class DtlsServer extends EventEmitter {
     assertInteger(this.maxHalfOpen, 'maxHalfOpen', 1);
     assertInteger(this.idleTimeoutMs, 'idleTimeoutMs', 1);
     assertInteger(this.handshakeTimeoutMs, 'handshakeTimeoutMs', 1);
-    this.rate = opts.handshakeRate ?? { perAddress: 600, windowMs: 60_000 };
+    this.rate = opts.handshakeRate ?? { perAddress: 5_000, windowMs: 10_000 };
     assertInteger(this.rate.perAddress, 'handshakeRate.perAddress', 1);
     assertInteger(this.rate.windowMs, 'handshakeRate.windowMs', 1);
     this.sessionCache = opts.sessionCache === false ? undefined : new SessionCache(opts.sessionCache);
