@@ -1,0 +1,245 @@
+/**
+ * The pledge (RFC 8995 §5, device side): from a factory identity (IDevID) and a registrar URL to
+ * an operational certificate (LDevID) of the domain that claimed the device, with zero touch.
+ *
+ *   1. TLS to the registrar with the IDevID; the registrar's certificate is taken provisionally
+ *      (§5.1) and named in the voucher request (§5.2, proximity, fresh nonce).
+ *   2. The voucher is checked (§5.6.1): signed by this device's MASA (masa-ca.pem from the
+ *      factory), naming its serial, answering its nonce. Its pinned-domain-cert becomes the only
+ *      trust anchor for the registrar, whose provisional certificate must now chain to it (§5.6.2).
+ *   3. voucher_status (§5.7), EST enrollment with a fresh key (§5.9, RFC 7030), enrollstatus
+ *      (§5.9.4) over a connection authenticated with the new LDevID.
+ *
+ * LwM2M bootstrap and registration with the result are the LwM2M room's; `runPledge` returns
+ * what they need. A refused voucher or enrollment is reported to the registrar (status false)
+ * before the typed error is thrown.
+ */
+import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { keyObjectSigner } from '../../crypto/signer.js';
+import { InvalidArgumentError, RootlineError } from '../../errors.js';
+import { encodePem, findAttribute, parseCertificate, parsePem, verifyChain, type ParsedCertificate } from '../../pki/index.js';
+import { estClient } from '../est/client.js';
+import { encodeStatusTelemetry } from '../registrar/status-telemetry.js';
+import { PledgePendingError, PledgeProtocolError, RegistrarNotPinnedError } from '../registrar/errors.js';
+import { verifyVoucher, type VerifiedVoucher } from '../signed-voucher.js';
+import { createPledgeVoucherRequest } from '../voucher-requests.js';
+import { exchange, openTls, protocolError, serverCertificateOf, type TlsTarget } from './transport.js';
+
+const VOUCHER_CMS = 'application/voucher-cms+json';
+const OUT_FILES = ['ldevid.pem', 'ldevid-chain.pem', 'ldevid.key', 'domain-ca.pem', 'voucher.cms'];
+
+export interface RunPledgeOptions {
+  /** Directory with idevid.pem, idevid.key, idevid-chain.pem and masa-ca.pem (as `rootline factory mint` writes). */
+  idevidDir: string;
+  /** https://host:port of the registrar. */
+  registrarUrl: string;
+  /** MASA trust anchors, PEM (default: <idevidDir>/masa-ca.pem). */
+  masaTrustAnchors?: string;
+  /** Time for the voucher and certificate checks; `null` for a pledge without a clock (RFC 8366 §5.3). */
+  now?: Date | null;
+  /** Per-exchange timeout (default 30 s). */
+  timeoutMs?: number;
+  /** How many 202 answers (operator approval pending) are waited out (default 10). */
+  maxPendingAttempts?: number;
+  /** Longest Retry-After waited for (default 3600 s); longer ends with ERR_PLEDGE_PENDING. */
+  maxRetryAfterSeconds?: number;
+  /** How to wait for Retry-After (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
+  /** The LDevID key (default: a fresh P-256 key made here). */
+  ldevidKey?: KeyObject;
+  /** Write ldevid.pem, ldevid-chain.pem, ldevid.key (0600), domain-ca.pem, voucher.cms here; existing files are not overwritten. */
+  outDir?: string;
+  /** Progress callback (CLI output); never given key material. */
+  onStep?: (step: 'voucher-request' | 'pending' | 'voucher' | 'voucher-status' | 'enroll' | 'enroll-status', detail: Record<string, unknown>) => void;
+}
+
+export interface PledgeResult {
+  serialNumber: string;
+  /** The LDevID, DER and PEM, and its chain (leaf first, DER). */
+  ldevid: { der: Uint8Array; pem: string; chain: Uint8Array[]; certificate: ParsedCertificate };
+  /** The LDevID private key (stays on the device). */
+  key: KeyObject;
+  /** The pinned domain certificate: the device's trust anchor for its owner from now on. */
+  domainCa: { der: Uint8Array; pem: string };
+  voucher: { der: Uint8Array; verified: VerifiedVoucher };
+  /** The LDevID's CN: the endpoint name the registrar gave this device. */
+  endpoint: string | undefined;
+  /** Files written when `outDir` was given. */
+  files?: { ldevid: string; chain: string; key: string; domainCa: string; voucher: string };
+}
+
+function read(dir: string, name: string): string {
+  const p = join(dir, name);
+  if (!existsSync(p)) throw new InvalidArgumentError('idevidDir', `${p} is missing`);
+  return readFileSync(p, 'utf8');
+}
+
+function retryAfter(header: unknown): number | undefined {
+  if (typeof header !== 'string') return undefined;
+  const h = header.trim();
+  if (/^[0-9]{1,9}$/.test(h)) return Number(h);
+  const at = Date.parse(h);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+/** Runs the whole pledge side once; see the file header. */
+export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+  if (typeof options.idevidDir !== 'string' || options.idevidDir.length === 0) throw new InvalidArgumentError('idevidDir', 'expected a directory');
+  let url: URL;
+  try {
+    url = new URL(options.registrarUrl);
+  } catch (err) {
+    throw new InvalidArgumentError('registrarUrl', 'expected an https:// URL', { cause: err });
+  }
+  if (url.protocol !== 'https:') throw new InvalidArgumentError('registrarUrl', 'BRSKI runs over HTTPS (RFC 8995 §5.1)');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port === '' ? 443 : Number(url.port);
+  const servername = /^[0-9.]+$|:/.test(host) ? undefined : host;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const maxPending = options.maxPendingAttempts ?? 10;
+  const maxRetryAfter = options.maxRetryAfterSeconds ?? 3600;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const now = options.now === undefined ? new Date() : options.now;
+  const step = options.onStep ?? (() => undefined);
+
+  if (options.outDir !== undefined) {
+    // Checked before anything is asked of the registrar: a failed write after enrollment would
+    // leave an issued LDevID whose key is lost.
+    const taken = OUT_FILES.map((f) => join(options.outDir!, f)).find((f) => existsSync(f));
+    if (taken !== undefined) throw new InvalidArgumentError('outDir', `${taken} exists already`);
+  }
+  const idevidPem = read(options.idevidDir, 'idevid.pem');
+  const chainPem = read(options.idevidDir, 'idevid-chain.pem');
+  const idevidKey = createPrivateKey(read(options.idevidDir, 'idevid.key'));
+  const keyPem = String(idevidKey.export({ type: 'pkcs8', format: 'pem' }));
+  const masaPem = options.masaTrustAnchors ?? read(options.idevidDir, 'masa-ca.pem');
+  const masaAnchors = parsePem(masaPem, {}).map((b) => b.der);
+  const idevid = parseCertificate(idevidPem);
+  const serial = findAttribute(idevid.subjectRdns, 'serialNumber');
+  if (serial === undefined) throw new InvalidArgumentError('idevidDir', 'idevid.pem has no subject serialNumber');
+  const tls = (clientCert: string, clientKey: string, ca?: string[]): TlsTarget => ({ host, port, timeoutMs, cert: clientCert, key: clientKey, ...(servername !== undefined ? { servername } : {}), ...(ca !== undefined ? { ca } : {}) });
+  const maxBytes = 1024 * 1024;
+
+  // 1. Voucher request over provisional TLS.
+  let registrarCert: Uint8Array | undefined;
+  let signed: { der: Uint8Array; nonce: Uint8Array } | undefined;
+  let voucherDer: Uint8Array | undefined;
+  for (let attempt = 1; voucherDer === undefined; attempt++) {
+    const socket = await openTls(tls(chainPem, keyPem));
+    const seen = serverCertificateOf(socket);
+    // The same registrar certificate keeps the same request (a retry after 202); another one
+    // gets a request naming it, with a fresh nonce.
+    if (signed === undefined || registrarCert === undefined || Buffer.compare(Buffer.from(seen), Buffer.from(registrarCert)) !== 0) {
+      registrarCert = seen;
+      const nonce = new Uint8Array(randomBytes(16));
+      const req = await createPledgeVoucherRequest({ signer: keyObjectSigner(idevidKey), idevid: [idevid], registrarCertificate: seen, nonce, ...(now !== null ? { now } : {}) });
+      signed = { der: req.der, nonce };
+    }
+    step('voucher-request', { serialNumber: serial, attempt });
+    const ex = await exchange(socket, url.host, '/.well-known/brski/requestvoucher', signed.der, { 'content-type': VOUCHER_CMS, accept: VOUCHER_CMS }, maxBytes);
+    if (ex.status === 200) {
+      voucherDer = new Uint8Array(ex.body);
+      break;
+    }
+    if (ex.status !== 202) throw protocolError(ex, 'requestvoucher');
+    const wait = retryAfter(ex.headers['retry-after']);
+    if (wait === undefined) throw new PledgeProtocolError('requestvoucher: 202 without a usable Retry-After', { status: 202 });
+    step('pending', { retryAfterSeconds: wait, attempt });
+    if (wait > maxRetryAfter || attempt >= maxPending) throw new PledgePendingError(`the registrar still holds the request for approval after ${attempt} attempt(s)`, wait);
+    await sleep(wait * 1000);
+  }
+
+  // 2. The voucher, then the registrar against the pinned domain.
+  const statusOverProvisional = async (ok: boolean, reason?: string): Promise<void> => {
+    const socket = await openTls(tls(chainPem, keyPem));
+    await exchange(socket, url.host, '/.well-known/brski/voucher_status', encodeStatusTelemetry(ok, reason), { 'content-type': 'application/json' }, maxBytes);
+  };
+  let verified: VerifiedVoucher;
+  try {
+    verified = verifyVoucher(voucherDer, { masaTrustAnchors: masaAnchors, serialNumber: serial, nonce: signed!.nonce, now });
+    const pinned = parseCertificate(verified.pinnedDomainCertificate);
+    // RFC 8995 §5.6.2: the pledge "MUST ... verify the provisional TLS server certificate" chains
+    // to the pinned-domain-cert; until now it was trusted for nothing.
+    if (Buffer.compare(Buffer.from(pinned.der), Buffer.from(registrarCert!)) !== 0) {
+      try {
+        verifyChain(registrarCert!, [], [pinned], now !== null ? { at: now } : {});
+      } catch (err) {
+        throw new RegistrarNotPinnedError(`the registrar's certificate does not chain to the domain the voucher pins: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  } catch (err) {
+    if (err instanceof RootlineError) {
+      // §5.7: the pledge reports a refused voucher too ("status": false), best effort.
+      await statusOverProvisional(false, `${err.code}: ${err.message}`.slice(0, 512)).catch(() => undefined);
+    }
+    throw err;
+  }
+  step('voucher', { serialNumber: serial, assertion: verified.voucher.assertion });
+  const domainCaPem = encodePem('CERTIFICATE', verified.pinnedDomainCertificate);
+  const pinnedCa = [domainCaPem];
+
+  // 3. From here the registrar is authenticated by the pinned domain certificate.
+  {
+    const ex = await exchange(await openTls(tls(chainPem, keyPem, pinnedCa)), url.host, '/.well-known/brski/voucher_status', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
+    if (ex.status !== 200) throw protocolError(ex, 'voucher_status');
+    step('voucher-status', { status: true });
+  }
+  const key = options.ldevidKey ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const est = estClient({ baseUrl: `${url.origin}/.well-known/est`, ca: pinnedCa, clientCert: chainPem, clientKey: keyPem, timeoutMs, ...(servername !== undefined ? { servername } : {}) });
+  let enrolled;
+  try {
+    // The registrar names the subject (CN = endpoint); the CSR's carries the serial for humans.
+    enrolled = await est.simpleEnroll({ signer: keyObjectSigner(key), subject: [[{ type: 'serialNumber', value: serial }]] });
+  } catch (err) {
+    const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
+    const sock = await openTls(tls(chainPem, keyPem, pinnedCa)).catch(() => undefined);
+    if (sock !== undefined) await exchange(sock, url.host, '/.well-known/brski/enrollstatus', encodeStatusTelemetry(false, `${code}: ${(err as Error).message}`.slice(0, 512)), { 'content-type': 'application/json' }, maxBytes).catch(() => undefined);
+    throw err;
+  }
+  step('enroll', { subject: enrolled.parsed.subject, serialNumber: enrolled.parsed.serialNumber });
+  // §5.9.4 over a connection authenticated with the new LDevID: proves it works end to end.
+  const ldevidChainPem = enrolled.chain.map((c) => encodePem('CERTIFICATE', c)).join('');
+  const keyOut = String(key.export({ type: 'pkcs8', format: 'pem' }));
+  {
+    const ex = await exchange(await openTls(tls(ldevidChainPem, keyOut, pinnedCa)), url.host, '/.well-known/brski/enrollstatus', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
+    if (ex.status !== 200) throw protocolError(ex, 'enrollstatus');
+    step('enroll-status', { status: true });
+  }
+  const result: PledgeResult = {
+    serialNumber: serial,
+    ldevid: { der: enrolled.certificate, pem: enrolled.pem, chain: enrolled.chain, certificate: enrolled.parsed },
+    key,
+    domainCa: { der: verified.pinnedDomainCertificate, pem: domainCaPem },
+    voucher: { der: voucherDer, verified },
+    endpoint: findAttribute(enrolled.parsed.subjectRdns, 'CN'),
+  };
+  if (options.outDir !== undefined) result.files = writeResult(options.outDir, result, ldevidChainPem, keyOut);
+  return result;
+}
+
+function writeResult(dir: string, r: PledgeResult, chainPem: string, keyPem: string): NonNullable<PledgeResult['files']> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const files = { ldevid: join(dir, 'ldevid.pem'), chain: join(dir, 'ldevid-chain.pem'), key: join(dir, 'ldevid.key'), domainCa: join(dir, 'domain-ca.pem'), voucher: join(dir, 'voucher.cms') };
+  // 'wx': a second run never overwrites the key of the first.
+  writeFileSync(files.key, keyPem, { mode: 0o600, flag: 'wx' });
+  writeFileSync(files.ldevid, r.ldevid.pem, { flag: 'wx' });
+  writeFileSync(files.chain, chainPem, { flag: 'wx' });
+  writeFileSync(files.domainCa, r.domainCa.pem, { flag: 'wx' });
+  writeFileSync(files.voucher, r.voucher.der, { flag: 'wx' });
+  return files;
+}
+
+/** The result as JSON for `rootline pledge --json` (no key material). */
+export function pledgeResultJson(r: PledgeResult): Record<string, unknown> {
+  return {
+    serialNumber: r.serialNumber,
+    endpoint: r.endpoint ?? null,
+    ldevid: { subject: r.ldevid.certificate.subject, serialNumber: r.ldevid.certificate.serialNumber, notAfter: r.ldevid.certificate.notAfter.toISOString(), fingerprint256: r.ldevid.certificate.fingerprint256 },
+    domainCa: parseCertificate(r.domainCa.der).subject,
+    voucher: { assertion: r.voucher.verified.voucher.assertion, createdOn: r.voucher.verified.voucher.createdOn.toISOString(), masa: r.voucher.verified.masaCertificate.subject },
+    ...(r.files !== undefined ? { files: r.files } : {}),
+  };
+}

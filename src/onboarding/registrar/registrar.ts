@@ -1,0 +1,388 @@
+/**
+ * The domain registrar of RFC 8995 (§5.3-§5.9): it takes a pledge's voucher request over TLS
+ * with the pledge's IDevID as client certificate (provisional trust, §5.1), decides by policy,
+ * asks the pledge's MASA for a voucher, checks what the MASA answered and relays it; then it
+ * enrolls the pledge over EST (RFC 7030) for an LDevID from the domain CA and provisions the
+ * device into the registry (provisioning.ts). The HTTP face is routes.ts.
+ *
+ * A pledge may enroll only after this registrar relayed a voucher for its IDevID (within
+ * `vouchedTtlSeconds`): the EST `authorize` checks that, and names the certificate subject
+ * (CN = the device's endpoint, serialNumber = its serial), so the LwM2M server later binds the
+ * LDevID to exactly that device. Vouched sessions are kept in this process: on several nodes,
+ * the pledge's TLS connections must reach the same node (RFC 8995 §5.1 expects one connection).
+ */
+import { createHash } from 'node:crypto';
+import type { Signer } from '../../crypto/keystore/types.js';
+import { InvalidArgumentError, RootlineError } from '../../errors.js';
+import { findAttribute, parseCertificate, verifyChain, type CaState, type CertificateAuthority, type CertificateInput, type ParsedCertificate } from '../../pki/index.js';
+import type { AuditLog, BootstrapConfigRepository, DeviceRepository, SettingsRepository } from '../../store/types.js';
+import { authorizeByManufacturer } from '../est/authorize-manufacturer.js';
+import { EstIssueFailedError } from '../est/errors.js';
+import { createEstService, type EstService, type EstPolicy } from '../est/service.js';
+import { domainIdOf } from '../masa.js';
+import { auditText } from '../masa-registry.js';
+import { createOwnershipService, type OwnershipService } from '../ownership-service.js';
+import { verifyVoucher } from '../signed-voucher.js';
+import { createRegistrarVoucherRequest } from '../voucher-requests.js';
+import {
+  BadMasaVoucherError,
+  MasaFailedError,
+  PledgeIdentityMismatchError,
+  PledgeRefusedError,
+  PledgeUnauthenticatedError,
+  VoucherRequestReplayError,
+} from './errors.js';
+import type { MasaClient } from './masa-client.js';
+import { approvalBook, defaultEndpointFor, defaultModelOf, type PendingRequest, type PledgeIdentity, type RegistrarPolicy } from './policy.js';
+import { createProvisioner, x509BootstrapConfig, type BootstrapConfigBuilder, type Lwm2mServerTarget } from './provisioning.js';
+import { parseStatusTelemetry, type StatusTelemetry } from './status-telemetry.js';
+
+export interface ManufacturerTrust {
+  /** The manufacturer CA the pledges' IDevIDs chain to (manufacturer-ca.pem). */
+  ca: CertificateInput;
+  /** Trust anchors of this manufacturer's MASA voucher signer (masa-ca.pem). */
+  masaTrustAnchors: readonly CertificateInput[];
+  /** Overrides the MASA URL the IDevIDs carry (RFC 8995 §2.3.2), e.g. for a local MASA. */
+  masaUrl?: string;
+  /** Name used in endpoints and audit records (default: the CA subject's O, else CN). */
+  name?: string;
+}
+
+export interface RegistrarOptions {
+  store: { devices: DeviceRepository; bootstrapConfigs: BootstrapConfigRepository; settings: SettingsRepository };
+  audit: AuditLog;
+  /** The domain CA that issues LDevIDs; `onStateChanged` persists its state after each issue/revoke. */
+  domainCa: { ca: CertificateAuthority; onStateChanged?: (state: CaState) => unknown };
+  /**
+   * The registrar's identity: the key and certificate it presents in TLS and signs voucher
+   * requests with (RFC 8995 §5.5: the MASA pins the domain from these), then the chain up to the
+   * domain CA.
+   */
+  registrar: { signer: Signer; certificate: CertificateInput; chain?: readonly CertificateInput[] };
+  manufacturers: readonly ManufacturerTrust[];
+  masaClient: MasaClient;
+  policy?: RegistrarPolicy;
+  /** Where onboarded devices are bootstrapped to: a server target, or a builder of the whole configuration. */
+  lwm2m: Lwm2mServerTarget | { bootstrapConfig: BootstrapConfigBuilder };
+  ownership?: OwnershipService;
+  est?: Pick<EstPolicy, 'channelBinding' | 'validityDays'>;
+  /** How long after the voucher the pledge may enroll (default 3600 s). */
+  vouchedTtlSeconds?: number;
+  now?: () => Date;
+}
+
+/** What the transport knows about the pledge's TLS session. */
+export interface PledgeContext {
+  /** The TLS client chain, leaf first, DER. */
+  clientCertificates: readonly Uint8Array[];
+  /** The certificate this registrar presented in that TLS session (default: the registrar certificate). */
+  serverCertificate?: Uint8Array;
+  remoteAddress?: string;
+}
+
+export type VoucherOutcome =
+  | { status: 'voucher'; voucher: Uint8Array; serialNumber: string; endpoint: string }
+  | { status: 'pending'; retryAfterSeconds: number; serialNumber: string };
+
+export interface Registrar {
+  /** RFC 8995 §5.2-§5.6: the pledge's CMS voucher request in, the MASA's voucher out. */
+  requestVoucher(context: PledgeContext, body: Uint8Array): Promise<VoucherOutcome>;
+  /** RFC 8995 §5.7 voucher status telemetry. */
+  voucherStatus(context: PledgeContext, body: Uint8Array): Promise<StatusTelemetry>;
+  /** RFC 8995 §5.9.4 enrollment status telemetry. */
+  enrollStatus(context: PledgeContext, body: Uint8Array): Promise<StatusTelemetry>;
+  /** The EST service (authorize = vouched pledges; enrollment provisions the device). */
+  readonly est: EstService;
+  /** Operator approval (policy.approval 'manual'). */
+  pending(): Promise<PendingRequest[]>;
+  approve(serial: string, actor: string): Promise<PendingRequest>;
+  reject(serial: string, actor: string): Promise<PendingRequest>;
+  /** The registrar certificate (what the pledge must name in its proximity assertion). */
+  readonly certificate: ParsedCertificate;
+}
+
+interface Manufacturer {
+  ca: ParsedCertificate;
+  masaTrustAnchors: ParsedCertificate[];
+  masaUrl: string | undefined;
+  name: string;
+}
+
+interface VouchedSession {
+  pledge: PledgeIdentity;
+  endpoint: string;
+  domainId: string;
+  at: number;
+  enrolled: boolean;
+  voucherStatus?: StatusTelemetry;
+}
+
+function toParsed(c: CertificateInput): ParsedCertificate {
+  return typeof c === 'object' && c !== null && 'der' in c && (c as ParsedCertificate).der instanceof Uint8Array ? (c as ParsedCertificate) : parseCertificate(c as Uint8Array | string);
+}
+
+const MAX_SEEN_NONCES = 100_000;
+const NONCE_MEMORY_MS = 24 * 3600 * 1000;
+
+export function createRegistrar(options: RegistrarOptions): Registrar {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+  const { store, audit, masaClient } = options;
+  const ca = options.domainCa?.ca;
+  if (ca === undefined) throw new InvalidArgumentError('domainCa.ca', 'expected the domain CertificateAuthority');
+  if (!Array.isArray(options.manufacturers) || options.manufacturers.length === 0) throw new InvalidArgumentError('manufacturers', 'expected at least one trusted manufacturer');
+  const manufacturers: Manufacturer[] = options.manufacturers.map((m, i) => {
+    const mca = toParsed(m.ca);
+    if (!Array.isArray(m.masaTrustAnchors) || m.masaTrustAnchors.length === 0) throw new InvalidArgumentError(`manufacturers[${i}].masaTrustAnchors`, 'expected the MASA trust anchor(s)');
+    return { ca: mca, masaTrustAnchors: m.masaTrustAnchors.map(toParsed), masaUrl: m.masaUrl, name: m.name ?? findAttribute(mca.subjectRdns, 'O') ?? findAttribute(mca.subjectRdns, 'CN') ?? mca.fingerprint256.slice(0, 16) };
+  });
+  const registrarCert = toParsed(options.registrar.certificate);
+  const registrarChain = (options.registrar.chain ?? []).map(toParsed);
+  if (!registrarChain.some((c) => c.fingerprint256 === ca.certificate.fingerprint256)) registrarChain.push(ca.certificate);
+  // The MASA pins the domain CA the registrar carries (masa.ts); check now that it would.
+  verifyChain(registrarCert, registrarChain, [ca.certificate]);
+  const signingCertificates = [registrarCert, ...registrarChain];
+  const policy = options.policy ?? {};
+  const book = approvalBook(store.settings, policy);
+  const modelOf = policy.modelOf ?? defaultModelOf;
+  const endpointFor = policy.endpointFor ?? defaultEndpointFor;
+  const ownership = options.ownership ?? createOwnershipService({ devices: store.devices, audit });
+  const bootstrapConfig = 'bootstrapConfig' in options.lwm2m ? options.lwm2m.bootstrapConfig : x509BootstrapConfig(options.lwm2m);
+  const provision = createProvisioner({ devices: store.devices, bootstrapConfigs: store.bootstrapConfigs, ownership, audit, bootstrapConfig });
+  const now = options.now ?? (() => new Date());
+  const vouchedTtlMs = (options.vouchedTtlSeconds ?? 3600) * 1000;
+  const vouched = new Map<string, VouchedSession>();
+  const seenNonces = new Map<string, number>();
+
+  async function persistCa(): Promise<void> {
+    await options.domainCa.onStateChanged?.(ca.state);
+  }
+
+  function sessionOf(fingerprint: string): VouchedSession | undefined {
+    const s = vouched.get(fingerprint);
+    if (s !== undefined && now().getTime() - s.at > vouchedTtlMs) {
+      vouched.delete(fingerprint);
+      return undefined;
+    }
+    return s;
+  }
+
+  function clientLeaf(context: PledgeContext): { leaf: ParsedCertificate; chain: ParsedCertificate[] } {
+    const certs = context?.clientCertificates;
+    if (!Array.isArray(certs) || certs.length === 0) throw new PledgeUnauthenticatedError('a TLS client certificate (the IDevID) is required (RFC 8995 §5.1)');
+    try {
+      const chain = certs.map((c) => parseCertificate(c));
+      return { leaf: chain[0]!, chain };
+    } catch (err) {
+      throw new PledgeUnauthenticatedError('the TLS client certificate does not parse', { cause: err });
+    }
+  }
+
+  /** The trusted manufacturer whose CA the IDevID chains to; refuses unknown manufacturers. */
+  function manufacturerOf(leaf: ParsedCertificate, chain: readonly ParsedCertificate[]): Manufacturer {
+    for (const m of manufacturers) {
+      try {
+        verifyChain(leaf, chain.slice(1), [m.ca], { at: now() });
+        return m;
+      } catch (err) {
+        if (!(err instanceof RootlineError)) throw err;
+      }
+    }
+    throw new PledgeRefusedError(`the IDevID (${leaf.subject}, issuer ${leaf.issuer}) is not from a trusted manufacturer`);
+  }
+
+  function rememberNonce(serial: string, nonce: Uint8Array): boolean {
+    const t = now().getTime();
+    const key = `${serial}\u0000${Buffer.from(nonce).toString('hex')}`;
+    const seen = seenNonces.get(key);
+    if (seen !== undefined && t - seen < NONCE_MEMORY_MS) return false;
+    seenNonces.delete(key);
+    seenNonces.set(key, t);
+    // Oldest first (insertion order): a bounded memory; the MASA remembers answered nonces for good.
+    while (seenNonces.size > MAX_SEEN_NONCES) seenNonces.delete(seenNonces.keys().next().value!);
+    return true;
+  }
+
+  async function deny(action: string, subject: string, actor: string, err: unknown, extra: Record<string, unknown> = {}): Promise<never> {
+    const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
+    await audit.append({ actor: auditText(actor), action, subject: auditText(subject), outcome: 'deny', details: { ...extra, code, reason: auditText(err instanceof Error ? err.message : String(err), 300) } });
+    throw err;
+  }
+
+  async function requestVoucher(context: PledgeContext, body: Uint8Array): Promise<VoucherOutcome> {
+    let actor = 'pledge:unauthenticated';
+    let subject = 'unknown';
+    const details: Record<string, unknown> = {};
+    if (context?.remoteAddress !== undefined) details.remoteAddress = context.remoteAddress;
+    try {
+      const { leaf, chain } = clientLeaf(context);
+      const serial = findAttribute(leaf.subjectRdns, 'serialNumber');
+      actor = `pledge:${serial ?? leaf.fingerprint256}`;
+      subject = serial ?? leaf.fingerprint256;
+      details.idevid = { subject: leaf.subject, issuer: leaf.issuer, fingerprint256: leaf.fingerprint256 };
+      // RFC 8995 §5.3: "the Registrar MUST verify ... the pledge's IDevID" — provisional TLS
+      // accepted any certificate; only trusted manufacturers go further.
+      const m = manufacturerOf(leaf, chain);
+      if (serial === undefined) throw new PledgeRefusedError('the IDevID carries no serialNumber (IEEE 802.1AR §8.6)');
+      // §5.3 checks on the request itself: signed by an IDevID, serial equal, proximity naming
+      // the certificate this registrar presented in this very TLS session.
+      const built = await createRegistrarVoucherRequest({
+        signer: options.registrar.signer,
+        certificates: signingCertificates,
+        pledgeRequest: body,
+        tlsCertificate: context.serverCertificate ?? registrarCert,
+        manufacturerCas: [m.ca],
+        now: now(),
+      });
+      // The request must be this TLS client's own: a pledge relaying another device's signed
+      // request would otherwise get that device vouched on its own connection.
+      if (built.pledge.signerCertificate.fingerprint256 !== leaf.fingerprint256) throw new PledgeIdentityMismatchError('the voucher request is signed by another certificate than the TLS client certificate');
+      const model = modelOf(leaf, serial) ?? 'unknown';
+      const pledge: PledgeIdentity = { serial, model, manufacturer: m.name, idevidFingerprint: leaf.fingerprint256 };
+      const decision = await book.decide(pledge);
+      details.policy = decision.decision === 'accept' ? decision.basis : decision.decision;
+      if (decision.decision === 'reject') throw new PledgeRefusedError(`policy refuses ${serial}: ${decision.reason}`);
+      if (decision.decision === 'pending') {
+        await audit.append({ actor: auditText(actor), action: 'registrar.voucher.request', subject: auditText(subject), outcome: 'deny', details: { ...details, pending: true, retryAfterSeconds: decision.retryAfterSeconds } });
+        return { status: 'pending', retryAfterSeconds: decision.retryAfterSeconds, serialNumber: serial };
+      }
+      const nonce = built.request.nonce;
+      // A nonce is answered once (RFC 8995 §11.3: nonces defeat replay); the MASA checks again.
+      if (nonce !== undefined && !rememberNonce(serial, nonce)) throw new VoucherRequestReplayError(`this voucher request of ${serial} (same nonce) was relayed before`);
+      const masaUrl = m.masaUrl ?? leaf.masaUrl;
+      if (masaUrl === undefined) throw new PledgeRefusedError('the IDevID names no MASA (id-pe-masa-url) and none is configured for its manufacturer');
+      details.masaUrl = masaUrl;
+      const voucher = await masaClient.requestVoucher({ masaUrl, request: built.der, serialNumber: serial });
+      // RFC 8995 §5.6: the registrar "SHOULD" check the voucher before relaying it: signed by the
+      // manufacturer's MASA, for this pledge and nonce, and pinning *our* domain.
+      let pinned: ParsedCertificate;
+      try {
+        const verified = verifyVoucher(voucher, { masaTrustAnchors: m.masaTrustAnchors, serialNumber: serial, ...(nonce !== undefined ? { nonce } : {}), now: now() });
+        pinned = parseCertificate(verified.pinnedDomainCertificate);
+      } catch (err) {
+        throw new BadMasaVoucherError(`the MASA's voucher is not acceptable: ${(err as Error).message}`, { cause: err });
+      }
+      if (pinned.fingerprint256 !== ca.certificate.fingerprint256 && pinned.fingerprint256 !== registrarCert.fingerprint256) throw new BadMasaVoucherError('the voucher pins another domain than this registrar\'s');
+      const endpoint = endpointFor(pledge);
+      const domainId = domainIdOf(pinned);
+      vouched.set(leaf.fingerprint256, { pledge, endpoint, domainId, at: now().getTime(), enrolled: false });
+      await audit.append({ actor: auditText(actor), action: 'registrar.voucher.request', subject: auditText(subject), outcome: 'success', details: { ...details, endpoint, domainId, voucherSha256: createHash('sha256').update(voucher).digest('hex') } });
+      return { status: 'voucher', voucher, serialNumber: serial, endpoint };
+    } catch (err) {
+      if (err instanceof MasaFailedError) return deny('registrar.voucher.request', subject, actor, err, { ...details, masaCode: err.masaCode ?? null, masaStatus: err.masaStatus ?? null });
+      return deny('registrar.voucher.request', subject, actor, err, details);
+    }
+  }
+
+  /** The pledge behind a telemetry post: a vouched IDevID, or an LDevID of ours bound to a device. */
+  async function telemetrySubject(context: PledgeContext): Promise<{ session?: VouchedSession; endpoint?: string; who: string }> {
+    const { leaf, chain } = clientLeaf(context);
+    const session = sessionOf(leaf.fingerprint256);
+    if (session !== undefined) return { session, endpoint: session.endpoint, who: session.pledge.serial };
+    try {
+      verifyChain(leaf, chain.slice(1), [ca.certificate], { at: now(), purpose: 'clientAuth' });
+    } catch (err) {
+      throw new PledgeUnauthenticatedError('status telemetry is taken from vouched pledges or devices with an LDevID of this domain only', { cause: err });
+    }
+    if (ca.isRevoked(leaf.serialNumber)) throw new PledgeUnauthenticatedError('the LDevID is revoked');
+    const cn = findAttribute(leaf.subjectRdns, 'CN');
+    const cred = cn === undefined ? undefined : await store.devices.findCredential('x509', cn);
+    if (cred === undefined) throw new PledgeUnauthenticatedError('no device is bound to this LDevID');
+    return { endpoint: cred.endpoint, who: cred.endpoint };
+  }
+
+  async function telemetry(kind: 'voucher-status' | 'enroll-status', context: PledgeContext, body: Uint8Array): Promise<StatusTelemetry> {
+    const action = `registrar.${kind}`;
+    let who = 'unauthenticated';
+    try {
+      const target = await telemetrySubject(context);
+      who = target.who;
+      const status = parseStatusTelemetry(body);
+      const details: Record<string, unknown> = { status: status.status, ...(status.reason !== undefined ? { reason: auditText(status.reason, 300) } : {}), ...(target.endpoint !== undefined ? { endpoint: target.endpoint } : {}) };
+      if (kind === 'voucher-status' && target.session !== undefined) {
+        target.session.voucherStatus = status;
+        // §5.7: a pledge that refused the voucher will not enroll under it.
+        if (!status.status) vouched.delete(target.session.pledge.idevidFingerprint);
+      }
+      if (kind === 'enroll-status' && target.endpoint !== undefined) {
+        const device = await store.devices.get(target.endpoint);
+        if (device !== undefined) {
+          await store.devices.update(target.endpoint, { attributes: { ...device.attributes, enrollStatus: { status: status.status, at: now().toISOString(), ...(status.reason !== undefined ? { reason: auditText(status.reason, 300) } : {}) } } });
+        }
+      }
+      await audit.append({ actor: auditText(`pledge:${who}`), action, subject: auditText(who), outcome: status.status ? 'success' : 'failure', details });
+      return status;
+    } catch (err) {
+      return deny(action, who, `pledge:${who}`, err);
+    }
+  }
+
+  const inner = createEstService({
+    ca,
+    audit,
+    ...(options.est !== undefined ? { policy: options.est } : {}),
+    onIssued: () => persistCa(),
+    authorize: authorizeByManufacturer({
+      manufacturerCas: manufacturers.map((m) => m.ca.der),
+      decide: (client) => {
+        const session = sessionOf(client.fingerprint256);
+        const identity = findAttribute(client.subjectRdns, 'serialNumber') ?? client.fingerprint256;
+        if (session === undefined) return { decision: 'reject', identity, reason: 'no voucher was relayed for this IDevID recently; request a voucher first (RFC 8995 §5.9)' };
+        if (session.enrolled) return { decision: 'reject', identity, reason: 'this voucher was used for an enrollment already' };
+        if (session.voucherStatus !== undefined && !session.voucherStatus.status) return { decision: 'reject', identity, reason: 'the pledge reported that it refused the voucher' };
+        return { decision: 'accept', identity, subject: [[{ type: 'CN', value: session.endpoint }], [{ type: 'serialNumber', value: session.pledge.serial }]] };
+      },
+    }),
+  });
+
+  /** simpleenroll, then the registry; a failed provisioning revokes the certificate it got. */
+  const est: EstService = {
+    cacerts: () => inner.cacerts(),
+    csrAttrs: () => inner.csrAttrs(),
+    simpleReenroll: (context, body) => inner.simpleReenroll(context, body),
+    async simpleEnroll(context, body) {
+      const outcome = await inner.simpleEnroll(context, body);
+      if (outcome.status !== 'issued') return outcome;
+      const { leaf } = clientLeaf(context);
+      const session = sessionOf(leaf.fingerprint256);
+      const issued = outcome.certificate;
+      let claimed = false;
+      try {
+        // Two enrollments racing on one voucher: the first to get here provisions, the other's
+        // certificate is revoked below.
+        if (session === undefined || session.enrolled) throw new PledgeRefusedError('the vouched session ended or was used while the certificate was issued');
+        session.enrolled = true;
+        claimed = true;
+        await provision({ endpoint: session.endpoint, pledge: session.pledge, ldevid: issued, domainId: session.domainId });
+      } catch (err) {
+        if (claimed && session !== undefined) session.enrolled = false;
+        // The certificate was signed but is not handed out: revoke it so that nothing issued
+        // exists without its device (issue 6: nothing half-created).
+        ca.revoke(issued.serialNumber, 'cessationOfOperation');
+        await persistCa();
+        await audit.append({ actor: auditText(`pledge:${session?.pledge.serial ?? leaf.fingerprint256}`), action: 'registrar.enroll', subject: auditText(session?.endpoint ?? leaf.fingerprint256), outcome: 'failure', details: { code: (err as { code?: unknown })?.code ?? null, revoked: issued.serialNumber } });
+        throw new EstIssueFailedError(`the LDevID was issued but the device could not be provisioned (certificate revoked): ${(err as Error).message}`, { cause: err });
+      }
+      await audit.append({ actor: auditText(`pledge:${session.pledge.serial}`), action: 'registrar.enroll', subject: session.endpoint, outcome: 'success', details: { ldevidSerial: issued.serialNumber, fingerprint: issued.certificate.fingerprint256 } });
+      return outcome;
+    },
+  };
+
+  return {
+    requestVoucher,
+    voucherStatus: (context, body) => telemetry('voucher-status', context, body),
+    enrollStatus: (context, body) => telemetry('enroll-status', context, body),
+    est,
+    pending: () => book.list(),
+    async approve(serial, actor) {
+      const r = await book.approve(serial, actor);
+      await audit.append({ actor: auditText(actor), action: 'registrar.approval', subject: auditText(serial), outcome: 'allow', details: { idevidFingerprint: r.idevidFingerprint } });
+      return r;
+    },
+    async reject(serial, actor) {
+      const r = await book.reject(serial, actor);
+      await audit.append({ actor: auditText(actor), action: 'registrar.approval', subject: auditText(serial), outcome: 'deny', details: { idevidFingerprint: r.idevidFingerprint } });
+      return r;
+    },
+    certificate: registrarCert,
+  };
+}
