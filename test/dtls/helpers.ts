@@ -67,6 +67,10 @@ export interface ProxyOptions {
   /** Returns true to drop a datagram; `n` counts datagrams in that direction from 0. */
   dropToServer?: (d: Buffer, n: number) => boolean;
   dropToClient?: (d: Buffer, n: number) => boolean;
+  /** Sends every forwarded datagram twice. */
+  duplicate?: boolean;
+  /** Swaps each pair of datagrams per direction (a held one goes out after the next arrives). */
+  swapPairs?: boolean;
 }
 
 /** A UDP proxy between one client and a server on loopback, recording and optionally dropping datagrams. */
@@ -74,6 +78,28 @@ export class UdpProxy {
   readonly toServer: Buffer[] = [];
   readonly toClient: Buffer[] = [];
   private client: RemoteInfo | undefined;
+  private heldToServer: Buffer | undefined;
+  private heldToClient: Buffer | undefined;
+
+  private forward(d: Buffer, dir: 'server' | 'client'): void {
+    const send = (x: Buffer): void => {
+      for (let i = 0; i < (this.opts.duplicate === true ? 2 : 1); i++) {
+        if (dir === 'server') this.back.send(x, this.serverPort, '127.0.0.1');
+        else if (this.client !== undefined) this.front.send(x, this.client.port, this.client.address);
+      }
+    };
+    if (this.opts.swapPairs !== true) return send(d);
+    const held = dir === 'server' ? this.heldToServer : this.heldToClient;
+    if (held === undefined) {
+      if (dir === 'server') this.heldToServer = d;
+      else this.heldToClient = d;
+      return;
+    }
+    if (dir === 'server') this.heldToServer = undefined;
+    else this.heldToClient = undefined;
+    send(d);
+    send(held);
+  }
 
   private constructor(
     private readonly front: Socket,
@@ -85,7 +111,7 @@ export class UdpProxy {
       this.client = rinfo;
       const n = this.toServer.length;
       this.toServer.push(d);
-      if (this.opts.dropToServer?.(d, n) !== true) this.back.send(d, serverPort, '127.0.0.1');
+      if (this.opts.dropToServer?.(d, n) !== true) this.forward(d, 'server');
     });
     this.attachBack(back);
   }
@@ -94,7 +120,7 @@ export class UdpProxy {
     back.on('message', (d) => {
       const n = this.toClient.length;
       this.toClient.push(d);
-      if (this.client !== undefined && this.opts.dropToClient?.(d, n) !== true) this.front.send(d, this.client.port, this.client.address);
+      if (this.opts.dropToClient?.(d, n) !== true) this.forward(d, 'client');
     });
   }
 
