@@ -7,11 +7,15 @@ import { fastify, type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { isRootlineError } from '../errors.js';
 import type { Store } from '../store/types.js';
+import { createCampaignHandlers, type CampaignAction, type CampaignOperations } from './campaign-routes.js';
 import type { PskSealer } from './credentials.js';
 import { createDeviceHandlers, type DeviceListQueryInput, type NewDeviceBody } from './device-routes.js';
 import { API_ERRORS, ApiError, errorBody, type ApiErrorCode } from './errors.js';
+import { EventHub } from './events-hub.js';
+import { createEventStreams } from './events-routes.js';
+import { createFirmwareHandlers, type FirmwareRepositoryApi, type FirmwareUploadQuery } from './firmware-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { API_PREFIX, ROUTES, type JsonSchema, type RouteSpec } from './routes.js';
+import { API_PREFIX, CAMPAIGN_ACTIONS, ROUTES, type JsonSchema, type RouteSpec } from './routes.js';
 
 /** What health needs to know about listeners (server/listeners.ts implements it). */
 export interface HealthSource {
@@ -29,7 +33,17 @@ export interface ApiDeps {
   actor?: string;
   /** Largest request body in bytes (default 64 KiB: a device with a certificate fits easily). */
   bodyLimit?: number;
+  /** The firmware repository (src/fota/firmware) and the campaign engine (src/fota/campaign). */
+  firmware?: FirmwareRepositoryApi;
+  campaigns?: CampaignOperations;
+  /** The live event feed behind GET /events; device routes publish to it as well. Default: a private hub. */
+  events?: EventHub;
+  /** Largest firmware upload in bytes (default 64 MiB). */
+  maxFirmwareBytes?: number;
 }
+
+/** Default firmware upload limit: the firmware room's own default image limit. */
+export const DEFAULT_MAX_FIRMWARE_BYTES = 64 * 1024 * 1024;
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -80,6 +94,14 @@ function mapFastifyError(err: FastifyError): { code: ApiErrorCode; message: stri
   return { code: 'ERR_API_INTERNAL', message: 'internal error' };
 }
 
+/** A stand-in whose every method answers ERR_API_NOT_READY. */
+function unavailable<T>(what: string, methods: readonly (keyof T)[]): T {
+  const fail = async (): Promise<never> => {
+    throw new ApiError('ERR_API_NOT_READY', `this server runs without ${what}`);
+  };
+  return Object.fromEntries(methods.map((m) => [m, fail])) as T;
+}
+
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -95,6 +117,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   const devices = createDeviceHandlers({ store: deps.store, sealer: deps.sealer, actor: deps.actor ?? 'operator:api' });
   const openApi = buildOpenApiDocument(deps.version);
+  const actor = deps.actor ?? 'operator:api';
+  // An API built without the firmware room (an embedding, a focused test) answers its routes with 503.
+  const fw = deps.firmware ?? unavailable<FirmwareRepositoryApi>('a firmware service', ['addImage', 'get', 'list', 'openDownload', 'deleteImage']);
+  const engine = deps.campaigns ?? unavailable<CampaignOperations>('a campaign engine', ['create', 'get', 'list', 'devices', 'approve', 'start', 'pause', 'resume', 'cancel']);
+  const events = deps.events ?? new EventHub();
+  const firmware = createFirmwareHandlers({ firmware: fw, actor, maxUploadBytes: deps.maxFirmwareBytes ?? DEFAULT_MAX_FIRMWARE_BYTES });
+  const campaigns = createCampaignHandlers({ campaigns: engine, actor });
+  const streams = createEventStreams(events);
+  // Event streams never end on their own; end them before the server waits for connections to close.
+  app.addHook('preClose', async () => streams.closeAll());
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { code, message } = mapFastifyError(err);
@@ -121,12 +153,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     listDevices: async (req) => devices.list(req.query as DeviceListQueryInput),
     createDevice: async (req, reply) => {
       const created = await devices.create(req.body as NewDeviceBody);
+      events.publish('device', 'device.created', { endpoint: created.endpoint, model: created.model, firmwareVersion: created.firmwareVersion, tags: created.tags });
       void reply.status(201).header('location', `${API_PREFIX}/devices/${encodeURIComponent(created.endpoint)}`);
       return created;
     },
     getDevice: async (req) => devices.get((req.params as { endpoint: string }).endpoint),
     deleteDevice: async (req, reply) => {
-      await devices.remove((req.params as { endpoint: string }).endpoint);
+      const { endpoint } = req.params as { endpoint: string };
+      await devices.remove(endpoint);
+      events.publish('device', 'device.removed', { endpoint });
       return reply.status(204).send();
     },
     listAudit: async (req) => {
@@ -136,9 +171,56 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return { records: page, next: page.length === limit ? page[page.length - 1]!.seq : null };
     },
     verifyAudit: async () => deps.store.audit.verify(),
+    uploadFirmware: async (req, reply) => {
+      const length = req.headers['content-length'];
+      const image = await firmware.upload(req.query as FirmwareUploadQuery, req.body, length === undefined ? undefined : Number(length));
+      void reply.status(201).header('location', `${API_PREFIX}/firmware/${encodeURIComponent(image.id)}`);
+      return image;
+    },
+    listFirmware: async (req) => firmware.list(req.query as { vendor?: string; model?: string; limit?: number; offset?: number }),
+    getFirmware: async (req) => firmware.get((req.params as { id: string }).id),
+    downloadFirmware: async (req, reply) => {
+      const { image, stream, fileName } = await firmware.download((req.params as { id: string }).id);
+      return reply
+        .type('application/octet-stream')
+        .header('content-length', image.size)
+        .header('content-disposition', `attachment; filename="${fileName}"`)
+        .header('etag', `"${image.sha256}"`)
+        .header('digest', `sha-256=${Buffer.from(image.sha256, 'hex').toString('base64')}`)
+        .send(stream);
+    },
+    getFirmwareManifest: async (req, reply) => {
+      const { bytes, fileName } = await firmware.manifest((req.params as { id: string }).id);
+      return reply.type('application/cbor').header('content-disposition', `attachment; filename="${fileName}"`).send(bytes);
+    },
+    deleteFirmware: async (req, reply) => {
+      await firmware.remove((req.params as { id: string }).id);
+      return reply.status(204).send();
+    },
+    createCampaign: async (req, reply) => {
+      const created = await campaigns.create(req.body);
+      void reply.status(201).header('location', `${API_PREFIX}/campaigns/${encodeURIComponent(created.id)}`);
+      return created;
+    },
+    listCampaigns: async (req) => campaigns.list(req.query as Parameters<typeof campaigns.list>[0]),
+    getCampaign: async (req) => campaigns.get((req.params as { id: string }).id),
+    listCampaignDevices: async (req) => campaigns.devices((req.params as { id: string }).id, req.query as Parameters<typeof campaigns.devices>[1]),
+    streamEvents: (req, reply) => streams.handle(req, reply),
   };
+  for (const { action } of CAMPAIGN_ACTIONS) {
+    handlers[`${action}Campaign`] = async (req) => campaigns.act((req.params as { id: string }).id, action as CampaignAction, (req.query as { reason?: string } | undefined)?.reason);
+  }
 
-  for (const route of ROUTES) register(app, route, handlers);
+  for (const route of ROUTES) if (route.rawBody === undefined) register(app, route, handlers);
+  // Raw-body routes get their own scope: only there is application/octet-stream accepted, and
+  // streamed to the handler rather than buffered, so a 64 MiB upload never sits in memory and
+  // the JSON routes keep answering 415 to anything but JSON.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(new ApiError('ERR_API_UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/octet-stream'), undefined));
+    for (const route of ROUTES) if (route.rawBody !== undefined) register(scope, route, handlers);
+  });
   await app.ready();
   return app;
 }

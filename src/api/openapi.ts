@@ -57,6 +57,8 @@ function errorResponses(codes: readonly ApiErrorCode[]): Record<string, unknown>
 function operation(route: RouteSpec): Record<string, unknown> {
   const success: Record<string, unknown> = { description: route.success.description };
   if (route.success.schema !== undefined) success.content = { 'application/json': { schema: route.success.schema } };
+  else if (route.produces === 'text/event-stream') success.content = { 'text/event-stream': { schema: { type: 'string' } } };
+  else if (route.produces !== undefined) success.content = { [route.produces]: { schema: { type: 'string', contentEncoding: 'binary' } } };
   const op: Record<string, unknown> = {
     operationId: route.operationId,
     summary: route.summary,
@@ -66,6 +68,9 @@ function operation(route: RouteSpec): Record<string, unknown> {
   const params = parameters(route);
   if (params.length > 0) op.parameters = params;
   if (route.body !== undefined) op.requestBody = { required: true, content: { 'application/json': { schema: route.body } } };
+  if (route.rawBody !== undefined) {
+    op.requestBody = { required: true, description: route.rawBody.description, content: { [route.rawBody.mediaType]: { schema: { type: 'string', contentEncoding: 'binary' } } } };
+  }
   return op;
 }
 
@@ -90,6 +95,9 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       { name: 'system', description: 'Health and this document.' },
       { name: 'devices', description: 'The device registry and device credentials.' },
       { name: 'audit', description: 'The hash-chained audit log.' },
+      { name: 'firmware', description: 'Firmware images and their signed SUIT manifests.' },
+      { name: 'campaigns', description: 'Firmware update campaigns: waves, thresholds, approval, per-device progress.' },
+      { name: 'events', description: 'Server-sent events.' },
     ],
     paths,
     components: {

@@ -11,6 +11,8 @@ import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync }
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
+import { EventHub, type EventHubOptions, type EventPublisher } from '../api/events-hub.js';
+import type { DeliveryDriver } from '../fota/campaign/index.js';
 import { KEYSTORE_FILE_NAME, loadMasterKey, openSoftwareKeyStore } from '../crypto/keystore/index.js';
 import type { KeyStore } from '../crypto/keystore/types.js';
 import { openStore } from '../store/index.js';
@@ -20,6 +22,7 @@ import { coapsListener, noSecCoapListener, type CoapListener, type CoapsDtlsLimi
 import { ensureCoapsIdentity } from './coaps-identity.js';
 import { CredentialSealer } from './credential-seal.js';
 import { forwardDiagnostics } from './diagnostics.js';
+import { startFotaServices, type FotaOptions, type FotaServices } from './fota-services.js';
 import { DataDirectoryError, type ConfigSource } from './errors.js';
 import { HandshakeAuditor, type HandshakeAuditOptions } from './handshake-audit.js';
 import { ListenerRegistry, type ListenerAddress } from './listeners.js';
@@ -39,6 +42,10 @@ export interface StartServerOptions {
   coapsDtls?: CoapsDtlsLimits;
   /** Rate limits of the DTLS handshake audit records. */
   handshakeAudit?: Pick<HandshakeAuditOptions, 'windowMs' | 'maxRecordsPerWindow' | 'maxTracked'>;
+  /** Campaign engine tick interval and firmware upload limit. */
+  fota?: FotaOptions;
+  /** Ring size, stream cap and heartbeat of GET /api/v1/events. */
+  events?: EventHubOptions;
 }
 
 export interface RunningServer {
@@ -51,6 +58,12 @@ export interface RunningServer {
   readonly store: Store;
   readonly keystore: KeyStore;
   readonly logger: Logger;
+  /** Firmware service, delta cache and campaign engine. */
+  readonly fota: FotaServices;
+  /** The live event feed (GET /api/v1/events): rooms publish device and protocol events here. */
+  readonly events: EventPublisher;
+  /** Attaches the campaign delivery driver (LwM2M) once; until then campaigns cannot start. */
+  setDeliveryDriver(driver: DeliveryDriver): void;
   /** Stops the listeners, then closes the store and the key store. Idempotent. */
   close(): Promise<void>;
 }
@@ -130,8 +143,24 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       await store.audit.append({ actor: 'system', action: 'keystore.key.generate', subject: 'credentials-seal', outcome: 'success', details: { type: 'aes-256' } });
     }
 
+    // Firmware over the air: the firmware service, the delta cache, the campaign engine (no
+    // delivery driver until the LwM2M room attaches one) and the event feed the API streams.
+    const events = new EventHub(options.events);
+    const fota = await startFotaServices({ store, keystore, dataDir: config.dataDir, events, logger, ...(options.fota !== undefined ? { options: options.fota } : {}) });
+    cleanups.push(() => fota.close());
+
     const listeners = new ListenerRegistry();
-    const app = await buildApi({ store, sealer, health: listeners, version, logger });
+    const app = await buildApi({
+      store,
+      sealer,
+      health: listeners,
+      version,
+      logger,
+      firmware: fota.firmware,
+      campaigns: fota.campaigns,
+      events,
+      ...(options.fota?.maxFirmwareBytes !== undefined ? { maxFirmwareBytes: options.fota.maxFirmwareBytes } : {}),
+    });
     listeners.register({
       name: 'http',
       async start() {
@@ -176,6 +205,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       store,
       keystore,
       logger,
+      fota,
+      events,
+      setDeliveryDriver: (driver) => fota.setDeliveryDriver(driver),
       close() {
         closing ??= (async () => {
           logger.info('shutting down');
