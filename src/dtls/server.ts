@@ -20,7 +20,7 @@ import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from '.
 import { decodeDatagram, encodeRecord, type DtlsRecord } from './record.js';
 import { ServerSession, type ServerSessionOptions } from './server-session.js';
 import { SessionCache, type SessionCacheOptions } from './session-cache.js';
-import { DtlsError, DtlsLimitError } from './errors.js';
+import { DtlsError, DtlsHandshakeTimeoutError, DtlsLimitError } from './errors.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertInteger } from '../util/assert.js';
 
@@ -298,7 +298,12 @@ export class DtlsServer extends EventEmitter {
     const now = Date.now();
     this.pruneRates(now);
     for (const s of [...this.sessions.values()]) {
-      if (s.established ? now - s.lastActivity > this.idleTimeoutMs : now - s.createdAt > this.handshakeTimeoutMs) s.destroy();
+      if (s.established) {
+        if (now - s.lastActivity > this.idleTimeoutMs) s.destroy();
+      } else if (now - s.createdAt > this.handshakeTimeoutMs) {
+        // Reported as a handshake error: e.g. a wrong PSK shows only as a Finished that never decrypts.
+        s.destroy(new DtlsHandshakeTimeoutError(`handshake not finished within ${this.handshakeTimeoutMs} ms`));
+      }
     }
   }
 }
