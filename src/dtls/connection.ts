@@ -108,10 +108,12 @@ export abstract class DtlsConnection extends EventEmitter {
   // Handshake layer.
   protected nextSendSeq = 0;
   protected nextReceiveSeq = 0;
-  protected readonly reassembler: HandshakeReassembler;
+  private reassemblerState: HandshakeReassembler | null = null;
+  private readonly maxHandshakeMessageSize: number;
   protected transcript: Uint8Array[] = [];
   private flight: FlightItem[] = [];
   private lastFlight: FlightItem[] = [];
+  private lastFlightExpectsReply = false;
   /** message_seq of the peer's message whose retransmission makes us resend our last flight. */
   private retransmitTrigger = -1;
   private timer: NodeJS.Timeout | undefined;
@@ -139,7 +141,13 @@ export abstract class DtlsConnection extends EventEmitter {
       maxRetransmissions: opts.retransmit?.maxRetransmissions ?? 6,
     };
     this.timeoutMs = this.retransmit.initialMs;
-    this.reassembler = new HandshakeReassembler({ maxMessageSize: opts.maxHandshakeMessageSize ?? 32 * 1024 });
+    this.maxHandshakeMessageSize = opts.maxHandshakeMessageSize ?? 32 * 1024;
+  }
+
+  /** Created on demand and released once the handshake is done, to keep idle sessions small. */
+  protected get reassembler(): HandshakeReassembler {
+    this.reassemblerState ??= new HandshakeReassembler({ maxMessageSize: this.maxHandshakeMessageSize });
+    return this.reassemblerState;
   }
 
   get established(): boolean {
@@ -264,7 +272,7 @@ export abstract class DtlsConnection extends EventEmitter {
         if (this.state === 'established' && record.epoch > 0) {
           // Protected data from the peer proves our final flight arrived (RFC 6347 §4.2.4's
           // implicit acknowledgement): it need not be kept for retransmission any more.
-          this.lastFlight = [];
+          this.releaseFlight();
           this.onApplicationData(plaintext);
         }
         return;
@@ -383,6 +391,7 @@ export abstract class DtlsConnection extends EventEmitter {
    */
   protected flushFlight(expectReply: boolean): void {
     this.lastFlight = this.flight;
+    this.lastFlightExpectsReply = expectReply;
     this.flight = [];
     this.retransmitTrigger = this.nextReceiveSeq - 1;
     this.stopTimer();
@@ -428,6 +437,13 @@ export abstract class DtlsConnection extends EventEmitter {
     }
     if (current.length > 0) datagrams.push(Buffer.concat(current));
     for (const d of datagrams) this.transmit(d);
+  }
+
+  /** Forgets the last flight and, once in a protected epoch, the epoch-0 write state. */
+  private releaseFlight(): void {
+    if (this.lastFlight.length === 0) return;
+    this.lastFlight = [];
+    if (this.writeEpoch > 0) this.writeStates.delete(0);
   }
 
   /** Extra bytes per record beyond header and AEAD (the connection ID, when one is in use). */
@@ -505,7 +521,7 @@ export abstract class DtlsConnection extends EventEmitter {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.stopTimer();
-    this.reassembler.clear();
+    this.reassemblerState = null;
     this.lastFlight = [];
     this.transcript = [];
     this.emit('close', err);
@@ -517,7 +533,9 @@ export abstract class DtlsConnection extends EventEmitter {
     this.state = 'established';
     this.wasEstablished = true;
     this.transcript = [];
-    this.reassembler.clear();
+    this.reassemblerState = null;
+    // A flight that waited for a reply got it (the peer's Finished): nothing to resend.
+    if (this.lastFlightExpectsReply) this.releaseFlight();
     this.emit('established');
   }
 

@@ -57,7 +57,8 @@ export interface TrafficKeys {
 export function deriveTrafficKeys(master: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array, keyLength = 16, ivLength = 4): TrafficKeys {
   const block = prf(master, 'key expansion', concatBytes(serverRandom, clientRandom), 2 * keyLength + 2 * ivLength);
   let o = 0;
-  const take = (n: number): Uint8Array => block.slice(o, (o += n));
+  // Views into one block: four keys share one allocation for the life of a session.
+  const take = (n: number): Uint8Array => block.subarray(o, (o += n));
   return { clientWriteKey: take(keyLength), serverWriteKey: take(keyLength), clientWriteIv: take(ivLength), serverWriteIv: take(ivLength) };
 }
 
