@@ -57,6 +57,8 @@ export async function bootstrap(tree: ObjectTree, options: BootstrapOptions): Pr
       };
       resources = new ClientResources(conn.coap, tree, { who: 'bootstrap', codec: options.codec, defaultFormat: options.defaultFormat, lwm2mVersion: options.lwm2mVersion, onBootstrapFinish: finish });
       timer = setTimeout(() => reject(new Lwm2mBootstrapFailedError('no Bootstrap-Finish in time')), options.finishTimeoutMs ?? 60_000);
+      // The session's socket keeps the process alive while it matters; the timer alone must not.
+      timer.unref?.();
     });
     // Observed below; this keeps an early failure of the request from leaving it unhandled.
     finished.catch(() => undefined);

@@ -159,8 +159,9 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
   /** Register (Core §6.2.1): POST /rd?ep=&lt=&lwm2m=&b=[&Q] with the object list. */
   async register(): Promise<void> {
     const account = this.#account();
+    if (this.#stopped) throw new Lwm2mClientError('ERR_LWM2M_CLIENT_STOPPED', 'the client was stopped');
     if (this.#conn === undefined) {
-      this.#conn = await connectToServer(this.tree, account.security, this.#connOptions());
+      this.#conn = await this.#open(account.security);
       this.#resources = new ClientResources(this.#conn.coap, this.tree, { who: 'server', codec: this.#codec, defaultFormat: this.#defaultFormat, lwm2mVersion: this.#version });
     }
     const queue = this.#o.queueMode === true;
@@ -181,8 +182,32 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
     if (location.length === 0) throw new Lwm2mRegistrationFailedError('Register answered 2.01 without a Location-Path', res.code);
     this.#location = location;
     this.#objectsChanged = false;
+    // Server object (Appendix E.2): Registration Update Trigger (8) makes the client send an
+    // Update; Bootstrap-Request Trigger (9) starts a new client-initiated bootstrap.
+    this.tree.setHandler(1, account.server, 8, { execute: () => void this.update().catch((err: Error) => this.#report(err)) });
+    this.tree.setHandler(1, account.server, 9, { execute: () => void setImmediate(() => void this.#rebootstrap().catch((err: Error) => this.#report(err))) });
     this.#schedule(account.lifetime);
     this.emit('registered', { location: `/${location.join('/')}` });
+  }
+
+  /** Connects; a connection that completes after stop() is closed again at once. */
+  async #open(security: number): Promise<ServerConnection> {
+    const conn = await connectToServer(this.tree, security, this.#connOptions());
+    if (this.#stopped) {
+      await conn.close();
+      throw new Lwm2mClientError('ERR_LWM2M_CLIENT_STOPPED', 'the client was stopped');
+    }
+    return conn;
+  }
+
+  #report(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** Bootstrap-Request Trigger: drop the session, bootstrap again, register with what it provides. */
+  async #rebootstrap(): Promise<void> {
+    await this.stop();
+    await this.start({ forceBootstrap: true });
   }
 
   #retry(lifetime: number): void {
@@ -248,13 +273,15 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
 
   /** Drops the current session and opens a new one to the same server (keeps the registration). */
   async #reconnect(): Promise<void> {
+    // stop() ran meanwhile (the request failed because of it): no new session.
+    if (this.#stopped) throw new Lwm2mClientError('ERR_LWM2M_CLIENT_STOPPED', 'the client was stopped');
     this.#resources?.close();
     this.#resources = undefined;
     const old = this.#conn;
     this.#conn = undefined;
     await old?.close().catch(() => undefined);
     const account = this.#account();
-    this.#conn = await connectToServer(this.tree, account.security, this.#connOptions());
+    this.#conn = await this.#open(account.security);
     this.#resources = new ClientResources(this.#conn.coap, this.tree, { who: 'server', codec: this.#codec, defaultFormat: this.#defaultFormat, lwm2mVersion: this.#version });
   }
 

@@ -93,6 +93,12 @@ export class ObjectTree {
     this.#changed(makePath(objectId, instanceId), 'instances');
   }
 
+  /** Attaches behaviour to a resource of an existing (or future) instance, e.g. an Execute handler. */
+  setHandler(objectId: number, instanceId: number, resourceId: number, handler: ResourceHandler): void {
+    makePath(objectId, instanceId, resourceId);
+    this.#handlers.set(`${objectId}/${instanceId}/${resourceId}`, handler);
+  }
+
   deleteInstance(objectId: number, instanceId: number): boolean {
     const insts = this.#objects.get(objectId);
     if (insts === undefined || !insts.delete(instanceId)) return false;

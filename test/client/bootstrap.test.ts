@@ -50,6 +50,13 @@ test('SDK bootstraps (Discover, Delete, Write /0 and /1, Read /1, Finish) and re
   const audit = await server.store.audit.list({ subject: 'boot-1' });
   assert.deepEqual(audit.map((a) => [a.action, a.outcome]), [['lwm2m.bootstrap', 'allow'], ['lwm2m.bootstrap.finish', 'success'], ['lwm2m.register', 'allow']]);
   assert.equal(audit[2]!.details.credential, 'boot-1-mgmt');
+
+  // Bootstrap-Request Trigger (/1/x/9): the device bootstraps again and registers anew.
+  const again = nextEvent<BootstrapResult>(bs, 'bootstrapped');
+  const reRegistered = nextEvent<{ registration: { endpoint: string }; replaced?: unknown }>(server.lwm2m, 'registered');
+  await server.lwm2m.execute('boot-1', '/1/0/9');
+  assert.equal((await again).endpoint, 'boot-1');
+  assert.ok((await reRegistered).replaced !== undefined, 'the new registration replaced the old one');
 });
 
 test('bootstrap: another device\'s endpoint name gets 4.03, a device without configuration 4.04', async (t) => {

@@ -108,6 +108,9 @@ test('SDK ⇄ server over DTLS-PSK: register, read in every format, observe, wri
   await assert.rejects(server.lwm2m.write('sdk-1', '/3/0/0', v.string('EVIL')), { codeText: '4.05' });
 
   // Execute.
+  const triggered = nextEvent(server.lwm2m, 'updated');
+  await server.lwm2m.execute('sdk-1', '/1/0/8');
+  await triggered;
   await server.lwm2m.execute('sdk-1', '/3/0/4');
   assert.equal(reboots, 1);
   await assert.rejects(server.lwm2m.execute('sdk-1', '/3/0/0'), { codeText: '4.05' });
