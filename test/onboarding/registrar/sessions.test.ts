@@ -1,0 +1,130 @@
+/**
+ * What a voucher entitles a pledge to, and for how long: one enrollment within the vouched
+ * window, none after it expired or after the pledge refused the voucher; operator approvals
+ * outlive the registrar instance (they are in the store); pledges onboard side by side.
+ */
+import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { keyObjectSigner } from '../../../src/crypto/signer.js';
+import { estClient } from '../../../src/onboarding/est/client.js';
+import { runPledge } from '../../../src/onboarding/pledge/pledge.js';
+import { createRegistrar } from '../../../src/onboarding/registrar/registrar.js';
+import { encodeStatusTelemetry } from '../../../src/onboarding/registrar/status-telemetry.js';
+import { createPledgeVoucherRequest } from '../../../src/onboarding/voucher-requests.js';
+import { parseCertificate } from '../../../src/pki/index.js';
+import { p256 as estKey } from '../est/helpers.js';
+import { createWorld, startDomain, type Domain, type World } from './fixture.js';
+
+const forbidden = (err: unknown) => {
+  assert.equal((err as { serverCode?: string }).serverCode, 'ERR_EST_FORBIDDEN', String(err));
+  return true;
+};
+
+describe('vouched sessions', () => {
+  let w: World;
+  let d: Domain;
+  let clock = new Date();
+
+  before(async () => {
+    w = await createWorld();
+    d = await startDomain(w.t, 'Clock', { masaClient: w.inProcessMasa, masaUrl: 'https://masa.example.com', overrides: { now: () => clock, vouchedTtlSeconds: 600 } });
+  });
+  after(async () => {
+    await d?.close();
+    await w?.close();
+  });
+
+  it('refuses enrollment once the vouched window has passed', async () => {
+    const dir = await w.mint('TTL-1');
+    clock = new Date();
+    await assert.rejects(
+      runPledge({
+        idevidDir: dir,
+        registrarUrl: d.url,
+        onStep: (step) => {
+          // Between the voucher and the enrollment, 11 minutes pass on the registrar's clock.
+          if (step === 'voucher-status') clock = new Date(Date.now() + 11 * 60_000);
+        },
+      }),
+      forbidden,
+    );
+    clock = new Date();
+    assert.equal(await d.store.devices.count(), 0);
+    const est = (await d.store.audit.list({ subject: 'TTL-1', action: 'est.simpleenroll' })).at(-1)!;
+    assert.equal(est.outcome, 'deny');
+    assert.match(String(est.details.reason), /no voucher was relayed/);
+  });
+
+  it('refuses enrollment after the pledge reported that it refused the voucher, and a second enrollment under one voucher', async () => {
+    clock = new Date();
+    const dir = await w.mint('NEG-1');
+    const idevid = parseCertificate(readFileSync(join(dir, 'idevid.pem'), 'utf8'));
+    const signer = keyObjectSigner(createPrivateKey(readFileSync(join(dir, 'idevid.key'), 'utf8')));
+    const context = { clientCertificates: [idevid.der], serverCertificate: d.registrarCert.der };
+    const client = estClient({ baseUrl: d.url, ca: d.ca.certificate.der, clientCert: readFileSync(join(dir, 'idevid-chain.pem'), 'utf8'), clientKey: readFileSync(join(dir, 'idevid.key'), 'utf8') });
+
+    const first = await createPledgeVoucherRequest({ signer, idevid: [idevid], registrarCertificate: d.registrarCert.der });
+    assert.equal((await d.registrar.requestVoucher(context, first.der)).status, 'voucher');
+    await d.registrar.voucherStatus(context, encodeStatusTelemetry(false, 'ERR_VOUCHER_EXPIRED: clock skew'));
+    await assert.rejects(client.simpleEnroll({ signer: estKey().signer, subject: 'CN=NEG-1' }), forbidden);
+    const told = (await d.store.audit.list({ subject: 'NEG-1', action: 'registrar.voucher-status' })).at(-1)!;
+    assert.equal(told.outcome, 'failure');
+    assert.match(String(told.details.reason), /ERR_VOUCHER_EXPIRED/);
+
+    const second = await createPledgeVoucherRequest({ signer, idevid: [idevid], registrarCertificate: d.registrarCert.der });
+    assert.equal((await d.registrar.requestVoucher(context, second.der)).status, 'voucher');
+    const enrolled = await client.simpleEnroll({ signer: estKey().signer, subject: 'CN=NEG-1' });
+    assert.equal(enrolled.parsed.subject.includes('urn:dev:ops:Acme-Sensor-NEG-1'), true, enrolled.parsed.subject);
+    await assert.rejects(client.simpleEnroll({ signer: estKey().signer, subject: 'CN=NEG-1' }), forbidden);
+    assert.equal((await d.store.devices.get('urn:dev:ops:Acme-Sensor-NEG-1'))?.ownershipState, 'RFPRO');
+  });
+});
+
+describe('approvals and concurrency', () => {
+  let w: World;
+  let d: Domain;
+
+  before(async () => {
+    w = await createWorld();
+    d = await startDomain(w.t, 'Busy', { masaClient: w.httpsMasa, masaUrl: w.masa.url });
+  });
+  after(async () => {
+    await d?.close();
+    await w?.close();
+  });
+
+  it('an approval given through another registrar instance on the same store is honoured', async () => {
+    const base = {
+      store: d.store,
+      audit: d.store.audit,
+      domainCa: { ca: d.ca },
+      registrar: { signer: d.registrarKey.signer, certificate: d.registrarCert.der },
+      manufacturers: [{ ca: w.t.factory.manufacturerCaCertificate, masaTrustAnchors: [w.t.factory.masaCaCertificate], masaUrl: w.masa.url }],
+      masaClient: w.httpsMasa,
+      lwm2m: { uri: 'coaps://lwm2m.example:5684', serverCertificate: d.lwm2mServerCert.der },
+      policy: { approval: 'manual' as const },
+    };
+    const nodeA = createRegistrar(base);
+    const nodeB = createRegistrar(base);
+    const dir = await w.mint('APP-1');
+    const idevid = parseCertificate(readFileSync(join(dir, 'idevid.pem'), 'utf8'));
+    const signer = keyObjectSigner(createPrivateKey(readFileSync(join(dir, 'idevid.key'), 'utf8')));
+    const req = await createPledgeVoucherRequest({ signer, idevid: [idevid], registrarCertificate: d.registrarCert.der });
+    const context = { clientCertificates: [idevid.der], serverCertificate: d.registrarCert.der };
+    assert.equal((await nodeA.requestVoucher(context, req.der)).status, 'pending');
+    assert.deepEqual((await nodeB.pending()).map((p) => [p.serial, p.status]), [['APP-1', 'pending']]);
+    await nodeB.approve('APP-1', 'operator:carol');
+    assert.equal((await nodeA.requestVoucher(context, req.der)).status, 'voucher');
+  });
+
+  it('onboards several pledges at once', async () => {
+    const dirs = await Promise.all(['PAR-1', 'PAR-2', 'PAR-3', 'PAR-4'].map((s) => w.mint(s)));
+    const results = await Promise.all(dirs.map((idevidDir) => runPledge({ idevidDir, registrarUrl: d.url })));
+    assert.deepEqual(results.map((r) => r.serialNumber).sort(), ['PAR-1', 'PAR-2', 'PAR-3', 'PAR-4']);
+    for (const r of results) assert.equal((await d.store.devices.get(r.endpoint!))?.ownershipState, 'RFPRO');
+    assert.equal(new Set(results.map((r) => r.ldevid.certificate.serialNumber)).size, 4);
+  });
+});
