@@ -33,13 +33,22 @@ export class ApiClient {
 
   /** `path` is relative to /api/v1, e.g. '/devices'. Returns the parsed JSON (undefined on 204). */
   async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    return this.#send<T>(method, path, body === undefined ? undefined : { contentType: 'application/json', bytes: JSON.stringify(body) });
+  }
+
+  /** POSTs raw bytes (a firmware image) with their media type; answers like request(). */
+  async upload<T>(path: string, bytes: Uint8Array, contentType: string): Promise<T> {
+    return this.#send<T>('POST', path, { contentType, bytes });
+  }
+
+  async #send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined): Promise<T> {
     const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/api/v1${path}`, this.#base);
     let res: Response;
     try {
       res = await this.#fetch(url, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': body.contentType },
+        ...(body === undefined ? {} : { body: body.bytes }),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause;

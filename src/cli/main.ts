@@ -8,14 +8,16 @@ import { ConfigError } from '../server/errors.js';
 import { packageVersion } from '../server/version.js';
 import { wantsHelp, type Command } from './command.js';
 import { AUDIT_COMMANDS } from './commands/audit.js';
+import { CAMPAIGN_COMMANDS } from './commands/campaign.js';
 import { COAP_COMMANDS } from './commands/coap.js';
 import { DEVICE_COMMANDS } from './commands/device.js';
 import { FACTORY_COMMANDS } from './commands/factory.js';
+import { FIRMWARE_COMMANDS } from './commands/firmware.js';
 import { serve } from './commands/serve.js';
 import { UsageError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 
-export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS, ...FACTORY_COMMANDS, ...COAP_COMMANDS];
+export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS, ...FIRMWARE_COMMANDS, ...CAMPAIGN_COMMANDS, ...FACTORY_COMMANDS, ...COAP_COMMANDS];
 
 /** Command groups ('device', 'audit', 'coap') and their subcommands. */
 function groups(): Map<string, Command[]> {
