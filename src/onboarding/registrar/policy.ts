@@ -135,7 +135,9 @@ export function approvalBook(settings: SettingsRepository, policy: RegistrarPoli
           book[pledge.serial] = { ...entry, lastSeen: now };
         } else {
           if (entry === undefined && Object.keys(book).length >= maxPending) return { decision: 'reject', reason: 'the pending list is full' };
-          book[pledge.serial] = { ...pledge, status: 'pending', firstSeen: now, lastSeen: now };
+          // Model and manufacturer come from certificate text the pledge chose: shown to
+          // operators, so made safe like audit text.
+          book[pledge.serial] = { ...pledge, model: auditText(pledge.model, 128), manufacturer: auditText(pledge.manufacturer, 128), status: 'pending', firstSeen: now, lastSeen: now };
         }
         await save(book);
         return { decision: 'pending', retryAfterSeconds };

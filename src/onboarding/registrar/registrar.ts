@@ -122,6 +122,7 @@ function toParsed(c: CertificateInput): ParsedCertificate {
 }
 
 const MAX_SEEN_NONCES = 100_000;
+const MAX_VOUCHED_SESSIONS = 100_000;
 const NONCE_MEMORY_MS = 24 * 3600 * 1000;
 
 export function createRegistrar(options: RegistrarOptions): Registrar {
@@ -164,6 +165,18 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       return undefined;
     }
     return s;
+  }
+
+  /** Keeps the session map bounded: expired sessions go when it grows (they are refused anyway). */
+  function remember(fingerprint: string, session: VouchedSession): void {
+    if (vouched.size >= MAX_VOUCHED_SESSIONS) {
+      const t = now().getTime();
+      for (const [k, s] of vouched) if (t - s.at > vouchedTtlMs) vouched.delete(k);
+      // Still full of live sessions: the oldest goes (its pledge must ask for a voucher again).
+      if (vouched.size >= MAX_VOUCHED_SESSIONS) vouched.delete(vouched.keys().next().value!);
+    }
+    vouched.delete(fingerprint);
+    vouched.set(fingerprint, session);
   }
 
   function clientLeaf(context: PledgeContext): { leaf: ParsedCertificate; chain: ParsedCertificate[] } {
@@ -218,7 +231,8 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       const serial = findAttribute(leaf.subjectRdns, 'serialNumber');
       actor = `pledge:${serial ?? leaf.fingerprint256}`;
       subject = serial ?? leaf.fingerprint256;
-      details.idevid = { subject: leaf.subject, issuer: leaf.issuer, fingerprint256: leaf.fingerprint256 };
+      // Certificate text is the pledge's to choose: made safe for the log first.
+      details.idevid = { subject: auditText(leaf.subject, 512), issuer: auditText(leaf.issuer, 512), fingerprint256: leaf.fingerprint256 };
       // RFC 8995 §5.3: "the Registrar MUST verify ... the pledge's IDevID" — provisional TLS
       // accepted any certificate; only trusted manufacturers go further.
       const m = manufacturerOf(leaf, chain);
@@ -264,7 +278,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       if (pinned.fingerprint256 !== ca.certificate.fingerprint256 && pinned.fingerprint256 !== registrarCert.fingerprint256) throw new BadMasaVoucherError('the voucher pins another domain than this registrar\'s');
       const endpoint = endpointFor(pledge);
       const domainId = domainIdOf(pinned);
-      vouched.set(leaf.fingerprint256, { pledge, endpoint, domainId, at: now().getTime(), enrolled: false });
+      remember(leaf.fingerprint256, { pledge, endpoint, domainId, at: now().getTime(), enrolled: false });
       await audit.append({ actor: auditText(actor), action: 'registrar.voucher.request', subject: auditText(subject), outcome: 'success', details: { ...details, endpoint, domainId, voucherSha256: createHash('sha256').update(voucher).digest('hex') } });
       return { status: 'voucher', voucher, serialNumber: serial, endpoint };
     } catch (err) {
