@@ -37,16 +37,26 @@ interface DeviceState {
   held: Held[];
 }
 
+/** A CoAP endpoint the server listens on; `noSec` marks the plain-CoAP one. */
+export interface ServerEndpoint {
+  coap: CoapEndpoint;
+  noSec: boolean;
+}
+
 /** The started exchange: what `DeviceChannel.run` passes to its caller. */
 export interface Target {
   registration: RegistrationRecord;
+  /** The endpoint the device talks to (its session lives there). */
+  coap: CoapEndpoint;
   peer: string;
   /** The device's alternate path segments (Core §6.2.1 rt="oma.lwm2m"), usually empty. */
   rootPath: string[];
 }
 
 export class DeviceChannel {
-  readonly coap: CoapEndpoint;
+  readonly #endpoints: readonly ServerEndpoint[];
+  /** Which endpoint each device last spoke to. */
+  readonly #via = new Map<string, CoapEndpoint>();
   readonly #registry: RegistrationRegistry;
   readonly #awakeMs: number;
   readonly #maxQueued: number;
@@ -55,12 +65,32 @@ export class DeviceChannel {
   readonly #rootPaths = new Map<string, string[]>();
   #closed = false;
 
-  constructor(coap: CoapEndpoint, registry: RegistrationRegistry, options: QueueOptions = {}) {
-    this.coap = coap;
+  constructor(endpoints: readonly ServerEndpoint[], registry: RegistrationRegistry, options: QueueOptions = {}) {
+    this.#endpoints = endpoints;
     this.#registry = registry;
     this.#awakeMs = options.awakeMs ?? 93_000;
     this.#maxQueued = options.maxQueuedPerDevice ?? 32;
     this.#maxWaitMs = options.maxWaitMs ?? 24 * 3600 * 1000;
+  }
+
+  /** Records the endpoint a device's message arrived on. */
+  learn(endpoint: string, coap: CoapEndpoint): void {
+    if (this.#endpoints.length > 1) this.#via.set(endpoint, coap);
+  }
+
+  /**
+   * The endpoint to reach a device on: where it last spoke, or — after a restart, before it
+   * spoke again — the plain-CoAP endpoint for a NoSec registration and the secure one otherwise.
+   */
+  coapFor(r: RegistrationRecord): CoapEndpoint {
+    const seen = this.#via.get(r.endpoint);
+    if (seen !== undefined) return seen;
+    const wanted = this.#endpoints.find((e) => e.noSec === (r.security === 'nosec'));
+    return (wanted ?? this.#endpoints[0]!).coap;
+  }
+
+  #target(r: RegistrationRecord & { peer: string }): Target {
+    return { registration: r, coap: this.coapFor(r), peer: r.peer, rootPath: this.#rootPath(r) };
   }
 
   #rootPath(r: RegistrationRecord): string[] {
@@ -97,7 +127,7 @@ export class DeviceChannel {
     if (this.#closed) throw new Lwm2mServerClosedError();
     const r = await this.#registry.byEndpoint(endpoint);
     if (r === undefined || r.peer === null) throw new Lwm2mNotRegisteredError(endpoint);
-    if (this.isAwake(r)) return work({ registration: r, peer: r.peer, rootPath: this.#rootPath(r) });
+    if (this.isAwake(r)) return work(this.#target(r as RegistrationRecord & { peer: string }));
     let state = this.#states.get(endpoint);
     if (state === undefined) this.#states.set(endpoint, (state = { awakeUntil: 0, held: [] }));
     if (state.held.length >= this.#maxQueued) throw new Lwm2mQueueFullError(endpoint, this.#maxQueued);
@@ -108,7 +138,7 @@ export class DeviceChannel {
           clearTimeout(item.timer);
           const current = this.#registry.cachedByEndpoint(endpoint);
           if (current === undefined || current.peer === null) return reject(new Lwm2mNotRegisteredError(endpoint));
-          work({ registration: current, peer: current.peer, rootPath: this.#rootPath(current) }).then(resolve, reject);
+          work(this.#target(current as RegistrationRecord & { peer: string })).then(resolve, reject);
         },
         fail: (err) => {
           clearTimeout(item.timer);
@@ -147,6 +177,7 @@ export class DeviceChannel {
   /** The registration ended: held requests fail, cached state goes. */
   forget(r: RegistrationRecord, reason: string): void {
     this.#rootPaths.delete(r.id);
+    this.#via.delete(r.endpoint);
     const state = this.#states.get(r.endpoint);
     if (state === undefined) return;
     this.#states.delete(r.endpoint);
@@ -155,7 +186,7 @@ export class DeviceChannel {
 
   /** Sends one CoAP request to the target (paths are prefixed with the alternate path). */
   request(t: Target, req: ClientRequest & { path: string[] }): Promise<CoapResponse> {
-    return this.coap.request(t.peer, { ...req, path: [...t.rootPath, ...req.path] });
+    return t.coap.request(t.peer, { ...req, path: [...t.rootPath, ...req.path] });
   }
 
   close(): void {

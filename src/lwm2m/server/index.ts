@@ -1,5 +1,5 @@
 /** The LwM2M server side: registration, device management, information reporting, bootstrap. */
-export { createLwm2mServer, Lwm2mServer, type Lwm2mServerOptions, type Lwm2mServerEvents } from './server.js';
+export { createLwm2mServer, Lwm2mServer, type Lwm2mServerOptions, type Lwm2mServerEvents, type Lwm2mListenerEndpoint } from './server.js';
 export type { NotificationEvent, Lwm2mObservation, ObservationInfo, ObservationLimits } from './observations.js';
 export type { SendEvent } from './send-operation.js';
 export type { ReadResult, WriteAttributes, WriteOptions, FormatOptions, PathInput } from './device-management.js';

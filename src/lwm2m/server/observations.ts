@@ -126,7 +126,7 @@ export class ObservationManager {
     base.push(uintOption(OptionNumber.Accept, format));
     const code = composite ? CoapCode.FETCH : CoapCode.GET;
     const peer = t.peer;
-    const coap = this.#channel.coap;
+    const coap = t.coap;
 
     const toEvent = (res: CoapResponse): NotificationEvent => {
       if (composite) return { endpoint, observationId: id, entries: this.#dm.decodeEntries(res, format), format: res.contentFormat ?? format };

@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { CoapCode } from '../../coap/codec.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { CoapEndpoint, ResourceHandle } from '../../coap/endpoint.js';
 import type { Store, RegistrationRecord } from '../../store/types.js';
 import type { Lwm2mCodecLimits, Lwm2mCodecOptions } from '../codec/common.js';
@@ -20,13 +21,23 @@ import { RegistrationInterface, type RegistrationInterfaceLimits } from './regis
 import { RegistrationRegistry, type DeregistrationReason } from './registration-registry.js';
 import { handleSend, type SendEvent } from './send-operation.js';
 
-export interface Lwm2mServerOptions {
+/** One CoAP endpoint the server serves /rd and /dp on, with how its peers are identified. */
+export interface Lwm2mListenerEndpoint {
   endpoint: CoapEndpoint;
+  identityOf: IdentityResolver;
+  /** The plain-CoAP endpoint (reached for NoSec registrations after a restart). */
+  noSec?: boolean;
+}
+
+export interface Lwm2mServerOptions {
+  /** The endpoint to serve on (or give `endpoints` for several, e.g. CoAPs 5684 and CoAP 5683). */
+  endpoint?: CoapEndpoint;
+  /** The credential a peer authenticated with; see identity.ts for DTLS and NoSec resolvers. */
+  identityOf?: IdentityResolver;
+  endpoints?: readonly Lwm2mListenerEndpoint[];
   store: Store;
   /** Object definitions (default: a registry with the OMA core objects). */
   registry?: ObjectRegistry;
-  /** The credential a peer authenticated with; see identity.ts for DTLS and NoSec resolvers. */
-  identityOf: IdentityResolver;
   limits?: RegistrationInterfaceLimits & { codec?: Lwm2mCodecLimits; observations?: ObservationLimits };
   queue?: QueueOptions;
   /** Extra time after a lifetime before the registration is dropped (default 0). */
@@ -63,13 +74,30 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
     this.#store = o.store;
     const codec: Lwm2mCodecOptions = { registry: this.objects, ...(o.limits?.codec !== undefined ? { limits: o.limits.codec } : {}) };
     this.#registry = new RegistrationRegistry(o.store, { lifetimeGraceMs: o.lifetimeGraceMs ?? 0 });
-    this.#channel = new DeviceChannel(o.endpoint, this.#registry, o.queue);
+    const listeners: Lwm2mListenerEndpoint[] = [...(o.endpoints ?? [])];
+    if (o.endpoint !== undefined) {
+      if (o.identityOf === undefined) throw new InvalidArgumentError('identityOf', 'required with endpoint');
+      listeners.unshift({ endpoint: o.endpoint, identityOf: o.identityOf });
+    }
+    if (listeners.length === 0) throw new InvalidArgumentError('endpoint', 'give endpoint + identityOf, or endpoints');
+    this.#channel = new DeviceChannel(listeners.map((l) => ({ coap: l.endpoint, noSec: l.noSec === true })), this.#registry, o.queue);
     this.#dm = new DeviceManagement(this.#channel, codec);
     this.#observations = new ObservationManager(this.#channel, this.#dm, (n) => this.emit('notification', n), o.limits?.observations);
+    for (const l of listeners) this.#serve(l, o, codec);
+    this.#sweep = setInterval(() => void this.sweep(), o.sweepIntervalMs ?? 1000);
+    this.#sweep.unref();
+  }
+
+  /** /rd, /rd/{id} and /dp on one endpoint. */
+  #serve(l: Lwm2mListenerEndpoint, o: Lwm2mServerOptions, codec: Lwm2mCodecOptions): void {
+    const contact = (r: RegistrationRecord): void => {
+      this.#channel.learn(r.endpoint, l.endpoint);
+      this.#channel.contact(r);
+    };
     const rd = new RegistrationInterface({
       store: o.store,
       registry: this.#registry,
-      identityOf: o.identityOf,
+      identityOf: l.identityOf,
       ...(o.limits !== undefined ? { limits: o.limits } : {}),
       hooks: {
         registered: (r, replaced) => {
@@ -82,34 +110,32 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
           this.emit('updated', { registration: r, previous });
         },
         deregistered: (r, reason) => this.#ended(r, reason),
-        contact: (r) => this.#channel.contact(r),
+        contact,
       },
     });
     this.#resources.push(
-      o.endpoint.resource('/rd', { post: (req) => rd.register(req), hidden: true }),
-      o.endpoint.resource('/rd/*', {
+      l.endpoint.resource('/rd', { post: (req) => rd.register(req), hidden: true }),
+      l.endpoint.resource('/rd/*', {
         post: (req) => (req.wildcard.length === 1 ? rd.update(req, req.wildcard[0]!) : Promise.resolve({ code: CoapCode.NotFound })),
         delete: (req) => (req.wildcard.length === 1 ? rd.deregister(req, req.wildcard[0]!) : Promise.resolve({ code: CoapCode.NotFound })),
         hidden: true,
       }),
-      o.endpoint.resource('/dp', {
+      l.endpoint.resource('/dp', {
         post: (req) =>
           handleSend({
             store: o.store,
             registry: this.#registry,
-            identityOf: o.identityOf,
+            identityOf: l.identityOf,
             codec,
             endpointOfPeer: (peer) => this.#peerEndpoint.get(peer),
             received: (r, ev) => {
-              this.#channel.contact(r);
+              contact(r);
               this.emit('send', ev);
             },
           }, req),
         hidden: true,
       }),
     );
-    this.#sweep = setInterval(() => void this.sweep(), o.sweepIntervalMs ?? 1000);
-    this.#sweep.unref();
   }
 
   #ended(r: RegistrationRecord, reason: DeregistrationReason): void {
