@@ -15,7 +15,7 @@ const KEY = new Uint8Array(Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'
 
 async function node(store: Awaited<ReturnType<ReturnType<typeof tempStore>['open']>>, port: number) {
   const dtls = await createDtlsServer({ port, psk: { lookup: (id) => (id === 'rs-1' ? KEY : undefined) } });
-  const coap = new CoapEndpoint(dtlsServerTransport(dtls), { transmission: { ackTimeoutMs: 200, maxRetransmit: 1 } });
+  const coap = new CoapEndpoint(dtlsServerTransport(dtls), { transmission: { ackTimeoutMs: 300, maxRetransmit: 2 } });
   const lwm2m = createLwm2mServer({ endpoint: coap, store, identityOf: dtlsPeerIdentity((p) => dtls.getSession(p)) });
   return { dtls, coap, lwm2m, close: async () => { await lwm2m.close(); await coap.close(); } };
 }
@@ -26,7 +26,7 @@ test('after a server restart the device reconnects and its Update is recognised'
   await store1.devices.createWithCredentials({ endpoint: 'restart-1' }, [{ kind: 'psk', lookup: 'rs-1', material: KEY }]);
   const first = await node(store1, 0);
   const port = first.dtls.address().port;
-  const client = createLwm2mClient({ endpointName: 'restart-1', coap: { transmission: { ackTimeoutMs: 200, maxRetransmit: 1 } } });
+  const client = createLwm2mClient({ endpointName: 'restart-1', coap: { transmission: { ackTimeoutMs: 300, maxRetransmit: 2 } } });
   t.after(() => client.close());
   addServerAccount(client.tree, { uri: `coaps://127.0.0.1:${port}`, security: { mode: 'psk', identity: 'rs-1', key: KEY } });
   await client.start();
