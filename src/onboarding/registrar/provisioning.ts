@@ -2,9 +2,11 @@
  * What enrollment success means for the registry (issue 6, "On enrollment"): the device is
  * created with its LDevID bound as x509 credential (one transaction), its LwM2M bootstrap
  * configuration is set (certificate mode with the LDevID), and its ownership moves
- * RESET → RFOTM → RFPRO. Each step is audited. If any step fails, the steps already done are
- * undone (bootstrap configuration and device deleted) so nothing half-created stays; revoking
- * the certificate that was signed is the caller's part, since it owns the CA.
+ * RESET → RFOTM → RFPRO. A device already in the registry is onboarded again only from RESET
+ * (after a hard reset): its x509 credential is replaced. Each step is audited. If any step
+ * fails, the steps already done are undone in reverse (device deleted, or credential, attributes,
+ * bootstrap configuration and state restored) so nothing half-created stays; revoking the
+ * certificate that was signed is the caller's part, since it owns the CA.
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { parseCertificate, type CertificateInput, type IssuedCertificate, type ParsedCertificate } from '../../pki/index.js';
@@ -85,44 +87,68 @@ export function createProvisioner(options: ProvisionerOptions): Provisioner {
   return async (ctx) => {
     const { endpoint, pledge, ldevid } = ctx;
     const actor = `registrar:${pledge.serial}`;
-    let created = false;
-    let configured = false;
-    let step = 'device.create';
+    const attributes = {
+      serialNumber: pledge.serial,
+      manufacturer: pledge.manufacturer,
+      idevidFingerprint: pledge.idevidFingerprint,
+      ldevidSerial: ldevid.serialNumber,
+      onboarding: 'brski',
+      ...(ctx.domainId !== undefined ? { domainId: ctx.domainId } : {}),
+    };
+    // The LwM2M server finds x509 devices by the certificate's CN (store types: lookup), which
+    // the registrar sets to the endpoint.
+    const credential = { kind: 'x509' as const, lookup: endpoint, material: ldevid.der };
+    // What to undo, in reverse order, if a later step fails.
+    const undo: Array<{ what: string; run: () => Promise<unknown> }> = [];
+    let step = 'device';
     try {
-      await devices.createWithCredentials(
-        {
-          endpoint,
-          model: pledge.model,
-          ownershipState: 'RESET',
-          attributes: {
-            serialNumber: pledge.serial,
-            manufacturer: pledge.manufacturer,
-            idevidFingerprint: pledge.idevidFingerprint,
-            ldevidSerial: ldevid.serialNumber,
-            onboarding: 'brski',
-            ...(ctx.domainId !== undefined ? { domainId: ctx.domainId } : {}),
-          },
-        },
-        // The LwM2M server finds x509 devices by the certificate's CN (store types: lookup), which
-        // the registrar sets to the endpoint.
-        [{ kind: 'x509', lookup: endpoint, material: ldevid.der }],
-      );
-      created = true;
-      await audit.append({ actor, action: 'registrar.device.create', subject: endpoint, outcome: 'success', details: { serial: pledge.serial, model: pledge.model, ldevidSerial: ldevid.serialNumber, fingerprint: ldevid.certificate.fingerprint256 } });
+      const existing = await devices.get(endpoint);
+      if (existing === undefined) {
+        await devices.createWithCredentials({ endpoint, model: pledge.model, ownershipState: 'RESET', attributes }, [credential]);
+        undo.push({ what: 'device', run: () => devices.delete(endpoint) });
+        await audit.append({ actor, action: 'registrar.device.create', subject: endpoint, outcome: 'success', details: { serial: pledge.serial, model: pledge.model, ldevidSerial: ldevid.serialNumber, fingerprint: ldevid.certificate.fingerprint256 } });
+      } else {
+        // Onboarding again (issue 6: a reset device "can then be onboarded" anew): only from
+        // RESET, i.e. after a hard reset, and only the same physical device (same serial).
+        if (existing.ownershipState !== 'RESET') throw new ProvisioningFailedError(`device ${endpoint} exists in state ${existing.ownershipState}; only a device in RESET is onboarded again`);
+        // A record someone added by hand under the same name is not taken over.
+        if (existing.attributes.onboarding !== 'brski' || existing.attributes.serialNumber !== pledge.serial) throw new ProvisioningFailedError(`endpoint ${endpoint} is not a device this registrar onboarded for serial ${pledge.serial}`);
+        step = 'credential';
+        const previous = (await devices.credentials(endpoint)).filter((c) => c.kind === 'x509');
+        for (const c of previous) {
+          await devices.removeCredential('x509', c.lookup);
+          undo.push({ what: 'credential-restored', run: () => devices.addCredential({ endpoint, kind: 'x509', lookup: c.lookup, material: c.material }) });
+        }
+        await devices.addCredential({ endpoint, ...credential });
+        undo.push({ what: 'credential', run: () => devices.removeCredential('x509', endpoint) });
+        step = 'device.update';
+        await devices.update(endpoint, { model: pledge.model, attributes: { ...existing.attributes, ...attributes } });
+        undo.push({ what: 'attributes', run: () => devices.update(endpoint, { model: existing.model, attributes: existing.attributes }) });
+        await audit.append({ actor, action: 'registrar.device.reonboard', subject: endpoint, outcome: 'success', details: { serial: pledge.serial, replacedCredentials: previous.length, ldevidSerial: ldevid.serialNumber, fingerprint: ldevid.certificate.fingerprint256 } });
+      }
       step = 'bootstrap-config.set';
+      const before = await bootstrapConfigs.get(endpoint);
       await bootstrapConfigs.set(endpoint, options.bootstrapConfig(ctx));
-      configured = true;
+      undo.push({ what: 'bootstrap-config', run: () => (before === undefined ? bootstrapConfigs.delete(endpoint) : bootstrapConfigs.set(endpoint, before.config)) });
       await audit.append({ actor, action: 'registrar.bootstrap-config.set', subject: endpoint, outcome: 'success', details: { securityMode: 'x509' } });
       step = 'ownership';
       // OCF: RESET →begin-transfer→ RFOTM (the voucher made this domain the owner) →owner-established→ RFPRO.
       await ownership.transition(endpoint, 'begin-transfer', { actor, expectedState: 'RESET', details: { method: 'brski' } });
+      undo.push({ what: 'ownership', run: () => ownership.transition(endpoint, 'abort-transfer', { actor, expectedState: 'RFOTM', details: { method: 'brski', compensation: true } }) });
       await ownership.transition(endpoint, 'owner-established', { actor, expectedState: 'RFOTM', details: { method: 'brski' } });
     } catch (err) {
       const undone: string[] = [];
-      if (configured && (await bootstrapConfigs.delete(endpoint).catch(() => false))) undone.push('bootstrap-config');
-      if (created && (await devices.delete(endpoint).catch(() => false))) undone.push('device');
+      const failed: string[] = [];
+      for (const u of undo.reverse()) {
+        try {
+          await u.run();
+          undone.push(u.what);
+        } catch {
+          failed.push(u.what);
+        }
+      }
       const reason = err instanceof Error ? err.message : String(err);
-      await audit.append({ actor, action: 'registrar.provision', subject: endpoint, outcome: 'failure', details: { step, reason: reason.slice(0, 300), undone, code: (err as { code?: unknown })?.code ?? null } });
+      await audit.append({ actor, action: 'registrar.provision', subject: endpoint, outcome: 'failure', details: { step, reason: reason.slice(0, 300), undone, ...(failed.length > 0 ? { undoFailed: failed } : {}), code: (err as { code?: unknown })?.code ?? null } });
       throw new ProvisioningFailedError(`provisioning ${endpoint} failed at ${step}: ${reason}`, { cause: err });
     }
   };

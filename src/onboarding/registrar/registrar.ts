@@ -317,7 +317,10 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         // §5.7: a pledge that refused the voucher will not enroll under it.
         if (!status.status) vouched.delete(target.session.pledge.idevidFingerprint);
       }
-      if (kind === 'enroll-status' && target.endpoint !== undefined) {
+      // Only a device this pledge was provisioned as gets the status in its record: before
+      // that, the endpoint name may belong to nothing or to someone else's record.
+      const provisioned = target.session === undefined || target.session.enrolled;
+      if (kind === 'enroll-status' && target.endpoint !== undefined && provisioned) {
         const device = await store.devices.get(target.endpoint);
         if (device !== undefined) {
           await store.devices.update(target.endpoint, { attributes: { ...device.attributes, enrollStatus: { status: status.status, at: now().toISOString(), ...(status.reason !== undefined ? { reason: auditText(status.reason, 300) } : {}) } } });

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { keyObjectSigner } from '../../../src/crypto/signer.js';
 import { estClient } from '../../../src/onboarding/est/client.js';
 import { runPledge } from '../../../src/onboarding/pledge/pledge.js';
+import { createOwnershipService } from '../../../src/onboarding/ownership-service.js';
 import { createRegistrar } from '../../../src/onboarding/registrar/registrar.js';
 import { encodeStatusTelemetry } from '../../../src/onboarding/registrar/status-telemetry.js';
 import { createPledgeVoucherRequest } from '../../../src/onboarding/voucher-requests.js';
@@ -126,5 +127,59 @@ describe('approvals and concurrency', () => {
     assert.deepEqual(results.map((r) => r.serialNumber).sort(), ['PAR-1', 'PAR-2', 'PAR-3', 'PAR-4']);
     for (const r of results) assert.equal((await d.store.devices.get(r.endpoint!))?.ownershipState, 'RFPRO');
     assert.equal(new Set(results.map((r) => r.ldevid.certificate.serialNumber)).size, 4);
+  });
+});
+
+describe('onboarding a device again', () => {
+  let w: World;
+  let d: Domain;
+
+  before(async () => {
+    w = await createWorld();
+    d = await startDomain(w.t, 'Again', { masaClient: w.inProcessMasa, masaUrl: 'https://masa.example.com' });
+  });
+  after(async () => {
+    await d?.close();
+    await w?.close();
+  });
+
+  it('refuses while the device is owned and provisioned (certificate revoked, device untouched), accepts after a hard reset', async () => {
+    const dir = await w.mint('AGAIN-1');
+    const first = await runPledge({ idevidDir: dir, registrarUrl: d.url });
+    const endpoint = first.endpoint!;
+    const revokedBefore = Object.keys(d.ca.state.revoked).length;
+
+    await assert.rejects(runPledge({ idevidDir: dir, registrarUrl: d.url }), (err: unknown) => (err as { serverCode?: string }).serverCode === 'ERR_EST_ISSUE_FAILED');
+    assert.equal(Object.keys(d.ca.state.revoked).length, revokedBefore + 1);
+    const untouched = await d.store.devices.credentials(endpoint);
+    assert.equal(untouched.length, 1);
+    assert.equal(Buffer.compare(Buffer.from(untouched[0]!.material), Buffer.from(first.ldevid.der)), 0);
+    assert.equal((await d.store.devices.get(endpoint))?.ownershipState, 'RFPRO');
+
+    const ownership = createOwnershipService({ devices: d.store.devices, audit: d.store.audit });
+    await ownership.transition(endpoint, 'hard-reset', { actor: 'operator:dave' });
+    const again = await runPledge({ idevidDir: dir, registrarUrl: d.url });
+    assert.equal(again.endpoint, endpoint);
+    const device = await d.store.devices.get(endpoint);
+    assert.equal(device?.ownershipState, 'RFPRO');
+    assert.equal(device?.attributes.ldevidSerial, again.ldevid.certificate.serialNumber);
+    const creds = await d.store.devices.credentials(endpoint);
+    assert.equal(creds.length, 1);
+    assert.equal(Buffer.compare(Buffer.from(creds[0]!.material), Buffer.from(again.ldevid.der)), 0);
+    const bs = await d.store.bootstrapConfigs.get(endpoint);
+    assert.equal((bs?.config.servers as Array<Record<string, unknown>>)[0]!.clientPublicKey, Buffer.from(again.ldevid.der).toString('hex'));
+    assert.equal((await d.store.audit.list({ subject: endpoint, action: 'registrar.device.reonboard' })).length, 1);
+  });
+
+  it('does not take over a record someone added by hand under the same endpoint', async () => {
+    const dir = await w.mint('HAND-1');
+    const endpoint = 'urn:dev:ops:Acme-Sensor-HAND-1';
+    await d.store.devices.create({ endpoint, model: 'handmade', attributes: { note: 'added by an operator' } });
+    await assert.rejects(runPledge({ idevidDir: dir, registrarUrl: d.url }), (err: unknown) => (err as { serverCode?: string }).serverCode === 'ERR_EST_ISSUE_FAILED');
+    const device = await d.store.devices.get(endpoint);
+    assert.deepEqual(device?.attributes, { note: 'added by an operator' });
+    assert.equal(device?.model, 'handmade');
+    assert.equal((await d.store.devices.credentials(endpoint)).length, 0);
+    assert.equal(await d.store.bootstrapConfigs.get(endpoint), undefined);
   });
 });
