@@ -35,6 +35,10 @@ export interface ServerConfig {
   storeUrl: string;
   /** Absolute path of the master key file, used when ROOTLINE_MASTER_KEY is not set. */
   masterKeyFile: string;
+  /** Largest firmware image accepted by POST /api/v1/firmware, in bytes. */
+  firmwareMaxBytes: number;
+  /** Milliseconds between campaign engine ticks (starting attempts, advancing waves, timeouts). */
+  campaignTickMs: number;
 }
 
 export type ConfigKey = keyof ServerConfig;
@@ -51,6 +55,8 @@ const FILE_KEYS = {
   logLevel: 'logLevel',
   storeUrl: 'storeUrl',
   masterKeyFile: 'masterKeyFile',
+  firmwareMaxBytes: 'firmwareMaxBytes',
+  campaignTickMs: 'campaignTickMs',
 } as const satisfies Record<string, ConfigKey>;
 
 export const CONFIG_ENV_VARS = {
@@ -64,6 +70,8 @@ export const CONFIG_ENV_VARS = {
   logLevel: 'ROOTLINE_LOG_LEVEL',
   storeUrl: 'ROOTLINE_STORE_URL',
   masterKeyFile: 'ROOTLINE_MASTER_KEY_FILE',
+  firmwareMaxBytes: 'ROOTLINE_FIRMWARE_MAX_BYTES',
+  campaignTickMs: 'ROOTLINE_CAMPAIGN_TICK_MS',
 } as const satisfies Record<ConfigKey, string>;
 
 export const CONFIG_FLAGS = {
@@ -77,6 +85,8 @@ export const CONFIG_FLAGS = {
   logLevel: 'log-level',
   storeUrl: 'store',
   masterKeyFile: 'master-key-file',
+  firmwareMaxBytes: 'firmware-max-bytes',
+  campaignTickMs: 'campaign-tick-ms',
 } as const satisfies Record<ConfigKey, string>;
 
 /** Environment variable naming a config file when `--config` is absent. */
@@ -175,6 +185,23 @@ function parseStoreUrl(key: string, raw: unknown, origin: Origin): string {
   return `sqlite:${location.file === ':memory:' || isAbsolute(location.file) ? location.file : resolve(origin.baseDir, location.file)}`;
 }
 
+/** An integer setting within [min, max]; text only from env and flags, a JSON number in the file. */
+function integerIn(min: number, max: number, unit: string) {
+  return (key: string, raw: unknown, origin: Origin): number => {
+    let n: number = Number.NaN;
+    if (typeof raw === 'number') n = raw;
+    else if (typeof raw === 'string' && origin.source !== 'file' && /^[0-9]{1,16}$/.test(raw)) n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min || n > max) fail(key, origin, `expected an integer ${min}..${max} (${unit}), got ${showValue(raw)}`);
+    return n;
+  };
+}
+
+/** The firmware room's own ceiling: image sizes are 32-bit in the delta format. */
+const MAX_FIRMWARE_BYTES = 2 ** 31 - 2;
+
+export const DEFAULT_FIRMWARE_MAX_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_CAMPAIGN_TICK_MS = 1000;
+
 const PARSERS: Record<ConfigKey, (name: string, raw: unknown, origin: Origin) => unknown> = {
   dataDir: parsePath,
   host: parseHost,
@@ -186,6 +213,9 @@ const PARSERS: Record<ConfigKey, (name: string, raw: unknown, origin: Origin) =>
   logLevel: parseLogLevel,
   storeUrl: parseStoreUrl,
   masterKeyFile: parsePath,
+  firmwareMaxBytes: integerIn(1, MAX_FIRMWARE_BYTES, 'bytes'),
+  // The campaign engine accepts 10 ms .. 1 h.
+  campaignTickMs: integerIn(10, 3_600_000, 'milliseconds'),
 };
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -264,6 +294,8 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     // Defaults that live in the data dir follow a moved data dir.
     storeUrl: (values.get('storeUrl') as string | undefined) ?? `sqlite:${resolve(dataDir, 'rootline.db')}`,
     masterKeyFile: (values.get('masterKeyFile') as string | undefined) ?? resolve(dataDir, 'master.key'),
+    firmwareMaxBytes: (values.get('firmwareMaxBytes') as number | undefined) ?? DEFAULT_FIRMWARE_MAX_BYTES,
+    campaignTickMs: (values.get('campaignTickMs') as number | undefined) ?? DEFAULT_CAMPAIGN_TICK_MS,
   };
   const allSources = {} as Record<ConfigKey, ConfigSource>;
   for (const key of Object.keys(CONFIG_FLAGS) as ConfigKey[]) allSources[key] = sources.get(key) ?? 'default';

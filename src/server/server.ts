@@ -42,7 +42,7 @@ export interface StartServerOptions {
   coapsDtls?: CoapsDtlsLimits;
   /** Rate limits of the DTLS handshake audit records. */
   handshakeAudit?: Pick<HandshakeAuditOptions, 'windowMs' | 'maxRecordsPerWindow' | 'maxTracked'>;
-  /** Campaign engine tick interval and firmware upload limit. */
+  /** Campaign engine tick interval and firmware upload limit; override the config's values (tests). */
   fota?: FotaOptions;
   /** Ring size, stream cap and heartbeat of GET /api/v1/events. */
   events?: EventHubOptions;
@@ -146,7 +146,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     // Firmware over the air: the firmware service, the delta cache, the campaign engine (no
     // delivery driver until the LwM2M room attaches one) and the event feed the API streams.
     const events = new EventHub(options.events);
-    const fota = await startFotaServices({ store, keystore, dataDir: config.dataDir, events, logger, ...(options.fota !== undefined ? { options: options.fota } : {}) });
+    const fotaOptions = { campaignTickMs: config.campaignTickMs, maxFirmwareBytes: config.firmwareMaxBytes, ...options.fota };
+    const fota = await startFotaServices({ store, keystore, dataDir: config.dataDir, events, logger, options: fotaOptions });
     cleanups.push(() => fota.close());
 
     const listeners = new ListenerRegistry();
@@ -159,7 +160,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       firmware: fota.firmware,
       campaigns: fota.campaigns,
       events,
-      ...(options.fota?.maxFirmwareBytes !== undefined ? { maxFirmwareBytes: options.fota.maxFirmwareBytes } : {}),
+      maxFirmwareBytes: fotaOptions.maxFirmwareBytes,
     });
     listeners.register({
       name: 'http',

@@ -36,6 +36,8 @@ test('defaults: data dir ./data, loopback API, standard ports, info, SQLite and 
     logLevel: 'info',
     storeUrl: 'sqlite:/srv/rl/data/rootline.db',
     masterKeyFile: '/srv/rl/data/master.key',
+    firmwareMaxBytes: 64 * 1024 * 1024,
+    campaignTickMs: 1000,
   });
   assert.ok(Object.values(sources).every((s) => s === 'default'));
 });

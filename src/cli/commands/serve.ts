@@ -67,6 +67,8 @@ Options (each also settable in the config file and as an environment variable):
   --log-level <level>       fatal, error, warn, info, debug, trace, silent (default info; env ROOTLINE_LOG_LEVEL)
   --store <url>             sqlite:<file> or postgres://... (default sqlite:<data>/rootline.db; env ROOTLINE_STORE_URL)
   --master-key-file <file>  master key file (default <data>/master.key; env ROOTLINE_MASTER_KEY_FILE)
+  --firmware-max-bytes <n>  largest firmware upload (default 67108864 = 64 MiB; env ROOTLINE_FIRMWARE_MAX_BYTES)
+  --campaign-tick-ms <n>    campaign engine tick interval, 10..3600000 (default 1000; env ROOTLINE_CAMPAIGN_TICK_MS)
 
 The master key itself is read from ROOTLINE_MASTER_KEY when set (64 hex digits or base64),
 else from the master key file. On a brand-new data directory without either, one is generated
