@@ -11,11 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { keyObjectSigner } from '../../../src/crypto/signer.js';
 import { estClient } from '../../../src/onboarding/est/client.js';
 import { runPledge } from '../../../src/onboarding/pledge/pledge.js';
-import { createOwnershipService } from '../../../src/onboarding/ownership-service.js';
+import { createOwnershipService, type OwnershipService } from '../../../src/onboarding/ownership-service.js';
 import { createRegistrar } from '../../../src/onboarding/registrar/registrar.js';
 import { encodeStatusTelemetry } from '../../../src/onboarding/registrar/status-telemetry.js';
 import { createPledgeVoucherRequest } from '../../../src/onboarding/voucher-requests.js';
 import { parseCertificate } from '../../../src/pki/index.js';
+import { openSqliteStore } from '../../../src/store/index.js';
+import type { BootstrapConfigRepository, Store } from '../../../src/store/types.js';
 import { p256 as estKey } from '../est/helpers.js';
 import { createWorld, startDomain, type Domain, type World } from './fixture.js';
 
@@ -182,4 +184,55 @@ describe('onboarding a device again', () => {
     assert.equal((await d.store.devices.credentials(endpoint)).length, 0);
     assert.equal(await d.store.bootstrapConfigs.get(endpoint), undefined);
   });
+});
+
+describe('onboarding again fails half way', () => {
+  let w: World;
+  let d: Domain;
+  let store: Store;
+  let failAt: 'none' | 'bootstrap' | 'owner-established' = 'none';
+
+  before(async () => {
+    w = await createWorld();
+    store = await openSqliteStore({ file: ':memory:' });
+    const bootstrapConfigs: BootstrapConfigRepository = {
+      get: (e) => store.bootstrapConfigs.get(e),
+      delete: (e) => store.bootstrapConfigs.delete(e),
+      set: (e, c) => (failAt === 'bootstrap' ? Promise.reject(new Error('disk full')) : store.bootstrapConfigs.set(e, c)),
+    };
+    const real = createOwnershipService({ devices: store.devices, audit: store.audit });
+    const ownership: OwnershipService = {
+      transition: (e, ev, o) => (failAt === 'owner-established' && ev === 'owner-established' ? Promise.reject(new Error('store went away')) : real.transition(e, ev, o)),
+    };
+    d = await startDomain(w.t, 'Half', { masaClient: w.inProcessMasa, masaUrl: 'https://masa.example.com', store, overrides: { store: { devices: store.devices, settings: store.settings, bootstrapConfigs }, ownership } });
+  });
+  after(async () => {
+    await d?.close();
+    await store?.close();
+    await w?.close();
+  });
+
+  for (const where of ['bootstrap', 'owner-established'] as const) {
+    it(`restores the earlier credential, attributes, bootstrap configuration and RESET when ${where} fails`, async () => {
+      failAt = 'none';
+      const serial = `HALF-${where}`;
+      const dir = await w.mint(serial);
+      const first = await runPledge({ idevidDir: dir, registrarUrl: d.url });
+      const endpoint = first.endpoint!;
+      await createOwnershipService({ devices: store.devices, audit: store.audit }).transition(endpoint, 'hard-reset', { actor: 'operator:erin' });
+      const before = { device: await store.devices.get(endpoint), creds: await store.devices.credentials(endpoint), config: await store.bootstrapConfigs.get(endpoint) };
+      failAt = where;
+      await assert.rejects(runPledge({ idevidDir: dir, registrarUrl: d.url }), (err: unknown) => (err as { serverCode?: string }).serverCode === 'ERR_EST_ISSUE_FAILED');
+      failAt = 'none';
+      const after = { device: await store.devices.get(endpoint), creds: await store.devices.credentials(endpoint), config: await store.bootstrapConfigs.get(endpoint) };
+      assert.equal(after.device?.ownershipState, 'RESET');
+      assert.deepEqual(after.device?.attributes, before.device?.attributes);
+      assert.deepEqual(after.creds.map((c) => Buffer.from(c.material).toString('hex')), before.creds.map((c) => Buffer.from(c.material).toString('hex')));
+      assert.deepEqual(after.config?.config, before.config?.config);
+      const failure = (await store.audit.list({ subject: endpoint, action: 'registrar.provision' })).at(-1)!;
+      assert.equal(failure.outcome, 'failure');
+      assert.equal(failure.details.undoFailed, undefined);
+      assert.deepEqual(failure.details.undone, where === 'bootstrap' ? ['attributes', 'credential', 'credential-restored'] : ['ownership', 'bootstrap-config', 'attributes', 'credential', 'credential-restored']);
+    });
+  }
 });
