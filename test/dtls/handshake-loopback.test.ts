@@ -187,6 +187,32 @@ describe('DTLS handshakes on loopback', () => {
       );
     }));
 
+  it('works over IPv6 loopback with bracketed peer keys', async (t) => {
+    let server;
+    try {
+      server = await createDtlsServer({ host: '::1', port: 0, psk: { lookup: pskLookup } });
+    } catch {
+      t.skip('no IPv6 loopback on this host');
+      return;
+    }
+    try {
+      const seen: string[] = [];
+      server.on('session', (s: ServerSession) => {
+        seen.push(s.peerKey);
+        s.on('data', (d: Uint8Array) => s.send(d));
+      });
+      const c = await connectDtls({ host: '::1', port: server.address().port, psk: { identity: 'device-1', key: PSK } });
+      const got = once<Uint8Array>(c, 'data');
+      c.send(Buffer.from('v6'));
+      assert.equal(Buffer.from(await got).toString(), 'v6');
+      assert.match(seen[0]!, /^\[::1\]:\d+$/);
+      assert.equal(c.peerKey, `[::1]:${server.address().port}`);
+      c.close();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('close_notify closes the server side cleanly', async () => {
     const server = await createDtlsServer({ port: 0, psk: { lookup: pskLookup } });
     try {
