@@ -132,7 +132,7 @@ try {
 
 // --- report -------------------------------------------------------------------------------
 const names = [...results.keys()];
-const col = (s: string): string => s.padStart(16);
+const col = (s: string): string => s.padStart(22);
 const row = (label: string, f: (r: ServerFigures) => string): void => console.log(`${label.padEnd(44)}${names.map((n) => col(f(results.get(n)!))).join('')}`);
 const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 const pct = (x: number): string => `${x.toFixed(0)} %`;
