@@ -41,7 +41,7 @@ export interface DtlsServerOptions extends ServerSessionOptions {
   /** How often the cookie secret rotates (default 60 s). */
   cookieRotationMs?: number;
   /**
-   * Handshakes one IP address may start (past the cookie) per window (default 5,000 per 10 s:
+   * Handshakes one IP address may start (past the cookie) per window (default 10,000 per 10 s:
    * generous, because a fleet behind one NAT shares an address and reconnects at once after an
    * outage). Counted only after the cookie checks out, so spoofed floods allocate nothing.
    */
@@ -90,7 +90,7 @@ export class DtlsServer extends EventEmitter {
     assertInteger(this.maxHalfOpen, 'maxHalfOpen', 1);
     assertInteger(this.idleTimeoutMs, 'idleTimeoutMs', 1);
     assertInteger(this.handshakeTimeoutMs, 'handshakeTimeoutMs', 1);
-    this.rate = opts.handshakeRate ?? { perAddress: 5_000, windowMs: 10_000 };
+    this.rate = opts.handshakeRate ?? { perAddress: 10_000, windowMs: 10_000 };
     assertInteger(this.rate.perAddress, 'handshakeRate.perAddress', 1);
     assertInteger(this.rate.windowMs, 'handshakeRate.windowMs', 1);
     this.sessionCache = opts.sessionCache === false ? undefined : new SessionCache(opts.sessionCache);
