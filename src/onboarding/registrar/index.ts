@@ -4,5 +4,5 @@ export { createRegistrar, type ManufacturerTrust, type PledgeContext, type Regis
 export { registrarRoutes, type RegistrarRoutesOptions } from './routes.js';
 export { httpsMasaClient, inProcessMasaClient, type HttpsMasaClientOptions, type MasaClient, type MasaVoucherCall } from './masa-client.js';
 export { approvalBook, defaultEndpointFor, defaultModelOf, type ApprovalBook, type PendingRequest, type PledgeIdentity, type PolicyDecision, type RegistrarPolicy } from './policy.js';
-export { createProvisioner, x509BootstrapConfig, type BootstrapConfigBuilder, type Lwm2mServerTarget, type ProvisionContext, type Provisioner } from './provisioning.js';
+export { createCredentialRotator, createProvisioner, x509BootstrapConfig, type BootstrapConfigBuilder, type CredentialRotator, type RotateContext, type Lwm2mServerTarget, type ProvisionContext, type Provisioner } from './provisioning.js';
 export { STATUS_TELEMETRY_LIMITS, encodeStatusTelemetry, parseStatusTelemetry, type StatusTelemetry } from './status-telemetry.js';

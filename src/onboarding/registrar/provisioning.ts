@@ -153,3 +153,58 @@ export function createProvisioner(options: ProvisionerOptions): Provisioner {
     }
   };
 }
+
+export interface RotateContext {
+  endpoint: string;
+  ldevid: IssuedCertificate;
+}
+
+export type CredentialRotator = (context: RotateContext) => Promise<void>;
+
+/**
+ * Re-enrollment (RFC 7030 §4.2.2) in the registry: the LwM2M server compares a device's
+ * certificate with the bound x509 material byte for byte, so a renewed or rekeyed LDevID must
+ * replace it (and the bootstrap configuration's copy). The store has no credential update, so
+ * this is remove + add, with the old binding restored if anything fails.
+ */
+export function createCredentialRotator(options: ProvisionerOptions): CredentialRotator {
+  const { devices, bootstrapConfigs, audit } = options;
+  return async ({ endpoint, ldevid }) => {
+    const actor = `device:${endpoint}`;
+    const undo: Array<{ what: string; run: () => Promise<unknown> }> = [];
+    try {
+      const device = await devices.get(endpoint);
+      const bound = await devices.findCredential('x509', endpoint);
+      if (device === undefined || bound === undefined || bound.endpoint !== endpoint) throw new ProvisioningFailedError(`no device ${endpoint} with an x509 credential`);
+      const previous = bound.material;
+      await devices.removeCredential('x509', endpoint);
+      undo.push({ what: 'credential-restored', run: () => devices.addCredential({ endpoint, kind: 'x509', lookup: endpoint, material: previous }) });
+      await devices.addCredential({ endpoint, kind: 'x509', lookup: endpoint, material: ldevid.der });
+      undo.push({ what: 'credential', run: () => devices.removeCredential('x509', endpoint) });
+      // The replaced certificate may still re-enroll once more: if this answer never reaches the
+      // device, it would otherwise be locked out with a certificate nobody accepts.
+      await devices.update(endpoint, { attributes: { ...device.attributes, ldevidSerial: ldevid.serialNumber, previousLdevidSerial: device.attributes.ldevidSerial ?? null } });
+      undo.push({ what: 'attributes', run: () => devices.update(endpoint, { attributes: device.attributes }) });
+      const config = await bootstrapConfigs.get(endpoint);
+      const pledge = { serial: String(device.attributes.serialNumber ?? ''), model: device.model ?? '', manufacturer: String(device.attributes.manufacturer ?? ''), idevidFingerprint: String(device.attributes.idevidFingerprint ?? '') };
+      if (config !== undefined) {
+        await bootstrapConfigs.set(endpoint, options.bootstrapConfig({ endpoint, pledge, ldevid }));
+        undo.push({ what: 'bootstrap-config', run: () => bootstrapConfigs.set(endpoint, config.config) });
+      }
+      await audit.append({ actor, action: 'registrar.credential.rotate', subject: endpoint, outcome: 'success', details: { ldevidSerial: ldevid.serialNumber, fingerprint: ldevid.certificate.fingerprint256 } });
+    } catch (err) {
+      const undone: string[] = [];
+      for (const u of undo.reverse()) {
+        try {
+          await u.run();
+          undone.push(u.what);
+        } catch {
+          // reported below through `undone`
+        }
+      }
+      const reason = err instanceof Error ? err.message : String(err);
+      await audit.append({ actor, action: 'registrar.credential.rotate', subject: endpoint, outcome: 'failure', details: { reason: reason.slice(0, 300), undone } });
+      throw new ProvisioningFailedError(`rotating the credential of ${endpoint} failed: ${reason}`, { cause: err });
+    }
+  };
+}

@@ -34,7 +34,7 @@ import {
 } from './errors.js';
 import type { MasaClient } from './masa-client.js';
 import { approvalBook, defaultEndpointFor, defaultModelOf, type PendingRequest, type PledgeIdentity, type RegistrarPolicy } from './policy.js';
-import { createProvisioner, x509BootstrapConfig, type BootstrapConfigBuilder, type Lwm2mServerTarget } from './provisioning.js';
+import { createCredentialRotator, createProvisioner, x509BootstrapConfig, type BootstrapConfigBuilder, type Lwm2mServerTarget } from './provisioning.js';
 import { parseStatusTelemetry, type StatusTelemetry } from './status-telemetry.js';
 
 export interface ManufacturerTrust {
@@ -149,6 +149,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
   const ownership = options.ownership ?? createOwnershipService({ devices: store.devices, audit });
   const bootstrapConfig = 'bootstrapConfig' in options.lwm2m ? options.lwm2m.bootstrapConfig : x509BootstrapConfig(options.lwm2m);
   const provision = createProvisioner({ devices: store.devices, bootstrapConfigs: store.bootstrapConfigs, ownership, audit, bootstrapConfig });
+  const rotate = createCredentialRotator({ devices: store.devices, bootstrapConfigs: store.bootstrapConfigs, ownership, audit, bootstrapConfig });
   const now = options.now ?? (() => new Date());
   const vouchedTtlMs = (options.vouchedTtlSeconds ?? 3600) * 1000;
   const vouched = new Map<string, VouchedSession>();
@@ -348,6 +349,20 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         if (session.voucherStatus !== undefined && !session.voucherStatus.status) return { decision: 'reject', identity, reason: 'the pledge reported that it refused the voucher' };
         return { decision: 'accept', identity, subject: [[{ type: 'CN', value: session.endpoint }], [{ type: 'serialNumber', value: session.pledge.serial }]] };
       },
+      // The service has checked that the certificate is a current one of this CA; it must also
+      // still be the one bound to a device (not replaced, not of a device removed since).
+      reenroll: async (client) => {
+        const endpoint = findAttribute(client.subjectRdns, 'CN');
+        const cred = endpoint === undefined ? undefined : await store.devices.findCredential('x509', endpoint);
+        const device = cred === undefined ? undefined : await store.devices.get(cred.endpoint);
+        const bound = cred !== undefined && Buffer.compare(Buffer.from(cred.material), Buffer.from(client.der)) === 0;
+        // The certificate just replaced (its renewal's answer may have been lost) may renew too.
+        const justReplaced = device !== undefined && device.attributes.previousLdevidSerial === client.serialNumber && !ca.isRevoked(client.serialNumber);
+        if (endpoint === undefined || cred?.endpoint !== endpoint || (!bound && !justReplaced)) {
+          return { decision: 'reject', identity: endpoint ?? client.fingerprint256, reason: 'this certificate is not the one bound to a device in the registry' };
+        }
+        return { decision: 'accept', identity: endpoint };
+      },
     }),
   });
 
@@ -355,7 +370,20 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
   const est: EstService = {
     cacerts: () => inner.cacerts(),
     csrAttrs: () => inner.csrAttrs(),
-    simpleReenroll: (context, body) => inner.simpleReenroll(context, body),
+    async simpleReenroll(context, body) {
+      const outcome = await inner.simpleReenroll(context, body);
+      if (outcome.status !== 'issued') return outcome;
+      const { leaf } = clientLeaf(context);
+      const endpoint = findAttribute(leaf.subjectRdns, 'CN') ?? '';
+      try {
+        await rotate({ endpoint, ldevid: outcome.certificate });
+      } catch (err) {
+        ca.revoke(outcome.certificate.serialNumber, 'cessationOfOperation');
+        await persistCa();
+        throw new EstIssueFailedError(`the renewed LDevID was issued but could not be bound (certificate revoked): ${(err as Error).message}`, { cause: err });
+      }
+      return outcome;
+    },
     async simpleEnroll(context, body) {
       const outcome = await inner.simpleEnroll(context, body);
       if (outcome.status !== 'issued') return outcome;

@@ -236,3 +236,47 @@ describe('onboarding again fails half way', () => {
     });
   }
 });
+
+describe('re-enrollment keeps the registry binding current', () => {
+  let w: World;
+  let d: Domain;
+
+  before(async () => {
+    w = await createWorld();
+    d = await startDomain(w.t, 'Renew', { masaClient: w.inProcessMasa, masaUrl: 'https://masa.example.com' });
+  });
+  after(async () => {
+    await d?.close();
+    await w?.close();
+  });
+
+  it('rebinds the x509 credential and bootstrap configuration to the renewed LDevID; unbound certificates may not renew', async () => {
+    const first = await runPledge({ idevidDir: await w.mint('REN-1'), registrarUrl: d.url });
+    const endpoint = first.endpoint!;
+    const subject = [[{ type: 'CN', value: endpoint }], [{ type: 'serialNumber', value: 'REN-1' }]];
+    const clientFor = (chain: Uint8Array[], key: string) =>
+      estClient({ baseUrl: d.url, ca: d.ca.certificate.der, clientCert: chain, clientKey: key });
+    const firstKey = String(first.key.export({ type: 'pkcs8', format: 'pem' }));
+    const next = estKey();
+    const renewed = await clientFor(first.ldevid.chain, firstKey).simpleReenroll({ signer: next.signer, subject });
+    const creds = await d.store.devices.credentials(endpoint);
+    assert.equal(creds.length, 1);
+    assert.equal(Buffer.compare(Buffer.from(creds[0]!.material), Buffer.from(renewed.certificate)), 0);
+    const device = await d.store.devices.get(endpoint);
+    assert.equal(device?.attributes.ldevidSerial, renewed.parsed.serialNumber);
+    assert.equal(device?.attributes.previousLdevidSerial, first.ldevid.certificate.serialNumber);
+    const bs = await d.store.bootstrapConfigs.get(endpoint);
+    assert.equal((bs?.config.servers as Array<Record<string, unknown>>)[0]!.clientPublicKey, Buffer.from(renewed.certificate).toString('hex'));
+    assert.equal((await d.store.audit.list({ subject: endpoint, action: 'registrar.credential.rotate' })).at(-1)?.outcome, 'success');
+
+    // The replaced certificate may renew once more (a lost answer must not lock the device out) ...
+    const again = await clientFor(first.ldevid.chain, firstKey).simpleReenroll({ signer: estKey().signer, subject });
+    assert.equal(Buffer.compare(Buffer.from((await d.store.devices.credentials(endpoint))[0]!.material), Buffer.from(again.certificate)), 0);
+    // ... but not after the next renewal replaced its successor.
+    await assert.rejects(clientFor(first.ldevid.chain, firstKey).simpleReenroll({ signer: estKey().signer, subject }), forbidden);
+    // A current certificate of this CA that no device is bound to may not renew either.
+    const stray = estKey();
+    const strayCert = await d.ca.issueCertificate({ subject: 'CN=urn:dev:ops:nobody', publicKey: stray.signer.publicKey, extKeyUsage: ['clientAuth'], validity: { days: 5 } });
+    await assert.rejects(clientFor([strayCert.der, d.ca.certificate.der], stray.keyPem).simpleReenroll({ signer: estKey().signer, subject: 'CN=urn:dev:ops:nobody' }), forbidden);
+  });
+});
