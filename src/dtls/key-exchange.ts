@@ -103,14 +103,14 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
 }
 
 export function publicKeyFromCertificate(der: Uint8Array): KeyObject {
-  let cert: X509Certificate;
+  let key: KeyObject;
   try {
-    cert = new X509Certificate(Buffer.from(der));
+    key = new X509Certificate(Buffer.from(der)).publicKey;
   } catch (err) {
-    throw new DtlsBadCertificateError('certificate is not well-formed X.509', { cause: err });
+    throw new DtlsBadCertificateError('certificate is not well-formed X.509 with a usable public key', { cause: err });
   }
-  checkKeyType(cert.publicKey);
-  return cert.publicKey;
+  checkKeyType(key);
+  return key;
 }
 
 function checkKeyType(key: KeyObject): void {

@@ -229,3 +229,16 @@ describe('DTLS handshakes on loopback', () => {
     }
   });
 });
+
+describe('peer key extraction', () => {
+  it('turns malformed certificates and raw public keys into ERR_DTLS_BAD_CERTIFICATE', async () => {
+    const { publicKeyFromCertificate, publicKeyFromSpki } = await import('../../src/dtls/key-exchange.js');
+    const bad = (e: unknown) => isRootlineError(e, 'ERR_DTLS_BAD_CERTIFICATE');
+    assert.throws(() => publicKeyFromCertificate(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01)), bad);
+    assert.throws(() => publicKeyFromSpki(Uint8Array.of(1, 2, 3)), bad);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' });
+    assert.throws(() => publicKeyFromSpki(rsa), bad, 'only P-256 and Ed25519 keys are accepted');
+    const good = ecdsaSigner();
+    assert.equal(publicKeyFromSpki(good.publicKey).asymmetricKeyType, 'ec');
+  });
+});
