@@ -173,7 +173,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     verifyAudit: async () => deps.store.audit.verify(),
     uploadFirmware: async (req, reply) => {
       const length = req.headers['content-length'];
-      const image = await firmware.upload(req.query as FirmwareUploadQuery, req.body, length === undefined ? undefined : Number(length));
+      let image;
+      try {
+        image = await firmware.upload(req.query as FirmwareUploadQuery, req.body, length === undefined ? undefined : Number(length));
+      } catch (err) {
+        // Refused before the whole body arrived: discard the rest and end the connection rather
+        // than read a body nobody wants.
+        if (!req.raw.complete) {
+          void reply.header('connection', 'close');
+          req.raw.resume();
+        }
+        throw err;
+      }
       void reply.status(201).header('location', `${API_PREFIX}/firmware/${encodeURIComponent(image.id)}`);
       return image;
     },
@@ -238,6 +249,8 @@ function register(app: FastifyInstance, route: RouteSpec, handlers: Record<strin
     method: route.method,
     url: API_PREFIX + route.path,
     schema,
+    // A HEAD on an endless event stream would hold a connection open for no body.
+    exposeHeadRoute: route.produces !== 'text/event-stream',
     ...(intKeys.length === 0
       ? {}
       : {

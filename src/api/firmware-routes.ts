@@ -52,6 +52,17 @@ function translate(err: unknown): never {
   throw err;
 }
 
+/**
+ * The request body as chunks, without a `return()`: when the firmware room stops reading early
+ * (too large, refused), a for-await would otherwise destroy the request mid-upload, and Node's
+ * HTTP server then never finishes that connection (closing the server hangs). The caller drains
+ * the rest instead and answers with `Connection: close`.
+ */
+function bodyChunks(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  return { [Symbol.asyncIterator]: () => ({ next: () => it.next() }) };
+}
+
 export function firmwareView(image: FirmwareImageRecord): FirmwareView {
   const { manifest: _manifest, ...rest } = image;
   return rest;
@@ -70,7 +81,7 @@ export function createFirmwareHandlers(deps: { firmware: FirmwareRepositoryApi; 
       throw new ApiError('ERR_API_BODY_TOO_LARGE', `the image is ${contentLength} bytes; the limit is ${deps.maxUploadBytes}`);
     }
     if (contentLength === 0 || body === undefined || body === null) throw new ApiError('ERR_API_VALIDATION', 'body: the firmware image is empty');
-    const stream = body as AsyncIterable<Uint8Array>;
+    const stream = bodyChunks(body as AsyncIterable<Uint8Array>);
     try {
       const image = await firmware.addImage({
         stream,

@@ -152,3 +152,16 @@ test('publish() hook: events from other rooms reach the stream', async () => {
   assert.throws(() => t.server.events.publish('lwm2m', 'Bad Type', {}), { code: 'ERR_INVALID_ARGUMENT' });
   s.close();
 });
+
+test('closing the server ends open streams; HEAD is not served on the stream', async () => {
+  const own = await startTestServer();
+  const head = await fetch(`${own.url}/api/v1/events`, { method: 'HEAD' });
+  assert.equal(head.status, 404);
+  const res = await fetch(`${own.url}/api/v1/events`);
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  await reader.read(); // the opening comment
+  await own.close();
+  // Drains to the end: the server ended the stream rather than waiting for the client.
+  for (;;) if ((await reader.read()).done) break;
+});

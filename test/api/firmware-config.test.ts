@@ -18,6 +18,21 @@ test('firmwareMaxBytes from the configuration limits uploads', async () => {
     const big = await post(1025, '1.0.1');
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'ERR_API_BODY_TOO_LARGE');
+
+    // Without a Content-Length the limit holds while streaming; the connection is closed after the
+    // 413 and the server still closes cleanly (a destroyed request used to keep close() pending).
+    let chunks = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        // 1 MiB chunks: the refusal comes while most of the body is still in flight.
+        if (chunks++ === 3) c.close();
+        else c.enqueue(randomBytes(1024 * 1024));
+      },
+    });
+    const chunked = await fetch(`${t.url}/api/v1/firmware?model=CFG-1&version=1.0.2`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body, duplex: 'half' } as RequestInit);
+    assert.equal(chunked.status, 413);
+    assert.equal(((await chunked.json()) as { error: { code: string } }).error.code, 'ERR_API_BODY_TOO_LARGE');
+    assert.equal((await post(10, '1.0.2')).status, 201);
   } finally {
     await t.close();
   }
