@@ -1,6 +1,8 @@
 /**
- * The onboarding room's public surface (factory, vouchers, MASA, ownership lifecycle). EST lives
- * in ./est and is imported from there.
+ * The onboarding room's public surface (factory, vouchers, MASA, ownership lifecycle, registrar,
+ * pledge). EST lives in ./est and is imported from there. The registrar and pledge indexes are
+ * re-exported whole: their names do not overlap ours (test/onboarding/public-surface.test.ts
+ * checks that none is dropped, which is what `export *` silently does on a clash).
  */
 export * from './errors.js';
 export { FACTORY_KEY_LABELS, FACTORY_STATE_FILE, MANUFACTURER_CA_FILE, MASA_CA_FILE, MASA_CERT_FILE, initFactory, openFactory, type Factory, type InitFactoryOptions, type MintDeviceOptions, type MintedDevice, type OpenFactoryOptions } from './factory.js';
@@ -47,3 +49,6 @@ export { VOUCHER_CMS_MEDIA_TYPE, createMasa, domainIdOf, type Masa, type MasaOpt
 export { OWNERSHIP_EVENTS, allowedOwnershipEvents, nextOwnershipState, type OwnershipEvent } from './ownership.js';
 export { createOwnershipService, type OwnershipService, type OwnershipServiceOptions, type TransitionOptions } from './ownership-service.js';
 export { MASA_ERROR_STATUS, VOUCHER_REQUEST_MEDIA_TYPE, masaRoutes, type MasaRoutesOptions } from './http/masa-routes.js';
+// The registrar and pledge protocol flows, so `rootline/onboarding` carries the whole room.
+export * from './registrar/index.js';
+export * from './pledge/index.js';

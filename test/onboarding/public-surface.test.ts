@@ -17,3 +17,15 @@ it('the room index exports the public operations', async () => {
   }
   assert.equal(room.ID_CT_ANIMA_JSON_VOUCHER, '1.2.840.113549.1.9.16.1.40');
 });
+
+it('the room index carries the registrar and the pledge, with no name lost to an export * clash', async () => {
+  const room = (await import('../../src/onboarding/index.js')) as Record<string, unknown>;
+  const registrar = (await import('../../src/onboarding/registrar/index.js')) as Record<string, unknown>;
+  const pledge = (await import('../../src/onboarding/pledge/index.js')) as Record<string, unknown>;
+  for (const [from, names] of [['registrar', registrar], ['pledge', pledge]] as const) {
+    for (const name of Object.keys(names)) assert.equal(room[name], names[name], `${from}: ${name}`);
+  }
+  for (const name of ['createRegistrar', 'registrarRoutes', 'inProcessMasaClient', 'httpsMasaClient', 'runPledge', 'pledgeResultJson']) {
+    assert.equal(typeof room[name], 'function', name);
+  }
+});
