@@ -23,7 +23,7 @@ import {
   type NewCampaign,
   type NewCampaignDevice,
 } from './campaign-types.js';
-import { StoreCorruptError } from './errors.js';
+import { StoreConflictError, StoreCorruptError } from './errors.js';
 import { toSafeInteger } from './rows.js';
 import { STORE_LIMITS, assertEndpoint, assertLabel, normalizeJsonObject } from './validate.js';
 
@@ -359,6 +359,30 @@ export function campaignEventFromRow(row: CampaignEventRow): CampaignEventRecord
 export function deviceCountFromRow(row: { wave: unknown; status: string; n: unknown }): CampaignDeviceCount {
   if (!CAMPAIGN_DEVICE_STATUSES.includes(row.status as CampaignDeviceStatus)) throw new StoreCorruptError(`campaign device count: unknown status ${JSON.stringify(row.status)}`);
   return { wave: toSafeInteger(row.wave, 'campaign device count wave'), status: row.status as CampaignDeviceStatus, count: toSafeInteger(row.n, 'campaign device count') };
+}
+
+/** The record of a campaign just inserted, as both stores hand it back. */
+export function newCampaignRecord(c: Required<NewCampaign>, now: string): CampaignRecord {
+  return { ...c, stateReason: null, revision: 1, createdAt: now, updatedAt: now };
+}
+
+/**
+ * The campaign after a patch at the next revision; a StoreConflictError when the stored
+ * revision is not the one the caller decided on.
+ */
+export function nextCampaignRevision(current: CampaignRecord, expectedRevision: number, patch: CampaignPatch, now: string): CampaignRecord {
+  if (current.revision !== expectedRevision) {
+    throw new StoreConflictError(`campaign ${JSON.stringify(current.id)} is at revision ${current.revision}, not ${expectedRevision}`);
+  }
+  return { ...current, ...patch, revision: current.revision + 1, updatedAt: now };
+}
+
+/** The record of a device just added to a campaign at `position`, as both stores hand it back. */
+export function newCampaignDeviceRecord(campaignId: string, d: Required<NewCampaignDevice>, position: number, now: string): CampaignDeviceRecord {
+  return {
+    campaignId, endpoint: d.endpoint, wave: d.wave, position, status: d.status, attempt: 0, fwState: null, updateResult: null, progress: null,
+    fromVersion: d.fromVersion, reportedVersion: null, packageKind: null, failure: d.failure, dueAt: null, joinedAt: now, updatedAt: now,
+  };
 }
 
 /** The device row after a patch, as both stores write it back. */

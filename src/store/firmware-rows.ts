@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger, describeType } from '../util/assert.js';
-import { StoreCorruptError } from './errors.js';
+import { StoreConflictError, StoreCorruptError } from './errors.js';
 import type { FirmwareImageQuery, FirmwareImageRecord, NewFirmwareImage } from './firmware-types.js';
 import { toSafeInteger } from './rows.js';
 import { assertLabel, normalizeJsonObject } from './validate.js';
@@ -50,6 +50,11 @@ export function normalizeFirmwareQuery(query: FirmwareImageQuery | undefined): {
   if (query.vendor !== undefined) out.vendor = query.vendor;
   if (query.model !== undefined) out.model = query.model;
   return out;
+}
+
+/** What both stores throw when an insert hits the id or the (vendor, model, version/sequence) uniqueness. */
+export function firmwareConflictError(i: Required<NewFirmwareImage>, cause: unknown): StoreConflictError {
+  return new StoreConflictError(`firmware ${JSON.stringify(i.vendor)}/${JSON.stringify(i.model)} ${JSON.stringify(i.version)} (id ${i.id}, sequence ${i.sequence}) conflicts with a stored image`, { cause });
 }
 
 export interface FirmwareRow {

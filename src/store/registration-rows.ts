@@ -99,6 +99,18 @@ export function normalizeBootstrapConfig(value: unknown, name = 'config'): Recor
   return normalizeJsonObject(value, name);
 }
 
+/** The patchable fields and the column each one is stored in, the same in both dialects. */
+export const REGISTRATION_PATCH_COLUMNS: ReadonlyArray<readonly [keyof RegistrationPatch, string]> = [
+  ['lifetime', 'lifetime'],
+  ['binding', 'binding'],
+  ['queueMode', 'queue_mode'],
+  ['smsNumber', 'sms_number'],
+  ['objectLinks', 'object_links'],
+  ['peer', 'peer'],
+  ['updatedAt', 'updated_at'],
+  ['expiresAt', 'expires_at'],
+];
+
 export interface RegistrationRow {
   id: string;
   endpoint: string;

@@ -12,6 +12,9 @@ import {
   campaignEventFromRow,
   campaignFromRow,
   deviceCountFromRow,
+  newCampaignDeviceRecord,
+  newCampaignRecord,
+  nextCampaignRevision,
   normalizeCampaignDeviceQuery,
   normalizeCampaignEvent,
   normalizeCampaignListOptions,
@@ -82,7 +85,7 @@ export class PostgresCampaignRepository implements CampaignRepository {
       if (sqlState(err) === UNIQUE_VIOLATION) throw new StoreConflictError(`campaign ${JSON.stringify(c.id)} already exists`, { cause: err });
       throw err;
     }
-    return { ...c, stateReason: null, revision: 1, createdAt: now, updatedAt: now };
+    return newCampaignRecord(c, now);
   }
 
   async get(id: string): Promise<CampaignRecord | undefined> {
@@ -121,11 +124,8 @@ export class PostgresCampaignRepository implements CampaignRepository {
       const { rows } = await client.query<CampaignRow>('SELECT * FROM campaigns WHERE id = $1 FOR UPDATE', [id]);
       if (rows[0] === undefined) throw new StoreNotFoundError(`campaign ${JSON.stringify(id)} does not exist`);
       const current = campaignFromRow(rows[0]);
-      if (current.revision !== expectedRevision) {
-        throw new StoreConflictError(`campaign ${JSON.stringify(id)} is at revision ${current.revision}, not ${expectedRevision}`);
-      }
       const now = new Date().toISOString();
-      const next: CampaignRecord = { ...current, ...p, revision: current.revision + 1, updatedAt: now };
+      const next = nextCampaignRevision(current, expectedRevision, p, now);
       await client.query(
         'UPDATE campaigns SET name = $1, state = $2, spec = $3::jsonb, progress = $4::jsonb, state_reason = $5, revision = $6, updated_at = $7 WHERE id = $8',
         [next.name, next.state, JSON.stringify(next.spec), JSON.stringify(next.progress), next.stateReason, next.revision, now, id],
@@ -162,10 +162,7 @@ export class PostgresCampaignRepository implements CampaignRepository {
         );
         if ((r.rowCount ?? 0) === 0) continue;
         position++;
-        added.push({
-          campaignId: id, endpoint: d.endpoint, wave: d.wave, position, status: d.status, attempt: 0, fwState: null, updateResult: null, progress: null,
-          fromVersion: d.fromVersion, reportedVersion: null, packageKind: null, failure: d.failure, dueAt: null, joinedAt: now, updatedAt: now,
-        });
+        added.push(newCampaignDeviceRecord(id, d, position, now));
       }
       return added;
     });

@@ -1,6 +1,5 @@
 /** FirmwareRepository on PostgreSQL (migration 4): each method is one statement. */
-import { StoreConflictError } from '../errors.js';
-import { assertSha256Hex, assertVendorModel, firmwareFromRow, normalizeFirmwareQuery, normalizeNewFirmwareImage, type FirmwareRow } from '../firmware-rows.js';
+import { assertSha256Hex, assertVendorModel, firmwareConflictError, firmwareFromRow, normalizeFirmwareQuery, normalizeNewFirmwareImage, type FirmwareRow } from '../firmware-rows.js';
 import type { FirmwareImageQuery, FirmwareImageRecord, FirmwareRepository, NewFirmwareImage } from '../firmware-types.js';
 import { toSafeInteger } from '../rows.js';
 import { assertLabel } from '../validate.js';
@@ -38,7 +37,7 @@ export class PostgresFirmwareRepository implements FirmwareRepository {
       );
     } catch (err) {
       if (sqlState(err) === UNIQUE_VIOLATION) {
-        throw new StoreConflictError(`firmware ${JSON.stringify(i.vendor)}/${JSON.stringify(i.model)} ${JSON.stringify(i.version)} (id ${i.id}, sequence ${i.sequence}) conflicts with a stored image`, { cause: err });
+        throw firmwareConflictError(i, err);
       }
       throw err;
     }

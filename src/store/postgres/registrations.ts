@@ -10,23 +10,13 @@ import {
   normalizeRegistration,
   normalizeRegistrationPatch,
   registrationFromRow,
+  REGISTRATION_PATCH_COLUMNS,
   type BootstrapConfigRow,
   type RegistrationRow,
 } from '../registration-rows.js';
 import type { BootstrapConfigRecord, BootstrapConfigRepository, RegistrationPatch, RegistrationRecord, RegistrationRepository } from '../types.js';
 import { assertEndpoint } from '../validate.js';
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, sqlState, withTransaction, type PostgresContext } from './context.js';
-
-const COLUMNS: ReadonlyArray<[keyof RegistrationPatch, string]> = [
-  ['lifetime', 'lifetime'],
-  ['binding', 'binding'],
-  ['queueMode', 'queue_mode'],
-  ['smsNumber', 'sms_number'],
-  ['objectLinks', 'object_links'],
-  ['peer', 'peer'],
-  ['updatedAt', 'updated_at'],
-  ['expiresAt', 'expires_at'],
-];
 
 export class PostgresRegistrationRepository implements RegistrationRepository {
   readonly #ctx: PostgresContext;
@@ -77,7 +67,7 @@ export class PostgresRegistrationRepository implements RegistrationRepository {
     this.#ctx.check();
     const params: unknown[] = [id];
     const sets: string[] = [];
-    for (const [key, column] of COLUMNS) {
+    for (const [key, column] of REGISTRATION_PATCH_COLUMNS) {
       const v = p[key];
       if (v === undefined) continue;
       params.push(v);

@@ -10,7 +10,7 @@ import { StoreCorruptError } from '../errors.js';
 import { auditFromRow, toSafeInteger, type AuditRow } from '../rows.js';
 import type { AuditEntry, AuditLog, AuditRecord, AuditVerification } from '../types.js';
 import { normalizeAuditEntry, normalizeAuditListOptions } from '../validate.js';
-import type { SqliteContext } from './devices.js';
+import type { SqliteContext } from './context.js';
 
 const VERIFY_BATCH = AUDIT_VERIFY_BATCH;
 

@@ -10,6 +10,9 @@ import {
   campaignEventFromRow,
   campaignFromRow,
   deviceCountFromRow,
+  newCampaignDeviceRecord,
+  newCampaignRecord,
+  nextCampaignRevision,
   normalizeCampaignDeviceQuery,
   normalizeCampaignEvent,
   normalizeCampaignListOptions,
@@ -41,7 +44,7 @@ import type {
 import { StoreConflictError, StoreNotFoundError } from '../errors.js';
 import { assertInteger } from '../../util/assert.js';
 import { assertEndpoint } from '../validate.js';
-import type { SqliteContext } from './devices.js';
+import type { SqliteContext } from './context.js';
 
 type NormalizedEvent = ReturnType<typeof normalizeCampaignEvent>;
 
@@ -80,7 +83,7 @@ export class SqliteCampaignRepository implements CampaignRepository {
          VALUES (?, ?, ?, ?, ?, ?, NULL, 1, ?, ?, ?)`,
       ).run(c.id, c.name, c.firmwareId, c.state, JSON.stringify(c.spec), JSON.stringify(c.progress), c.createdBy, now, now);
       if (e !== undefined) this.#insertEvent(c.id, e, now);
-      return { ...c, stateReason: null, revision: 1, createdAt: now, updatedAt: now };
+      return newCampaignRecord(c, now);
     });
     return tx.immediate();
   }
@@ -118,11 +121,8 @@ export class SqliteCampaignRepository implements CampaignRepository {
     const tx = this.#ctx.db.transaction((): CampaignRecord => {
       const current = this.#get(id);
       if (current === undefined) throw new StoreNotFoundError(`campaign ${JSON.stringify(id)} does not exist`);
-      if (current.revision !== expectedRevision) {
-        throw new StoreConflictError(`campaign ${JSON.stringify(id)} is at revision ${current.revision}, not ${expectedRevision}`);
-      }
       const now = new Date().toISOString();
-      const next: CampaignRecord = { ...current, ...p, revision: current.revision + 1, updatedAt: now };
+      const next = nextCampaignRevision(current, expectedRevision, p, now);
       this.#ctx.prepare('UPDATE campaigns SET name = ?, state = ?, spec = ?, progress = ?, state_reason = ?, revision = ?, updated_at = ? WHERE id = ?')
         .run(next.name, next.state, JSON.stringify(next.spec), JSON.stringify(next.progress), next.stateReason, next.revision, now, id);
       if (e !== undefined) this.#insertEvent(id, e, now);
@@ -154,10 +154,7 @@ export class SqliteCampaignRepository implements CampaignRepository {
       for (const d of list) {
         if (insert.run(id, d.endpoint, d.wave, position + 1, d.status, d.fromVersion, d.failure, now, now).changes === 0) continue;
         position++;
-        added.push({
-          campaignId: id, endpoint: d.endpoint, wave: d.wave, position, status: d.status, attempt: 0, fwState: null, updateResult: null, progress: null,
-          fromVersion: d.fromVersion, reportedVersion: null, packageKind: null, failure: d.failure, dueAt: null, joinedAt: now, updatedAt: now,
-        });
+        added.push(newCampaignDeviceRecord(id, d, position, now));
       }
       return added;
     });

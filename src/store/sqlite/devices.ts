@@ -2,7 +2,6 @@
  * DeviceRepository on SQLite. better-sqlite3 is synchronous, so each method runs to completion
  * before the next starts on this connection; other processes are held off by SQLite's locks.
  */
-import type BetterSqlite3 from 'better-sqlite3';
 import { StoreConflictError, StoreNotFoundError } from '../errors.js';
 import { credentialFromRow, deviceFromRow, type CredentialRow, type DeviceRow } from '../rows.js';
 import type { CredentialKind, DeviceCredential, DevicePatch, DeviceQuery, DeviceRecord, DeviceRepository, NewDevice } from '../types.js';
@@ -19,18 +18,7 @@ import {
   type NormalizedDevice,
   type NormalizedQuery,
 } from '../validate.js';
-
-export interface SqliteContext {
-  readonly db: BetterSqlite3.Database;
-  /** A prepared statement for `sql`, compiled once per connection and then reused. */
-  prepare(sql: string): BetterSqlite3.Statement;
-  /** Throws StoreClosedError after close(). */
-  check(): void;
-}
-
-function sqliteCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
-}
+import { sqliteCode, type SqliteContext } from './context.js';
 
 function whereClause(q: Omit<NormalizedQuery, 'limit'>, paging: boolean): { sql: string; params: unknown[] } {
   const parts: string[] = [];

@@ -1,14 +1,9 @@
 /** FirmwareRepository on SQLite (migration 4). */
-import { StoreConflictError } from '../errors.js';
-import { assertSha256Hex, assertVendorModel, firmwareFromRow, normalizeFirmwareQuery, normalizeNewFirmwareImage, type FirmwareRow } from '../firmware-rows.js';
+import { assertSha256Hex, assertVendorModel, firmwareConflictError, firmwareFromRow, normalizeFirmwareQuery, normalizeNewFirmwareImage, type FirmwareRow } from '../firmware-rows.js';
 import type { FirmwareImageQuery, FirmwareImageRecord, FirmwareRepository, NewFirmwareImage } from '../firmware-types.js';
 import { toSafeInteger } from '../rows.js';
 import { assertLabel } from '../validate.js';
-import type { SqliteContext } from './devices.js';
-
-function sqliteCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
-}
+import { sqliteCode, type SqliteContext } from './context.js';
 
 export class SqliteFirmwareRepository implements FirmwareRepository {
   readonly #ctx: SqliteContext;
@@ -41,7 +36,7 @@ export class SqliteFirmwareRepository implements FirmwareRepository {
     } catch (err) {
       const code = sqliteCode(err);
       if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new StoreConflictError(`firmware ${JSON.stringify(i.vendor)}/${JSON.stringify(i.model)} ${JSON.stringify(i.version)} (id ${i.id}, sequence ${i.sequence}) conflicts with a stored image`, { cause: err });
+        throw firmwareConflictError(i, err);
       }
       throw err;
     }

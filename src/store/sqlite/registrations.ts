@@ -9,27 +9,13 @@ import {
   normalizeRegistration,
   normalizeRegistrationPatch,
   registrationFromRow,
+  REGISTRATION_PATCH_COLUMNS,
   type BootstrapConfigRow,
   type RegistrationRow,
 } from '../registration-rows.js';
 import type { BootstrapConfigRecord, BootstrapConfigRepository, RegistrationPatch, RegistrationRecord, RegistrationRepository } from '../types.js';
 import { assertEndpoint } from '../validate.js';
-import type { SqliteContext } from './devices.js';
-
-function sqliteCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
-}
-
-const COLUMNS: ReadonlyArray<[keyof RegistrationPatch, string]> = [
-  ['lifetime', 'lifetime'],
-  ['binding', 'binding'],
-  ['queueMode', 'queue_mode'],
-  ['smsNumber', 'sms_number'],
-  ['objectLinks', 'object_links'],
-  ['peer', 'peer'],
-  ['updatedAt', 'updated_at'],
-  ['expiresAt', 'expires_at'],
-];
+import { sqliteCode, type SqliteContext } from './context.js';
 
 export class SqliteRegistrationRepository implements RegistrationRepository {
   readonly #ctx: SqliteContext;
@@ -80,7 +66,7 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
     this.#ctx.check();
     const sets: string[] = [];
     const params: unknown[] = [];
-    for (const [key, column] of COLUMNS) {
+    for (const [key, column] of REGISTRATION_PATCH_COLUMNS) {
       const v = p[key];
       if (v === undefined) continue;
       sets.push(`${column} = ?`);

@@ -14,7 +14,8 @@ import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { SqliteAuditLog } from './audit.js';
 import { SqliteCampaignRepository } from './campaigns.js';
 import { SqliteFirmwareRepository } from './firmware.js';
-import { SqliteDeviceRepository, type SqliteContext } from './devices.js';
+import type { SqliteContext } from './context.js';
+import { SqliteDeviceRepository } from './devices.js';
 import { migrateSqlite } from './migrate.js';
 import { SqliteBootstrapConfigRepository, SqliteRegistrationRepository } from './registrations.js';
 
