@@ -88,6 +88,8 @@ export async function runLoad(binary: string, a: LoadgenArgs, onMeasureStart: ()
   }
   const code = await exited;
   if (result === undefined || code !== 0) throw new Error(`load generator failed (exit ${code}): ${stderr}`);
+  // Why handshakes failed, if any did (the generator reports the first few).
+  if (stderr !== '') process.stderr.write(stderr);
   return result;
 }
 

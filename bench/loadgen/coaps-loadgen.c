@@ -236,9 +236,13 @@ static void on_established(int i) {
   }
 }
 
-static void on_hs_failed(int i) {
+static void on_hs_failed(int i, const char *why) {
   tot_hs_failed++;
   m_hs_failed++;
+  if (tot_hs_failed <= 3) { /* say why, for the first few: the caller shows it */
+    unsigned long e = ERR_peek_error();
+    fprintf(stderr, "coaps-loadgen: handshake failed (%s): %s\n", why, e ? ERR_error_string(e, NULL) : "no OpenSSL error");
+  }
   ERR_clear_error();
   session_close(i, 0);
   if (sending) session_start(i); /* idle and rps want their N sessions; hs keeps CONC going */
@@ -251,7 +255,7 @@ static void drive(int i) {
     if (r == 1) on_established(i);
     else {
       int e = SSL_get_error(s->ssl, r);
-      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) on_hs_failed(i);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) on_hs_failed(i, e == SSL_ERROR_SSL ? "TLS error" : "socket error");
     }
     return;
   }
@@ -281,9 +285,9 @@ static void tick(double t) {
   for (int i = 0; i < nslots; i++) {
     session_t *s = &sess[i];
     if (s->state == HANDSHAKING) {
-      if (t - s->hs_start > HS_GIVE_UP_S) { on_hs_failed(i); continue; }
+      if (t - s->hs_start > HS_GIVE_UP_S) { on_hs_failed(i, "no answer in 10 s"); continue; }
       struct timeval tv;
-      if (DTLSv1_get_timeout(s->ssl, &tv) && tv.tv_sec == 0 && tv.tv_usec == 0 && DTLSv1_handle_timeout(s->ssl) < 0) on_hs_failed(i);
+      if (DTLSv1_get_timeout(s->ssl, &tv) && tv.tv_sec == 0 && tv.tv_usec == 0 && DTLSv1_handle_timeout(s->ssl) < 0) on_hs_failed(i, "retransmission failed");
     } else if (s->state == ESTABLISHED && s->outstanding > 0) {
       for (int k = 0; k < depth; k++) {
         slot_t *sl = &s->slots[k];
