@@ -193,11 +193,17 @@ test('with a delivery driver attached: start plans waves, attempts go out, repor
     assert.equal(resumed.status, 200, resumed.text);
     assert.equal((resumed.body as CampaignBody).state, 'running');
 
+    // A device added through the API later joins the running campaign and gets its attempt.
+    await addDevices(base, 'CM-3', 1, 'cm3-late');
+    await attempts(5);
+    assert.equal(requests[4]!.endpoint, 'cm3-late-0');
+
     const page = (await request(`${base}/campaigns/cm-three/devices?limit=3`)).body as { devices: { position: number }[]; next: number | null };
     assert.equal(page.devices.length, 3);
     assert.equal(page.next, page.devices[2]!.position);
-    const rest = (await request(`${base}/campaigns/cm-three/devices?after=${page.next}`)).body as { devices: unknown[]; next: number | null };
-    assert.equal(rest.devices.length, 1);
+    const rest = (await request(`${base}/campaigns/cm-three/devices?after=${page.next}`)).body as { devices: { endpoint: string }[]; next: number | null };
+    assert.deepEqual(rest.devices.map((d) => d.endpoint).slice(-1), ['cm3-late-0']);
+    assert.equal(rest.devices.length, 2);
     assert.equal(rest.next, null);
   } finally {
     await s.close();
