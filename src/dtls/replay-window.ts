@@ -11,12 +11,20 @@ export const REPLAY_WINDOW_SIZE = 64;
 export class ReplayWindow {
   /** Highest sequence number accepted so far, -1 before the first. */
   private top = -1;
-  /** Bit i set ⇔ sequence number (top - i) was accepted; bit 0 is `top` itself. */
-  private bits = 0n;
+  /**
+   * The 64-bit bitmap as two 32-bit words (no BigInt: this runs for every record). Bit i set ⇔
+   * sequence number (top - i) was accepted; bit 0 of `lo` is `top` itself.
+   */
+  private lo = 0;
+  private hi = 0;
 
   /** Highest sequence number accepted so far (-1 before any). */
   get highest(): number {
     return this.top;
+  }
+
+  private bit(i: number): number {
+    return i < 32 ? (this.lo >>> i) & 1 : (this.hi >>> (i - 32)) & 1;
   }
 
   /** True if `seq` is new: above the window, or inside it and not yet seen. */
@@ -24,24 +32,37 @@ export class ReplayWindow {
     if (seq > this.top) return true;
     const diff = this.top - seq;
     if (diff >= REPLAY_WINDOW_SIZE) return false;
-    return ((this.bits >> BigInt(diff)) & 1n) === 0n;
+    return this.bit(diff) === 0;
   }
 
   /** Marks `seq` as received; call only after the record authenticated. */
   accept(seq: number): void {
     if (seq > this.top) {
       const shift = this.top < 0 ? REPLAY_WINDOW_SIZE : seq - this.top;
-      this.bits = shift >= REPLAY_WINDOW_SIZE ? 1n : ((this.bits << BigInt(shift)) | 1n) & 0xffff_ffff_ffff_ffffn;
+      if (shift >= 64) {
+        this.hi = 0;
+        this.lo = 0;
+      } else if (shift >= 32) {
+        this.hi = shift === 32 ? this.lo : (this.lo << (shift - 32)) >>> 0;
+        this.lo = 0;
+      } else {
+        this.hi = ((this.hi << shift) | (this.lo >>> (32 - shift))) >>> 0;
+        this.lo = (this.lo << shift) >>> 0;
+      }
+      this.lo = (this.lo | 1) >>> 0;
       this.top = seq;
       return;
     }
     const diff = this.top - seq;
-    if (diff < REPLAY_WINDOW_SIZE) this.bits |= 1n << BigInt(diff);
+    if (diff >= REPLAY_WINDOW_SIZE) return;
+    if (diff < 32) this.lo = (this.lo | (1 << diff)) >>> 0;
+    else this.hi = (this.hi | (1 << (diff - 32))) >>> 0;
   }
 
   /** Forgets everything (a new epoch starts a new window). */
   reset(): void {
     this.top = -1;
-    this.bits = 0n;
+    this.lo = 0;
+    this.hi = 0;
   }
 }

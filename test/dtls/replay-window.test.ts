@@ -42,6 +42,28 @@ describe('anti-replay window (RFC 6347 §4.1.2.6)', () => {
     );
   });
 
+  it('matches the model for walks with jumps around the 32- and 64-bit word edges', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -70, max: 70 }), { maxLength: 300 }), (steps) => {
+        const w = new ReplayWindow();
+        const seen = new Set<number>();
+        let top = -1;
+        let cur = 100;
+        for (const step of steps) {
+          cur = Math.max(0, cur + step);
+          const expected = !seen.has(cur) && (cur > top || top - cur < REPLAY_WINDOW_SIZE);
+          assert.equal(w.check(cur), expected, `seq ${cur} top ${top}`);
+          if (expected) {
+            w.accept(cur);
+            seen.add(cur);
+            top = Math.max(top, cur);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('handles 48-bit sequence numbers', () => {
     const w = new ReplayWindow();
     const big = 2 ** 48 - 1;
