@@ -179,6 +179,21 @@ describe('DTLS handshakes on loopback', () => {
       assert.ok(isRootlineError(errors[0], 'ERR_DTLS_HANDSHAKE_FAILURE'));
     }));
 
+  it('a handshake message above maxHandshakeMessageSize ends the handshake with ERR_DTLS_REASSEMBLY_LIMIT', async () => {
+    const big = await selfSigned('client', 3000);
+    await withServer(
+      { certificate: { signer: ecdsaSigner() }, maxHandshakeMessageSize: 1500, clientAuth: { types: ['x509'], verify: () => true } },
+      async (port, sessions, errors) => {
+        await assert.rejects(
+          connectDtls({ host: '127.0.0.1', port, verifyServer: () => true, certificate: { signer: big.signer, chain: [big.der] } }),
+          (e) => isRootlineError(e, 'ERR_DTLS_ALERT_RECEIVED'),
+        );
+        assert.equal(sessions.length, 0);
+        assert.ok(isRootlineError(errors[0], 'ERR_DTLS_REASSEMBLY_LIMIT'));
+      },
+    );
+  });
+
   it('no suite in common gives handshake_failure', () =>
     withServer({ psk: { lookup: pskLookup }, cipherSuites: [CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256] }, async (port) => {
       await assert.rejects(
