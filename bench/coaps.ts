@@ -23,7 +23,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildLoadgen, holdIdleSessions, runLoad, type LoadgenArgs, type LoadgenResult } from './lib/loadgen.js';
-import { cpuSecondsOf, rssBytesOf } from './lib/processes.js';
+import { atExit, cpuSecondsOf, rssBytesOf } from './lib/processes.js';
 import { makeCredentials, startLibcoap, startRootline, type BenchCredentials, type RunningServer } from './lib/servers.js';
 import { summariseCpuProfile } from './lib/cpuprofile-summary.js';
 
@@ -116,7 +116,9 @@ async function benchServer(name: string, start: () => Promise<RunningServer>, cr
 }
 
 const cred = makeCredentials();
+atExit(cred.remove);
 const build = buildLoadgen();
+atExit(build.remove);
 if (PROFILE !== undefined) mkdirSync(PROFILE, { recursive: true });
 const results = new Map<string, ServerFigures>();
 try {

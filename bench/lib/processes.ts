@@ -6,15 +6,38 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 const children = new Set<ChildProcess>();
+const cleanups = new Set<() => void>();
 let hooked = false;
 
 function killAll(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   children.clear();
+  for (const f of cleanups) {
+    try {
+      f();
+    } catch {
+      // best effort on the way out
+    }
+  }
+  cleanups.clear();
+}
+
+/** Runs `fn` when the benchmark exits, however it exits (temporary directories). Returns `fn`. */
+export function atExit(fn: () => void): () => void {
+  hook();
+  cleanups.add(fn);
+  return fn;
 }
 
 /** Registers a child to be killed on exit, uncaught failure, SIGINT or SIGTERM. */
 export function track<T extends ChildProcess>(child: T): T {
+  hook();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function hook(): void {
   if (!hooked) {
     hooked = true;
     process.on('exit', killAll);
@@ -25,9 +48,6 @@ export function track<T extends ChildProcess>(child: T): T {
       });
     }
   }
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
 }
 
 /** Resolves when the child has exited; sends SIGTERM and, after `graceMs`, SIGKILL. */
