@@ -4,30 +4,15 @@
  * exactly one of several concurrent deciders win.
  */
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
-import type { Store } from '../../src/store/types.js';
+import { test } from 'node:test';
 import type { StoreBackend } from './contract.js';
-
-async function open(t: TestContext, backend: StoreBackend): Promise<{ store: Store; second: () => Promise<Store> }> {
-  const harness = await backend.createHarness();
-  const stores: Store[] = [];
-  t.after(async () => {
-    for (const s of stores) await s.close();
-    await harness.dispose();
-  });
-  const openOne = async (): Promise<Store> => {
-    const s = await harness.open();
-    stores.push(s);
-    return s;
-  };
-  return { store: await openOne(), second: openOne };
-}
+import { openFreshStore } from './harness.js';
 
 const SPEC = { waves: ['10%', 'all'], nested: { a: [1, 'x', null] } };
 
 export function registerCampaignContract(backend: StoreBackend): void {
   test('campaigns: create, get, list by state, and duplicate ids refused', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     const c = await store.campaigns.create({ id: 'c-1', name: 'Spring', firmwareId: 'fw-2', spec: SPEC, createdBy: 'operator:ann' }, { type: 'campaign.created', details: { by: 'ann' } });
     assert.equal(c.state, 'draft');
     assert.equal(c.revision, 1);
@@ -46,7 +31,7 @@ export function registerCampaignContract(backend: StoreBackend): void {
   });
 
   test('campaigns: update is compare-and-set on the revision and appends its event atomically', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     await store.campaigns.create({ id: 'c', name: 'n', firmwareId: 'fw', spec: SPEC, createdBy: 'x' });
     const u = await store.campaigns.update('c', 1, { state: 'running', progress: { wave: 0 }, stateReason: 'started' }, { type: 'campaign.state', details: { to: 'running' } });
     assert.equal(u.revision, 2);
@@ -61,7 +46,7 @@ export function registerCampaignContract(backend: StoreBackend): void {
   });
 
   test('campaigns: concurrent updates from two stores on one revision: exactly one wins', async (t) => {
-    const { store, second } = await open(t, backend);
+    const { store, second } = await openFreshStore(t, backend);
     const other = await second();
     await store.campaigns.create({ id: 'c', name: 'n', firmwareId: 'fw', spec: {}, createdBy: 'x' });
     const results = await Promise.allSettled([
@@ -76,7 +61,7 @@ export function registerCampaignContract(backend: StoreBackend): void {
   });
 
   test('campaign devices: addDevices numbers positions, keeps existing rows, filters and counts', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     await assert.rejects(store.campaigns.addDevices('none', [{ endpoint: 'd', wave: 0, fromVersion: null }]), { code: 'ERR_STORE_NOT_FOUND' });
     await store.campaigns.create({ id: 'c', name: 'n', firmwareId: 'fw', spec: {}, createdBy: 'x' });
     const first = await store.campaigns.addDevices('c', [
@@ -103,7 +88,7 @@ export function registerCampaignContract(backend: StoreBackend): void {
   });
 
   test('campaign devices: updateDevice applies only on the expected status and attempt', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     await store.campaigns.create({ id: 'c', name: 'n', firmwareId: 'fw', spec: {}, createdBy: 'x' });
     await store.campaigns.addDevices('c', [{ endpoint: 'd', wave: 0, fromVersion: '1.0.0' }]);
     const due = '2026-03-01T10:00:00.000Z';
@@ -124,7 +109,7 @@ export function registerCampaignContract(backend: StoreBackend): void {
   });
 
   test('campaign devices: concurrent compare-and-set from two stores starts a device once', async (t) => {
-    const { store, second } = await open(t, backend);
+    const { store, second } = await openFreshStore(t, backend);
     const other = await second();
     await store.campaigns.create({ id: 'c', name: 'n', firmwareId: 'fw', spec: {}, createdBy: 'x' });
     await store.campaigns.addDevices('c', [{ endpoint: 'd', wave: 0, fromVersion: null }]);
@@ -137,7 +122,7 @@ export function registerCampaignContract(backend: StoreBackend): void {
   });
 
   test('campaign events: paging, per-device filter, and delete removes everything', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     await store.campaigns.create({ id: 'c', name: 'n', firmwareId: 'fw', spec: {}, createdBy: 'x' });
     await store.campaigns.addDevices('c', [{ endpoint: 'd', wave: 0, fromVersion: null }]);
     await assert.rejects(store.campaigns.appendEvent('none', { type: 'x' }), { code: 'ERR_STORE_NOT_FOUND' });
@@ -155,7 +140,7 @@ export function registerCampaignContract(backend: StoreBackend): void {
   });
 
   test('campaigns: bad arguments are ERR_INVALID_ARGUMENT naming the field', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     await store.campaigns.create({ id: 'c', name: 'n', firmwareId: 'fw', spec: {}, createdBy: 'x' });
     await store.campaigns.addDevices('c', [{ endpoint: 'd', wave: 0, fromVersion: null }]);
     const bad: Array<[Promise<unknown>, RegExp]> = [

@@ -3,11 +3,12 @@
  * both must behave identically for everything a domain service can observe.
  */
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { AUDIT_VERIFY_BATCH as VERIFY_BATCH, hashAuditRecord } from '../../src/store/audit-chain.js';
 import type { AuditRecord, Store } from '../../src/store/types.js';
 import { registerCampaignContract } from './campaign-contract.js';
 import { registerFirmwareContract } from './firmware-contract.js';
+import { setup } from './harness.js';
 
 export interface StoreHarness {
   /** Opens a new store (own connection / pool) on this harness's database. */
@@ -34,22 +35,6 @@ function hasCode(code: string): (err: unknown) => boolean {
     assert.equal((err as { code?: unknown }).code, code, `expected ${code}, got ${String(err)}`);
     return true;
   };
-}
-
-/** Opens stores on a fresh database and closes/removes everything after the test, pass or fail. */
-async function setup(t: TestContext, backend: StoreBackend): Promise<{ harness: StoreHarness; open: () => Promise<Store> }> {
-  const harness = await backend.createHarness();
-  const stores: Store[] = [];
-  t.after(async () => {
-    for (const s of stores) await s.close();
-    await harness.dispose();
-  });
-  const open = async (): Promise<Store> => {
-    const s = await harness.open();
-    stores.push(s);
-    return s;
-  };
-  return { harness, open };
 }
 
 function utf8Compare(a: string, b: string): number {

@@ -4,25 +4,10 @@
  * concurrent stores, and the uniqueness rules the firmware service relies on hold.
  */
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import type { NewFirmwareImage } from '../../src/store/firmware-types.js';
-import type { Store } from '../../src/store/types.js';
 import type { StoreBackend } from './contract.js';
-
-async function open(t: TestContext, backend: StoreBackend): Promise<{ store: Store; second: () => Promise<Store> }> {
-  const harness = await backend.createHarness();
-  const stores: Store[] = [];
-  t.after(async () => {
-    for (const s of stores) await s.close();
-    await harness.dispose();
-  });
-  const openOne = async (): Promise<Store> => {
-    const s = await harness.open();
-    stores.push(s);
-    return s;
-  };
-  return { store: await openOne(), second: openOne };
-}
+import { openFreshStore } from './harness.js';
 
 function image(overrides: Partial<NewFirmwareImage> = {}): NewFirmwareImage {
   return {
@@ -41,7 +26,7 @@ function image(overrides: Partial<NewFirmwareImage> = {}): NewFirmwareImage {
 
 export function registerFirmwareContract(backend: StoreBackend): void {
   test('firmware: create, get, findByVersion, list, countBySha256 and delete round-trip every field', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     const a = await store.firmware.create(image());
     assert.ok(!Number.isNaN(Date.parse(a.createdAt)));
     assert.deepEqual(await store.firmware.get('fw-1'), a);
@@ -62,7 +47,7 @@ export function registerFirmwareContract(backend: StoreBackend): void {
   });
 
   test('firmware: duplicate id, version or sequence per model is ERR_STORE_CONFLICT; other models are independent', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     await store.firmware.create(image());
     await assert.rejects(store.firmware.create(image({ version: '2.0.0', sequence: 2 })), { code: 'ERR_STORE_CONFLICT' });
     await assert.rejects(store.firmware.create(image({ id: 'fw-x', sequence: 2 })), { code: 'ERR_STORE_CONFLICT' });
@@ -72,7 +57,7 @@ export function registerFirmwareContract(backend: StoreBackend): void {
   });
 
   test('firmware: nextSequence counts per (vendor, model), survives deletes, and is unique across concurrent stores', async (t) => {
-    const { store, second } = await open(t, backend);
+    const { store, second } = await openFreshStore(t, backend);
     assert.equal(await store.firmware.nextSequence('example.com', 'TH-1'), 1);
     assert.equal(await store.firmware.nextSequence('example.com', 'TH-1'), 2);
     assert.equal(await store.firmware.nextSequence('example.com', 'TH-2'), 1);
@@ -85,7 +70,7 @@ export function registerFirmwareContract(backend: StoreBackend): void {
   });
 
   test('firmware: bad arguments are ERR_INVALID_ARGUMENT', async (t) => {
-    const { store } = await open(t, backend);
+    const { store } = await openFreshStore(t, backend);
     await assert.rejects(store.firmware.create(image({ sha256: 'AB'.repeat(32) })), { code: 'ERR_INVALID_ARGUMENT' });
     await assert.rejects(store.firmware.create(image({ sequence: 0 })), { code: 'ERR_INVALID_ARGUMENT' });
     await assert.rejects(store.firmware.create(image({ manifest: new Uint8Array(0) })), { code: 'ERR_INVALID_ARGUMENT' });
