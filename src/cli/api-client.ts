@@ -41,13 +41,22 @@ export class ApiClient {
     return this.#send<T>('POST', path, { contentType, bytes });
   }
 
-  async #send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined): Promise<T> {
+  /**
+   * GETs a binary resource (a firmware image, a manifest): the response, body unread, once its
+   * status is a success; an error body is turned into ApiResponseError as for request().
+   */
+  async download(path: string): Promise<Response> {
+    const res = await this.#fetchOrFail('GET', path, undefined, '*/*');
+    if (!res.ok) await this.#json(res);
+    return res;
+  }
+
+  async #fetchOrFail(method: 'GET' | 'POST' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined, accept: string): Promise<Response> {
     const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/api/v1${path}`, this.#base);
-    let res: Response;
     try {
-      res = await this.#fetch(url, {
+      return await this.#fetch(url, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': body.contentType },
+        headers: body === undefined ? { accept } : { accept, 'content-type': body.contentType },
         ...(body === undefined ? {} : { body: body.bytes }),
       });
     } catch (err) {
@@ -57,6 +66,13 @@ export class ApiClient {
         { cause: err },
       );
     }
+  }
+
+  async #send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined): Promise<T> {
+    return this.#json<T>(await this.#fetchOrFail(method, path, body, 'application/json'));
+  }
+
+  async #json<T>(res: Response): Promise<T> {
     if (res.status === 204) return undefined as T;
     const text = await res.text();
     let parsed: unknown;

@@ -8,13 +8,14 @@
  * and only a result whose SHA-256 matches the patch header is fsynced and renamed into place, so
  * a failed or interrupted patch never leaves a half-written output behind.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createDelta, createPatcher } from '../../fota/delta/index.js';
 import { ApiClient, resolveApiUrl } from '../api-client.js';
 import { intFlag, parseCommandArgs, str, writeJson, type Command, type OptionSpec } from '../command.js';
-import { InputFileError, UsageError } from '../errors.js';
+import { RootlineError } from '../../errors.js';
+import { ApiUnreachableError, InputFileError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 
 interface FirmwareView {
@@ -330,4 +331,56 @@ ${API_HELP}
   },
 };
 
-export const FIRMWARE_COMMANDS: readonly Command[] = [firmwareAdd, firmwareList, firmwareShow, firmwareRemove, firmwareDelta, firmwarePatch];
+/** The downloaded bytes do not match the digest the server announced; nothing was written. */
+export class DownloadMismatchError extends RootlineError {
+  constructor(message: string) {
+    super('ERR_CLI_DOWNLOAD_MISMATCH', message);
+  }
+}
+
+const downloadOptions = { ...API_OPTION, output: { type: 'string', short: 'o' }, manifest: { type: 'boolean' }, json: { type: 'boolean' } } as const satisfies OptionSpec;
+
+export const firmwareDownload: Command = {
+  name: 'firmware download',
+  summary: "download an image (or its signed SUIT manifest) to a file",
+  help: `Usage: rootline firmware download <id> -o <file> [--manifest] [--json] [--api <url>]
+
+Streams the image to <file> (written atomically) and checks it against the SHA-256 the server
+announces; a mismatch writes nothing and exits 1 (ERR_CLI_DOWNLOAD_MISMATCH).
+  -o, --output <file>    where to write it
+  --manifest             the signed SUIT envelope (CBOR) instead of the image
+  --json                 print size and SHA-256 as JSON
+${API_HELP}
+`,
+  async run(args, io) {
+    const p = parseCommandArgs(this.name, args, downloadOptions, ['id']);
+    const id = checkId(this.name, p.positionals[0]!);
+    const output = str(p, 'output');
+    if (output === undefined) throw new UsageError(this.name, 'missing --output <file>');
+    const res = await client(this.name, str(p, 'api'), io).download(`/firmware/${encodeURIComponent(id)}/${p.values.manifest === true ? 'manifest' : 'image'}`);
+    // The image's ETag is its SHA-256 (see src/api/README.md); the manifest carries none.
+    const expected = p.values.manifest === true ? undefined : /^"([0-9a-f]{64})"$/.exec(res.headers.get('etag') ?? '')?.[1];
+    let size = 0;
+    const hash = createHash('sha256');
+    await writeAtomically(output, io, async (out) => {
+      try {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          hash.update(chunk);
+          size += chunk.length;
+          await writeAll(out, chunk);
+        }
+      } catch (err) {
+        // The server aborts the response when the blob fails its own digest check at the end.
+        throw new ApiUnreachableError(`the download was cut off after ${size} bytes (${(err as Error).message}); nothing was written`, { cause: err });
+      }
+      const got = hash.copy().digest('hex');
+      if (expected !== undefined && got !== expected) throw new DownloadMismatchError(`the download's SHA-256 ${got} is not the image's ${expected}; nothing was written`);
+    });
+    const sha256 = hash.digest('hex');
+    if (p.values.json === true) writeJson(io, { output: resolve(io.cwd, output), size, sha256 });
+    else io.stdout.write(`wrote ${output}: ${size} bytes, sha256 ${sha256}\n`);
+    return 0;
+  },
+};
+
+export const FIRMWARE_COMMANDS: readonly Command[] = [firmwareAdd, firmwareList, firmwareShow, firmwareDownload, firmwareRemove, firmwareDelta, firmwarePatch];
