@@ -14,10 +14,11 @@ import { DEVICE_COMMANDS } from './commands/device.js';
 import { FACTORY_COMMANDS } from './commands/factory.js';
 import { FIRMWARE_COMMANDS } from './commands/firmware.js';
 import { serve } from './commands/serve.js';
+import { sim } from './commands/sim.js';
 import { UsageError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 
-export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS, ...FIRMWARE_COMMANDS, ...CAMPAIGN_COMMANDS, ...FACTORY_COMMANDS, ...COAP_COMMANDS];
+export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...AUDIT_COMMANDS, ...FIRMWARE_COMMANDS, ...CAMPAIGN_COMMANDS, ...FACTORY_COMMANDS, ...COAP_COMMANDS, sim];
 
 /** Command groups ('device', 'audit', 'coap') and their subcommands. */
 function groups(): Map<string, Command[]> {

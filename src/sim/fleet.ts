@@ -1,0 +1,235 @@
+/**
+ * The fleet: N simulated devices in one process, started at a steady rate with a bounded number
+ * of handshakes in flight, kept registered by the SDK, and ticked by ONE shared clock timer (not
+ * one interval per device). What the SDK itself arms per device is listed in README.md.
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { ObjectRegistry } from '../lwm2m/model/registry.js';
+import { assertInteger, assertString } from '../util/assert.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { SimCredential } from './credentials.js';
+import { failureReason, notifyContext, SimulatedDevice } from './device.js';
+import { assertFileDescriptors } from './fd-limit.js';
+import { FleetCounters, type FleetSummary } from './stats.js';
+
+export interface FleetOptions {
+  /** coaps://host:port of the LwM2M server. */
+  server: string;
+  credentials: readonly SimCredential[];
+  manufacturer?: string;
+  /** Device model (/3/0/1), default 'sim'. */
+  model?: string;
+  /** Firmware version (/3/0/3), default '1.0.0'. */
+  firmwareVersion?: string;
+  /** Registration lifetime in seconds (default 300): the SDK sends each Update at 90 % of it. */
+  lifetime?: number;
+  /** Devices started per second (default 200). */
+  rate?: number;
+  /** Handshakes + Registers in flight at once (default 256): a cap on the burst the server sees. */
+  maxInFlight?: number;
+  /** How often every device's clock (/3/0/13) moves on, in ms (default 1000; 0: never). */
+  clockTickMs?: number;
+  /** CoAP timing of the devices (default RFC 7252: 2 s, 4 retransmissions). */
+  coap?: { ackTimeoutMs: number; maxRetransmit: number };
+  dtlsRetransmit?: { initialMs: number; maxRetransmissions: number };
+}
+
+export interface FleetProgress {
+  elapsedSeconds: number;
+  started: number;
+  registered: number;
+  failed: number;
+  /** In the last progress interval. */
+  registeredPerSecond: number;
+  failedPerSecond: number;
+  notificationsPerSecond: number;
+}
+
+export interface FleetEvents {
+  progress: [FleetProgress];
+}
+
+/** Slices of the fleet the clock tick visits in turn, so one tick never touches every device at once. */
+const CLOCK_SLOTS = 10;
+const PROGRESS_MS = 1000;
+
+export class Fleet extends EventEmitter<FleetEvents> {
+  readonly counters = new FleetCounters();
+  readonly #o: Required<Omit<FleetOptions, 'coap' | 'dtlsRetransmit'>> & Pick<FleetOptions, 'coap' | 'dtlsRetransmit'>;
+  readonly #registry = new ObjectRegistry();
+  readonly #devices: (SimulatedDevice | undefined)[];
+  readonly #createdAt = performance.now();
+  #started = 0;
+  #clock: ReturnType<typeof setInterval> | undefined;
+  #progress: ReturnType<typeof setInterval> | undefined;
+  #stopping = false;
+
+  constructor(options: FleetOptions) {
+    super();
+    assertString(options.server, 'server', { pattern: /^coaps:\/\// });
+    if (!Array.isArray(options.credentials) || options.credentials.length === 0) throw new InvalidArgumentError('credentials', 'expected at least one credential');
+    this.#o = {
+      manufacturer: 'rootline-sim',
+      model: 'sim',
+      firmwareVersion: '1.0.0',
+      lifetime: 300,
+      rate: 200,
+      maxInFlight: 256,
+      clockTickMs: 1000,
+      ...options,
+    };
+    assertInteger(this.#o.lifetime, 'lifetime', 1, 86_400 * 365);
+    assertInteger(this.#o.maxInFlight, 'maxInFlight', 1, 100_000);
+    assertInteger(this.#o.clockTickMs, 'clockTickMs', 0, 3_600_000);
+    if (!(this.#o.rate > 0 && this.#o.rate <= 1_000_000)) throw new InvalidArgumentError('rate', `expected 0 < rate <= 1000000, got ${this.#o.rate}`);
+    assertFileDescriptors(options.credentials.length);
+    this.#devices = new Array<SimulatedDevice | undefined>(options.credentials.length).fill(undefined);
+  }
+
+  get size(): number {
+    return this.#devices.length;
+  }
+
+  /** Devices registered right now. */
+  registeredCount(): number {
+    let n = 0;
+    for (const d of this.#devices) if (d?.registered === true) n++;
+    return n;
+  }
+
+  /** Endpoint names of the devices registered right now. */
+  registeredEndpoints(): string[] {
+    return this.#devices.filter((d): d is SimulatedDevice => d?.registered === true).map((d) => d.endpointName);
+  }
+
+  /**
+   * Starts every device at the configured rate; resolves once each one has registered or failed
+   * (failures are counted by reason, never thrown). `signal` stops starting new devices.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.#started > 0) throw new InvalidArgumentError('fleet', 'already started');
+    this.#startTimers();
+    const creds = this.#o.credentials;
+    const t0 = performance.now();
+    this.counters.firstStartAt = t0;
+    const running = new Set<Promise<void>>();
+    let next = 0;
+    await new Promise<void>((resolve) => {
+      const pump = (): void => {
+        if (signal?.aborted === true || this.#stopping) next = creds.length;
+        const due = Math.min(creds.length, Math.floor(((performance.now() - t0) * this.#o.rate) / 1000) + 1);
+        while (next < due && running.size < this.#o.maxInFlight) {
+          const p = this.#launch(next++);
+          running.add(p);
+          void p.then(() => {
+            running.delete(p);
+            if (next >= creds.length && running.size === 0) resolve();
+          });
+        }
+        if (next < creds.length) setTimeout(pump, 5);
+        else if (running.size === 0) resolve();
+      };
+      pump();
+    });
+  }
+
+  async #launch(i: number): Promise<void> {
+    const device = new SimulatedDevice({
+      credential: this.#o.credentials[i]!,
+      server: this.#o.server,
+      registry: this.#registry,
+      counters: this.counters,
+      manufacturer: this.#o.manufacturer,
+      model: this.#o.model,
+      firmwareVersion: this.#o.firmwareVersion,
+      lifetime: this.#o.lifetime,
+      ...(this.#o.coap !== undefined ? { coap: this.#o.coap } : {}),
+      ...(this.#o.dtlsRetransmit !== undefined ? { dtlsRetransmit: this.#o.dtlsRetransmit } : {}),
+    });
+    this.#started++;
+    try {
+      await device.run();
+      this.counters.registered++;
+      this.counters.lastRegisteredAt = performance.now();
+      this.#devices[i] = device;
+    } catch (err) {
+      this.counters.fail(failureReason(err));
+      // Its socket goes back at once: a failed device holds nothing.
+      await device.close().catch(() => undefined);
+    }
+  }
+
+  #startTimers(): void {
+    const every = this.#o.clockTickMs;
+    if (every > 0) {
+      let slot = 0;
+      this.#clock = setInterval(() => {
+        slot = (slot + 1) % CLOCK_SLOTS;
+        const now = Math.floor(Date.now() / 1000);
+        notifyContext.run(true, () => {
+          for (let i = slot; i < this.#devices.length; i += CLOCK_SLOTS) {
+            const d = this.#devices[i];
+            if (d?.registered !== true) continue;
+            try {
+              d.tickClock(now);
+            } catch {
+              // A device whose tree refuses the value (never for /3/0/13) just skips this tick.
+            }
+          }
+        });
+      }, Math.max(1, Math.floor(every / CLOCK_SLOTS)));
+    }
+    let last = { registered: 0, failed: 0, notes: 0, at: performance.now() };
+    this.#progress = setInterval(() => {
+      const now = performance.now();
+      const secs = (now - last.at) / 1000;
+      const c = this.counters;
+      this.emit('progress', {
+        elapsedSeconds: Math.round((now - this.#createdAt) / 100) / 10,
+        started: this.#started,
+        registered: c.registered,
+        failed: c.failed,
+        registeredPerSecond: Math.round((c.registered - last.registered) / secs),
+        failedPerSecond: Math.round((c.failed - last.failed) / secs),
+        notificationsPerSecond: Math.round((c.notificationsSent - last.notes) / secs),
+      });
+      last = { registered: c.registered, failed: c.failed, notes: c.notificationsSent, at: now };
+    }, PROGRESS_MS);
+  }
+
+  summary(): FleetSummary {
+    return this.counters.summary(this.#devices.length, this.registeredCount(), performance.now() - this.#createdAt);
+  }
+
+  /**
+   * Stops the clock and progress timers and closes every device; with `deregister`, registered
+   * devices send De-register first (a bounded number at once). Resolves with the De-registers
+   * that were answered 2.02.
+   */
+  async stop(options: { deregister?: boolean; concurrency?: number } = {}): Promise<{ deregistered: number }> {
+    this.#stopping = true;
+    clearInterval(this.#clock);
+    clearInterval(this.#progress);
+    let deregistered = 0;
+    let idx = 0;
+    const worker = async (): Promise<void> => {
+      while (idx < this.#devices.length) {
+        const d = this.#devices[idx];
+        this.#devices[idx++] = undefined;
+        if (d === undefined) continue;
+        if (options.deregister === true && d.registered) {
+          try {
+            await d.deregister();
+            deregistered++;
+          } catch {
+            // The server may be gone; the device still closes.
+          }
+        }
+        await d.close().catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 64) }, worker));
+    return { deregistered };
+  }
+}

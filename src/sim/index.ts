@@ -1,0 +1,7 @@
+/** rootline sim: the fleet simulator. */
+export { Fleet, type FleetOptions, type FleetProgress, type FleetEvents } from './fleet.js';
+export { SimulatedDevice, failureReason, type SimDeviceOptions } from './device.js';
+export { generateCredentials, loadCredentialsFile, provisionCredentials, isValidEndpointName, type SimCredential, type ProvisionOptions } from './credentials.js';
+export { percentiles, FleetCounters, type FleetSummary, type Percentiles } from './stats.js';
+export { openFileLimit, openFileCount, assertFileDescriptors, type OpenFileLimit } from './fd-limit.js';
+export * from './errors.js';
