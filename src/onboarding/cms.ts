@@ -219,10 +219,19 @@ function childrenOf(bytes: Uint8Array, parent: Tlv): Tlv[] {
 /**
  * The signed attributes exactly as received, re-tagged as the SET OF the signature covers
  * (RFC 5652 §5.4: "the DER encoding of the SignedAttrs value ... with an EXPLICIT SET OF tag").
+ * The carried certificates are taken the same way: the schema library re-encodes what it parsed
+ * (lenient about BOOLEANs and lengths), and a certificate must be judged on the bytes that came.
  * Walked by hand because the schema library keeps no raw bytes for SET OF fields and is lenient
  * about lengths; the walk requires definite, minimal lengths (DER) along the way.
  */
-function receivedSignedAttributes(der: Uint8Array): Uint8Array {
+interface ReceivedParts {
+  /** The signed attributes re-tagged as the SET OF the signature covers. */
+  signedAttributes: Uint8Array;
+  /** Each carried certificate exactly as received (CertificateChoices `certificate` arm). */
+  certificates: Uint8Array[];
+}
+
+function receivedParts(der: Uint8Array): ReceivedParts {
   const ci = readTlv(der, 0);
   if (typeof ci === 'string' || ci.tag !== 0x30 || ci.end !== der.length) throw new MalformedSignedVoucherError('CMS structure: not one DER SEQUENCE');
   const wrapper = childrenOf(der, ci)[1];
@@ -234,9 +243,55 @@ function receivedSignedAttributes(der: Uint8Array): Uint8Array {
   const infos = childrenOf(der, signerInfos);
   const attrs = infos.length === 1 ? childrenOf(der, infos[0]!)[3] : undefined;
   if (attrs?.tag !== 0xa0) throw new MalformedSignedVoucherError('CMS structure: signed attributes are missing');
-  const out = der.slice(attrs.offset, attrs.end);
-  out[0] = 0x31;
-  return out;
+  // A copy (Uint8Array.from): a Buffer's slice() is a view, and the tag is rewritten below.
+  const signedAttributes = Uint8Array.from(der.subarray(attrs.offset, attrs.end));
+  signedAttributes[0] = 0x31;
+  // SignedData ::= SEQUENCE { version, digestAlgorithms, encapContentInfo, certificates [0] IMPLICIT OPTIONAL, ... }
+  const certSet = sdKids[3]?.tag === 0xa0 ? sdKids[3] : undefined;
+  const certificates = certSet === undefined ? [] : childrenOf(der, certSet).map((c) => {
+    // Only the plain `certificate` arm (a SEQUENCE) is accepted: attribute and other certificates have no use here.
+    if (c.tag !== 0x30) throw new MalformedSignedVoucherError('CMS structure: only X.509 certificates may be carried');
+    return Uint8Array.from(der.subarray(c.offset, c.end));
+  });
+  return { signedAttributes, certificates };
+}
+
+/**
+ * CMS signs only the content and the signed attributes; the envelope around them (versions,
+ * digestAlgorithms, the signer's algorithm fields, carried certificates) is not covered. So that
+ * a changed envelope cannot pass as the same signed message, the envelope must be exactly what
+ * its parse re-encodes to (DER, RFC 5652 §5 "DER encoded" for signed parts, held here for the
+ * whole message) and its unsigned fields must carry the one value RFC 5652 allows for our use.
+ */
+function requireCanonicalEnvelope(input: Uint8Array, sd: SignedData, si: SignerInfo, eContentType: string): void {
+  let reencoded: Uint8Array;
+  try {
+    reencoded = new Uint8Array(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(sd) })));
+  } catch (err) {
+    throw new MalformedSignedVoucherError('the CMS envelope cannot be encoded', { cause: err });
+  }
+  if (compareBytes(reencoded, input) !== 0) throw new MalformedSignedVoucherError('the CMS envelope is not DER-encoded');
+  // RFC 5652 §5.3: SignerInfo version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
+  const signerVersion = si.sid.subjectKeyIdentifier !== undefined ? CMSVersion.v3 : CMSVersion.v1;
+  if (si.version !== signerVersion) throw new MalformedSignedVoucherError(`SignerInfo version ${si.version} does not match its signer identifier`);
+  // RFC 5652 §5.1: version 3 when eContentType is not id-data or a SignerInfo is version 3, else 1
+  // (4 and 5 need attribute or other-format certificates/CRLs, which are refused).
+  const version = eContentType !== ID_DATA || signerVersion === CMSVersion.v3 ? CMSVersion.v3 : CMSVersion.v1;
+  if (sd.version !== version) throw new MalformedSignedVoucherError(`SignedData version ${sd.version} is not ${version}`);
+  // RFC 5652 §5.1: digestAlgorithms lists the signers' digest algorithms; there is one signer.
+  const digestAlgorithm = new Uint8Array(AsnConvert.serialize(si.digestAlgorithm));
+  if (sd.digestAlgorithms.length !== 1 || compareBytes(new Uint8Array(AsnConvert.serialize(sd.digestAlgorithms[0]!)), digestAlgorithm) !== 0) {
+    throw new MalformedSignedVoucherError("digestAlgorithms does not list exactly the signer's digest algorithm");
+  }
+  // Vouchers use neither CRLs nor unsigned attributes, and neither is covered by the signature.
+  if (sd.crls !== undefined && sd.crls.length > 0) throw new MalformedSignedVoucherError('CRLs in a voucher envelope are not accepted');
+  if (si.unsignedAttrs !== undefined) throw new MalformedSignedVoucherError('unsigned attributes are not accepted');
+  // Algorithm parameters: absent (ECDSA, Ed25519, RFC 5754 §3 "SHOULD" absent digests) or NULL; anything else is unsigned noise.
+  for (const alg of [si.digestAlgorithm, si.signatureAlgorithm]) {
+    if (alg.parameters !== undefined && alg.parameters !== null && !(alg.parameters.byteLength === 2 && new Uint8Array(alg.parameters)[0] === 0x05 && new Uint8Array(alg.parameters)[1] === 0x00)) {
+      throw new MalformedSignedVoucherError(`algorithm ${alg.algorithm} carries parameters`);
+    }
+  }
 }
 
 function singleAttribute(attrs: readonly Attribute[], type: string): ArrayBuffer | undefined {
@@ -263,9 +318,11 @@ export function verifyCms(input: Uint8Array, options: VerifyCmsOptions): Verifie
   if (sd.signerInfos.length !== 1) throw new MalformedSignedVoucherError(`expected exactly one signer, found ${sd.signerInfos.length}`);
   const si = sd.signerInfos[0]!;
 
+  const received = receivedParts(input);
+  requireCanonicalEnvelope(input, sd, si, eContentType);
   let certificates: ParsedCertificate[];
   try {
-    certificates = (sd.certificates ?? []).filter((c) => c.certificate !== undefined).map((c) => parseCertificate(new Uint8Array(AsnConvert.serialize(c.certificate!))));
+    certificates = received.certificates.map((der) => parseCertificate(der));
   } catch (err) {
     throw new MalformedSignedVoucherError('a carried certificate cannot be parsed', { cause: err });
   }
@@ -284,7 +341,7 @@ export function verifyCms(input: Uint8Array, options: VerifyCmsOptions): Verifie
 
   // RFC 5652 §5.3: signedAttrs MUST be present when the content type is not id-data.
   if (si.signedAttrs === undefined || si.signedAttrs.length === 0) throw new MalformedSignedVoucherError('signed attributes are missing');
-  const signedBytes = receivedSignedAttributes(input);
+  const signedBytes = received.signedAttributes;
   // What was parsed (and is checked below) must be exactly what the signature covers.
   let reencoded: Uint8Array;
   try {

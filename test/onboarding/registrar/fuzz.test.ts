@@ -1,6 +1,7 @@
 /**
  * Fuzzing the registrar's parsers: status telemetry bodies and voucher requests (random and
- * mutated). Only typed errors may escape, every refusal is audited, and nothing is stored.
+ * mutated). Only typed errors may escape, every refusal is audited, nothing is stored, and no
+ * mutation of a signed request verifies.
  */
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
@@ -10,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { keyObjectSigner } from '../../../src/crypto/signer.js';
 import { RootlineError } from '../../../src/errors.js';
+import { ID_CT_ANIMA_JSON_VOUCHER, verifyCms } from '../../../src/onboarding/cms.js';
 import { BadStatusTelemetryError } from '../../../src/onboarding/registrar/errors.js';
 import { encodeStatusTelemetry, parseStatusTelemetry } from '../../../src/onboarding/registrar/status-telemetry.js';
 import { createPledgeVoucherRequest } from '../../../src/onboarding/voucher-requests.js';
@@ -73,9 +75,9 @@ describe('registrar voucher requests (fast-check)', () => {
     const context = () => ({ clientCertificates: [idevid], serverCertificate: d.registrarCert.der });
     const before = (await d.store.audit.list({ action: 'registrar.voucher.request', limit: 1000 })).length;
     let refused = 0;
-    // CMS leaves parts of the envelope unsigned (version, digestAlgorithms, and verifyCms
-    // re-encodes carried certificates), so a few single-byte mutations are the same signed
-    // request; those may be answered, but the nonce only once.
+    // verifyCms takes carried certificates as received and refuses an envelope that is not its
+    // own DER re-encoding or whose unsigned fields differ from the one allowed value, so no
+    // mutation of a signed request is the same request: every one is refused.
     let answered = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -104,13 +106,28 @@ describe('registrar voucher requests (fast-check)', () => {
     const records = (await d.store.audit.list({ action: 'registrar.voucher.request', limit: 1000 })).slice(before);
     assert.equal(records.filter((r) => r.outcome === 'deny').length, refused);
     assert.equal(records.filter((r) => r.outcome === 'success').length, answered);
-    assert.ok(answered <= 1, `one nonce answered ${answered} times`);
+    assert.equal(answered, 0, `${answered} mutated requests were answered`);
     assert.equal(await d.store.devices.count(), 0);
-    if (answered === 0) {
-      // The refusals above consumed nothing: the untouched request still works.
-      assert.equal((await d.registrar.requestVoucher(context(), valid)).status, 'voucher');
-    } else {
-      await assert.rejects(d.registrar.requestVoucher(context(), valid), { code: 'ERR_REGISTRAR_REPLAY' });
+    // The refusals above consumed nothing: the untouched request still works.
+    assert.equal((await d.registrar.requestVoucher(context(), valid)).status, 'voucher');
+  });
+
+  it('every single-bit change anywhere in a signed voucher request is refused by verifyCms', () => {
+    // With the manufacturer anchor, as the registrar and the MASA check a pledge request.
+    const options = { contentType: ID_CT_ANIMA_JSON_VOUCHER, trustAnchors: [w.t.factory.manufacturerCaCertificate] };
+    assert.ok(verifyCms(valid, options).content.length > 0);
+    const accepted: number[] = [];
+    // One bit per byte, rotating through the bit positions: every envelope field is hit.
+    for (let i = 0; i < valid.length; i++) {
+      const m = valid.slice();
+      m[i]! ^= 1 << (i % 8);
+      try {
+        verifyCms(m, options);
+        accepted.push(i);
+      } catch (err) {
+        assert.ok(err instanceof RootlineError && /^ERR_VOUCHER_/.test(err.code), `untyped error at ${i}: ${String(err)}`);
+      }
     }
+    assert.deepEqual(accepted, [], `mutations at byte offsets ${accepted.join(', ')} still verify`);
   });
 });
