@@ -9,23 +9,28 @@ import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger, describeType } from '../util/assert.js';
 import { AEAD_ALGORITHMS, type AeadAlgorithm } from './algorithms.js';
-import { CborTag, encodeCbor } from './cbor.js';
+import { encodeCbor } from './cbor.js';
 import type { SymmetricKey } from './cose-key.js';
 import { openContent, sealContent } from './content-cipher.js';
 import { isContentKey, type ContentKey } from './content-key.js';
-import { CoseDecryptionFailedError, CoseDetachedContentError, CoseKeyMismatchError, CoseKeyNotFoundError, CoseMalformedMessageError } from './errors.js';
-import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
+import { CoseDecryptionFailedError, CoseKeyMismatchError, CoseMalformedMessageError } from './errors.js';
+import { HeaderLabels, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
 import { symmetricKeyBytes } from './mac-key.js';
 import {
   CoseTag,
   assertAllowlist,
   assertOptionalBoolean,
   assertOptionalBytes,
+  assertKeySource,
   assertOptionsObject,
+  bindAlgorithmHeader,
+  encodeMessage,
   messageAlgorithm,
+  messageContent,
   messageKid,
   parseMessage,
   protectedForStructure,
+  resolveMessageKey,
   type EnvelopeOptions,
   type KeyLookup,
 } from './message.js';
@@ -138,10 +143,7 @@ export async function encrypt0(options: Encrypt0Options): Promise<Uint8Array> {
     nonce = options.iv !== undefined ? new Uint8Array(options.iv) : new Uint8Array(randomBytes(alg.nonceLength));
     unprotectedHeader.set(HeaderLabels.iv, nonce);
   }
-  assertHeaderBuckets(protectedHeader, unprotectedHeader, 'options.protectedHeader');
-  const declared = headerValue(protectedHeader, unprotectedHeader, HeaderLabels.alg);
-  if (declared === undefined) protectedHeader.set(HeaderLabels.alg, alg.id);
-  else if (declared !== alg.id) throw new InvalidArgumentError('options.protectedHeader', `alg ${String(declared)} does not match options.alg ${alg.id}`);
+  bindAlgorithmHeader(protectedHeader, unprotectedHeader, alg.id, `options.alg ${alg.id}`);
 
   const bodyProtected = encodeProtectedHeader(protectedHeader);
   const aad = encStructure(bodyProtected, externalAad);
@@ -150,7 +152,7 @@ export async function encrypt0(options: Encrypt0Options): Promise<Uint8Array> {
     throw new InvalidArgumentError('options.key', `seal() returned ${describeType(ciphertext)}, expected ${plaintext.length + alg.tagLength} bytes`);
   }
   const body = [bodyProtected, unprotectedHeader, detachCiphertext ? null : ciphertext];
-  return encodeCbor(tagged ? new CborTag(CoseTag.Encrypt0, body) : body);
+  return encodeMessage(CoseTag.Encrypt0, body, tagged);
 }
 
 /** The nonce of a received message: its IV, or its Partial IV combined with the caller's Base IV. */
@@ -174,12 +176,9 @@ function messageNonce(protectedHeader: HeaderMap, unprotectedHeader: HeaderMap, 
  */
 export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Promise<DecryptedEncrypt0> {
   assertOptionsObject(options);
-  if ((options.key === undefined) === (options.resolveKey === undefined)) {
-    throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
-  }
+  assertKeySource(options);
   if (options.key instanceof Uint8Array) assertBytes(options.key, 'options.key', { min: 16, max: 32 });
   else if (options.key !== undefined && !isContentKey(options.key)) symmetricKeyBytes(options.key, undefined, 'options.key');
-  if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
   assertAllowlist(options.algorithms, 'options.algorithms');
   assertOptionalBytes(options.externalAad, 'options.externalAad');
   assertOptionalBytes(options.detachedCiphertext, 'options.detachedCiphertext');
@@ -187,25 +186,12 @@ export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Pro
 
   const parsed = parseMessage(bytes, 'COSE_Encrypt0', CoseTag.Encrypt0, 3, options);
   const [ciphertextField] = parsed.rest;
-  let ciphertext: Uint8Array;
-  if (ciphertextField === null) {
-    if (options.detachedCiphertext === undefined) throw new CoseDetachedContentError('ciphertext');
-    ciphertext = options.detachedCiphertext;
-  } else if (ciphertextField instanceof Uint8Array) {
-    if (options.detachedCiphertext !== undefined) throw new InvalidArgumentError('options.detachedCiphertext', 'the message carries its ciphertext');
-    ciphertext = ciphertextField;
-  } else {
-    throw new CoseMalformedMessageError('COSE_Encrypt0 ciphertext must be a bstr or nil');
-  }
+  const ciphertext = messageContent(ciphertextField, options.detachedCiphertext, { kind: 'COSE_Encrypt0', content: 'ciphertext', option: 'options.detachedCiphertext' });
 
   const alg = messageAlgorithm(parsed, AEAD_ALGORITHMS, 'content encryption', options.algorithms);
   const nonce = messageNonce(parsed.protectedHeader, parsed.unprotectedHeader, alg, options.baseIv);
   const kid = messageKid(parsed);
-  let keyInput = options.key;
-  if (keyInput === undefined) {
-    keyInput = await options.resolveKey!({ kid, alg: alg.id, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader });
-    if (keyInput === undefined) throw new CoseKeyNotFoundError(kid);
-  }
+  const keyInput = options.key ?? (await resolveMessageKey(options.resolveKey!, parsed, kid, alg.id));
   const name = options.key !== undefined ? 'options.key' : 'options.resolveKey';
   const aad = encStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY);
   let plaintext: Uint8Array;

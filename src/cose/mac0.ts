@@ -7,9 +7,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { MAC_ALGORITHMS, type MacAlgorithm } from './algorithms.js';
-import { CborTag, encodeCbor } from './cbor.js';
-import { CoseDetachedContentError, CoseKeyMismatchError, CoseKeyNotFoundError, CoseMacInvalidError, CoseMalformedMessageError } from './errors.js';
-import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
+import { encodeCbor } from './cbor.js';
+import { CoseKeyMismatchError, CoseMacInvalidError, CoseMalformedMessageError } from './errors.js';
+import { encodeProtectedHeader, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
 import type { SymmetricKey } from './cose-key.js';
 import { rawMacKey, symmetricKeyBytes, type MacKey } from './mac-key.js';
 import {
@@ -17,11 +17,16 @@ import {
   assertAllowlist,
   assertOptionalBoolean,
   assertOptionalBytes,
+  assertKeySource,
   assertOptionsObject,
+  bindAlgorithmHeader,
+  encodeMessage,
   messageAlgorithm,
+  messageContent,
   messageKid,
   parseMessage,
   protectedForStructure,
+  resolveMessageKey,
   type EnvelopeOptions,
   type KeyLookup,
 } from './message.js';
@@ -83,10 +88,7 @@ export async function mac0(options: Mac0Options): Promise<Uint8Array> {
   if (info === undefined) throw new InvalidArgumentError('options.key', `unsupported MAC algorithm ${key.alg}`);
   const protectedHeader = toHeaderMap(options.protectedHeader, 'options.protectedHeader');
   const unprotectedHeader = toHeaderMap(options.unprotectedHeader, 'options.unprotectedHeader');
-  assertHeaderBuckets(protectedHeader, unprotectedHeader, 'options.protectedHeader');
-  const declared = headerValue(protectedHeader, unprotectedHeader, HeaderLabels.alg);
-  if (declared === undefined) protectedHeader.set(HeaderLabels.alg, info.id);
-  else if (declared !== info.id) throw new InvalidArgumentError('options.protectedHeader', `alg ${String(declared)} does not match the key's ${info.name}`);
+  bindAlgorithmHeader(protectedHeader, unprotectedHeader, info.id, `the key's ${info.name}`);
 
   const bodyProtected = encodeProtectedHeader(protectedHeader);
   const tag = await key.mac(macStructure(bodyProtected, externalAad, payload));
@@ -94,7 +96,7 @@ export async function mac0(options: Mac0Options): Promise<Uint8Array> {
     throw new InvalidArgumentError('options.key', `mac() returned ${describeType(tag)}, expected ${info.tagLength} bytes`);
   }
   const body = [bodyProtected, unprotectedHeader, detachPayload ? null : payload, new Uint8Array(tag)];
-  return encodeCbor(tagged ? new CborTag(CoseTag.Mac0, body) : body);
+  return encodeMessage(CoseTag.Mac0, body, tagged);
 }
 
 function toMacKey(input: unknown, alg: MacAlgorithm, name: string): MacKey {
@@ -112,10 +114,7 @@ function toMacKey(input: unknown, alg: MacAlgorithm, name: string): MacKey {
  */
 export async function verifyMac0(bytes: Uint8Array, options: VerifyMac0Options): Promise<VerifiedMac0> {
   assertOptionsObject(options);
-  if ((options.key === undefined) === (options.resolveKey === undefined)) {
-    throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
-  }
-  if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
+  assertKeySource(options);
   if (options.key !== undefined && !(options.key instanceof Uint8Array)) {
     if (typeof options.key === 'object' && options.key !== null && 'kty' in options.key) symmetricKeyBytes(options.key, undefined, 'options.key');
     else assertMacKey(options.key, 'options.key');
@@ -127,24 +126,11 @@ export async function verifyMac0(bytes: Uint8Array, options: VerifyMac0Options):
   const parsed = parseMessage(bytes, 'COSE_Mac0', CoseTag.Mac0, 4, options);
   const [payloadField, tag] = parsed.rest;
   if (!(tag instanceof Uint8Array)) throw new CoseMalformedMessageError('COSE_Mac0 tag must be a bstr');
-  let payload: Uint8Array;
-  if (payloadField === null) {
-    if (options.detachedPayload === undefined) throw new CoseDetachedContentError('payload');
-    payload = options.detachedPayload;
-  } else if (payloadField instanceof Uint8Array) {
-    if (options.detachedPayload !== undefined) throw new InvalidArgumentError('options.detachedPayload', 'the message carries its payload');
-    payload = payloadField;
-  } else {
-    throw new CoseMalformedMessageError('COSE_Mac0 payload must be a bstr or nil');
-  }
+  const payload = messageContent(payloadField, options.detachedPayload, { kind: 'COSE_Mac0', content: 'payload', option: 'options.detachedPayload' });
 
   const alg = messageAlgorithm(parsed, MAC_ALGORITHMS, 'MAC', options.algorithms);
   const kid = messageKid(parsed);
-  let keyInput: unknown = options.key;
-  if (keyInput === undefined) {
-    keyInput = await options.resolveKey!({ kid, alg: alg.id, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader });
-    if (keyInput === undefined) throw new CoseKeyNotFoundError(kid);
-  }
+  const keyInput = options.key ?? (await resolveMessageKey(options.resolveKey!, parsed, kid, alg.id));
   const key = toMacKey(keyInput, alg, options.key !== undefined ? 'options.key' : 'options.resolveKey');
 
   const expected = await key.mac(macStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY, payload));

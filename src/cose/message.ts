@@ -5,9 +5,16 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
-import { CborTag, decodeCbor, type DecodeCborOptions } from './cbor.js';
-import { CoseAlgorithmNotAllowedError, CoseMalformedMessageError, CoseUnexpectedTagError, CoseUnsupportedAlgorithmError } from './errors.js';
-import { HeaderLabels, checkCritical, checkReceivedBuckets, headerValue, type HeaderLabel, type HeaderMap } from './headers.js';
+import { CborTag, decodeCbor, encodeCbor, type DecodeCborOptions } from './cbor.js';
+import {
+  CoseAlgorithmNotAllowedError,
+  CoseDetachedContentError,
+  CoseKeyNotFoundError,
+  CoseMalformedMessageError,
+  CoseUnexpectedTagError,
+  CoseUnsupportedAlgorithmError,
+} from './errors.js';
+import { HeaderLabels, assertHeaderBuckets, checkCritical, checkReceivedBuckets, headerValue, type HeaderLabel, type HeaderMap } from './headers.js';
 
 /** RFC 9052 §2, Table 1: CBOR tags of the message types. */
 export const CoseTag = {
@@ -47,6 +54,32 @@ export interface EnvelopeOptions {
 
 export function assertOptionsObject(options: unknown, name = 'options'): asserts options is object {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(name, `expected an object, got ${describeType(options)}`);
+}
+
+/**
+ * Checks the caller's header buckets and puts `alg` in the protected one unless the caller named
+ * it already, in which case it must be `alg`. `algSource` says what alg was taken from, for the
+ * error ("the ES256 signer", "options.alg 1").
+ */
+export function bindAlgorithmHeader(protectedHeader: HeaderMap, unprotectedHeader: HeaderMap, alg: number, algSource: string): void {
+  assertHeaderBuckets(protectedHeader, unprotectedHeader, 'options.protectedHeader');
+  const declared = headerValue(protectedHeader, unprotectedHeader, HeaderLabels.alg);
+  // alg "MUST be authenticated where the ability to do so exists" (RFC 9052 §3.1): protected by default.
+  if (declared === undefined) protectedHeader.set(HeaderLabels.alg, alg);
+  else if (declared !== alg) throw new InvalidArgumentError('options.protectedHeader', `alg ${String(declared)} does not match ${algSource}`);
+}
+
+/** The encoded message: `body` as a CBOR array, under the message type's tag when `tagged`. */
+export function encodeMessage(tag: number, body: unknown[], tagged: boolean): Uint8Array {
+  return encodeCbor(tagged ? new CborTag(tag, body) : body);
+}
+
+/** Checks that verify/decrypt options name exactly one of `key` and `resolveKey`. */
+export function assertKeySource(options: { key?: unknown; resolveKey?: unknown }): void {
+  if ((options.key === undefined) === (options.resolveKey === undefined)) {
+    throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
+  }
+  if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
 }
 
 /** Splits a decoded COSE value: tag check, array shape, both buckets. */
@@ -140,4 +173,36 @@ export function assertOptionalBoolean(value: unknown, name: string): asserts val
 
 export function assertOptionalBytes(value: unknown, name: string): asserts value is Uint8Array | undefined {
   if (value !== undefined) assertBytes(value, name);
+}
+
+/**
+ * The content field (payload or ciphertext) of a received message: a bstr, or nil when the content
+ * travels apart (RFC 9052 §2 detached content) and the caller gives it as `detached`.
+ */
+export function messageContent(
+  field: unknown,
+  detached: Uint8Array | undefined,
+  where: { kind: MessageKind; content: 'payload' | 'ciphertext'; option: string },
+): Uint8Array {
+  if (field === null) {
+    if (detached === undefined) throw new CoseDetachedContentError(where.content);
+    return detached;
+  }
+  if (field instanceof Uint8Array) {
+    if (detached !== undefined) throw new InvalidArgumentError(where.option, `the message carries its ${where.content}`);
+    return field;
+  }
+  throw new CoseMalformedMessageError(`${where.kind} ${where.content} must be a bstr or nil`);
+}
+
+/** Asks the caller's resolver for the message's key; none found is ERR_COSE_KEY_NOT_FOUND. */
+export async function resolveMessageKey<K>(
+  resolveKey: (lookup: KeyLookup) => K | undefined | Promise<K | undefined>,
+  parsed: ParsedMessage,
+  kid: Uint8Array | undefined,
+  alg: number,
+): Promise<K> {
+  const found = await resolveKey({ kid, alg, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader });
+  if (found === undefined) throw new CoseKeyNotFoundError(kid);
+  return found;
 }

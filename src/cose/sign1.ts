@@ -9,21 +9,27 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { CoseAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from './algorithms.js';
-import { CborTag, encodeCbor } from './cbor.js';
-import { CoseDetachedContentError, CoseKeyNotFoundError, CoseMalformedMessageError, CoseSignatureInvalidError } from './errors.js';
-import { HeaderLabels, assertHeaderBuckets, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
+import { encodeCbor } from './cbor.js';
+import { CoseMalformedMessageError, CoseSignatureInvalidError } from './errors.js';
+import { encodeProtectedHeader, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
 import {
   CoseTag,
   assertAllowlist,
   assertOptionalBoolean,
   assertOptionalBytes,
+  assertKeySource,
   assertOptionsObject,
+  bindAlgorithmHeader,
+  encodeMessage,
   messageAlgorithm,
+  messageContent,
   messageKid,
   parseMessage,
   protectedForStructure,
+  resolveMessageKey,
   type EnvelopeOptions,
   type KeyLookup,
+  type ParsedMessage,
 } from './message.js';
 import { SIGNATURE_LENGTH, assertCoseKeyAlgorithm, assertKeyFitsSignatureAlgorithm, toPublicKeyObject, verifySignature, type PublicKeyInput } from './signature-keys.js';
 
@@ -87,13 +93,8 @@ export async function sign1(options: Sign1Options): Promise<Uint8Array> {
   assertBytes(externalAad, 'options.externalAad');
   const protectedHeader = toHeaderMap(options.protectedHeader, 'options.protectedHeader');
   const unprotectedHeader = toHeaderMap(options.unprotectedHeader, 'options.unprotectedHeader');
-  assertHeaderBuckets(protectedHeader, unprotectedHeader, 'options.protectedHeader');
-
   const alg = signer.algorithm === 'ES256' ? CoseAlgorithm.ES256 : CoseAlgorithm.EdDSA;
-  const declared = headerValue(protectedHeader, unprotectedHeader, HeaderLabels.alg);
-  // alg "MUST be authenticated where the ability to do so exists" (RFC 9052 §3.1): protected by default.
-  if (declared === undefined) protectedHeader.set(HeaderLabels.alg, alg);
-  else if (declared !== alg) throw new InvalidArgumentError('options.protectedHeader', `alg ${String(declared)} does not match the ${signer.algorithm} signer`);
+  bindAlgorithmHeader(protectedHeader, unprotectedHeader, alg, `the ${signer.algorithm} signer`);
 
   const bodyProtected = encodeProtectedHeader(protectedHeader);
   const signature = await signer.sign(sigStructure(bodyProtected, externalAad, payload));
@@ -101,13 +102,12 @@ export async function sign1(options: Sign1Options): Promise<Uint8Array> {
     throw new InvalidArgumentError('options.signer', `signer returned ${describeType(signature)}, expected ${SIGNATURE_LENGTH} signature bytes`);
   }
   const body = [bodyProtected, unprotectedHeader, detachPayload ? null : payload, new Uint8Array(signature)];
-  return encodeCbor(tagged ? new CborTag(CoseTag.Sign1, body) : body);
+  return encodeMessage(CoseTag.Sign1, body, tagged);
 }
 
-async function resolveVerificationKey(options: VerifySign1Options, lookup: KeyLookup): Promise<KeyObject> {
-  const found = await options.resolveKey!(lookup);
-  if (found === undefined) throw new CoseKeyNotFoundError(lookup.kid);
-  assertCoseKeyAlgorithm(found, lookup.alg);
+async function resolveVerificationKey(options: VerifySign1Options, parsed: ParsedMessage, kid: Uint8Array | undefined, alg: number): Promise<KeyObject> {
+  const found = await resolveMessageKey(options.resolveKey!, parsed, kid, alg);
+  assertCoseKeyAlgorithm(found, alg);
   return toPublicKeyObject(found, 'options.resolveKey');
 }
 
@@ -119,10 +119,7 @@ export async function verifySign1(bytes: Uint8Array, verifyOptions: VerifySign1O
   assertOptionsObject(verifyOptions, 'options');
   if (verifyOptions.key !== undefined && verifyOptions.publicKey !== undefined) throw new InvalidArgumentError('options.publicKey', 'give key or publicKey, not both');
   const options: VerifySign1Options = verifyOptions.publicKey !== undefined ? { ...verifyOptions, key: verifyOptions.publicKey } : verifyOptions;
-  if ((options.key === undefined) === (options.resolveKey === undefined)) {
-    throw new InvalidArgumentError('options', 'give exactly one of key and resolveKey');
-  }
-  if (options.resolveKey !== undefined && typeof options.resolveKey !== 'function') throw new InvalidArgumentError('options.resolveKey', 'expected a function');
+  assertKeySource(options);
   assertAllowlist(options.algorithms, 'options.algorithms');
   assertOptionalBytes(options.externalAad, 'options.externalAad');
   assertOptionalBytes(options.detachedPayload, 'options.detachedPayload');
@@ -131,21 +128,12 @@ export async function verifySign1(bytes: Uint8Array, verifyOptions: VerifySign1O
   const parsed = parseMessage(bytes, 'COSE_Sign1', CoseTag.Sign1, 4, options);
   const [payloadField, signature] = parsed.rest;
   if (!(signature instanceof Uint8Array)) throw new CoseMalformedMessageError('COSE_Sign1 signature must be a bstr');
-  let payload: Uint8Array;
-  if (payloadField === null) {
-    if (options.detachedPayload === undefined) throw new CoseDetachedContentError('payload');
-    payload = options.detachedPayload;
-  } else if (payloadField instanceof Uint8Array) {
-    if (options.detachedPayload !== undefined) throw new InvalidArgumentError('options.detachedPayload', 'the message carries its payload');
-    payload = payloadField;
-  } else {
-    throw new CoseMalformedMessageError('COSE_Sign1 payload must be a bstr or nil');
-  }
+  const payload = messageContent(payloadField, options.detachedPayload, { kind: 'COSE_Sign1', content: 'payload', option: 'options.detachedPayload' });
 
   const alg: SignatureAlgorithm = messageAlgorithm(parsed, SIGNATURE_ALGORITHMS, 'signature', options.algorithms);
   const kid = messageKid(parsed);
   if (options.key !== undefined) assertCoseKeyAlgorithm(options.key, alg.id);
-  const publicKey = key ?? (await resolveVerificationKey(options, { kid, alg: alg.id, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader }));
+  const publicKey = key ?? (await resolveVerificationKey(options, parsed, kid, alg.id));
   assertKeyFitsSignatureAlgorithm(publicKey, alg);
 
   const toBeSigned = sigStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY, payload);
