@@ -190,6 +190,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     listFirmware: async (req) => firmware.list(req.query as { vendor?: string; model?: string; limit?: number; offset?: number }),
     getFirmware: async (req) => firmware.get((req.params as { id: string }).id),
+    getFirmwareSigningKey: async () => firmware.signingKey(),
     downloadFirmware: async (req, reply) => {
       const { image, stream, fileName } = await firmware.download((req.params as { id: string }).id);
       return reply

@@ -16,6 +16,10 @@ export interface FirmwareRepositoryApi {
   list(query?: FirmwareImageQuery): Promise<FirmwareImageRecord[]>;
   openDownload(id: string): Promise<{ image: FirmwareImageRecord; stream: Readable }>;
   deleteImage(id: string, options: { actor: string }): Promise<void>;
+  /** SPKI DER of the firmware-signing key and the kid manifests carry. */
+  readonly signingPublicKey: Uint8Array;
+  readonly signingKeyId: Uint8Array;
+  readonly signer: { readonly algorithm: 'ES256' | 'EdDSA' };
 }
 
 export type FirmwareView = Omit<FirmwareImageRecord, 'manifest'>;
@@ -134,5 +138,12 @@ export function createFirmwareHandlers(deps: { firmware: FirmwareRepositoryApi; 
     }
   }
 
-  return { upload, list, get: async (id: string) => firmwareView(await get(id)), download, manifest, remove };
+  function signingKey(): { algorithm: 'ES256' | 'EdDSA'; keyId: string; publicKey: string } {
+    // An API built without the firmware room has a stand-in without key properties.
+    if (!(firmware.signingPublicKey instanceof Uint8Array)) throw new ApiError('ERR_API_NOT_READY', 'this server runs without a firmware service');
+    const b64 = Buffer.from(firmware.signingPublicKey).toString('base64').replace(/.{1,64}/g, '$&\n');
+    return { algorithm: firmware.signer.algorithm, keyId: Buffer.from(firmware.signingKeyId).toString('hex'), publicKey: `-----BEGIN PUBLIC KEY-----\n${b64}-----END PUBLIC KEY-----\n` };
+  }
+
+  return { upload, list, get: async (id: string) => firmwareView(await get(id)), download, manifest, remove, signingKey };
 }

@@ -64,6 +64,18 @@ export const firmwareSchema = {
   description: 'A stored firmware image; its signed SUIT manifest is at /firmware/{id}/manifest.',
 } as const;
 
+export const firmwareSigningKeySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['algorithm', 'keyId', 'publicKey'],
+  properties: {
+    algorithm: { type: 'string', enum: ['ES256', 'EdDSA'], description: 'COSE algorithm of the manifest signatures.' },
+    keyId: { type: 'string', description: 'Hex kid in every manifest signature (SHA-256 of the SubjectPublicKeyInfo).' },
+    publicKey: { type: 'string', description: 'The public key as a PEM "PUBLIC KEY" block: what devices must trust.' },
+  },
+  description: 'The firmware-signing public key (never the private key).',
+} as const;
+
 export const firmwareListSchema = {
   type: 'object',
   additionalProperties: false,

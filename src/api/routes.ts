@@ -26,7 +26,7 @@ import {
   newCampaignSchema,
 } from './campaign-schemas.js';
 import { eventsQuerySchema } from './events-routes.js';
-import { firmwareIdParamsSchema, firmwareListQuerySchema, firmwareListSchema, firmwareSchema, firmwareUploadQuerySchema } from './firmware-schemas.js';
+import { firmwareIdParamsSchema, firmwareListQuerySchema, firmwareListSchema, firmwareSchema, firmwareSigningKeySchema, firmwareUploadQuerySchema } from './firmware-schemas.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -169,6 +169,15 @@ export const ROUTES: readonly RouteSpec[] = [
     querystring: firmwareListQuerySchema,
     success: { status: 200, description: 'A page of images.', schema: firmwareListSchema },
     errors: ['ERR_API_NOT_READY', 'ERR_API_VALIDATION'],
+  },
+  {
+    operationId: 'getFirmwareSigningKey',
+    method: 'GET',
+    path: '/firmware/signing-key',
+    summary: 'The public key that signs every firmware manifest: what devices must trust.',
+    tag: 'firmware',
+    success: { status: 200, description: 'The public key (PEM), its kid and algorithm.', schema: firmwareSigningKeySchema },
+    errors: ['ERR_API_NOT_READY'],
   },
   {
     operationId: 'getFirmware',

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { verifyManifest } from '../../src/fota/suit/index.js';
 import { request, startTestServer, type TestServer } from '../server/harness.js';
 
@@ -128,4 +128,21 @@ test('path and query validation on the read routes', async () => {
   }
   const none = await request(`${api}/firmware/00000000-0000-4000-8000-000000000000`);
   assert.equal(none.status, 404);
+});
+
+test('the firmware-signing public key: PEM, kid and algorithm; it verifies the manifests', async () => {
+  const r = await request(`${api}/firmware/signing-key`);
+  assert.equal(r.status, 200);
+  const key = r.body as { algorithm: string; keyId: string; publicKey: string };
+  assert.deepEqual(Object.keys(key).sort(), ['algorithm', 'keyId', 'publicKey']);
+  assert.equal(key.algorithm, 'ES256');
+  const spki = createPublicKey(key.publicKey).export({ format: 'der', type: 'spki' });
+  assert.ok(Buffer.from(t.server.fota.firmware.signingPublicKey).equals(spki));
+  assert.equal(key.keyId, createHash('sha256').update(spki).digest('hex'));
+  assert.ok(!r.text.includes('PRIVATE'));
+
+  const up = await upload('model=TH-KEY&version=1.0.0', randomBytes(64));
+  const envelope = new Uint8Array(await (await fetch(`${api}/firmware/${(up.body as { id: string }).id}/manifest`)).arrayBuffer());
+  const view = await verifyManifest(envelope, { trustedKeys: [new Uint8Array(spki)] });
+  assert.equal(view.version, '1.0.0');
 });
