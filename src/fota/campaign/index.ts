@@ -29,7 +29,7 @@ export {
   CampaignUnknownFirmwareError,
 } from './errors.js';
 export { DEFAULT_RETRY_ON, FIRMWARE_STATE, FIRMWARE_STATE_NAMES, UPDATE_RESULT, UPDATE_RESULT_NAMES, type FirmwareState, type UpdateResult } from './object5.js';
-export { compareSemVer, parseSemVer, parseSemVerRange, satisfies, SemVerRangeSyntaxError, type SemVer, type SemVerRange } from './semver.js';
+export { compareSemVer, parseSemVer, parseSemVerRange, satisfies, SemVerRangeSyntaxError, type SemVer, type SemVerRange } from '../semver.js';
 export {
   isTargetVersion,
   retryDelayMs,

@@ -6,7 +6,7 @@
  */
 import { CampaignSpecError } from './errors.js';
 import { DEFAULT_RETRY_ON, isUpdateResult } from './object5.js';
-import { SemVerRangeSyntaxError, parseSemVer, parseSemVerRange } from './semver.js';
+import { SemVerRangeSyntaxError, parseSemVer, parseSemVerRange } from '../semver.js';
 
 /** A wave's cumulative size: a device count, a percentage of the target set ('10%'), or 'all'. */
 export type WaveSize = number | `${number}%` | 'all';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { DeviceRecord } from '../../store/types.js';
 import type { CampaignFirmware } from './driver.js';
-import { parseSemVerRange, satisfies } from './semver.js';
+import { parseSemVerRange, satisfies } from '../semver.js';
 import { isTargetVersion, type CampaignSpec } from './spec.js';
 
 export type TargetMatcher = (device: DeviceRecord) => boolean;

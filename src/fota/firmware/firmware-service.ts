@@ -22,7 +22,7 @@ import { keyIdOf, signManifest } from '../suit/authenticate.js';
 import { classIdFor, vendorIdFor } from '../suit/uuid.js';
 import { BlobStore, type BlobSource } from './blob-store.js';
 import { FirmwareBlobCorruptError, FirmwareInUseError, FirmwareNotFoundError, FirmwareVersionExistsError, FirmwareVersionNotNewerError } from './errors.js';
-import { compareSemver, parseSemver } from './semver.js';
+import { compareSemVer, parseSemverStrict } from '../semver.js';
 
 export interface FirmwareServiceOptions {
   store: Store;
@@ -121,7 +121,7 @@ class Service implements FirmwareService {
     if ((input.bytes === undefined) === (input.stream === undefined)) throw new InvalidArgumentError('input', 'give exactly one of bytes and stream');
     assertString(input.vendor, 'input.vendor', { max: 253, pattern: /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/ });
     assertString(input.model, 'input.model', { max: 128, pattern: /^[\x21-\x7e]+$/ });
-    parseSemver(input.version, 'input.version');
+    parseSemverStrict(input.version, 'input.version');
     const actor = input.actor ?? 'system';
     assertString(actor, 'input.actor', { max: 255 });
     const { vendor, model, version } = input;
@@ -133,7 +133,7 @@ class Service implements FirmwareService {
     };
     if ((await this.#store.firmware.findByVersion(vendor, model, version)) !== undefined) return refuse(new FirmwareVersionExistsError(vendor, model, version));
     const newest = await this.#newestVersion(vendor, model);
-    if (newest !== undefined && compareSemver(version, newest) <= 0) return refuse(new FirmwareVersionNotNewerError(version, newest));
+    if (newest !== undefined && compareSemVer(version, newest) <= 0) return refuse(new FirmwareVersionNotNewerError(version, newest));
 
     const blob = await this.blobs.put((input.bytes ?? input.stream) as BlobSource);
     try {
@@ -172,7 +172,7 @@ class Service implements FirmwareService {
     let newest: string | undefined;
     for (let offset = 0; ; offset += 1000) {
       const page = await this.#store.firmware.list({ vendor, model, limit: 1000, offset });
-      for (const r of page) if (newest === undefined || compareSemver(r.version, newest) > 0) newest = r.version;
+      for (const r of page) if (newest === undefined || compareSemVer(r.version, newest) > 0) newest = r.version;
       if (page.length < 1000) return newest;
     }
   }

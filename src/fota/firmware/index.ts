@@ -4,5 +4,4 @@ export { buildDeltaManifest, createDeltaPackage, type DeltaPackage } from './del
 export { createDeltaCache, deltaBuildErrorChannel, type DeltaCache } from './delta-cache.js';
 export { buildEncryptedPackage, type EncryptedPackage } from './encrypted-package.js';
 export { BlobStore, type BlobSource, type StoredBlob } from './blob-store.js';
-export { compareSemver, isSemver, parseSemver, type SemVer } from './semver.js';
 export * from './errors.js';

@@ -1,5 +1,7 @@
 /**
- * The subset of Semantic Versioning 2.0.0 and npm-style ranges a campaign filter needs:
+ * Semantic Versioning 2.0.0 (semver.org) for the whole fota room: the strict form the firmware
+ * repository accepts (parseSemverStrict), the lenient one devices report (parseSemVer), §11
+ * precedence, and the subset of npm-style ranges a campaign filter needs:
  * comparators (<, <=, >, >=, =), caret (^), tilde (~), x-ranges (1.x, 1.2.*, *), space-joined
  * sets (AND) and `||` (OR). Written here rather than taken from npm `semver` because it is not a
  * dependency of this package (only a transitive one of the tooling) and the subset is small.
@@ -8,6 +10,7 @@
  * comparator of the matching set names the same major.minor.patch with a prerelease too, so
  * `>=1.0.0` does not pull devices onto 2.0.0-beta.
  */
+import { InvalidArgumentError } from '../errors.js';
 
 export interface SemVer {
   major: number;
@@ -15,14 +18,21 @@ export interface SemVer {
   patch: number;
   /** Dot-separated identifiers after '-', numeric ones as numbers. */
   prerelease: Array<string | number>;
+  /** Build metadata identifiers after '+', kept by parseSemverStrict only; never part of precedence (§10). */
+  build?: string[];
 }
 
 // SemVer 2.0.0 §2, §9, §10: no leading zeros in numeric parts; build metadata is ignored.
 const NUM = '0|[1-9]\\d*';
 const IDENT = '(?:0|[1-9]\\d*|\\d*[A-Za-z-][0-9A-Za-z-]*)';
-const VERSION = new RegExp(`^v?(${NUM})\\.(${NUM})\\.(${NUM})(?:-(${IDENT}(?:\\.${IDENT})*))?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$`);
+const CORE = `(${NUM})\\.(${NUM})\\.(${NUM})(?:-(${IDENT}(?:\\.${IDENT})*))?(?:\\+([0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*))?$`;
+const VERSION = new RegExp(`^v?${CORE}`);
+/** The specification's grammar alone: no 'v' prefix, no surrounding whitespace. */
+const STRICT_VERSION = new RegExp(`^${CORE}`);
 const PARTIAL = new RegExp(`^v?(${NUM}|[xX*])(?:\\.(${NUM}|[xX*])(?:\\.(${NUM}|[xX*])(?:-(${IDENT}(?:\\.${IDENT})*))?)?)?$`);
 const MAX_LENGTH = 256;
+/** The longest version the firmware repository stores. */
+const STRICT_MAX_LENGTH = 128;
 
 /** Parses a full version (`1.2.3`, `1.2.3-rc.1+build.5`, `v1.2.3`); undefined if it is not one. */
 export function parseSemVer(text: string): SemVer | undefined {
@@ -34,13 +44,42 @@ export function parseSemVer(text: string): SemVer | undefined {
   return { major: nums[0]!, minor: nums[1]!, patch: nums[2]!, prerelease: parsePrerelease(m[4]) };
 }
 
-function parsePrerelease(text: string | undefined): Array<string | number> {
+function parsePrerelease(text: string | undefined, num: (s: string) => number = Number): Array<string | number> {
   if (text === undefined) return [];
-  return text.split('.').map((id) => (/^\d+$/.test(id) ? Number(id) : id));
+  return text.split('.').map((id) => (/^\d+$/.test(id) ? num(id) : id));
 }
 
-/** SemVer 2.0.0 §11 precedence: negative, zero or positive. */
-export function compareSemVer(a: SemVer, b: SemVer): number {
+/**
+ * Parses a version exactly as the specification writes it (`1.2.3-rc.1+build.5`; no 'v', no
+ * whitespace, at most 128 characters), keeping build metadata; throws ERR_INVALID_ARGUMENT
+ * naming `name` otherwise.
+ */
+export function parseSemverStrict(text: unknown, name = 'version'): Required<SemVer> {
+  if (typeof text !== 'string' || text.length > STRICT_MAX_LENGTH) {
+    throw new InvalidArgumentError(name, `expected a semantic version string of at most ${STRICT_MAX_LENGTH} characters`);
+  }
+  const m = STRICT_VERSION.exec(text);
+  if (m === null) throw new InvalidArgumentError(name, `${JSON.stringify(text)} is not a semantic version (MAJOR.MINOR.PATCH[-pre][+build])`);
+  const num = (s: string): number => {
+    const n = Number(s);
+    if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(name, `${s} is too large`);
+    return n;
+  };
+  return { major: num(m[1]!), minor: num(m[2]!), patch: num(m[3]!), prerelease: parsePrerelease(m[4], num), build: m[5] === undefined ? [] : m[5].split('.') };
+}
+
+/** True when parseSemverStrict's grammar and length limit accept `text`. */
+export function isSemverStrict(text: unknown): boolean {
+  return typeof text === 'string' && text.length <= STRICT_MAX_LENGTH && STRICT_VERSION.test(text);
+}
+
+/**
+ * SemVer 2.0.0 §11 precedence: negative, zero or positive as `a` ranks below, with or above `b`.
+ * Strings are read with parseSemverStrict.
+ */
+export function compareSemVer(a: string | SemVer, b: string | SemVer): number {
+  if (typeof a === 'string') a = parseSemverStrict(a, 'a');
+  if (typeof b === 'string') b = parseSemverStrict(b, 'b');
   for (const k of ['major', 'minor', 'patch'] as const) {
     if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
   }
