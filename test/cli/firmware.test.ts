@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, startTestServer, type TestServer } from '../server/harness.js';
@@ -203,4 +203,13 @@ test('firmware download: the image and the manifest to files; a blob damaged on 
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /ERR_API_FIRMWARE_NOT_FOUND, HTTP 404/);
   assert.equal((await runCli(['firmware', 'download', fw.id, '--api', t.url], io)).code, 2);
+
+  const pem = await runCli(['firmware', 'signing-key', '--api', t.url], io);
+  assert.equal(pem.code, 0, pem.stderr);
+  assert.match(pem.stdout, /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/);
+  const spki = createPublicKey(pem.stdout).export({ format: 'der', type: 'spki' });
+  assert.ok(spki.equals(Buffer.from(t.server.fota.firmware.signingPublicKey)));
+  const json = JSON.parse((await runCli(['firmware', 'signing-key', '--json', '--api', t.url], io)).stdout) as { algorithm: string; keyId: string };
+  assert.equal(json.algorithm, 'ES256');
+  assert.equal(json.keyId, createHash('sha256').update(spki).digest('hex'));
 });

@@ -383,4 +383,23 @@ ${API_HELP}
   },
 };
 
-export const FIRMWARE_COMMANDS: readonly Command[] = [firmwareAdd, firmwareList, firmwareShow, firmwareDownload, firmwareRemove, firmwareDelta, firmwarePatch];
+export const firmwareSigningKey: Command = {
+  name: 'firmware signing-key',
+  summary: 'print the public key that signs firmware manifests (what devices trust)',
+  help: `Usage: rootline firmware signing-key [--json] [--api <url>]
+
+Prints the firmware-signing public key as PEM (put it on devices as their trust anchor for
+manifests). The private key stays in the server's key store.
+  --json                 print {algorithm, keyId, publicKey} as JSON
+${API_HELP}
+`,
+  async run(args, io) {
+    const p = parseCommandArgs(this.name, args, oneOptions);
+    const key = await client(this.name, str(p, 'api'), io).request<{ algorithm: string; keyId: string; publicKey: string }>('GET', '/firmware/signing-key');
+    if (p.values.json === true) writeJson(io, key);
+    else io.stdout.write(key.publicKey);
+    return 0;
+  },
+};
+
+export const FIRMWARE_COMMANDS: readonly Command[] = [firmwareAdd, firmwareList, firmwareShow, firmwareDownload, firmwareRemove, firmwareSigningKey, firmwareDelta, firmwarePatch];
