@@ -12,7 +12,7 @@ import type { ClientSession } from '../../src/dtls/client-session.js';
 import type { ServerSession } from '../../src/dtls/server-session.js';
 import { ContentType, DTLS_1_2 } from '../../src/dtls/constants.js';
 import { decodeDatagram, encodeRecord } from '../../src/dtls/record.js';
-import { ecdsaSigner, PSK, rawSocket, seededRandom, selfSigned, UdpProxy, once } from './helpers.js';
+import { ecdsaSigner, PSK, rawSocket, seededRandom, selfSigned, sendUntilReply, UdpProxy, once } from './helpers.js';
 
 async function echoServer(opts: Partial<DtlsServerOptions> = {}): Promise<{ server: DtlsServer; received: string[]; errors: unknown[] }> {
   const server = await createDtlsServer({ port: 0, psk: { lookup: (id) => (id.startsWith('device') ? PSK : undefined) }, ...opts } as DtlsServerOptions);
@@ -93,7 +93,7 @@ describe('DTLS faults and bad input', () => {
     const stranger = await rawSocket();
     try {
       const c = await connectDtls({ host: '127.0.0.1', port: proxy.port, psk: { identity: 'device-1', key: PSK } });
-      assert.equal(await roundTrip(c, 'before'), 'echo:before');
+      await sendUntilReply(c, 'before', 'echo:before');
       const seeds = [...proxy.toServer];
       let round = 0;
       await fc.assert(
@@ -109,15 +109,17 @@ describe('DTLS faults and bad input', () => {
           async (datagram) => {
             proxy.injectToServer(datagram);
             stranger.send(datagram, server.address().port, '127.0.0.1');
-            if (++round % 50 === 0) assert.equal(await roundTrip(c, `mid${round}`), `echo:mid${round}`);
+            // Pace the flood so socket buffers do not overflow on a loaded host.
+            await new Promise((r) => setImmediate(r));
+            if (++round % 50 === 0) await sendUntilReply(c, `mid${round}`, `echo:mid${round}`);
           },
         ),
         { numRuns: 400 },
       );
-      assert.equal(await roundTrip(c, 'after'), 'echo:after');
+      await sendUntilReply(c, 'after', 'echo:after');
       // A second client can still complete a handshake.
       const d = await connectDtls({ host: '127.0.0.1', port: server.address().port, psk: { identity: 'device-2', key: PSK } });
-      assert.equal(await roundTrip(d, 'new'), 'echo:new');
+      await sendUntilReply(d, 'new', 'echo:new');
       for (const e of errors) assert.match((e as { code?: string }).code ?? '', /^ERR_DTLS_/);
       c.close();
       d.close();
@@ -163,6 +165,7 @@ describe('DTLS faults and bad input', () => {
         retransmit: { initialMs: 20, maxMs: 100, maxRetransmissions: 30 },
       });
       const proxy = await UdpProxy.create(server.address().port, opts);
+      const sent = new Map<string, number>();
       try {
         for (const ecdhe of [false, true]) {
           const c = await connectDtls({
@@ -174,21 +177,18 @@ describe('DTLS faults and bad input', () => {
             retransmit: { initialMs: 20, maxMs: 100, maxRetransmissions: 30 },
           });
           assert.equal(c.established, true);
-          c.send(Buffer.from(`m-${String(ecdhe)}`));
-          // With pair swapping a lone datagram waits for the next one: send a second to release it.
-          c.send(Buffer.from(`n-${String(ecdhe)}`));
-          await new Promise<void>((resolve) => {
-            const t = setInterval(() => {
-              if (received.includes(`n-${String(ecdhe)}`) && received.includes(`m-${String(ecdhe)}`)) {
-                clearInterval(t);
-                resolve();
-              }
-            }, 5);
-          });
+          // With pair swapping a lone datagram waits for the next one, so two messages go out.
+          const sendsM = sendUntilReply(c, `m-${String(ecdhe)}`, `echo:m-${String(ecdhe)}`, 300);
+          sent.set(`m-${String(ecdhe)}`, await Promise.all([sendsM, sendUntilReply(c, `n-${String(ecdhe)}`, `echo:n-${String(ecdhe)}`, 300)]).then(([m, n]) => {
+            sent.set(`n-${String(ecdhe)}`, n);
+            return m;
+          }));
           c.destroy();
         }
-        // Each message arrived exactly once despite duplication (the replay window).
-        assert.deepEqual([...received].sort(), ['m-false', 'm-true', 'n-false', 'n-true']);
+        // Every message arrived, and no more often than it was sent although the network
+        // duplicated each datagram (the replay window drops the copies).
+        assert.deepEqual([...new Set(received)].sort(), ['m-false', 'm-true', 'n-false', 'n-true']);
+        for (const [text, times] of sent) assert.ok(received.filter((r) => r === text).length <= times, `${text} delivered more often than sent`);
       } finally {
         proxy.close();
         await server.close();

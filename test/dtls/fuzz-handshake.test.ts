@@ -16,7 +16,7 @@ import { decodeHelloVerifyRequest, encodeClientHello, encodeEcdheClientKeyExchan
 import { encodeU16List, encodeU8List } from '../../src/dtls/extensions.js';
 import { decodeDatagram, encodeRecord } from '../../src/dtls/record.js';
 import { DtlsError } from '../../src/dtls/errors.js';
-import { ecdsaSigner, nextMessage, PSK, rawSocket } from './helpers.js';
+import { ecdsaSigner, nextMessage, PSK, rawSocket, sendUntilReply } from './helpers.js';
 
 function clientHello(random: Uint8Array, cookie: Uint8Array, seq: number): Buffer {
   const body = encodeClientHello({
@@ -75,9 +75,8 @@ describe('fuzz: handshake messages after the cookie exchange', () => {
                 if (m.ccs) sock.send(encodeRecord({ type: ContentType.changeCipherSpec, version: DTLS_1_2, epoch: 0, sequenceNumber: recSeq++, fragment: Uint8Array.of(1) }), server.address().port, '127.0.0.1');
               }
               // The established session still answers.
-              const got = new Promise<Uint8Array>((r) => good.once('data', r));
-              good.send(Buffer.from('alive'));
-              echoes.push(Buffer.from(await got).toString());
+              await sendUntilReply(good, 'alive', 'alive');
+              echoes.push('alive');
             } finally {
               sock.close();
             }

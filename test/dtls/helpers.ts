@@ -4,6 +4,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { ecdsaRawToDer } from '../../src/crypto/ecdsa-signature.js';
 import type { Signer } from '../../src/crypto/keystore/types.js';
+import type { DtlsConnection } from '../../src/dtls/connection.js';
 
 export const PSK = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
@@ -173,4 +174,39 @@ export function nextMessage(s: Socket): Promise<Buffer> {
 
 export function once<T = unknown>(emitter: { once(ev: string, cb: (v: T) => void): unknown }, ev: string): Promise<T> {
   return new Promise((resolve) => emitter.once(ev, resolve));
+}
+
+
+/**
+ * Sends `text` and resends it every `everyMs` until the reply `expected` arrives (application
+ * data has no retransmission of its own, and a loaded host may drop loopback datagrams when a
+ * socket buffer overflows during a flood). Resolves with the number of sends; rejects if the
+ * session closes.
+ */
+export function sendUntilReply(c: DtlsConnection, text: string, expected: string, everyMs = 250): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let sends = 0;
+    const send = (): void => {
+      sends++;
+      c.send(Buffer.from(text));
+    };
+    const done = (): void => {
+      clearInterval(timer);
+      c.off('data', onData);
+      c.off('close', onClose);
+    };
+    const onData = (d: Uint8Array): void => {
+      if (Buffer.from(d).toString() !== expected) return;
+      done();
+      resolve(sends);
+    };
+    const onClose = (err?: Error): void => {
+      done();
+      reject(err ?? new Error('session closed'));
+    };
+    c.on('data', onData);
+    c.on('close', onClose);
+    const timer = setInterval(send, everyMs);
+    send();
+  });
 }
