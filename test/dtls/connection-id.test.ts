@@ -27,7 +27,7 @@ async function roundTrip(c: ClientSession, text: string): Promise<string> {
 
 const recordTypes = (datagrams: Buffer[]) => datagrams.flatMap((d) => decodeDatagram(d, 4).map((r) => [r.type, r.epoch]));
 
-describe('DTLS connection ID (RFC 9146)', () => {
+describe('DTLS connection ID (RFC 9146)', { timeout: 120_000 }, () => {
   it('negotiates CIDs both ways and protects epoch-1 records as tls12_cid', async () => {
     const { server, sessions } = await echoServer({ connectionIdLength: 4 });
     const proxy = await UdpProxy.create(server.address().port);

@@ -44,7 +44,7 @@ async function pastCookie(sock: Socket, port: number): Promise<void> {
 
 const validBodies = [encodePskClientKeyExchange(Buffer.from('device-1')), encodeEcdheClientKeyExchange(new Uint8Array(65).fill(4)), new Uint8Array(12)];
 
-describe('fuzz: handshake messages after the cookie exchange', () => {
+describe('fuzz: handshake messages after the cookie exchange', { timeout: 120_000 }, () => {
   it('yield only typed errors and never disturb other sessions', async () => {
     const server = await createDtlsServer({ port: 0, psk: { lookup: (id) => (id === 'device-1' ? PSK : undefined) }, certificate: { signer: ecdsaSigner() }, retransmit: { initialMs: 5000 } });
     const errors: unknown[] = [];

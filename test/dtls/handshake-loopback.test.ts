@@ -37,7 +37,7 @@ async function echo(opts: DtlsClientOptions, text = 'ping'): Promise<{ reply: st
 
 const pskLookup = (id: string) => (id === 'device-1' ? PSK : undefined);
 
-describe('DTLS handshakes on loopback', () => {
+describe('DTLS handshakes on loopback', { timeout: 120_000 }, () => {
   for (const suite of [CipherSuite.TLS_PSK_WITH_AES_128_CCM_8, CipherSuite.TLS_PSK_WITH_AES_128_GCM_SHA256, CipherSuite.TLS_PSK_WITH_ARIA_128_GCM_SHA256]) {
     it(`PSK suite 0x${suite.toString(16)} with identity hint`, () =>
       withServer({ psk: { lookup: pskLookup, identityHint: 'hint' } }, async (port, sessions) => {

@@ -32,7 +32,7 @@ function serverMessageTypes(proxy: UdpProxy): number[] {
   return proxy.toClient.flatMap((d) => decodeDatagram(d).filter((r) => r.epoch === 0 && r.type === 22).flatMap((r) => decodeHandshakeFragments(r.fragment).map((f) => f.msgType)));
 }
 
-describe('DTLS session resumption', () => {
+describe('DTLS session resumption', { timeout: 120_000 }, () => {
   it('resumes a PSK session with an abbreviated handshake', async () => {
     const keys = new Map([['device-1', PSK]]);
     const { server, sessions } = await echoServer({ psk: { lookup: (id) => keys.get(id) } });

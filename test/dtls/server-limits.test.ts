@@ -35,7 +35,7 @@ async function server(opts: Record<string, unknown> = {}): Promise<DtlsServer> {
   return createDtlsServer({ port: 0, psk: { lookup: () => PSK }, retransmit: { initialMs: 5000 }, ...opts });
 }
 
-describe('DTLS server: stateless cookies and limits', () => {
+describe('DTLS server: stateless cookies and limits', { timeout: 120_000 }, () => {
   it('answers cookie-less ClientHellos with HelloVerifyRequest and keeps no state', async () => {
     const s = await server();
     const sock = await rawSocket();

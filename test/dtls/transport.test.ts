@@ -6,7 +6,7 @@ import { dtlsClientTransport, dtlsServerTransport } from '../../src/dtls/transpo
 import { isRootlineError } from '../../src/errors.js';
 import { PSK } from './helpers.js';
 
-describe('peer-keyed datagram transports over DTLS', () => {
+describe('peer-keyed datagram transports over DTLS', { timeout: 120_000 }, () => {
   it('carries datagrams both ways tagged with stable peer keys', async () => {
     const server = await createDtlsServer({ port: 0, psk: { lookup: () => PSK } });
     const st = dtlsServerTransport(server);

@@ -77,7 +77,7 @@ const SUITES = [
   { openssl: 'ECDHE-ECDSA-ARIA128-GCM-SHA256', id: 0xc05c, psk: false },
 ];
 
-describe('DTLS interop with openssl', { skip }, () => {
+describe('DTLS interop with openssl', { skip, timeout: 120_000 }, () => {
   let dir = '';
   let certPem = '';
   let keyPem = '';
