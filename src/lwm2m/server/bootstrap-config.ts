@@ -23,7 +23,12 @@ export interface BootstrapServerAccount {
   pskKey?: string;
   /** rpk: hex SubjectPublicKeyInfo of the device; x509: hex DER certificate of the device. */
   clientPublicKey?: string;
-  /** rpk / x509: hex PKCS#8 private key of the device (sealed by the caller if it seals). */
+  /**
+   * rpk / x509: hex PKCS#8 private key of the device (sealed by the caller if it seals). Optional
+   * for x509: a device that generated its own key (a BRSKI pledge enrolled over EST) keeps it, so
+   * the account carries only its certificate and the Security instance is written without
+   * Secret Key (/0/x/5); the client keeps using the key it holds for that certificate.
+   */
   clientPrivateKey?: string;
   /** rpk: hex SPKI of the server; x509: hex DER certificate of the server. */
   serverPublicKey?: string;
@@ -90,7 +95,13 @@ export function parseBootstrapConfig(json: unknown): BootstrapConfig {
     }
     if (mode === 'rpk' || mode === 'x509') {
       out.clientPublicKey = hexField(s, 'clientPublicKey', where, true)!;
-      out.clientPrivateKey = hexField(s, 'clientPrivateKey', where, true)!;
+      // x509 may leave the key with the device (see clientPrivateKey); rpk has no EST-like way
+      // for the device to have been given its key, so the bootstrap server must write it.
+      const key = hexField(s, 'clientPrivateKey', where, mode === 'rpk');
+      if (key !== undefined) {
+        if (key.length === 0) fail(`${where}.clientPrivateKey must not be empty (leave it out when the device holds its key)`);
+        out.clientPrivateKey = key;
+      }
       out.serverPublicKey = hexField(s, 'serverPublicKey', where, true)!;
     }
     const lifetime = intField(s, 'lifetime', where, 1, 2 ** 31 - 1);
@@ -118,7 +129,14 @@ function bytes(hex: string | undefined): Uint8Array {
 
 export type Unseal = (sealed: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 
-/** The Security object instance for a management server account (Appendix E.1). */
+/**
+ * The Security object instance for a management server account (Appendix E.1). An x509 account
+ * without `clientPrivateKey` is written without Secret Key (/0/x/5): Security Mode stays 2
+ * (Certificate), not 4 (Certificate mode with EST), because the device already enrolled (over
+ * BRSKI/EST with the registrar) and needs no EST server named here; mode 4 would tell it to
+ * enroll again against the LwM2M server. Leaving /5 out of the Bootstrap-Write keeps the client
+ * from being handed a key it never had.
+ */
 export async function securityInstance(id: number, s: BootstrapServerAccount, unseal: Unseal): Promise<ObjectInstanceNode> {
   const resources: ResourceNode[] = [
     singleResource(0, v.string(s.uri)),
@@ -126,9 +144,11 @@ export async function securityInstance(id: number, s: BootstrapServerAccount, un
     singleResource(2, v.integer(SECURITY_MODE_VALUE[s.securityMode])),
     singleResource(3, v.opaque(s.securityMode === 'psk' ? new TextEncoder().encode(s.pskIdentity) : bytes(s.clientPublicKey))),
     singleResource(4, v.opaque(bytes(s.serverPublicKey))),
-    singleResource(5, v.opaque(s.securityMode === 'psk' ? await unseal(bytes(s.pskKey)) : s.securityMode === 'nosec' ? new Uint8Array(0) : await unseal(bytes(s.clientPrivateKey)))),
-    singleResource(10, v.integer(s.shortServerId)),
   ];
+  if (s.securityMode === 'psk') resources.push(singleResource(5, v.opaque(await unseal(bytes(s.pskKey)))));
+  else if (s.securityMode === 'nosec') resources.push(singleResource(5, v.opaque(new Uint8Array(0))));
+  else if (s.clientPrivateKey !== undefined) resources.push(singleResource(5, v.opaque(await unseal(bytes(s.clientPrivateKey)))));
+  resources.push(singleResource(10, v.integer(s.shortServerId)));
   return objectInstance(id, resources);
 }
 
