@@ -13,6 +13,8 @@ import { createDeviceHandlers, type DeviceListQueryInput, type NewDeviceBody } f
 import { API_ERRORS, ApiError, errorBody, type ApiErrorCode } from './errors.js';
 import { EventHub } from './events-hub.js';
 import { createEventStreams } from './events-routes.js';
+import { createLwm2mHandlers, withRegistrations } from './device-object-routes.js';
+import type { Lwm2mGateway } from './lwm2m-gateway.js';
 import { createFirmwareHandlers, type FirmwareRepositoryApi, type FirmwareUploadQuery } from './firmware-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { API_PREFIX, CAMPAIGN_ACTIONS, ROUTES, type JsonSchema, type RouteSpec } from './routes.js';
@@ -40,6 +42,8 @@ export interface ApiDeps {
   events?: EventHub;
   /** Largest firmware upload in bytes (default 64 MiB). */
   maxFirmwareBytes?: number;
+  /** The LwM2M server (server/lwm2m-gateway.ts); without it the device object routes answer 503. */
+  lwm2m?: Lwm2mGateway;
 }
 
 /** Default firmware upload limit: the firmware room's own default image limit. */
@@ -150,14 +154,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return { status: 'ok', version: deps.version, listeners };
     },
     getOpenApi: async () => openApi,
-    listDevices: async (req) => devices.list(req.query as DeviceListQueryInput),
+    listDevices: async (req) => {
+      const page = await devices.list(req.query as DeviceListQueryInput);
+      return { ...page, devices: await withRegistrations(deps.lwm2m, page.devices) };
+    },
     createDevice: async (req, reply) => {
       const created = await devices.create(req.body as NewDeviceBody);
       events.publish('device', 'device.created', { endpoint: created.endpoint, model: created.model, firmwareVersion: created.firmwareVersion, tags: created.tags });
       void reply.status(201).header('location', `${API_PREFIX}/devices/${encodeURIComponent(created.endpoint)}`);
-      return created;
+      return (await withRegistrations(deps.lwm2m, [created]))[0];
     },
-    getDevice: async (req) => devices.get((req.params as { endpoint: string }).endpoint),
+    getDevice: async (req) => (await withRegistrations(deps.lwm2m, [await devices.get((req.params as { endpoint: string }).endpoint)]))[0],
     deleteDevice: async (req, reply) => {
       const { endpoint } = req.params as { endpoint: string };
       await devices.remove(endpoint);
@@ -218,6 +225,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     getCampaign: async (req) => campaigns.get((req.params as { id: string }).id),
     listCampaignDevices: async (req) => campaigns.devices((req.params as { id: string }).id, req.query as Parameters<typeof campaigns.devices>[1]),
     streamEvents: (req, reply) => streams.handle(req, reply),
+    ...createLwm2mHandlers({ gateway: deps.lwm2m, store: deps.store, actor }),
   };
   for (const { action } of CAMPAIGN_ACTIONS) {
     handlers[`${action}Campaign`] = async (req) => campaigns.act((req.params as { id: string }).id, action as CampaignAction, (req.query as { reason?: string } | undefined)?.reason);

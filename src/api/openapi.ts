@@ -13,7 +13,9 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Payload too large',
   415: 'Unsupported media type',
   500: 'Internal error',
+  502: 'Bad gateway (the device)',
   503: 'Not ready',
+  504: 'Gateway timeout (the device)',
 };
 
 /** `/devices/:endpoint` → `/devices/{endpoint}`. */

@@ -26,6 +26,7 @@ import {
   newCampaignSchema,
 } from './campaign-schemas.js';
 import { eventsQuerySchema } from './events-routes.js';
+import { LWM2M_ROUTES } from './lwm2m-routes.js';
 import { firmwareIdParamsSchema, firmwareListQuerySchema, firmwareListSchema, firmwareSchema, firmwareSigningKeySchema, firmwareUploadQuerySchema } from './firmware-schemas.js';
 
 export const API_PREFIX = '/api/v1';
@@ -35,7 +36,7 @@ export type JsonSchema = Readonly<Record<string, unknown>>;
 
 export interface RouteSpec {
   operationId: string;
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path under API_PREFIX, fastify style (`/devices/:endpoint`). */
   path: string;
   summary: string;
@@ -286,4 +287,5 @@ export const ROUTES: readonly RouteSpec[] = [
     success: { status: 200, description: 'An endless text/event-stream; each event has id, event (the topic) and data (JSON {id, topic, type, at, data}).' },
     errors: ['ERR_API_VALIDATION', 'ERR_API_TOO_MANY_STREAMS'],
   },
+  ...LWM2M_ROUTES,
 ];

@@ -106,6 +106,36 @@ export const credentialViewSchema = {
   description: 'A credential without its secret: what it is and how the device is looked up.',
 } as const;
 
+/** LwM2M registration facts merged into device views (src/api/lwm2m-gateway.ts). */
+const registrationProperties = {
+  registered: { type: 'boolean', description: 'Whether the device holds a current LwM2M registration.' },
+  lastRegistration: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string' },
+      at: { type: 'string', description: 'When it registered.' },
+      updatedAt: { type: 'string' },
+      expiresAt: { type: 'string' },
+      lifetime: { type: 'integer' },
+      binding: { type: 'string' },
+      lwm2mVersion: { type: 'string' },
+      queueMode: { type: 'boolean' },
+      security: { type: 'string' },
+    },
+  },
+  objects: {
+    type: 'array',
+    description: 'Objects and instances from the registration links.',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'instances'],
+      properties: { id: { type: 'integer' }, version: { type: 'string' }, instances: { type: 'array', items: { type: 'integer' } } },
+    },
+  },
+} as const;
+
 const deviceProperties = {
   endpoint: { type: 'string' },
   model: { type: ['string', 'null'] },
@@ -115,6 +145,7 @@ const deviceProperties = {
   attributes: { type: 'object', additionalProperties: true },
   createdAt: timestamp,
   updatedAt: timestamp,
+  ...registrationProperties,
 } as const;
 
 const deviceRequired = ['endpoint', 'model', 'firmwareVersion', 'tags', 'ownershipState', 'attributes', 'createdAt', 'updatedAt'] as const;

@@ -37,6 +37,8 @@ function urlHost(address: string): string {
 /** A listener that also exposes its CoapEndpoint once started, for rooms that add resources. */
 export interface CoapListener extends Listener {
   readonly endpoint: CoapEndpoint | undefined;
+  /** The DTLS server of a CoAPs listener once started (the LwM2M room reads session identities from it). */
+  readonly dtls?: DtlsServer | undefined;
 }
 
 export interface NoSecCoapListenerOptions {
@@ -222,6 +224,9 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
     name: 'coaps',
     get endpoint() {
       return endpoint;
+    },
+    get dtls() {
+      return server;
     },
     async start(): Promise<ListenerAddress> {
       stopping = false;

@@ -26,6 +26,9 @@ import { startFotaServices, type FotaOptions, type FotaServices } from './fota-s
 import { DataDirectoryError, type ConfigSource } from './errors.js';
 import { HandshakeAuditor, type HandshakeAuditOptions } from './handshake-audit.js';
 import { ListenerRegistry, type ListenerAddress } from './listeners.js';
+import { BootstrapSecrets } from './lwm2m-bootstrap-secrets.js';
+import { Lwm2mGatewayService } from './lwm2m-gateway.js';
+import { startLwm2mServices, type Lwm2mServices } from './lwm2m-service.js';
 import { createLogger, redactStoreUrl } from './logger.js';
 import { packageVersion } from './version.js';
 
@@ -62,6 +65,8 @@ export interface RunningServer {
   readonly fota: FotaServices;
   /** The live event feed (GET /api/v1/events): rooms publish device and protocol events here. */
   readonly events: EventPublisher;
+  /** The LwM2M server (CoAPs and NoSec CoAP) and the bootstrap server (CoAPs). */
+  readonly lwm2m: Lwm2mServices;
   /** Attaches the campaign delivery driver (LwM2M) once; until then campaigns cannot start. */
   setDeliveryDriver(driver: DeliveryDriver): void;
   /** Stops the listeners, then closes the store and the key store. Idempotent. */
@@ -151,7 +156,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     cleanups.push(() => fota.close());
 
     const listeners = new ListenerRegistry();
+    // The API exists before the listeners; the LwM2M server is attached to it once they are up.
+    const bootstrapSecrets = new BootstrapSecrets(keystore);
+    const lwm2mGateway = new Lwm2mGatewayService(store, bootstrapSecrets);
     const app = await buildApi({
+      lwm2m: lwm2mGateway,
       store,
       sealer,
       health: listeners,
@@ -196,6 +205,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     // The EST listener registers here when its room lands, on config.deviceHost with config.estPort.
     cleanups.push(() => listeners.stopAll());
     const addresses = await listeners.startAll();
+    // Pushed after the listeners' cleanup, so it runs first: /rd, /dp and /bs go before the endpoints close.
+    const lwm2m = startLwm2mServices({ store, secure, noSec, secrets: bootstrapSecrets, gateway: lwm2mGateway, events, logger });
+    cleanups.push(() => lwm2m.close());
 
     let closing: Promise<void> | undefined;
     return {
@@ -208,6 +220,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       logger,
       fota,
       events,
+      lwm2m,
       setDeliveryDriver: (driver) => fota.setDeliveryDriver(driver),
       close() {
         closing ??= (async () => {
