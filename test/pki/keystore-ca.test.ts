@@ -9,13 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPkcs11KeyStore, openSoftwareKeyStore, type KeyStore } from '../../src/crypto/keystore/index.js';
+import { openSoftwareKeyStore, type KeyStore } from '../../src/crypto/keystore/index.js';
 import { keyStoreSigner } from '../../src/crypto/signer.js';
 import { CertificateAuthority, createRootCa } from '../../src/pki/certificate-authority.js';
 import { createCsr } from '../../src/pki/create-csr.js';
 import { encodePem } from '../../src/pki/pem.js';
 import { verifyChain } from '../../src/pki/verify-chain.js';
-import { createSoftHsmToken, softHsmSkip, type TestToken } from '../crypto/keystore/softhsm.js';
+import { createSoftHsmToken, openTokenKeyStore, softHsmSkip, type TestToken } from '../crypto/keystore/softhsm.js';
 import { openssl, opensslSkip, tempDir } from './openssl.js';
 
 async function exerciseStore(store: KeyStore, label: string): Promise<void> {
@@ -72,7 +72,7 @@ describe('CA keys in a KeyStore', { skip: opensslSkip }, () => {
   after(() => token?.cleanup());
   it('PKCS#11 token (SoftHSM2)', { skip: hsmSkip }, async () => {
     token = createSoftHsmToken();
-    const store = await openPkcs11KeyStore({ module: token.module, tokenLabel: token.tokenLabel, pin: token.pin });
+    const store = await openTokenKeyStore(token);
     try {
       await exerciseStore(store, 'hsm');
     } finally {

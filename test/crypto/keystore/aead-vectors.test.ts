@@ -12,9 +12,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ccmOpen, ccmSeal, type AesBlockOps } from '../../../src/crypto/keystore/ccm-blocks.js';
-import { openPkcs11KeyStore, openSoftwareKeyStore, type KeyStore, type KeyStoreAeadAlgorithm } from '../../../src/crypto/keystore/index.js';
+import { openSoftwareKeyStore, type KeyStore, type KeyStoreAeadAlgorithm } from '../../../src/crypto/keystore/index.js';
 import { rejectsWith } from './contract.js';
-import { createSoftHsmToken, softHsmSkip, type TestToken } from './softhsm.js';
+import { createSoftHsmToken, openTokenKeyStore, softHsmSkip, type TestToken } from './softhsm.js';
 
 const vectorsDir = join(import.meta.dirname, '..', '..', 'vectors');
 const load = <T>(path: string): T => JSON.parse(readFileSync(join(vectorsDir, path), 'utf8')) as T;
@@ -125,5 +125,5 @@ if (skip === false) token = createSoftHsmToken();
 after(() => token?.cleanup());
 
 describe('published vectors through the PKCS#11 backend (SoftHSM2)', { skip }, () => {
-  storeVectorSuite(() => openPkcs11KeyStore({ module: token!.module, tokenLabel: token!.tokenLabel, pin: token!.pin }));
+  storeVectorSuite(() => openTokenKeyStore(token!));
 });

@@ -8,7 +8,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { openPkcs11KeyStore, openSoftwareKeyStore, type KeyStore } from '../../../src/crypto/keystore/index.js';
 import { keyStoreContract, AEAD_ALGS, nonceFor, rejectsWith } from './contract.js';
-import { createSoftHsmToken, softHsmSkip, type TestToken } from './softhsm.js';
+import { createSoftHsmToken, openTokenKeyStore, softHsmSkip, type TestToken } from './softhsm.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ let token: TestToken | undefined;
 if (skip === false) token = createSoftHsmToken();
 after(() => token?.cleanup());
 
-const open = (): Promise<KeyStore> => openPkcs11KeyStore({ module: token!.module, tokenLabel: token!.tokenLabel, pin: token!.pin });
+const open = (): Promise<KeyStore> => openTokenKeyStore(token!);
 
 describe('PKCS#11 backend (SoftHSM2)', { skip }, () => {
   keyStoreContract({ backend: 'pkcs11', open, propertyRuns: 150 });

@@ -7,6 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { openPkcs11KeyStore } from '../../../src/crypto/keystore/pkcs11.js';
+import type { KeyStore } from '../../../src/crypto/keystore/types.js';
 import { requirePeer } from '../../helpers/peers.js';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
@@ -47,5 +50,39 @@ export function createSoftHsmToken(): TestToken {
     pin: USER_PIN,
     directory,
     cleanup: () => rmSync(directory, { recursive: true, force: true }),
+  };
+}
+
+/** A PKCS#11 KeyStore on `token`, logged in with its user PIN. */
+export function openTokenKeyStore(token: TestToken): Promise<KeyStore> {
+  return openPkcs11KeyStore({ module: token.module, tokenLabel: token.tokenLabel, pin: token.pin });
+}
+
+/**
+ * For a describe() block: a fresh token and a KeyStore open on it before the block's tests, both
+ * closed and removed after them. Read `store` (and `token`) inside the tests, not before.
+ */
+export function useTokenKeyStore(): { readonly token: TestToken; readonly store: KeyStore } {
+  let token: TestToken | undefined;
+  let store: KeyStore | undefined;
+  before(async () => {
+    token = createSoftHsmToken();
+    store = await openTokenKeyStore(token);
+  });
+  after(async () => {
+    await store?.close();
+    token?.cleanup();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the SoftHSM2 token is opened by a before() hook: use it inside the tests');
+    return value;
+  };
+  return {
+    get token() {
+      return ready(token);
+    },
+    get store() {
+      return ready(store);
+    },
   };
 }

@@ -5,13 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openPkcs11KeyStore } from '../../../src/crypto/keystore/pkcs11.js';
 import type { KeyStore } from '../../../src/crypto/keystore/types.js';
 import { createFirmwareService } from '../../../src/fota/firmware/index.js';
 import { checkImage, verifyManifest } from '../../../src/fota/suit/index.js';
 import { openSqliteStore } from '../../../src/store/sqlite/store.js';
 import type { Store } from '../../../src/store/types.js';
-import { createSoftHsmToken, softHsmSkip, type TestToken } from '../../crypto/keystore/softhsm.js';
+import { createSoftHsmToken, openTokenKeyStore, softHsmSkip, type TestToken } from '../../crypto/keystore/softhsm.js';
 
 describe('firmware service signing in a PKCS#11 token (SoftHSM2)', { skip: softHsmSkip() }, () => {
   let token: TestToken;
@@ -20,7 +19,7 @@ describe('firmware service signing in a PKCS#11 token (SoftHSM2)', { skip: softH
   let dir: string;
   before(async () => {
     token = createSoftHsmToken();
-    keyStore = await openPkcs11KeyStore({ module: token.module, tokenLabel: token.tokenLabel, pin: token.pin });
+    keyStore = await openTokenKeyStore(token);
     dir = mkdtempSync(join(tmpdir(), 'rootline-fw-p11-'));
     store = await openSqliteStore({ file: join(dir, 'db.sqlite') });
   });

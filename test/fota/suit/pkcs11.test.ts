@@ -1,27 +1,16 @@
 /** A manifest signed inside a PKCS#11 token (SoftHSM2) verifies with the SPKI the token reports. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { openPkcs11KeyStore } from '../../../src/crypto/keystore/pkcs11.js';
-import type { KeyStore } from '../../../src/crypto/keystore/types.js';
+import { describe, it } from 'node:test';
 import { keyStoreSigner } from '../../../src/crypto/signer.js';
 import { classIdFor, encodeManifest, signManifest, vendorIdFor, verifyManifest } from '../../../src/fota/suit/index.js';
-import { createSoftHsmToken, softHsmSkip, type TestToken } from '../../crypto/keystore/softhsm.js';
+import { softHsmSkip, useTokenKeyStore } from '../../crypto/keystore/softhsm.js';
 import { hasCode, p256Key } from './helpers.js';
 
 const skip = softHsmSkip();
 
 describe('SUIT manifests signed with a PKCS#11 key (SoftHSM2)', { skip }, () => {
-  let token: TestToken;
-  let store: KeyStore;
-  before(async () => {
-    token = createSoftHsmToken();
-    store = await openPkcs11KeyStore({ module: token.module, tokenLabel: token.tokenLabel, pin: token.pin });
-  });
-  after(async () => {
-    await store?.close();
-    token?.cleanup();
-  });
+  const hsm = useTokenKeyStore();
 
   it('ES256 and EdDSA token keys sign manifests that verify; other keys do not', async () => {
     const vendorId = vendorIdFor('example.com');
@@ -35,8 +24,8 @@ describe('SUIT manifests signed with a PKCS#11 key (SoftHSM2)', { skip }, () => 
       imageSize: image.length,
     });
     for (const [label, type] of [['fw-es256', 'ec-p256'], ['fw-eddsa', 'ed25519']] as const) {
-      await store.generateKey(label, type);
-      const signer = await keyStoreSigner(store, label);
+      await hsm.store.generateKey(label, type);
+      const signer = await keyStoreSigner(hsm.store, label);
       const envelope = await signManifest(manifest, signer);
       const view = await verifyManifest(envelope, { trustedKeys: [signer.publicKey], vendorId, classId, minSequence: 2 });
       assert.equal(view.sequenceNumber, 3);
