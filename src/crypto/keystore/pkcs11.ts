@@ -77,6 +77,42 @@ interface ECDH1Params {
 
 type Template = { type: number; value?: number | boolean | string | Buffer }[];
 
+/** What every object of one stored key carries: on the token, under the store's label, tied together by CKA_ID. */
+function keyObjectAttrs(label: string, id: Buffer): Template {
+  return [
+    { type: P.CKA_TOKEN, value: true },
+    { type: P.CKA_LABEL, value: label },
+    { type: P.CKA_ID, value: id },
+  ];
+}
+
+/** Sensitive + non-extractable: the token must never reveal the value, not even wrapped. */
+function secretAttrs(): Template {
+  return [
+    { type: P.CKA_PRIVATE, value: true },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_EXTRACTABLE, value: false },
+  ];
+}
+
+/** Class, key type and uses of an AES or HMAC key; `generateLength` when the token makes the value. */
+function secretKeyAttrs(type: KeyType, generateLength?: number): Template {
+  const aes = type !== 'hmac-256';
+  return [
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+    { type: P.CKA_KEY_TYPE, value: aes ? P.CKK_AES : P.CKK_GENERIC_SECRET },
+    ...(generateLength === undefined ? [] : [{ type: P.CKA_VALUE_LEN, value: generateLength }]),
+    ...(aes
+      ? [{ type: P.CKA_ENCRYPT, value: true }, { type: P.CKA_DECRYPT, value: true }]
+      : [{ type: P.CKA_SIGN, value: true }, { type: P.CKA_VERIFY, value: true }]),
+  ];
+}
+
+/** Uses of a private key: signing, and ECDH for P-256. */
+function privateKeyUses(ec: boolean): Template {
+  return [{ type: P.CKA_SIGN, value: true }, ...(ec ? [{ type: P.CKA_DERIVE, value: true }] : [])];
+}
+
 /**
  * Opens a token as a KeyStore. Errors from the token (no such slot, wrong PIN, ...) are
  * ERR_KEYSTORE_PKCS11 with the CKR name; the PIN never appears in them.
@@ -284,38 +320,19 @@ class Pkcs11KeyStore implements KeyStore {
     return this.#op('generateKey', (s) => {
       this.#assertFree(s, label);
       const id = randomBytes(16);
-      const common: Template = [
-        { type: P.CKA_TOKEN, value: true },
-        { type: P.CKA_LABEL, value: label },
-        { type: P.CKA_ID, value: id },
-      ];
-      // Sensitive + non-extractable: the token must never reveal the value, not even wrapped.
-      const secretAttrs: Template = [
-        { type: P.CKA_PRIVATE, value: true },
-        { type: P.CKA_SENSITIVE, value: true },
-        { type: P.CKA_EXTRACTABLE, value: false },
-      ];
+      const common = keyObjectAttrs(label, id);
       if (isAsymmetric(type)) {
         const ec = type === 'ec-p256';
         const { publicKey, privateKey } = this.#lib.C_GenerateKeyPair(
           s,
           { mechanism: ec ? P.CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN },
           [...common, { type: P.CKA_PRIVATE, value: false }, { type: P.CKA_EC_PARAMS, value: ec ? P256_OID_DER : ED25519_OID_DER }, { type: P.CKA_VERIFY, value: true }],
-          [...common, ...secretAttrs, { type: P.CKA_SIGN, value: true }, ...(ec ? [{ type: P.CKA_DERIVE, value: true }] : [])],
+          [...common, ...secretAttrs(), ...privateKeyUses(ec)],
         );
         return this.#finishCreate(s, label, type, id, [publicKey, privateKey]);
       }
-      const aes = type !== 'hmac-256';
-      const key = this.#lib.C_GenerateKey(s, { mechanism: aes ? P.CKM_AES_KEY_GEN : P.CKM_GENERIC_SECRET_KEY_GEN }, [
-        ...common,
-        ...secretAttrs,
-        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-        { type: P.CKA_KEY_TYPE, value: aes ? P.CKK_AES : P.CKK_GENERIC_SECRET },
-        { type: P.CKA_VALUE_LEN, value: type === 'aes-128' ? 16 : 32 },
-        ...(aes
-          ? [{ type: P.CKA_ENCRYPT, value: true }, { type: P.CKA_DECRYPT, value: true }]
-          : [{ type: P.CKA_SIGN, value: true }, { type: P.CKA_VERIFY, value: true }]),
-      ]);
+      const mechanism = type === 'hmac-256' ? P.CKM_GENERIC_SECRET_KEY_GEN : P.CKM_AES_KEY_GEN;
+      const key = this.#lib.C_GenerateKey(s, { mechanism }, [...common, ...secretAttrs(), ...secretKeyAttrs(type, type === 'aes-128' ? 16 : 32)]);
       return this.#finishCreate(s, label, type, id, [key]);
     });
   }
@@ -336,17 +353,8 @@ class Pkcs11KeyStore implements KeyStore {
       return this.#op('importKey', (s) => {
         this.#assertFree(s, label);
         const id = randomBytes(16);
-        const common: Template = [
-          { type: P.CKA_TOKEN, value: true },
-          { type: P.CKA_LABEL, value: label },
-          { type: P.CKA_ID, value: id },
-        ];
-        const secretAttrs: Template = [
-          { type: P.CKA_PRIVATE, value: true },
-          { type: P.CKA_SENSITIVE, value: true },
-          { type: P.CKA_EXTRACTABLE, value: false },
-          { type: P.CKA_VALUE, value: secret },
-        ];
+        const common = keyObjectAttrs(label, id);
+        const secretValue: Template = [...secretAttrs(), { type: P.CKA_VALUE, value: secret }];
         if (isAsymmetric(type)) {
           const ec = type === 'ec-p256';
           const keyType = ec ? P.CKK_EC : CKK_EC_EDWARDS;
@@ -364,12 +372,11 @@ class Pkcs11KeyStore implements KeyStore {
           try {
             priv = this.#lib.C_CreateObject(s, [
               ...common,
-              ...secretAttrs,
+              ...secretValue,
               { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
               { type: P.CKA_KEY_TYPE, value: keyType },
               { type: P.CKA_EC_PARAMS, value: params },
-              { type: P.CKA_SIGN, value: true },
-              ...(ec ? [{ type: P.CKA_DERIVE, value: true }] : []),
+              ...privateKeyUses(ec),
             ]);
           } catch (e) {
             this.#lib.C_DestroyObject(s, pub);
@@ -377,16 +384,7 @@ class Pkcs11KeyStore implements KeyStore {
           }
           return this.#finishCreate(s, label, type, id, [pub, priv]);
         }
-        const aes = type !== 'hmac-256';
-        const key = this.#lib.C_CreateObject(s, [
-          ...common,
-          ...secretAttrs,
-          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-          { type: P.CKA_KEY_TYPE, value: aes ? P.CKK_AES : P.CKK_GENERIC_SECRET },
-          ...(aes
-            ? [{ type: P.CKA_ENCRYPT, value: true }, { type: P.CKA_DECRYPT, value: true }]
-            : [{ type: P.CKA_SIGN, value: true }, { type: P.CKA_VERIFY, value: true }]),
-        ]);
+        const key = this.#lib.C_CreateObject(s, [...common, ...secretValue, ...secretKeyAttrs(type)]);
         return this.#finishCreate(s, label, type, id, [key]);
       });
     } finally {
