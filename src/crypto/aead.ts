@@ -6,7 +6,7 @@
  * GCM/CCM through node:crypto (several times faster than any JavaScript mode); the generic code is
  * proven to be bit-compatible with those native modes by test/crypto/modes-cross-check.test.ts.
  */
-import { createCipheriv, createDecipheriv, type CipherCCMTypes, type CipherGCMTypes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type CipherCCM, type CipherCCMTypes, type CipherGCM, type CipherGCMTypes, type DecipherCCM, type DecipherGCM } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger, assertOneOf } from '../util/assert.js';
 import { createBlockCipher, type BlockCipherName } from './block-cipher.js';
@@ -124,24 +124,14 @@ function nativeImpl(name: 'AES' | 'ARIA', keyIn: Uint8Array, mode: 'GCM' | 'CCM'
       seal(nonce, plaintext, aad) {
         const c = createCipheriv(gcm, key, nonce, { authTagLength: tagLength });
         if (aad.length > 0) c.setAAD(aad);
-        const body = c.update(backed(plaintext));
-        c.final();
-        return concat(body, c.getAuthTag());
+        return finishSeal(c, c.update(backed(plaintext)));
       },
       open(nonce, sealed, aad) {
         const ctLen = sealed.length - tagLength;
         const d = createDecipheriv(gcm, key, nonce, { authTagLength: tagLength });
         d.setAuthTag(sealed.subarray(ctLen));
         if (aad.length > 0) d.setAAD(aad);
-        const pt = d.update(backed(sealed.subarray(0, ctLen)));
-        try {
-          d.final();
-        } catch {
-          // GCM decrypts before it verifies: wipe what OpenSSL already produced.
-          pt.fill(0);
-          throw new AeadAuthenticationError();
-        }
-        return new Uint8Array(pt.buffer, pt.byteOffset, pt.length);
+        return finishOpen(d, d.update(backed(sealed.subarray(0, ctLen))));
       },
     };
   }
@@ -151,25 +141,36 @@ function nativeImpl(name: 'AES' | 'ARIA', keyIn: Uint8Array, mode: 'GCM' | 'CCM'
       const c = createCipheriv(ccm, key, nonce, { authTagLength: tagLength });
       // CCM needs the message length before any data (it is part of B_0).
       c.setAAD(backed(aad), { plaintextLength: plaintext.length });
-      const body = c.update(backed(plaintext));
-      c.final();
-      return concat(body, c.getAuthTag());
+      return finishSeal(c, c.update(backed(plaintext)));
     },
     open(nonce, sealed, aad) {
       const ctLen = sealed.length - tagLength;
       const d = createDecipheriv(ccm, key, nonce, { authTagLength: tagLength });
       d.setAuthTag(sealed.subarray(ctLen));
       d.setAAD(backed(aad), { plaintextLength: ctLen });
-      const pt = d.update(backed(sealed.subarray(0, ctLen)));
-      try {
-        d.final();
-      } catch {
-        pt.fill(0);
-        throw new AeadAuthenticationError();
-      }
-      return new Uint8Array(pt.buffer, pt.byteOffset, pt.length);
+      return finishOpen(d, d.update(backed(sealed.subarray(0, ctLen))));
     },
   };
+}
+
+/** ciphertext || tag, once the cipher has seen all the plaintext (`body` is what update() returned). */
+function finishSeal(c: CipherGCM | CipherCCM, body: Buffer): Uint8Array {
+  c.final();
+  return concat(body, c.getAuthTag());
+}
+
+/**
+ * The plaintext once the tag verifies. Both native modes decrypt before they verify: on a bad tag,
+ * wipe what OpenSSL already produced (`plaintext`, from update()) and say only that it failed.
+ */
+function finishOpen(d: DecipherGCM | DecipherCCM, plaintext: Buffer): Uint8Array {
+  try {
+    d.final();
+  } catch {
+    plaintext.fill(0);
+    throw new AeadAuthenticationError();
+  }
+  return new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.length);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
