@@ -47,12 +47,12 @@ export const writeBodySchema = {
     'object links "objectId:instanceId", 64-bit integers may be decimal strings. The object model decides types.',
 } as const;
 
-/** Core §5.4.4 (Execute arguments): `0='text',1,2='x'` — digits with optional quoted values. */
+/** Core §5.4.4 (Execute arguments): `0='text',1,2='x'` — digits with optional quoted printable-ASCII values. */
 export const executeBodySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    args: { type: 'string', maxLength: 1024, pattern: "^[0-9](='[^'\\u0000-\\u001f]*')?(,[0-9](='[^'\\u0000-\\u001f]*')?)*$", description: "Execute arguments, e.g. 0='reason',1" },
+    args: { type: 'string', maxLength: 1024, pattern: "^[0-9](='[\\x20-\\x26\\x28-\\x7e]*')?(,[0-9](='[\\x20-\\x26\\x28-\\x7e]*')?)*$", description: "Execute arguments, e.g. 0='reason',1" },
   },
 } as const;
 

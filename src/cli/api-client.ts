@@ -32,7 +32,7 @@ export class ApiClient {
   }
 
   /** `path` is relative to /api/v1, e.g. '/devices'. Returns the parsed JSON (undefined on 204). */
-  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     return this.#send<T>(method, path, body === undefined ? undefined : { contentType: 'application/json', bytes: JSON.stringify(body) });
   }
 
@@ -51,7 +51,7 @@ export class ApiClient {
     return res;
   }
 
-  async #fetchOrFail(method: 'GET' | 'POST' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined, accept: string): Promise<Response> {
+  async #fetchOrFail(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined, accept: string): Promise<Response> {
     const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/api/v1${path}`, this.#base);
     try {
       return await this.#fetch(url, {
@@ -68,7 +68,7 @@ export class ApiClient {
     }
   }
 
-  async #send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined): Promise<T> {
+  async #send<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: { contentType: string; bytes: string | Uint8Array } | undefined): Promise<T> {
     return this.#json<T>(await this.#fetchOrFail(method, path, body, 'application/json'));
   }
 

@@ -26,6 +26,10 @@ interface DeviceView {
   createdAt: string;
   updatedAt: string;
   credentials?: CredentialView[];
+  /** LwM2M registration facts (present when the server runs an LwM2M server). */
+  registered?: boolean;
+  lastRegistration?: { at: string; lifetime: number; binding: string; lwm2mVersion: string; queueMode: boolean; expiresAt: string } | null;
+  objects?: { id: number; instances: number[] }[];
 }
 
 const API_OPTION = { api: { type: 'string' } } as const satisfies OptionSpec;
@@ -61,6 +65,7 @@ const addOptions = {
   model: { type: 'string' },
   'firmware-version': { type: 'string' },
   tag: { type: 'string', multiple: true },
+  'allow-nosec': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const satisfies OptionSpec;
 
@@ -80,6 +85,8 @@ Options:
   --model <m>            device model
   --firmware-version <v> installed firmware version
   --tag <t>              a tag (repeatable)
+  --allow-nosec          let the device register over plain CoAP without DTLS (attribute
+                         lwm2mNoSec; for lab devices only: anyone can then claim its name)
   --json                 print the created device as JSON
 ${API_HELP}
 `,
@@ -114,6 +121,8 @@ ${API_HELP}
     if (model !== undefined) body.model = model;
     if (firmware !== undefined) body.firmwareVersion = firmware;
     if (Array.isArray(tags)) body.tags = tags;
+    // The LwM2M server refuses NoSec registrations unless this attribute is set (DESIGN §3).
+    if (p.values['allow-nosec'] === true) body.attributes = { lwm2mNoSec: true };
 
     const device = await client(this.name, str(p, 'api'), io).request<DeviceView>('POST', '/devices', body);
     if (p.values.json === true) writeJson(io, device);
@@ -201,6 +210,11 @@ ${API_HELP}
       (d.credentials ?? []).length === 0 ? 'credentials:       -' : 'credentials:',
       ...(d.credentials ?? []).map((c) => `  ${c.kind.padEnd(5)} ${c.lookup}  (added ${c.createdAt})`),
     ];
+    if (d.registered !== undefined) {
+      const r = d.lastRegistration;
+      lines.push(`registered:        ${d.registered ? 'yes' : 'no'}${r ? ` (since ${r.at}, lifetime ${r.lifetime} s, binding ${r.binding}, LwM2M ${r.lwm2mVersion}${r.queueMode ? ', queue mode' : ''}, expires ${r.expiresAt})` : ''}`);
+      if (d.objects !== undefined && d.objects.length > 0) lines.push(`objects:           ${d.objects.map((o) => (o.instances.length > 0 ? o.instances.map((i) => `/${o.id}/${i}`).join(' ') : `/${o.id}`)).join(' ')}`);
+    }
     if (Object.keys(d.attributes).length > 0) lines.push(`attributes:        ${JSON.stringify(d.attributes)}`);
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
