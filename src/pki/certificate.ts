@@ -4,10 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Certificate } from '@peculiar/asn1-x509';
-import { assertInteger } from '../util/assert.js';
 import { signatureAlgorithmName } from './algorithms.js';
-import { childrenOf, guard, parseStrict } from './asn1.js';
-import { bytesEqual, fromArrayBuffer, toHex, type Tlv } from './der.js';
+import { assertSameSignatureAlgorithm, guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
+import { bytesEqual, fromArrayBuffer, toHex } from './der.js';
 import { MalformedCertificateError } from './errors.js';
 import {
   decodeAuthorityKeyIdentifier,
@@ -24,7 +23,6 @@ import {
 } from './extensions.js';
 import { formatRdns, nameToRdns, type Rdn } from './name.js';
 import { OID } from './oids.js';
-import { derFrom } from './pem.js';
 import { parsePublicKey, type PublicKeyAlgorithm } from './public-key.js';
 
 export interface ParsedCertificate {
@@ -100,20 +98,13 @@ export function serialHex(content: Uint8Array): string {
 
 /** Parses a certificate given as DER bytes or PEM text. */
 export function parseCertificate(input: Uint8Array | string, options: ParseCertificateOptions = {}): ParsedCertificate {
-  const maxLength = options.maxLength ?? 1024 * 1024;
-  assertInteger(maxLength, 'options.maxLength', 1);
-  const der = derFrom(input, 'input', 'CERTIFICATE');
-  if (der.length > maxLength) throw fail(`certificate longer than ${maxLength} bytes`);
-  const { value: cert, children } = parseStrict(der, Certificate, fail, 'certificate');
-  return guard(() => buildView(der, cert, children), fail, 'certificate');
+  return parseSignedObject(input, options.maxLength ?? 1024 * 1024, CERTIFICATE_FORMAT, buildView);
 }
 
-function buildView(der: Uint8Array, cert: Certificate, children: Tlv[]): ParsedCertificate {
-  if (children.length !== 3 || children[2]!.tag !== 0x03) throw fail('certificate is not SEQUENCE { tbs, algorithm, signature }');
-  const tbsTlv = children[0]!;
+const CERTIFICATE_FORMAT: SignedObjectFormat<Certificate> = { schema: Certificate, what: 'certificate', pemLabel: 'CERTIFICATE', tbsName: 'tbsCertificate', tbsShortName: 'tbs', fail };
+
+function buildView({ der, value: cert, tbsTlv, tbsFields: fields, algorithmTlv }: SignedObject<Certificate>): ParsedCertificate {
   const tbs = der.slice(tbsTlv.offset, tbsTlv.end);
-  const fields = childrenOf(der, tbsTlv);
-  if (typeof fields === 'string') throw fail(`tbsCertificate: ${fields}`);
   const first = fields[0]?.tag === 0xa0 ? 1 : 0;
   const [, , issuerTlv, , subjectTlv, spkiTlv] = fields.slice(first);
   if (issuerTlv === undefined || subjectTlv === undefined || spkiTlv === undefined) throw fail('tbsCertificate is missing fields');
@@ -123,11 +114,7 @@ function buildView(der: Uint8Array, cert: Certificate, children: Tlv[]): ParsedC
   if (version < 1 || version > 3) throw fail(`unknown version ${version}`);
   // RFC 5280 §4.1.2.9: extensions "MUST only appear if the version is 3".
   if (t.extensions !== undefined && version !== 3) throw fail('extensions in a certificate that is not v3');
-  // RFC 5280 §4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as the
-  // signature field in the sequence tbsCertificate".
-  const outerAlg = der.subarray(children[1]!.offset, children[1]!.end);
-  const innerAlg = der.subarray(fields[first + 1]!.offset, fields[first + 1]!.end);
-  if (!bytesEqual(outerAlg, innerAlg)) throw fail('signatureAlgorithm differs from tbsCertificate.signature');
+  assertSameSignatureAlgorithm(der, algorithmTlv, fields[first + 1]!, 'tbsCertificate', fail);
 
   const notBefore = t.validity.notBefore.getTime();
   const notAfter = t.validity.notAfter.getTime();

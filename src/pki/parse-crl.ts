@@ -1,15 +1,13 @@
 /** Parsing an X.509 v2 CRL (RFC 5280 §5.1) into a typed view. */
 import { CertificateList } from '@peculiar/asn1-x509';
-import { assertInteger } from '../util/assert.js';
 import { signatureAlgorithmName } from './algorithms.js';
-import { childrenOf, guard, parseStrict } from './asn1.js';
+import { assertSameSignatureAlgorithm, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
 import { serialHex } from './certificate.js';
-import { bytesEqual, fromArrayBuffer, readTlv, type Tlv } from './der.js';
+import { fromArrayBuffer, readTlv } from './der.js';
 import { MalformedCrlError } from './errors.js';
 import { decodeAuthorityKeyIdentifier, decodeExtensions, type ExtensionView } from './extensions.js';
 import { formatRdns, nameToRdns, type Rdn } from './name.js';
 import { OID } from './oids.js';
-import { derFrom } from './pem.js';
 import { REASON_CODES } from './ca-state.js';
 
 export interface RevokedEntry {
@@ -83,28 +81,17 @@ const ENTRY_DECODERS: Record<string, (der: Uint8Array, out: EntrySink) => void> 
 
 /** Parses a CRL given as DER or PEM ("X509 CRL"). Does not check the signature. */
 export function parseCrl(input: Uint8Array | string, options: ParseCrlOptions = {}): ParsedCrl {
-  const maxLength = options.maxLength ?? 16 * 1024 * 1024;
-  assertInteger(maxLength, 'options.maxLength', 1);
-  const der = derFrom(input, 'input', 'X509 CRL');
-  if (der.length > maxLength) throw fail(`CRL longer than ${maxLength} bytes`);
-  const { value: crl, children } = parseStrict(der, CertificateList, fail, 'CRL');
-  return guard(() => buildView(der, crl, children), fail, 'CRL');
+  return parseSignedObject(input, options.maxLength ?? 16 * 1024 * 1024, CRL_FORMAT, buildView);
 }
 
-function buildView(der: Uint8Array, crl: CertificateList, children: Tlv[]): ParsedCrl {
-  if (children.length !== 3 || children[2]!.tag !== 0x03) throw fail('CRL is not SEQUENCE { tbs, algorithm, signature }');
-  const tbsTlv = children[0]!;
-  const fields = childrenOf(der, tbsTlv);
-  if (typeof fields === 'string') throw fail(`tbsCertList: ${fields}`);
+const CRL_FORMAT: SignedObjectFormat<CertificateList> = { schema: CertificateList, what: 'CRL', pemLabel: 'X509 CRL', tbsName: 'tbsCertList', tbsShortName: 'tbs', fail };
+
+function buildView({ der, value: crl, tbsTlv, tbsFields: fields, algorithmTlv }: SignedObject<CertificateList>): ParsedCrl {
   const first = fields[0]?.tag === 0x02 ? 1 : 0;
   const algTlv = fields[first];
   const issuerTlv = fields[first + 1];
   if (algTlv === undefined || issuerTlv === undefined) throw fail('tbsCertList is missing fields');
-  // RFC 5280 §5.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as the
-  // signature field in the sequence tbsCertList".
-  if (!bytesEqual(der.subarray(children[1]!.offset, children[1]!.end), der.subarray(algTlv.offset, algTlv.end))) {
-    throw fail('signatureAlgorithm differs from tbsCertList.signature');
-  }
+  assertSameSignatureAlgorithm(der, algorithmTlv, algTlv, 'tbsCertList', fail);
   const t = crl.tbsCertList;
   const version = (t.version ?? 0) + 1;
   if (version !== 1 && version !== 2) throw fail(`unknown CRL version ${version}`);

@@ -6,8 +6,8 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { DirectoryString, Extensions } from '@peculiar/asn1-x509';
 import { signatureAlgorithmName, verifySignature } from './algorithms.js';
-import { childrenOf, guard, parseStrict } from './asn1.js';
-import { fromArrayBuffer, type Tlv } from './der.js';
+import { guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
+import { fromArrayBuffer } from './der.js';
 import { BadCsrSignatureError, MalformedCsrError, UnsupportedAlgorithmError } from './errors.js';
 import {
   decodeBasicConstraints,
@@ -21,9 +21,8 @@ import {
 } from './extensions.js';
 import { formatRdns, nameToRdns, type Rdn } from './name.js';
 import { OID } from './oids.js';
-import { derFrom } from './pem.js';
 import { parsePublicKey, type PublicKeyAlgorithm } from './public-key.js';
-import { assertInteger, describeType } from '../util/assert.js';
+import { describeType } from '../util/assert.js';
 import { InvalidArgumentError } from '../errors.js';
 
 export interface ParsedCsr {
@@ -68,19 +67,12 @@ const DECODERS: Record<string, (der: Uint8Array, out: Sink) => void> = {
 
 /** Parses a CSR given as DER or PEM ("CERTIFICATE REQUEST"). Does not check the signature. */
 export function parseCsr(input: Uint8Array | string, options: ParseCsrOptions = {}): ParsedCsr {
-  const maxLength = options.maxLength ?? 256 * 1024;
-  assertInteger(maxLength, 'options.maxLength', 1);
-  const der = derFrom(input, 'input', 'CERTIFICATE REQUEST');
-  if (der.length > maxLength) throw fail(`CSR longer than ${maxLength} bytes`);
-  const { value: csr, children } = parseStrict(der, CertificationRequest, fail, 'CSR');
-  return guard(() => buildView(der, csr, children), fail, 'CSR');
+  return parseSignedObject(input, options.maxLength ?? 256 * 1024, CSR_FORMAT, buildView);
 }
 
-function buildView(der: Uint8Array, csr: CertificationRequest, children: Tlv[]): ParsedCsr {
-  if (children.length !== 3 || children[2]!.tag !== 0x03) throw fail('CSR is not SEQUENCE { info, algorithm, signature }');
-  const infoTlv = children[0]!;
-  const fields = childrenOf(der, infoTlv);
-  if (typeof fields === 'string') throw fail(`certificationRequestInfo: ${fields}`);
+const CSR_FORMAT: SignedObjectFormat<CertificationRequest> = { schema: CertificationRequest, what: 'CSR', pemLabel: 'CERTIFICATE REQUEST', tbsName: 'certificationRequestInfo', tbsShortName: 'info', fail };
+
+function buildView({ der, value: csr, tbsTlv: infoTlv, tbsFields: fields }: SignedObject<CertificationRequest>): ParsedCsr {
   const [, subjectTlv, spkiTlv] = fields;
   if (subjectTlv === undefined || spkiTlv === undefined) throw fail('certificationRequestInfo is missing fields');
   const info = csr.certificationRequestInfo;
