@@ -130,6 +130,12 @@ test('the device SDK against rootline serve over PSK: read /3/0, write /1/0/1, e
     ['lwm2m.execute', 'failure', '/3/0/0'],
   ]);
 
+  // Send (device-initiated, /dp) arrives on the feed with its values.
+  await client.send(['/3/0/0', '/3/0/2']);
+  const sent = await events.next((e) => e.type === 'lwm2m.send');
+  assert.equal(sent.data.endpoint, 'sdk-serve-1');
+  assert.deepEqual(sent.data.entries, [{ path: '/3/0/0', value: 'ACME' }, { path: '/3/0/2', value: 'SN-9' }]);
+
   await client.deregister();
   const gone = await events.next((e) => e.type === 'lwm2m.deregistered');
   assert.equal(gone.data.reason, 'deregistered');
