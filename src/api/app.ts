@@ -15,6 +15,7 @@ import { EventHub } from './events-hub.js';
 import { createEventStreams } from './events-routes.js';
 import { createLwm2mHandlers, withRegistrations } from './device-object-routes.js';
 import type { Lwm2mGateway } from './lwm2m-gateway.js';
+import { createOnboardingHandlers, type OnboardingApi } from './onboarding-routes.js';
 import { createFirmwareHandlers, type FirmwareRepositoryApi, type FirmwareUploadQuery } from './firmware-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { API_PREFIX, CAMPAIGN_ACTIONS, ROUTES, type JsonSchema, type RouteSpec } from './routes.js';
@@ -42,6 +43,8 @@ export interface ApiDeps {
   events?: EventHub;
   /** Largest firmware upload in bytes (default 64 MiB). */
   maxFirmwareBytes?: number;
+  /** The BRSKI registrar's approval list; without it the onboarding routes answer ERR_API_ONBOARDING_DISABLED. */
+  onboarding?: OnboardingApi;
   /** The LwM2M server (server/lwm2m-gateway.ts); without it the device object routes answer 503. */
   lwm2m?: Lwm2mGateway;
 }
@@ -226,6 +229,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     listCampaignDevices: async (req) => campaigns.devices((req.params as { id: string }).id, req.query as Parameters<typeof campaigns.devices>[1]),
     streamEvents: (req, reply) => streams.handle(req, reply),
     ...createLwm2mHandlers({ gateway: deps.lwm2m, store: deps.store, actor }),
+    ...createOnboardingHandlers({ onboarding: deps.onboarding, actor }),
   };
   for (const { action } of CAMPAIGN_ACTIONS) {
     handlers[`${action}Campaign`] = async (req) => campaigns.act((req.params as { id: string }).id, action as CampaignAction, (req.query as { reason?: string } | undefined)?.reason);

@@ -100,6 +100,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       { name: 'firmware', description: 'Firmware images and their signed SUIT manifests.' },
       { name: 'campaigns', description: 'Firmware update campaigns: waves, thresholds, approval, per-device progress.' },
       { name: 'events', description: 'Server-sent events.' },
+      { name: 'onboarding', description: 'Zero-touch onboarding: the registrar approval list.' },
     ],
     paths,
     components: {

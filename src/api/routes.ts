@@ -27,6 +27,7 @@ import {
 } from './campaign-schemas.js';
 import { eventsQuerySchema } from './events-routes.js';
 import { LWM2M_ROUTES } from './lwm2m-routes.js';
+import { ONBOARDING_ROUTES } from './onboarding-routes.js';
 import { firmwareIdParamsSchema, firmwareListQuerySchema, firmwareListSchema, firmwareSchema, firmwareSigningKeySchema, firmwareUploadQuerySchema } from './firmware-schemas.js';
 
 export const API_PREFIX = '/api/v1';
@@ -40,7 +41,7 @@ export interface RouteSpec {
   /** Path under API_PREFIX, fastify style (`/devices/:endpoint`). */
   path: string;
   summary: string;
-  tag: 'system' | 'devices' | 'audit' | 'firmware' | 'campaigns' | 'events';
+  tag: 'system' | 'devices' | 'audit' | 'firmware' | 'campaigns' | 'events' | 'onboarding';
   params?: JsonSchema;
   querystring?: JsonSchema;
   body?: JsonSchema;
@@ -288,4 +289,5 @@ export const ROUTES: readonly RouteSpec[] = [
     errors: ['ERR_API_VALIDATION', 'ERR_API_TOO_MANY_STREAMS'],
   },
   ...LWM2M_ROUTES,
+  ...ONBOARDING_ROUTES,
 ];

@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseStoreUrl as parseStoreLocation, type StoreLocation } from '../store/index.js';
 import { ConfigError, type ConfigSource } from './errors.js';
+import { parseOnboardingConfig, type OnboardingConfig } from './onboarding-config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -39,9 +40,12 @@ export interface ServerConfig {
   firmwareMaxBytes: number;
   /** Milliseconds between campaign engine ticks (starting attempts, advancing waves, timeouts). */
   campaignTickMs: number;
+  /** BRSKI registrar / MASA settings (file only, see onboarding-config.ts); absent = onboarding off. */
+  onboarding?: OnboardingConfig;
 }
 
-export type ConfigKey = keyof ServerConfig;
+/** Settings with one scalar value (file, env and flag); `onboarding` is a file-only object. */
+export type ConfigKey = Exclude<keyof ServerConfig, 'onboarding'>;
 
 /** The file's keys; `data` rather than `dataDir` to match the `--data` flag operators know. */
 const FILE_KEYS = {
@@ -236,8 +240,8 @@ function readConfigFile(path: string): Record<string, unknown> {
     fail('config', origin, 'the file must hold one JSON object');
   }
   for (const k of Object.keys(parsed)) {
-    if (!Object.hasOwn(FILE_KEYS, k)) {
-      fail(k, origin, `unknown setting; known settings are ${Object.keys(FILE_KEYS).join(', ')}`);
+    if (!Object.hasOwn(FILE_KEYS, k) && k !== 'onboarding') {
+      fail(k, origin, `unknown setting; known settings are ${[...Object.keys(FILE_KEYS), 'onboarding'].join(', ')}`);
     }
   }
   return parsed as Record<string, unknown>;
@@ -253,6 +257,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
   const values = new Map<ConfigKey, unknown>();
   const sources = new Map<ConfigKey, ConfigSource>();
 
+  let onboarding: OnboardingConfig | undefined;
   let configFile = inputs.configFile;
   if (configFile === undefined && env[CONFIG_FILE_ENV] !== undefined && env[CONFIG_FILE_ENV] !== '') configFile = env[CONFIG_FILE_ENV];
   if (configFile !== undefined) {
@@ -264,6 +269,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
       values.set(key, PARSERS[key](fileKey, file[fileKey], origin));
       sources.set(key, 'file');
     }
+    if (file.onboarding !== undefined) onboarding = parseOnboardingConfig(file.onboarding, origin.baseDir);
   }
   for (const key of Object.keys(CONFIG_ENV_VARS) as ConfigKey[]) {
     const name = CONFIG_ENV_VARS[key];
@@ -296,6 +302,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     masterKeyFile: (values.get('masterKeyFile') as string | undefined) ?? resolve(dataDir, 'master.key'),
     firmwareMaxBytes: (values.get('firmwareMaxBytes') as number | undefined) ?? DEFAULT_FIRMWARE_MAX_BYTES,
     campaignTickMs: (values.get('campaignTickMs') as number | undefined) ?? DEFAULT_CAMPAIGN_TICK_MS,
+    ...(onboarding !== undefined ? { onboarding } : {}),
   };
   const allSources = {} as Record<ConfigKey, ConfigSource>;
   for (const key of Object.keys(CONFIG_FLAGS) as ConfigKey[]) allSources[key] = sources.get(key) ?? 'default';

@@ -30,6 +30,7 @@ import { BootstrapSecrets } from './lwm2m-bootstrap-secrets.js';
 import { Lwm2mGatewayService } from './lwm2m-gateway.js';
 import { startLwm2mServices, type Lwm2mServices } from './lwm2m-service.js';
 import { createLogger, redactStoreUrl } from './logger.js';
+import { coapsTarget, startOnboardingServices, type OnboardingServices } from './onboarding-services.js';
 import { packageVersion } from './version.js';
 
 /** Environment variable holding the master key (hex or base64), preferred over the key file. */
@@ -67,6 +68,8 @@ export interface RunningServer {
   readonly events: EventPublisher;
   /** The LwM2M server (CoAPs and NoSec CoAP) and the bootstrap server (CoAPs). */
   readonly lwm2m: Lwm2mServices;
+  /** The BRSKI registrar (and MASA) behind the 'est' listener; absent when onboarding is not configured. */
+  readonly onboarding: OnboardingServices | undefined;
   /** Attaches the campaign delivery driver (LwM2M) once; until then campaigns cannot start. */
   setDeliveryDriver(driver: DeliveryDriver): void;
   /** Stops the listeners, then closes the store and the key store. Idempotent. */
@@ -159,7 +162,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     // The API exists before the listeners; the LwM2M server is attached to it once they are up.
     const bootstrapSecrets = new BootstrapSecrets(keystore);
     const lwm2mGateway = new Lwm2mGatewayService(store, bootstrapSecrets);
+    // Zero-touch onboarding (registrar, EST, optional MASA) only when configured: onboarding-services.ts.
+    // The LwM2M target is asked at enrollment, when the CoAPs listener and identity exist.
+    const onboarding =
+      config.onboarding === undefined
+        ? undefined
+        : await startOnboardingServices({ config: config.onboarding, dataDir: config.dataDir, host: config.deviceHost, port: config.estPort, keystore, store, logger, lwm2mTarget: () => coapsTarget(config.onboarding!, listeners.status().coaps?.address, coapsIdentity.chain[0]!) });
     const app = await buildApi({
+      ...(onboarding !== undefined ? { onboarding: onboarding.registrar } : {}),
       lwm2m: lwm2mGateway,
       store,
       sealer,
@@ -202,7 +212,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     const noSec = noSecCoapListener({ host: config.deviceHost, port: config.coapPort });
     listeners.register(secure);
     listeners.register(noSec);
-    // The EST listener registers here when its room lands, on config.deviceHost with config.estPort.
+    if (onboarding !== undefined) listeners.register(onboarding.listener);
     cleanups.push(() => listeners.stopAll());
     const addresses = await listeners.startAll();
     // Pushed after the listeners' cleanup, so it runs first: /rd, /dp and /bs go before the endpoints close.
@@ -221,6 +231,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       fota,
       events,
       lwm2m,
+      onboarding,
       setDeliveryDriver: (driver) => fota.setDeliveryDriver(driver),
       close() {
         closing ??= (async () => {

@@ -10,6 +10,7 @@ import type { CliIo } from '../io.js';
 
 const options = {
   config: { type: 'string' },
+  masa: { type: 'boolean' },
   ...Object.fromEntries(Object.values(CONFIG_FLAGS).map((flag) => [flag, { type: 'string' }])),
 } as OptionSpec;
 
@@ -69,6 +70,13 @@ Options (each also settable in the config file and as an environment variable):
   --master-key-file <file>  master key file (default <data>/master.key; env ROOTLINE_MASTER_KEY_FILE)
   --firmware-max-bytes <n>  largest firmware upload (default 67108864 = 64 MiB; env ROOTLINE_FIRMWARE_MAX_BYTES)
   --campaign-tick-ms <n>    campaign engine tick interval, 10..3600000 (default 1000; env ROOTLINE_CAMPAIGN_TICK_MS)
+  --masa                    run the MASA of <data>/factory in this process (turns onboarding on;
+                            config file: "onboarding": {"masa": true, ...})
+
+Onboarding (BRSKI registrar + EST on --est-port, printed as "rootline: est listening on
+https://..."): off unless the config file has an "onboarding" section or --masa is given, e.g.
+  "onboarding": {"manufacturers": [{"caFile": "manufacturer-ca.pem"}], "approval": "manual"}
+The domain CA is <data>/onboarding/domain-ca.pem.
 
 The master key itself is read from ROOTLINE_MASTER_KEY when set (64 hex digits or base64),
 else from the master key file. On a brand-new data directory without either, one is generated
@@ -83,6 +91,8 @@ into <data>/master.key (mode 0600) with a warning to move it into secret storage
     }
     const configFile = str(p, 'config');
     const { config, sources } = loadConfig({ ...(configFile !== undefined ? { configFile } : {}), env: io.env, flags, cwd: io.cwd });
+    // --masa implies onboarding; with no section in the file, the factory's own manufacturer is trusted.
+    if (p.values.masa === true) config.onboarding = { manufacturers: [], approval: 'manual', ...config.onboarding, masa: true };
     const shutdown = shutdownRequest(io);
     try {
       const server = await startServer(config, { sources });

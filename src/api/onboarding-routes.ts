@@ -1,0 +1,103 @@
+/**
+ * The onboarding rows of the route table (routes.ts spreads them in) and their handlers: the
+ * registrar's operator-approval list (RFC 8995 §5.3 leaves the accept decision to the domain;
+ * with `onboarding.approval: "manual"` unknown pledges wait here). The registrar itself audits
+ * each decision (`registrar.approval`) with the actor; this layer only validates and maps errors.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isRootlineError } from '../errors.js';
+import { ApiError, type ApiErrorCode } from './errors.js';
+import type { RouteSpec } from './routes.js';
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** What the API needs of the registrar (src/onboarding/registrar). */
+export interface OnboardingApi {
+  pending(): Promise<readonly PendingPledgeView[]>;
+  approve(serial: string, actor: string): Promise<PendingPledgeView>;
+  reject(serial: string, actor: string): Promise<PendingPledgeView>;
+}
+
+export interface PendingPledgeView {
+  serial: string;
+  model: string;
+  manufacturer: string;
+  idevidFingerprint: string;
+  status: 'pending' | 'approved' | 'rejected';
+  firstSeen: string;
+  lastSeen: string;
+  decidedBy?: string;
+  decidedAt?: string;
+}
+
+// The factory's serial pattern (src/onboarding/masa-registry.ts SERIAL_NUMBER_PATTERN).
+const serialSchema = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9.:-]{0,63}$', description: "The pledge's IDevID serial number." } as const;
+
+export const serialParamsSchema = { type: 'object', additionalProperties: false, required: ['serial'], properties: { serial: serialSchema } } as const;
+
+export const pendingPledgeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['serial', 'model', 'manufacturer', 'idevidFingerprint', 'status', 'firstSeen', 'lastSeen'],
+  properties: {
+    serial: { type: 'string' },
+    model: { type: 'string' },
+    manufacturer: { type: 'string' },
+    idevidFingerprint: { type: 'string', description: "SHA-256 of the pledge's IDevID (DER), hex: an approval holds for this certificate only." },
+    status: { type: 'string', enum: ['pending', 'approved', 'rejected'] },
+    firstSeen: { type: 'string', format: 'date-time' },
+    lastSeen: { type: 'string', format: 'date-time' },
+    decidedBy: { type: 'string' },
+    decidedAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const pendingListSchema = { type: 'object', additionalProperties: false, required: ['pending'], properties: { pending: { type: 'array', items: pendingPledgeSchema } } } as const;
+
+const OFF: readonly ApiErrorCode[] = ['ERR_API_ONBOARDING_DISABLED'];
+
+export const ONBOARDING_ROUTES: readonly RouteSpec[] = [
+  {
+    operationId: 'listPendingPledges',
+    method: 'GET',
+    path: '/onboarding/pending',
+    summary: 'Pledges that asked the registrar for a voucher and wait for (or got) an operator decision.',
+    tag: 'onboarding',
+    success: { status: 200, description: 'The approval list, oldest first.', schema: pendingListSchema },
+    errors: OFF,
+  },
+  ...(['approve', 'reject'] as const).map(
+    (action): RouteSpec => ({
+      operationId: `${action}PendingPledge`,
+      method: 'POST',
+      path: `/onboarding/pending/:serial/${action}`,
+      summary: action === 'approve' ? 'Approves a waiting pledge: its next voucher request is relayed to the MASA.' : 'Rejects a waiting pledge: its voucher requests are refused (403) from now on.',
+      tag: 'onboarding',
+      params: serialParamsSchema,
+      success: { status: 200, description: 'The entry after the decision.', schema: pendingPledgeSchema },
+      errors: ['ERR_API_VALIDATION', 'ERR_API_PENDING_NOT_FOUND', ...OFF],
+    }),
+  ),
+];
+
+export function createOnboardingHandlers(deps: { onboarding: OnboardingApi | undefined; actor: string }): Record<string, Handler> {
+  const registrar = (): OnboardingApi => {
+    if (deps.onboarding === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server runs without onboarding (no "onboarding" section in its config file)');
+    return deps.onboarding;
+  };
+  const decide = (action: 'approve' | 'reject'): Handler => async (req) => {
+    const { serial } = req.params as { serial: string };
+    const r = registrar();
+    try {
+      return await r[action](serial, deps.actor);
+    } catch (err) {
+      if (isRootlineError(err) && err.code === 'ERR_REGISTRAR_NOT_PENDING') throw new ApiError('ERR_API_PENDING_NOT_FOUND', `no pledge with serial ${serial} is on the approval list`, { cause: err });
+      throw err;
+    }
+  };
+  return {
+    listPendingPledges: async () => ({ pending: await registrar().pending() }),
+    approvePendingPledge: decide('approve'),
+    rejectPendingPledge: decide('reject'),
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * Zero-touch onboarding inside `rootline serve`: the domain CA, the registrar's identity, the
+ * trusted manufacturers, optionally the MASA of this data directory's factory, and the HTTPS
+ * listener ('est') that carries BRSKI + EST (and the MASA routes under /masa).
+ *
+ * Key custody:
+ * - The domain CA key is a KeyStore key (`onboarding-domain-ca`; with PKCS#11 it stays on the
+ *   token); its state (serials issued, revocations) is `<data>/onboarding/domain-ca.json`,
+ *   its certificate `<data>/onboarding/domain-ca.pem` (what pledges pin, what operators verify with).
+ * - The registrar key must be in this process's memory: node:tls signs the handshake itself and
+ *   cannot call a KeyStore, and RFC 8995 §5.5 needs the TLS key and the voucher-request signing
+ *   key to be one key (the MASA checks the pledge saw the key that signed). So it is generated
+ *   here and kept on disk only sealed (AES-256-GCM) under the KeyStore key `onboarding-seal`
+ *   (`<data>/onboarding/registrar-key.sealed`, mode 0600); it is never logged or returned.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import { keyObjectSigner, keyStoreSigner } from '../crypto/signer.js';
+import type { KeyStore } from '../crypto/keystore/types.js';
+import { openFactory, type Factory } from '../onboarding/factory.js';
+import { masaRoutes } from '../onboarding/http/masa-routes.js';
+import { createMasa, type Masa } from '../onboarding/masa.js';
+import { settingsMasaRegistry } from '../onboarding/masa-registry.js';
+import { MasaFailedError } from '../onboarding/registrar/errors.js';
+import { httpsMasaClient, inProcessMasaClient, type MasaClient } from '../onboarding/registrar/masa-client.js';
+import { x509BootstrapConfig, type Lwm2mServerTarget } from '../onboarding/registrar/provisioning.js';
+import { createRegistrar, type ManufacturerTrust, type Registrar } from '../onboarding/registrar/registrar.js';
+import { registrarRoutes } from '../onboarding/registrar/routes.js';
+import { CertificateAuthority, createRootCa, decodePem, domainCaPolicy, encodePem, parseCertificate, parsePem, type CaState, type ParsedCertificate } from '../pki/index.js';
+import type { Store } from '../store/types.js';
+import type { Listener, ListenerAddress } from './listeners.js';
+import type { OnboardingConfig } from './onboarding-config.js';
+
+export const DOMAIN_CA_KEY_LABEL = 'onboarding-domain-ca';
+export const ONBOARDING_SEAL_KEY_LABEL = 'onboarding-seal';
+export const ONBOARDING_DIR = 'onboarding';
+export const DOMAIN_CA_CERT_FILE = 'domain-ca.pem';
+const DOMAIN_CA_STATE_FILE = 'domain-ca.json';
+const REGISTRAR_KEY_FILE = 'registrar-key.sealed';
+const REGISTRAR_CERT_FILE = 'registrar.pem';
+/** Where the in-process MASA's routes sit on the EST listener (the registrar owns /.well-known/brski). */
+export const MASA_PREFIX = '/masa';
+const RENEW_BEFORE_DAYS = 30;
+const DAY_MS = 86_400_000;
+const SEAL_AAD = new TextEncoder().encode('rootline onboarding registrar TLS key v1');
+
+export interface OnboardingServicesOptions {
+  config: OnboardingConfig;
+  dataDir: string;
+  host: string;
+  port: number;
+  keystore: KeyStore;
+  store: Store;
+  logger: Logger;
+  /** The LwM2M server onboarded devices are bootstrapped to; asked at enrollment (the CoAPs port is known only once it listens). */
+  lwm2mTarget: () => Lwm2mServerTarget;
+}
+
+export interface OnboardingServices {
+  readonly registrar: Registrar;
+  readonly masa: Masa | undefined;
+  /** Path of the domain CA certificate (PEM). */
+  readonly domainCaFile: string;
+  readonly listener: Listener;
+}
+
+function writeAtomically(file: string, data: string | Uint8Array, mode = 0o644): void {
+  writeFileSync(`${file}.tmp`, data, { mode });
+  renameSync(`${file}.tmp`, file);
+}
+
+async function ensureKeyStoreKey(keystore: KeyStore, store: Store, label: string, type: 'ec-p256' | 'aes-256'): Promise<void> {
+  if (await keystore.hasKey(label)) return;
+  await keystore.generateKey(label, type);
+  await store.audit.append({ actor: 'system', action: 'keystore.key.generate', subject: label, outcome: 'success', details: { type } });
+}
+
+async function openDomainCa(o: OnboardingServicesOptions, dir: string): Promise<CertificateAuthority> {
+  await ensureKeyStoreKey(o.keystore, o.store, DOMAIN_CA_KEY_LABEL, 'ec-p256');
+  const signer = await keyStoreSigner(o.keystore, DOMAIN_CA_KEY_LABEL);
+  const stateFile = join(dir, DOMAIN_CA_STATE_FILE);
+  if (existsSync(stateFile)) {
+    // A damaged or foreign state is not replaced silently: every LDevID issued under it would
+    // stop verifying. The operator decides (restore the file or move it away).
+    return CertificateAuthority.open(signer, JSON.parse(readFileSync(stateFile, 'utf8')) as CaState);
+  }
+  const ca = await createRootCa({ signer, subject: 'CN=rootline domain CA', validityDays: 3650, pathLen: 0 });
+  writeAtomically(stateFile, `${JSON.stringify(ca.state, null, 2)}\n`, 0o600);
+  writeAtomically(join(dir, DOMAIN_CA_CERT_FILE), ca.chainPem);
+  await o.store.audit.append({ actor: 'system', action: 'pki.ca.create', subject: DOMAIN_CA_KEY_LABEL, outcome: 'success', details: { serialNumber: ca.certificate.serialNumber } });
+  return ca;
+}
+
+async function registrarKey(o: OnboardingServicesOptions, dir: string): Promise<KeyObject> {
+  await ensureKeyStoreKey(o.keystore, o.store, ONBOARDING_SEAL_KEY_LABEL, 'aes-256');
+  const file = join(dir, REGISTRAR_KEY_FILE);
+  if (existsSync(file)) {
+    const sealed = new Uint8Array(readFileSync(file));
+    const pkcs8 = await o.keystore.open(ONBOARDING_SEAL_KEY_LABEL, 'AES-256-GCM', sealed.subarray(0, 12), sealed.subarray(12), SEAL_AAD);
+    return createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  }
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const nonce = randomBytes(12);
+  const sealed = await o.keystore.seal(ONBOARDING_SEAL_KEY_LABEL, 'AES-256-GCM', nonce, new Uint8Array(privateKey.export({ type: 'pkcs8', format: 'der' })), SEAL_AAD);
+  writeAtomically(file, Buffer.concat([nonce, sealed]), 0o600);
+  await o.store.audit.append({ actor: 'system', action: 'onboarding.registrar.key.generate', subject: 'registrar', outcome: 'success', details: { type: 'ec-p256', sealedWith: ONBOARDING_SEAL_KEY_LABEL } });
+  return privateKey;
+}
+
+/** The registrar certificate: reissued when missing, for another key or CA, or close to expiry. */
+async function registrarCertificate(o: OnboardingServicesOptions, dir: string, ca: CertificateAuthority, key: KeyObject): Promise<ParsedCertificate> {
+  const file = join(dir, REGISTRAR_CERT_FILE);
+  const spki = new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' }));
+  if (existsSync(file)) {
+    try {
+      const cert = parseCertificate(decodePem(readFileSync(file, 'utf8'), 'CERTIFICATE'));
+      const usable = Buffer.from(cert.publicKey).equals(Buffer.from(spki)) && cert.issuer === ca.certificate.subject && cert.notAfter.getTime() - Date.now() > RENEW_BEFORE_DAYS * DAY_MS;
+      if (usable) return cert;
+    } catch {
+      // unreadable: issue a new one below
+    }
+  }
+  const ip = [...new Set(['127.0.0.1', '::1', ...(o.host !== '0.0.0.0' && o.host !== '::' && /^[0-9.:a-fA-F]+$/.test(o.host) ? [o.host] : [])])];
+  const dns = [...new Set(['localhost', hostname()].filter((n) => /^[A-Za-z0-9.-]{1,253}$/.test(n)))];
+  // RFC 8995 §2.5.3: id-kp-cmcRA marks the registrar; serverAuth for pledges, clientAuth towards a MASA.
+  const issued = await domainCaPolicy.issueServerCertificate(ca, { publicKey: spki, subject: 'CN=rootline registrar', subjectAltNames: { dns, ip }, clientAuth: true, extraExtKeyUsage: ['cmcRA'], validityDays: 397 });
+  writeAtomically(file, issued.pem);
+  writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(ca.state, null, 2)}\n`, 0o600);
+  await o.store.audit.append({ actor: 'system', action: 'pki.certificate.issue', subject: 'onboarding-registrar', outcome: 'success', details: { serialNumber: issued.serialNumber, notAfter: issued.certificate.notAfter.toISOString() } });
+  return issued.certificate;
+}
+
+function certificatesIn(file: string): ParsedCertificate[] {
+  return parsePem(readFileSync(file, 'utf8'), {}).filter((b) => b.label === 'CERTIFICATE').map((b) => parseCertificate(b.der));
+}
+
+/**
+ * Routes each voucher request: to the MASA in this process when the URL is its factory's, else
+ * over HTTPS to the manufacturer's MASA, trusting only the configured MASA TLS anchors.
+ */
+function routingMasaClient(local: { factory: Factory; masa: Masa } | undefined, tlsAnchors: readonly ParsedCertificate[]): MasaClient {
+  const inProcess = local === undefined ? undefined : inProcessMasaClient(local.masa);
+  const remote = tlsAnchors.length > 0 ? httpsMasaClient({ trustAnchors: tlsAnchors.map((c) => c.der) }) : undefined;
+  return {
+    async requestVoucher(call) {
+      if (inProcess !== undefined && call.masaUrl === local!.factory.masaUrl) return inProcess.requestVoucher(call);
+      if (remote === undefined) throw new MasaFailedError(`no MASA TLS trust anchor is configured (onboarding.manufacturers[].masaTlsCaFile) to reach ${call.masaUrl}`);
+      return remote.requestVoucher(call);
+    },
+  };
+}
+
+export async function startOnboardingServices(o: OnboardingServicesOptions): Promise<OnboardingServices> {
+  const dir = join(o.dataDir, ONBOARDING_DIR);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = await openDomainCa(o, dir);
+  const key = await registrarKey(o, dir);
+  const certificate = await registrarCertificate(o, dir, ca, key);
+
+  let local: { factory: Factory; masa: Masa } | undefined;
+  if (o.config.masa) {
+    const registry = settingsMasaRegistry(o.store.settings);
+    const factory = await openFactory({ keyStore: o.keystore, directory: join(o.dataDir, 'factory'), registry, audit: o.store.audit });
+    const masa = createMasa({ registry, audit: o.store.audit, signer: factory.masaSigner, certificates: [factory.masaCertificate], manufacturerCas: [factory.manufacturerCaCertificate] });
+    local = { factory, masa };
+  }
+  const manufacturers: ManufacturerTrust[] = o.config.manufacturers.map((m) => ({
+    ca: certificatesIn(m.caFile)[0]!,
+    masaTrustAnchors: certificatesIn(m.masaCaFile),
+    ...(m.masaUrl !== undefined ? { masaUrl: m.masaUrl } : {}),
+  }));
+  // Running the MASA for your own factory and listing no manufacturer: trust that factory.
+  if (local !== undefined && manufacturers.length === 0) {
+    manufacturers.push({ ca: local.factory.manufacturerCaCertificate, masaTrustAnchors: [local.factory.masaCaCertificate] });
+  }
+  const tlsAnchors = o.config.manufacturers.flatMap((m) => (m.masaTlsCaFile !== undefined ? certificatesIn(m.masaTlsCaFile) : []));
+  const registrar = createRegistrar({
+    store: o.store,
+    audit: o.store.audit,
+    domainCa: { ca, onStateChanged: (state) => writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o600) },
+    registrar: { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] },
+    manufacturers,
+    masaClient: routingMasaClient(local, tlsAnchors),
+    policy: {
+      approval: o.config.approval,
+      ...(o.config.serials !== undefined ? { serials: o.config.serials } : {}),
+      ...(o.config.models !== undefined ? { models: o.config.models } : {}),
+      ...(o.config.retryAfterSeconds !== undefined ? { retryAfterSeconds: o.config.retryAfterSeconds } : {}),
+    },
+    // Built at enrollment: the CoAPs port and certificate are known by then.
+    lwm2m: { bootstrapConfig: (ctx) => x509BootstrapConfig(o.lwm2mTarget())(ctx) },
+  });
+
+  let stopApp: (() => Promise<void>) | undefined;
+  const listener: Listener = {
+    name: 'est',
+    async start() {
+      const app = Fastify({
+        loggerInstance: o.logger.child({ listener: 'est' }),
+        // RFC 8995 §5.1 provisional TLS: any client certificate is taken; the registrar decides and audits.
+        https: { key: key.export({ type: 'pkcs8', format: 'pem' }) as string, cert: encodePem('CERTIFICATE', certificate.der) + ca.chainPem, requestCert: true, rejectUnauthorized: false },
+      });
+      stopApp = () => app.close();
+      await app.register(registrarRoutes(registrar));
+      if (local !== undefined) await app.register(masaRoutes, { masa: local.masa, prefix: MASA_PREFIX });
+      await app.listen({ host: o.host, port: o.port });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('EST server has no TCP address');
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return { host: addr.address, port: addr.port, url: `https://${host}:${addr.port}` };
+    },
+    async stop() {
+      await stopApp?.();
+    },
+  };
+  return { registrar, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
+}
+
+/**
+ * The LwM2M server an onboarded device is sent to: `onboarding.lwm2mUri` when set, else the
+ * CoAPs listener's address, with a wildcard bind address replaced by loopback — a device off
+ * this host needs lwm2mUri set to a name it can reach (documented in the server README).
+ */
+export function coapsTarget(config: OnboardingConfig, coaps: ListenerAddress | undefined, serverCertificate: Uint8Array): Lwm2mServerTarget {
+  if (config.lwm2mUri !== undefined) return { uri: config.lwm2mUri, serverCertificate };
+  if (coaps === undefined) throw new Error('the CoAPs listener is not up');
+  const host = coaps.host === '0.0.0.0' ? '127.0.0.1' : coaps.host === '::' ? '[::1]' : coaps.host.includes(':') ? `[${coaps.host}]` : coaps.host;
+  return { uri: `coaps://${host}:${coaps.port}`, serverCertificate };
+}
