@@ -27,12 +27,14 @@ import {
   encodeMessage,
   messageAlgorithm,
   messageContent,
+  messageHeaders,
   messageKid,
   parseMessage,
   protectedForStructure,
   resolveMessageKey,
   type EnvelopeOptions,
   type KeyLookup,
+  type MessageHeaders,
 } from './message.js';
 
 export interface Encrypt0Options {
@@ -74,12 +76,8 @@ export interface Decrypt0Options extends EnvelopeOptions {
   baseIv?: Uint8Array;
 }
 
-export interface DecryptedEncrypt0 {
+export interface DecryptedEncrypt0 extends MessageHeaders {
   plaintext: Uint8Array;
-  alg: number;
-  kid: Uint8Array | undefined;
-  protectedHeader: HeaderMap;
-  unprotectedHeader: HeaderMap;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -210,11 +208,5 @@ export async function decrypt0(bytes: Uint8Array, options: Decrypt0Options): Pro
     if (key.length !== alg.keyLength) throw new CoseKeyMismatchError(`${alg.name} needs a ${alg.keyLength}-byte key, got ${key.length}`);
     plaintext = openContent(alg, key, nonce, ciphertext, aad);
   }
-  return {
-    plaintext,
-    alg: alg.id,
-    kid,
-    protectedHeader: parsed.protectedHeader,
-    unprotectedHeader: parsed.unprotectedHeader,
-  };
+  return { plaintext, ...messageHeaders(parsed, alg.id, kid) };
 }

@@ -5,7 +5,7 @@
 export { CborTag, decodeCbor, encodeCbor, DEFAULT_CBOR_MAX_DEPTH, type DecodeCborOptions } from './cbor.js';
 export { CoseAlgorithm } from './algorithms.js';
 export { HeaderLabels, type HeaderInput, type HeaderLabel, type HeaderMap, type HeaderParameters } from './headers.js';
-export { CoseTag, type EnvelopeOptions, type KeyLookup } from './message.js';
+export { CoseTag, type EnvelopeOptions, type KeyLookup, type MessageHeaders } from './message.js';
 export type { PublicKeyInput } from './signature-keys.js';
 export { sign1, verifySign1, type Sign1Options, type VerifiedSign1, type VerifySign1Options } from './sign1.js';
 export { keyStoreMacKey, rawMacKey, type MacKey } from './mac-key.js';

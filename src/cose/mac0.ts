@@ -9,7 +9,7 @@ import { assertBytes, describeType } from '../util/assert.js';
 import { MAC_ALGORITHMS, type MacAlgorithm } from './algorithms.js';
 import { encodeCbor } from './cbor.js';
 import { CoseKeyMismatchError, CoseMacInvalidError, CoseMalformedMessageError } from './errors.js';
-import { encodeProtectedHeader, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
+import { encodeProtectedHeader, toHeaderMap, type HeaderInput } from './headers.js';
 import type { SymmetricKey } from './cose-key.js';
 import { rawMacKey, symmetricKeyBytes, type MacKey } from './mac-key.js';
 import {
@@ -23,12 +23,14 @@ import {
   encodeMessage,
   messageAlgorithm,
   messageContent,
+  messageHeaders,
   messageKid,
   parseMessage,
   protectedForStructure,
   resolveMessageKey,
   type EnvelopeOptions,
   type KeyLookup,
+  type MessageHeaders,
 } from './message.js';
 
 export interface Mac0Options {
@@ -55,12 +57,8 @@ export interface VerifyMac0Options extends EnvelopeOptions {
   detachedPayload?: Uint8Array;
 }
 
-export interface VerifiedMac0 {
+export interface VerifiedMac0 extends MessageHeaders {
   payload: Uint8Array;
-  alg: number;
-  kid: Uint8Array | undefined;
-  protectedHeader: HeaderMap;
-  unprotectedHeader: HeaderMap;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -136,5 +134,5 @@ export async function verifyMac0(bytes: Uint8Array, options: VerifyMac0Options):
   const expected = await key.mac(macStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY, payload));
   // Length is public (it follows from alg); only equal-length tags reach the constant-time compare.
   if (tag.length !== expected.length || !timingSafeEqual(tag, expected)) throw new CoseMacInvalidError();
-  return { payload, alg: alg.id, kid, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader };
+  return { payload, ...messageHeaders(parsed, alg.id, kid) };
 }

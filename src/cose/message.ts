@@ -44,6 +44,14 @@ export interface KeyLookup {
   unprotectedHeader: HeaderMap;
 }
 
+/** What every verify/decrypt reports about a message besides its content. */
+export interface MessageHeaders {
+  alg: number;
+  kid: Uint8Array | undefined;
+  protectedHeader: HeaderMap;
+  unprotectedHeader: HeaderMap;
+}
+
 /** Options every verify/decrypt function takes about the envelope. */
 export interface EnvelopeOptions {
   /** Labels the application processes itself, so "crit" may list them. */
@@ -146,6 +154,11 @@ export function messageAlgorithm<T>(parsed: ParsedMessage, known: ReadonlyMap<nu
   }
   if (allowed !== undefined && !allowed.includes(alg as number)) throw new CoseAlgorithmNotAllowedError(alg as number);
   return info;
+}
+
+/** The MessageHeaders of a verified or decrypted message. */
+export function messageHeaders(parsed: ParsedMessage, alg: number, kid: Uint8Array | undefined): MessageHeaders {
+  return { alg, kid, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader };
 }
 
 export function messageKid(parsed: ParsedMessage): Uint8Array | undefined {

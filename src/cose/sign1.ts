@@ -11,7 +11,7 @@ import { assertBytes, describeType } from '../util/assert.js';
 import { CoseAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from './algorithms.js';
 import { encodeCbor } from './cbor.js';
 import { CoseMalformedMessageError, CoseSignatureInvalidError } from './errors.js';
-import { encodeProtectedHeader, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
+import { encodeProtectedHeader, toHeaderMap, type HeaderInput } from './headers.js';
 import {
   CoseTag,
   assertAllowlist,
@@ -23,12 +23,14 @@ import {
   encodeMessage,
   messageAlgorithm,
   messageContent,
+  messageHeaders,
   messageKid,
   parseMessage,
   protectedForStructure,
   resolveMessageKey,
   type EnvelopeOptions,
   type KeyLookup,
+  type MessageHeaders,
   type ParsedMessage,
 } from './message.js';
 import { SIGNATURE_LENGTH, assertCoseKeyAlgorithm, assertKeyFitsSignatureAlgorithm, toPublicKeyObject, verifySignature, type PublicKeyInput } from './signature-keys.js';
@@ -61,12 +63,8 @@ export interface VerifySign1Options extends EnvelopeOptions {
   detachedPayload?: Uint8Array;
 }
 
-export interface VerifiedSign1 {
+export interface VerifiedSign1 extends MessageHeaders {
   payload: Uint8Array;
-  alg: number;
-  kid: Uint8Array | undefined;
-  protectedHeader: HeaderMap;
-  unprotectedHeader: HeaderMap;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -138,5 +136,5 @@ export async function verifySign1(bytes: Uint8Array, verifyOptions: VerifySign1O
 
   const toBeSigned = sigStructure(protectedForStructure(parsed), options.externalAad ?? EMPTY, payload);
   if (!verifySignature(alg, publicKey, toBeSigned, signature)) throw new CoseSignatureInvalidError();
-  return { payload, alg: alg.id, kid, protectedHeader: parsed.protectedHeader, unprotectedHeader: parsed.unprotectedHeader };
+  return { payload, ...messageHeaders(parsed, alg.id, kid) };
 }
