@@ -164,15 +164,30 @@ export const FirmwareResult = {
   UnsupportedProtocol: 9,
 } as const;
 
+/** What the Firmware Update object hands to the firmware updater (firmware-update.ts). */
+export interface FirmwareUpdateActions {
+  /** Execute /5/0/2, accepted only in state Downloaded. */
+  update?: () => void | Promise<void>;
+  /** Write of a non-empty /5/0/1 Package URI. */
+  packageUri?: (uri: string) => void;
+  /** Write of /5/0/0 Package (Block1 push; the CoAP layer reassembles the body). */
+  package?: (bytes: Uint8Array) => void;
+  /** An empty Package URI or empty Package was written: stop whatever is under way. */
+  cancel?: () => void;
+}
+
 /**
  * The Firmware Update object's state machine (Appendix E.6, Figure E.6.1-1), without the
- * download itself: the firmware room moves it with setState / setResult.
+ * download itself: the firmware updater (firmware-update.ts) binds its actions with `bind()` and
+ * moves the state with setState / setResult.
  */
 export class FirmwareUpdateObject {
   readonly #tree: ObjectTree;
+  #actions: FirmwareUpdateActions;
 
-  constructor(tree: ObjectTree, actions: { update?: () => void | Promise<void>; packageUri?: (uri: string) => void } = {}) {
+  constructor(tree: ObjectTree, actions: FirmwareUpdateActions = {}) {
     this.#tree = tree;
+    this.#actions = actions;
     tree.setInstance(5, 0, {
       1: v.string(''),
       3: v.integer(FirmwareState.Idle),
@@ -180,12 +195,22 @@ export class FirmwareUpdateObject {
       8: new Map([[0, v.integer(0)]]),
       9: v.integer(0),
     }, {
+      0: {
+        write: (value) => {
+          const bytes = (value as Lwm2mValue & { type: 'opaque' }).value;
+          // Appendix E.6 resource 3: "Writing an empty string to Package URI Resource or setting
+          // the Package Resource to NULL ('\0'), resets the Firmware Update State Machine".
+          if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0)) this.#cancel();
+          else if (this.#actions.package === undefined) throw new Lwm2mOperationError(CoapCode.MethodNotAllowed, 'this device does not accept pushed packages');
+          else this.#actions.package(bytes);
+        },
+      },
       1: {
         write: (value) => {
           const uri = (value as Lwm2mValue & { type: 'string' }).value;
           // Writing an empty URI cancels and resets the state machine to Idle.
-          if (uri === '') this.reset();
-          else actions.packageUri?.(uri);
+          if (uri === '') this.#cancel();
+          else this.#actions.packageUri?.(uri);
         },
       },
       2: {
@@ -193,10 +218,20 @@ export class FirmwareUpdateObject {
           // Appendix E.6: Update is only meaningful once a package is Downloaded.
           if (this.state !== FirmwareState.Downloaded) throw new Lwm2mOperationError(CoapCode.MethodNotAllowed, 'Update is only allowed in state Downloaded');
           this.setState(FirmwareState.Updating);
-          await actions.update?.();
+          await this.#actions.update?.();
         },
       },
     });
+  }
+
+  /** Replaces the actions (the object is created with the tree, the updater attaches later). */
+  bind(actions: FirmwareUpdateActions): void {
+    this.#actions = actions;
+  }
+
+  #cancel(): void {
+    this.#actions.cancel?.();
+    this.reset();
   }
 
   get state(): number {
