@@ -1,0 +1,333 @@
+/**
+ * LwM2M pull delivery (OMA LwM2M Core 1.1 Appendix E.6, Object 5): the package is served over
+ * CoAPs at /fw/<token> with Block2, the device is told where with a Write of /5/0/1 Package URI,
+ * its State (/5/0/3) and Update Result (/5/0/5) are observed and turned into engine reports,
+ * Update (/5/0/2) is executed once it reports Downloaded, and after its reboot the re-registered
+ * device's /3/0/3 Firmware Version is read as the proof of success.
+ *
+ * A token names one attempt of one device: a fetch from a DTLS session whose credential belongs
+ * to another device is refused (4.03) and audited, as is a fetch of an unknown or finished token.
+ */
+import { randomBytes } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
+import { CoapCode } from '../../coap/codec.js';
+import { ContentFormat } from '../../coap/content-format.js';
+import type { CoapEndpoint, ResourceHandle } from '../../coap/endpoint.js';
+import type { CoapRequest, CoapResponseInit } from '../../coap/router.js';
+import { RootlineError } from '../../errors.js';
+import { lwm2mValue as v, type Lwm2mNode } from '../../lwm2m/model/node.js';
+import type { IdentityResolver } from '../../lwm2m/server/identity.js';
+import type { Lwm2mObservation, NotificationEvent } from '../../lwm2m/server/observations.js';
+import type { Lwm2mServer } from '../../lwm2m/server/server.js';
+import type { Store } from '../../store/types.js';
+import { assertString } from '../../util/assert.js';
+import { isFirmwareState, isUpdateResult, FIRMWARE_STATE, UPDATE_RESULT } from '../campaign/object5.js';
+import type { DeliveryDriver, DeviceReport, UpdateRequest } from '../campaign/driver.js';
+import type { DeltaCache } from '../firmware/delta-cache.js';
+import type { FirmwareService } from '../firmware/firmware-service.js';
+import { firmwarePackage, type FirmwarePackage } from './package.js';
+
+/** Reports the engine could not take (stale attempt, store error) and failed device requests. */
+export const driverErrorChannel = channel('rootline:fota:driver-error');
+
+export class DeliveryError extends RootlineError {}
+
+/** Where reports go: the CampaignEngine (onDeviceReport, onDeviceVersion) has this shape. */
+export interface DeviceReportSink {
+  onDeviceReport(report: DeviceReport): Promise<unknown>;
+  onDeviceVersion(endpoint: string, version: string): Promise<unknown>;
+}
+
+export interface Lwm2mPullDriverOptions {
+  lwm2m: Lwm2mServer;
+  /** The CoAPs endpoint devices reach the package on (usually the LwM2M one). */
+  coap: CoapEndpoint;
+  /** The same resolver the LwM2M server uses: peer → credential. */
+  identityOf: IdentityResolver;
+  store: Store;
+  firmware: FirmwareService;
+  deltas: DeltaCache;
+  reports: DeviceReportSink;
+  /** What devices put in front of /fw/<token>, e.g. 'coaps://192.0.2.10:5684'. */
+  packageBaseUri: string;
+  /** First path segment of the package resource (default 'fw'). */
+  resourcePath?: string;
+  /** A token stops working this long after the attempt started (default 24 h). */
+  tokenLifetimeMs?: number;
+  /** Write the version read from /3/0/3 into the device registry (default true). */
+  updateRegistry?: boolean;
+}
+
+interface Attempt {
+  readonly request: UpdateRequest;
+  readonly token: string;
+  readonly pkg: FirmwarePackage;
+  readonly expiresAt: number;
+  observations: Lwm2mObservation[];
+  executed: boolean;
+  finished: boolean;
+  /** Last progress step reported (tenths). */
+  progressStep: number;
+}
+
+const AUDIT_ACTOR = 'system:fota-driver';
+
+export class Lwm2mPullDriver implements DeliveryDriver {
+  readonly #o: Lwm2mPullDriverOptions;
+  readonly #path: string;
+  readonly #byToken = new Map<string, Attempt>();
+  readonly #byEndpoint = new Map<string, Attempt>();
+  readonly #resource: ResourceHandle;
+  readonly #verifiedBlobs = new Set<string>();
+  readonly #onRegistered: (e: { registration: { endpoint: string } }) => void;
+
+  constructor(options: Lwm2mPullDriverOptions) {
+    assertString(options.packageBaseUri, 'options.packageBaseUri', { max: 1024, pattern: /^coaps?:\/\/[^/]+$/ });
+    this.#o = options;
+    this.#path = options.resourcePath ?? 'fw';
+    assertString(this.#path, 'options.resourcePath', { max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
+    this.#resource = options.coap.resource(`/${this.#path}/*`, { get: (req) => this.#serve(req), hidden: true });
+    this.#onRegistered = (e) => void this.#registered(e.registration.endpoint);
+    options.lwm2m.on('registered', this.#onRegistered);
+  }
+
+  /** Attempts being delivered now (for diagnostics and tests). */
+  get inFlight(): number {
+    return this.#byEndpoint.size;
+  }
+
+  async startUpdate(request: UpdateRequest): Promise<void> {
+    const { endpoint } = request;
+    if ((await this.#o.lwm2m.registration(endpoint)) === undefined) throw new DeliveryError('ERR_FOTA_DEVICE_NOT_REGISTERED', `${endpoint} is not registered`);
+    await this.#drop(this.#byEndpoint.get(endpoint));
+    const pkg = await this.#package(request);
+    const token = randomBytes(18).toString('base64url');
+    const attempt: Attempt = { request, token, pkg, expiresAt: Date.now() + (this.#o.tokenLifetimeMs ?? 86_400_000), observations: [], executed: false, finished: false, progressStep: -1 };
+    this.#byToken.set(token, attempt);
+    this.#byEndpoint.set(endpoint, attempt);
+    const uri = `${this.#o.packageBaseUri}/${this.#path}/${token}`;
+    try {
+      // Observe first, so no state change between the write and the observation is missed.
+      await this.#observe(attempt);
+      await this.#o.lwm2m.write(endpoint, '/5/0/1', v.string(uri));
+    } catch (err) {
+      await this.#drop(attempt);
+      await this.#audit('fota.delivery.start', endpoint, 'deny', { ...this.#ids(request), reason: (err as { code?: string }).code ?? String(err) });
+      throw err;
+    }
+    await this.#audit('fota.delivery.start', endpoint, 'success', { ...this.#ids(request), method: 'lwm2m-pull', packageKind: pkg.kind, packageSize: pkg.size, firmwareId: request.firmware.id });
+  }
+
+  async cancelUpdate(request: Pick<UpdateRequest, 'endpoint' | 'campaignId' | 'attempt'>): Promise<void> {
+    const a = this.#byEndpoint.get(request.endpoint);
+    if (a === undefined || a.request.campaignId !== request.campaignId || a.request.attempt !== request.attempt) return;
+    await this.#drop(a);
+    // Appendix E.6: "Writing an empty string to Package URI Resource ... resets the Firmware
+    // Update State Machine: the State Resource value is set to Idle".
+    await this.#o.lwm2m.write(request.endpoint, '/5/0/1', v.string(''));
+    await this.#audit('fota.delivery.cancel', request.endpoint, 'success', this.#ids(a.request));
+  }
+
+  /** Removes the package resource and the registration listener, ends every observation. */
+  async close(): Promise<void> {
+    this.#o.lwm2m.off('registered', this.#onRegistered);
+    this.#resource.remove();
+    await Promise.all([...this.#byEndpoint.values()].map((a) => this.#drop(a)));
+  }
+
+  // ─── the package ─────────────────────────────────────────────────────────────────────────────
+
+  async #package(request: UpdateRequest): Promise<FirmwarePackage> {
+    if (request.packageKind === 'delta' && request.fromVersion !== null) {
+      const delta = await this.#o.deltas.get(request.firmware.id, request.fromVersion);
+      if (delta !== undefined) return firmwarePackage('delta', delta.manifest, { bytes: delta.delta });
+      // The catalog said delta but the cache entry is gone (dropped as damaged, or its base
+      // deleted): the full image is the fallback, as it is whenever no delta exists.
+    }
+    const image = await this.#o.firmware.get(request.firmware.id);
+    if (!this.#verifiedBlobs.has(image.sha256)) {
+      // Blocks are read from the blob file one by one; its digest is checked once here so a
+      // damaged disk fails this attempt on the server rather than a fleet of devices.
+      const { stream } = await this.#o.firmware.openDownload(image.id);
+      for await (const chunk of stream) void chunk;
+      this.#verifiedBlobs.add(image.sha256);
+    }
+    return firmwarePackage('full', image.manifest, { file: this.#o.firmware.blobs.pathOf(image.sha256), size: image.size });
+  }
+
+  async #serve(req: CoapRequest): Promise<CoapResponseInit> {
+    const token = req.wildcard.length === 1 ? req.wildcard[0]! : '';
+    const a = this.#byToken.get(token);
+    const requester = await this.#endpointOf(req.peer);
+    if (a === undefined || a.finished || a.expiresAt <= Date.now()) {
+      await this.#audit('fota.package.fetch', requester ?? 'unknown', 'deny', { reason: 'unknown-or-expired-token' });
+      return { code: CoapCode.NotFound };
+    }
+    if (requester !== a.request.endpoint) {
+      await this.#audit('fota.package.fetch', a.request.endpoint, 'deny', { ...this.#ids(a.request), reason: 'token-of-another-device', requestedBy: requester ?? null });
+      return { code: CoapCode.Forbidden };
+    }
+    const pkg = a.pkg;
+    const body = {
+      size: pkg.size,
+      read: async (offset: number, length: number): Promise<Uint8Array> => {
+        // The CoAP layer caches the representation for follow-up blocks of the same session;
+        // a cancelled or finished attempt must stop being served all the same.
+        if (a.finished) throw new DeliveryError('ERR_FOTA_ATTEMPT_FINISHED', 'the attempt ended');
+        const bytes = await pkg.read(offset, length);
+        this.#progress(a, offset + bytes.length);
+        return bytes;
+      },
+    };
+    return { body, etag: pkg.etag, contentFormat: ContentFormat.OctetStream };
+  }
+
+  #progress(a: Attempt, sent: number): void {
+    const step = Math.floor((sent * 10) / a.pkg.size);
+    if (step <= a.progressStep) return;
+    a.progressStep = step;
+    this.#report({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'progress', percent: Math.min(100, step * 10) });
+  }
+
+  async #endpointOf(peer: string): Promise<string | undefined> {
+    const id = await this.#o.identityOf(peer);
+    if (id === undefined || id.kind === 'nosec') return undefined;
+    return (await this.#o.store.devices.findCredential(id.kind, id.lookup))?.endpoint;
+  }
+
+  // ─── the device's Object 5 ───────────────────────────────────────────────────────────────────
+
+  async #observe(a: Attempt): Promise<void> {
+    const { endpoint } = a.request;
+    for (const path of ['/5/0/3', '/5/0/5']) {
+      const obs = await this.#o.lwm2m.observe(endpoint, path, { onNotify: (n) => this.#notified(a, n) });
+      a.observations.push(obs);
+    }
+  }
+
+  #notified(a: Attempt, n: NotificationEvent): void {
+    if (a.finished || n.path === undefined || n.node === undefined) return;
+    const value = integerOf(n.node);
+    if (value === undefined) return;
+    if (n.path.resourceId === 3) void this.#state(a, value);
+    else if (n.path.resourceId === 5) void this.#result(a, value);
+  }
+
+  async #state(a: Attempt, state: number): Promise<void> {
+    if (!isFirmwareState(state)) return;
+    await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'state', state });
+    if (state !== FIRMWARE_STATE.DOWNLOADED || a.executed || a.finished) return;
+    // The package is downloaded and verified by the device: start the update at once.
+    a.executed = true;
+    try {
+      await this.#o.lwm2m.execute(a.request.endpoint, '/5/0/2');
+      await this.#audit('fota.delivery.update', a.request.endpoint, 'success', this.#ids(a.request));
+    } catch (err) {
+      await this.#audit('fota.delivery.update', a.request.endpoint, 'deny', { ...this.#ids(a.request), reason: (err as { code?: string }).code ?? String(err) });
+      await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'error', message: `Execute /5/0/2 failed: ${(err as Error).message}` });
+      await this.#drop(a);
+    }
+  }
+
+  async #result(a: Attempt, result: number): Promise<void> {
+    // 0 is the reset at the start of a download or update: not an outcome.
+    if (!isUpdateResult(result) || result === UPDATE_RESULT.INITIAL) return;
+    if (result === UPDATE_RESULT.SUCCESS) {
+      await this.#confirm(a);
+      return;
+    }
+    await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'result', result });
+    await this.#drop(a);
+  }
+
+  /** Result 1: the new version must show in /3/0/3 before the engine counts the device updated. */
+  async #confirm(a: Attempt): Promise<void> {
+    if (a.finished) return;
+    const { endpoint } = a.request;
+    let version: string | undefined;
+    try {
+      const r = await this.#o.lwm2m.read(endpoint, '/3/0/3');
+      version = stringOf(r.node);
+    } catch (err) {
+      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ endpoint, error: err });
+      return;
+    }
+    if (a.finished) return;
+    a.finished = true;
+    await this.#reportAsync({ ...this.#ids(a.request), endpoint, kind: 'result', result: UPDATE_RESULT.SUCCESS });
+    if (version !== undefined) {
+      if (this.#o.updateRegistry !== false) await this.#o.store.devices.update(endpoint, { firmwareVersion: version }).catch((error: unknown) => driverErrorChannel.publish({ endpoint, error }));
+      await this.#reportAsync({ ...this.#ids(a.request), endpoint, kind: 'version', version });
+    }
+    await this.#drop(a);
+  }
+
+  /** After a reboot the device registers anew: its observations are gone, its Object 5 says how it went. */
+  async #registered(endpoint: string): Promise<void> {
+    const a = this.#byEndpoint.get(endpoint);
+    if (a === undefined || a.finished) return;
+    try {
+      const result = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/5')).node);
+      if (result === UPDATE_RESULT.SUCCESS) return await this.#confirm(a);
+      if (result !== undefined && result !== UPDATE_RESULT.INITIAL) return await this.#result(a, result);
+      // Still under way (a reboot in the middle of nothing of ours): watch again.
+      for (const o of a.observations.splice(0)) await o.cancel().catch(() => undefined);
+      await this.#observe(a);
+      const state = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/3')).node);
+      if (state !== undefined) await this.#state(a, state);
+    } catch (err) {
+      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ endpoint, error: err });
+    }
+  }
+
+  // ─── helpers ─────────────────────────────────────────────────────────────────────────────────
+
+  async #drop(a: Attempt | undefined): Promise<void> {
+    if (a === undefined) return;
+    a.finished = true;
+    this.#byToken.delete(a.token);
+    if (this.#byEndpoint.get(a.request.endpoint) === a) this.#byEndpoint.delete(a.request.endpoint);
+    await Promise.all(a.observations.splice(0).map((o) => o.cancel().catch(() => undefined)));
+  }
+
+  #ids(r: UpdateRequest): { campaignId: string; attempt: number } {
+    return { campaignId: r.campaignId, attempt: r.attempt };
+  }
+
+  #report(report: DeviceReport): void {
+    void this.#reportAsync(report);
+  }
+
+  async #reportAsync(report: DeviceReport): Promise<void> {
+    try {
+      await this.#o.reports.onDeviceReport(report);
+    } catch (error) {
+      // A late report of an attempt the engine already closed is refused there; that is not
+      // the device's fault and must not break delivery to others.
+      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ report, error });
+    }
+  }
+
+  async #audit(action: string, subject: string, outcome: 'success' | 'deny', details: Record<string, unknown>): Promise<void> {
+    try {
+      await this.#o.store.audit.append({ actor: AUDIT_ACTOR, action, subject, outcome, details });
+    } catch (error) {
+      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ action, subject, error });
+    }
+  }
+}
+
+function integerOf(node: Lwm2mNode): number | undefined {
+  if (node.kind !== 'resource' || node.multiple) return undefined;
+  const val = node.value;
+  return val.type === 'integer' || val.type === 'unsigned' ? Number(val.value) : undefined;
+}
+
+function stringOf(node: Lwm2mNode): string | undefined {
+  if (node.kind !== 'resource' || node.multiple) return undefined;
+  return node.value.type === 'string' ? node.value.value : undefined;
+}
+
+export function createLwm2mPullDriver(options: Lwm2mPullDriverOptions): Lwm2mPullDriver {
+  return new Lwm2mPullDriver(options);
+}
