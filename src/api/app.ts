@@ -258,16 +258,19 @@ function register(app: FastifyInstance, route: RouteSpec, handlers: Record<strin
   if (route.body !== undefined) schema.body = route.body;
   if (route.success.schema !== undefined) schema.response = { [route.success.status]: route.success.schema };
   const intKeys = integerQueryKeys(route.querystring);
+  const optionalBody = route.body !== undefined && route.optionalBody === true;
   app.route({
     method: route.method,
     url: API_PREFIX + route.path,
     schema,
     // A HEAD on an endless event stream would hold a connection open for no body.
     exposeHeadRoute: route.produces !== 'text/event-stream',
-    ...(intKeys.length === 0
+    ...(intKeys.length === 0 && !optionalBody
       ? {}
       : {
           preValidation: async (request: FastifyRequest) => {
+            // An optional body that was not sent is validated (and handled) as the empty object.
+            if (optionalBody && request.body === undefined) request.body = {};
             const q = request.query as Record<string, unknown>;
             for (const k of intKeys) {
               const v = q[k];

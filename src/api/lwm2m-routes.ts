@@ -91,6 +91,7 @@ export const LWM2M_ROUTES: readonly RouteSpec[] = [
     tag: 'devices',
     params: lwm2mPathParamsSchema(3),
     body: executeBodySchema,
+    optionalBody: true,
     success: { status: 204, description: 'The device executed it.' },
     errors: [...BODY, ...DEVICE],
   },

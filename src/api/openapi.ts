@@ -69,7 +69,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
   };
   const params = parameters(route);
   if (params.length > 0) op.parameters = params;
-  if (route.body !== undefined) op.requestBody = { required: true, content: { 'application/json': { schema: route.body } } };
+  if (route.body !== undefined) op.requestBody = { required: route.optionalBody !== true, content: { 'application/json': { schema: route.body } } };
   if (route.rawBody !== undefined) {
     op.requestBody = { required: true, description: route.rawBody.description, content: { [route.rawBody.mediaType]: { schema: { type: 'string', contentEncoding: 'binary' } } } };
   }

@@ -45,6 +45,8 @@ export interface RouteSpec {
   params?: JsonSchema;
   querystring?: JsonSchema;
   body?: JsonSchema;
+  /** The JSON body may be left out (it is then `{}`); only for bodies whose every property is optional. */
+  optionalBody?: true;
   /** A raw request body of this media type (streamed to the handler) instead of JSON. */
   rawBody?: { mediaType: 'application/octet-stream'; description: string };
   /** The success body's media type when it is not JSON (a download, a manifest, an event stream). */

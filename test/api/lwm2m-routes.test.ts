@@ -40,6 +40,7 @@ test('requests are checked before any device is reached, with the catalogue code
     ['POST', '/devices/lw-a/objects/3/0/4', { args: 'x=1' }, 400, 'ERR_API_VALIDATION'],
     ['POST', '/devices/lw-a/objects/3/0/4', { args: "0='ok'", extra: 1 }, 400, 'ERR_API_VALIDATION'],
     ['POST', '/devices/lw-a/objects/3/0/4', { args: "0='ok',1" }, 404, 'ERR_LWM2M_NOT_REGISTERED'],
+    ['POST', '/devices/lw-a/objects/3/0/4', undefined, 404, 'ERR_LWM2M_NOT_REGISTERED'],
     ['POST', '/devices/lw-a/observations', { path: '3/0' }, 400, 'ERR_API_VALIDATION'],
     ['POST', '/devices/lw-a/observations', { path: '/3/0/13' }, 404, 'ERR_LWM2M_NOT_REGISTERED'],
     ['DELETE', '/devices/lw-a/observations/3/0/13', undefined, 404, 'ERR_LWM2M_NO_OBSERVATION'],

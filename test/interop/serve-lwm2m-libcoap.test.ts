@@ -102,7 +102,7 @@ test('the device SDK against rootline serve over PSK: read /3/0, write /1/0/1, e
   const lifetime = await request(`${api}/devices/sdk-serve-1/objects/1/0/1?format=text`);
   assert.deepEqual((lifetime.body as { node: unknown }).node, { kind: 'singleResource', id: 1, type: 'unsigned', value: 600 });
 
-  const exec = await request(`${api}/devices/sdk-serve-1/objects/3/0/4`, { method: 'POST', body: {} });
+  const exec = await request(`${api}/devices/sdk-serve-1/objects/3/0/4`, { method: 'POST' }); // the body is optional
   assert.equal(exec.status, 204, exec.text);
   assert.equal(reboots, 1);
   const refused = await request(`${api}/devices/sdk-serve-1/objects/3/0/0`, { method: 'POST', body: {} });
