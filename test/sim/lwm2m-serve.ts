@@ -4,6 +4,7 @@
  * the API's sealer, the registration is bound to the credential the DTLS session authenticated.
  * Used by the sim tests in-process and by bench/lwm2m.ts in a child process.
  */
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,9 @@ import { loadConfig } from '../../src/server/config.js';
 import { CredentialSealer } from '../../src/server/credential-seal.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+
+/** Capped by net.core.rmem_max (4 MiB here); the kernel takes what it allows. */
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface Lwm2mServe {
   server: RunningServer;
@@ -38,7 +42,19 @@ export async function startLwm2mServe(options: { maxSessions?: number; logLevel?
       if (cred === undefined) return undefined;
       return sealer.unseal(cred.endpoint, identity, cred.material).catch(() => undefined);
     };
-    const dtls = await createDtlsServer({ host: '127.0.0.1', port: 0, psk: { lookup }, maxSessions: options.maxSessions ?? 20_000 });
+    // One socket takes every device's datagrams: the kernel default receive buffer (~200 KiB,
+    // about a hundred small datagrams at loopback truesize) overflows during a registration
+    // burst while the event loop is busy, and every drop costs a 1 s DTLS retransmission.
+    const socket = createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', () => undefined);
+    const dtls = await createDtlsServer({ socket, psk: { lookup }, maxSessions: options.maxSessions ?? 20_000 });
     const coap = new CoapEndpoint(dtlsServerTransport(dtls));
     dtls.on('sessionClosed', (session: { peerKey: string }) => coap.forgetPeer(session.peerKey));
     const lwm2m = createLwm2mServer({ endpoint: coap, store: server.store, identityOf: dtlsPeerIdentity((peer) => dtls.getSession(peer)) });
@@ -53,6 +69,7 @@ export async function startLwm2mServe(options: { maxSessions?: number; logLevel?
         await lwm2m.close();
         await coap.close();
         await server.close();
+        await new Promise<void>((resolve) => socket.close(() => resolve()));
         rmSync(dir, { recursive: true, force: true });
       },
     };
