@@ -1,7 +1,7 @@
 /**
- * LwM2M pull delivery (OMA LwM2M Core 1.1 Appendix E.6, Object 5): the package is served over
- * CoAPs at /fw/<token> with Block2, the device is told where with a Write of /5/0/1 Package URI,
- * its State (/5/0/3) and Update Result (/5/0/5) are observed and turned into engine reports,
+ * LwM2M delivery (OMA LwM2M Core 1.1 Appendix E.6, Object 5). Pull: the package is served over
+ * CoAPs at /fw/<token> with Block2 and the device is told where with a Write of /5/0/1 Package
+ * URI. Push: the package is written to /5/0/0 Package (Block1, from memory). Either way its State (/5/0/3) and Update Result (/5/0/5) are observed and turned into engine reports,
  * Update (/5/0/2) is executed once it reports Downloaded, and after its reboot the re-registered
  * device's /3/0/3 Firmware Version is read as the proof of success.
  *
@@ -40,6 +40,10 @@ export interface DeviceReportSink {
 
 export interface Lwm2mPullDriverOptions {
   lwm2m: Lwm2mServer;
+  /** 'pull' (default): Package URI and Block2; 'push': Write /5/0/0 with Block1. */
+  delivery?: 'pull' | 'push';
+  /** Push only: largest package written to /5/0/0 (default 1 MiB, the SDK's CoAP body limit). */
+  maxPushBytes?: number;
   /** The CoAPs endpoint devices reach the package on (usually the LwM2M one). */
   coap: CoapEndpoint;
   /** The same resolver the LwM2M server uses: peer → credential. */
@@ -77,7 +81,8 @@ export class Lwm2mPullDriver implements DeliveryDriver {
   readonly #path: string;
   readonly #byToken = new Map<string, Attempt>();
   readonly #byEndpoint = new Map<string, Attempt>();
-  readonly #resource: ResourceHandle;
+  readonly #resource: ResourceHandle | undefined;
+  readonly #delivery: 'pull' | 'push';
   readonly #verifiedBlobs = new Set<string>();
   readonly #onRegistered: (e: { registration: { endpoint: string } }) => void;
 
@@ -86,7 +91,9 @@ export class Lwm2mPullDriver implements DeliveryDriver {
     this.#o = options;
     this.#path = options.resourcePath ?? 'fw';
     assertString(this.#path, 'options.resourcePath', { max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
-    this.#resource = options.coap.resource(`/${this.#path}/*`, { get: (req) => this.#serve(req), hidden: true });
+    this.#delivery = options.delivery ?? 'pull';
+    // Only pull needs the package resource; a push driver beside a pull driver on one endpoint must not take it.
+    this.#resource = this.#delivery === 'pull' ? options.coap.resource(`/${this.#path}/*`, { get: (req) => this.#serve(req), hidden: true }) : undefined;
     this.#onRegistered = (e) => void this.#registered(e.registration.endpoint);
     options.lwm2m.on('registered', this.#onRegistered);
   }
@@ -107,15 +114,37 @@ export class Lwm2mPullDriver implements DeliveryDriver {
     this.#byEndpoint.set(endpoint, attempt);
     const uri = `${this.#o.packageBaseUri}/${this.#path}/${token}`;
     try {
+      if (this.#delivery === 'push' && pkg.size > (this.#o.maxPushBytes ?? 1 << 20)) {
+        throw new DeliveryError('ERR_FOTA_PACKAGE_TOO_LARGE_FOR_PUSH', `a ${pkg.size}-byte package is over the push limit; use pull`);
+      }
       // Observe first, so no state change between the write and the observation is missed.
       await this.#observe(attempt);
-      await this.#o.lwm2m.write(endpoint, '/5/0/1', v.string(uri));
+      if (this.#delivery === 'pull') await this.#o.lwm2m.write(endpoint, '/5/0/1', v.string(uri));
     } catch (err) {
       await this.#drop(attempt);
-      await this.#audit('fota.delivery.start', endpoint, 'deny', { ...this.#ids(request), reason: (err as { code?: string }).code ?? String(err) });
+      await this.#audit('fota.delivery.start', endpoint, 'deny', { ...this.#ids(request), method: `lwm2m-${this.#delivery}`, reason: (err as { code?: string }).code ?? String(err) });
       throw err;
     }
-    await this.#audit('fota.delivery.start', endpoint, 'success', { ...this.#ids(request), method: 'lwm2m-pull', packageKind: pkg.kind, packageSize: pkg.size, firmwareId: request.firmware.id });
+    await this.#audit('fota.delivery.start', endpoint, 'success', { ...this.#ids(request), method: `lwm2m-${this.#delivery}`, packageKind: pkg.kind, packageSize: pkg.size, firmwareId: request.firmware.id });
+    if (this.#delivery === 'push') void this.#push(attempt);
+  }
+
+  /**
+   * The Block1 write is the download, so it runs after startUpdate resolved (the engine must not
+   * wait for it); a failed transfer is reported as an error of the attempt.
+   */
+  async #push(a: Attempt): Promise<void> {
+    try {
+      const bytes = await a.pkg.read(0, a.pkg.size);
+      if (a.finished) return;
+      await this.#o.lwm2m.write(a.request.endpoint, '/5/0/0', v.opaque(bytes));
+      this.#progress(a, a.pkg.size);
+    } catch (err) {
+      if (a.finished) return;
+      await this.#audit('fota.delivery.push', a.request.endpoint, 'deny', { ...this.#ids(a.request), reason: (err as { code?: string }).code ?? String(err) });
+      await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'error', message: `Write /5/0/0 failed: ${(err as Error).message}` });
+      await this.#drop(a);
+    }
   }
 
   async cancelUpdate(request: Pick<UpdateRequest, 'endpoint' | 'campaignId' | 'attempt'>): Promise<void> {
@@ -131,7 +160,7 @@ export class Lwm2mPullDriver implements DeliveryDriver {
   /** Removes the package resource and the registration listener, ends every observation. */
   async close(): Promise<void> {
     this.#o.lwm2m.off('registered', this.#onRegistered);
-    this.#resource.remove();
+    this.#resource?.remove();
     await Promise.all([...this.#byEndpoint.values()].map((a) => this.#drop(a)));
   }
 
@@ -328,6 +357,11 @@ function stringOf(node: Lwm2mNode): string | undefined {
   return node.value.type === 'string' ? node.value.value : undefined;
 }
 
-export function createLwm2mPullDriver(options: Lwm2mPullDriverOptions): Lwm2mPullDriver {
-  return new Lwm2mPullDriver(options);
+export function createLwm2mPullDriver(options: Omit<Lwm2mPullDriverOptions, 'delivery'>): Lwm2mPullDriver {
+  return new Lwm2mPullDriver({ ...options, delivery: 'pull' });
+}
+
+/** The push variant: the same Object 5 handling, the package written to /5/0/0 (Block1). */
+export function createLwm2mPushDriver(options: Omit<Lwm2mPullDriverOptions, 'delivery'>): Lwm2mPullDriver {
+  return new Lwm2mPullDriver({ ...options, delivery: 'push' });
 }

@@ -14,7 +14,7 @@ import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { openSoftwareKeyStore } from '../../../src/crypto/keystore/software.js';
 import { createDtlsServer, dtlsServerTransport } from '../../../src/dtls/index.js';
 import { CampaignEngine } from '../../../src/fota/campaign/index.js';
-import { createLwm2mPullDriver, type Lwm2mPullDriver } from '../../../src/fota/drivers/index.js';
+import { createLwm2mPullDriver, createLwm2mPushDriver, type Lwm2mPullDriver } from '../../../src/fota/drivers/index.js';
 import { createDeltaCache, createFirmwareService, type DeltaCache, type FirmwareService } from '../../../src/fota/firmware/index.js';
 import { createLwm2mServer, dtlsPeerIdentity, type Lwm2mServer } from '../../../src/lwm2m/server/index.js';
 import type { FirmwareImageRecord } from '../../../src/store/firmware-types.js';
@@ -60,7 +60,7 @@ export interface Device {
   updater: FirmwareUpdater | undefined;
 }
 
-export async function createWorld(t: TestContext): Promise<World> {
+export async function createWorld(t: TestContext, options: { delivery?: 'pull' | 'push' } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-fota-driver-'));
   const store = await openSqliteStore({ file: join(dir, 'db.sqlite') });
   const keyStore = await openSoftwareKeyStore({ directory: join(dir, 'keys'), masterKey: randomBytes(32) });
@@ -80,7 +80,7 @@ export async function createWorld(t: TestContext): Promise<World> {
   const coapsUri = `coaps://127.0.0.1:${dtls.address().port}`;
   // The engine takes the driver, the driver reports to the engine: bound once both exist.
   const late: { engine?: CampaignEngine } = {};
-  const driver = createLwm2mPullDriver({
+  const driver = (options.delivery === 'push' ? createLwm2mPushDriver : createLwm2mPullDriver)({
     lwm2m,
     coap,
     identityOf,
