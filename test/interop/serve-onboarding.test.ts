@@ -64,8 +64,9 @@ before(async () => {
   assert.equal((await runCli(['factory', 'mint', '--data', other, '--serial', 'OT-1', '--model', 'Gadget', '--out', 'rogue'], { env, cwd: dir })).code, 0);
 
   const config = join(dir, 'rootline.json');
-  writeFileSync(config, JSON.stringify({ onboarding: { masa: true, approval: 'automatic', manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
-  serving = main(['serve', '--config', config, '--data', data, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--device-host', '127.0.0.1', '--log-level', 'error'], {
+  // The MASA is turned on by --masa, the rest comes from the file.
+  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
+  serving = main(['serve', '--config', config, '--masa', '--data', data, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--device-host', '127.0.0.1', '--log-level', 'error'], {
     env,
     cwd: dir,
     fetch: globalThis.fetch,
