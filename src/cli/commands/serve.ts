@@ -50,7 +50,7 @@ function shutdownRequest(io: CliIo): { requested: Promise<string>; dispose(): vo
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'run the server (HTTP API, CoAP, CoAPs; EST as it lands)',
+  summary: 'run the server (HTTP API, CoAP, CoAPs; EST/BRSKI when onboarding is configured)',
   help: `Usage: rootline serve [options]
 
 Runs rootline in the foreground until SIGINT or SIGTERM. Ports given as 0 pick free ports; the
