@@ -14,7 +14,7 @@ import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { openSoftwareKeyStore } from '../../../src/crypto/keystore/software.js';
 import { createDtlsServer, dtlsServerTransport } from '../../../src/dtls/index.js';
 import { CampaignEngine } from '../../../src/fota/campaign/index.js';
-import { createLwm2mPullDriver, createLwm2mPushDriver, type Lwm2mPullDriver } from '../../../src/fota/drivers/index.js';
+import { createLwm2mPullDriver, createLwm2mPushDriver, type Lwm2mDeliveryDriver } from '../../../src/fota/drivers/index.js';
 import { createDeltaCache, createFirmwareService, type DeltaCache, type FirmwareService } from '../../../src/fota/firmware/index.js';
 import { createLwm2mServer, dtlsPeerIdentity, type Lwm2mServer } from '../../../src/lwm2m/server/index.js';
 import type { FirmwareImageRecord } from '../../../src/store/firmware-types.js';
@@ -30,7 +30,7 @@ export interface World {
   firmware: FirmwareService;
   deltas: DeltaCache;
   lwm2m: Lwm2mServer;
-  driver: Lwm2mPullDriver;
+  driver: Lwm2mDeliveryDriver;
   engine: CampaignEngine;
   coapsUri: string;
   v1: Uint8Array;

@@ -38,7 +38,7 @@ export interface DeviceReportSink {
   onDeviceVersion(endpoint: string, version: string): Promise<unknown>;
 }
 
-export interface Lwm2mPullDriverOptions {
+export interface Lwm2mDeliveryDriverOptions {
   lwm2m: Lwm2mServer;
   /** 'pull' (default): Package URI and Block2; 'push': Write /5/0/0 with Block1. */
   delivery?: 'pull' | 'push';
@@ -76,8 +76,8 @@ interface Attempt {
 
 const AUDIT_ACTOR = 'system:fota-driver';
 
-export class Lwm2mPullDriver implements DeliveryDriver {
-  readonly #o: Lwm2mPullDriverOptions;
+export class Lwm2mDeliveryDriver implements DeliveryDriver {
+  readonly #o: Lwm2mDeliveryDriverOptions;
   readonly #path: string;
   readonly #byToken = new Map<string, Attempt>();
   readonly #byEndpoint = new Map<string, Attempt>();
@@ -86,7 +86,7 @@ export class Lwm2mPullDriver implements DeliveryDriver {
   readonly #verifiedBlobs = new Set<string>();
   readonly #onRegistered: (e: { registration: { endpoint: string } }) => void;
 
-  constructor(options: Lwm2mPullDriverOptions) {
+  constructor(options: Lwm2mDeliveryDriverOptions) {
     assertString(options.packageBaseUri, 'options.packageBaseUri', { max: 1024, pattern: /^coaps?:\/\/[^/]+$/ });
     this.#o = options;
     this.#path = options.resourcePath ?? 'fw';
@@ -357,11 +357,11 @@ function stringOf(node: Lwm2mNode): string | undefined {
   return node.value.type === 'string' ? node.value.value : undefined;
 }
 
-export function createLwm2mPullDriver(options: Omit<Lwm2mPullDriverOptions, 'delivery'>): Lwm2mPullDriver {
-  return new Lwm2mPullDriver({ ...options, delivery: 'pull' });
+export function createLwm2mPullDriver(options: Omit<Lwm2mDeliveryDriverOptions, 'delivery'>): Lwm2mDeliveryDriver {
+  return new Lwm2mDeliveryDriver({ ...options, delivery: 'pull' });
 }
 
 /** The push variant: the same Object 5 handling, the package written to /5/0/0 (Block1). */
-export function createLwm2mPushDriver(options: Omit<Lwm2mPullDriverOptions, 'delivery'>): Lwm2mPullDriver {
-  return new Lwm2mPullDriver({ ...options, delivery: 'push' });
+export function createLwm2mPushDriver(options: Omit<Lwm2mDeliveryDriverOptions, 'delivery'>): Lwm2mDeliveryDriver {
+  return new Lwm2mDeliveryDriver({ ...options, delivery: 'push' });
 }
