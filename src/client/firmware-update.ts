@@ -128,7 +128,14 @@ export class FirmwareUpdater {
       // was erased, so "the device should remove the downloaded firmware image" holds.
       this.#o.object.setState(FirmwareState.Idle);
       this.#o.object.setResult(updateResultFor(err));
-    });
+    }).catch((err: unknown) => this.#fatal(err));
+  }
+
+  /** Something failed while handling a failure (a slot that cannot be erased): Idle, result 8. */
+  #fatal(err: unknown): void {
+    this.#o.object.setState(FirmwareState.Idle);
+    this.#o.object.setResult(FirmwareResult.UpdateFailed);
+    this.#o.onError?.(err instanceof Error ? err : new Error(String(err)));
   }
 
   async #cancel(): Promise<void> {
@@ -339,7 +346,9 @@ export class FirmwareUpdater {
     this.#busy = new Promise<void>((resolve) => setTimeout(resolve, this.#o.rebootDelayMs ?? 20)).then(async () => {
       if (run !== this.#run) return;
       const bank = this.#o.bank;
-      const image = bank.spareImage!;
+      const image = bank.spareImage;
+      // Cancelled between Downloaded and the reboot: nothing to boot into.
+      if (image === undefined) throw new FirmwareUpdateError('ERR_FIRMWARE_NOTHING_TO_INSTALL', FirmwareResult.UpdateFailed, 'the spare slot holds no verified image');
       bank.markPending();
       const { swapped } = await bank.boot(() => this.faults.bootFailure !== true);
       if (swapped) {
@@ -354,7 +363,7 @@ export class FirmwareUpdater {
       }
       this.#o.object.setState(FirmwareState.Idle);
       await this.#restart();
-    });
+    }).catch((err: unknown) => this.#fatal(err));
   }
 }
 

@@ -162,6 +162,8 @@ export const FirmwareResult = {
   InvalidUri: 7,
   UpdateFailed: 8,
   UnsupportedProtocol: 9,
+  /** Object 5 v1.1: "10: Firmware update cancelled". */
+  Cancelled: 10,
 } as const;
 
 /** What the Firmware Update object hands to the firmware updater (firmware-update.ts). */
@@ -219,6 +221,18 @@ export class FirmwareUpdateObject {
           if (this.state !== FirmwareState.Downloaded) throw new Lwm2mOperationError(CoapCode.MethodNotAllowed, 'Update is only allowed in state Downloaded');
           this.setState(FirmwareState.Updating);
           await this.#actions.update?.();
+        },
+      },
+      10: {
+        execute: () => {
+          // Resource 10 Cancel (Object 5 v1.1): "If the device is in the process of installing
+          // the firmware or has already completed installation it MUST respond with Method Not
+          // Allowed error code. Upon successful Cancel operation, Update Result Resource is set
+          // to 10 and State is set to 0 by the device."
+          if (this.state === FirmwareState.Updating) throw new Lwm2mOperationError(CoapCode.MethodNotAllowed, 'the update is being installed');
+          this.#actions.cancel?.();
+          this.setState(FirmwareState.Idle);
+          this.setResult(FirmwareResult.Cancelled);
         },
       },
     });

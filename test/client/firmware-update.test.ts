@@ -128,6 +128,22 @@ test('an image larger than the spare slot: "2: Not enough flash memory", before 
   assert.equal(d.bank.installed.version, '1.0.0');
 });
 
+test('Cancel (/5/0/10) in Downloaded: Result 10, State 0, the spare slot emptied; Update is then refused', async (t) => {
+  const w = await createWorld(t);
+  const d = await w.addDevice('dev-cancel');
+  await w.lwm2m.write('dev-cancel', '/5/0/0', v.opaque(Buffer.concat([encodePackageHeader('full', w.img2.manifest, w.v2.length), w.v2])));
+  await d.updater!.idle();
+  assert.deepEqual(stateOf(d), [2, 0]);
+  assert.equal(d.bank.spareImage?.version, '2.0.0');
+  await w.lwm2m.execute('dev-cancel', '/5/0/10');
+  await d.updater!.idle();
+  assert.deepEqual(stateOf(d), [0, 10]);
+  assert.equal(d.bank.spareImage, undefined);
+  assert.deepEqual(await d.bank.spareSlot.read(0, 16), new Uint8Array(16).fill(0xff), 'the downloaded image is removed');
+  await assert.rejects(w.lwm2m.execute('dev-cancel', '/5/0/2'), (err: { code?: string }) => err.code === 'ERR_LWM2M_DEVICE_ERROR');
+  assert.equal(d.bank.installed.version, '1.0.0');
+});
+
 test('file-backed slot: blank after open, writes and reads at offsets, bounds checked, erase', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-slot-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
