@@ -9,6 +9,7 @@ import { isRootlineError } from '../errors.js';
 import { ApiError } from './errors.js';
 import { viaGateway, type DeviceRegistrationView, type Lwm2mGateway, type ReadFormatName } from './lwm2m-gateway.js';
 import { lwm2mPathOf } from './lwm2m-routes.js';
+import { DEFAULT_DEVICE_WAIT_SECONDS } from './lwm2m-schemas.js';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -20,6 +21,10 @@ export interface Lwm2mRouteDeps {
 }
 
 type PathParams = Record<string, string> & { endpoint: string };
+
+function waitOf(req: FastifyRequest): { waitMs: number } {
+  return { waitMs: ((req.query as { timeout?: number } | undefined)?.timeout ?? DEFAULT_DEVICE_WAIT_SECONDS) * 1000 };
+}
 
 /** Whether the device exists: a missing device is ERR_API_DEVICE_NOT_FOUND, not "not registered". */
 async function requireDevice(store: Store, endpoint: string): Promise<void> {
@@ -50,7 +55,7 @@ export function createLwm2mHandlers(deps: Lwm2mRouteDeps): Record<string, Handle
     const params = req.params as PathParams;
     const path = lwm2mPathOf(params);
     const { format } = req.query as { format?: ReadFormatName };
-    const r = await viaGateway(() => gw().read(params.endpoint, path, format));
+    const r = await viaGateway(() => gw().read(params.endpoint, path, { ...waitOf(req), ...(format !== undefined ? { format } : {}) }));
     return { endpoint: params.endpoint, ...r };
   };
   const write: Handler = async (req, reply) => {
@@ -58,25 +63,25 @@ export function createLwm2mHandlers(deps: Lwm2mRouteDeps): Record<string, Handle
     const path = lwm2mPathOf(params);
     const mode = (req.query as { mode?: 'replace' | 'update' }).mode ?? 'replace';
     // The body's values are not audited: they may be anything the operator writes, secrets included.
-    await audited('lwm2m.write', params.endpoint, { path, mode }, () => gw().write(params.endpoint, path, req.body, mode));
+    await audited('lwm2m.write', params.endpoint, { path, mode }, () => gw().write(params.endpoint, path, req.body, { ...waitOf(req), mode }));
     return reply.status(204).send();
   };
   const execute: Handler = async (req, reply) => {
     const params = req.params as PathParams;
     const path = lwm2mPathOf(params);
     const args = (req.body as { args?: string } | undefined)?.args;
-    await audited('lwm2m.execute', params.endpoint, { path }, () => gw().execute(params.endpoint, path, args));
+    await audited('lwm2m.execute', params.endpoint, { path }, () => gw().execute(params.endpoint, path, { ...waitOf(req), ...(args !== undefined ? { args } : {}) }));
     return reply.status(204).send();
   };
   const discover: Handler = async (req) => {
     const params = req.params as PathParams;
-    const links = await viaGateway(() => gw().discover(params.endpoint, lwm2mPathOf(params)));
+    const links = await viaGateway(() => gw().discover(params.endpoint, lwm2mPathOf(params), waitOf(req)));
     return { endpoint: params.endpoint, links };
   };
   const observe: Handler = async (req, reply) => {
     const { endpoint } = req.params as PathParams;
     const { path } = req.body as { path: string };
-    const obs = await viaGateway(() => gw().observe(endpoint, path));
+    const obs = await viaGateway(() => gw().observe(endpoint, path, waitOf(req)));
     void reply.status(201);
     return obs;
   };

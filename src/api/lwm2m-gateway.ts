@@ -56,14 +56,19 @@ export interface BootstrapConfigView {
   servers: Record<string, unknown>[];
 }
 
+/** How long a request may wait for a sleeping (queue-mode) device before it expires. */
+export interface DeviceWait {
+  waitMs: number;
+}
+
 export interface Lwm2mGateway {
   /** Registration facts of each endpoint asked for (one entry per endpoint). */
   describe(endpoints: readonly string[]): Promise<Map<string, DeviceRegistrationView>>;
-  read(endpoint: string, path: string, format?: ReadFormatName): Promise<{ path: string; format: number; node: unknown }>;
-  write(endpoint: string, path: string, body: unknown, mode: 'replace' | 'update'): Promise<void>;
-  execute(endpoint: string, path: string, args?: string): Promise<void>;
-  discover(endpoint: string, path: string): Promise<LinkView[]>;
-  observe(endpoint: string, path: string): Promise<ObservationView>;
+  read(endpoint: string, path: string, options: DeviceWait & { format?: ReadFormatName }): Promise<{ path: string; format: number; node: unknown }>;
+  write(endpoint: string, path: string, body: unknown, options: DeviceWait & { mode: 'replace' | 'update' }): Promise<void>;
+  execute(endpoint: string, path: string, options: DeviceWait & { args?: string }): Promise<void>;
+  discover(endpoint: string, path: string, options: DeviceWait): Promise<LinkView[]>;
+  observe(endpoint: string, path: string, options: DeviceWait): Promise<ObservationView>;
   /** Cancels the observations of this path; false when there was none. */
   cancelObservation(endpoint: string, path: string): Promise<boolean>;
   /** Validates, seals the secrets and stores; answers the view without secrets. */

@@ -22,10 +22,29 @@ export function lwm2mPathParamsSchema(depth: 1 | 2 | 3 | 4) {
   } as const;
 }
 
+/** Default of `timeout`: an HTTP client should not wait a queue-mode device's whole sleep (up to 24 h). */
+export const DEFAULT_DEVICE_WAIT_SECONDS = 60;
+
+const timeoutProperty = {
+  timeout: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 86400,
+    description: `Seconds a request may wait for a sleeping (queue-mode) device to wake up (default ${DEFAULT_DEVICE_WAIT_SECONDS}); then ERR_LWM2M_REQUEST_EXPIRED.`,
+  },
+} as const;
+
+export const deviceRequestQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: timeoutProperty,
+} as const;
+
 export const readQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    ...timeoutProperty,
     format: { type: 'string', enum: [...READ_FORMATS], description: 'Content format to ask the device for (default: what it prefers; text for a single resource only).' },
   },
 } as const;
@@ -34,6 +53,7 @@ export const writeQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    ...timeoutProperty,
     mode: { type: 'string', enum: ['replace', 'update'], description: 'replace (PUT, default) or update (partial update, POST) — Core §6.3.3.' },
   },
 } as const;

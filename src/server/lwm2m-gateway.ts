@@ -6,7 +6,7 @@
  * already work.
  */
 import { ApiError } from '../api/errors.js';
-import type { BootstrapConfigView, DeviceRegistrationView, LinkView, Lwm2mGateway, ObjectSummary, ObservationView, ReadFormatName } from '../api/lwm2m-gateway.js';
+import type { BootstrapConfigView, DeviceRegistrationView, DeviceWait, LinkView, Lwm2mGateway, ObjectSummary, ObservationView, ReadFormatName } from '../api/lwm2m-gateway.js';
 import { ContentFormat } from '../coap/content-format.js';
 import { parseRegistrationLinks } from '../lwm2m/codec/link-format.js';
 import { formatPath, parsePath, pathIds } from '../lwm2m/model/path.js';
@@ -89,30 +89,30 @@ export class Lwm2mGatewayService implements Lwm2mGateway {
     return out;
   }
 
-  async read(endpoint: string, path: string, format?: ReadFormatName): Promise<{ path: string; format: number; node: unknown }> {
-    const r = await this.#live().read(endpoint, parsePath(path), format !== undefined ? { format: FORMAT_NUMBERS[format] } : {});
+  async read(endpoint: string, path: string, o: DeviceWait & { format?: ReadFormatName }): Promise<{ path: string; format: number; node: unknown }> {
+    const r = await this.#live().read(endpoint, parsePath(path), { queueTimeoutMs: o.waitMs, ...(o.format !== undefined ? { format: FORMAT_NUMBERS[o.format] } : {}) });
     return { path: formatPath(r.path), format: r.format, node: nodeToJson(r.node) };
   }
 
-  async write(endpoint: string, path: string, body: unknown, mode: 'replace' | 'update'): Promise<void> {
+  async write(endpoint: string, path: string, body: unknown, o: DeviceWait & { mode: 'replace' | 'update' }): Promise<void> {
     const server = this.#live();
     const p = parsePath(path);
-    await server.write(endpoint, p, nodeFromJson(server.objects, p, body), { mode });
+    await server.write(endpoint, p, nodeFromJson(server.objects, p, body), { mode: o.mode, queueTimeoutMs: o.waitMs });
   }
 
-  async execute(endpoint: string, path: string, args?: string): Promise<void> {
-    await this.#live().execute(endpoint, parsePath(path), args);
+  async execute(endpoint: string, path: string, o: DeviceWait & { args?: string }): Promise<void> {
+    await this.#live().execute(endpoint, parsePath(path), o.args, { queueTimeoutMs: o.waitMs });
   }
 
-  async discover(endpoint: string, path: string): Promise<LinkView[]> {
-    const links = await this.#live().discover(endpoint, parsePath(path));
+  async discover(endpoint: string, path: string, o: DeviceWait): Promise<LinkView[]> {
+    const links = await this.#live().discover(endpoint, parsePath(path), { queueTimeoutMs: o.waitMs });
     return links.map((l) => ({ path: l.path !== undefined ? formatPath(l.path) : l.target, attributes: { ...l.attributes } }));
   }
 
-  async observe(endpoint: string, path: string): Promise<ObservationView> {
+  async observe(endpoint: string, path: string, o: DeviceWait): Promise<ObservationView> {
     const p = parsePath(path);
     if (pathIds(p).length === 0) throw new ApiError('ERR_LWM2M_BAD_PATH', 'observe an object, instance, resource or resource instance, not /');
-    const obs = await this.#live().observe(endpoint, p);
+    const obs = await this.#live().observe(endpoint, p, { queueTimeoutMs: o.waitMs });
     const key = `${endpoint} ${formatPath(p)}`;
     this.#observations.set(key, [...(this.#observations.get(key) ?? []), obs]);
     const initial = obs.initial;

@@ -12,12 +12,15 @@
  */
 import type { Logger } from 'pino';
 import type { EventPublisher } from '../api/events-hub.js';
-import { nodeToJson, valueToJson, createBootstrapServer, createLwm2mServer, dtlsPeerIdentity, noSecPeerIdentity, type Lwm2mServer, type BootstrapServer } from '../lwm2m/server/index.js';
+import { nodeToJson, valueToJson, createBootstrapServer, createLwm2mServer, dtlsPeerIdentity, noSecPeerIdentity, type Lwm2mServer, type BootstrapServer, type Lwm2mServerOptions } from '../lwm2m/server/index.js';
 import { formatPath } from '../lwm2m/model/path.js';
 import type { RegistrationRecord, Store } from '../store/types.js';
 import type { CoapListener } from './coap-listeners.js';
 import type { BootstrapSecrets } from './lwm2m-bootstrap-secrets.js';
 import { registrationView, type Lwm2mGatewayService } from './lwm2m-gateway.js';
+
+/** The LwM2M server settings `startServer` passes through (queue mode, expiry sweep). */
+export type Lwm2mTuning = Pick<Lwm2mServerOptions, 'queue' | 'lifetimeGraceMs' | 'sweepIntervalMs'>;
 
 export interface Lwm2mServicesOptions {
   store: Store;
@@ -27,6 +30,7 @@ export interface Lwm2mServicesOptions {
   gateway: Lwm2mGatewayService;
   events: EventPublisher;
   logger: Logger;
+  tuning?: Lwm2mTuning;
 }
 
 export interface Lwm2mServices {
@@ -50,6 +54,7 @@ export function startLwm2mServices(o: Lwm2mServicesOptions): Lwm2mServices {
   const identityOf = dtlsPeerIdentity((peer) => dtls.getSession(peer));
 
   const lwm2m = createLwm2mServer({
+    ...o.tuning,
     store: o.store,
     endpoints: [
       { endpoint: secureEndpoint, identityOf },

@@ -28,7 +28,7 @@ import { HandshakeAuditor, type HandshakeAuditOptions } from './handshake-audit.
 import { ListenerRegistry, type ListenerAddress } from './listeners.js';
 import { BootstrapSecrets } from './lwm2m-bootstrap-secrets.js';
 import { Lwm2mGatewayService } from './lwm2m-gateway.js';
-import { startLwm2mServices, type Lwm2mServices } from './lwm2m-service.js';
+import { startLwm2mServices, type Lwm2mServices, type Lwm2mTuning } from './lwm2m-service.js';
 import { createLogger, redactStoreUrl } from './logger.js';
 import { coapsTarget, startOnboardingServices, type OnboardingServices } from './onboarding-services.js';
 import { packageVersion } from './version.js';
@@ -50,6 +50,8 @@ export interface StartServerOptions {
   fota?: FotaOptions;
   /** Ring size, stream cap and heartbeat of GET /api/v1/events. */
   events?: EventHubOptions;
+  /** LwM2M queue-mode and expiry settings (tests shorten the awake window). */
+  lwm2m?: Lwm2mTuning;
 }
 
 export interface RunningServer {
@@ -216,7 +218,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     cleanups.push(() => listeners.stopAll());
     const addresses = await listeners.startAll();
     // Pushed after the listeners' cleanup, so it runs first: /rd, /dp and /bs go before the endpoints close.
-    const lwm2m = startLwm2mServices({ store, secure, noSec, secrets: bootstrapSecrets, gateway: lwm2mGateway, events, logger });
+    const lwm2m = startLwm2mServices({ store, secure, noSec, secrets: bootstrapSecrets, gateway: lwm2mGateway, events, logger, ...(options.lwm2m !== undefined ? { tuning: options.lwm2m } : {}) });
     cleanups.push(() => lwm2m.close());
 
     let closing: Promise<void> | undefined;
