@@ -60,6 +60,12 @@ export interface Lwm2mDeliveryDriverOptions {
   tokenLifetimeMs?: number;
   /** Write the version read from /3/0/3 into the device registry (default true). */
   updateRegistry?: boolean;
+  /**
+   * Read /3/0/3 of every device that registers without an attempt of this driver in memory and
+   * pass it to `reports.onDeviceVersion` (default true): after a server restart the engine's
+   * in-flight attempts still get their proof of success when the device comes back.
+   */
+  readVersionOnRegistration?: boolean;
 }
 
 interface Attempt {
@@ -285,7 +291,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     a.finished = true;
     await this.#reportAsync({ ...this.#ids(a.request), endpoint, kind: 'result', result: UPDATE_RESULT.SUCCESS });
     if (version !== undefined) {
-      if (this.#o.updateRegistry !== false) await this.#o.store.devices.update(endpoint, { firmwareVersion: version }).catch((error: unknown) => driverErrorChannel.publish({ endpoint, error }));
+      await this.#recordVersion(endpoint, version).catch((error: unknown) => driverErrorChannel.publish({ endpoint, error }));
       await this.#reportAsync({ ...this.#ids(a.request), endpoint, kind: 'version', version });
     }
     await this.#drop(a);
@@ -294,7 +300,10 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
   /** After a reboot the device registers anew: its observations are gone, its Object 5 says how it went. */
   async #registered(endpoint: string): Promise<void> {
     const a = this.#byEndpoint.get(endpoint);
-    if (a === undefined || a.finished) return;
+    if (a === undefined || a.finished) {
+      if (this.#o.readVersionOnRegistration !== false) await this.#unattendedVersion(endpoint);
+      return;
+    }
     try {
       const result = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/5')).node);
       if (result === UPDATE_RESULT.SUCCESS) return await this.#confirm(a);
@@ -307,6 +316,24 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     } catch (err) {
       if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ endpoint, error: err });
     }
+  }
+
+  async #unattendedVersion(endpoint: string): Promise<void> {
+    try {
+      const version = stringOf((await this.#o.lwm2m.read(endpoint, '/3/0/3')).node);
+      if (version === undefined) return;
+      await this.#recordVersion(endpoint, version);
+      // The engine applies it to this device's in-flight attempts only (none: nothing changes).
+      await this.#o.reports.onDeviceVersion(endpoint, version);
+    } catch (err) {
+      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ endpoint, error: err });
+    }
+  }
+
+  async #recordVersion(endpoint: string, version: string): Promise<void> {
+    if (this.#o.updateRegistry === false) return;
+    const device = await this.#o.store.devices.get(endpoint);
+    if (device !== undefined && device.firmwareVersion !== version) await this.#o.store.devices.update(endpoint, { firmwareVersion: version });
   }
 
   // ─── helpers ─────────────────────────────────────────────────────────────────────────────────

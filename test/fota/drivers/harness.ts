@@ -13,7 +13,7 @@ import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, t
 import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { openSoftwareKeyStore } from '../../../src/crypto/keystore/software.js';
 import { createDtlsServer, dtlsServerTransport } from '../../../src/dtls/index.js';
-import { CampaignEngine } from '../../../src/fota/campaign/index.js';
+import { CampaignEngine, type DeliveryDriver } from '../../../src/fota/campaign/index.js';
 import { createLwm2mPullDriver, createLwm2mPushDriver, type Lwm2mDeliveryDriver } from '../../../src/fota/drivers/index.js';
 import { createDeltaCache, createFirmwareService, type DeltaCache, type FirmwareService } from '../../../src/fota/firmware/index.js';
 import { createLwm2mServer, dtlsPeerIdentity, type Lwm2mServer } from '../../../src/lwm2m/server/index.js';
@@ -30,7 +30,7 @@ export interface World {
   firmware: FirmwareService;
   deltas: DeltaCache;
   lwm2m: Lwm2mServer;
-  driver: Lwm2mDeliveryDriver;
+  readonly driver: Lwm2mDeliveryDriver;
   engine: CampaignEngine;
   coapsUri: string;
   v1: Uint8Array;
@@ -38,6 +38,8 @@ export interface World {
   img1: FirmwareImageRecord;
   img2: FirmwareImageRecord;
   addDevice(endpoint: string, o?: DeviceSetup): Promise<Device>;
+  /** Closes the driver and makes a new one (its attempts in memory are gone, as after a restart). */
+  restartDriver(): Promise<Lwm2mDeliveryDriver>;
   /** Ticks the engine until every listed device is done (succeeded or failed). */
   runUntilDone(campaignId: string, endpoints: readonly string[]): Promise<Map<string, CampaignDeviceRecord>>;
 }
@@ -80,7 +82,7 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
   const coapsUri = `coaps://127.0.0.1:${dtls.address().port}`;
   // The engine takes the driver, the driver reports to the engine: bound once both exist.
   const late: { engine?: CampaignEngine } = {};
-  const driver = (options.delivery === 'push' ? createLwm2mPushDriver : createLwm2mPullDriver)({
+  const makeDriver = (): Lwm2mDeliveryDriver => (options.delivery === 'push' ? createLwm2mPushDriver : createLwm2mPullDriver)({
     lwm2m,
     coap,
     identityOf,
@@ -90,7 +92,10 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
     packageBaseUri: coapsUri,
     reports: { onDeviceReport: (r) => late.engine!.onDeviceReport(r), onDeviceVersion: (e, v) => late.engine!.onDeviceVersion(e, v) },
   });
-  const engine = new CampaignEngine({ store, driver, firmware: deltas });
+  let driver = makeDriver();
+  // As in src/server: the engine holds a forwarder, so the driver can be replaced (a restart).
+  const forward: DeliveryDriver = { startUpdate: (r) => driver.startUpdate(r), cancelUpdate: (r) => driver.cancelUpdate(r) };
+  const engine = new CampaignEngine({ store, driver: forward, firmware: deltas });
   late.engine = engine;
   const clients: Lwm2mClient[] = [];
   t.after(async () => {
@@ -105,7 +110,15 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
   });
 
   const world: World = {
-    store, firmware, deltas, lwm2m, driver, engine, coapsUri, v1, v2, img1, img2,
+    store, firmware, deltas, lwm2m, engine,
+    get driver() {
+      return driver;
+    },
+    async restartDriver() {
+      await driver.close();
+      driver = makeDriver();
+      return driver;
+    }, coapsUri, v1, v2, img1, img2,
     async addDevice(endpoint, o = {}) {
       await store.devices.createWithCredentials({ endpoint, model: 'TH-1', firmwareVersion: '1.0.0' }, [{ kind: 'psk', lookup: `${endpoint}-psk`, material: KEY }]);
       keys.set(`${endpoint}-psk`, KEY);

@@ -146,3 +146,24 @@ test('a package token serves only its own device; unknown tokens are refused; bo
   assert.equal((a.client.tree.get(5, 0, 1) as { value: string }).value, '');
   assert.equal(await fetch(a, target.path), CoapCode.NotFound);
 });
+
+test('after a driver restart the device\'s re-registration still proves the update (/3/0/3 → onDeviceVersion)', async (t) => {
+  const w = await createWorld(t);
+  // No updater: the Package URI is accepted and nothing happens, so the attempt stays in flight.
+  const d = await w.addDevice('dev-restart', { noUpdater: true });
+  await w.engine.create({ id: 'c-restart', name: 'restart', firmwareId: w.img2.id, target: { endpoints: ['dev-restart'] }, waves: ['all'], maxInFlight: 1, retry: { maxAttempts: 1 } }, op);
+  await w.engine.start('c-restart', op);
+  await w.engine.tick();
+  assert.equal((await w.store.campaigns.getDevice('c-restart', 'dev-restart'))?.status, 'in-flight');
+  assert.equal(w.driver.inFlight, 1);
+  const fresh = await w.restartDriver();
+  assert.equal(fresh.inFlight, 0);
+  // The device comes back (out of our sight) running 2.0.0 and registers again.
+  d.client.tree.set(3, 0, 3, { type: 'string', value: '2.0.0' });
+  await d.client.stop();
+  await d.client.start();
+  const rows = await w.runUntilDone('c-restart', ['dev-restart']);
+  assert.equal(rows.get('dev-restart')!.status, 'succeeded');
+  assert.equal(rows.get('dev-restart')!.reportedVersion, '2.0.0');
+  assert.equal((await w.store.devices.get('dev-restart'))?.firmwareVersion, '2.0.0');
+});
