@@ -38,6 +38,7 @@ export const API_ERRORS = {
   ERR_LWM2M_BAD_BOOTSTRAP_CONFIG: { status: 400, description: 'The bootstrap configuration is refused; the message names the field.' },
   ERR_LWM2M_DEVICE_ERROR: { status: 502, description: 'The device answered with a CoAP error (the message carries its code, e.g. 4.04 or 4.05).' },
   ERR_LWM2M_BAD_DEVICE_RESPONSE: { status: 502, description: "The device's answer could not be decoded." },
+  ERR_LWM2M_DEVICE_UNREACHABLE: { status: 502, description: 'The request could not be sent to the device (its session is gone); it reconnects with its next Update.' },
   ERR_LWM2M_DEVICE_TIMEOUT: { status: 504, description: 'The device did not answer in time.' },
   ERR_LWM2M_REQUEST_EXPIRED: { status: 504, description: 'A request held for a sleeping (queue-mode) device expired, or the device de-registered first.' },
   ERR_LWM2M_QUEUE_FULL: { status: 503, description: 'Too many requests are already held for this sleeping (queue-mode) device; retry later.' },
