@@ -50,8 +50,12 @@ export interface FleetEvents {
   progress: [FleetProgress];
 }
 
-/** Slices of the fleet the clock tick visits in turn, so one tick never touches every device at once. */
-const CLOCK_SLOTS = 10;
+/**
+ * The clock visits a slice of the fleet every CLOCK_SLICE_MS, so a tick spreads over its period
+ * instead of every device notifying in the same millisecond: real devices are not synchronised,
+ * and a burst of thousands of datagrams would overflow the server's socket buffer.
+ */
+const CLOCK_SLICE_MS = 5;
 const PROGRESS_MS = 1000;
 
 export class Fleet extends EventEmitter<FleetEvents> {
@@ -163,12 +167,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #startTimers(): void {
     const every = this.#o.clockTickMs;
     if (every > 0) {
+      const slots = Math.max(1, Math.floor(every / CLOCK_SLICE_MS));
       let slot = 0;
       this.#clock = setInterval(() => {
-        slot = (slot + 1) % CLOCK_SLOTS;
+        slot = (slot + 1) % slots;
         const now = Math.floor(Date.now() / 1000);
         notifyContext.run(true, () => {
-          for (let i = slot; i < this.#devices.length; i += CLOCK_SLOTS) {
+          for (let i = slot; i < this.#devices.length; i += slots) {
             const d = this.#devices[i];
             if (d?.registered !== true) continue;
             try {
@@ -178,7 +183,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
             }
           }
         });
-      }, Math.max(1, Math.floor(every / CLOCK_SLOTS)));
+      }, every / slots);
     }
     let last = { registered: 0, failed: 0, notes: 0, at: performance.now() };
     this.#progress = setInterval(() => {
