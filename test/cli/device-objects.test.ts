@@ -72,6 +72,11 @@ test('device read prints path = value lines, --json the API answer; bad argument
   const badPath = await cli(['device', 'read', 'cli-lwm2m-1', '/3/x']);
   assert.equal(badPath.code, 2);
   assert.match(badPath.stderr, /<path>: expected an LwM2M path/);
+  const withTimeout = await cli(['device', 'read', 'cli-lwm2m-1', '/3/0/0', '--format', 'text', '--timeout', '5']);
+  assert.equal(withTimeout.stdout, '/3/0/0 = "ACME"\n');
+  const badTimeout = await cli(['device', 'read', 'cli-lwm2m-1', '/3/0', '--timeout', '0']);
+  assert.equal(badTimeout.code, 2);
+  assert.match(badTimeout.stderr, /--timeout: expected an integer 1\.\.86400/);
   const badFormat = await cli(['device', 'read', 'cli-lwm2m-1', '/3/0', '--format', 'xml']);
   assert.equal(badFormat.code, 2);
   assert.match(badFormat.stderr, /--format: expected one of tlv/);

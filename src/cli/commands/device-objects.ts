@@ -12,6 +12,8 @@ import { ApiUnreachableError, InputFileError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 
 const API_OPTION = { api: { type: 'string' } } as const satisfies OptionSpec;
+const TIMEOUT_OPTION = { timeout: { type: 'string' } } as const satisfies OptionSpec;
+const TIMEOUT_HELP = `  --timeout <s>          wait at most s seconds (1..86400, default 60) for a sleeping queue-mode device`;
 const API_HELP = `  --api <url>            rootline API (default http://127.0.0.1:8080, env ROOTLINE_API)`;
 const ENDPOINT = /^[A-Za-z0-9._:@+=~-]{1,128}$/;
 const FORMATS = ['tlv', 'senml-json', 'senml-cbor', 'lwm2m-cbor', 'text'] as const;
@@ -30,6 +32,16 @@ function checkPath(command: string, text: string, min: number, max: number): str
     throw new UsageError(command, `<path>: expected an LwM2M path of ${what} 0..65534 like /3/0/13, got ${JSON.stringify(text)}`);
   }
   return path;
+}
+
+/** `timeout=<s>` for the query string when --timeout was given. */
+function timeoutQuery(command: string, p: Parameters<typeof intFlag>[1]): string[] {
+  const s = intFlag(command, p, 'timeout', 1, 86400);
+  return s === undefined ? [] : [`timeout=${s}`];
+}
+
+function queryOf(parts: string[]): string {
+  return parts.length === 0 ? '' : `?${parts.join('&')}`;
 }
 
 function client(command: string, api: string | undefined, io: CliIo): ApiClient {
@@ -83,7 +95,7 @@ function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/'));
 }
 
-const readOptions = { ...API_OPTION, format: { type: 'string' }, json: { type: 'boolean' } } as const satisfies OptionSpec;
+const readOptions = { ...API_OPTION, ...TIMEOUT_OPTION, format: { type: 'string' }, json: { type: 'boolean' } } as const satisfies OptionSpec;
 
 export const deviceRead: Command = {
   name: 'device read',
@@ -95,6 +107,7 @@ Reads an object, instance, resource or resource instance (e.g. /3/0 or /3/0/13) 
   --format <f>           ask the device for tlv, senml-json, senml-cbor, lwm2m-cbor or text
                          (default: what the device prefers; text for a single resource only)
   --json                 print the API answer {endpoint, path, format, node} as JSON
+${TIMEOUT_HELP}
 ${API_HELP}
 `,
   async run(args, io) {
@@ -103,14 +116,14 @@ ${API_HELP}
     const path = checkPath(this.name, p.positionals[1]!, 1, 4);
     const format = str(p, 'format');
     if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) throw new UsageError(this.name, `--format: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
-    const r = await client(this.name, str(p, 'api'), io).request<{ path: string; format: number; node: JsonNode }>('GET', `${deviceUrl(endpoint)}/objects${path}${format !== undefined ? `?format=${format}` : ''}`);
+    const r = await client(this.name, str(p, 'api'), io).request<{ path: string; format: number; node: JsonNode }>('GET', `${deviceUrl(endpoint)}/objects${path}${queryOf([...(format !== undefined ? [`format=${format}`] : []), ...timeoutQuery(this.name, p)])}`);
     if (p.values.json === true) writeJson(io, r);
     else io.stdout.write(`${nodeLines(r.node, r.node.kind === 'object' ? path : `${parentOf(r.path)}/${r.node.id}`).join('\n')}\n`);
     return 0;
   },
 };
 
-const writeOptions = { ...API_OPTION, mode: { type: 'string' } } as const satisfies OptionSpec;
+const writeOptions = { ...API_OPTION, ...TIMEOUT_OPTION, mode: { type: 'string' } } as const satisfies OptionSpec;
 
 export const deviceWrite: Command = {
   name: 'device write',
@@ -122,6 +135,7 @@ Writes an instance, resource or resource instance. The value is JSON when it par
 from a file, e.g. {"resources": {"14": "+02:00", "15": "Europe/Berlin"}} for an instance.
 Opaque values are hex, object links "objectId:instanceId".
   --mode <m>             replace (default) or update (partial update of an instance)
+${TIMEOUT_HELP}
 ${API_HELP}
 `,
   async run(args, io) {
@@ -141,13 +155,13 @@ ${API_HELP}
       }
     }
     if (body === null || Array.isArray(body)) throw new UsageError(this.name, '<value>: expected a value or an object, not null or an array');
-    await client(this.name, str(p, 'api'), io).request('PUT', `${deviceUrl(endpoint)}/objects${path}?mode=${mode}`, body);
+    await client(this.name, str(p, 'api'), io).request('PUT', `${deviceUrl(endpoint)}/objects${path}${queryOf([`mode=${mode}`, ...timeoutQuery(this.name, p)])}`, body);
     io.stdout.write(`wrote ${path} on ${endpoint}\n`);
     return 0;
   },
 };
 
-const execOptions = { ...API_OPTION, args: { type: 'string' } } as const satisfies OptionSpec;
+const execOptions = { ...API_OPTION, ...TIMEOUT_OPTION, args: { type: 'string' } } as const satisfies OptionSpec;
 // The API's pattern (src/api/lwm2m-schemas.ts): printable ASCII but the quote inside values.
 const EXEC_ARGS = /^[0-9](='[\x20-\x26\x28-\x7e]*')?(,[0-9](='[\x20-\x26\x28-\x7e]*')?)*$/;
 
@@ -158,6 +172,7 @@ export const deviceExec: Command = {
 
 Executes a resource /object/instance/resource.
   --args <a>             Execute arguments (Core §5.4.4), e.g. 0='reason',1
+${TIMEOUT_HELP}
 ${API_HELP}
 `,
   async run(args, io) {
@@ -166,13 +181,13 @@ ${API_HELP}
     const path = checkPath(this.name, p.positionals[1]!, 3, 3);
     const execArgs = str(p, 'args');
     if (execArgs !== undefined && (execArgs.length > 1024 || !EXEC_ARGS.test(execArgs))) throw new UsageError(this.name, `--args: expected digits with optional quoted values like 0='x',1`);
-    await client(this.name, str(p, 'api'), io).request('POST', `${deviceUrl(endpoint)}/objects${path}`, execArgs !== undefined ? { args: execArgs } : {});
+    await client(this.name, str(p, 'api'), io).request('POST', `${deviceUrl(endpoint)}/objects${path}${queryOf(timeoutQuery(this.name, p))}`, execArgs !== undefined ? { args: execArgs } : {});
     io.stdout.write(`executed ${path} on ${endpoint}\n`);
     return 0;
   },
 };
 
-const observeOptions = { ...API_OPTION, count: { type: 'string' }, duration: { type: 'string' }, json: { type: 'boolean' } } as const satisfies OptionSpec;
+const observeOptions = { ...API_OPTION, ...TIMEOUT_OPTION, count: { type: 'string' }, duration: { type: 'string' }, json: { type: 'boolean' } } as const satisfies OptionSpec;
 
 export const deviceObserve: Command = {
   name: 'device observe',
@@ -185,6 +200,7 @@ or SIGINT; then cancels the observation.
   --count <n>            stop after n values (1..1000000)
   --duration <s>         stop after s seconds (1..604800)
   --json                 one line of JSON per value: {path, node}
+${TIMEOUT_HELP}
 ${API_HELP}
 `,
   async run(args, io) {
@@ -193,6 +209,7 @@ ${API_HELP}
     const path = checkPath(this.name, p.positionals[1]!, 1, 4);
     const count = intFlag(this.name, p, 'count', 1, 1_000_000);
     const duration = intFlag(this.name, p, 'duration', 1, 604_800);
+    const timeoutSuffix = queryOf(timeoutQuery(this.name, p));
     const base = resolveApiUrl(this.name, str(p, 'api'), io.env);
     const api = new ApiClient(base, io.fetch);
     const print = (node: JsonNode): void => {
@@ -216,7 +233,7 @@ ${API_HELP}
     const reader = res.body.getReader();
     let obs: { id: string; initial: { node: JsonNode } };
     try {
-      obs = await api.request('POST', `${deviceUrl(endpoint)}/observations`, { path });
+      obs = await api.request('POST', `${deviceUrl(endpoint)}/observations${timeoutSuffix}`, { path });
     } catch (err) {
       abort.abort();
       throw err;
