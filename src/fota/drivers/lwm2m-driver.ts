@@ -8,7 +8,7 @@
  * A token names one attempt of one device: a fetch from a DTLS session whose credential belongs
  * to another device is refused (4.03) and audited, as is a fetch of an unknown or finished token.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { CoapCode } from '../../coap/codec.js';
 import { ContentFormat } from '../../coap/content-format.js';
@@ -81,6 +81,7 @@ interface Attempt {
 }
 
 const AUDIT_ACTOR = 'system:fota-driver';
+const TOKEN_KEY_SETTING = 'fota.drivers.package-token-key';
 
 export class Lwm2mDeliveryDriver implements DeliveryDriver {
   readonly #o: Lwm2mDeliveryDriverOptions;
@@ -114,7 +115,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     if ((await this.#o.lwm2m.registration(endpoint)) === undefined) throw new DeliveryError('ERR_FOTA_DEVICE_NOT_REGISTERED', `${endpoint} is not registered`);
     await this.#drop(this.#byEndpoint.get(endpoint));
     const pkg = await this.#package(request);
-    const token = randomBytes(18).toString('base64url');
+    const token = await this.#tokenFor(endpoint, request.campaignId, request.attempt);
     const attempt: Attempt = { request, token, pkg, expiresAt: Date.now() + (this.#o.tokenLifetimeMs ?? 86_400_000), observations: [], executed: false, finished: false, progressStep: -1 };
     this.#byToken.set(token, attempt);
     this.#byEndpoint.set(endpoint, attempt);
@@ -192,8 +193,8 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
 
   async #serve(req: CoapRequest): Promise<CoapResponseInit> {
     const token = req.wildcard.length === 1 ? req.wildcard[0]! : '';
-    const a = this.#byToken.get(token);
     const requester = await this.#endpointOf(req.peer);
+    const a = this.#byToken.get(token) ?? (requester === undefined ? undefined : await this.#recover(requester, token));
     if (a === undefined || a.finished || a.expiresAt <= Date.now()) {
       await this.#audit('fota.package.fetch', requester ?? 'unknown', 'deny', { reason: 'unknown-or-expired-token' });
       return { code: CoapCode.NotFound };
@@ -215,6 +216,66 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       },
     };
     return { body, etag: pkg.etag, contentFormat: ContentFormat.OctetStream };
+  }
+
+  /**
+   * Tokens are HMAC(key, endpoint, campaign, attempt) under a key kept in the store, so after a
+   * restart (attempts in memory lost) a device resuming its download is recognised: its
+   * credential names the endpoint, the engine's row for it must still be in flight with that
+   * attempt, and the package is rebuilt from the campaign. The key alone grants nothing: a token
+   * is served only to the session of the device it names.
+   */
+  async #tokenFor(endpoint: string, campaignId: string, attempt: number): Promise<string> {
+    return createHmac('sha256', await this.#key()).update(`${endpoint}\0${campaignId}\0${attempt}`).digest().subarray(0, 18).toString('base64url');
+  }
+
+  #keyPromise: Promise<Buffer> | undefined;
+
+  #key(): Promise<Buffer> {
+    this.#keyPromise ??= (async () => {
+      const settings = this.#o.store.settings;
+      const existing = await settings.get(TOKEN_KEY_SETTING);
+      if (existing === undefined) await settings.set(TOKEN_KEY_SETTING, randomBytes(32).toString('hex'));
+      // Read back: another node may have written its key first; all must use one.
+      return Buffer.from((await settings.get(TOKEN_KEY_SETTING))!, 'hex');
+    })();
+    return this.#keyPromise;
+  }
+
+  readonly #recovering = new Map<string, Promise<Attempt | undefined>>();
+
+  #recover(endpoint: string, token: string): Promise<Attempt | undefined> {
+    const key = `${endpoint}\0${token}`;
+    let p = this.#recovering.get(key);
+    if (p === undefined) {
+      p = this.#recoverOnce(endpoint, token).finally(() => this.#recovering.delete(key));
+      this.#recovering.set(key, p);
+    }
+    return p;
+  }
+
+  async #recoverOnce(endpoint: string, token: string): Promise<Attempt | undefined> {
+    const given = Buffer.from(token, 'base64url');
+    for (const row of await this.#o.store.campaigns.devicesByEndpoint(endpoint)) {
+      if (row.status !== 'in-flight') continue;
+      const expected = Buffer.from(await this.#tokenFor(endpoint, row.campaignId, row.attempt), 'base64url');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) continue;
+      const campaign = await this.#o.store.campaigns.get(row.campaignId);
+      const firmware = campaign === undefined ? undefined : await this.#o.deltas.describe(campaign.firmwareId);
+      if (firmware === undefined) return undefined;
+      const request: UpdateRequest = { endpoint, campaignId: row.campaignId, attempt: row.attempt, firmware, packageKind: row.packageKind ?? 'full', fromVersion: row.fromVersion };
+      const pkg = await this.#package(request);
+      const current = this.#byEndpoint.get(endpoint);
+      if (current !== undefined && !current.finished) return current.token === token ? current : undefined;
+      const a: Attempt = { request, token, pkg, expiresAt: Date.now() + (this.#o.tokenLifetimeMs ?? 86_400_000), observations: [], executed: false, finished: false, progressStep: -1 };
+      this.#byToken.set(token, a);
+      this.#byEndpoint.set(endpoint, a);
+      await this.#audit('fota.delivery.resume', endpoint, 'success', { ...this.#ids(request), packageKind: pkg.kind });
+      // Watch Object 5 again so Downloaded still leads to the Update.
+      this.#observe(a).catch((error: unknown) => driverErrorChannel.hasSubscribers && driverErrorChannel.publish({ endpoint, error }));
+      return a;
+    }
+    return undefined;
   }
 
   #progress(a: Attempt, sent: number): void {

@@ -10,7 +10,9 @@ import { createHash } from 'node:crypto';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseCoapUri } from '../../../src/coap/coap-request.js';
 import { CoapCode } from '../../../src/coap/codec.js';
-import { connectWithAccount } from '../../../src/client/index.js';
+import { attachFirmwareUpdater, connectWithAccount } from '../../../src/client/index.js';
+import { lwm2mValue, singleResource } from '../../../src/lwm2m/model/node.js';
+import { parsePath } from '../../../src/lwm2m/model/path.js';
 import { createWorld, type Device } from './harness.js';
 
 const op = { actor: 'operator:test' };
@@ -166,4 +168,23 @@ test('after a driver restart the device\'s re-registration still proves the upda
   assert.equal(rows.get('dev-restart')!.status, 'succeeded');
   assert.equal(rows.get('dev-restart')!.reportedVersion, '2.0.0');
   assert.equal((await w.store.devices.get('dev-restart'))?.firmwareVersion, '2.0.0');
+});
+
+test('a download begun before a driver restart is recognised by its token and completes on the new driver', async (t) => {
+  const w = await createWorld(t);
+  const d = await w.addDevice('dev-resume', { noUpdater: true });
+  await w.engine.create({ id: 'c-resume', name: 'resume', firmwareId: w.img2.id, target: { endpoints: ['dev-resume'] }, waves: ['all'], maxInFlight: 1, retry: { maxAttempts: 1 } }, op);
+  await w.engine.start('c-resume', op);
+  await w.engine.tick();
+  const uri = (d.client.tree.get(5, 0, 1) as { value: string }).value;
+  assert.match(uri, /\/fw\//);
+  await w.restartDriver();
+  // The device only now gets to its download, with the token the old driver handed out.
+  const updater = attachFirmwareUpdater(d.client, { bank: d.bank, trustedKeys: [w.firmware.signingPublicKey], vendor: 'example.com', model: 'TH-1', connection: { coap: { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } } } });
+  d.client.tree.write(parsePath('/5/0/1'), singleResource(1, lwm2mValue.string(uri)), 'server', false);
+  const rows = await w.runUntilDone('c-resume', ['dev-resume']);
+  await updater.idle();
+  assert.equal(rows.get('dev-resume')!.status, 'succeeded');
+  assert.equal(d.bank.installed.version, '2.0.0');
+  assert.ok((await w.store.audit.list({ action: 'fota.delivery.resume' })).some((a) => a.subject === 'dev-resume' && a.outcome === 'success'));
 });
