@@ -38,9 +38,20 @@ test('delta update: verified, applied into the spare slot, rebooted, /3/0/3 repo
   other[5]! ^= 0xff;
   const wrongBase = await w.addDevice('dev-wrong-base', { image: other });
   const powerLoss = await w.addDevice('dev-power', { faults: { powerLossAtByte: 4000 } });
+  const corrupt = await w.addDevice('dev-delta-corrupt', { faults: { corruptDownload: true } });
+  const lossy = await w.addDevice('dev-delta-lossy', { faults: { connectionLossAtBlock: 0 } });
   await w.engine.create({ id: 'c-delta', name: 'delta', firmwareId: w.img2.id, target: { model: 'TH-1' }, waves: ['all'], errorThreshold: 100, maxInFlight: 10, retry: { maxAttempts: 1 } }, op);
   await w.engine.start('c-delta', op);
-  const rows = await w.runUntilDone('c-delta', ['dev-delta', 'dev-wrong-base', 'dev-power']);
+  const rows = await w.runUntilDone('c-delta', ['dev-delta', 'dev-wrong-base', 'dev-power', 'dev-delta-corrupt', 'dev-delta-lossy']);
+
+  // A flipped byte in the delta stream: the patcher or the digest catches it.
+  assert.equal(rows.get('dev-delta-corrupt')!.status, 'failed');
+  assert.equal(rows.get('dev-delta-corrupt')!.updateResult, 5);
+  assert.equal(sha(await slotImage(corrupt)), sha(w.v1));
+  assert.equal(corrupt.bank.spareImage, undefined);
+  // The link dropped before the first block: reconnected and fetched it all.
+  assert.equal(rows.get('dev-delta-lossy')!.status, 'succeeded');
+  assert.equal(sha(await slotImage(lossy)), sha(w.v2));
 
   const ok = rows.get('dev-delta')!;
   assert.equal(ok.status, 'succeeded');
