@@ -18,6 +18,7 @@ import { serverAccount } from './bootstrap-client.js';
 import type { Lwm2mClient } from './client.js';
 import { connectToServer, type ConnectionOptions, type ServerConnection } from './connection.js';
 import { Lwm2mOperationError } from './errors.js';
+import { downloadHttps } from './firmware-update-https.js';
 import { FirmwareUpdateError, PackageKind, PackageReader, updateResultFor, type PackageHeader } from './firmware-update-package.js';
 import type { SlotBank } from './firmware-update-slots.js';
 import { ObjectTree, type ResourceValue } from './object-tree.js';
@@ -59,6 +60,8 @@ export interface FirmwareUpdaterOptions {
   maxManifestSize?: number;
   /** Delay between the Update's 2.04 and the reboot (default 20 ms), so the answer leaves first. */
   rebootDelayMs?: number;
+  /** TLS-PSK credentials for https:// Package URIs; without them https is "9: Unsupported protocol". */
+  httpsCredentials?: () => { identity: string; key: Uint8Array } | undefined;
   /** Errors that no LwM2M answer carries (restart failures). */
   onError?: (err: Error) => void;
 }
@@ -83,7 +86,9 @@ export class FirmwareUpdater {
     this.#classId = classIdFor(this.#vendorId, options.model);
     // Resource 8 (Firmware Update Protocol Support): 0 CoAP, 1 CoAPS. Resource 9 (Delivery
     // Method): 2 = both pull and push.
-    options.tree.set(5, 0, 8, new Map([[0, v.integer(0)], [1, v.integer(1)]]));
+    // (3 = HTTPS 1.1 when the device has credentials for it.)
+    const protocols = options.httpsCredentials !== undefined ? [0, 1, 3] : [0, 1];
+    options.tree.set(5, 0, 8, new Map(protocols.map((p, i) => [i, v.integer(p)] as const)));
     options.tree.set(5, 0, 9, v.integer(2));
     options.object.bind({
       packageUri: (uri) => this.#begin(() => this.#pull(uri)),
@@ -159,7 +164,9 @@ export class FirmwareUpdater {
   // ─── pull ─────────────────────────────────────────────────────────────────────────────────────
 
   async #pull(uriText: string): Promise<void> {
-    const uri = checkPackageUri(uriText);
+    const checked = checkPackageUri(uriText, this.#o.httpsCredentials !== undefined);
+    if ('https' in checked) return this.#pullHttps(checked.https);
+    const uri = checked.coap;
     const run = this.#run;
     const reader = this.#reader();
     const szxWanted = this.#o.block2Szx ?? 6;
@@ -213,6 +220,22 @@ export class FirmwareUpdater {
     }
     if (run !== this.#run) return;
     await this.#complete(reader);
+  }
+
+  async #pullHttps(url: URL): Promise<void> {
+    const psk = this.#o.httpsCredentials?.();
+    if (psk === undefined) throw new FirmwareUpdateError('ERR_FIRMWARE_UNSUPPORTED_PROTOCOL', FirmwareResult.UnsupportedProtocol, 'no TLS-PSK credential for https');
+    const run = this.#run;
+    const reader = this.#reader();
+    const done = await downloadHttps(url, reader, {
+      psk,
+      maxResumes: this.#o.maxResumes ?? 3,
+      // The CoAP fault is per block; over HTTPS the same point is that block's first byte.
+      lossAtByte: this.faults.connectionLossAtBlock === undefined ? undefined : this.faults.connectionLossAtBlock * 1024,
+      cancelled: () => run !== this.#run,
+      fatal: (err) => causedBy(err, PowerLoss),
+    });
+    if (done && run === this.#run) await this.#complete(reader);
   }
 
   async #connect(uri: CoapUri): Promise<ServerConnection> {
@@ -376,17 +399,22 @@ function causedBy(err: unknown, type: new (...args: never[]) => Error): boolean 
   return false;
 }
 
-/** Result 9 for a scheme other than coap/coaps ("Unsupported protocol"), 7 for an unusable URI. */
-function checkPackageUri(text: string): CoapUri {
-  let scheme: string;
+/** Result 9 for a scheme the device cannot fetch ("Unsupported protocol"), 7 for an unusable URI. */
+function checkPackageUri(text: string, https: boolean): { coap: CoapUri } | { https: URL } {
+  let url: URL;
   try {
-    scheme = new URL(text).protocol.slice(0, -1);
+    url = new URL(text);
   } catch (err) {
     throw new FirmwareUpdateError('ERR_FIRMWARE_INVALID_URI', FirmwareResult.InvalidUri, 'the Package URI is not an absolute URI', { cause: err });
   }
-  if (scheme !== 'coap' && scheme !== 'coaps') throw new FirmwareUpdateError('ERR_FIRMWARE_UNSUPPORTED_PROTOCOL', FirmwareResult.UnsupportedProtocol, `scheme ${scheme} is not supported (coap, coaps)`);
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme === 'https' && https) {
+    if (url.hostname === '' || url.hash !== '' || url.username !== '') throw new FirmwareUpdateError('ERR_FIRMWARE_INVALID_URI', FirmwareResult.InvalidUri, 'the Package URI is not a usable https URI');
+    return { https: url };
+  }
+  if (scheme !== 'coap' && scheme !== 'coaps') throw new FirmwareUpdateError('ERR_FIRMWARE_UNSUPPORTED_PROTOCOL', FirmwareResult.UnsupportedProtocol, `scheme ${scheme} is not supported (coap, coaps${https ? ', https' : ''})`);
   try {
-    return parseCoapUri(text);
+    return { coap: parseCoapUri(text) };
   } catch (err) {
     throw new FirmwareUpdateError('ERR_FIRMWARE_INVALID_URI', FirmwareResult.InvalidUri, 'the Package URI is not a usable CoAP URI', { cause: err });
   }
@@ -412,6 +440,7 @@ export function attachFirmwareUpdater(client: Lwm2mClient, options: AttachFirmwa
     tree: client.tree,
     object,
     connect: options.connect ?? ((uri) => connectWithAccount(client.tree, uri, options.connection)),
+    httpsCredentials: options.httpsCredentials ?? (() => pskOfAccount(client.tree)),
     restart:
       options.restart ??
       (async () => {
@@ -433,4 +462,15 @@ export async function connectWithAccount(tree: ObjectTree, uri: CoapUri, options
   if (uri.scheme === 'coap') resources[2] = v.integer(SecurityMode.NoSec);
   copy.setInstance(0, account.security, resources);
   return connectToServer(copy, account.security, options);
+}
+
+/** The management account's PSK identity and key, if its Security Mode is PSK (for https pulls). */
+export function pskOfAccount(tree: ObjectTree): { identity: string; key: Uint8Array } | undefined {
+  const account = serverAccount(tree);
+  if (account === undefined) return undefined;
+  const mode = (tree.get(0, account.security, 2) as { value?: unknown } | undefined)?.value;
+  const identity = tree.get(0, account.security, 3) as { type?: string; value?: unknown } | undefined;
+  const key = tree.get(0, account.security, 5) as { type?: string; value?: unknown } | undefined;
+  if (mode !== SecurityMode.PreSharedKey || identity?.type !== 'opaque' || key?.type !== 'opaque') return undefined;
+  return { identity: Buffer.from(identity.value as Uint8Array).toString('utf8'), key: key.value as Uint8Array };
 }

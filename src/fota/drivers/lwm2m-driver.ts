@@ -40,8 +40,14 @@ export interface DeviceReportSink {
 
 export interface Lwm2mDeliveryDriverOptions {
   lwm2m: Lwm2mServer;
-  /** 'pull' (default): Package URI and Block2; 'push': Write /5/0/0 with Block1. */
-  delivery?: 'pull' | 'push';
+  /**
+   * 'pull' (default): Package URI to /fw/<token> on `coap`, Block2; 'push': Write /5/0/0 with
+   * Block1; 'https-pull': Package URI to `httpsBaseUri`/fw/<token>, served by an
+   * HttpsPackageServer (https-package-server.ts) over TLS-PSK.
+   */
+  delivery?: 'pull' | 'push' | 'https-pull';
+  /** For 'https-pull': e.g. 'https://192.0.2.10:5685'. */
+  httpsBaseUri?: string;
   /** Push only: largest package written to /5/0/0 (default 1 MiB, the SDK's CoAP body limit). */
   maxPushBytes?: number;
   /** The CoAPs endpoint devices reach the package on (usually the LwM2M one). */
@@ -89,7 +95,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
   readonly #byToken = new Map<string, Attempt>();
   readonly #byEndpoint = new Map<string, Attempt>();
   readonly #resource: ResourceHandle | undefined;
-  readonly #delivery: 'pull' | 'push';
+  readonly #delivery: 'pull' | 'push' | 'https-pull';
   readonly #verifiedBlobs = new Set<string>();
   readonly #onRegistered: (e: { registration: { endpoint: string } }) => void;
 
@@ -99,6 +105,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     this.#path = options.resourcePath ?? 'fw';
     assertString(this.#path, 'options.resourcePath', { max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
     this.#delivery = options.delivery ?? 'pull';
+    if (this.#delivery === 'https-pull') assertString(options.httpsBaseUri, 'options.httpsBaseUri', { max: 1024, pattern: /^https:\/\/[^/]+$/ });
     // Only pull needs the package resource; a push driver beside a pull driver on one endpoint must not take it.
     this.#resource = this.#delivery === 'pull' ? options.coap.resource(`/${this.#path}/*`, { get: (req) => this.#serve(req), hidden: true }) : undefined;
     this.#onRegistered = (e) => void this.#registered(e.registration.endpoint);
@@ -119,14 +126,14 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     const attempt: Attempt = { request, token, pkg, expiresAt: Date.now() + (this.#o.tokenLifetimeMs ?? 86_400_000), observations: [], executed: false, finished: false, progressStep: -1 };
     this.#byToken.set(token, attempt);
     this.#byEndpoint.set(endpoint, attempt);
-    const uri = `${this.#o.packageBaseUri}/${this.#path}/${token}`;
+    const uri = `${this.#delivery === 'https-pull' ? this.#o.httpsBaseUri! : this.#o.packageBaseUri}/${this.#path}/${token}`;
     try {
       if (this.#delivery === 'push' && pkg.size > (this.#o.maxPushBytes ?? 1 << 20)) {
         throw new DeliveryError('ERR_FOTA_PACKAGE_TOO_LARGE_FOR_PUSH', `a ${pkg.size}-byte package is over the push limit; use pull`);
       }
       // Observe first, so no state change between the write and the observation is missed.
       await this.#observe(attempt);
-      if (this.#delivery === 'pull') await this.#o.lwm2m.write(endpoint, '/5/0/1', v.string(uri));
+      if (this.#delivery !== 'push') await this.#o.lwm2m.write(endpoint, '/5/0/1', v.string(uri));
     } catch (err) {
       await this.#drop(attempt);
       await this.#audit('fota.delivery.start', endpoint, 'deny', { ...this.#ids(request), method: `lwm2m-${this.#delivery}`, reason: (err as { code?: string }).code ?? String(err) });
@@ -193,18 +200,30 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
 
   async #serve(req: CoapRequest): Promise<CoapResponseInit> {
     const token = req.wildcard.length === 1 ? req.wildcard[0]! : '';
-    const requester = await this.#endpointOf(req.peer);
+    const found = await this.authorizeFetch(token, await this.#endpointOf(req.peer));
+    if (found === 'not-found') return { code: CoapCode.NotFound };
+    if (found === 'forbidden') return { code: CoapCode.Forbidden };
+    return { body: found, etag: found.etag, contentFormat: ContentFormat.OctetStream };
+  }
+
+  /**
+   * The package behind `token` for the device `requester` (the endpoint its credential is bound
+   * to), or why not; refusals are audited. Used by the CoAPs resource and the HTTPS server.
+   */
+  async authorizeFetch(token: string, requester: string | undefined): Promise<FirmwarePackage | 'not-found' | 'forbidden'> {
     const a = this.#byToken.get(token) ?? (requester === undefined ? undefined : await this.#recover(requester, token));
     if (a === undefined || a.finished || a.expiresAt <= Date.now()) {
       await this.#audit('fota.package.fetch', requester ?? 'unknown', 'deny', { reason: 'unknown-or-expired-token' });
-      return { code: CoapCode.NotFound };
+      return 'not-found';
     }
     if (requester !== a.request.endpoint) {
       await this.#audit('fota.package.fetch', a.request.endpoint, 'deny', { ...this.#ids(a.request), reason: 'token-of-another-device', requestedBy: requester ?? null });
-      return { code: CoapCode.Forbidden };
+      return 'forbidden';
     }
     const pkg = a.pkg;
-    const body = {
+    return {
+      kind: pkg.kind,
+      etag: pkg.etag,
       size: pkg.size,
       read: async (offset: number, length: number): Promise<Uint8Array> => {
         // The CoAP layer caches the representation for follow-up blocks of the same session;
@@ -215,7 +234,6 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
         return bytes;
       },
     };
-    return { body, etag: pkg.etag, contentFormat: ContentFormat.OctetStream };
   }
 
   /**
@@ -447,6 +465,11 @@ function stringOf(node: Lwm2mNode): string | undefined {
 
 export function createLwm2mPullDriver(options: Omit<Lwm2mDeliveryDriverOptions, 'delivery'>): Lwm2mDeliveryDriver {
   return new Lwm2mDeliveryDriver({ ...options, delivery: 'pull' });
+}
+
+/** HTTPS pull: the Package URI points at an HttpsPackageServer that asks this driver for packages. */
+export function createHttpsPullDriver(options: Omit<Lwm2mDeliveryDriverOptions, 'delivery'> & { httpsBaseUri: string }): Lwm2mDeliveryDriver {
+  return new Lwm2mDeliveryDriver({ ...options, delivery: 'https-pull' });
 }
 
 /** The push variant: the same Object 5 handling, the package written to /5/0/0 (Block1). */

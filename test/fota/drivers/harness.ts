@@ -14,7 +14,7 @@ import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { openSoftwareKeyStore } from '../../../src/crypto/keystore/software.js';
 import { createDtlsServer, dtlsServerTransport } from '../../../src/dtls/index.js';
 import { CampaignEngine, type DeliveryDriver } from '../../../src/fota/campaign/index.js';
-import { createLwm2mPullDriver, createLwm2mPushDriver, type Lwm2mDeliveryDriver } from '../../../src/fota/drivers/index.js';
+import { createHttpsPullDriver, createLwm2mPullDriver, createLwm2mPushDriver, startHttpsPackageServer, type Lwm2mDeliveryDriver } from '../../../src/fota/drivers/index.js';
 import { createDeltaCache, createFirmwareService, type DeltaCache, type FirmwareService } from '../../../src/fota/firmware/index.js';
 import { createLwm2mServer, dtlsPeerIdentity, type Lwm2mServer } from '../../../src/lwm2m/server/index.js';
 import type { FirmwareImageRecord } from '../../../src/store/firmware-types.js';
@@ -62,7 +62,7 @@ export interface Device {
   updater: FirmwareUpdater | undefined;
 }
 
-export async function createWorld(t: TestContext, options: { delivery?: 'pull' | 'push' } = {}): Promise<World> {
+export async function createWorld(t: TestContext, options: { delivery?: 'pull' | 'push' | 'https-pull' } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-fota-driver-'));
   const store = await openSqliteStore({ file: join(dir, 'db.sqlite') });
   const keyStore = await openSoftwareKeyStore({ directory: join(dir, 'keys'), masterKey: randomBytes(32) });
@@ -82,7 +82,13 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
   const coapsUri = `coaps://127.0.0.1:${dtls.address().port}`;
   // The engine takes the driver, the driver reports to the engine: bound once both exist.
   const late: { engine?: CampaignEngine } = {};
-  const makeDriver = (): Lwm2mDeliveryDriver => (options.delivery === 'push' ? createLwm2mPushDriver : createLwm2mPullDriver)({
+  // HTTPS pull: a TLS-PSK package server on the same credentials, asking whichever driver is current.
+  const https =
+    options.delivery === 'https-pull'
+      ? await startHttpsPackageServer({ driver: { authorizeFetch: (token, requester) => driver.authorizeFetch(token, requester) }, store, pskLookup: (id) => keys.get(id) })
+      : undefined;
+  const create = options.delivery === 'push' ? createLwm2mPushDriver : https !== undefined ? (o: Parameters<typeof createLwm2mPullDriver>[0]) => createHttpsPullDriver({ ...o, httpsBaseUri: https.uri }) : createLwm2mPullDriver;
+  const makeDriver = (): Lwm2mDeliveryDriver => create({
     lwm2m,
     coap,
     identityOf,
@@ -102,6 +108,7 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
     for (const c of clients) await c.close();
     await engine.close();
     await driver.close();
+    await https?.close();
     await lwm2m.close();
     await coap.close();
     await store.close();
