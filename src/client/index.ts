@@ -21,6 +21,6 @@ export {
 export { bootstrap, serverAccount, bootstrapSecurityInstance, type BootstrapOptions } from './bootstrap-client.js';
 export { parseAttributeQuery } from './notification-scheduler.js';
 export * from './errors.js';
-export { FirmwareUpdater, attachFirmwareUpdater, connectWithAccount, type FirmwareFaults, type FirmwareUpdaterOptions, type AttachFirmwareUpdaterOptions } from './firmware-update.js';
+export { FirmwareUpdater, attachFirmwareUpdater, connectWithAccount, pskOfAccount, type FirmwareFaults, type FirmwareUpdaterOptions, type AttachFirmwareUpdaterOptions } from './firmware-update.js';
 export { PackageReader, FirmwareUpdateError, updateResultFor, PackageKind, PACKAGE_MAGIC, PACKAGE_HEADER_SIZE, PACKAGE_FORMAT_VERSION, type PackageHeader } from './firmware-update-package.js';
 export { SlotBank, MemorySlot, FileSlot, type FirmwareSlot, type SlotImage } from './firmware-update-slots.js';
