@@ -20,14 +20,15 @@ import { ClientResources } from './client-resources.js';
 import { connectToServer, type ConnectionOptions, type ServerConnection } from './connection.js';
 import { Lwm2mClientError, Lwm2mClientNotRegisteredError, Lwm2mRegistrationFailedError } from './errors.js';
 import { ObjectTree } from './object-tree.js';
-import { addConnectivityInstance, addDeviceInstance, FirmwareUpdateObject, type DeviceInit, type DeviceActions } from './standard-objects.js';
+import { addConnectivityInstance, addDeviceInstance, deviceWithDefaults, FirmwareUpdateObject, type DeviceInit, type DeviceActions } from './standard-objects.js';
 
 export interface Lwm2mClientOptions extends ConnectionOptions {
   endpointName: string;
   /** The object tree (default: Device, Connectivity Monitoring and Firmware Update from `device`). */
   tree?: ObjectTree;
   registry?: ObjectRegistry;
-  device?: DeviceInit;
+  /** Device (object 3) facts; missing fields get defaults (see `deviceWithDefaults`), given ones are checked (ERR_INVALID_ARGUMENT naming the field). */
+  device?: Partial<DeviceInit>;
   deviceActions?: DeviceActions;
   /** LwM2M version announced at registration (default '1.1'). */
   lwm2mVersion?: '1.0' | '1.1' | '1.2';
@@ -54,7 +55,7 @@ function defaultTree(o: Lwm2mClientOptions, registry: ObjectRegistry): { tree: O
   const tree = new ObjectTree(registry);
   tree.defineObject(0);
   tree.defineObject(1);
-  addDeviceInstance(tree, o.device ?? { manufacturer: 'rootline', modelNumber: 'sdk', serialNumber: o.endpointName, firmwareVersion: '0.0.0', supportedBindings: 'UQ' }, o.deviceActions);
+  addDeviceInstance(tree, deviceWithDefaults(o.device, o.endpointName), o.deviceActions);
   addConnectivityInstance(tree);
   const firmware = new FirmwareUpdateObject(tree);
   return { tree, firmware };

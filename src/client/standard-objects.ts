@@ -9,6 +9,7 @@ import type { Lwm2mValue } from '../lwm2m/model/node.js';
 import type { ObjectTree, ResourceHandler, ResourceValue } from './object-tree.js';
 import { CoapCode } from '../coap/codec.js';
 import { Lwm2mOperationError } from './errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** Security Mode (object 0, resource 2): Core 1.1 Appendix E.1. */
 export const SecurityMode = { PreSharedKey: 0, RawPublicKey: 1, Certificate: 2, NoSec: 3, CertificateWithEst: 4 } as const;
@@ -98,8 +99,52 @@ export interface DeviceActions {
   factoryReset?: () => void | Promise<void>;
 }
 
+const DEVICE_STRING_FIELDS = ['manufacturer', 'modelNumber', 'serialNumber', 'firmwareVersion', 'deviceType', 'hardwareVersion', 'softwareVersion', 'utcOffset', 'timezone'] as const;
+const DEVICE_FIELDS: ReadonlySet<string> = new Set([...DEVICE_STRING_FIELDS, 'supportedBindings', 'batteryLevel', 'memoryFree', 'memoryTotal', 'clock']);
+
+/**
+ * Checks the Device fields a caller gave; throws ERR_INVALID_ARGUMENT naming the field
+ * (`device.batteryLevel: ...`). Missing fields are not an error here (see `deviceWithDefaults`).
+ */
+export function assertDeviceInit(init: Partial<DeviceInit>, name = 'device'): void {
+  if (typeof init !== 'object' || init === null || Array.isArray(init)) throw new InvalidArgumentError(name, 'must be an object');
+  for (const [k, x] of Object.entries(init)) {
+    const field = `${name}.${k}`;
+    if (!DEVICE_FIELDS.has(k)) throw new InvalidArgumentError(field, 'is not a Device (object 3) field');
+    if (x === undefined) continue;
+    if ((DEVICE_STRING_FIELDS as readonly string[]).includes(k)) {
+      if (typeof x !== 'string') throw new InvalidArgumentError(field, `must be a string, got ${typeof x}`);
+      if (x.length > 255) throw new InvalidArgumentError(field, 'must be at most 255 characters');
+    } else if (k === 'supportedBindings') {
+      if (typeof x !== 'string' || !/^[UTSNQ]{1,5}$/.test(x)) throw new InvalidArgumentError(field, 'must be binding letters like "U" or "UQ"');
+    } else if (k === 'batteryLevel') {
+      // Appendix E.4, 3/0/9: Battery Level, 0-100 %.
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 100) throw new InvalidArgumentError(field, 'must be an integer percentage 0..100');
+    } else if (k === 'memoryFree' || k === 'memoryTotal') {
+      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new InvalidArgumentError(field, 'must be a non-negative integer (KB)');
+    } else if (typeof x !== 'function') throw new InvalidArgumentError(field, 'must be a function returning seconds');
+  }
+}
+
+/**
+ * The Device fields `createLwm2mClient` uses when the caller leaves them out: manufacturer
+ * "rootline", model number "sdk", serial number = the endpoint name, firmware version "0.0.0",
+ * supported bindings "UQ" (the SDK does UDP and queue mode). Given fields are checked first.
+ */
+export function deviceWithDefaults(device: Partial<DeviceInit> | undefined, endpointName: string): DeviceInit {
+  const given = device ?? {};
+  assertDeviceInit(given);
+  const out: DeviceInit = { manufacturer: 'rootline', modelNumber: 'sdk', serialNumber: endpointName, firmwareVersion: '0.0.0', supportedBindings: 'UQ' };
+  for (const [k, x] of Object.entries(given)) if (x !== undefined) (out as unknown as Record<string, unknown>)[k] = x;
+  return out;
+}
+
 /** Device (object 3, instance 0). Error Code 3/0/11 starts as [0] "no error" (Appendix E.4). */
 export function addDeviceInstance(tree: ObjectTree, init: DeviceInit, actions: DeviceActions = {}): void {
+  assertDeviceInit(init);
+  for (const k of ['manufacturer', 'modelNumber', 'serialNumber', 'firmwareVersion'] as const) {
+    if (init[k] === undefined) throw new InvalidArgumentError(`device.${k}`, 'is required');
+  }
   const r: Record<number, ResourceValue> = {
     0: v.string(init.manufacturer),
     1: v.string(init.modelNumber),
