@@ -104,12 +104,22 @@ export class ClientSession extends DtlsConnection {
     remotePort: number,
     private readonly opts: ClientSessionOptions,
   ) {
-    super(transmit, remoteAddress, remotePort, opts);
+    super({ transmit: (_session, d) => transmit(d) }, remoteAddress, remotePort, opts);
     this.offeredSuites = (opts.cipherSuites ?? DEFAULT_CLIENT_SUITES).filter((id) => {
       const s = cipherSuiteInfo(id);
       return s !== undefined && (s.keyExchange === 'psk' ? opts.psk !== undefined : opts.verifyServer !== undefined);
     });
     if (this.offeredSuites.length === 0) throw new DtlsHandshakeFailureError('no cipher suite fits the given credentials (psk, or verifyServer for ECDHE_ECDSA)');
+  }
+
+  protected override releaseHandshakeState(): void {
+    // The client keeps its randoms, session ID and master secret: `resumption` hands them out.
+    this.serverKey = undefined;
+    this.preMaster = undefined;
+  }
+
+  protected override handshakeSecretBytes(): number {
+    return this.clientRandom.length + this.serverRandom.length + this.master.length + this.sessionId.length + (this.preMaster?.length ?? 0);
   }
 
   /** Sends the first ClientHello. */

@@ -63,9 +63,31 @@ export type PeerIdentity =
   | { type: 'rpk'; publicKey: Uint8Array }
   | { type: 'none' };
 
-interface WriteState {
-  protection: RecordProtection | null;
-  seq: number;
+/**
+ * Calls a session makes into whatever owns it, in place of per-session event listeners and
+ * closures: one hooks object serves every session of a server, so an idle session carries no
+ * listener, closure or bound function of its own.
+ */
+export interface ConnectionHooks<C extends DtlsConnection = DtlsConnection> {
+  transmit(session: C, datagram: Uint8Array): void;
+  established?(session: C): void;
+  closed?(session: C, err: Error | undefined): void;
+  addressChange?(session: C, previous: string): void;
+  data?(session: C, data: Uint8Array): void;
+}
+
+/** What a session still holds, in bytes, by purpose (for tests and diagnostics, not for limits). */
+export interface RetainedState {
+  /** Randoms, master secret, session ID, ephemeral and peer keys of the handshake. */
+  handshakeSecrets: number;
+  transcript: number;
+  reassembler: number;
+  /** The last flight, kept for retransmission. */
+  flight: number;
+  /** 1 while the epoch-0 write state (its sequence number) is kept. */
+  epoch0WriteState: number;
+  /** Traffic keys and salts of the current epochs. */
+  trafficKeys: number;
 }
 
 interface FlightItem {
@@ -79,8 +101,11 @@ interface FlightItem {
 const MAX_QUEUED_DATAGRAMS = 64;
 
 export abstract class DtlsConnection extends EventEmitter {
+  private readonly hooks: ConnectionHooks<never>;
   /** Stable id of the peer (transport address, or connection ID once negotiated). */
   peerKey: string;
+  /** The transport address the session started from, as a peer key. */
+  readonly initialPeerKey: string;
   /** Where records go; with a connection ID it follows the peer's newest authenticated address. */
   remoteAddress: string;
   remotePort: number;
@@ -102,7 +127,11 @@ export abstract class DtlsConnection extends EventEmitter {
   private readonly readWindow = new ReplayWindow();
   protected pendingRead: RecordProtection | null = null;
   protected writeEpoch = 0;
-  private readonly writeStates = new Map<number, WriteState>([[0, { protection: null, seq: 0 }]]);
+  /** Write state of `writeEpoch`. */
+  private writeProtection: RecordProtection | null = null;
+  private writeSeq = 0;
+  /** Next epoch-0 sequence number while the epoch-0 write state is kept, -1 once released. */
+  private epoch0Seq = -1;
   protected pendingWrite: RecordProtection | null = null;
 
   // Handshake layer.
@@ -112,7 +141,7 @@ export abstract class DtlsConnection extends EventEmitter {
   private readonly maxHandshakeMessageSize: number;
   protected transcript: Uint8Array[] = [];
   private flight: FlightItem[] = [];
-  private lastFlight: FlightItem[] = [];
+  private lastFlight: FlightItem[] = NO_FLIGHT;
   private lastFlightExpectsReply = false;
   /** message_seq of the peer's message whose retransmission makes us resend our last flight. */
   private retransmitTrigger = -1;
@@ -124,15 +153,17 @@ export abstract class DtlsConnection extends EventEmitter {
   private queued = 0;
 
   protected constructor(
-    private readonly transmit: (datagram: Uint8Array) => void,
+    hooks: ConnectionHooks<never>,
     remoteAddress: string,
     remotePort: number,
     opts: ConnectionOptions,
   ) {
     super();
+    this.hooks = hooks;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.peerKey = peerKeyOf(remoteAddress, remotePort);
+    this.initialPeerKey = this.peerKey;
     this.mtu = opts.mtu ?? 1200;
     if (!Number.isInteger(this.mtu) || this.mtu < 256 || this.mtu > 65507) throw new InvalidArgumentError('mtu', 'expected an integer in 256..65507');
     this.retransmit = {
@@ -156,6 +187,10 @@ export abstract class DtlsConnection extends EventEmitter {
 
   get closed(): boolean {
     return this.state === 'closed';
+  }
+
+  private transmit(datagram: Uint8Array): void {
+    (this.hooks as ConnectionHooks<DtlsConnection>).transmit(this, datagram);
   }
 
   /** Handles one datagram from the peer; records are processed strictly in arrival order. */
@@ -254,6 +289,7 @@ export abstract class DtlsConnection extends EventEmitter {
       const previous = peerKeyOf(this.remoteAddress, this.remotePort);
       this.remoteAddress = from.address;
       this.remotePort = from.port;
+      (this.hooks as ConnectionHooks<DtlsConnection>).addressChange?.(this, previous);
       this.emit('addressChange', previous);
     }
     switch (type) {
@@ -283,31 +319,40 @@ export abstract class DtlsConnection extends EventEmitter {
 
   /** Encodes one outgoing record in `epoch` with the next sequence number of that epoch. */
   protected encodeOut(type: number, epoch: number, payload: Uint8Array): Uint8Array {
-    const ws = this.writeStates.get(epoch);
-    if (ws === undefined) throw new DtlsSessionClosedError(`no write state for epoch ${epoch}`);
+    let protection: RecordProtection | null;
+    let seq: number;
+    if (epoch === this.writeEpoch) {
+      protection = this.writeProtection;
+      seq = this.writeSeq++;
+    } else if (epoch === 0 && this.epoch0Seq >= 0) {
+      protection = null;
+      seq = this.epoch0Seq++;
+    } else {
+      throw new DtlsSessionClosedError(`no write state for epoch ${epoch}`);
+    }
     // RFC 6347 §4.1: "implementations MUST NOT allow the ... sequence number to wrap".
-    if (ws.seq > MAX_SEQUENCE_NUMBER) throw new DtlsSessionClosedError('record sequence number exhausted');
-    const seq = ws.seq++;
-    if (ws.protection !== null && epoch > 0 && this.sendCid !== undefined && this.sendCid.length > 0) {
+    if (seq > MAX_SEQUENCE_NUMBER) throw new DtlsSessionClosedError('record sequence number exhausted');
+    if (protection !== null && epoch > 0 && this.sendCid !== undefined && this.sendCid.length > 0) {
       // RFC 9146 §4: protected records carry the peer's CID and hide the real content type
       // inside DTLSInnerPlaintext (no padding added).
       const inner = new Uint8Array(payload.length + 1);
       inner.set(payload);
       inner[payload.length] = type;
-      const fragment = ws.protection.sealCid(DTLS_1_2, epoch, seq, this.sendCid, inner);
+      const fragment = protection.sealCid(DTLS_1_2, epoch, seq, this.sendCid, inner);
       return encodeRecord({ type: ContentType.tls12Cid, version: DTLS_1_2, epoch, sequenceNumber: seq, cid: this.sendCid, fragment });
     }
-    const fragment = ws.protection === null ? payload : ws.protection.seal(type, DTLS_1_2, epoch, seq, payload);
+    const fragment = protection === null ? payload : protection.seal(type, DTLS_1_2, epoch, seq, payload);
     return encodeRecord({ type, version: DTLS_1_2, epoch, sequenceNumber: seq, fragment });
   }
 
   /** The first record sequence number of epoch 0 (a stateless server mirrors the ClientHello's). */
   protected setInitialWriteSequence(seq: number): void {
-    this.writeStates.set(0, { protection: null, seq });
+    this.writeSeq = seq;
   }
 
   protected installKeys(master: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array, suite: CipherSuiteInfo, isClient: boolean): void {
     const k = deriveTrafficKeys(master, clientRandom, serverRandom);
+    // Both directions' keys and salts stay in the one key-block allocation.
     const clientP = new RecordProtection(suite.cipher, k.clientWriteKey, k.clientWriteIv);
     const serverP = new RecordProtection(suite.cipher, k.serverWriteKey, k.serverWriteIv);
     this.pendingWrite = isClient ? clientP : serverP;
@@ -343,10 +388,11 @@ export abstract class DtlsConnection extends EventEmitter {
       const msg = this.reassembler.add(frag, this.nextReceiveSeq);
       if (msg === undefined) continue;
       await this.deliver(msg, epoch);
-      // Later messages may already be complete in the reassembler (out-of-order arrival).
+      // Later messages may already be complete in the reassembler (out-of-order arrival); once
+      // the handshake is done the reassembler is gone and must not be recreated.
       for (;;) {
         if (this.state === 'closed') return;
-        const next = this.reassembler.takeComplete(this.nextReceiveSeq);
+        const next = this.reassemblerState?.takeComplete(this.nextReceiveSeq);
         if (next === undefined) break;
         await this.deliver(next, epoch);
       }
@@ -355,12 +401,13 @@ export abstract class DtlsConnection extends EventEmitter {
 
   private async deliver(msg: HandshakeMessage, epoch: number): Promise<void> {
     this.nextReceiveSeq = msg.messageSeq + 1;
-    this.reassembler.prune(this.nextReceiveSeq);
+    this.reassemblerState?.prune(this.nextReceiveSeq);
     await this.onHandshakeMessage(msg, epoch);
   }
 
   /** Adds a received or sent handshake message to the transcript (unfragmented form, §4.2.6). */
   protected addToTranscript(msg: HandshakeMessage): void {
+    if (this.transcript === NO_TRANSCRIPT) this.transcript = [];
     this.transcript.push(encodeHandshakeMessage(msg));
   }
 
@@ -372,15 +419,20 @@ export abstract class DtlsConnection extends EventEmitter {
   protected queueHandshake(msgType: number, body: Uint8Array): void {
     const handshake = { msgType, messageSeq: this.nextSendSeq++, body };
     this.addToTranscript(handshake);
+    if (this.flight === NO_FLIGHT) this.flight = [];
     this.flight.push({ epoch: this.writeEpoch, type: ContentType.handshake, payload: body, handshake });
   }
 
   /** Appends ChangeCipherSpec and switches the write side to the pending state. */
   protected queueChangeCipherSpec(): void {
+    if (this.flight === NO_FLIGHT) this.flight = [];
     this.flight.push({ epoch: this.writeEpoch, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC });
     if (this.pendingWrite === null) throw new DtlsHandshakeFailureError('ChangeCipherSpec without keys');
+    // The epoch-0 write state stays while a flight may still resend epoch-0 messages.
+    if (this.writeEpoch === 0) this.epoch0Seq = this.writeSeq;
     this.writeEpoch++;
-    this.writeStates.set(this.writeEpoch, { protection: this.pendingWrite, seq: 0 });
+    this.writeProtection = this.pendingWrite;
+    this.writeSeq = 0;
     this.pendingWrite = null;
   }
 
@@ -392,7 +444,7 @@ export abstract class DtlsConnection extends EventEmitter {
   protected flushFlight(expectReply: boolean): void {
     this.lastFlight = this.flight;
     this.lastFlightExpectsReply = expectReply;
-    this.flight = [];
+    this.flight = NO_FLIGHT;
     this.retransmitTrigger = this.nextReceiveSeq - 1;
     this.stopTimer();
     this.timeoutMs = this.retransmit.initialMs;
@@ -424,8 +476,8 @@ export abstract class DtlsConnection extends EventEmitter {
         push(this.encodeOut(item.type, item.epoch, item.payload));
         continue;
       }
-      const ws = this.writeStates.get(item.epoch);
-      const overhead = RECORD_HEADER_LENGTH + (ws?.protection?.expansion ?? 0) + this.recordOverhead;
+      const protection = item.epoch === this.writeEpoch ? this.writeProtection : null;
+      const overhead = RECORD_HEADER_LENGTH + (protection?.expansion ?? 0) + this.recordOverhead;
       // Start a new datagram rather than splitting a small message across two.
       const room = this.mtu - size - overhead;
       const whole = encodeHandshakeMessage(item.handshake);
@@ -442,8 +494,8 @@ export abstract class DtlsConnection extends EventEmitter {
   /** Forgets the last flight and, once in a protected epoch, the epoch-0 write state. */
   private releaseFlight(): void {
     if (this.lastFlight.length === 0) return;
-    this.lastFlight = [];
-    if (this.writeEpoch > 0) this.writeStates.delete(0);
+    this.lastFlight = NO_FLIGHT;
+    if (this.writeEpoch > 0) this.epoch0Seq = -1;
   }
 
   /** Extra bytes per record beyond header and AEAD (the connection ID, when one is in use). */
@@ -506,6 +558,7 @@ export abstract class DtlsConnection extends EventEmitter {
   }
 
   protected onApplicationData(data: Uint8Array): void {
+    (this.hooks as ConnectionHooks<DtlsConnection>).data?.(this, data);
     this.emit('data', data);
   }
 
@@ -522,8 +575,13 @@ export abstract class DtlsConnection extends EventEmitter {
     this.state = 'closed';
     this.stopTimer();
     this.reassemblerState = null;
-    this.lastFlight = [];
-    this.transcript = [];
+    this.lastFlight = NO_FLIGHT;
+    this.flight = NO_FLIGHT;
+    this.transcript = NO_TRANSCRIPT;
+    this.pendingRead = null;
+    this.pendingWrite = null;
+    this.releaseHandshakeState();
+    (this.hooks as ConnectionHooks<DtlsConnection>).closed?.(this, err);
     this.emit('close', err);
   }
 
@@ -532,16 +590,48 @@ export abstract class DtlsConnection extends EventEmitter {
     this.stopTimer();
     this.state = 'established';
     this.wasEstablished = true;
-    this.transcript = [];
+    // Nothing of the handshake but the final flight (until the peer's first protected record
+    // acknowledges it) outlives it: an idle session is its keys, sequence numbers and window.
+    this.transcript = NO_TRANSCRIPT;
     this.reassemblerState = null;
+    this.flight = NO_FLIGHT;
+    this.releaseHandshakeState();
     // A flight that waited for a reply got it (the peer's Finished): nothing to resend.
     if (this.lastFlightExpectsReply) this.releaseFlight();
+    (this.hooks as ConnectionHooks<DtlsConnection>).established?.(this);
     this.emit('established');
+  }
+
+  /** Drops the role's handshake-only state (randoms, secrets, keys of the exchange). */
+  protected abstract releaseHandshakeState(): void;
+
+  /** Bytes of the role's handshake-only state still held. */
+  protected abstract handshakeSecretBytes(): number;
+
+  /** What this session still holds, by purpose: a debugging aid, also for tests. */
+  retainedState(): RetainedState {
+    let transcript = 0;
+    for (const t of this.transcript) transcript += t.length;
+    let flight = 0;
+    for (const f of this.lastFlight) flight += f.payload.length;
+    for (const f of this.flight) flight += f.payload.length;
+    return {
+      handshakeSecrets: this.handshakeSecretBytes(),
+      transcript,
+      reassembler: this.reassemblerState === null ? 0 : this.reassemblerState.bufferedBytes + 1,
+      flight,
+      epoch0WriteState: this.epoch0Seq >= 0 || this.writeEpoch === 0 ? 1 : 0,
+      trafficKeys: (this.writeProtection?.keyBytes ?? 0) + (this.readProtection?.keyBytes ?? 0) + (this.pendingRead?.keyBytes ?? 0) + (this.pendingWrite?.keyBytes ?? 0),
+    };
   }
 
   protected abstract onHandshakeMessage(msg: HandshakeMessage, epoch: number): Promise<void>;
   protected abstract onChangeCipherSpec(): void;
 }
+
+/** Shared empty values: an idle session must not keep empty arrays of its own. */
+const NO_FLIGHT: FlightItem[] = Object.freeze([]) as unknown as FlightItem[];
+const NO_TRANSCRIPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 export function peerKeyOf(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;

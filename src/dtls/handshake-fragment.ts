@@ -111,6 +111,11 @@ export class HandshakeReassembler {
   private readonly ready = new Map<number, HandshakeMessage>();
   private buffered = 0;
 
+  /** Bytes of fragments and early messages held. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
   constructor(opts: ReassemblerOptions = {}) {
     this.maxMessageSize = opts.maxMessageSize ?? 32 * 1024;
     this.maxMessagesAhead = opts.maxMessagesAhead ?? 8;

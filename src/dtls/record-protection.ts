@@ -43,17 +43,27 @@ export function recordExpansion(cipher: BulkCipher): number {
   return EXPLICIT_NONCE_LENGTH + PARAMS[cipher].tagLength;
 }
 
+/**
+ * Scratch nonce and AAD: node:crypto copies both when the cipher is set up, and every use below
+ * is synchronous, so one of each serves every record of every session.
+ */
+const NONCE = Buffer.alloc(12);
+const AAD = Buffer.alloc(13);
+
 export class RecordProtection {
   private readonly params: CipherParams;
   private readonly aead: Aead | undefined;
+  /** The 4-byte implicit nonce as a number: no per-session view to keep. */
+  private readonly salt: number;
 
   constructor(
     readonly cipher: BulkCipher,
     private readonly key: Uint8Array,
-    private readonly salt: Uint8Array,
+    salt: Uint8Array,
   ) {
     assertBytes(key, 'key', { len: 16 });
     assertBytes(salt, 'salt', { len: 4 });
+    this.salt = ((salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!) >>> 0;
     this.params = PARAMS[cipher];
     this.aead = this.params.generic === undefined ? undefined : createAead(this.params.generic, key);
   }
@@ -62,17 +72,21 @@ export class RecordProtection {
     return EXPLICIT_NONCE_LENGTH + this.params.tagLength;
   }
 
+  /** Key and salt bytes held. */
+  get keyBytes(): number {
+    return this.key.length + 4;
+  }
+
   private nonce(epoch: number, seq: number): Buffer {
-    const nonce = Buffer.allocUnsafe(12);
-    nonce.set(this.salt, 0);
-    nonce.writeUInt16BE(epoch, 4);
-    nonce.writeUIntBE(seq, 6, 6);
-    return nonce;
+    NONCE.writeUInt32BE(this.salt, 0);
+    NONCE.writeUInt16BE(epoch, 4);
+    NONCE.writeUIntBE(seq, 6, 6);
+    return NONCE;
   }
 
   /** RFC 5246 §6.2.3.3: seq_num (epoch || sequence_number) + type + version + length. */
   private static aad(type: number, version: number, epoch: number, seq: number, length: number): Buffer {
-    const aad = Buffer.allocUnsafe(13);
+    const aad = AAD;
     aad.writeUInt16BE(epoch, 0);
     aad.writeUIntBE(seq, 2, 6);
     aad[8] = type;
@@ -162,8 +176,8 @@ export class RecordProtection {
     const p = this.params;
     // The explicit nonce on the wire is what the sender used; RFC 6655 §3 lets the sender pick
     // it, so use the transmitted one rather than our view of epoch||seq.
-    const nonce = Buffer.allocUnsafe(12);
-    nonce.set(this.salt, 0);
+    const nonce = NONCE;
+    nonce.writeUInt32BE(this.salt, 0);
     nonce.set(fragment.subarray(0, EXPLICIT_NONCE_LENGTH), 4);
     const body = fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + length);
     const tag = fragment.subarray(EXPLICIT_NONCE_LENGTH + length);

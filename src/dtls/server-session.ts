@@ -19,7 +19,7 @@ import {
   type CipherSuiteInfo,
 } from './constants.js';
 import { concatBytes } from './bytes.js';
-import { DtlsConnection, newRandom, type ConnectionOptions, type PeerIdentity } from './connection.js';
+import { DtlsConnection, newRandom, type ConnectionHooks, type ConnectionOptions, type PeerIdentity } from './connection.js';
 import {
   decodeCertificateList,
   decodeCertificateVerify,
@@ -106,28 +106,36 @@ type Phase = 'clientHello' | 'clientCertificate' | 'clientKeyExchange' | 'certif
 
 const textDecoder = new TextDecoder();
 
+const NO_BYTES = new Uint8Array(0);
+
 export class ServerSession extends DtlsConnection {
   private phase: Phase = 'clientHello';
-  private clientRandom: Uint8Array = new Uint8Array(0);
+  private clientRandom: Uint8Array = NO_BYTES;
+  /**
+   * The last 8 bytes of the client's hello random, kept after the handshake (as two numbers, no
+   * buffer) to tell a replayed ClientHello from a rebooted client's new one.
+   */
+  private helloTag0 = 0;
+  private helloTag1 = 0;
 
-  /** The client's hello random; a ClientHello repeating it is a replay, not a rebooted client. */
-  get helloRandom(): Uint8Array {
-    return this.clientRandom;
+  /** True if a ClientHello with this random repeats the one that started this session (a replay). */
+  isHelloReplay(random: Uint8Array): boolean {
+    return random.length === 32 && readU32(random, 24) === this.helloTag0 && readU32(random, 28) === this.helloTag1;
   }
-  private readonly serverRandom = newRandom();
+  private serverRandom: Uint8Array = newRandom();
   private suite: CipherSuiteInfo | undefined;
   private useEms = false;
-  private master: Uint8Array = new Uint8Array(0);
+  private master: Uint8Array = NO_BYTES;
   private ephemeral: EphemeralKey | undefined;
   private requestClientCert = false;
   private clientCertType: number = CertificateType.x509;
   private clientKey: KeyObject | undefined;
-  private sessionId: Uint8Array = new Uint8Array(0);
+  private sessionId: Uint8Array = NO_BYTES;
   /** True while running an abbreviated (resumed) handshake. */
   private resuming = false;
 
   constructor(
-    transmit: (datagram: Uint8Array) => void,
+    hooks: ConnectionHooks<ServerSession>,
     remoteAddress: string,
     remotePort: number,
     private readonly opts: ServerSessionOptions,
@@ -136,7 +144,7 @@ export class ServerSession extends DtlsConnection {
     private readonly allocateConnectionId?: () => Uint8Array,
     private readonly sessionCache?: SessionCache,
   ) {
-    super(transmit, remoteAddress, remotePort, opts);
+    super(hooks as ConnectionHooks<never>, remoteAddress, remotePort, opts);
     // A stateless server continues the numbering the client's ClientHello started (RFC 6347
     // §4.2.1/§4.2.2), and mirrors its record sequence number.
     this.nextReceiveSeq = firstMessageSeq;
@@ -176,6 +184,20 @@ export class ServerSession extends DtlsConnection {
     }
   }
 
+  protected override releaseHandshakeState(): void {
+    this.clientRandom = NO_BYTES;
+    this.serverRandom = NO_BYTES;
+    // A resumable session's master secret lives on in the (bounded) session cache only.
+    this.master = NO_BYTES;
+    this.sessionId = NO_BYTES;
+    this.ephemeral = undefined;
+    this.clientKey = undefined;
+  }
+
+  protected override handshakeSecretBytes(): number {
+    return this.clientRandom.length + this.serverRandom.length + this.master.length + this.sessionId.length + (this.ephemeral === undefined ? 0 : 1) + (this.clientKey === undefined ? 0 : 1);
+  }
+
   protected override onChangeCipherSpec(): void {
     // A CCS arriving early (reordered) or late (retransmitted) is dropped; retransmission of
     // the client's flight recovers.
@@ -200,6 +222,8 @@ export class ServerSession extends DtlsConnection {
     this.addToTranscript(msg);
     // Copies: a view would keep the whole datagram alive for the life of the session.
     this.clientRandom = Uint8Array.from(ch.random);
+    this.helloTag0 = readU32(ch.random, 24);
+    this.helloTag1 = readU32(ch.random, 28);
 
     const reneg = findExtension(ch.extensions, ExtensionType.renegotiationInfo);
     // RFC 5746 §3.6: in an initial handshake renegotiated_connection MUST be empty.
@@ -454,4 +478,8 @@ export class ServerSession extends DtlsConnection {
     if (this.receiveCid !== undefined) this.peerKey = `cid:${Buffer.from(this.receiveCid).toString('hex')}`;
     this.markEstablished();
   }
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }

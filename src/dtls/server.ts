@@ -11,10 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { bytesEqual } from './bytes.js';
 import { ContentType, DTLS_1_0, HandshakeType } from './constants.js';
 import { CookieJar } from './cookie.js';
-import { peerKeyOf } from './connection.js';
+import { peerKeyOf, type ConnectionHooks } from './connection.js';
 import { decodeHandshakeFragments, encodeHandshakeMessage } from './handshake-fragment.js';
 import { decodeClientHello, encodeHelloVerifyRequest, type ClientHello } from './handshake.js';
 import { decodeDatagram, encodeRecord, type DtlsRecord } from './record.js';
@@ -179,7 +178,7 @@ export class DtlsServer extends EventEmitter {
       if (session !== undefined) {
         let hello = session.established || session.closed ? parseInitialClientHello(msg) : parseColdClientHello(msg);
         // A replayed ClientHello (same random, still-valid cookie) must not reset a live association.
-        if (hello !== undefined && bytesEqual(hello.clientHello.random, session.helloRandom)) hello = undefined;
+        if (hello !== undefined && session.isHelloReplay(hello.clientHello.random)) hello = undefined;
         // RFC 6347 §4.2.8: a ClientHello with epoch 0 on an established association may be a
         // rebooted client; it goes through the cookie exchange and only then replaces the
         // old association ("MUST NOT destroy the existing association until the client has
@@ -228,9 +227,8 @@ export class DtlsServer extends EventEmitter {
       return;
     }
     if (existing !== undefined) existing.destroy();
-    const transmit = (d: Uint8Array): void => this.sendDatagram(d, session.remoteAddress, session.remotePort);
     const session: ServerSession = new ServerSession(
-      transmit,
+      this.hooks,
       rinfo.address,
       rinfo.port,
       this.opts,
@@ -242,8 +240,27 @@ export class DtlsServer extends EventEmitter {
     this.sessions.set(key, session);
     this.byAddress.set(key, session);
     this.halfOpen++;
-    session.once('established', () => {
+    session.handleDatagram(msg, rinfo);
+  }
+
+  /** Receiver of every established session's application data (the CoAP transport). */
+  private dataReceiver: ((session: ServerSession, data: Uint8Array) => void) | undefined;
+
+  /**
+   * Sets the single receiver of application data from every session (a later call replaces
+   * it): what a transport uses instead of a 'data' listener per session. Sessions still emit
+   * 'data' too.
+   */
+  setDataReceiver(cb: ((session: ServerSession, data: Uint8Array) => void) | undefined): void {
+    this.dataReceiver = cb;
+  }
+
+  /** One hooks object for every session: no listener or closure per session. */
+  private readonly hooks: ConnectionHooks<ServerSession> = {
+    transmit: (session, d) => this.sendDatagram(d, session.remoteAddress, session.remotePort),
+    established: (session) => {
       this.halfOpen--;
+      const key = peerKeyOf(session.remoteAddress, session.remotePort);
       if (session.peerKey !== key) {
         if (this.sessions.get(key) === session) this.sessions.delete(key);
         this.sessions.get(session.peerKey)?.destroy();
@@ -252,16 +269,17 @@ export class DtlsServer extends EventEmitter {
       const cid = session.connectionId;
       if (cid !== undefined) this.byCid.set(Buffer.from(cid).toString('hex'), session);
       this.emit('session', session);
-    });
-    session.on('addressChange', (previous: string) => {
+    },
+    addressChange: (session, previous) => {
       // RFC 9146 §6: the session moved; route its new address to it.
       if (this.byAddress.get(previous) === session) this.byAddress.delete(previous);
       const now = peerKeyOf(session.remoteAddress, session.remotePort);
       this.byAddress.get(now)?.destroy();
       this.byAddress.set(now, session);
       this.emit('addressChange', session, previous);
-    });
-    session.once('close', (err?: Error) => {
+    },
+    closed: (session, err) => {
+      const key = session.initialPeerKey;
       if (!session.wasEstablished) this.halfOpen--;
       if (this.sessions.get(session.peerKey) === session) this.sessions.delete(session.peerKey);
       if (this.sessions.get(key) === session) this.sessions.delete(key);
@@ -272,9 +290,9 @@ export class DtlsServer extends EventEmitter {
       if (cid !== undefined && this.byCid.get(Buffer.from(cid).toString('hex')) === session) this.byCid.delete(Buffer.from(cid).toString('hex'));
       if (session.wasEstablished) this.emit('sessionClosed', session, err);
       else if (err !== undefined) this.emit('handshakeError', err, key);
-    });
-    session.handleDatagram(msg, rinfo);
-  }
+    },
+    data: (session, data) => this.dataReceiver?.(session, data),
+  };
 
   private countHandshake(ip: string): boolean {
     const now = Date.now();

@@ -30,8 +30,8 @@ function forward(session: DtlsConnection, receiver: Receiver): void {
 /** The server side: one transport over every session of `server`. */
 export function dtlsServerTransport(server: DtlsServer): DtlsDatagramTransport {
   const receiver: Receiver = { cb: undefined };
-  for (const s of server.sessions.values()) if (s.established) forward(s, receiver);
-  server.on('session', (s: DtlsConnection) => forward(s, receiver));
+  // One receiver on the server rather than a listener per session (idle sessions stay small).
+  server.setDataReceiver((s, data) => receiver.cb?.(s.peerKey, data));
   return {
     send(peer, data) {
       const s = server.getSession(peer);
