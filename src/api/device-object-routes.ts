@@ -88,7 +88,7 @@ export function createLwm2mHandlers(deps: Lwm2mRouteDeps): Record<string, Handle
   const cancel: Handler = async (req, reply) => {
     const params = req.params as PathParams;
     const path = lwm2mPathOf(params);
-    const found = await viaGateway(() => gw().cancelObservation(params.endpoint, path));
+    const found = await viaGateway(() => gw().cancelObservation(params.endpoint, path, waitOf(req)));
     if (!found) throw new ApiError('ERR_LWM2M_NO_OBSERVATION', `no observation of ${path} on ${JSON.stringify(params.endpoint)}`);
     return reply.status(204).send();
   };

@@ -69,8 +69,8 @@ export interface Lwm2mGateway {
   execute(endpoint: string, path: string, options: DeviceWait & { args?: string }): Promise<void>;
   discover(endpoint: string, path: string, options: DeviceWait): Promise<LinkView[]>;
   observe(endpoint: string, path: string, options: DeviceWait): Promise<ObservationView>;
-  /** Cancels the observations of this path; false when there was none. */
-  cancelObservation(endpoint: string, path: string): Promise<boolean>;
+  /** Cancels the observations of this path; false when there was none. The Cancel waits for a sleeping device at most `waitMs`. */
+  cancelObservation(endpoint: string, path: string, options: DeviceWait): Promise<boolean>;
   /** Validates, seals the secrets and stores; answers the view without secrets. */
   setBootstrapConfig(endpoint: string, config: unknown): Promise<BootstrapConfigView>;
   getBootstrapConfig(endpoint: string): Promise<BootstrapConfigView | undefined>;

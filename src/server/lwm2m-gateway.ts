@@ -119,13 +119,13 @@ export class Lwm2mGatewayService implements Lwm2mGateway {
     return { id: obs.id, endpoint, path: formatPath(p), initial: { format: initial.format, node: initial.node !== undefined ? nodeToJson(initial.node) : null } };
   }
 
-  async cancelObservation(endpoint: string, path: string): Promise<boolean> {
+  async cancelObservation(endpoint: string, path: string, o: DeviceWait): Promise<boolean> {
     this.#live();
     const key = `${endpoint} ${formatPath(parsePath(path))}`;
     const list = this.#observations.get(key);
     if (list === undefined || list.length === 0) return false;
     this.#observations.delete(key);
-    for (const obs of list) await obs.cancel();
+    for (const obs of list) await obs.cancel({ queueTimeoutMs: o.waitMs });
     return true;
   }
 

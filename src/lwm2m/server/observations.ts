@@ -16,7 +16,7 @@ import { encodeComposite } from '../codec/content-format.js';
 import type { Lwm2mEntry } from '../codec/senml.js';
 import type { Lwm2mNode } from '../model/node.js';
 import { formatPath, pathIds, type Lwm2mPath } from '../model/path.js';
-import type { DeviceChannel, Target } from './device-channel.js';
+import type { DeviceChannel, DeviceRequestOptions, Target } from './device-channel.js';
 import { expectCode, toPath, type DeviceManagement, type FormatOptions, type PathInput, type WriteAttributes } from './device-management.js';
 import { Lwm2mServerError } from './errors.js';
 
@@ -41,8 +41,14 @@ export interface ObservationInfo {
 export interface Lwm2mObservation extends ObservationInfo {
   /** The first response's content (the current value when the observation was made). */
   readonly initial: NotificationEvent;
-  /** Cancel Observation (Core §6.4.2): the same request with Observe=1. */
-  cancel(): Promise<void>;
+  /**
+   * Cancel Observation (Core §6.4.2): the same request with Observe=1. The observation ends here
+   * at once; the request to the device waits like any other for a sleeping queue-mode device
+   * (`queueTimeoutMs`, default QueueOptions.maxWaitMs) and then fails with
+   * ERR_LWM2M_REQUEST_EXPIRED — the device's next notification is then answered with Reset
+   * (passive cancel, RFC 7641 §3.6).
+   */
+  cancel(options?: DeviceRequestOptions): Promise<void>;
 }
 
 export interface ObservationLimits {
@@ -191,12 +197,13 @@ export class ObservationManager {
               resolve({
                 ...info,
                 initial,
-                cancel: async () => {
+                cancel: async (cancelOptions: DeviceRequestOptions = {}) => {
                   if (ended) return;
                   end();
-                  // Core §6.4.2 / RFC 7641 §3.6: the same request, same token, Observe=1.
-                  await new Promise<void>((done) => {
-                    const h = coap.exchange(peer, { code, options: [...base, uintOption(OptionNumber.Observe, 1)], payload, token: handle.token }, {
+                  // Core §6.4.2 / RFC 7641 §3.6: the same request, same token, Observe=1 — sent
+                  // when the device is reachable (queue mode: when it next wakes), where it is now.
+                  await this.#channel.run(endpoint, (now) => new Promise<void>((done) => {
+                    const h = now.coap.exchange(now.peer, { code, options: [...base, uintOption(OptionNumber.Observe, 1)], payload, token: handle.token }, {
                       onResponse: () => {
                         h.close();
                         done();
@@ -204,7 +211,7 @@ export class ObservationManager {
                       },
                       onError: () => done(),
                     });
-                  });
+                  }), cancelOptions);
                 },
               });
             }, (err: unknown) => {
