@@ -6,13 +6,13 @@
  * another device's configuration (or another account or field) then fails to open instead of
  * being written into the wrong device.
  *
- * The bootstrap server's own `unsealSecret` hook sees only the bytes, not whose configuration
- * they belong to, so it cannot check that binding; the secrets are opened instead where the
- * endpoint is known: in `bootstrapConfigs.get(endpoint)` of the store view handed to it.
+ * The bootstrap server opens them through its `unsealSecret` hook, which is told whose secret it
+ * is (endpoint, Short Server ID, field): `open()` is that hook, and the binding is the
+ * associated data the blob was sealed with.
  */
 import { randomBytes } from 'node:crypto';
 import type { KeyStore } from '../crypto/keystore/types.js';
-import type { BootstrapConfigRecord, BootstrapConfigRepository, Store } from '../store/types.js';
+import type { BootstrapSecretContext } from '../lwm2m/server/index.js';
 import { CREDENTIAL_SEAL_LABEL } from './credential-seal.js';
 import { SealedCredentialError } from './errors.js';
 
@@ -59,49 +59,15 @@ export class BootstrapSecrets {
     return { ...config, servers, [SEALED_MARKER]: true };
   }
 
-  /** The configuration with its secrets opened (as stored if it was never sealed). */
-  async unseal(endpoint: string, config: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (config[SEALED_MARKER] !== true) return config;
-    const servers: Account[] = [];
-    for (const account of accounts(config)) {
-      const out: Account = { ...account };
-      for (const field of BOOTSTRAP_SECRET_FIELDS) {
-        const value = account[field];
-        if (typeof value !== 'string') continue;
-        const blob = Buffer.from(value, 'hex');
-        if (blob.length < 1 + NONCE_BYTES + 16 + 1 || blob[0] !== VERSION) throw new SealedCredentialError(`sealed ${field} in the bootstrap configuration of ${endpoint} is malformed`);
-        const plain = await this.#keystore.open(this.#label, 'AES-256-GCM', blob.subarray(1, 1 + NONCE_BYTES), blob.subarray(1 + NONCE_BYTES), associatedData(endpoint, account.shortServerId, field));
-        out[field] = Buffer.from(plain).toString('hex');
-      }
-      servers.push(out);
-    }
-    const { [SEALED_MARKER]: _marker, ...rest } = config;
-    return { ...rest, servers };
-  }
-
   /**
-   * The store as the bootstrap server should see it: bootstrapConfigs.get opens the secrets of
-   * the configuration it returns; every other repository is the store's own.
+   * The bootstrap server's `unsealSecret` hook: opens one sealed secret of `endpoint`'s account
+   * `shortServerId`; a blob sealed for another endpoint, account or field does not open.
    */
-  storeView(store: Store, onUnsealFailure: (endpoint: string, err: unknown) => void): Store {
-    const repo = store.bootstrapConfigs;
-    const opened: BootstrapConfigRepository = {
-      get: async (endpoint: string): Promise<BootstrapConfigRecord | undefined> => {
-        const record = await repo.get(endpoint);
-        if (record === undefined) return undefined;
-        try {
-          return { ...record, config: await this.unseal(endpoint, record.config) };
-        } catch (err) {
-          onUnsealFailure(endpoint, err);
-          throw err;
-        }
-      },
-      set: (endpoint, config) => repo.set(endpoint, config),
-      delete: (endpoint) => repo.delete(endpoint),
-    };
-    return new Proxy(store, {
-      get: (target, prop) => (prop === 'bootstrapConfigs' ? opened : Reflect.get(target, prop, target)),
-    });
+  async open(sealed: Uint8Array, context: BootstrapSecretContext): Promise<Uint8Array> {
+    const { endpoint, shortServerId, field } = context;
+    const blob = Buffer.from(sealed);
+    if (blob.length < 1 + NONCE_BYTES + 16 + 1 || blob[0] !== VERSION) throw new SealedCredentialError(`sealed ${field} in the bootstrap configuration of ${endpoint} is malformed`);
+    return this.#keystore.open(this.#label, 'AES-256-GCM', blob.subarray(1, 1 + NONCE_BYTES), blob.subarray(1 + NONCE_BYTES), associatedData(endpoint, shortServerId, field));
   }
 }
 

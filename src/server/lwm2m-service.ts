@@ -86,12 +86,19 @@ export function startLwm2mServices(o: Lwm2mServicesOptions): Lwm2mServices {
 
   const bootstrap = createBootstrapServer({
     endpoint: secureEndpoint,
-    store: o.secrets.storeView(o.store, (endpoint, err) => {
-      // A sealed secret that does not open is tampering or a moved row: refuse and say so.
-      log.error({ err, endpoint }, 'sealed bootstrap secret does not open; bootstrap refused');
-      void o.store.audit.append({ actor: 'system', action: 'lwm2m.bootstrap', subject: endpoint, outcome: 'deny', details: { reason: 'sealed secret does not open' } }).catch((e: unknown) => log.error({ err: e }, 'audit append failed'));
-    }),
+    store: o.store,
     identityOf,
+    unsealSecret: async (sealed, context) => {
+      try {
+        return await o.secrets.open(sealed, context);
+      } catch (err) {
+        // A sealed secret that does not open is tampering or a moved row: refuse and say so.
+        const { endpoint, shortServerId, field } = context;
+        log.error({ err, endpoint, shortServerId, field }, 'sealed bootstrap secret does not open; bootstrap refused');
+        await o.store.audit.append({ actor: 'system', action: 'lwm2m.bootstrap', subject: endpoint, outcome: 'deny', details: { reason: 'sealed secret does not open', shortServerId, field } }).catch((e: unknown) => log.error({ err: e }, 'audit append failed'));
+        throw err;
+      }
+    },
   });
   bootstrap.on('bootstrapped', (r) => publish('lwm2m.bootstrapped', { endpoint: r.endpoint }));
   bootstrap.on('failed', ({ endpoint, error }) => publish('lwm2m.bootstrap-failed', { endpoint, error: error.message.slice(0, 256) }));

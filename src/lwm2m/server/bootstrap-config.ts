@@ -1,8 +1,9 @@
 /**
  * The per-device bootstrap configuration (kept as JSON by store.bootstrapConfigs) and how it
  * becomes Security (0) and Server (1) object instances (OMA LwM2M Core 1.1 Appendix E.1, E.2).
- * Secret fields hold hex of what the caller stored — sealed bytes if it sealed them; the bootstrap
- * server unseals through its `unsealSecret` hook just before writing them to the device.
+ * Secret fields hold hex of what the caller stored. A configuration marked `sealedSecrets: true`
+ * holds sealed bytes there; the bootstrap server opens each through its `unsealSecret` hook, told
+ * whose secret it is (endpoint, server account, field) so the hook can check that binding.
  */
 import { lwm2mValue as v, objectInstance, singleResource, type ObjectInstanceNode, type ResourceNode } from '../model/node.js';
 import { Lwm2mBadBootstrapConfigError } from './errors.js';
@@ -43,6 +44,8 @@ export interface BootstrapConfig {
   /** Paths Bootstrap-Delete'd before writing (default ['/0', '/1']; the bootstrap account is kept). */
   delete: string[];
   servers: BootstrapServerAccount[];
+  /** True: `pskKey` / `clientPrivateKey` hold sealed bytes, opened by `unsealSecret` (default false: written as stored). */
+  sealedSecrets: boolean;
 }
 
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
@@ -120,14 +123,54 @@ export function parseBootstrapConfig(json: unknown): BootstrapConfig {
     }
     return out;
   });
-  return { delete: del as string[], servers };
+  if (c.sealedSecrets !== undefined && typeof c.sealedSecrets !== 'boolean') fail('sealedSecrets must be a boolean');
+  return { delete: del as string[], servers, sealedSecrets: c.sealedSecrets === true };
 }
 
 function bytes(hex: string | undefined): Uint8Array {
   return hex === undefined ? new Uint8Array(0) : new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
-export type Unseal = (sealed: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+/** The secret fields of a server account. */
+export const BOOTSTRAP_SECRET_FIELDS = ['pskKey', 'clientPrivateKey'] as const;
+export type BootstrapSecretField = (typeof BOOTSTRAP_SECRET_FIELDS)[number];
+
+/** Whose sealed secret the `unsealSecret` hook is asked to open. */
+export interface BootstrapSecretContext {
+  /** The endpoint whose configuration holds it (the one that sent the Bootstrap-Request). */
+  endpoint: string;
+  /** The server account's Short Server ID, and its position in `servers`. */
+  shortServerId: number;
+  serverIndex: number;
+  field: BootstrapSecretField;
+}
+
+/** Opens one sealed secret; throwing refuses the bootstrap before anything reaches the device. */
+export type Unseal = (sealed: Uint8Array, context: BootstrapSecretContext) => Uint8Array | Promise<Uint8Array>;
+
+/**
+ * The configuration with its secrets opened: as given unless it is marked `sealedSecrets`, and
+ * then every secret field through `unseal` with its binding. Throws ERR_LWM2M_BAD_BOOTSTRAP_CONFIG
+ * for sealed secrets without a hook (the sealed bytes must never be written as a key) or a hook
+ * that answers something other than bytes; the hook's own errors pass through.
+ */
+export async function openBootstrapSecrets(endpoint: string, config: BootstrapConfig, unseal: Unseal | undefined): Promise<BootstrapConfig> {
+  if (!config.sealedSecrets) return config;
+  if (unseal === undefined) fail(`the configuration of ${JSON.stringify(endpoint)} holds sealed secrets and the bootstrap server has no unsealSecret hook`);
+  const servers: BootstrapServerAccount[] = [];
+  for (const [serverIndex, account] of config.servers.entries()) {
+    const out: BootstrapServerAccount = { ...account };
+    for (const field of BOOTSTRAP_SECRET_FIELDS) {
+      const sealed = account[field];
+      if (sealed === undefined) continue;
+      const opened: unknown = await unseal(bytes(sealed), { endpoint, shortServerId: account.shortServerId, serverIndex, field });
+      if (!(opened instanceof Uint8Array)) fail(`unsealSecret answered no bytes for servers[${serverIndex}].${field}`);
+      out[field] = Buffer.from(opened).toString('hex');
+    }
+    servers.push(out);
+  }
+  return { ...config, servers, sealedSecrets: false };
+}
 
 /**
  * The Security object instance for a management server account (Appendix E.1). An x509 account
@@ -137,7 +180,7 @@ export type Unseal = (sealed: Uint8Array) => Uint8Array | Promise<Uint8Array>;
  * enroll again against the LwM2M server. Leaving /5 out of the Bootstrap-Write keeps the client
  * from being handed a key it never had.
  */
-export async function securityInstance(id: number, s: BootstrapServerAccount, unseal: Unseal): Promise<ObjectInstanceNode> {
+export async function securityInstance(id: number, s: BootstrapServerAccount, unseal: (secret: Uint8Array) => Uint8Array | Promise<Uint8Array> = (b) => b): Promise<ObjectInstanceNode> {
   const resources: ResourceNode[] = [
     singleResource(0, v.string(s.uri)),
     singleResource(1, v.boolean(false)),

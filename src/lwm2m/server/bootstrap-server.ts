@@ -19,7 +19,7 @@ import { objectNode, type Lwm2mNode } from '../model/node.js';
 import { makePath, pathIds } from '../model/path.js';
 import { ObjectRegistry } from '../model/registry.js';
 import { authorizeEndpoint, identityDetails } from './authorize.js';
-import { parseBootstrapConfig, securityInstance, serverInstance, type BootstrapConfig, type Unseal } from './bootstrap-config.js';
+import { openBootstrapSecrets, parseBootstrapConfig, securityInstance, serverInstance, type BootstrapConfig, type Unseal } from './bootstrap-config.js';
 import { expectCode } from './device-management.js';
 import { Lwm2mBadRegistrationError } from './errors.js';
 import type { IdentityResolver } from './identity.js';
@@ -30,7 +30,12 @@ export interface BootstrapServerOptions {
   store: Store;
   identityOf: IdentityResolver;
   registry?: ObjectRegistry;
-  /** Turns a stored secret (hex-decoded) into the bytes written to the device; default: as stored. */
+  /**
+   * Opens the secrets of configurations marked `sealedSecrets: true` (hex-decoded), told whose
+   * they are ({ endpoint, shortServerId, serverIndex, field }). Called for every secret before
+   * the Bootstrap-Request is answered; if it throws, the request gets 5.00 and 'failed' is
+   * emitted, and nothing is written to the device. Unmarked configurations are written as stored.
+   */
   unsealSecret?: Unseal;
   limits?: RegistrationLimits;
   /** Most bootstrap sessions running at once (default 1000); more get 5.03. */
@@ -97,6 +102,14 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     }
     if (this.#running.has(ep)) return text(CoapCode.ServiceUnavailable, 'a bootstrap session for this endpoint is running');
     if (this.#running.size >= this.#maxSessions) return text(CoapCode.ServiceUnavailable, 'too many bootstrap sessions');
+    // Secrets are opened for this endpoint before the 2.04: a secret that does not open stops the
+    // bootstrap before the device's accounts are deleted.
+    try {
+      config = await openBootstrapSecrets(ep, config, this.#o.unsealSecret);
+    } catch (err) {
+      this.emit('failed', { endpoint: ep, error: err instanceof Error ? err : new Error(String(err)) });
+      return text(CoapCode.InternalServerError, 'bootstrap configuration unusable');
+    }
     await this.#o.store.audit.append({ actor: `device:${ep}`, action: 'lwm2m.bootstrap', subject: ep, outcome: 'allow', details: { ...identityDetails(identity, req.peer), servers: config.servers.map((s) => s.shortServerId) } });
     this.#running.add(ep);
     // Core §6.1.5.1: the server answers 2.04 and then starts the bootstrap operations.
@@ -117,7 +130,6 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
 
   async #session(peer: string, endpoint: string, config: BootstrapConfig, pct: number | undefined): Promise<BootstrapResult> {
     const coap = this.#o.endpoint;
-    const unseal: Unseal = this.#o.unsealSecret ?? ((b) => b);
     const format = pct ?? ContentFormat.LwM2mTlv;
     // Bootstrap-Discover (Core §6.1.7.3) on '/': what the device has, incl. its bootstrap account.
     const disc = await coap.request(peer, { method: 'GET', path: [], accept: ContentFormat.LinkFormat });
@@ -133,7 +145,7 @@ export class BootstrapServer extends EventEmitter<BootstrapServerEvents> {
     let next = 0;
     for (const [k, account] of config.servers.entries()) {
       while (taken.has(next)) next++;
-      const sec = await securityInstance(next, account, unseal);
+      const sec = await securityInstance(next, account);
       taken.add(next);
       // Bootstrap-Write (Core §6.1.7.1): PUT /0/x and /1/x.
       for (const [o, inst] of [[0, sec], [1, serverInstance(k, account)]] as const) {

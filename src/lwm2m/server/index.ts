@@ -11,5 +11,5 @@ export { dtlsPeerIdentity, noSecPeerIdentity, storeClientVerifier, identityFromD
 export { NOSEC_ATTRIBUTE, authorizeEndpoint } from './authorize.js';
 export * from './errors.js';
 export { createBootstrapServer, BootstrapServer, type BootstrapServerOptions, type BootstrapServerEvents, type BootstrapResult } from './bootstrap-server.js';
-export { parseBootstrapConfig, SECURITY_MODE_VALUE, type BootstrapConfig, type BootstrapServerAccount, type BootstrapSecurityMode, type Unseal } from './bootstrap-config.js';
+export { parseBootstrapConfig, SECURITY_MODE_VALUE, type BootstrapConfig, type BootstrapServerAccount, type BootstrapSecurityMode, type BootstrapSecretContext, type BootstrapSecretField, type Unseal } from './bootstrap-config.js';
 export { nodeToJson, nodeFromJson, valueToJson, valueFromJson, type JsonNode, type JsonValue } from './json-view.js';
