@@ -90,12 +90,15 @@ export interface RetainedState {
   trafficKeys: number;
 }
 
+/** One message of a flight, in one object (an idle session may keep its final flight). */
 interface FlightItem {
   epoch: number;
   type: number;
-  /** A complete handshake message (unfragmented encoding) or the CCS byte. */
+  /** The handshake message body, or the CCS byte. */
   payload: Uint8Array;
-  handshake?: HandshakeMessage;
+  /** Handshake type and message_seq (-1 for ChangeCipherSpec). */
+  msgType: number;
+  messageSeq: number;
 }
 
 const MAX_QUEUED_DATAGRAMS = 64;
@@ -149,8 +152,10 @@ export abstract class DtlsConnection extends EventEmitter {
   private timeoutMs: number;
   private retransmissions = 0;
 
-  private chain: Promise<void> = Promise.resolve();
+  private chain: Promise<void> = RESOLVED;
+  /** Datagrams waiting in `chain`, and whether the chain is still working on any. */
   private queued = 0;
+  private chained = 0;
 
   protected constructor(
     hooks: ConnectionHooks<never>,
@@ -196,18 +201,60 @@ export abstract class DtlsConnection extends EventEmitter {
   /** Handles one datagram from the peer; records are processed strictly in arrival order. */
   handleDatagram(datagram: Uint8Array, from?: { address: string; port: number }): void {
     if (this.state === 'closed') return;
+    // Fast path: nothing queued, so records are handled synchronously until one needs an
+    // asynchronous handshake step (application data, alerts, CCS never do).
+    if (this.chained === 0) {
+      let records: DtlsRecord[];
+      try {
+        records = decodeDatagram(datagram, this.cidLength);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      for (let i = 0; i < records.length; i++) {
+        if (this.closed) return;
+        let pending: Promise<void> | undefined;
+        try {
+          pending = this.processRecord(records[i]!, from);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        if (pending !== undefined) {
+          this.enqueue(pending, records.slice(i + 1), from);
+          return;
+        }
+      }
+      return;
+    }
     // Bound the work a flooding peer can queue behind a slow (async) handshake step.
     if (this.queued >= MAX_QUEUED_DATAGRAMS) return;
     this.queued++;
-    this.chain = this.chain
-      .then(async () => {
+    this.enqueue(
+      this.chain.then(() => {
         this.queued--;
-        for (const record of decodeDatagram(datagram, this.cidLength)) {
+      }),
+      datagram,
+      from,
+    );
+  }
+
+  /** Continues after `first`, in order: the rest of a datagram's records, or a whole datagram. */
+  private enqueue(first: Promise<void>, rest: DtlsRecord[] | Uint8Array, from: { address: string; port: number } | undefined): void {
+    this.chained++;
+    this.chain = first
+      .then(async () => {
+        const records = rest instanceof Uint8Array ? decodeDatagram(rest, this.cidLength) : rest;
+        for (const record of records) {
           if (this.state === 'closed') return;
           await this.processRecord(record, from);
         }
       })
-      .catch((err: unknown) => this.fail(err));
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        // The last queued step done: later datagrams take the synchronous path again.
+        if (--this.chained === 0) this.chain = RESOLVED;
+      });
   }
 
   /** RFC 9146: the connection ID we asked to receive (non-empty) and the one the peer asked for. */
@@ -246,28 +293,29 @@ export abstract class DtlsConnection extends EventEmitter {
 
   // ── record layer ──────────────────────────────────────────────────────────────────────────
 
-  protected async processRecord(record: DtlsRecord, from?: { address: string; port: number }): Promise<void> {
+  /** Handles one record; returns a promise only for handshake records (their steps may be asynchronous). */
+  protected processRecord(record: DtlsRecord, from?: { address: string; port: number }): Promise<void> | undefined {
     // RFC 6347 §4.1: "If a DTLS implementation receives a packet with an epoch that does not
     // match the current one ... it MAY discard it"; handshake retransmissions recover.
-    if (record.epoch !== this.readEpoch) return;
+    if (record.epoch !== this.readEpoch) return undefined;
     // RFC 6347 §4.1.2.6: duplicates "MUST be silently discarded".
-    if (!this.readWindow.check(record.sequenceNumber)) return;
+    if (!this.readWindow.check(record.sequenceNumber)) return undefined;
     let plaintext = record.fragment;
     let type = record.type;
     if (record.type === ContentType.tls12Cid) {
       // RFC 9146 §4: tls12_cid records only exist under keys and with the CID we issued.
-      if (this.readProtection === null || this.receiveCid === undefined || record.cid === undefined || !bytesEqual(record.cid, this.receiveCid)) return;
+      if (this.readProtection === null || this.receiveCid === undefined || record.cid === undefined || !bytesEqual(record.cid, this.receiveCid)) return undefined;
       let inner: Uint8Array;
       try {
         inner = this.readProtection.openCid(record.version, record.epoch, record.sequenceNumber, record.cid, record.fragment);
       } catch (err) {
-        if (err instanceof DtlsError) return;
+        if (err instanceof DtlsError) return undefined;
         throw err;
       }
       // DTLSInnerPlaintext = content || real_type || zeros: the real type is the last non-zero byte.
       let end = inner.length - 1;
       while (end >= 0 && inner[end] === 0) end--;
-      if (end < 0) return;
+      if (end < 0) return undefined;
       type = inner[end]!;
       plaintext = inner.subarray(0, end);
     } else if (this.readProtection !== null) {
@@ -276,7 +324,7 @@ export abstract class DtlsConnection extends EventEmitter {
       } catch (err) {
         // RFC 6347 §4.1.2.7: "invalid records SHOULD be silently discarded, thus preserving
         // the association"; an attacker cannot tear the session down with forged records.
-        if (err instanceof DtlsError) return;
+        if (err instanceof DtlsError) return undefined;
         throw err;
       }
     }
@@ -294,15 +342,14 @@ export abstract class DtlsConnection extends EventEmitter {
     }
     switch (type) {
       case ContentType.handshake:
-        await this.processHandshakeRecord(plaintext, record.epoch);
-        return;
+        return this.processHandshakeRecord(plaintext, record.epoch);
       case ContentType.changeCipherSpec:
         decodeChangeCipherSpec(plaintext);
         this.onChangeCipherSpec();
-        return;
+        return undefined;
       case ContentType.alert:
         this.processAlert(plaintext);
-        return;
+        return undefined;
       case ContentType.applicationData:
         // RFC 6347 §4.1: application data is only valid in an epoch with keys established.
         if (this.state === 'established' && record.epoch > 0) {
@@ -311,9 +358,9 @@ export abstract class DtlsConnection extends EventEmitter {
           this.releaseFlight();
           this.onApplicationData(plaintext);
         }
-        return;
+        return undefined;
       default:
-        return;
+        return undefined;
     }
   }
 
@@ -420,13 +467,13 @@ export abstract class DtlsConnection extends EventEmitter {
     const handshake = { msgType, messageSeq: this.nextSendSeq++, body };
     this.addToTranscript(handshake);
     if (this.flight === NO_FLIGHT) this.flight = [];
-    this.flight.push({ epoch: this.writeEpoch, type: ContentType.handshake, payload: body, handshake });
+    this.flight.push({ epoch: this.writeEpoch, type: ContentType.handshake, payload: body, msgType, messageSeq: handshake.messageSeq });
   }
 
   /** Appends ChangeCipherSpec and switches the write side to the pending state. */
   protected queueChangeCipherSpec(): void {
     if (this.flight === NO_FLIGHT) this.flight = [];
-    this.flight.push({ epoch: this.writeEpoch, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC });
+    this.flight.push(this.writeEpoch === 0 ? CCS_EPOCH_0 : { epoch: this.writeEpoch, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
     if (this.pendingWrite === null) throw new DtlsHandshakeFailureError('ChangeCipherSpec without keys');
     // The epoch-0 write state stays while a flight may still resend epoch-0 messages.
     if (this.writeEpoch === 0) this.epoch0Seq = this.writeSeq;
@@ -472,7 +519,7 @@ export abstract class DtlsConnection extends EventEmitter {
       size += rec.length;
     };
     for (const item of this.lastFlight) {
-      if (item.handshake === undefined) {
+      if (item.type !== ContentType.handshake) {
         push(this.encodeOut(item.type, item.epoch, item.payload));
         continue;
       }
@@ -480,12 +527,13 @@ export abstract class DtlsConnection extends EventEmitter {
       const overhead = RECORD_HEADER_LENGTH + (protection?.expansion ?? 0) + this.recordOverhead;
       // Start a new datagram rather than splitting a small message across two.
       const room = this.mtu - size - overhead;
-      const whole = encodeHandshakeMessage(item.handshake);
+      const handshake: HandshakeMessage = { msgType: item.msgType, messageSeq: item.messageSeq, body: item.payload };
+      const whole = encodeHandshakeMessage(handshake);
       if (whole.length <= room || (current.length === 0 && whole.length <= this.mtu - overhead)) {
         push(this.encodeOut(item.type, item.epoch, whole));
         continue;
       }
-      for (const frag of fragmentHandshakeMessage(item.handshake, this.mtu - overhead)) push(this.encodeOut(item.type, item.epoch, frag));
+      for (const frag of fragmentHandshakeMessage(handshake, this.mtu - overhead)) push(this.encodeOut(item.type, item.epoch, frag));
     }
     if (current.length > 0) datagrams.push(Buffer.concat(current));
     for (const d of datagrams) this.transmit(d);
@@ -632,6 +680,8 @@ export abstract class DtlsConnection extends EventEmitter {
 /** Shared empty values: an idle session must not keep empty arrays of its own. */
 const NO_FLIGHT: FlightItem[] = Object.freeze([]) as unknown as FlightItem[];
 const NO_TRANSCRIPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+const CCS_EPOCH_0: FlightItem = Object.freeze({ epoch: 0, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export function peerKeyOf(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;

@@ -63,7 +63,8 @@ export class RecordProtection {
   ) {
     assertBytes(key, 'key', { len: 16 });
     assertBytes(salt, 'salt', { len: 4 });
-    this.salt = ((salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!) >>> 0;
+    // Signed, so V8 keeps it as a small integer rather than a heap number.
+    this.salt = (salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!;
     this.params = PARAMS[cipher];
     this.aead = this.params.generic === undefined ? undefined : createAead(this.params.generic, key);
   }
@@ -78,7 +79,7 @@ export class RecordProtection {
   }
 
   private nonce(epoch: number, seq: number): Buffer {
-    NONCE.writeUInt32BE(this.salt, 0);
+    NONCE.writeInt32BE(this.salt, 0);
     NONCE.writeUInt16BE(epoch, 4);
     NONCE.writeUIntBE(seq, 6, 6);
     return NONCE;
@@ -177,7 +178,7 @@ export class RecordProtection {
     // The explicit nonce on the wire is what the sender used; RFC 6655 §3 lets the sender pick
     // it, so use the transmitted one rather than our view of epoch||seq.
     const nonce = NONCE;
-    nonce.writeUInt32BE(this.salt, 0);
+    nonce.writeInt32BE(this.salt, 0);
     nonce.set(fragment.subarray(0, EXPLICIT_NONCE_LENGTH), 4);
     const body = fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + length);
     const tag = fragment.subarray(EXPLICIT_NONCE_LENGTH + length);

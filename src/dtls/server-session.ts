@@ -480,6 +480,7 @@ export class ServerSession extends DtlsConnection {
   }
 }
 
+/** Four bytes as a signed 32-bit number (a small integer to V8: no heap number per session). */
 function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }

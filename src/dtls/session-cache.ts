@@ -28,8 +28,16 @@ export interface SessionCacheOptions {
   lifetimeMs?: number;
 }
 
+/** What is stored: the session ID is the map key only (no second copy per entry). */
+type StoredSession = Omit<CachedSession, 'sessionId'>;
+
+/** Map key of a session ID: one byte per character, half the size of hex. */
+function keyOf(sessionId: Uint8Array): string {
+  return Buffer.from(sessionId.buffer, sessionId.byteOffset, sessionId.byteLength).toString('latin1');
+}
+
 export class SessionCache {
-  private readonly entries = new Map<string, CachedSession>();
+  private readonly entries = new Map<string, StoredSession>();
   readonly maxEntries: number;
   readonly lifetimeMs: number;
 
@@ -43,29 +51,29 @@ export class SessionCache {
   }
 
   get(sessionId: Uint8Array, now = Date.now()): CachedSession | undefined {
-    const key = Buffer.from(sessionId).toString('hex');
+    const key = keyOf(sessionId);
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
     if (now - e.createdAt >= this.lifetimeMs) {
       this.entries.delete(key);
       return undefined;
     }
-    return e;
+    return { sessionId: Uint8Array.from(sessionId), ...e };
   }
 
   set(entry: CachedSession): void {
-    const key = Buffer.from(entry.sessionId).toString('hex');
+    const key = keyOf(entry.sessionId);
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done === true) break;
       this.entries.delete(oldest.value);
     }
-    this.entries.set(key, entry);
+    this.entries.set(key, { masterSecret: entry.masterSecret, cipherSuite: entry.cipherSuite, identity: entry.identity, createdAt: entry.createdAt });
   }
 
   delete(sessionId: Uint8Array): void {
-    this.entries.delete(Buffer.from(sessionId).toString('hex'));
+    this.entries.delete(keyOf(sessionId));
   }
 
   clear(): void {
