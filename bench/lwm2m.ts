@@ -24,9 +24,12 @@
 //                         /3/0/13 is in seconds, so most notifications repeat it: this is load)
 //   BENCH_SECONDS=10      measured seconds of notifications
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Fleet, generateCredentials, openFileLimit, provisionCredentials } from '../src/sim/index.js';
-import { cpuSecondsOf, stopChild, track } from './lib/processes.js';
+import { atExit, cpuSecondsOf, stopChild, track } from './lib/processes.js';
 
 const DEVICES = intEnv('LWM2M_DEVICES', 2000, 1, 100_000);
 const RATE = intEnv('BENCH_RATE', 100_000, 1, 1_000_000);
@@ -68,7 +71,8 @@ function memory(): Memory {
 async function child(): Promise<void> {
   const { startLwm2mServe } = await import('../test/sim/lwm2m-serve.js');
   // serve's default DTLS session cap (10,000) would refuse the last devices of a 10,000 run.
-  const serve = await startLwm2mServe({ maxSessions: DEVICES + 1000 });
+  const dataDir = process.argv[process.argv.indexOf('--server-child') + 1]!;
+  const serve = await startLwm2mServe({ maxSessions: DEVICES + 1000, dataDir });
   let notifications = 0;
   let registered = 0;
   serve.lwm2m.on('notification', () => notifications++);
@@ -135,8 +139,8 @@ class ServerProcess {
   }
 }
 
-async function startServerProcess(): Promise<{ server: ServerProcess; api: string; coaps: string }> {
-  const c = track(fork(fileURLToPath(import.meta.url), ['--server-child'], { execArgv: ['--import', 'tsx', '--expose-gc'], env: { ...process.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+async function startServerProcess(dataDir: string): Promise<{ server: ServerProcess; api: string; coaps: string }> {
+  const c = track(fork(fileURLToPath(import.meta.url), ['--server-child', dataDir], { execArgv: ['--import', 'tsx', '--expose-gc'], env: { ...process.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const ready = await new Promise<{ api: string; coaps: string }>((resolve, reject) => {
     c.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
     const onMessage = (m: { ready?: { api: string; coaps: string } }): void => {
@@ -147,6 +151,12 @@ async function startServerProcess(): Promise<{ server: ServerProcess; api: strin
     c.on('message', onMessage);
   });
   return { server: new ServerProcess(c), ...ready };
+}
+
+/** Ref'd timers and UDP sockets alive in this (the simulator's) process. */
+function activeHandles(): { timers: number; sockets: number } {
+  const all = process.getActiveResourcesInfo();
+  return { timers: all.filter((r) => r === 'Timeout').length, sockets: all.filter((r) => r === 'UDPWrap' || r === 'UDPWRAP').length };
 }
 
 /** POST /api/v1/devices/{ep}/observations {path: '/3/0/13'} for every device, 32 at a time. */
@@ -171,13 +181,25 @@ const num = (n: number): string => Math.round(n).toLocaleString('en-US');
 async function parent(): Promise<void> {
   const limit = openFileLimit();
   log(`bench:lwm2m: ${num(DEVICES)} DTLS-PSK devices; open file limit ${limit?.soft ?? 'unknown'}; device clock tick ${TICK_MS} ms`);
-  const { server, api, coaps } = await startServerProcess();
+  const dataDir = mkdtempSync(join(tmpdir(), 'rootline-bench-lwm2m-'));
+  atExit(() => rmSync(dataDir, { recursive: true, force: true }));
+  // Provisioning runs on a server of its own: the garbage N API requests leave behind would
+  // otherwise sit in the measured server's heap pages, and registrations would reuse them for
+  // free, hiding their cost. The measured server then opens the same store, as after a restart.
+  const creds = generateCredentials('bench', DEVICES);
+  let t = performance.now();
+  {
+    const provisioning = await startServerProcess(dataDir);
+    try {
+      await provisionCredentials(creds, { api: provisioning.api, model: 'BENCH-1', firmwareVersion: '1.0.0', concurrency: 32 });
+    } finally {
+      await provisioning.server.close();
+    }
+  }
+  const provisionS = (performance.now() - t) / 1000;
+  log(`provisioned ${num(DEVICES)} devices through the API in ${provisionS.toFixed(1)} s (${num(DEVICES / provisionS)}/s)`);
+  const { server, api, coaps } = await startServerProcess(dataDir);
   try {
-    const creds = generateCredentials('bench', DEVICES);
-    let t = performance.now();
-    await provisionCredentials(creds, { api, model: 'BENCH-1', firmwareVersion: '1.0.0', concurrency: 32 });
-    const provisionS = (performance.now() - t) / 1000;
-    log(`provisioned ${num(DEVICES)} devices through the API in ${provisionS.toFixed(1)} s (${num(DEVICES / provisionS)}/s)`);
 
     const before = await server.call<Memory>('rss');
     const simHeapBefore = process.memoryUsage();
@@ -206,6 +228,7 @@ async function parent(): Promise<void> {
     const serverHeapPerDevice = (after.heap - before.heap) / reg.registered;
     const simNow = process.memoryUsage();
     const simBytesPerDevice = (simNow.rss - simHeapBefore.rss) / reg.registered;
+    const idleHandles = activeHandles();
 
     const observed = await observeAll(api, fleet.registeredEndpoints());
     log(`observing /3/0/13 on ${num(reg.registered - observed.failed)} devices through the API (${observed.failed} observe requests failed)`);
@@ -223,6 +246,7 @@ async function parent(): Promise<void> {
     const simN = process.cpuUsage(simN0);
     const simNotifyCpuPct = (simN.user + simN.system) / 1e4 / windowS;
     const notificationsPerS = (n1 - n0) / windowS;
+    const busyHandles = activeHandles();
     const offeredPerS = ((reg.registered - observed.failed) * 1000) / TICK_MS;
 
     const { deregistered } = await fleet.stop({ deregister: true });
@@ -235,6 +259,8 @@ async function parent(): Promise<void> {
     console.log(`  notifications/s, every device observed ${num(notificationsPerS)}   (offered ${num(offeredPerS)}/s; devices sent ${num((sent1 - sent0) / windowS)}/s; CPU: server ${notifyCpuPct.toFixed(0)}%, simulator ${simNotifyCpuPct.toFixed(0)}%)`);
     console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device)`);
     console.log(`  simulator memory per device            ${num(simBytesPerDevice)} B   (RSS of the device process, not the server)`);
+    console.log(`  simulator: ${num(idleHandles.sockets)} UDP sockets open; timers: the fleet's 2 shared ones, and per device the SDK's Update timer`);
+    console.log(`    (unref'd, so Node does not list it), plus pmin/pmax and CoAP retransmission timers while notifying (${busyHandles.timers} ref'd at the end)`);
     console.log(`projection for ${num(TARGET_NODE_DEVICES)} devices per node (linear in the figures above):`);
     console.log(`  server memory   ${mib(perNodeMem)} for the device state`);
     console.log(`  re-registration of the whole node after a restart: ${num(TARGET_NODE_DEVICES / registrationsPerS)} s at ${num(registrationsPerS)}/s`);

@@ -21,8 +21,16 @@ export interface Lwm2mServe {
   close(): Promise<void>;
 }
 
-export async function startLwm2mServe(options: { maxSessions?: number; logLevel?: string } = {}): Promise<Lwm2mServe> {
-  const dir = mkdtempSync(join(tmpdir(), 'rootline-sim-'));
+/**
+ * With `dataDir` the caller owns the directory (a second server on the same store, as after a
+ * restart) and close() leaves it; without, a temporary one is made and removed.
+ */
+export async function startLwm2mServe(options: { maxSessions?: number; logLevel?: string; dataDir?: string } = {}): Promise<Lwm2mServe> {
+  const owned = options.dataDir === undefined;
+  const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rootline-sim-'));
+  const cleanup = (): void => {
+    if (owned) rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const { config, sources } = loadConfig({ env: {}, flags: { dataDir: dir, httpPort: '0', coapPort: '0', coapsPort: '0', estPort: '0', deviceHost: '127.0.0.1', logLevel: options.logLevel ?? 'warn' } });
     const server = await startServer(config, {
@@ -38,11 +46,11 @@ export async function startLwm2mServe(options: { maxSessions?: number; logLevel?
       coaps: server.addresses.coaps!.url,
       async close() {
         await server.close();
-        rmSync(dir, { recursive: true, force: true });
+        cleanup();
       },
     };
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
     throw err;
   }
 }
