@@ -31,6 +31,7 @@ export const API_ERRORS = {
   ERR_API_BOOTSTRAP_CONFIG_NOT_FOUND: { status: 404, description: 'The device has no bootstrap configuration.' },
   ERR_API_ONBOARDING_DISABLED: { status: 404, description: 'This server runs without onboarding (its config file has no "onboarding" section).' },
   ERR_API_PENDING_NOT_FOUND: { status: 404, description: 'No pledge with this serial number is on the onboarding approval list.' },
+  ERR_API_OWNERSHIP_ILLEGAL_TRANSITION: { status: 409, description: "The device's ownership state does not allow this (e.g. decommissioning a device in RESET or already DECOMMISSIONED)." },
   ERR_LWM2M_NOT_REGISTERED: { status: 404, description: 'The device is not registered (never, de-registered or its lifetime expired), so it cannot be reached.' },
   ERR_LWM2M_NO_OBSERVATION: { status: 404, description: 'No observation of this path is active on the device.' },
   ERR_LWM2M_BAD_PATH: { status: 400, description: 'Not an LwM2M path the operation accepts (e.g. Execute needs /object/instance/resource).' },

@@ -8,14 +8,28 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isRootlineError } from '../errors.js';
 import { ApiError, type ApiErrorCode } from './errors.js';
 import type { RouteSpec } from './routes.js';
+import { endpointParamsSchema } from './schemas.js';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
-/** What the API needs of the registrar (src/onboarding/registrar). */
+/** What the API needs of the registrar (src/onboarding/registrar) and the decommissioner (src/onboarding/decommission.ts). */
 export interface OnboardingApi {
   pending(): Promise<readonly PendingPledgeView[]>;
   approve(serial: string, actor: string): Promise<PendingPledgeView>;
   reject(serial: string, actor: string): Promise<PendingPledgeView>;
+  decommissionDevice?(request: { endpoint: string; actor: string }): Promise<DecommissionView>;
+  /** The domain CA's current CRL, DER. */
+  currentCrl?(): Promise<Uint8Array>;
+}
+
+export interface DecommissionView {
+  endpoint: string;
+  revoked: string[];
+  registrationDeleted: boolean;
+  bootstrapConfigDeleted: boolean;
+  credentialsRemoved: number;
+  masaClaim: 'released' | 'owner-must-release' | 'not-brski';
+  ownershipState: string;
 }
 
 export interface PendingPledgeView {
@@ -54,6 +68,21 @@ export const pendingPledgeSchema = {
 
 export const pendingListSchema = { type: 'object', additionalProperties: false, required: ['pending'], properties: { pending: { type: 'array', items: pendingPledgeSchema } } } as const;
 
+export const decommissionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['endpoint', 'revoked', 'registrationDeleted', 'bootstrapConfigDeleted', 'credentialsRemoved', 'masaClaim', 'ownershipState'],
+  properties: {
+    endpoint: { type: 'string' },
+    revoked: { type: 'array', items: { type: 'string' }, description: 'LDevID serial numbers (hex) revoked by this call; they are on the CRL at GET /onboarding/crl.' },
+    registrationDeleted: { type: 'boolean' },
+    bootstrapConfigDeleted: { type: 'boolean' },
+    credentialsRemoved: { type: 'integer' },
+    masaClaim: { type: 'string', enum: ['released', 'owner-must-release', 'not-brski'], description: "'owner-must-release': the manufacturer's MASA is not reachable from this server; release the claim there." },
+    ownershipState: { type: 'string' },
+  },
+} as const;
+
 const OFF: readonly ApiErrorCode[] = ['ERR_API_ONBOARDING_DISABLED'];
 
 export const ONBOARDING_ROUTES: readonly RouteSpec[] = [
@@ -78,6 +107,26 @@ export const ONBOARDING_ROUTES: readonly RouteSpec[] = [
       errors: ['ERR_API_VALIDATION', 'ERR_API_PENDING_NOT_FOUND', ...OFF],
     }),
   ),
+  {
+    operationId: 'decommissionDevice',
+    method: 'POST',
+    path: '/devices/:endpoint/decommission',
+    summary: "Decommissions a device in one step: revokes its LDevID (CRL updated), deletes its LwM2M registration, bootstrap configuration and credentials, releases the MASA claim, moves it to DECOMMISSIONED. Repeating the call after a failure finishes the job.",
+    tag: 'onboarding',
+    params: endpointParamsSchema,
+    success: { status: 200, description: 'What was done.', schema: decommissionSchema },
+    errors: ['ERR_API_VALIDATION', 'ERR_API_DEVICE_NOT_FOUND', 'ERR_API_OWNERSHIP_ILLEGAL_TRANSITION', ...OFF],
+  },
+  {
+    operationId: 'getOnboardingCrl',
+    method: 'GET',
+    path: '/onboarding/crl',
+    summary: "The domain CA's current CRL (DER), listing every revoked LDevID.",
+    tag: 'onboarding',
+    produces: 'application/pkix-crl',
+    success: { status: 200, description: 'An X.509 v2 CRL, DER (RFC 5280; media type per RFC 2585).' },
+    errors: OFF,
+  },
 ];
 
 export function createOnboardingHandlers(deps: { onboarding: OnboardingApi | undefined; actor: string }): Record<string, Handler> {
@@ -99,5 +148,22 @@ export function createOnboardingHandlers(deps: { onboarding: OnboardingApi | und
     listPendingPledges: async () => ({ pending: await registrar().pending() }),
     approvePendingPledge: decide('approve'),
     rejectPendingPledge: decide('reject'),
+    decommissionDevice: async (req) => {
+      const { endpoint } = req.params as { endpoint: string };
+      const r = registrar();
+      if (r.decommissionDevice === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server has no domain CA to decommission with');
+      try {
+        return await r.decommissionDevice({ endpoint, actor: deps.actor });
+      } catch (err) {
+        if (isRootlineError(err) && err.code === 'ERR_ONBOARDING_UNKNOWN_DEVICE') throw new ApiError('ERR_API_DEVICE_NOT_FOUND', `no device ${JSON.stringify(endpoint)}`, { cause: err });
+        if (isRootlineError(err) && (err.code === 'ERR_ONBOARDING_ILLEGAL_TRANSITION' || err.code === 'ERR_ONBOARDING_STATE_CHANGED')) throw new ApiError('ERR_API_OWNERSHIP_ILLEGAL_TRANSITION', err.message, { cause: err });
+        throw err;
+      }
+    },
+    getOnboardingCrl: async (_req, reply) => {
+      const r = registrar();
+      if (r.currentCrl === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server has no domain CA');
+      return reply.type('application/pkix-crl').header('content-disposition', 'attachment; filename="domain-ca.crl"').send(Buffer.from(await r.currentCrl()));
+    },
   };
 }

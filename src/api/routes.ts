@@ -50,7 +50,7 @@ export interface RouteSpec {
   /** A raw request body of this media type (streamed to the handler) instead of JSON. */
   rawBody?: { mediaType: 'application/octet-stream'; description: string };
   /** The success body's media type when it is not JSON (a download, a manifest, an event stream). */
-  produces?: 'application/octet-stream' | 'application/cbor' | 'text/event-stream';
+  produces?: 'application/octet-stream' | 'application/cbor' | 'application/pkix-crl' | 'text/event-stream';
   success: { status: 200 | 201 | 204; description: string; schema?: JsonSchema };
   /** Route-specific error codes; GLOBAL_ERRORS apply to every route as well. */
   errors: readonly ApiErrorCode[];

@@ -23,7 +23,9 @@ import { keyObjectSigner, keyStoreSigner } from '../crypto/signer.js';
 import type { KeyStore } from '../crypto/keystore/types.js';
 import { openFactory, type Factory } from '../onboarding/factory.js';
 import { masaRoutes } from '../onboarding/http/masa-routes.js';
+import { createDecommissioner, type Decommissioner } from '../onboarding/decommission.js';
 import { createMasa, type Masa } from '../onboarding/masa.js';
+import { createOwnershipService } from '../onboarding/ownership-service.js';
 import { settingsMasaRegistry } from '../onboarding/masa-registry.js';
 import { MasaFailedError } from '../onboarding/registrar/errors.js';
 import { httpsMasaClient, inProcessMasaClient, type MasaClient } from '../onboarding/registrar/masa-client.js';
@@ -62,6 +64,10 @@ export interface OnboardingServicesOptions {
 
 export interface OnboardingServices {
   readonly registrar: Registrar;
+  /** One-step decommission and the domain CA's CRL (src/onboarding/decommission.ts). */
+  readonly decommissioner: Decommissioner;
+  /** What the API serves: the registrar's approval list, decommission and the CRL. */
+  readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Decommissioner;
   readonly masa: Masa | undefined;
   /** Path of the domain CA certificate (PEM). */
   readonly domainCaFile: string;
@@ -161,12 +167,12 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
   const key = await registrarKey(o, dir);
   const certificate = await registrarCertificate(o, dir, ca, key);
 
-  let local: { factory: Factory; masa: Masa } | undefined;
+  let local: { factory: Factory; masa: Masa; knows: (serial: string) => Promise<boolean> } | undefined;
   if (o.config.masa) {
     const registry = settingsMasaRegistry(o.store.settings);
     const factory = await openFactory({ keyStore: o.keystore, directory: join(o.dataDir, 'factory'), registry, audit: o.store.audit });
     const masa = createMasa({ registry, audit: o.store.audit, signer: factory.masaSigner, certificates: [factory.masaCertificate], manufacturerCas: [factory.manufacturerCaCertificate] });
-    local = { factory, masa };
+    local = { factory, masa, knows: async (serial) => (await registry.getDevice(serial)) !== undefined };
   }
   const manufacturers: ManufacturerTrust[] = o.config.manufacturers.map((m) => ({
     ca: certificatesIn(m.caFile)[0]!,
@@ -178,11 +184,15 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     manufacturers.push({ ca: local.factory.manufacturerCaCertificate, masaTrustAnchors: [local.factory.masaCaCertificate] });
   }
   const tlsAnchors = o.config.manufacturers.flatMap((m) => (m.masaTlsCaFile !== undefined ? certificatesIn(m.masaTlsCaFile) : []));
+  const domainCa = { ca, onStateChanged: (state: CaState) => writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o600) };
+  const registrarIdentity = { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] };
+  const ownership = createOwnershipService({ devices: o.store.devices, audit: o.store.audit });
   const registrar = createRegistrar({
     store: o.store,
     audit: o.store.audit,
-    domainCa: { ca, onStateChanged: (state) => writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o600) },
-    registrar: { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] },
+    domainCa,
+    registrar: registrarIdentity,
+    ownership,
     manufacturers,
     masaClient: routingMasaClient(local, tlsAnchors),
     policy: {
@@ -194,6 +204,28 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     // Built at enrollment: the CoAPs port and certificate are known by then.
     lwm2m: { bootstrapConfig: (ctx) => x509BootstrapConfig(o.lwm2mTarget())(ctx) },
   });
+
+  const decommissioner = createDecommissioner({
+    store: o.store,
+    audit: o.store.audit,
+    ownership,
+    domainCa,
+    registrar: registrarIdentity,
+    // The claim is released here only at this data directory's own MASA, for devices its factory
+    // minted; for any other manufacturer the result (and audit) says the owner must release it there.
+    releaseClaim: async (serial, request) => {
+      if (local === undefined || !(await local.knows(serial))) return undefined;
+      await local.masa.releaseClaim(request);
+      return 'released';
+    },
+  });
+  const api = {
+    pending: () => registrar.pending(),
+    approve: (serial: string, actor: string) => registrar.approve(serial, actor),
+    reject: (serial: string, actor: string) => registrar.reject(serial, actor),
+    decommissionDevice: decommissioner.decommissionDevice,
+    currentCrl: decommissioner.currentCrl,
+  };
 
   let stopApp: (() => Promise<void>) | undefined;
   const listener: Listener = {
@@ -217,7 +249,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       await stopApp?.();
     },
   };
-  return { registrar, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
+  return { registrar, decommissioner, api, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
 }
 
 /**

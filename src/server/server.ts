@@ -171,7 +171,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         ? undefined
         : await startOnboardingServices({ config: config.onboarding, dataDir: config.dataDir, host: config.deviceHost, port: config.estPort, keystore, store, logger, lwm2mTarget: () => coapsTarget(config.onboarding!, listeners.status().coaps?.address, coapsIdentity.chain[0]!) });
     const app = await buildApi({
-      ...(onboarding !== undefined ? { onboarding: onboarding.registrar } : {}),
+      ...(onboarding !== undefined ? { onboarding: onboarding.api } : {}),
       lwm2m: lwm2mGateway,
       store,
       sealer,

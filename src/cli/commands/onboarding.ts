@@ -2,6 +2,7 @@
  * `rootline onboarding pending|approve|reject`: the registrar's operator-approval list through
  * the API (GET /onboarding/pending, POST /onboarding/pending/{serial}/approve|reject). The
  * server audits each decision; the CLI checks the serial's shape before sending anything.
+ * `rootline device decommission <endpoint>`: POST /devices/{endpoint}/decommission.
  */
 import { ApiClient, resolveApiUrl } from '../api-client.js';
 import { parseCommandArgs, str, writeJson, type Command, type OptionSpec } from '../command.js';
@@ -9,6 +10,9 @@ import { UsageError } from '../errors.js';
 
 // The factory's serial number pattern (src/onboarding/masa-registry.ts SERIAL_NUMBER_PATTERN).
 const SERIAL = /^[A-Za-z0-9][A-Za-z0-9.:-]{0,63}$/;
+
+// The API's endpoint pattern (src/api/schemas.ts endpointSchema), as `device` commands check it.
+const ENDPOINT = /^[A-Za-z0-9._:@+=~-]{1,128}$/;
 
 const options = { api: { type: 'string' }, json: { type: 'boolean' } } as const satisfies OptionSpec;
 
@@ -71,4 +75,45 @@ The decision holds for the IDevID the list shows (its fingerprint) and is audite
   };
 }
 
-export const ONBOARDING_COMMANDS: readonly Command[] = [onboardingPending, decision('approve'), decision('reject')];
+interface DecommissionView {
+  endpoint: string;
+  revoked: string[];
+  registrationDeleted: boolean;
+  bootstrapConfigDeleted: boolean;
+  credentialsRemoved: number;
+  masaClaim: string;
+  ownershipState: string;
+}
+
+export const deviceDecommission: Command = {
+  name: 'device decommission',
+  summary: 'decommission a device in one step (revoke LDevID, delete accounts, release the MASA claim)',
+  help: `Usage: rootline device decommission <endpoint> [--json] [--api <url>]
+
+Revokes the device's LDevID at the domain CA (the CRL at GET /api/v1/onboarding/crl lists it),
+deletes its LwM2M registration, bootstrap configuration and credentials, releases its claim at
+the MASA (or says the owner must release it at the manufacturer) and moves it to DECOMMISSIONED.
+Every step is audited; after a failure, running the command again finishes the job.
+  --json                 print the API response as JSON
+  --api <url>            rootline API (default http://127.0.0.1:8080, env ROOTLINE_API)
+`,
+  async run(args, io) {
+    const p = parseCommandArgs(this.name, args, options, ['endpoint']);
+    const endpoint = p.positionals[0]!;
+    if (!ENDPOINT.test(endpoint)) throw new UsageError(this.name, `<endpoint>: expected 1..128 of A-Z a-z 0-9 . _ : @ + = ~ -, got ${JSON.stringify(endpoint)}`);
+    const api = new ApiClient(resolveApiUrl(this.name, str(p, 'api'), io.env), io.fetch);
+    const r = await api.request<DecommissionView>('POST', `/devices/${encodeURIComponent(endpoint)}/decommission`);
+    if (p.values.json === true) {
+      writeJson(io, r);
+      return 0;
+    }
+    io.stdout.write(`${r.endpoint}: ${r.ownershipState}\n`);
+    io.stdout.write(`  revoked LDevID serials: ${r.revoked.length > 0 ? r.revoked.join(', ') : 'none (already revoked)'}\n`);
+    io.stdout.write(`  registration deleted: ${r.registrationDeleted ? 'yes' : 'none'}; bootstrap configuration deleted: ${r.bootstrapConfigDeleted ? 'yes' : 'none'}; credentials removed: ${r.credentialsRemoved}\n`);
+    const claim = r.masaClaim === 'released' ? 'released' : r.masaClaim === 'not-brski' ? 'none (not onboarded by BRSKI)' : "NOT released: release it at the manufacturer's MASA";
+    io.stdout.write(`  MASA claim: ${claim}\n`);
+    return 0;
+  },
+};
+
+export const ONBOARDING_COMMANDS: readonly Command[] = [onboardingPending, decision('approve'), decision('reject'), deviceDecommission];
