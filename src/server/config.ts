@@ -40,6 +40,11 @@ export interface ServerConfig {
   firmwareMaxBytes: number;
   /** Milliseconds between campaign engine ticks (starting attempts, advancing waves, timeouts). */
   campaignTickMs: number;
+  /**
+   * Where devices fetch firmware packages: `coaps://host[:port]`, written in front of /fw/<token>
+   * into /5/0/1. Absent: the CoAPs listener's address (loopback, with a warning, for a wildcard bind).
+   */
+  packageBaseUri?: string;
   /** BRSKI registrar / MASA settings (file only, see onboarding-config.ts); absent = onboarding off. */
   onboarding?: OnboardingConfig;
 }
@@ -61,6 +66,7 @@ const FILE_KEYS = {
   masterKeyFile: 'masterKeyFile',
   firmwareMaxBytes: 'firmwareMaxBytes',
   campaignTickMs: 'campaignTickMs',
+  packageBaseUri: 'packageBaseUri',
 } as const satisfies Record<string, ConfigKey>;
 
 export const CONFIG_ENV_VARS = {
@@ -76,6 +82,7 @@ export const CONFIG_ENV_VARS = {
   masterKeyFile: 'ROOTLINE_MASTER_KEY_FILE',
   firmwareMaxBytes: 'ROOTLINE_FIRMWARE_MAX_BYTES',
   campaignTickMs: 'ROOTLINE_CAMPAIGN_TICK_MS',
+  packageBaseUri: 'ROOTLINE_PACKAGE_BASE_URI',
 } as const satisfies Record<ConfigKey, string>;
 
 export const CONFIG_FLAGS = {
@@ -91,6 +98,7 @@ export const CONFIG_FLAGS = {
   masterKeyFile: 'master-key-file',
   firmwareMaxBytes: 'firmware-max-bytes',
   campaignTickMs: 'campaign-tick-ms',
+  packageBaseUri: 'package-base-uri',
 } as const satisfies Record<ConfigKey, string>;
 
 /** Environment variable naming a config file when `--config` is absent. */
@@ -206,6 +214,31 @@ const MAX_FIRMWARE_BYTES = 2 ** 31 - 2;
 export const DEFAULT_FIRMWARE_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_CAMPAIGN_TICK_MS = 1000;
 
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '::0']);
+
+/**
+ * A Package URI base: coaps (the package is served on the CoAPs endpoint only), a host devices
+ * can reach (not a wildcard), an optional port, nothing else: the driver appends /fw/<token>.
+ */
+function parsePackageBaseUri(key: string, raw: unknown, origin: Origin): string {
+  const expected = 'expected coaps://<host devices reach>[:port] with no path';
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 1024) fail(key, origin, `${expected}, got ${showValue(raw)}`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return fail(key, origin, `${expected}, got ${showValue(raw)}`);
+  }
+  if (url.protocol !== 'coaps:') fail(key, origin, `${expected}: the scheme must be coaps, got ${showValue(raw)}`);
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '' && url.pathname !== '/')) {
+    fail(key, origin, `${expected}, got ${showValue(raw)}`);
+  }
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (host === '' || (isIP(host) === 0 && !HOSTNAME.test(host))) fail(key, origin, `${expected}: bad host in ${showValue(raw)}`);
+  if (WILDCARD_HOSTS.has(host)) fail(key, origin, `${expected}: ${host} is a wildcard bind address, not one a device can reach`);
+  return `coaps://${url.host}`;
+}
+
 const PARSERS: Record<ConfigKey, (name: string, raw: unknown, origin: Origin) => unknown> = {
   dataDir: parsePath,
   host: parseHost,
@@ -220,6 +253,7 @@ const PARSERS: Record<ConfigKey, (name: string, raw: unknown, origin: Origin) =>
   firmwareMaxBytes: integerIn(1, MAX_FIRMWARE_BYTES, 'bytes'),
   // The campaign engine accepts 10 ms .. 1 h.
   campaignTickMs: integerIn(10, 3_600_000, 'milliseconds'),
+  packageBaseUri: parsePackageBaseUri,
 };
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -302,6 +336,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     masterKeyFile: (values.get('masterKeyFile') as string | undefined) ?? resolve(dataDir, 'master.key'),
     firmwareMaxBytes: (values.get('firmwareMaxBytes') as number | undefined) ?? DEFAULT_FIRMWARE_MAX_BYTES,
     campaignTickMs: (values.get('campaignTickMs') as number | undefined) ?? DEFAULT_CAMPAIGN_TICK_MS,
+    ...(values.has('packageBaseUri') ? { packageBaseUri: values.get('packageBaseUri') as string } : {}),
     ...(onboarding !== undefined ? { onboarding } : {}),
   };
   const allSources = {} as Record<ConfigKey, ConfigSource>;

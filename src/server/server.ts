@@ -29,6 +29,7 @@ import { ListenerRegistry, type ListenerAddress } from './listeners.js';
 import { BootstrapSecrets } from './lwm2m-bootstrap-secrets.js';
 import { Lwm2mGatewayService } from './lwm2m-gateway.js';
 import { startLwm2mServices, type Lwm2mServices, type Lwm2mTuning } from './lwm2m-service.js';
+import { attachDeliveryDriver, type DeliveryDriverChoice } from './fota-driver.js';
 import { createLogger, redactStoreUrl } from './logger.js';
 import { coapsTarget, startOnboardingServices, type OnboardingServices } from './onboarding-services.js';
 import { packageVersion } from './version.js';
@@ -52,6 +53,8 @@ export interface StartServerOptions {
   events?: EventHubOptions;
   /** LwM2M queue-mode and expiry settings (tests shorten the awake window). */
   lwm2m?: Lwm2mTuning;
+  /** The campaign delivery driver attached at start (default 'lwm2m-pull'; 'none': attach one with setDeliveryDriver). */
+  deliveryDriver?: DeliveryDriverChoice;
 }
 
 export interface RunningServer {
@@ -220,6 +223,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     // Pushed after the listeners' cleanup, so it runs first: /rd, /dp and /bs go before the endpoints close.
     const lwm2m = startLwm2mServices({ store, secure, noSec, secrets: bootstrapSecrets, gateway: lwm2mGateway, events, logger, ...(options.lwm2m !== undefined ? { tuning: options.lwm2m } : {}) });
     cleanups.push(() => lwm2m.close());
+    // Pushed after lwm2m's cleanup, so it runs before it: engine ticks stop, then the driver closes (fota-driver.ts).
+    const delivery = await attachDeliveryDriver({ choice: options.deliveryDriver ?? 'lwm2m-pull', config, coapsAddress: addresses.coaps, secure, lwm2m, store, fota, logger });
+    cleanups.push(() => delivery.close());
 
     let closing: Promise<void> | undefined;
     return {

@@ -29,7 +29,8 @@ export async function startTestServer(options: { dir?: string; flags?: Partial<R
   const lines: string[] = [];
   const { config, sources } = loadConfig({ env: {}, flags: { dataDir: dir, httpPort: '0', coapPort: '0', coapsPort: '0', deviceHost: '127.0.0.1', logLevel: 'trace', ...options.flags } });
   const logger = createLogger({ level: config.logLevel, destination: { write: (s: string) => void lines.push(s) } });
-  const server = await startServer(config, { ...options.start, logger, sources });
+  // No delivery driver unless a test asks for one: campaign tests attach fakes or expect the 409.
+  const server = await startServer(config, { deliveryDriver: 'none', ...options.start, logger, sources });
   return {
     server,
     url: server.addresses.http!.url,

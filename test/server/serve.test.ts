@@ -154,11 +154,11 @@ test('audit verify: OK with count and last hash, then names the tampered seq and
   }
   const ok = await runCli(['audit', 'verify', '--data', dir]);
   assert.equal(ok.code, 0, ok.stderr);
-  // 7 start-up records (master key, sealing key, firmware-signing key, CoAPs server key, CoAPs CA
-  // key, CA, server certificate) + 3 device.create.
-  assert.match(ok.stdout, /^audit log OK: 10 records, last hash [0-9a-f]{64}\n$/);
+  // 8 start-up records (master key, sealing key, firmware-signing key, CoAPs server key, CoAPs CA
+  // key, CA, server certificate, delivery driver attached) + 3 device.create.
+  assert.match(ok.stdout, /^audit log OK: 11 records, last hash [0-9a-f]{64}\n$/);
   const json = await runCli(['audit', 'verify', '--store', `sqlite:${join(dir, 'rootline.db')}`, '--json']);
-  assert.equal((JSON.parse(json.stdout) as { count: number }).count, 10);
+  assert.equal((JSON.parse(json.stdout) as { count: number }).count, 11);
 
   // Rewrite record 3's subject behind the store's back (the triggers refuse updates, so drop them).
   const db = new Database(join(dir, 'rootline.db'));
