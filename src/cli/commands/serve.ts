@@ -70,6 +70,8 @@ Options (each also settable in the config file and as an environment variable):
   --master-key-file <file>  master key file (default <data>/master.key; env ROOTLINE_MASTER_KEY_FILE)
   --firmware-max-bytes <n>  largest firmware upload (default 67108864 = 64 MiB; env ROOTLINE_FIRMWARE_MAX_BYTES)
   --campaign-tick-ms <n>    campaign engine tick interval, 10..3600000 (default 1000; env ROOTLINE_CAMPAIGN_TICK_MS)
+  --package-base-uri <uri>  coaps://host[:port] devices fetch firmware from (default: the CoAPs address,
+                            127.0.0.1 for a wildcard --device-host; env ROOTLINE_PACKAGE_BASE_URI)
   --masa                    run the MASA of <data>/factory in this process (turns onboarding on;
                             config file: "onboarding": {"masa": true, ...})
 
