@@ -43,6 +43,7 @@ import { extendedMasterSecret, finishedVerifyData, masterSecret, pskPreMasterSec
 import { DtlsBadCertificateError, DtlsDecryptError, DtlsHandshakeFailureError, DtlsUnexpectedMessageError } from './errors.js';
 import type { PeerVerifier } from './server-session.js';
 import type { ResumptionState } from './session-cache.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export interface ClientPskOptions {
   identity: string | Uint8Array;
@@ -59,8 +60,14 @@ export interface ClientSessionOptions extends ConnectionOptions {
   psk?: ClientPskOptions;
   /** Required for ECDHE_ECDSA suites: accepts or refuses the server's certificate chain or raw public key. */
   verifyServer?: PeerVerifier;
-  /** Server credential types we accept (default both). */
+  /** Server credential types we accept, in our preference order (default both, X.509 first). */
   serverCertificateTypes?: Array<'x509' | 'rpk'>;
+  /**
+   * Our credential types to offer for client authentication, in preference order (default
+   * X.509 then raw public key with a chain, raw public key only without one). RFC 7250 §4.1:
+   * the server takes the first one it supports.
+   */
+  clientCertificateTypes?: Array<'x509' | 'rpk'>;
   /** Our credential for servers that ask for client authentication. */
   certificate?: ClientCertificateOptions;
   /** Suites to offer in preference order (default: every implemented suite our credentials allow). */
@@ -110,6 +117,12 @@ export class ClientSession extends DtlsConnection {
       return s !== undefined && (s.keyExchange === 'psk' ? opts.psk !== undefined : opts.verifyServer !== undefined);
     });
     if (this.offeredSuites.length === 0) throw new DtlsHandshakeFailureError('no cipher suite fits the given credentials (psk, or verifyServer for ECDHE_ECDSA)');
+    for (const [name, list] of [['serverCertificateTypes', opts.serverCertificateTypes], ['clientCertificateTypes', opts.clientCertificateTypes]] as const) {
+      if (list !== undefined && (list.length === 0 || list.some((t) => t !== 'x509' && t !== 'rpk'))) throw new InvalidArgumentError(name, "expected a non-empty list of 'x509' and 'rpk'");
+    }
+    if (opts.clientCertificateTypes !== undefined && opts.certificate !== undefined && (opts.certificate.chain?.length ?? 0) === 0 && !opts.clientCertificateTypes.includes('rpk')) {
+      throw new InvalidArgumentError('clientCertificateTypes', 'X.509 needs certificate.chain');
+    }
   }
 
   protected override releaseHandshakeState(): void {
@@ -145,8 +158,13 @@ export class ClientSession extends DtlsConnection {
       }
       const cert = this.opts.certificate;
       if (cert !== undefined) {
-        const types = cert.chain !== undefined && cert.chain.length > 0 ? [CertificateType.x509, CertificateType.rawPublicKey] : [CertificateType.rawPublicKey];
-        ext.push({ type: ExtensionType.clientCertificateType, data: encodeU8List(types) });
+        const hasChain = cert.chain !== undefined && cert.chain.length > 0;
+        const wanted = this.opts.clientCertificateTypes ?? (hasChain ? ['x509', 'rpk'] : ['rpk']);
+        const types = wanted.filter((t) => t === 'rpk' || hasChain).map((t) => (t === 'rpk' ? CertificateType.rawPublicKey : CertificateType.x509));
+        // RFC 7250 §4.1: the extension is omitted when X.509 is the only type.
+        if (types.length > 0 && !(types.length === 1 && types[0] === CertificateType.x509)) {
+          ext.push({ type: ExtensionType.clientCertificateType, data: encodeU8List(types) });
+        }
       }
     }
     if (this.opts.connectionId !== undefined) ext.push({ type: ExtensionType.connectionId, data: encodeOpaque8(this.opts.connectionId) });

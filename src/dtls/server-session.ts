@@ -365,8 +365,11 @@ export class ServerSession extends DtlsConnection {
     let serverCertType: number | undefined;
     if (cert !== undefined) {
       const offered = sctExt === undefined ? [CertificateType.x509] : decodeU8List(sctExt.data, 'server_certificate_type');
-      if (offered.includes(CertificateType.rawPublicKey) && cert.rawPublicKey !== false) serverCertType = CertificateType.rawPublicKey;
-      else if (offered.includes(CertificateType.x509) && cert.chain !== undefined && cert.chain.length > 0) serverCertType = CertificateType.x509;
+      // RFC 7250 §4.1: the client lists the types in its order of preference; the server takes
+      // the first one it supports.
+      serverCertType = offered.find(
+        (t) => (t === CertificateType.rawPublicKey && cert.rawPublicKey !== false) || (t === CertificateType.x509 && cert.chain !== undefined && cert.chain.length > 0),
+      );
     }
 
     for (const id of this.opts.cipherSuites ?? DEFAULT_CIPHER_SUITES) {
@@ -391,8 +394,9 @@ export class ServerSession extends DtlsConnection {
       return { type: CertificateType.x509, ext: false };
     }
     const offered = decodeU8List(cctExt.data, 'client_certificate_type');
-    if (offered.includes(CertificateType.rawPublicKey) && allowed.includes('rpk')) return { type: CertificateType.rawPublicKey, ext: true };
-    if (offered.includes(CertificateType.x509) && allowed.includes('x509')) return { type: CertificateType.x509, ext: true };
+    // RFC 7250 §4.1: the first type in the client's list that the server supports.
+    const type = offered.find((t) => (t === CertificateType.rawPublicKey && allowed.includes('rpk')) || (t === CertificateType.x509 && allowed.includes('x509')));
+    if (type !== undefined) return { type, ext: true };
     throw new DtlsHandshakeFailureError('no client certificate type in common');
   }
 
