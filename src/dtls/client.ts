@@ -14,13 +14,21 @@ export interface DtlsClientOptions extends ClientSessionOptions {
   port: number;
   /** A bound UDP socket to use (its other traffic is left alone); otherwise one is created and closed with the session. */
   socket?: Socket;
+  /**
+   * Aborts the handshake: `connectDtls` rejects with `signal.reason`, the session is destroyed
+   * (no retransmission timer left) and an owned socket is closed. No effect once connected.
+   */
+  signal?: AbortSignal;
 }
 
 /** Performs a DTLS handshake with `host:port`. */
 export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSession> {
   assertString(opts.host, 'host');
   assertInteger(opts.port, 'port', 1, 65535);
+  const signal = opts.signal;
+  signal?.throwIfAborted();
   const address = isIP(opts.host) !== 0 ? opts.host : (await lookup(opts.host)).address;
+  signal?.throwIfAborted();
   const family = isIP(address) === 6 ? 'udp6' : 'udp4';
   const owns = opts.socket === undefined;
   const socket = opts.socket ?? createSocket(family);
@@ -57,7 +65,13 @@ export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSessio
       // Closed socket: the datagram is lost.
     }
   };
-  const session = new ClientSession(transmit, address, opts.port, opts);
+  let session: ClientSession;
+  try {
+    session = new ClientSession(transmit, address, opts.port, opts);
+  } catch (err) {
+    if (owns) socket.close();
+    throw err;
+  }
   const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (rinfo.address === address && rinfo.port === opts.port) session.handleDatagram(msg);
   };
@@ -67,12 +81,21 @@ export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSessio
     if (owns) closeSocket();
   });
   return new Promise<ClientSession>((resolve, reject) => {
-    const onClose = (err?: Error): void => reject(err ?? new DtlsHandshakeFailureError('session closed during the handshake'));
+    const onAbort = (): void => {
+      const reason: unknown = signal!.reason;
+      session.destroy(reason instanceof Error ? reason : new DtlsHandshakeFailureError('handshake aborted'));
+    };
+    const onClose = (err?: Error): void => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err ?? new DtlsHandshakeFailureError('session closed during the handshake'));
+    };
     session.once('close', onClose);
     session.once('established', () => {
       session.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
       resolve(session);
     });
+    signal?.addEventListener('abort', onAbort, { once: true });
     session.start();
   });
 }

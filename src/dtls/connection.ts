@@ -156,6 +156,7 @@ export abstract class DtlsConnection extends EventEmitter {
   /** Datagrams waiting in `chain`, and whether the chain is still working on any. */
   private queued = 0;
   private chained = 0;
+  private undecryptableInHandshake = false;
 
   protected constructor(
     hooks: ConnectionHooks<never>,
@@ -297,7 +298,15 @@ export abstract class DtlsConnection extends EventEmitter {
   protected processRecord(record: DtlsRecord, from?: { address: string; port: number }): Promise<void> | undefined {
     // RFC 6347 §4.1: "If a DTLS implementation receives a packet with an epoch that does not
     // match the current one ... it MAY discard it"; handshake retransmissions recover.
-    if (record.epoch !== this.readEpoch) return undefined;
+    if (record.epoch !== this.readEpoch) {
+      if (this.undecryptableInHandshake && record.epoch < this.readEpoch && this.state === 'handshaking') {
+        // The peer's protected records (its Finished) did not authenticate and it now resends
+        // its flight from the older epoch: it derived other keys (a wrong PSK, typically), so
+        // the handshake can never finish. Report it now rather than at the handshake timeout.
+        throw new DtlsHandshakeTimeoutError("the peer's Finished does not authenticate and it retransmits its flight (wrong key?)");
+      }
+      return undefined;
+    }
     // RFC 6347 §4.1.2.6: duplicates "MUST be silently discarded".
     if (!this.readWindow.check(record.sequenceNumber)) return undefined;
     let plaintext = record.fragment;
@@ -324,7 +333,12 @@ export abstract class DtlsConnection extends EventEmitter {
       } catch (err) {
         // RFC 6347 §4.1.2.7: "invalid records SHOULD be silently discarded, thus preserving
         // the association"; an attacker cannot tear the session down with forged records.
-        if (err instanceof DtlsError) return undefined;
+        if (err instanceof DtlsError) {
+          // Remembered during the handshake: a peer whose protected Finished does not
+          // authenticate (a wrong PSK) and then retransmits its flight will never finish.
+          if (this.state === 'handshaking') this.undecryptableInHandshake = true;
+          return undefined;
+        }
         throw err;
       }
     }

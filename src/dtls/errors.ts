@@ -2,6 +2,7 @@
  * Typed errors of the DTLS room. One subclass per failure, each with a fixed `code` that callers
  * and tests match on; messages are for people and may change.
  */
+import type { PeerIdentity } from './connection.js';
 import { RootlineError } from '../errors.js';
 
 /** Base of every DTLS failure, so callers can catch the whole room with one `instanceof`. */
@@ -65,6 +66,11 @@ export class DtlsBadCertificateError extends DtlsError {
 
 /** The handshake did not complete within the retransmission budget. */
 export class DtlsHandshakeTimeoutError extends DtlsError {
+  /** The peer (its peer key) whose handshake timed out, when known (the server fills it in). */
+  peer: string | undefined;
+  /** The identity the peer had presented so far (e.g. a PSK identity whose key did not match). */
+  identity: PeerIdentity | undefined;
+
   constructor(message: string) {
     super('ERR_DTLS_HANDSHAKE_TIMEOUT', message);
   }

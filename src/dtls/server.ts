@@ -2,8 +2,9 @@
  * The DTLS 1.2 server over node:dgram: stateless cookie exchange in front, a table of
  * per-peer sessions behind it, and the limits that keep a flood from exhausting memory.
  *
- * Events: 'session' (session) when a handshake completes; 'handshakeError' (err, peerKey) when
- * one fails; 'sessionClosed' (session, err?) when an established session ends; 'limit' (peerKey)
+ * Events: 'session' (session) when a handshake completes; 'handshakeError' (err, peerKey,
+ * session?) when one fails (a DtlsHandshakeTimeoutError carries `peer` and the `identity`
+ * presented so far); 'sessionClosed' (session, err?) when an established session ends; 'limit' (peerKey)
  * (peerKey, DtlsLimitError) when maxSessions, maxHalfOpen or handshakeRate refuses a handshake; 'addressChange' (session, previousAddress)
  * when a session with a connection ID moves (RFC 9146 §6).
  */
@@ -289,7 +290,15 @@ export class DtlsServer extends EventEmitter {
       const cid = session.connectionId;
       if (cid !== undefined && this.byCid.get(Buffer.from(cid).toString('hex')) === session) this.byCid.delete(Buffer.from(cid).toString('hex'));
       if (session.wasEstablished) this.emit('sessionClosed', session, err);
-      else if (err !== undefined) this.emit('handshakeError', err, key);
+      else if (err !== undefined) {
+        if (err instanceof DtlsHandshakeTimeoutError) {
+          // Who timed out and with which identity, so the refusal can be audited (e.g. a
+          // wrong PSK shows only as a Finished that never authenticates).
+          err.peer ??= key;
+          if (err.identity === undefined && session.identity.type !== 'none') err.identity = session.identity;
+        }
+        this.emit('handshakeError', err, key, session);
+      }
     },
     data: (session, data) => this.dataReceiver?.(session, data),
   };
