@@ -20,6 +20,25 @@ export interface OnboardingApi {
   decommissionDevice?(request: { endpoint: string; actor: string }): Promise<DecommissionView>;
   /** The domain CA's current CRL, DER. */
   currentCrl?(): Promise<Uint8Array>;
+  /** Random-PIN owner transfers (src/onboarding/pin-transfer.ts). */
+  pinTransfers?: PinTransfersApi | undefined;
+}
+
+export interface PinTransferView {
+  id: string;
+  endpoint: string;
+  salt: string;
+  status: string;
+  failedAttempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface PinTransfersApi {
+  start(request: { endpoint?: string; serial?: string; actor: string }): Promise<PinTransferView>;
+  enterPin(id: string, pin: string, actor: string): Promise<PinTransferView>;
+  get(id: string): Promise<PinTransferView>;
 }
 
 export interface DecommissionView {
@@ -85,6 +104,25 @@ export const decommissionSchema = {
 
 const OFF: readonly ApiErrorCode[] = ['ERR_API_ONBOARDING_DISABLED'];
 
+export const pinTransferSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'endpoint', 'salt', 'status', 'failedAttempts', 'maxAttempts', 'createdAt', 'expiresAt'],
+  properties: {
+    id: { type: 'string' },
+    endpoint: { type: 'string' },
+    salt: { type: 'string', description: 'Hex; the device derives its PSK from the PIN with this salt (HKDF-SHA-256) and connects as `pin:<id>`.' },
+    status: { type: 'string', enum: ['awaiting-pin', 'ready', 'connected', 'completed', 'locked', 'expired'] },
+    failedAttempts: { type: 'integer' },
+    maxAttempts: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+const pinTransferIdParams = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-f-]{36}$' } } } as const;
+const PIN_ERRORS: readonly ApiErrorCode[] = ['ERR_API_VALIDATION', 'ERR_API_PIN_TRANSFER_NOT_FOUND', ...OFF];
+
 export const ONBOARDING_ROUTES: readonly RouteSpec[] = [
   {
     operationId: 'listPendingPledges',
@@ -127,12 +165,63 @@ export const ONBOARDING_ROUTES: readonly RouteSpec[] = [
     success: { status: 200, description: 'An X.509 v2 CRL, DER (RFC 5280; media type per RFC 2585).' },
     errors: OFF,
   },
+  {
+    operationId: 'startPinTransfer',
+    method: 'POST',
+    path: '/onboarding/pin-transfers',
+    summary: 'Starts a random-PIN owner transfer for a device in RESET (by endpoint or serial number).',
+    tag: 'onboarding',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { endpoint: { type: 'string', minLength: 1, maxLength: 128 }, serial: serialSchema },
+      anyOf: [{ required: ['endpoint'] }, { required: ['serial'] }],
+    },
+    success: { status: 201, description: 'The transfer: give the device its id and salt; it shows a PIN.', schema: pinTransferSchema },
+    errors: ['ERR_API_VALIDATION', 'ERR_API_BAD_JSON', 'ERR_API_UNSUPPORTED_MEDIA_TYPE', 'ERR_API_BODY_TOO_LARGE', 'ERR_API_DEVICE_NOT_FOUND', 'ERR_API_PIN_TRANSFER_STATE', ...OFF],
+  },
+  {
+    operationId: 'enterPinTransferPin',
+    method: 'POST',
+    path: '/onboarding/pin-transfers/:id/pin',
+    summary: 'Enters the PIN the device shows; the server derives the DTLS PSK for identity pin:<id>. The PIN is never stored or logged.',
+    tag: 'onboarding',
+    params: pinTransferIdParams,
+    body: { type: 'object', additionalProperties: false, required: ['pin'], properties: { pin: { type: 'string', pattern: '^[0-9]{6,16}$' } } },
+    success: { status: 200, description: 'The transfer, now ready for the device.', schema: pinTransferSchema },
+    errors: [...PIN_ERRORS, 'ERR_API_BAD_JSON', 'ERR_API_UNSUPPORTED_MEDIA_TYPE', 'ERR_API_BODY_TOO_LARGE', 'ERR_API_PIN_TRANSFER_LOCKED', 'ERR_API_PIN_TRANSFER_STATE'],
+  },
+  {
+    operationId: 'getPinTransfer',
+    method: 'GET',
+    path: '/onboarding/pin-transfers/:id',
+    summary: 'A PIN transfer: its status and failed handshake count.',
+    tag: 'onboarding',
+    params: pinTransferIdParams,
+    success: { status: 200, description: 'The transfer.', schema: pinTransferSchema },
+    errors: PIN_ERRORS,
+  },
 ];
+
+function mapPinError(err: unknown): never {
+  if (isRootlineError(err)) {
+    if (err.code === 'ERR_ONBOARDING_PIN_TRANSFER_NOT_FOUND') throw new ApiError('ERR_API_PIN_TRANSFER_NOT_FOUND', err.message, { cause: err });
+    if (err.code === 'ERR_ONBOARDING_PIN_TRANSFER_LOCKED') throw new ApiError('ERR_API_PIN_TRANSFER_LOCKED', err.message, { cause: err });
+    if (err.code === 'ERR_ONBOARDING_PIN_TRANSFER_STATE') throw new ApiError('ERR_API_PIN_TRANSFER_STATE', err.message, { cause: err });
+    if (err.code === 'ERR_ONBOARDING_UNKNOWN_DEVICE') throw new ApiError('ERR_API_DEVICE_NOT_FOUND', err.message, { cause: err });
+  }
+  throw err;
+}
 
 export function createOnboardingHandlers(deps: { onboarding: OnboardingApi | undefined; actor: string }): Record<string, Handler> {
   const registrar = (): OnboardingApi => {
     if (deps.onboarding === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server runs without onboarding (no "onboarding" section in its config file)');
     return deps.onboarding;
+  };
+  const pins = (): PinTransfersApi => {
+    const p = registrar().pinTransfers;
+    if (p === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server runs without PIN owner transfer');
+    return p;
   };
   const decide = (action: 'approve' | 'reject'): Handler => async (req) => {
     const { serial } = req.params as { serial: string };
@@ -160,6 +249,14 @@ export function createOnboardingHandlers(deps: { onboarding: OnboardingApi | und
         throw err;
       }
     },
+    startPinTransfer: async (req, reply) => {
+      const body = req.body as { endpoint?: string; serial?: string };
+      const started = await pins().start({ ...body, actor: deps.actor }).catch(mapPinError);
+      void reply.status(201);
+      return started;
+    },
+    enterPinTransferPin: async (req) => pins().enterPin((req.params as { id: string }).id, (req.body as { pin: string }).pin, deps.actor).catch(mapPinError),
+    getPinTransfer: async (req) => pins().get((req.params as { id: string }).id).catch(mapPinError),
     getOnboardingCrl: async (_req, reply) => {
       const r = registrar();
       if (r.currentCrl === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server has no domain CA');

@@ -84,7 +84,19 @@ export interface CoapsListenerOptions {
   auditor: HandshakeAuditor;
   logger: Logger;
   dtls?: CoapsDtlsLimits;
+  /**
+   * Random-PIN owner transfers (src/onboarding/pin-transfer.ts): `pin:<id>` PSK identities are
+   * resolved here instead of the store, and every failed or completed handshake under one is
+   * reported, so guesses are counted durably and the transfer locks after its limit.
+   */
+  pinTransfers?: {
+    lookupPsk(identity: string): Promise<Uint8Array | undefined>;
+    handshakeFailed(identity: string, peer: string): Promise<void>;
+    handshakeSucceeded(identity: string, peer: string): Promise<void>;
+  };
 }
+
+const PIN_IDENTITY_PREFIX = 'pin:';
 
 /** What a refused handshake is filed under: the PSK identity, RPK fingerprint or certificate subject. */
 function describePeer(identity: PeerIdentity): { credential: HandshakeCredential; identity: string } {
@@ -137,6 +149,11 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
   const AUDITED_IN_CALLBACK = new Set(['ERR_DTLS_UNKNOWN_PSK_IDENTITY', 'ERR_DTLS_BAD_CERTIFICATE']);
 
   async function lookupPsk(identity: string): Promise<Uint8Array | undefined> {
+    if (o.pinTransfers !== undefined && identity.startsWith(PIN_IDENTITY_PREFIX)) {
+      const key = await o.pinTransfers.lookupPsk(identity);
+      if (key === undefined) o.auditor.record({ outcome: 'deny', credential: 'psk', identity, reason: 'no PIN transfer awaiting this identity (unknown, locked, expired or done)' });
+      return key;
+    }
     const cred = await o.store.devices.findCredential('psk', identity);
     if (cred === undefined) {
       o.auditor.record({ outcome: 'deny', credential: 'psk', identity, reason: 'unknown identity' });
@@ -184,6 +201,7 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
 
   async function onEstablished(session: ServerSession): Promise<void> {
     const { credential, identity } = describePeer(session.identity);
+    if (o.pinTransfers !== undefined && credential === 'psk' && identity.startsWith(PIN_IDENTITY_PREFIX)) await o.pinTransfers.handshakeSucceeded(identity, session.peerKey);
     const kind = credential === 'none' ? undefined : credential;
     const cred = kind !== undefined ? await o.store.devices.findCredential(kind, identity) : undefined;
     o.auditor.record({
@@ -216,6 +234,10 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
         if (AUDITED_IN_CALLBACK.has(code)) return;
         const { credential, identity } = describePeer(session.identity);
         o.auditor.record({ outcome: 'deny', credential, identity, peer: session.peerKey, reason: code });
+        // A wrong PIN gives a wrong PSK: the handshake fails or stalls after the identity was taken. Each counts as a guess.
+        if (o.pinTransfers !== undefined && credential === 'psk' && identity.startsWith(PIN_IDENTITY_PREFIX)) {
+          o.pinTransfers.handshakeFailed(identity, session.peerKey).catch((e: unknown) => log.error({ err: e }, 'counting a failed PIN-transfer handshake failed'));
+        }
       });
     });
   }

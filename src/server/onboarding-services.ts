@@ -26,6 +26,7 @@ import { masaRoutes } from '../onboarding/http/masa-routes.js';
 import { createDecommissioner, type Decommissioner } from '../onboarding/decommission.js';
 import { createMasa, type Masa } from '../onboarding/masa.js';
 import { createOwnershipService } from '../onboarding/ownership-service.js';
+import { createPinTransferService, type PinTransferService } from '../onboarding/pin-transfer.js';
 import { settingsMasaRegistry } from '../onboarding/masa-registry.js';
 import { MasaFailedError } from '../onboarding/registrar/errors.js';
 import { httpsMasaClient, inProcessMasaClient, type MasaClient } from '../onboarding/registrar/masa-client.js';
@@ -58,6 +59,8 @@ export interface OnboardingServicesOptions {
   keystore: KeyStore;
   store: Store;
   logger: Logger;
+  /** Seals the permanent PSK a random-PIN owner transfer binds (as the API seals PSKs). */
+  sealer?: { seal(endpoint: string, identity: string, key: Uint8Array): Promise<Uint8Array> };
   /** The LwM2M server onboarded devices are bootstrapped to; asked at enrollment (the CoAPs port is known only once it listens). */
   lwm2mTarget: () => Lwm2mServerTarget;
 }
@@ -67,7 +70,9 @@ export interface OnboardingServices {
   /** One-step decommission and the domain CA's CRL (src/onboarding/decommission.ts). */
   readonly decommissioner: Decommissioner;
   /** What the API serves: the registrar's approval list, decommission and the CRL. */
-  readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Decommissioner;
+  readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Decommissioner & { pinTransfers: PinTransferService | undefined };
+  /** Random-PIN owner transfers (the CoAPs listener resolves `pin:` identities through it); absent without a sealer. */
+  readonly pinTransfers: PinTransferService | undefined;
   readonly masa: Masa | undefined;
   /** Path of the domain CA certificate (PEM). */
   readonly domainCaFile: string;
@@ -219,7 +224,21 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       return 'released';
     },
   });
+  const sealer = o.sealer;
+  const pinTransfers =
+    sealer === undefined
+      ? undefined
+      : createPinTransferService({
+          settings: o.store.settings,
+          devices: o.store.devices,
+          audit: o.store.audit,
+          ownership,
+          bindPsk: async (endpoint, identity, key) => {
+            await o.store.devices.addCredential({ endpoint, kind: 'psk', lookup: identity, material: await sealer.seal(endpoint, identity, key) });
+          },
+        });
   const api = {
+    pinTransfers,
     pending: () => registrar.pending(),
     approve: (serial: string, actor: string) => registrar.approve(serial, actor),
     reject: (serial: string, actor: string) => registrar.reject(serial, actor),
@@ -249,7 +268,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       await stopApp?.();
     },
   };
-  return { registrar, decommissioner, api, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
+  return { registrar, decommissioner, api, pinTransfers, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
 }
 
 /**

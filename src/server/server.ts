@@ -172,7 +172,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     const onboarding =
       config.onboarding === undefined
         ? undefined
-        : await startOnboardingServices({ config: config.onboarding, dataDir: config.dataDir, host: config.deviceHost, port: config.estPort, keystore, store, logger, lwm2mTarget: () => coapsTarget(config.onboarding!, listeners.status().coaps?.address, coapsIdentity.chain[0]!) });
+        : await startOnboardingServices({ config: config.onboarding, dataDir: config.dataDir, host: config.deviceHost, port: config.estPort, keystore, store, sealer, logger, lwm2mTarget: () => coapsTarget(config.onboarding!, listeners.status().coaps?.address, coapsIdentity.chain[0]!) });
     const app = await buildApi({
       ...(onboarding !== undefined ? { onboarding: onboarding.api } : {}),
       lwm2m: lwm2mGateway,
@@ -213,6 +213,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       auditor,
       logger,
       ...(options.coapsDtls !== undefined ? { dtls: options.coapsDtls } : {}),
+      ...(onboarding?.pinTransfers !== undefined ? { pinTransfers: onboarding.pinTransfers } : {}),
     });
     const noSec = noSecCoapListener({ host: config.deviceHost, port: config.coapPort });
     listeners.register(secure);
