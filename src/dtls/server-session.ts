@@ -110,7 +110,8 @@ const NO_BYTES = new Uint8Array(0);
 
 export class ServerSession extends DtlsConnection {
   private phase: Phase = 'clientHello';
-  private clientRandom: Uint8Array = NO_BYTES;
+  /** What only the handshake needs, in one object that an established session lets go. */
+  private hs: ServerHandshakeState;
   /**
    * The last 8 bytes of the client's hello random, kept after the handshake (as two numbers, no
    * buffer) to tell a replayed ClientHello from a rebooted client's new one.
@@ -122,15 +123,6 @@ export class ServerSession extends DtlsConnection {
   isHelloReplay(random: Uint8Array): boolean {
     return random.length === 32 && readU32(random, 24) === this.helloTag0 && readU32(random, 28) === this.helloTag1;
   }
-  private serverRandom: Uint8Array = newRandom();
-  private suite: CipherSuiteInfo | undefined;
-  private useEms = false;
-  private master: Uint8Array = NO_BYTES;
-  private ephemeral: EphemeralKey | undefined;
-  private requestClientCert = false;
-  private clientCertType: number = CertificateType.x509;
-  private clientKey: KeyObject | undefined;
-  private sessionId: Uint8Array = NO_BYTES;
   /** True while running an abbreviated (resumed) handshake. */
   private resuming = false;
 
@@ -141,10 +133,24 @@ export class ServerSession extends DtlsConnection {
     private readonly opts: ServerSessionOptions,
     firstMessageSeq: number,
     firstRecordSeq: number,
-    private readonly allocateConnectionId?: () => Uint8Array,
-    private readonly sessionCache?: SessionCache,
+    allocateConnectionId?: () => Uint8Array,
+    sessionCache?: SessionCache,
   ) {
     super(hooks as ConnectionHooks<never>, remoteAddress, remotePort, opts);
+    this.hs = {
+      clientRandom: NO_BYTES,
+      serverRandom: newRandom(),
+      suite: undefined,
+      useEms: false,
+      master: NO_BYTES,
+      ephemeral: undefined,
+      requestClientCert: false,
+      clientCertType: CertificateType.x509,
+      clientKey: undefined,
+      sessionId: NO_BYTES,
+      allocateConnectionId,
+      sessionCache,
+    };
     // A stateless server continues the numbering the client's ClientHello started (RFC 6347
     // §4.2.1/§4.2.2), and mirrors its record sequence number.
     this.nextReceiveSeq = firstMessageSeq;
@@ -185,17 +191,13 @@ export class ServerSession extends DtlsConnection {
   }
 
   protected override releaseHandshakeState(): void {
-    this.clientRandom = NO_BYTES;
-    this.serverRandom = NO_BYTES;
-    // A resumable session's master secret lives on in the (bounded) session cache only.
-    this.master = NO_BYTES;
-    this.sessionId = NO_BYTES;
-    this.ephemeral = undefined;
-    this.clientKey = undefined;
+    // Randoms, secrets, keys of the exchange: gone. A resumable session's master secret lives
+    // on in the (bounded) session cache only.
+    this.hs = HANDSHAKE_DONE;
   }
 
   protected override handshakeSecretBytes(): number {
-    return this.clientRandom.length + this.serverRandom.length + this.master.length + this.sessionId.length + (this.ephemeral === undefined ? 0 : 1) + (this.clientKey === undefined ? 0 : 1);
+    return this.hs.clientRandom.length + this.hs.serverRandom.length + this.hs.master.length + this.hs.sessionId.length + (this.hs.ephemeral === undefined ? 0 : 1) + (this.hs.clientKey === undefined ? 0 : 1);
   }
 
   protected override onChangeCipherSpec(): void {
@@ -221,7 +223,7 @@ export class ServerSession extends DtlsConnection {
     if (!ch.compressionMethods.includes(0)) throw new DtlsHandshakeFailureError('client does not offer null compression');
     this.addToTranscript(msg);
     // Copies: a view would keep the whole datagram alive for the life of the session.
-    this.clientRandom = Uint8Array.from(ch.random);
+    this.hs.clientRandom = Uint8Array.from(ch.random);
     this.helloTag0 = readU32(ch.random, 24);
     this.helloTag1 = readU32(ch.random, 28);
 
@@ -231,32 +233,32 @@ export class ServerSession extends DtlsConnection {
       throw new DtlsHandshakeFailureError('non-empty renegotiation_info in an initial handshake');
     }
     const secureReneg = reneg !== undefined || ch.cipherSuites.includes(EMPTY_RENEGOTIATION_INFO_SCSV);
-    this.useEms = findExtension(ch.extensions, ExtensionType.extendedMasterSecret) !== undefined;
+    this.hs.useEms = findExtension(ch.extensions, ExtensionType.extendedMasterSecret) !== undefined;
     // RFC 7627 §5.2: a server that requires the extension "MUST abort the handshake" without it.
-    if (!this.useEms && this.opts.requireExtendedMasterSecret === true) {
+    if (!this.hs.useEms && this.opts.requireExtendedMasterSecret === true) {
       throw new DtlsHandshakeFailureError('client does not support extended_master_secret');
     }
 
     const resumable = await this.findResumable(ch);
     const choice = resumable === undefined ? this.chooseSuite(ch) : undefined;
     const suite = resumable?.suite ?? choice!.suite;
-    this.suite = suite;
+    this.hs.suite = suite;
     this.cipherSuite = suite;
     const isEcdhe = choice !== undefined && suite.keyExchange === 'ecdhe_ecdsa';
 
     const ext: Extension[] = [];
     if (secureReneg) ext.push({ type: ExtensionType.renegotiationInfo, data: Uint8Array.of(0) });
     const cidExt = findExtension(ch.extensions, ExtensionType.connectionId);
-    if (cidExt !== undefined && this.allocateConnectionId !== undefined) {
+    if (cidExt !== undefined && this.hs.allocateConnectionId !== undefined) {
       // RFC 9146 §3: the client's value is what we put on records to it (empty = none); ours
       // in the ServerHello is what it puts on records to us.
       const clientCid = decodeOpaque8(cidExt.data, 'connection_id');
-      const ours = this.allocateConnectionId();
+      const ours = this.hs.allocateConnectionId();
       ext.push({ type: ExtensionType.connectionId, data: encodeOpaque8(ours) });
       this.receiveCid = ours;
       if (clientCid.length > 0) this.sendCid = Uint8Array.from(clientCid);
     }
-    if (this.useEms) ext.push({ type: ExtensionType.extendedMasterSecret, data: new Uint8Array(0) });
+    if (this.hs.useEms) ext.push({ type: ExtensionType.extendedMasterSecret, data: new Uint8Array(0) });
     if (resumable !== undefined) {
       this.resume(ch, resumable.cached, ext);
       return;
@@ -266,19 +268,19 @@ export class ServerSession extends DtlsConnection {
         ext.push({ type: ExtensionType.ecPointFormats, data: encodeU8List([0]) });
       }
       if (choice.serverCertTypeExt) ext.push({ type: ExtensionType.serverCertificateType, data: Uint8Array.of(choice.serverCertType) });
-      this.requestClientCert = this.opts.clientAuth !== undefined;
-      if (this.requestClientCert) {
+      this.hs.requestClientCert = this.opts.clientAuth !== undefined;
+      if (this.hs.requestClientCert) {
         const cct = this.chooseClientCertType(ch);
-        this.clientCertType = cct.type;
+        this.hs.clientCertType = cct.type;
         if (cct.ext) ext.push({ type: ExtensionType.clientCertificateType, data: Uint8Array.of(cct.type) });
       }
     }
 
     // A session ID makes the session resumable; only EMS sessions are (RFC 7627 §5.3).
-    if (this.sessionCache !== undefined && this.useEms) this.sessionId = newRandom();
+    if (this.hs.sessionCache !== undefined && this.hs.useEms) this.hs.sessionId = newRandom();
     this.queueHandshake(
       HandshakeType.serverHello,
-      encodeServerHello({ serverVersion: DTLS_1_2, random: this.serverRandom, sessionId: this.sessionId, cipherSuite: suite.id, compressionMethod: 0, extensions: ext }),
+      encodeServerHello({ serverVersion: DTLS_1_2, random: this.hs.serverRandom, sessionId: this.hs.sessionId, cipherSuite: suite.id, compressionMethod: 0, extensions: ext }),
     );
     if (isEcdhe && choice !== undefined) {
       const cert = this.opts.certificate!;
@@ -286,11 +288,11 @@ export class ServerSession extends DtlsConnection {
         HandshakeType.certificate,
         choice.serverCertType === CertificateType.rawPublicKey ? encodeRawPublicKeyCertificate(cert.signer.publicKey) : encodeCertificateList(cert.chain!),
       );
-      this.ephemeral = generateEphemeralKey(choice.group);
-      const params = encodeEcdheParams(choice.group, this.ephemeral.publicKey);
-      const signed = await signHandshake(cert.signer, concatBytes(this.clientRandom, this.serverRandom, params));
+      this.hs.ephemeral = generateEphemeralKey(choice.group);
+      const params = encodeEcdheParams(choice.group, this.hs.ephemeral.publicKey);
+      const signed = await signHandshake(cert.signer, concatBytes(this.hs.clientRandom, this.hs.serverRandom, params));
       this.queueHandshake(HandshakeType.serverKeyExchange, encodeEcdheServerKeyExchange(params, signed.scheme, signed.signature));
-      if (this.requestClientCert) {
+      if (this.hs.requestClientCert) {
         this.queueHandshake(
           HandshakeType.certificateRequest,
           // ecdsa_sign (64) per RFC 8422 §5.5; ECDSA P-256 with SHA-256 and Ed25519.
@@ -301,7 +303,7 @@ export class ServerSession extends DtlsConnection {
       this.queueHandshake(HandshakeType.serverKeyExchange, encodePskServerKeyExchange(new TextEncoder().encode(this.opts.psk.identityHint)));
     }
     this.queueHandshake(HandshakeType.serverHelloDone, new Uint8Array(0));
-    this.phase = this.requestClientCert ? 'clientCertificate' : 'clientKeyExchange';
+    this.phase = this.hs.requestClientCert ? 'clientCertificate' : 'clientKeyExchange';
     this.flushFlight(true);
   }
 
@@ -312,8 +314,8 @@ export class ServerSession extends DtlsConnection {
    * accepted), so revoking a device also stops its resumptions.
    */
   private async findResumable(ch: ClientHello): Promise<{ cached: CachedSession; suite: CipherSuiteInfo } | undefined> {
-    if (this.sessionCache === undefined || ch.sessionId.length === 0 || !this.useEms) return undefined;
-    const cached = this.sessionCache.get(ch.sessionId);
+    if (this.hs.sessionCache === undefined || ch.sessionId.length === 0 || !this.hs.useEms) return undefined;
+    const cached = this.hs.sessionCache.get(ch.sessionId);
     if (cached === undefined || !ch.cipherSuites.includes(cached.cipherSuite)) return undefined;
     const suite = cipherSuiteInfo(cached.cipherSuite);
     if (suite === undefined || !(this.opts.cipherSuites ?? DEFAULT_CIPHER_SUITES).includes(suite.id)) return undefined;
@@ -331,15 +333,15 @@ export class ServerSession extends DtlsConnection {
   /** RFC 5246 §7.3 abbreviated handshake: ServerHello, ChangeCipherSpec, Finished. */
   private resume(ch: ClientHello, cached: CachedSession, ext: Extension[]): void {
     this.resuming = true;
-    this.sessionId = Uint8Array.from(ch.sessionId);
-    this.master = cached.masterSecret;
+    this.hs.sessionId = Uint8Array.from(ch.sessionId);
+    this.hs.master = cached.masterSecret;
     this.identity = cached.identity;
     this.queueHandshake(
       HandshakeType.serverHello,
-      encodeServerHello({ serverVersion: DTLS_1_2, random: this.serverRandom, sessionId: ch.sessionId, cipherSuite: cached.cipherSuite, compressionMethod: 0, extensions: ext }),
+      encodeServerHello({ serverVersion: DTLS_1_2, random: this.hs.serverRandom, sessionId: ch.sessionId, cipherSuite: cached.cipherSuite, compressionMethod: 0, extensions: ext }),
     );
-    this.installKeys(this.master, this.clientRandom, this.serverRandom, this.suite!, false);
-    const verifyData = finishedVerifyData(this.master, 'server', this.transcriptHash());
+    this.installKeys(this.hs.master, this.hs.clientRandom, this.hs.serverRandom, this.hs.suite!, false);
+    const verifyData = finishedVerifyData(this.hs.master, 'server', this.transcriptHash());
     this.queueChangeCipherSpec();
     this.queueHandshake(HandshakeType.finished, verifyData);
     this.phase = 'changeCipherSpec';
@@ -403,9 +405,9 @@ export class ServerSession extends DtlsConnection {
   private async onClientCertificate(msg: HandshakeMessage): Promise<void> {
     this.addToTranscript(msg);
     let identity: PeerIdentity;
-    if (this.clientCertType === CertificateType.rawPublicKey) {
+    if (this.hs.clientCertType === CertificateType.rawPublicKey) {
       const spki = decodeRawPublicKeyCertificate(msg.body);
-      this.clientKey = publicKeyFromSpki(spki);
+      this.hs.clientKey = publicKeyFromSpki(spki);
       identity = { type: 'rpk', publicKey: Uint8Array.from(spki) };
     } else {
       const chain = decodeCertificateList(msg.body);
@@ -416,7 +418,7 @@ export class ServerSession extends DtlsConnection {
         this.phase = 'clientKeyExchange';
         return;
       }
-      this.clientKey = publicKeyFromCertificate(chain[0]!);
+      this.hs.clientKey = publicKeyFromCertificate(chain[0]!);
       identity = { type: 'x509', chain: chain.map((c) => Uint8Array.from(c)) };
     }
     let accepted = false;
@@ -431,7 +433,7 @@ export class ServerSession extends DtlsConnection {
   }
 
   private async onClientKeyExchange(msg: HandshakeMessage): Promise<void> {
-    const suite = this.suite!;
+    const suite = this.hs.suite!;
     let preMaster: Uint8Array;
     if (suite.keyExchange === 'psk') {
       const raw = decodePskClientKeyExchange(msg.body);
@@ -443,39 +445,39 @@ export class ServerSession extends DtlsConnection {
       preMaster = pskPreMasterSecret(key);
       this.identity = { type: 'psk', identity, raw: Uint8Array.from(raw) };
     } else {
-      preMaster = this.ephemeral!.computeSecret(decodeEcdheClientKeyExchange(msg.body));
-      this.ephemeral = undefined;
+      preMaster = this.hs.ephemeral!.computeSecret(decodeEcdheClientKeyExchange(msg.body));
+      this.hs.ephemeral = undefined;
     }
     this.addToTranscript(msg);
-    this.master = this.useEms
+    this.hs.master = this.hs.useEms
       ? extendedMasterSecret(preMaster, this.transcriptHash())
-      : masterSecret(preMaster, this.clientRandom, this.serverRandom);
-    this.installKeys(this.master, this.clientRandom, this.serverRandom, suite, false);
-    this.phase = this.clientKey !== undefined ? 'certificateVerify' : 'changeCipherSpec';
+      : masterSecret(preMaster, this.hs.clientRandom, this.hs.serverRandom);
+    this.installKeys(this.hs.master, this.hs.clientRandom, this.hs.serverRandom, suite, false);
+    this.phase = this.hs.clientKey !== undefined ? 'certificateVerify' : 'changeCipherSpec';
   }
 
   private onCertificateVerify(msg: HandshakeMessage): void {
     const cv = decodeCertificateVerify(msg.body);
     // RFC 5246 §7.4.8: the signature covers every handshake message up to (not including) this one.
-    verifyHandshakeSignature(this.clientKey!, cv.signatureScheme, concatBytes(...this.transcript), cv.signature);
+    verifyHandshakeSignature(this.hs.clientKey!, cv.signatureScheme, concatBytes(...this.transcript), cv.signature);
     this.addToTranscript(msg);
     this.phase = 'changeCipherSpec';
   }
 
   private onFinished(msg: HandshakeMessage): void {
     const verifyData = decodeFinished(msg.body);
-    const expected = finishedVerifyData(this.master, 'client', this.transcriptHash());
+    const expected = finishedVerifyData(this.hs.master, 'client', this.transcriptHash());
     // RFC 5246 §7.4.9: "Recipients of Finished messages MUST verify that the contents are correct."
     if (!timingSafeEqual(verifyData, expected)) throw new DtlsDecryptError('client Finished does not verify');
     this.addToTranscript(msg);
     this.phase = 'done';
     if (!this.resuming) {
-      const serverVerify = finishedVerifyData(this.master, 'server', this.transcriptHash());
+      const serverVerify = finishedVerifyData(this.hs.master, 'server', this.transcriptHash());
       this.queueChangeCipherSpec();
       this.queueHandshake(HandshakeType.finished, serverVerify);
       this.flushFlight(false);
-      if (this.sessionId.length > 0) {
-        this.sessionCache?.set({ sessionId: this.sessionId, masterSecret: this.master, cipherSuite: this.suite!.id, identity: this.identity, createdAt: Date.now() });
+      if (this.hs.sessionId.length > 0) {
+        this.hs.sessionCache?.set({ sessionId: this.hs.sessionId, masterSecret: this.hs.master, cipherSuite: this.hs.suite!.id, identity: this.identity, createdAt: Date.now() });
       }
     }
     // With a connection ID the session outlives the address it started from.
@@ -485,6 +487,37 @@ export class ServerSession extends DtlsConnection {
 }
 
 /** Four bytes as a signed 32-bit number (a small integer to V8: no heap number per session). */
+interface ServerHandshakeState {
+  clientRandom: Uint8Array;
+  serverRandom: Uint8Array;
+  suite: CipherSuiteInfo | undefined;
+  useEms: boolean;
+  master: Uint8Array;
+  ephemeral: EphemeralKey | undefined;
+  requestClientCert: boolean;
+  clientCertType: number;
+  clientKey: KeyObject | undefined;
+  sessionId: Uint8Array;
+  allocateConnectionId: (() => Uint8Array) | undefined;
+  sessionCache: SessionCache | undefined;
+}
+
+/** The state of every finished handshake (shared, immutable). */
+const HANDSHAKE_DONE: ServerHandshakeState = Object.freeze({
+  clientRandom: NO_BYTES,
+  serverRandom: NO_BYTES,
+  suite: undefined,
+  useEms: false,
+  master: NO_BYTES,
+  ephemeral: undefined,
+  requestClientCert: false,
+  clientCertType: CertificateType.x509,
+  clientKey: undefined,
+  sessionId: NO_BYTES,
+  allocateConnectionId: undefined,
+  sessionCache: undefined,
+});
+
 function readU32(b: Uint8Array, o: number): number {
   return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
 }
