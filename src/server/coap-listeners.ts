@@ -21,7 +21,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CoapEndpoint, UdpTransport, udpPeerKey } from '../coap/index.js';
+import { CoapCode, CoapEndpoint, UdpTransport, udpPeerKey } from '../coap/index.js';
 import { createDtlsServer, dtlsServerTransport, type DtlsServer, type PeerIdentity, type ServerSession } from '../dtls/index.js';
 import { isRootlineError } from '../errors.js';
 import type { Store } from '../store/types.js';
@@ -93,8 +93,16 @@ export interface CoapsListenerOptions {
     lookupPsk(identity: string): Promise<Uint8Array | undefined>;
     handshakeFailed(identity: string, peer: string): Promise<void>;
     handshakeSucceeded(identity: string, peer: string): Promise<void>;
+    /** The permanent PSK for the device behind an established `pin:` session (served at PIN_CREDENTIAL_PATH). */
+    issueCredential(identity: string): Promise<{ endpoint: string; identity: string; key: Uint8Array }>;
   };
 }
+
+/**
+ * Where a device that completed a PIN handshake fetches its permanent PSK (POST, over that same
+ * session only): JSON `{"endpoint", "identity", "key"}` with the key in hex. Answered once.
+ */
+export const PIN_CREDENTIAL_PATH = '/rootline/pin-credential';
 
 const PIN_IDENTITY_PREFIX = 'pin:';
 
@@ -273,6 +281,25 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
       dtls.on('handshakeError', (err: unknown, peer: string) => log.debug({ err, peer }, 'DTLS handshake failed'));
       endpoint = new CoapEndpoint(dtlsServerTransport(dtls));
       const ep = endpoint;
+      const pins = o.pinTransfers;
+      if (pins !== undefined) {
+        // The key travels inside the DTLS session keyed by the PIN; any other session is refused.
+        ep.resource(PIN_CREDENTIAL_PATH, {
+          hidden: true,
+          post: async (req) => {
+            const session = dtls.getSession(req.peer);
+            const id = session?.identity;
+            if (id?.type !== 'psk' || !id.identity.startsWith(PIN_IDENTITY_PREFIX)) return { code: CoapCode.Forbidden };
+            try {
+              const issued = await pins.issueCredential(id.identity);
+              return { code: CoapCode.Changed, contentFormat: 50, payload: JSON.stringify({ endpoint: issued.endpoint, identity: issued.identity, key: Buffer.from(issued.key).toString('hex') }) };
+            } catch (err) {
+              log.info({ code: isRootlineError(err) ? err.code : 'ERR_INTERNAL', peer: req.peer }, 'PIN credential refused');
+              return { code: CoapCode.Forbidden };
+            }
+          },
+        });
+      }
       // Observe relations and Block2 state of a session die with it.
       dtls.on('sessionClosed', (session: ServerSession) => ep.forgetPeer(session.peerKey));
       const addr = socket.address();

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { connectDtls } from '../../src/dtls/index.js';
+import { CoapCode, coapRequest } from '../../src/coap/index.js';
+import { connectDtls, dtlsClientTransport } from '../../src/dtls/index.js';
+import { PIN_CREDENTIAL_PATH } from '../../src/server/coap-listeners.js';
 import { createDevicePin, derivePinPsk } from '../../src/onboarding/pin-transfer.js';
 import { loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
@@ -30,7 +32,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
-test('PIN transfer over CoAPs: right PIN works, five wrong PINs lock, the PIN never reaches logs or audit', async (t) => {
+test('PIN transfer over CoAPs: right PIN works and fetches a permanent PSK over the PIN session, five wrong PINs lock, the PIN never reaches logs or audit', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-pin-serve-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, 'data');
@@ -67,15 +69,24 @@ test('PIN transfer over CoAPs: right PIN works, five wrong PINs lock, the PIN ne
   assert.equal(entered.status, 200, JSON.stringify(entered.body));
   assert.equal(entered.body.status, 'ready');
   const session = await connectDtls({ host: '127.0.0.1', port, psk: { identity: device.identity, key: device.psk }, retransmit });
-  session.close();
   for (;;) {
     if ((await server.store.devices.get('pin-dev-1'))?.ownershipState === 'RFOTM') break;
     await new Promise((r) => setImmediate(r));
   }
-  // Over that session the device receives its permanent credential; it connects with it.
-  const permanent = await server.onboarding!.pinTransfers!.issueCredential(device.identity);
+  // Over that session the device fetches its permanent credential; it connects with it.
+  const res = await coapRequest({ uri: `coaps://127.0.0.1:${port}${PIN_CREDENTIAL_PATH}`, method: 'POST', transport: dtlsClientTransport(session), peer: session.peerKey });
+  session.close();
+  assert.equal(res.code, CoapCode.Changed);
+  const got = JSON.parse(Buffer.from(res.payload).toString('utf8')) as { endpoint: string; identity: string; key: string };
+  const permanent = { identity: got.identity, key: new Uint8Array(Buffer.from(got.key, 'hex')) };
+  assert.equal(got.endpoint, 'pin-dev-1');
+  assert.equal(permanent.key.length, 32);
   assert.equal((await server.store.devices.get('pin-dev-1'))?.ownershipState, 'RFPRO');
+  assert.deepEqual((await server.store.devices.credentials('pin-dev-1')).map((c) => `${c.kind}:${c.lookup}`), ['psk:pin-dev-1']);
   const again = await connectDtls({ host: '127.0.0.1', port, psk: { identity: permanent.identity, key: permanent.key }, retransmit });
+  // Only a pin: session may ask for a credential.
+  const refused = await coapRequest({ uri: `coaps://127.0.0.1:${port}${PIN_CREDENTIAL_PATH}`, method: 'POST', transport: dtlsClientTransport(again), peer: again.peerKey });
+  assert.equal(refused.code, CoapCode.Forbidden);
   again.close();
   // The one-time PIN identity is spent.
   await assert.rejects(connectDtls({ host: '127.0.0.1', port, psk: { identity: device.identity, key: device.psk }, retransmit }));
