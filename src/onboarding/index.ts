@@ -48,6 +48,19 @@ export { createPledgeVoucherRequest, createRegistrarVoucherRequest, type PledgeV
 export { VOUCHER_CMS_MEDIA_TYPE, createMasa, domainIdOf, type Masa, type MasaOptions, type RequestAuditLog, type VoucherFormat, type VoucherResponse } from './masa.js';
 export { OWNERSHIP_EVENTS, allowedOwnershipEvents, nextOwnershipState, type OwnershipEvent } from './ownership.js';
 export { createOwnershipService, type OwnershipService, type OwnershipServiceOptions, type TransitionOptions } from './ownership-service.js';
+export { createDecommissioner, type DecommissionResult, type Decommissioner, type DecommissionerOptions, type MasaClaimOutcome } from './decommission.js';
+export {
+  PIN_IDENTITY_PREFIX,
+  PinTransferError,
+  createDevicePin,
+  createPinTransferService,
+  derivePinPsk,
+  isPinIdentity,
+  type PinTransferService,
+  type PinTransferServiceOptions,
+  type PinTransferStatus,
+  type PinTransferView,
+} from './pin-transfer.js';
 export { MASA_ERROR_STATUS, VOUCHER_REQUEST_MEDIA_TYPE, masaRoutes, type MasaRoutesOptions } from './http/masa-routes.js';
 // The registrar and pledge protocol flows, so `rootline/onboarding` carries the whole room.
 export * from './registrar/index.js';
