@@ -34,6 +34,7 @@ export const API_ERRORS = {
   ERR_API_PIN_TRANSFER_NOT_FOUND: { status: 404, description: 'No PIN owner transfer has this id.' },
   ERR_API_PIN_TRANSFER_LOCKED: { status: 409, description: 'The PIN owner transfer is locked after too many failed handshakes; start a new one.' },
   ERR_API_PIN_TRANSFER_STATE: { status: 409, description: 'The PIN owner transfer (or its device) is not in a state that allows this step (e.g. the device is not in RESET, the transfer expired or is done).' },
+  ERR_API_JUST_WORKS_UNKNOWN_KEY: { status: 404, description: 'No device presented this raw public key over CoAPs since the server started (it must connect again before approval).' },
   ERR_API_OWNERSHIP_ILLEGAL_TRANSITION: { status: 409, description: "The device's ownership state does not allow this (e.g. decommissioning a device in RESET or already DECOMMISSIONED)." },
   ERR_LWM2M_NOT_REGISTERED: { status: 404, description: 'The device is not registered (never, de-registered or its lifetime expired), so it cannot be reached.' },
   ERR_LWM2M_NO_OBSERVATION: { status: 404, description: 'No observation of this path is active on the device.' },

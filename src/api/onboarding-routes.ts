@@ -22,6 +22,13 @@ export interface OnboardingApi {
   currentCrl?(): Promise<Uint8Array>;
   /** Random-PIN owner transfers (src/onboarding/pin-transfer.ts). */
   pinTransfers?: PinTransfersApi | undefined;
+  /** Just-works owner transfer (src/onboarding/just-works.ts); absent unless `onboarding.justWorks` is true. */
+  justWorks?: JustWorksApi | undefined;
+}
+
+export interface JustWorksApi {
+  pending(): Promise<Array<{ fingerprint: string; firstSeen: string; lastSeen: string }>>;
+  approve(request: { fingerprint: string; endpoint: string; actor: string }): Promise<{ endpoint: string; fingerprint: string; ownershipState: string }>;
 }
 
 export interface PinTransferView {
@@ -203,6 +210,48 @@ export const ONBOARDING_ROUTES: readonly RouteSpec[] = [
   },
 ];
 
+const fingerprintSchema = { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the raw public key (SubjectPublicKeyInfo), hex.' } as const;
+
+export const JUST_WORKS_ROUTES: readonly RouteSpec[] = [
+  {
+    operationId: 'listJustWorksKeys',
+    method: 'GET',
+    path: '/onboarding/just-works/pending',
+    summary: 'Raw public keys unknown devices presented over CoAPs, waiting for an operator to approve one for a device (only with onboarding.justWorks: true).',
+    tag: 'onboarding',
+    success: {
+      status: 200,
+      description: 'The keys seen, oldest first.',
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['pending'],
+        properties: { pending: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['fingerprint', 'firstSeen', 'lastSeen'], properties: { fingerprint: fingerprintSchema, firstSeen: { type: 'string', format: 'date-time' }, lastSeen: { type: 'string', format: 'date-time' } } } } },
+      },
+    },
+    errors: OFF,
+  },
+  {
+    operationId: 'approveJustWorksKey',
+    method: 'POST',
+    path: '/onboarding/just-works/approve',
+    summary: 'Binds a seen raw public key to a device in RESET (just-works owner transfer): RESET → RFOTM → RFPRO; the device is accepted with that key from then on.',
+    tag: 'onboarding',
+    body: { type: 'object', additionalProperties: false, required: ['fingerprint', 'endpoint'], properties: { fingerprint: fingerprintSchema, endpoint: { type: 'string', minLength: 1, maxLength: 128 } } },
+    success: { status: 200, description: 'The device and its new state.', schema: { type: 'object', additionalProperties: false, required: ['endpoint', 'fingerprint', 'ownershipState'], properties: { endpoint: { type: 'string' }, fingerprint: { type: 'string' }, ownershipState: { type: 'string' } } } },
+    errors: ['ERR_API_VALIDATION', 'ERR_API_BAD_JSON', 'ERR_API_UNSUPPORTED_MEDIA_TYPE', 'ERR_API_BODY_TOO_LARGE', 'ERR_API_DEVICE_NOT_FOUND', 'ERR_API_JUST_WORKS_UNKNOWN_KEY', 'ERR_API_OWNERSHIP_ILLEGAL_TRANSITION', ...OFF],
+  },
+];
+
+function mapJustWorksError(err: unknown): never {
+  if (isRootlineError(err)) {
+    if (err.code === 'ERR_ONBOARDING_JUST_WORKS_UNKNOWN_KEY') throw new ApiError('ERR_API_JUST_WORKS_UNKNOWN_KEY', err.message, { cause: err });
+    if (err.code === 'ERR_ONBOARDING_JUST_WORKS_STATE' || err.code === 'ERR_ONBOARDING_ILLEGAL_TRANSITION') throw new ApiError('ERR_API_OWNERSHIP_ILLEGAL_TRANSITION', err.message, { cause: err });
+    if (err.code === 'ERR_ONBOARDING_UNKNOWN_DEVICE') throw new ApiError('ERR_API_DEVICE_NOT_FOUND', err.message, { cause: err });
+  }
+  throw err;
+}
+
 function mapPinError(err: unknown): never {
   if (isRootlineError(err)) {
     if (err.code === 'ERR_ONBOARDING_PIN_TRANSFER_NOT_FOUND') throw new ApiError('ERR_API_PIN_TRANSFER_NOT_FOUND', err.message, { cause: err });
@@ -222,6 +271,11 @@ export function createOnboardingHandlers(deps: { onboarding: OnboardingApi | und
     const p = registrar().pinTransfers;
     if (p === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server runs without PIN owner transfer');
     return p;
+  };
+  const justWorks = (): JustWorksApi => {
+    const j = registrar().justWorks;
+    if (j === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'just-works owner transfer is off (onboarding.justWorks is not true)');
+    return j;
   };
   const decide = (action: 'approve' | 'reject'): Handler => async (req) => {
     const { serial } = req.params as { serial: string };
@@ -257,6 +311,11 @@ export function createOnboardingHandlers(deps: { onboarding: OnboardingApi | und
     },
     enterPinTransferPin: async (req) => pins().enterPin((req.params as { id: string }).id, (req.body as { pin: string }).pin, deps.actor).catch(mapPinError),
     getPinTransfer: async (req) => pins().get((req.params as { id: string }).id).catch(mapPinError),
+    listJustWorksKeys: async () => ({ pending: await justWorks().pending() }),
+    approveJustWorksKey: async (req) => {
+      const body = req.body as { fingerprint: string; endpoint: string };
+      return justWorks().approve({ ...body, actor: deps.actor }).catch(mapJustWorksError);
+    },
     getOnboardingCrl: async (_req, reply) => {
       const r = registrar();
       if (r.currentCrl === undefined) throw new ApiError('ERR_API_ONBOARDING_DISABLED', 'this server has no domain CA');

@@ -27,7 +27,7 @@ import {
 } from './campaign-schemas.js';
 import { eventsQuerySchema } from './events-routes.js';
 import { LWM2M_ROUTES } from './lwm2m-routes.js';
-import { ONBOARDING_ROUTES } from './onboarding-routes.js';
+import { JUST_WORKS_ROUTES, ONBOARDING_ROUTES } from './onboarding-routes.js';
 import { firmwareIdParamsSchema, firmwareListQuerySchema, firmwareListSchema, firmwareSchema, firmwareSigningKeySchema, firmwareUploadQuerySchema } from './firmware-schemas.js';
 
 export const API_PREFIX = '/api/v1';
@@ -292,4 +292,5 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   ...LWM2M_ROUTES,
   ...ONBOARDING_ROUTES,
+  ...JUST_WORKS_ROUTES,
 ];

@@ -96,12 +96,18 @@ export interface CoapsListenerOptions {
     /** The permanent PSK for the device behind an established `pin:` session (served at PIN_CREDENTIAL_PATH). */
     issueCredential(identity: string): Promise<{ endpoint: string; identity: string; key: Uint8Array }>;
   };
+  justWorks?: CoapsJustWorks;
 }
 
 /**
  * Where a device that completed a PIN handshake fetches its permanent PSK (POST, over that same
  * session only): JSON `{"endpoint", "identity", "key"}` with the key in hex. Answered once.
  */
+/** Set when just-works owner transfer is on: unknown raw public keys are remembered for operator approval. */
+export interface CoapsJustWorks {
+  keySeen(spki: Uint8Array): Promise<void>;
+}
+
 export const PIN_CREDENTIAL_PATH = '/rootline/pin-credential';
 
 const PIN_IDENTITY_PREFIX = 'pin:';
@@ -186,7 +192,10 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
     try {
       if (peer.type === 'rpk') {
         const cred = await o.store.devices.findCredential('rpk', identity);
-        return cred !== undefined ? true : refuse('unknown raw public key');
+        if (cred !== undefined) return true;
+        // Refused either way; with just-works on, the key waits for an operator's approval.
+        if (o.justWorks !== undefined) await o.justWorks.keySeen(peer.publicKey);
+        return refuse('unknown raw public key');
       }
       if (peer.type === 'x509') {
         const leaf = peer.chain[0];

@@ -29,6 +29,8 @@ export interface OnboardingConfig {
   manufacturers: OnboardingManufacturerConfig[];
   /** 'manual' (default): pledges no list names wait for an operator; 'automatic': any pledge of a trusted manufacturer. */
   approval: 'automatic' | 'manual';
+  /** Just-works owner transfer (src/onboarding/just-works.ts); off by default. */
+  justWorks?: boolean;
   serials?: string[];
   models?: string[];
   /** Retry-After for pending pledges, seconds (default 30). */
@@ -37,7 +39,7 @@ export interface OnboardingConfig {
   lwm2mUri?: string;
 }
 
-const KEYS = ['masa', 'manufacturers', 'approval', 'serials', 'models', 'retryAfterSeconds', 'lwm2mUri'];
+const KEYS = ['masa', 'manufacturers', 'approval', 'serials', 'models', 'retryAfterSeconds', 'lwm2mUri', 'justWorks'];
 const MANUFACTURER_KEYS = ['caFile', 'masaCaFile', 'masaUrl', 'masaTlsCaFile'];
 
 function fail(where: string, source: ConfigSource, message: string): never {
@@ -81,6 +83,9 @@ export function parseOnboardingConfig(raw: unknown, baseDir: string, source: Con
   for (const k of Object.keys(o)) if (!KEYS.includes(k)) fail(`.${k}`, source, `unknown setting; known settings are ${KEYS.join(', ')}`);
   if (o.masa !== undefined && typeof o.masa !== 'boolean') fail('.masa', source, 'expected true or false');
   const out: OnboardingConfig = { masa: o.masa === true, manufacturers: [], approval: 'manual' };
+  // Just-works owner transfer authenticates nobody: off unless asked for, and then per-device operator approval.
+  if (o.justWorks !== undefined && typeof o.justWorks !== 'boolean') fail('.justWorks', source, 'expected true or false');
+  if (o.justWorks === true) out.justWorks = true;
   if (o.approval !== undefined) {
     if (o.approval !== 'automatic' && o.approval !== 'manual') fail('.approval', source, 'expected "automatic" or "manual"');
     out.approval = o.approval;

@@ -26,6 +26,7 @@ import { masaRoutes } from '../onboarding/http/masa-routes.js';
 import { createDecommissioner, type Decommissioner } from '../onboarding/decommission.js';
 import { createMasa, type Masa } from '../onboarding/masa.js';
 import { createOwnershipService } from '../onboarding/ownership-service.js';
+import { createJustWorksService, type JustWorksService } from '../onboarding/just-works.js';
 import { createPinTransferService, type PinTransferService } from '../onboarding/pin-transfer.js';
 import { settingsMasaRegistry } from '../onboarding/masa-registry.js';
 import { MasaFailedError } from '../onboarding/registrar/errors.js';
@@ -70,7 +71,9 @@ export interface OnboardingServices {
   /** One-step decommission and the domain CA's CRL (src/onboarding/decommission.ts). */
   readonly decommissioner: Decommissioner;
   /** What the API serves: the registrar's approval list, decommission and the CRL. */
-  readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Decommissioner & { pinTransfers: PinTransferService | undefined };
+  readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Decommissioner & { pinTransfers: PinTransferService | undefined; justWorks: JustWorksService | undefined };
+  /** Just-works owner transfer, only with `onboarding.justWorks: true`. */
+  readonly justWorks: JustWorksService | undefined;
   /** Random-PIN owner transfers (the CoAPs listener resolves `pin:` identities through it); absent without a sealer. */
   readonly pinTransfers: PinTransferService | undefined;
   readonly masa: Masa | undefined;
@@ -237,8 +240,10 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
             await o.store.devices.addCredential({ endpoint, kind: 'psk', lookup: identity, material: await sealer.seal(endpoint, identity, key) });
           },
         });
+  const justWorks = o.config.justWorks === true ? createJustWorksService({ settings: o.store.settings, devices: o.store.devices, audit: o.store.audit, ownership }) : undefined;
   const api = {
     pinTransfers,
+    justWorks,
     pending: () => registrar.pending(),
     approve: (serial: string, actor: string) => registrar.approve(serial, actor),
     reject: (serial: string, actor: string) => registrar.reject(serial, actor),
@@ -268,7 +273,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       await stopApp?.();
     },
   };
-  return { registrar, decommissioner, api, pinTransfers, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
+  return { registrar, decommissioner, api, pinTransfers, justWorks, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
 }
 
 /**

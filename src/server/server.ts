@@ -214,6 +214,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       logger,
       ...(options.coapsDtls !== undefined ? { dtls: options.coapsDtls } : {}),
       ...(onboarding?.pinTransfers !== undefined ? { pinTransfers: onboarding.pinTransfers } : {}),
+      ...(onboarding?.justWorks !== undefined ? { justWorks: onboarding.justWorks } : {}),
     });
     const noSec = noSecCoapListener({ host: config.deviceHost, port: config.coapPort });
     listeners.register(secure);
