@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { ContentType, AlertDescription, AlertLevel, alertName, DTLS_1_2, type CipherSuiteInfo } from './constants.js';
-import { decodeDatagram, encodeRecord, MAX_PLAINTEXT_LENGTH, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, type DtlsRecord } from './record.js';
+import { decodeDatagram, encodeRecord, writeRecordHeader, MAX_PLAINTEXT_LENGTH, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, type DtlsRecord } from './record.js';
 import { RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
 import {
@@ -402,8 +402,11 @@ export abstract class DtlsConnection extends EventEmitter {
       const fragment = protection.sealCid(DTLS_1_2, epoch, seq, this.sendCid, inner);
       return encodeRecord({ type: ContentType.tls12Cid, version: DTLS_1_2, epoch, sequenceNumber: seq, cid: this.sendCid, fragment });
     }
-    const fragment = protection === null ? payload : protection.seal(type, DTLS_1_2, epoch, seq, payload);
-    return encodeRecord({ type, version: DTLS_1_2, epoch, sequenceNumber: seq, fragment });
+    if (protection === null) return encodeRecord({ type, version: DTLS_1_2, epoch, sequenceNumber: seq, fragment: payload });
+    // The protected fragment is written after room for the header: one buffer per record.
+    const record = protection.seal(type, DTLS_1_2, epoch, seq, payload, RECORD_HEADER_LENGTH);
+    writeRecordHeader(record, type, DTLS_1_2, epoch, seq, record.length - RECORD_HEADER_LENGTH);
+    return record;
   }
 
   /** The first record sequence number of epoch 0 (a stateless server mirrors the ClientHello's). */

@@ -115,9 +115,12 @@ export class RecordProtection {
     return aad;
   }
 
-  /** Returns the protected fragment for a record with the given header fields. */
-  seal(type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array): Uint8Array {
-    return this.sealWith(this.nonce(epoch, seq), RecordProtection.aad(type, version, epoch, seq, plaintext.length), plaintext);
+  /**
+   * Returns the protected fragment for a record with the given header fields, after `headroom`
+   * bytes left for the caller (the record header: one buffer per record, no copy).
+   */
+  seal(type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array, headroom = 0): Uint8Array {
+    return this.sealWith(this.nonce(epoch, seq), RecordProtection.aad(type, version, epoch, seq, plaintext.length), plaintext, headroom);
   }
 
   /** Protects a DTLSInnerPlaintext (content || real type || padding) for a tls12_cid record (RFC 9146 §4). */
@@ -125,14 +128,15 @@ export class RecordProtection {
     return this.sealWith(this.nonce(epoch, seq), RecordProtection.cidAad(version, epoch, seq, cid, innerPlaintext.length), innerPlaintext);
   }
 
-  private sealWith(nonce: Buffer, aad: Buffer, input: Uint8Array): Uint8Array {
+  private sealWith(nonce: Buffer, aad: Buffer, input: Uint8Array, headroom = 0): Uint8Array {
     const p = this.params;
     const plaintext = input.length === 0 ? BACKED_EMPTY : input;
-    const out = Buffer.allocUnsafe(EXPLICIT_NONCE_LENGTH + plaintext.length + p.tagLength);
+    const buf = Buffer.allocUnsafe(headroom + EXPLICIT_NONCE_LENGTH + plaintext.length + p.tagLength);
+    const out = headroom === 0 ? buf : buf.subarray(headroom);
     nonce.copy(out, 0, 4);
     if (this.aead !== undefined) {
       out.set(this.aead.seal(nonce, plaintext, aad), EXPLICIT_NONCE_LENGTH);
-      return out;
+      return buf;
     }
     if (p.ccm) {
       const c = createCipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, { authTagLength: p.tagLength });
@@ -149,7 +153,7 @@ export class RecordProtection {
       body.copy(out, EXPLICIT_NONCE_LENGTH);
       c.getAuthTag().copy(out, EXPLICIT_NONCE_LENGTH + plaintext.length);
     }
-    return out;
+    return buf;
   }
 
   /**

@@ -41,6 +41,24 @@ const KNOWN_TYPES = new Set<number>([
   ContentType.tls12Cid,
 ]);
 
+/** Writes a DTLSPlaintext/DTLSCiphertext header (no CID) for a fragment of `length` bytes at the start of `buf`. */
+export function writeRecordHeader(buf: Uint8Array, type: number, version: number, epoch: number, seq: number, length: number): void {
+  buf[0] = type;
+  buf[1] = version >>> 8;
+  buf[2] = version & 0xff;
+  buf[3] = epoch >>> 8;
+  buf[4] = epoch & 0xff;
+  const hi = Math.floor(seq / 0x100000000);
+  buf[5] = hi >>> 8;
+  buf[6] = hi & 0xff;
+  buf[7] = (seq >>> 24) & 0xff;
+  buf[8] = (seq >>> 16) & 0xff;
+  buf[9] = (seq >>> 8) & 0xff;
+  buf[10] = seq & 0xff;
+  buf[11] = length >>> 8;
+  buf[12] = length & 0xff;
+}
+
 export function encodeRecord(record: DtlsRecord): Uint8Array {
   const cidLen = record.cid?.length ?? 0;
   const w = new ByteWriter(RECORD_HEADER_LENGTH + cidLen + record.fragment.length);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ContentType, DTLS_1_2 } from '../../src/dtls/constants.js';
-import { decodeDatagram, decodeRecord, encodeRecord, RECORD_HEADER_LENGTH } from '../../src/dtls/record.js';
+import { decodeDatagram, decodeRecord, encodeRecord, RECORD_HEADER_LENGTH, writeRecordHeader } from '../../src/dtls/record.js';
 import { isRootlineError } from '../../src/errors.js';
 
 describe('DTLS record codec', () => {
@@ -48,5 +48,16 @@ describe('DTLS record codec', () => {
     assert.deepEqual([...record.cid!], [...cid]);
     assert.deepEqual([...record.fragment], [7, 7]);
     assert.throws(() => decodeRecord(bytes, 0), (e) => isRootlineError(e, 'ERR_DTLS_DECODE'));
+  });
+
+  it('writeRecordHeader writes the header encodeRecord does (sequence numbers across 32 bits)', () => {
+    for (const seq of [0, 1, 0xffffffff, 2 ** 32, 2 ** 40 + 0x1234567, 2 ** 48 - 1]) {
+      const fragment = Uint8Array.of(9, 8, 7, 6);
+      const expected = encodeRecord({ type: ContentType.alert, version: DTLS_1_2, epoch: 0xabcd, sequenceNumber: seq, fragment });
+      const got = new Uint8Array(RECORD_HEADER_LENGTH + fragment.length);
+      writeRecordHeader(got, ContentType.alert, DTLS_1_2, 0xabcd, seq, fragment.length);
+      got.set(fragment, RECORD_HEADER_LENGTH);
+      assert.deepEqual([...got], [...expected]);
+    }
   });
 });
