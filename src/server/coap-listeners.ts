@@ -136,6 +136,8 @@ function subjectName(der: Uint8Array): string {
   }
 }
 
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 async function bindSocket(host: string, port: number): Promise<Socket> {
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
   await new Promise<void>((resolve, reject) => {
@@ -147,6 +149,14 @@ async function bindSocket(host: string, port: number): Promise<Socket> {
   });
   // ICMP errors surface as socket errors on some platforms; they must not end the process.
   socket.on('error', () => undefined);
+  // The kernel default (~200 KiB) overflows when thousands of devices handshake or notify at once;
+  // every dropped handshake datagram costs the device a DTLS retransmission (1 s and up). Ask for
+  // 4 MiB; the kernel caps it at net.core.rmem_max, which is fine.
+  try {
+    socket.setRecvBufferSize(RECV_BUFFER_BYTES);
+  } catch {
+    // Not permitted or not supported: the default buffer still works, only less well under bursts.
+  }
   return socket;
 }
 
