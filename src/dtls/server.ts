@@ -177,8 +177,11 @@ export class DtlsServer extends EventEmitter {
       }
       const session = this.byAddress.get(key);
       if (session !== undefined) {
-        let hello = session.established || session.closed ? parseInitialClientHello(msg) : parseColdClientHello(msg);
-        // A replayed ClientHello (same random, still-valid cookie) must not reset a live association.
+        let hello = parseInitialClientHello(msg);
+        // A replayed or retransmitted ClientHello (same random) belongs to the association; one
+        // with another random is a new handshake from this address (a rebooted client, or a new
+        // client on a reused port while an abandoned handshake is still half-open) and must not
+        // be fed to the old one, which would answer with its own, stale flight.
         if (hello !== undefined && session.isHelloReplay(hello.clientHello.random)) hello = undefined;
         // RFC 6347 §4.2.8: a ClientHello with epoch 0 on an established association may be a
         // rebooted client; it goes through the cookie exchange and only then replaces the
@@ -358,11 +361,6 @@ function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
   }
 }
 
-/** During a handshake only a cookie-less ClientHello (a restarted client) bypasses the session. */
-function parseColdClientHello(msg: Uint8Array): ParsedHello | undefined {
-  const hello = parseInitialClientHello(msg);
-  return hello !== undefined && hello.clientHello.cookie.length === 0 ? hello : undefined;
-}
 
 /** Creates a DTLS server and resolves once its socket is bound. */
 export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsServer> {

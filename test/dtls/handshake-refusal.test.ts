@@ -70,6 +70,30 @@ describe('handshake refusals and aborts', { timeout: 30_000 }, () => {
     }
   });
 
+  it('a new handshake from the address of an abandoned half-open one replaces it (reused port)', async () => {
+    // 'stall' never gets an answer from the lookup: its handshake stays half-open on the server.
+    const server = await createDtlsServer({ port: 0, psk: { lookup: (id) => (id === 'stall' ? new Promise<undefined>(() => undefined) : PSK) } });
+    const socket = createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    try {
+      const port = server.address().port;
+      const ctl = new AbortController();
+      const abandoned = connectDtls({ host: '127.0.0.1', port, socket, psk: { identity: 'stall', key: PSK }, retransmit: { initialMs: 10_000 }, signal: ctl.signal });
+      while (server.halfOpenCount === 0 || server.sessions.size === 0) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20)); // let its ClientKeyExchange reach the stalled lookup
+      ctl.abort();
+      await assert.rejects(abandoned);
+      // Same address and port, new ClientHello: answered by a new association, not the stale one.
+      const session = await connectDtls({ host: '127.0.0.1', port, socket, psk: { identity: 'device-1', key: PSK }, retransmit: { initialMs: 200 } });
+      assert.equal(session.established, true);
+      assert.equal(server.halfOpenCount, 0);
+      session.close();
+    } finally {
+      socket.close();
+      await server.close();
+    }
+  });
+
   it('connectDtls with an AbortSignal rejects with its reason and leaves no socket or timer behind', async () => {
     const idle = createSocket('udp4'); // a port where nobody answers
     await new Promise<void>((r) => idle.bind(0, '127.0.0.1', () => r()));
