@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { createRootCa, domainCaPolicy } from '../../src/pki/index.js';
 import { requirePeer } from '../helpers/peers.js';
-import { freeUdpPort } from '../coap/helpers/libcoap.js';
+import { freeUdpPortPair } from '../coap/helpers/libcoap.js';
 import { runCli } from './io.js';
 
 const SERVERS = ['coap-server-gnutls', 'coap-server-openssl'];
@@ -24,7 +24,7 @@ const KEY_HEX = Buffer.from(KEY).toString('hex');
 /** Starts a libcoap server and waits until it answers plain CoAP on `port` (DTLS is on port+1). */
 async function startServer(binary: string, args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
   for (let attempt = 0; ; attempt++) {
-    const port = await freeUdpPort();
+    const port = await freeUdpPortPair();
     const child: ChildProcess = spawn(binary, ['-A', '127.0.0.1', '-p', String(port), '-v', '0', ...args], { stdio: 'ignore' });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     const stop = async (): Promise<void> => {

@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { requirePeer } from '../helpers/peers.js';
 import { connectDtls, createDtlsServer, dtlsClientTransport, dtlsServerTransport } from '../../src/dtls/index.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { parseLinkFormat } from '../../src/coap/link-format.js';
-import { freeUdpPort, run } from '../coap/helpers/libcoap.js';
+import { run, startLibcoapServer } from '../coap/helpers/libcoap.js';
 
 const CLIENTS = ['coap-client-gnutls', 'coap-client-openssl'];
 const SERVERS = ['coap-server-gnutls', 'coap-server-openssl'];
@@ -61,14 +60,15 @@ for (const client of CLIENTS) {
 
 for (const binary of SERVERS) {
   test(`our CoAP client over our DTLS (PSK) → ${binary}: GET /, Block1 PUT + Block2 GET, Observe /time`, { skip }, async () => {
-    const port = await freeUdpPort();
-    const child = spawn(binary, ['-A', '127.0.0.1', '-p', String(port), '-k', KEY, '-v', '0'], { stdio: 'ignore' });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // Up (answers a CoAP ping on p) before the DTLS handshake on p + 1; generous retransmission
+    // because a loaded CI machine can take seconds to schedule the peer.
+    const server = await startLibcoapServer(binary, ['-k', KEY]);
+    const port = server.port;
     try {
       let session;
       for (let attempt = 0; ; attempt++) {
         try {
-          session = await connectDtls({ host: '127.0.0.1', port: port + 1, psk: { identity: IDENTITY, key: Buffer.from(KEY) }, retransmit: { initialMs: 200, maxRetransmissions: 3 } });
+          session = await connectDtls({ host: '127.0.0.1', port: port + 1, psk: { identity: IDENTITY, key: Buffer.from(KEY) }, retransmit: { initialMs: 500, maxRetransmissions: 4 } });
           break;
         } catch (err) {
           if (attempt >= 3) throw err;
@@ -92,8 +92,7 @@ for (const binary of SERVERS) {
         await endpoint.close();
       }
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await server.stop();
     }
   });
 }

@@ -39,6 +39,23 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+/**
+ * A port p such that p and p + 1 were both free a moment ago on 127.0.0.1: libcoap's servers bind
+ * CoAP on p and CoAPs on p + 1, and a busy p + 1 leaves a server that answers pings but no DTLS.
+ */
+export async function freeUdpPortPair(): Promise<number> {
+  for (let i = 0; ; i++) {
+    const port = await freeUdpPort();
+    const next = createSocket('udp4');
+    const ok = await new Promise<boolean>((r) => {
+      next.once('error', () => r(false));
+      next.bind(port + 1, '127.0.0.1', () => r(true));
+    });
+    await new Promise<void>((r) => next.close(() => r()));
+    if (ok || i >= 20) return port;
+  }
+}
+
 export interface LibcoapServer {
   port: number;
   peer: PeerKey;
@@ -46,10 +63,10 @@ export interface LibcoapServer {
 }
 
 /** Starts `coap-server-*` on 127.0.0.1 and waits until it answers a CoAP ping. */
-export async function startLibcoapServer(binary: string): Promise<LibcoapServer> {
+export async function startLibcoapServer(binary: string, extraArgs: string[] = []): Promise<LibcoapServer> {
   for (let attempt = 0; ; attempt++) {
-    const port = await freeUdpPort();
-    const child: ChildProcess = spawn(binary, ['-A', '127.0.0.1', '-p', String(port), '-v', '0'], { stdio: 'ignore' });
+    const port = await freeUdpPortPair();
+    const child: ChildProcess = spawn(binary, ['-A', '127.0.0.1', '-p', String(port), '-v', '0', ...extraArgs], { stdio: 'ignore' });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     const peer = `127.0.0.1:${port}`;
     const probe = new CoapEndpoint(await UdpTransport.bind(), { transmission: { ackTimeoutMs: 100, maxRetransmit: 5 } });
