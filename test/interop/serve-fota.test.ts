@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, type FirmwareFaults, type Lwm2mClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/server/config.js';
@@ -157,6 +158,65 @@ test('serve: a two-wave campaign over LwM2M pull updates ten DTLS-PSK devices; t
   const second = rows.filter((r) => r.wave === 1 && r.endpoint !== faulty);
   assert.ok(second.length > 0);
   for (const r of second) assert.equal(r.packageKind, 'delta', `${r.endpoint} (second wave) got the delta`);
+});
+
+test('serve restarted in the middle of a campaign: it carries on on the same data dir, nobody is updated twice', async (t) => {
+  const dir = makeTempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const start = { deliveryDriver: 'lwm2m-pull' as const, fota: { campaignTickMs: 20 } };
+  const first = await startTestServer({ dir, start });
+  let firstOpen = true;
+  t.after(async () => {
+    if (firstOpen) await first.close({ keepDir: true });
+  });
+  const port = first.server.addresses.coaps!.port;
+  const { v1, v2 } = images();
+  const img1 = await upload(first.url, v1, '1.0.0');
+  const img2 = await upload(first.url, v2, '2.0.0');
+  const signing = (await request(`${first.url}/api/v1/firmware/signing-key`)).body as { publicKey: string };
+  const trusted = new Uint8Array(createPublicKey(signing.publicKey).export({ type: 'spki', format: 'der' }));
+  const endpoints = Array.from({ length: 10 }, (_, i) => `fota-restart-${i}`);
+  const devices = new Map<string, Device>();
+  for (const ep of endpoints) devices.set(ep, await addDevice(t, first, ep, { v1, img1, trusted }));
+  const created = await request(`${first.url}/api/v1/campaigns`, {
+    method: 'POST',
+    body: { id: 'fota-restart', name: 'restart', firmwareId: img2.id, target: { model: MODEL }, waves: ['50%', 'all'], successThreshold: 50, errorThreshold: 50, maxInFlight: 2, retry: { maxAttempts: 3, backoffMs: 100 }, attemptTimeoutMs: 10_000 },
+  });
+  assert.equal(created.status, 201, created.text);
+  assert.equal((await request(`${first.url}/api/v1/campaigns/fota-restart/start`, { method: 'POST' })).status, 200);
+
+  const succeeded = async (url: string): Promise<CampaignDeviceView[]> => ((await request(`${url}/api/v1/campaigns/fota-restart/devices?limit=100`)).body as { devices: CampaignDeviceView[] }).devices;
+  const before = await until('three devices updated', () => succeeded(first.url), (rows) => rows.filter((r) => r.status === 'succeeded').length >= 3);
+  assert.ok(before.some((r) => r.status !== 'succeeded'), 'stopped in the middle');
+  firstOpen = false;
+  await first.close({ keepDir: true });
+
+  const second = await startTestServer({ dir, flags: { coapsPort: String(port) }, start });
+  t.after(() => second.close({ keepDir: true }));
+  // The old DTLS sessions died with the process: each device's next Update (or registration,
+  // for one that was rebooting) opens a new one, and the server reaches it again.
+  for (const d of devices.values()) await (d.client.registered ? d.client.update() : d.client.start()).catch(() => undefined);
+
+  const final = await until('campaign completed after the restart', async () => (await request(`${second.url}/api/v1/campaigns/fota-restart`)).body as { state: string }, (c) => c.state === 'completed' || c.state === 'paused');
+  assert.equal(final.state, 'completed', JSON.stringify(final));
+  const rows = await succeeded(second.url);
+  // The audit log spans both runs: /5/0/2 (the update itself) executed once per device. An
+  // attempt cut by the restart may be delivered again (a refused start at shutdown, or a
+  // download finished while no driver listened, which only the attempt timeout recovers), but
+  // the device installs and reboots once.
+  const executed = await second.server.store.audit.list({ action: 'fota.delivery.update', limit: 100 });
+  for (const r of rows) {
+    const timeline = async (): Promise<string> =>
+      `${JSON.stringify(r)}\n${(await second.server.store.campaigns.listEvents('fota-restart', { endpoint: r.endpoint })).map((e) => `${e.at} ${e.type} ${JSON.stringify(e.details)}`).join('\n')}`;
+    if (r.status !== 'succeeded' || r.attempt > 2) assert.fail(`${r.endpoint}: ${await timeline()}`);
+    assert.equal(executed.filter((a) => a.subject === r.endpoint && a.outcome === 'success').length, 1, `${r.endpoint}: updated once; ${await timeline()}`);
+    const d = devices.get(r.endpoint)!;
+    assert.equal(d.bank.installed.sequence, img2.sequence);
+    assert.equal(d.bank.installed.version, '2.0.0');
+    assert.equal(sha(await d.bank.activeSlot.read(0, d.bank.installed.size)), sha(v2));
+    assert.equal(((await request(`${second.url}/api/v1/devices/${r.endpoint}`)).body as { firmwareVersion: string }).firmwareVersion, '2.0.0');
+  }
+  assert.equal(rows.length, 10);
 });
 
 test('packageBaseUri: configured, else the CoAPs address, loopback for a wildcard bind; validated', () => {
