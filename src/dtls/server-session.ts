@@ -367,11 +367,12 @@ export class ServerSession extends DtlsConnection {
     let serverCertType: number | undefined;
     if (cert !== undefined) {
       const offered = sctExt === undefined ? [CertificateType.x509] : decodeU8List(sctExt.data, 'server_certificate_type');
-      // RFC 7250 §4.1: the client lists the types in its order of preference; the server takes
-      // the first one it supports.
-      serverCertType = offered.find(
-        (t) => (t === CertificateType.rawPublicKey && cert.rawPublicKey !== false) || (t === CertificateType.x509 && cert.chain !== undefined && cert.chain.length > 0),
-      );
+      // RFC 7250 §4.1 leaves the choice among the client's types to the server. For our own
+      // identity we prefer the raw public key whenever the client can take one: clients that
+      // offer it (libcoap with -M, constrained devices) are configured with our key, not a CA
+      // — GnuTLS lists X.509 first even then, so following the client's order breaks them.
+      if (offered.includes(CertificateType.rawPublicKey) && cert.rawPublicKey !== false) serverCertType = CertificateType.rawPublicKey;
+      else if (offered.includes(CertificateType.x509) && cert.chain !== undefined && cert.chain.length > 0) serverCertType = CertificateType.x509;
     }
 
     for (const id of this.opts.cipherSuites ?? DEFAULT_CIPHER_SUITES) {
