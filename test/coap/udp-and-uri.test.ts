@@ -1,3 +1,4 @@
+import { missingCapability } from '../helpers/peers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -35,7 +36,7 @@ async function ipv6Available(): Promise<boolean> {
 
 for (const address of ['127.0.0.1', '::1']) {
   test(`plain UDP transport on ${address}: request, URI request, Uri-Host for names, observe`, async (t) => {
-    if (address === '::1' && !(await ipv6Available())) return t.skip('no IPv6 loopback');
+    if (address === '::1' && !(await ipv6Available())) return t.skip(missingCapability('no IPv6 loopback on this host', 'enable IPv6 on lo (sysctl net.ipv6.conf.lo.disable_ipv6=0)'));
     const transport = await UdpTransport.bind({ address });
     const server = new CoapEndpoint(transport);
     let seen: CoapRequest | undefined;

@@ -1,4 +1,5 @@
 /** Our client against our server on loopback: every suite and credential mode. */
+import { missingCapability } from '../helpers/peers.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDtlsServer, type DtlsServerOptions } from '../../src/dtls/server.js';
@@ -207,7 +208,7 @@ describe('DTLS handshakes on loopback', { timeout: 120_000 }, () => {
     try {
       server = await createDtlsServer({ host: '::1', port: 0, psk: { lookup: pskLookup } });
     } catch {
-      t.skip('no IPv6 loopback on this host');
+      t.skip(missingCapability('no IPv6 loopback on this host', 'enable IPv6 on lo (sysctl net.ipv6.conf.lo.disable_ipv6=0)'));
       return;
     }
     try {
