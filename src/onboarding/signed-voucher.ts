@@ -6,6 +6,7 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CertificateInput, ParsedCertificate } from '../pki/index.js';
 import { ID_CT_ANIMA_JSON_VOUCHER, signCms, verifyCms } from './cms.js';
+import { looksLikeCoseSign1, openCoseSignedVoucherRequest } from './constrained-voucher.js';
 import { VoucherExpiredError, VoucherNonceMismatchError, VoucherSerialMismatchError } from './errors.js';
 import { encodeVoucher, encodeVoucherRequest, parseVoucher, parseVoucherRequest, type Voucher, type VoucherRequest } from './voucher.js';
 
@@ -34,8 +35,14 @@ export interface OpenedVoucherRequest {
   chain?: ParsedCertificate[];
 }
 
-/** Verifies the CMS signature of a voucher request and parses it; `trustAnchors` as in verifyCms. */
+/**
+ * Verifies the CMS signature of a voucher request and parses it; `trustAnchors` as in verifyCms.
+ * A COSE_Sign1 (a constrained pledge's request, carried as prior-signed-voucher-request) is
+ * verified the same way by `openCoseSignedVoucherRequest`: CMS starts with a SEQUENCE (0x30),
+ * COSE_Sign1 with tag 18 or a 4-array, so neither can be taken for the other.
+ */
 export function openSignedVoucherRequest(der: Uint8Array, options: { trustAnchors?: readonly CertificateInput[]; at?: Date } = {}): OpenedVoucherRequest {
+  if (looksLikeCoseSign1(der)) return openCoseSignedVoucherRequest(der, options);
   const v = verifyCms(der, { contentType: ID_CT_ANIMA_JSON_VOUCHER, ...options });
   return { request: parseVoucherRequest(v.content), content: v.content, signerCertificate: v.signerCertificate, certificates: v.certificates, ...(v.chain !== undefined ? { chain: v.chain } : {}) };
 }

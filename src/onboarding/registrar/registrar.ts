@@ -19,6 +19,8 @@ import type { AuditLog, BootstrapConfigRepository, DeviceRepository, SettingsRep
 import { authorizeByManufacturer } from '../est/authorize-manufacturer.js';
 import { EstIssueFailedError } from '../est/errors.js';
 import { createEstService, type EstService, type EstPolicy } from '../est/service.js';
+import { looksLikeCoseSign1, verifyConstrainedVoucher } from '../constrained-voucher.js';
+import { MalformedSignedVoucherError } from '../errors.js';
 import { domainIdOf } from '../masa.js';
 import { auditText } from '../masa-registry.js';
 import { createOwnershipService, type OwnershipService } from '../ownership-service.js';
@@ -27,6 +29,7 @@ import { createRegistrarVoucherRequest } from '../voucher-requests.js';
 import {
   BadMasaVoucherError,
   MasaFailedError,
+  NoBootstrapServerError,
   PledgeIdentityMismatchError,
   PledgeRefusedError,
   PledgeUnauthenticatedError,
@@ -61,9 +64,22 @@ export interface RegistrarOptions {
   registrar: { signer: Signer; certificate: CertificateInput; chain?: readonly CertificateInput[] };
   manufacturers: readonly ManufacturerTrust[];
   masaClient: MasaClient;
+  /**
+   * The MASA client for constrained pledges (BRSKI over CoAPs): same call, but it must answer
+   * with a COSE-signed voucher (application/voucher+cose). Absent: constrained requests are
+   * refused with ERR_REGISTRAR_MASA_FAILED.
+   */
+  constrainedMasaClient?: MasaClient;
   policy?: RegistrarPolicy;
   /** Where onboarded devices are bootstrapped to: a server target, or a builder of the whole configuration. */
   lwm2m: Lwm2mServerTarget | { bootstrapConfig: BootstrapConfigBuilder };
+  /**
+   * The LwM2M bootstrap server an enrolled device runs client-initiated bootstrap against, told
+   * to it over its LDevID TLS session (`bootstrapServerFor`, GET /.well-known/rootline/lwm2m-bootstrap).
+   * A function is asked at each request (ports known late). Default: `lwm2m` when that is a
+   * target (one CoAPs listener serving both, as in `rootline serve`); otherwise none (404).
+   */
+  bootstrapServer?: Lwm2mServerTarget | (() => Lwm2mServerTarget);
   ownership?: OwnershipService;
   est?: Pick<EstPolicy, 'channelBinding' | 'validityDays'>;
   /** How long after the voucher the pledge may enroll (default 3600 s). */
@@ -84,9 +100,15 @@ export type VoucherOutcome =
   | { status: 'voucher'; voucher: Uint8Array; serialNumber: string; endpoint: string }
   | { status: 'pending'; retryAfterSeconds: number; serialNumber: string };
 
+/** 'cms': RFC 8995 CMS-signed JSON; 'cose': the constrained COSE_Sign1 form (constrained-voucher.ts). */
+export type VoucherFormat = 'cms' | 'cose';
+
 export interface Registrar {
-  /** RFC 8995 §5.2-§5.6: the pledge's CMS voucher request in, the MASA's voucher out. */
-  requestVoucher(context: PledgeContext, body: Uint8Array): Promise<VoucherOutcome>;
+  /**
+   * RFC 8995 §5.2-§5.6: the pledge's signed voucher request in, the MASA's voucher out, both in
+   * `format` (default 'cms'; 'cose' for constrained pledges on CoAPs).
+   */
+  requestVoucher(context: PledgeContext, body: Uint8Array, options?: { format?: VoucherFormat }): Promise<VoucherOutcome>;
   /** RFC 8995 §5.7 voucher status telemetry. */
   voucherStatus(context: PledgeContext, body: Uint8Array): Promise<StatusTelemetry>;
   /** RFC 8995 §5.9.4 enrollment status telemetry. */
@@ -99,6 +121,29 @@ export interface Registrar {
   reject(serial: string, actor: string): Promise<PendingRequest>;
   /** The registrar certificate (what the pledge must name in its proximity assertion). */
   readonly certificate: ParsedCertificate;
+  /**
+   * Where a device enrolled here bootstraps (LwM2M client-initiated bootstrap with its LDevID):
+   * asked over TLS authenticated with that LDevID (current, of this domain, bound to its device).
+   * Audited as `registrar.bootstrap-server` (allow / deny).
+   */
+  bootstrapServerFor(context: PledgeContext): Promise<BootstrapServerInfo>;
+  /**
+   * The LwM2M server acknowledged `endpoint`'s registration: a device this registrar onboarded
+   * that is still RFPRO has been provisioned and moves to RFNOP (OCF "provisioned"), audited by
+   * the ownership service. Anything else (not ours, already RFNOP) is left alone; returns whether
+   * it moved.
+   */
+  deviceRegistered(endpoint: string): Promise<boolean>;
+}
+
+/** The bootstrap server a device is told about (JSON on the wire, certificate base64 DER). */
+export interface BootstrapServerInfo {
+  endpoint: string;
+  /** coaps://host:port of the LwM2M bootstrap server. */
+  uri: string;
+  securityMode: 'x509';
+  /** The bootstrap server's certificate (DER), which the device pins in DTLS (Certificate Usage 3). */
+  serverCertificate: Uint8Array;
 }
 
 interface Manufacturer {
@@ -222,10 +267,11 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     throw err;
   }
 
-  async function requestVoucher(context: PledgeContext, body: Uint8Array): Promise<VoucherOutcome> {
+  async function requestVoucher(context: PledgeContext, body: Uint8Array, requestOptions: { format?: VoucherFormat } = {}): Promise<VoucherOutcome> {
     let actor = 'pledge:unauthenticated';
     let subject = 'unknown';
-    const details: Record<string, unknown> = {};
+    const format = requestOptions?.format ?? 'cms';
+    const details: Record<string, unknown> = { format };
     if (context?.remoteAddress !== undefined) details.remoteAddress = context.remoteAddress;
     try {
       const { leaf, chain } = clientLeaf(context);
@@ -238,6 +284,10 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       // accepted any certificate; only trusted manufacturers go further.
       const m = manufacturerOf(leaf, chain);
       if (serial === undefined) throw new PledgeRefusedError('the IDevID carries no serialNumber (IEEE 802.1AR §8.6)');
+      if (format !== 'cms' && format !== 'cose') throw new InvalidArgumentError('format', "expected 'cms' or 'cose'");
+      // The transport said which format it carries; a body of the other one is refused, so the
+      // answer's format always matches what the pledge asked for.
+      if (!(body instanceof Uint8Array) || looksLikeCoseSign1(body) !== (format === 'cose')) throw new MalformedSignedVoucherError(`the voucher request is not ${format === 'cose' ? 'a COSE_Sign1' : 'CMS SignedData'}`);
       // §5.3 checks on the request itself: signed by an IDevID, serial equal, proximity naming
       // the certificate this registrar presented in this very TLS session.
       const built = await createRegistrarVoucherRequest({
@@ -266,12 +316,15 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       const masaUrl = m.masaUrl ?? leaf.masaUrl;
       if (masaUrl === undefined) throw new PledgeRefusedError('the IDevID names no MASA (id-pe-masa-url) and none is configured for its manufacturer');
       details.masaUrl = masaUrl;
-      const voucher = await masaClient.requestVoucher({ masaUrl, request: built.der, serialNumber: serial });
+      const client = format === 'cose' ? options.constrainedMasaClient : masaClient;
+      if (client === undefined) throw new MasaFailedError('no MASA client for constrained (COSE) vouchers is configured');
+      const voucher = await client.requestVoucher({ masaUrl, request: built.der, serialNumber: serial });
       // RFC 8995 §5.6: the registrar "SHOULD" check the voucher before relaying it: signed by the
       // manufacturer's MASA, for this pledge and nonce, and pinning *our* domain.
       let pinned: ParsedCertificate;
       try {
-        const verified = verifyVoucher(voucher, { masaTrustAnchors: m.masaTrustAnchors, serialNumber: serial, ...(nonce !== undefined ? { nonce } : {}), now: now() });
+        const checks = { masaTrustAnchors: m.masaTrustAnchors, serialNumber: serial, ...(nonce !== undefined ? { nonce } : {}), now: now() };
+        const verified = format === 'cose' ? await verifyConstrainedVoucher(voucher, checks) : verifyVoucher(voucher, checks);
         pinned = parseCertificate(verified.pinnedDomainCertificate);
       } catch (err) {
         throw new BadMasaVoucherError(`the MASA's voucher is not acceptable: ${(err as Error).message}`, { cause: err });
@@ -412,7 +465,50 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     },
   };
 
+  function bootstrapTarget(): Lwm2mServerTarget | undefined {
+    const b = options.bootstrapServer ?? ('bootstrapConfig' in options.lwm2m ? undefined : options.lwm2m);
+    return typeof b === 'function' ? b() : b;
+  }
+
+  async function bootstrapServerFor(context: PledgeContext): Promise<BootstrapServerInfo> {
+    let who = 'unauthenticated';
+    try {
+      const { leaf, chain } = clientLeaf(context);
+      who = leaf.fingerprint256;
+      // Only an LDevID of this domain, current, bound to its device: the answer steers the device.
+      try {
+        verifyChain(leaf, chain.slice(1), [ca.certificate], { at: now(), purpose: 'clientAuth' });
+      } catch (err) {
+        throw new PledgeUnauthenticatedError('the bootstrap server is named to devices with an LDevID of this domain only', { cause: err });
+      }
+      if (ca.isRevoked(leaf.serialNumber)) throw new PledgeUnauthenticatedError('the LDevID is revoked');
+      const cn = findAttribute(leaf.subjectRdns, 'CN');
+      const cred = cn === undefined ? undefined : await store.devices.findCredential('x509', cn);
+      if (cred === undefined || Buffer.compare(Buffer.from(cred.material), Buffer.from(leaf.der)) !== 0) throw new PledgeUnauthenticatedError('this LDevID is not the one bound to a device');
+      who = cred.endpoint;
+      const target = bootstrapTarget();
+      if (target === undefined) throw new NoBootstrapServerError();
+      const serverCertificate = toParsed(target.serverCertificate).der;
+      await audit.append({ actor: auditText(`device:${who}`), action: 'registrar.bootstrap-server', subject: auditText(who), outcome: 'allow', details: { uri: target.uri } });
+      return { endpoint: cred.endpoint, uri: target.uri, securityMode: 'x509', serverCertificate };
+    } catch (err) {
+      return deny('registrar.bootstrap-server', who, `device:${who}`, err);
+    }
+  }
+
+  async function deviceRegistered(endpoint: string): Promise<boolean> {
+    if (typeof endpoint !== 'string' || endpoint.length === 0) throw new InvalidArgumentError('endpoint', 'expected a non-empty string');
+    const device = await store.devices.get(endpoint);
+    if (device === undefined || device.ownershipState !== 'RFPRO' || device.attributes.onboarding !== 'brski') return false;
+    // OCF: RFPRO →provisioned→ RFNOP once the device runs with what it was given (its first
+    // acknowledged LwM2M registration). expectedState guards against a decommission meanwhile.
+    await ownership.transition(endpoint, 'provisioned', { actor: `device:${endpoint}`, expectedState: 'RFPRO', details: { method: 'brski', trigger: 'lwm2m.registered' } });
+    return true;
+  }
+
   return {
+    bootstrapServerFor,
+    deviceRegistered,
     requestVoucher,
     voucherStatus: (context, body) => telemetry('voucher-status', context, body),
     enrollStatus: (context, body) => telemetry('enroll-status', context, body),
