@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
-import { addConnectivityInstance, addDeviceInstance, addServerAccount, FirmwareUpdateObject, Lwm2mClient, ObjectTree, type Requester } from '../client/index.js';
+import { addConnectivityInstance, addDeviceInstance, addServerAccount, FirmwareUpdateObject, Lwm2mClient, ObjectTree, type Requester, type ResourceValue } from '../client/index.js';
 import type { Lwm2mNode } from '../lwm2m/model/node.js';
 import { lwm2mValue } from '../lwm2m/model/node.js';
 import type { Lwm2mPath } from '../lwm2m/model/path.js';
@@ -25,6 +25,13 @@ export const notifyContext = new AsyncLocalStorage<true>();
 /** The device's tree, counting what it sends to the server into the fleet counters. */
 class CountingTree extends ObjectTree {
   counters: FleetCounters | undefined;
+  /** The firmware side (firmware.ts) hears of device-side Object 5 and /3/0/3 changes. */
+  onFirmwareSet: ((objectId: number, resourceId: number) => void) | undefined;
+
+  override set(objectId: number, instanceId: number, resourceId: number, value: ResourceValue): void {
+    super.set(objectId, instanceId, resourceId, value);
+    if (this.onFirmwareSet !== undefined && (objectId === 5 || (objectId === 3 && resourceId === 3))) this.onFirmwareSet(objectId, resourceId);
+  }
 
   override read(path: Lwm2mPath, who: Requester): Lwm2mNode {
     const node = super.read(path, who);
@@ -54,9 +61,11 @@ export interface SimDeviceOptions {
 
 export class SimulatedDevice extends Lwm2mClient {
   readonly #counters: FleetCounters;
+  readonly #tree: CountingTree;
   #sessionUpAt = 0;
   #startedAt = 0;
-  /** Object 5 (states and result codes), as a real device's firmware updater would drive it. */
+  #closed = false;
+  /** Object 5 (states and result codes); a FleetFirmware (firmware.ts) attaches the SDK's updater to it. */
   readonly firmwareUpdate: FirmwareUpdateObject;
 
   constructor(o: SimDeviceOptions) {
@@ -81,6 +90,7 @@ export class SimulatedDevice extends Lwm2mClient {
       ...(o.dtlsRetransmit !== undefined ? { dtlsRetransmit: o.dtlsRetransmit } : {}),
     });
     this.firmwareUpdate = firmwareUpdate;
+    this.#tree = tree;
     tree.counters = o.counters;
     this.#counters = o.counters;
     this.on('updated', () => this.#counters.updates++);
@@ -105,6 +115,25 @@ export class SimulatedDevice extends Lwm2mClient {
     const done = performance.now();
     this.#counters.handshakeMs.push(this.#sessionUpAt - this.#startedAt);
     this.#counters.registrationMs.push(done - this.#startedAt);
+  }
+
+  /** Set by FleetFirmware: told of device-side Object 5 and /3/0/3 changes. */
+  get onFirmwareSet(): CountingTree['onFirmwareSet'] {
+    return this.#tree.onFirmwareSet;
+  }
+
+  set onFirmwareSet(hook: CountingTree['onFirmwareSet']) {
+    this.#tree.onFirmwareSet = hook;
+  }
+
+  /** True once close() was called: a firmware reboot in flight does not bring the device back. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  override async close(): Promise<void> {
+    this.#closed = true;
+    await super.close();
   }
 
   /** What a device's real-time clock does every second: /3/0/13 moves on, so observers hear of it. */

@@ -24,3 +24,17 @@ export class SimResourceLimitError extends RootlineError {
     super('ERR_SIM_RESOURCE_LIMIT', message);
   }
 }
+
+/** A `--faults` specification that cannot be used (syntax, unknown kind, more faults than devices). */
+export class SimFaultSpecError extends RootlineError {
+  constructor(message: string) {
+    super('ERR_SIM_FAULT_SPEC', `faults: ${message}`);
+  }
+}
+
+/** The simulator's firmware cannot be set up: the image file, the signing key, or the catalog lookup. */
+export class SimFirmwareError extends RootlineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_SIM_FIRMWARE', message, options);
+  }
+}

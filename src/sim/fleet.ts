@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { SimCredential } from './credentials.js';
 import { failureReason, notifyContext, SimulatedDevice } from './device.js';
 import { assertFileDescriptors } from './fd-limit.js';
+import { FleetFirmware, type FleetFirmwareSummary, type SimFirmwareOptions } from './firmware.js';
 import { FleetCounters, type FleetSummary } from './stats.js';
 
 export interface FleetOptions {
@@ -33,6 +34,11 @@ export interface FleetOptions {
   /** CoAP timing of the devices (default RFC 7252: 2 s, 4 retransmissions). */
   coap?: { ackTimeoutMs: number; maxRetransmit: number };
   dtlsRetransmit?: { initialMs: number; maxRetransmissions: number };
+  /**
+   * Firmware over the air (firmware.ts): every device runs `firmware.image` in an A/B slot
+   * bank with the SDK's updater, some with an injected fault. Without it, Object 5 only has states.
+   */
+  firmware?: SimFirmwareOptions;
 }
 
 export interface FleetProgress {
@@ -60,7 +66,9 @@ const PROGRESS_MS = 1000;
 
 export class Fleet extends EventEmitter<FleetEvents> {
   readonly counters = new FleetCounters();
-  readonly #o: Required<Omit<FleetOptions, 'coap' | 'dtlsRetransmit'>> & Pick<FleetOptions, 'coap' | 'dtlsRetransmit'>;
+  readonly #o: Required<Omit<FleetOptions, 'coap' | 'dtlsRetransmit' | 'firmware'>> & Pick<FleetOptions, 'coap' | 'dtlsRetransmit'>;
+  /** The devices' firmware updaters and their outcomes (with `firmware` only). */
+  readonly firmware: FleetFirmware | undefined;
   readonly #registry = new ObjectRegistry();
   readonly #devices: (SimulatedDevice | undefined)[];
   readonly #createdAt = performance.now();
@@ -89,6 +97,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (!(this.#o.rate > 0 && this.#o.rate <= 1_000_000)) throw new InvalidArgumentError('rate', `expected 0 < rate <= 1000000, got ${this.#o.rate}`);
     assertFileDescriptors(options.credentials.length);
     this.#devices = new Array<SimulatedDevice | undefined>(options.credentials.length).fill(undefined);
+    this.firmware = options.firmware === undefined ? undefined : new FleetFirmware(options.firmware, { endpoints: options.credentials.map((c) => c.endpoint), model: this.#o.model, version: this.#o.firmwareVersion });
   }
 
   get size(): number {
@@ -151,6 +160,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       ...(this.#o.coap !== undefined ? { coap: this.#o.coap } : {}),
       ...(this.#o.dtlsRetransmit !== undefined ? { dtlsRetransmit: this.#o.dtlsRetransmit } : {}),
     });
+    this.firmware?.attach(device, { ...(this.#o.coap !== undefined ? { coap: { transmission: this.#o.coap } } : {}), ...(this.#o.dtlsRetransmit !== undefined ? { dtlsRetransmit: this.#o.dtlsRetransmit } : {}) });
     this.#started++;
     try {
       await device.run();
@@ -205,6 +215,16 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   summary(): FleetSummary {
     return this.counters.summary(this.#devices.length, this.registeredCount(), performance.now() - this.#createdAt);
+  }
+
+  /** Firmware update outcomes (undefined without the `firmware` option). */
+  firmwareSummary(): FleetFirmwareSummary | undefined {
+    return this.firmware?.summary();
+  }
+
+  /** The running device for `endpoint` (registered or rebooting), if it started. */
+  device(endpoint: string): SimulatedDevice | undefined {
+    return this.#devices.find((d) => d?.endpointName === endpoint);
   }
 
   /**

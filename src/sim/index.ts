@@ -5,3 +5,4 @@ export { generateCredentials, loadCredentialsFile, provisionCredentials, isValid
 export { percentiles, FleetCounters, type FleetSummary, type Percentiles } from './stats.js';
 export { openFileLimit, openFileCount, assertFileDescriptors, type OpenFileLimit } from './fd-limit.js';
 export * from './errors.js';
+export { FleetFirmware, ImagePool, SharedSlot, parseFaultSpec, assignFaults, faultsOf, FAULT_KINDS, FAULT_RESULT, type FaultKind, type FaultShare, type FaultSpec, type SimFirmwareOptions, type DeviceFirmwareRecord, type FleetFirmwareSummary, type FirmwareHost } from './firmware.js';
