@@ -37,12 +37,24 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The Secret Key of another Security instance presenting the same public key or certificate `ours`. */
+function heldKeyFor(tree: ObjectTree, i: number, ours: Uint8Array): Uint8Array {
+  for (const j of tree.instanceIds(0)) {
+    if (j === i) continue;
+    const mode = Number((tree.get(0, j, 2) as Lwm2mValue | undefined)?.value ?? SecurityMode.NoSec);
+    if (mode !== SecurityMode.RawPublicKey && mode !== SecurityMode.Certificate) continue;
+    const key = bytesOf(tree, j, 5);
+    if (key.length > 0 && sameBytes(bytesOf(tree, j, 3), ours)) return key;
+  }
+  return new Uint8Array(0);
+}
+
 /** The Security instance `i` of `tree` as DTLS client options (or NoSec). */
 function dtlsOptions(tree: ObjectTree, i: number): Omit<DtlsClientOptions, 'host' | 'port'> | undefined {
   const mode = Number((tree.get(0, i, 2) as Lwm2mValue | undefined)?.value ?? SecurityMode.NoSec);
   const ours = bytesOf(tree, i, 3);
   const theirs = bytesOf(tree, i, 4);
-  const secret = bytesOf(tree, i, 5);
+  let secret = bytesOf(tree, i, 5);
   switch (mode) {
     case SecurityMode.NoSec:
       return undefined;
@@ -51,6 +63,10 @@ function dtlsOptions(tree: ObjectTree, i: number): Omit<DtlsClientOptions, 'host
       return { psk: { identity: ours, key: secret } };
     case SecurityMode.RawPublicKey:
     case SecurityMode.Certificate: {
+      // An account written without Secret Key (a BRSKI-enrolled device: its LDevID key never left
+      // it, bootstrap-config.ts) uses the key the device holds for the same certificate — the one
+      // of another Security instance (its bootstrap account) with the same resource 3.
+      if (secret.length === 0 && ours.length > 0) secret = heldKeyFor(tree, i, ours);
       if (secret.length === 0 || theirs.length === 0) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i}: private key or server key missing`);
       const signer = keyObjectSigner(createPrivateKey({ key: Buffer.from(secret), format: 'der', type: 'pkcs8' }));
       // The server is pinned to the key or certificate the Security object holds (Certificate

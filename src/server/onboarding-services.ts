@@ -211,6 +211,8 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     },
     // Built at enrollment: the CoAPs port and certificate are known by then.
     lwm2m: { bootstrapConfig: (ctx) => x509BootstrapConfig(o.lwm2mTarget())(ctx) },
+    // serve's bootstrap server shares the CoAPs listener with the LwM2M server (issue 6 pledge flow).
+    bootstrapServer: () => o.lwm2mTarget(),
   });
 
   const decommissioner = createDecommissioner({

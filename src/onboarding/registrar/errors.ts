@@ -113,6 +113,13 @@ export class RegistrarNotPinnedError extends RegistrarError {
 }
 
 /** HTTP status of each registrar code (RFC 8995 §5.3 / §5.6 semantics). */
+/** No LwM2M bootstrap server is configured for onboarded devices (the registrar was given a configuration builder only). */
+export class NoBootstrapServerError extends RegistrarError {
+  constructor() {
+    super('ERR_REGISTRAR_NO_BOOTSTRAP_SERVER', 'this registrar names no LwM2M bootstrap server');
+  }
+}
+
 export const REGISTRAR_HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_REGISTRAR_UNAUTHENTICATED: 403,
   ERR_REGISTRAR_REFUSED: 403,
@@ -125,6 +132,7 @@ export const REGISTRAR_HTTP_STATUS: Readonly<Record<string, number>> = {
   ERR_REGISTRAR_BAD_STATUS: 400,
   ERR_REGISTRAR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_REGISTRAR_PROVISIONING_FAILED: 500,
+  ERR_REGISTRAR_NO_BOOTSTRAP_SERVER: 404,
   ERR_VOUCHER_MALFORMED: 400,
   ERR_VOUCHER_MALFORMED_SIGNATURE_ENVELOPE: 400,
   ERR_VOUCHER_BAD_SIGNATURE: 403,

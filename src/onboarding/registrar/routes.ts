@@ -6,6 +6,8 @@
  *   POST /.well-known/brski/requestvoucher  application/voucher-cms+json → 200 voucher | 202 Retry-After
  *   POST /.well-known/brski/voucher_status  application/json → 200
  *   POST /.well-known/brski/enrollstatus    application/json → 200
+ *   GET  /.well-known/rootline/lwm2m-bootstrap  (LDevID client certificate) → 200 application/json
+ *        { endpoint, uri, securityMode: 'x509', serverCertificate: base64 DER }: where to bootstrap
  *   /.well-known/est/{cacerts,simpleenroll,simplereenroll,csrattrs}  (est/routes.ts)
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -16,6 +18,8 @@ import { REGISTRAR_HTTP_STATUS, RegistrarUnsupportedMediaTypeError } from './err
 import type { PledgeContext, Registrar } from './registrar.js';
 
 export const VOUCHER_CMS_MEDIA_TYPE = 'application/voucher-cms+json';
+/** Where an enrolled device asks which LwM2M bootstrap server to use (LDevID TLS client certificate). */
+export const LWM2M_BOOTSTRAP_PATH = '/.well-known/rootline/lwm2m-bootstrap';
 
 export interface RegistrarRoutesOptions {
   /** Largest BRSKI request body (default 256 KiB). */
@@ -87,6 +91,12 @@ async function brskiRoutes(app: FastifyInstance, registrar: Registrar, bodyLimit
   app.post('/.well-known/brski/enrollstatus', async (request, reply) => {
     await registrar.enrollStatus(contextOf(request), bodyOf(request, 'application/json'));
     return reply.code(200).send();
+  });
+
+  // Not BRSKI: the step after it (issue 6, enrolled pledge → LwM2M bootstrap), hence not under /brski.
+  app.get(LWM2M_BOOTSTRAP_PATH, async (request, reply) => {
+    const info = await registrar.bootstrapServerFor(contextOf(request));
+    return reply.code(200).type('application/json').send({ endpoint: info.endpoint, uri: info.uri, securityMode: info.securityMode, serverCertificate: Buffer.from(info.serverCertificate).toString('base64') });
   });
 }
 
