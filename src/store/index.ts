@@ -45,6 +45,8 @@ export type {
   NewCampaignEvent,
 } from './campaign-types.js';
 export { CAMPAIGN_DEVICE_STATUSES, CAMPAIGN_STATES } from './campaign-types.js';
+export type { MasaClaimRecord, MasaClaimResult, MasaNoncePurpose, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from './masa-types.js';
+export { MASA_NONCE_PURPOSES } from './masa-types.js';
 export type { FirmwareImageQuery, FirmwareImageRecord, FirmwareRepository, NewFirmwareImage } from './firmware-types.js';
 export { StoreClosedError, StoreConflictError, StoreCorruptError, StoreError, StoreMigrationError, StoreNotFoundError } from './errors.js';
 export { AUDIT_VERIFY_BATCH, AuditChainVerifier, GENESIS_HASH, canonicalAuditRecord, canonicalJson, hashAuditRecord, verifyAuditChain, type AuditChainFailure } from './audit-chain.js';

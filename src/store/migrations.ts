@@ -10,6 +10,7 @@ import { StoreMigrationError } from './errors.js';
 import { GENESIS_HASH } from './audit-chain.js';
 import { CAMPAIGN_MIGRATION_POSTGRES, CAMPAIGN_MIGRATION_SQLITE } from './campaign-schema.js';
 import { FIRMWARE_MIGRATION_POSTGRES, FIRMWARE_MIGRATION_SQLITE } from './firmware-schema.js';
+import { MASA_MIGRATION_POSTGRES, MASA_MIGRATION_SQLITE } from './masa-schema.js';
 import { OWNERSHIP_STATES } from './types.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -234,6 +235,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'firmware campaigns, campaign devices, campaign events',
     sqlite: CAMPAIGN_MIGRATION_SQLITE,
     postgres: CAMPAIGN_MIGRATION_POSTGRES,
+  },
+  {
+    version: 6,
+    name: 'MASA claims, used nonces, request log, pending remote releases',
+    sqlite: MASA_MIGRATION_SQLITE,
+    postgres: MASA_MIGRATION_POSTGRES,
   },
 ];
 

@@ -6,6 +6,7 @@
 
 import type { CampaignRepository } from './campaign-types.js';
 import type { FirmwareRepository } from './firmware-types.js';
+import type { MasaRepository } from './masa-types.js';
 
 /** OCF-style ownership lifecycle state of a device (the onboarding room drives transitions). */
 export type OwnershipState = 'RESET' | 'RFOTM' | 'RFPRO' | 'RFNOP' | 'SRESET' | 'DECOMMISSIONED';
@@ -224,6 +225,8 @@ export interface Store {
   readonly bootstrapConfigs: BootstrapConfigRepository;
   readonly campaigns: CampaignRepository;
   readonly firmware: FirmwareRepository;
+  /** MASA claims, used nonces, request log; the registrar's pending remote releases (masa-types.ts). */
+  readonly masa: MasaRepository;
   /** Applies pending versioned migrations; idempotent. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -51,7 +51,7 @@ test('SQLite: opens in WAL mode with foreign keys on, creating the parent direct
   try {
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
-    assert.deepEqual(tables, ['audit_head', 'audit_log', 'campaign_devices', 'campaign_events', 'campaigns', 'device_credentials', 'devices', 'firmware_images', 'firmware_sequences', 'lwm2m_bootstrap_configs', 'lwm2m_registrations', 'schema_migrations', 'settings', 'sqlite_sequence']);
+    assert.deepEqual(tables, ['audit_head', 'audit_log', 'campaign_devices', 'campaign_events', 'campaigns', 'device_credentials', 'devices', 'firmware_images', 'firmware_sequences', 'lwm2m_bootstrap_configs', 'lwm2m_registrations', 'masa_claims', 'masa_nonces', 'masa_pending_releases', 'masa_request_log', 'schema_migrations', 'settings', 'sqlite_sequence']);
     assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), MIGRATIONS.map((m) => ({ version: m.version })));
   } finally {
     db.close();

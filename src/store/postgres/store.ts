@@ -12,6 +12,7 @@ import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresCampaignRepository } from './campaigns.js';
 import { PostgresFirmwareRepository } from './firmware.js';
+import { PostgresMasaRepository } from './masa.js';
 import type { PostgresContext } from './context.js';
 import { PostgresDeviceRepository } from './devices.js';
 import { migratePostgres } from './migrate.js';
@@ -72,6 +73,7 @@ class PostgresStore implements Store {
   readonly registrations: PostgresRegistrationRepository;
   readonly campaigns: PostgresCampaignRepository;
   readonly firmware: PostgresFirmwareRepository;
+  readonly masa: PostgresMasaRepository;
   readonly bootstrapConfigs: PostgresBootstrapConfigRepository;
   readonly #pool: pg.Pool;
   #closed = false;
@@ -90,6 +92,7 @@ class PostgresStore implements Store {
     this.registrations = new PostgresRegistrationRepository(ctx);
     this.campaigns = new PostgresCampaignRepository(ctx);
     this.firmware = new PostgresFirmwareRepository(ctx);
+    this.masa = new PostgresMasaRepository(ctx);
     this.bootstrapConfigs = new PostgresBootstrapConfigRepository(ctx);
   }
 

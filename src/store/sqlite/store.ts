@@ -14,6 +14,7 @@ import { assertSettingKey, assertSettingValue } from '../validate.js';
 import { SqliteAuditLog } from './audit.js';
 import { SqliteCampaignRepository } from './campaigns.js';
 import { SqliteFirmwareRepository } from './firmware.js';
+import { SqliteMasaRepository } from './masa.js';
 import type { SqliteContext } from './context.js';
 import { SqliteDeviceRepository } from './devices.js';
 import { migrateSqlite } from './migrate.js';
@@ -65,6 +66,7 @@ class SqliteStore implements Store {
   readonly registrations: SqliteRegistrationRepository;
   readonly campaigns: SqliteCampaignRepository;
   readonly firmware: SqliteFirmwareRepository;
+  readonly masa: SqliteMasaRepository;
   readonly bootstrapConfigs: SqliteBootstrapConfigRepository;
   readonly #db: Database.Database;
   #closed = false;
@@ -92,6 +94,7 @@ class SqliteStore implements Store {
     this.registrations = new SqliteRegistrationRepository(ctx);
     this.campaigns = new SqliteCampaignRepository(ctx);
     this.firmware = new SqliteFirmwareRepository(ctx);
+    this.masa = new SqliteMasaRepository(ctx);
     this.bootstrapConfigs = new SqliteBootstrapConfigRepository(ctx);
   }
 

@@ -1,0 +1,183 @@
+/** The MASA tables on PostgreSQL (see masa-types.ts for the contract, masa-schema.ts for the SQL). */
+import {
+  assertHex64,
+  assertLastError,
+  assertLimit,
+  assertMasaSerial,
+  assertNoncePurpose,
+  claimFromRow,
+  isoTime,
+  normalizeNewClaim,
+  normalizePendingRelease,
+  normalizeRequestLogEntry,
+  pendingReleaseFromRow,
+  requestLogFromRow,
+  type MasaClaimRow,
+  type MasaRequestLogRow,
+  type PendingReleaseRow,
+} from '../masa-rows.js';
+import type { MasaClaimRecord, MasaClaimResult, MasaNoncePurpose, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from '../masa-types.js';
+import { toSafeInteger } from '../rows.js';
+import type { PostgresContext } from './context.js';
+
+/**
+ * First claim wins, in one statement. Under concurrency PostgreSQL makes the second inserter wait
+ * for the first's row, then evaluates the WHERE against the committed row: a claim by another
+ * owner that is neither released nor expired makes it affect no row, so two nodes never both win.
+ */
+const CLAIM_SQL = `INSERT INTO masa_claims (serial, owner, domain_id, pinned_domain_cert, nonce, claimed_at, expires_at, released_at)
+  VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7::timestamptz, NULL)
+  ON CONFLICT (serial) DO UPDATE SET
+    claimed_at = CASE WHEN masa_claims.owner = excluded.owner AND masa_claims.released_at IS NULL
+                       AND (masa_claims.expires_at IS NULL OR masa_claims.expires_at > $6::timestamptz)
+                      THEN masa_claims.claimed_at ELSE excluded.claimed_at END,
+    owner = excluded.owner,
+    domain_id = excluded.domain_id,
+    pinned_domain_cert = excluded.pinned_domain_cert,
+    nonce = excluded.nonce,
+    expires_at = excluded.expires_at,
+    released_at = NULL
+  WHERE masa_claims.released_at IS NOT NULL
+     OR (masa_claims.expires_at IS NOT NULL AND masa_claims.expires_at <= $6::timestamptz)
+     OR masa_claims.owner = excluded.owner
+  RETURNING *`;
+
+export class PostgresMasaRepository implements MasaRepository {
+  readonly #ctx: PostgresContext;
+
+  constructor(ctx: PostgresContext) {
+    this.#ctx = ctx;
+  }
+
+  async claim(claim: NewMasaClaim, now: string): Promise<MasaClaimResult> {
+    const c = normalizeNewClaim(claim);
+    const at = isoTime(now, 'now');
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<MasaClaimRow>(CLAIM_SQL, [c.serial, c.owner, c.domainId, c.pinnedDomainCert, c.nonce, at, c.expiresAt]);
+    if (rows[0] !== undefined) return { claimed: true, claim: claimFromRow(rows[0]) };
+    const current = await this.#ctx.pool.query<MasaClaimRow>('SELECT * FROM masa_claims WHERE serial = $1', [c.serial]);
+    return { claimed: false, current: claimFromRow(current.rows[0]!) };
+  }
+
+  async getClaim(serial: string): Promise<MasaClaimRecord | undefined> {
+    assertMasaSerial(serial);
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<MasaClaimRow>('SELECT * FROM masa_claims WHERE serial = $1', [serial]);
+    return rows[0] === undefined ? undefined : claimFromRow(rows[0]);
+  }
+
+  async release(serial: string, owner: string, now: string): Promise<MasaClaimRecord | undefined> {
+    assertMasaSerial(serial);
+    assertHex64(owner, 'owner');
+    const at = isoTime(now, 'now');
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<MasaClaimRow>(
+      `UPDATE masa_claims SET released_at = $3::timestamptz
+       WHERE serial = $1 AND owner = $2 AND released_at IS NULL AND (expires_at IS NULL OR expires_at > $3::timestamptz) RETURNING *`,
+      [serial, owner, at],
+    );
+    return rows[0] === undefined ? undefined : claimFromRow(rows[0]);
+  }
+
+  async forceRelease(serial: string, now: string): Promise<MasaClaimRecord | undefined> {
+    assertMasaSerial(serial);
+    const at = isoTime(now, 'now');
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<MasaClaimRow>(
+      `UPDATE masa_claims SET released_at = $2::timestamptz
+       WHERE serial = $1 AND released_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz) RETURNING *`,
+      [serial, at],
+    );
+    return rows[0] === undefined ? undefined : claimFromRow(rows[0]);
+  }
+
+  async useNonce(serial: string, purpose: MasaNoncePurpose, nonceHash: string, expiresAt: string | null, now: string): Promise<boolean> {
+    assertMasaSerial(serial);
+    assertNoncePurpose(purpose);
+    assertHex64(nonceHash, 'nonceHash');
+    const expires = expiresAt === null ? null : isoTime(expiresAt, 'expiresAt');
+    const at = isoTime(now, 'now');
+    this.#ctx.check();
+    const r = await this.#ctx.pool.query(
+      `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz)
+       ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
+       WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= $4::timestamptz`,
+      [serial, purpose, nonceHash, at, expires],
+    );
+    return r.rowCount === 1;
+  }
+
+  async purgeExpiredNonces(now: string): Promise<number> {
+    const at = isoTime(now, 'now');
+    this.#ctx.check();
+    const r = await this.#ctx.pool.query('DELETE FROM masa_nonces WHERE expires_at IS NOT NULL AND expires_at <= $1::timestamptz', [at]);
+    return r.rowCount ?? 0;
+  }
+
+  async appendRequestLog(entry: MasaRequestLogEntry): Promise<void> {
+    const e = normalizeRequestLogEntry(entry);
+    this.#ctx.check();
+    await this.#ctx.pool.query('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES ($1, $2, $3, $4, $5)', [e.serial, e.date, e.domainId, e.nonce, e.assertion]);
+  }
+
+  async requestLog(serial: string, limit: number): Promise<{ entries: MasaRequestLogEntry[]; total: number }> {
+    assertMasaSerial(serial);
+    assertLimit(limit);
+    this.#ctx.check();
+    // One statement: the page and the count come from the same snapshot.
+    const { rows } = await this.#ctx.pool.query<MasaRequestLogRow & { total: string }>(
+      `SELECT serial, date, domain_id, nonce, assertion, (SELECT COUNT(*) FROM masa_request_log WHERE serial = $1) AS total
+       FROM (SELECT * FROM masa_request_log WHERE serial = $1 ORDER BY id DESC LIMIT $2) newest ORDER BY id`,
+      [serial, limit],
+    );
+    const total = rows[0] === undefined ? 0 : toSafeInteger(rows[0].total, 'masa_request_log count');
+    return { entries: rows.map(requestLogFromRow), total };
+  }
+
+  async putPendingRelease(release: { serial: string; endpoint: string; masaUrl: string; lastError: string | null; nextAttemptAt: string }): Promise<PendingMasaRelease> {
+    const r = normalizePendingRelease(release);
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<PendingReleaseRow>(
+      `INSERT INTO masa_pending_releases (serial, endpoint, masa_url, attempts, last_error, created_at, next_attempt_at)
+       VALUES ($1, $2, $3, 0, $4, now(), $5::timestamptz)
+       ON CONFLICT (serial) DO UPDATE SET endpoint = excluded.endpoint, masa_url = excluded.masa_url, last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at
+       RETURNING *`,
+      [r.serial, r.endpoint, r.masaUrl, r.lastError, r.nextAttemptAt],
+    );
+    return pendingReleaseFromRow(rows[0]!);
+  }
+
+  async duePendingReleases(now: string, limit: number): Promise<PendingMasaRelease[]> {
+    const at = isoTime(now, 'now');
+    assertLimit(limit);
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<PendingReleaseRow>('SELECT * FROM masa_pending_releases WHERE next_attempt_at <= $1::timestamptz ORDER BY next_attempt_at, serial LIMIT $2', [at, limit]);
+    return rows.map(pendingReleaseFromRow);
+  }
+
+  async getPendingRelease(serial: string): Promise<PendingMasaRelease | undefined> {
+    assertMasaSerial(serial);
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<PendingReleaseRow>('SELECT * FROM masa_pending_releases WHERE serial = $1', [serial]);
+    return rows[0] === undefined ? undefined : pendingReleaseFromRow(rows[0]);
+  }
+
+  async retryPendingReleaseLater(serial: string, lastError: string, nextAttemptAt: string): Promise<PendingMasaRelease | undefined> {
+    assertMasaSerial(serial);
+    assertLastError(lastError);
+    const next = isoTime(nextAttemptAt, 'nextAttemptAt');
+    this.#ctx.check();
+    const { rows } = await this.#ctx.pool.query<PendingReleaseRow>(
+      'UPDATE masa_pending_releases SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3::timestamptz WHERE serial = $1 RETURNING *',
+      [serial, lastError, next],
+    );
+    return rows[0] === undefined ? undefined : pendingReleaseFromRow(rows[0]);
+  }
+
+  async deletePendingRelease(serial: string): Promise<boolean> {
+    assertMasaSerial(serial);
+    this.#ctx.check();
+    const r = await this.#ctx.pool.query('DELETE FROM masa_pending_releases WHERE serial = $1', [serial]);
+    return (r.rowCount ?? 0) > 0;
+  }
+}
