@@ -62,7 +62,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rootline-serve-onboarding-lwm2m-'));
   data = join(dir, 'data');
   assert.equal((await runCli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'Acme'], { env, cwd: dir })).code, 0);
-  for (const serial of ['LW-1', 'LW-2']) {
+  for (const serial of ['LW-1', 'LW-2', 'LW-3']) {
     const mint = await runCli(['factory', 'mint', '--data', data, '--serial', serial, '--model', 'Meter', '--out', serial], { env, cwd: dir });
     assert.equal(mint.code, 0, mint.stderr);
   }
@@ -168,4 +168,39 @@ test('a device whose LDevID was revoked by decommission is told nothing and cann
   }
   const view = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}`);
   assert.equal((view.body as { ownershipState: string }).ownershipState, 'DECOMMISSIONED');
+});
+
+test('rootline pledge: onboards, stays registered until shutdown, then de-registers; argument errors exit 2', async () => {
+  const endpoint = 'urn:dev:ops:Acme-Meter-LW-3';
+  const stop = new AbortController();
+  let out = '';
+  let err = '';
+  const run = main(['pledge', '--idevid', join(dir, 'LW-3'), '--registrar', est, '--out', join(dir, 'LW-3-out'), '--json'], {
+    env,
+    cwd: dir,
+    shutdown: stop.signal,
+    stdout: { write: (t: string) => (out += t) },
+    stderr: { write: (t: string) => (err += t) },
+  });
+  // Wait for the JSON line (bounded by the test timeout), then the registry must agree.
+  while (!out.includes('\n')) {
+    const settled = await Promise.race([run, new Promise((r) => setTimeout(() => r('wait'), 100))]);
+    assert.equal(settled, 'wait', `pledge ended early: ${err}`);
+  }
+  const result = JSON.parse(out) as { endpoint: string; bootstrap: { uri: string }; registration: { location: string | null } };
+  assert.equal(result.endpoint, endpoint);
+  assert.match(result.registration.location ?? '', /^\/rd\//);
+  assert.doesNotMatch(out + err, /PRIVATE KEY/);
+  const registered = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}`);
+  assert.equal((registered.body as { registered?: boolean }).registered, true, registered.text);
+  stop.abort();
+  assert.equal(await run, 0, err);
+  const gone = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}`);
+  assert.equal((gone.body as { registered?: boolean }).registered, false, gone.text);
+
+  const bad = await runCli(['pledge', '--idevid', join(dir, 'LW-3'), '--registrar', est, '--bootstrap', 'coap://127.0.0.1:5683'], { env, cwd: dir });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--bootstrap: expected coaps:\/\/host:port/);
+  const mixed = await runCli(['pledge', '--idevid', join(dir, 'LW-3'), '--registrar', est, '--enroll-only', '--bootstrap', 'coaps://127.0.0.1:5684'], { env, cwd: dir });
+  assert.equal(mixed.code, 2, mixed.stderr);
 });
