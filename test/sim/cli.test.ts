@@ -1,5 +1,6 @@
 /** `rootline sim`: argument checks (exit 2, nothing started) and a real run against a server on loopback. */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,13 @@ test('bad arguments exit 2 with the flag named on stderr', async () => {
     [['sim', '--server', SERVER, '--devices', '5', '--credentials-file', 'a.json', '--save-credentials', 'b.json'], /--save-credentials/],
     [['sim', '--server', SERVER, '--devices', '5', '--bogus'], /Unknown option '--bogus'/],
     [['sim', '--server'], /--server/],
+    [['sim', '--server', SERVER, '--devices', '5', '--faults', 'corrupt=1%'], /--faults needs --firmware/],
+    [['sim', '--server', SERVER, '--devices', '5', '--signing-key', 'k.pem'], /--signing-key needs --firmware/],
+    [['sim', '--server', SERVER, '--devices', '5', '--firmware', 'fw.bin', '--faults', 'flood=1%'], /--faults: unknown fault "flood"/],
+    [['sim', '--server', SERVER, '--devices', '5', '--firmware', 'fw.bin', '--faults', 'corrupt=70%,signature=40%'], /--faults: the percentages add up to 110%/],
+    [['sim', '--server', SERVER, '--devices', '5', '--firmware', 'fw.bin', '--vendor', 'not a domain'], /--vendor: expected a DNS name/],
+    [['sim', '--server', SERVER, '--devices', '5', '--firmware', 'fw.bin', '--firmware-sequence', '-1'], /--firmware-sequence/],
+    [['sim', '--server', SERVER, '--devices', '5', '--firmware', 'fw.bin', '--fault-seed', ''], /--fault-seed/],
   ];
   for (const [argv, message] of cases) {
     const r = await runCli(argv);
@@ -99,4 +107,46 @@ test('rootline sim provisions through the API, registers every device, prints a 
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /registered: +4 /);
   assert.equal(registered.length, 4);
+});
+
+test('rootline sim --firmware: trust anchor and sequence from the API (or a PEM file), faults assigned, firmware in the summary; unusable inputs exit 1 typed', async (t) => {
+  const serve = await startLwm2mServe();
+  t.after(() => serve.close());
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-sim-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const image = join(dir, 'fw-1.0.0.bin');
+  const bytes = new Uint8Array(randomBytes(8192));
+  writeFileSync(image, bytes);
+  const base = ['sim', '--server', serve.coaps, '--api', serve.api, '--model', 'FW-CLI', '--firmware-version', '1.0.0', '--duration', '0'];
+
+  // Not in the catalog yet: the running image's sequence is unknown.
+  const unknown = await runCli([...base, '--devices', '2', '--prefix', 'fwcli-a', '--firmware', image]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no image with its SHA-256 for model FW-CLI.*\[ERR_SIM_FIRMWARE\]/);
+  const missing = await runCli([...base, '--devices', '2', '--prefix', 'fwcli-b', '--firmware', join(dir, 'nope.bin')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot be read \[ERR_SIM_FIRMWARE\]/);
+  const badPem = join(dir, 'bad.pem');
+  writeFileSync(badPem, 'not a key');
+  const bad = await runCli([...base, '--devices', '2', '--prefix', 'fwcli-c', '--firmware', image, '--signing-key', badPem, '--firmware-sequence', '1']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /not a PEM public key \[ERR_SIM_FIRMWARE\]/);
+
+  const up = await fetch(`${serve.api}/api/v1/firmware?model=FW-CLI&version=1.0.0`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+  assert.equal(up.status, 201);
+  const uploaded = (await up.json()) as { sequence: number };
+  const r = await runCli([...base, '--devices', '5', '--prefix', 'fwcli', '--firmware', image, '--faults', 'signature=1,boot-failure=20%', '--fault-seed', 'cli', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout) as { registered: number; firmware: { devices: number; faultsInjected: Record<string, number>; asked: number; updated: number; sharedImages: number; sharedImageBytes: number } };
+  assert.equal(s.registered, 5);
+  assert.deepEqual(s.firmware.faultsInjected, { signature: 1, 'boot-failure': 1 });
+  assert.equal(s.firmware.devices, 5);
+  assert.equal(s.firmware.asked, 0);
+  assert.equal(s.firmware.sharedImages, 1, 'one buffer for five devices');
+  assert.equal(s.firmware.sharedImageBytes, 8192);
+  assert.match(r.stderr, new RegExp(`firmware 1\\.0\\.0 \\(8192 bytes, sequence ${uploaded.sequence}, vendor rootline\\.invalid\\); trust anchor from the API`));
+  const text = await runCli([...base, '--devices', '1', '--prefix', 'fwcli-t', '--firmware', image]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /firmware updates: +0 updated of 0 asked/);
+  assert.match(text.stdout, /faults injected: +none/);
 });

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Fleet, generateCredentials, loadCredentialsFile, openFileLimit, provisionCredentials, type FleetProgress, type FleetSummary, type SimCredential } from '../../sim/index.js';
+import { parseFaultSpec, type FaultSpec, type FleetFirmwareSummary, type SimFirmwareOptions } from '../../sim/firmware.js';
+import { loadSimFirmware } from '../../sim/firmware-setup.js';
 import { resolveApiUrl } from '../api-client.js';
 import { intFlag, parseCommandArgs, str, writeJson, type Command, type OptionSpec } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -32,7 +34,55 @@ const options = {
   'credentials-file': { type: 'string' },
   'save-credentials': { type: 'string' },
   json: { type: 'boolean' },
+  firmware: { type: 'string' },
+  'signing-key': { type: 'string' },
+  vendor: { type: 'string' },
+  'firmware-sequence': { type: 'string' },
+  faults: { type: 'string' },
+  'fault-seed': { type: 'string' },
 } as const satisfies OptionSpec;
+
+/** A DNS name, as the API's vendor rule (the SUIT vendor ID is UUID5(DNS, vendor)). */
+const VENDOR = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+interface FirmwareArgs {
+  imageFile: string;
+  signingKeyFile: string | undefined;
+  vendor: string;
+  sequence: number | undefined;
+  faults: FaultSpec;
+  faultSeed: string;
+}
+
+function firmwareArgs(parsed: ReturnType<typeof parseCommandArgs>, io: CliIo): FirmwareArgs | undefined {
+  const image = str(parsed, 'firmware');
+  if (image === undefined) {
+    for (const f of ['signing-key', 'vendor', 'firmware-sequence', 'faults', 'fault-seed']) if (str(parsed, f) !== undefined) throw new UsageError(NAME, `--${f} needs --firmware <image-file>`);
+    return undefined;
+  }
+  const vendor = str(parsed, 'vendor') ?? 'rootline.invalid';
+  if (!VENDOR.test(vendor)) throw new UsageError(NAME, `--vendor: expected a DNS name, got ${JSON.stringify(vendor)}`);
+  const faultsText = str(parsed, 'faults');
+  let faults: FaultSpec = {};
+  if (faultsText !== undefined) {
+    try {
+      faults = parseFaultSpec(faultsText);
+    } catch (err) {
+      throw new UsageError(NAME, `--${(err as Error).message}`);
+    }
+  }
+  const faultSeed = str(parsed, 'fault-seed') ?? 'rootline-sim';
+  if (!SHORT_TEXT.test(faultSeed)) throw new UsageError(NAME, '--fault-seed: expected 1..64 characters without control characters');
+  const signingKey = str(parsed, 'signing-key');
+  return {
+    imageFile: resolve(io.cwd, image),
+    signingKeyFile: signingKey === undefined ? undefined : resolve(io.cwd, signingKey),
+    vendor,
+    sequence: intFlag(NAME, parsed, 'firmware-sequence', 0, Number.MAX_SAFE_INTEGER),
+    faults,
+    faultSeed,
+  };
+}
 
 interface SimArgs {
   server: string;
@@ -47,6 +97,7 @@ interface SimArgs {
   credentialsFile: string | undefined;
   saveCredentials: string | undefined;
   json: boolean;
+  firmware: FirmwareArgs | undefined;
 }
 
 function coapsUrl(raw: string | undefined): string {
@@ -101,6 +152,7 @@ function parse(args: string[], io: CliIo): SimArgs {
     credentialsFile: credentialsFile === undefined ? undefined : resolve(io.cwd, credentialsFile),
     saveCredentials: saveCredentials === undefined ? undefined : resolve(io.cwd, saveCredentials),
     json: parsed.values.json === true,
+    firmware: firmwareArgs(parsed, io),
   };
 }
 
@@ -155,6 +207,16 @@ function summaryText(s: FleetSummary, deregistered: number): string {
     `reads answered:      ${s.readsAnswered}`,
     `de-registered:       ${deregistered} of ${s.stillRegistered} still registered`,
     `elapsed:             ${s.elapsedSeconds} s`,
+    '',
+  ].join('\n');
+}
+
+function firmwareText(f: FleetFirmwareSummary): string {
+  const list = (r: Record<string, number>): string => Object.entries(r).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none';
+  return [
+    `firmware updates:    ${f.updated} updated of ${f.asked} asked (${f.inProgress} in progress, ${f.resumed} resumed a download)`,
+    `  failed by result:  ${list(f.failedByResult)}`,
+    `  faults injected:   ${list(f.faultsInjected)}`,
     '',
   ].join('\n');
 }
@@ -216,31 +278,55 @@ Options:
   --save-credentials <file>   write the generated credentials there (mode 600; keys in clear)
   --json                      print the summary as JSON on stdout (progress goes to stderr)
 
+Firmware over the air (each device gets the SDK's updater: SUIT checks, CoAPs Block2 pull with
+resume, delta apply into an A/B spare slot, trial boot, rollback):
+  --firmware <image-file>     the image every device runs at start (its version: --firmware-version)
+  --signing-key <pem>         firmware-signing public key devices trust (default: fetched from the
+                              API, GET /api/v1/firmware/signing-key; 'rootline firmware signing-key')
+  --vendor <domain>           SUIT vendor the images were uploaded with (default rootline.invalid)
+  --firmware-sequence <n>     SUIT sequence of the running image (default: looked up in the API's
+                              firmware catalog by the image's SHA-256)
+  --faults <spec>             per-device faults, e.g. corrupt=2%,signature=1%,power-loss=1%,
+                              boot-failure=1%,connection-loss=3 (a percentage or a device count);
+                              corrupt/signature end in Update Result 5, power-loss/boot-failure in 8,
+                              connection-loss resumes and updates
+  --fault-seed <s>            which devices get which fault (default rootline-sim; same seed, same devices)
+
 Each device needs one file descriptor: 10,000 devices need 'ulimit -n' above about 10,100.
 `,
   async run(args: string[], io: CliIo): Promise<number> {
     const a = parse(args, io);
     // With --json, stdout carries only the summary.
     const say = (line: string): void => void (a.json ? io.stderr : io.stdout).write(`${line}\n`);
+    let firmware: SimFirmwareOptions | undefined;
+    if (a.firmware !== undefined) {
+      const f = a.firmware;
+      const loaded = await loadSimFirmware({ imageFile: f.imageFile, api: a.api.href, model: a.model, vendor: f.vendor, fetch: io.fetch, ...(f.signingKeyFile !== undefined ? { signingKeyFile: f.signingKeyFile } : {}), ...(f.sequence !== undefined ? { sequence: f.sequence } : {}) });
+      firmware = { ...loaded, faults: f.faults, faultSeed: f.faultSeed };
+      say(`sim: firmware ${a.firmwareVersion} (${loaded.image.length} bytes, sequence ${loaded.sequence}, vendor ${f.vendor}); trust anchor ${f.signingKeyFile ?? 'from the API'}`);
+    }
     const creds = await credentialsFor(a, io, say);
-    const fleet = new Fleet({ server: a.server, credentials: creds, model: a.model, firmwareVersion: a.firmwareVersion, rate: a.rate, lifetime: a.lifetime });
+    const fleet = new Fleet({ server: a.server, credentials: creds, model: a.model, firmwareVersion: a.firmwareVersion, rate: a.rate, lifetime: a.lifetime, ...(firmware !== undefined ? { firmware } : {}) });
+    if (fleet.firmware !== undefined && fleet.firmware.faults.size > 0) say(`sim: faults injected: ${JSON.stringify(fleet.firmwareSummary()!.faultsInjected)} (seed ${a.firmware!.faultSeed})`);
     const limit = openFileLimit();
     if (limit !== undefined) say(`sim: ${creds.length} devices, open file limit ${limit.soft}`);
     fleet.on('progress', (p) => say(progressLine(p)));
     const stop = stopSignal(io);
     let summary: FleetSummary;
     let deregistered = 0;
+    let firmwareSummary: FleetFirmwareSummary | undefined;
     try {
       await fleet.start(stop.signal);
       await holdFor(stop.signal.aborted ? 0 : a.durationSeconds, stop.signal);
     } finally {
       summary = fleet.summary();
+      firmwareSummary = fleet.firmwareSummary();
       // stop() never rejects: a device whose De-register goes unanswered is closed all the same.
       ({ deregistered } = await fleet.stop({ deregister: true }));
       stop.dispose();
     }
-    if (a.json) writeJson(io, { ...summary, deregistered });
-    else io.stdout.write(summaryText(summary, deregistered));
+    if (a.json) writeJson(io, { ...summary, deregistered, ...(firmwareSummary !== undefined ? { firmware: firmwareSummary } : {}) });
+    else io.stdout.write(summaryText(summary, deregistered) + (firmwareSummary !== undefined ? firmwareText(firmwareSummary) : ''));
     return summary.failed === 0 && summary.registered === summary.devices ? 0 : 1;
   },
 };
