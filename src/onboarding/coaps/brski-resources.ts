@@ -1,0 +1,66 @@
+/**
+ * Constrained BRSKI on a CoapEndpoint (draft-ietf-anima-constrained-voucher over RFC 8995), on
+ * top of the transport-free registrar:
+ *
+ *   POST /.well-known/brski/rv  Content-Format 836 (COSE_Sign1 voucher request), Accept 836
+ *        → 2.04 836 the MASA's COSE voucher | 5.03 + Max-Age while an operator decides
+ *   POST /.well-known/brski/vs  Content-Format 50 (JSON) | 60 (CBOR) voucher status → 2.04
+ *   POST /.well-known/brski/es  Content-Format 50 | 60 enroll status → 2.04
+ *
+ * Listed in /.well-known/core with rt="brski.rv" / "brski.vs" / "brski.es". The pledge's DTLS
+ * client certificate (its IDevID, taken provisionally by the handshake) and the registrar
+ * certificate this server presented reach the registrar exactly as the HTTPS routes hand them
+ * over, so the same checks (manufacturer, proximity, identity, policy, nonce) and audit records
+ * apply.
+ */
+import { CoapCode, type CoapEndpoint, type CoapRequest, type ResourceHandle } from '../../coap/index.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { PledgeContext, Registrar } from '../registrar/registrar.js';
+import { BRSKI_SHORT_NAMES, BrskiCoapsFormat } from './content-formats.js';
+import { CoapsNotAcceptableError, CoapsUnsupportedContentFormatError } from './errors.js';
+import { answer, retryLater } from './est-resources.js';
+import type { CoapsPeerLookup } from './peer.js';
+import { statusBodyAsJson } from './status-body.js';
+
+export interface BrskiCoapsOptions {
+  registrar: Pick<Registrar, 'requestVoucher' | 'voucherStatus' | 'enrollStatus'>;
+  peerOf: CoapsPeerLookup;
+}
+
+export const BRSKI_ROOT = '/.well-known/brski';
+
+function pledgeContext(peerOf: CoapsPeerLookup, req: CoapRequest): PledgeContext {
+  const p = peerOf(req.peer);
+  return {
+    clientCertificates: p.clientCertificates,
+    ...(p.serverCertificate !== undefined ? { serverCertificate: p.serverCertificate } : {}),
+    ...(p.remoteAddress !== undefined ? { remoteAddress: p.remoteAddress } : {}),
+  };
+}
+
+/** Mounts rv, vs and es; returns their handles. */
+export function mountBrskiCoaps(endpoint: CoapEndpoint, options: BrskiCoapsOptions): ResourceHandle[] {
+  if (options === null || typeof options !== 'object' || options.registrar === undefined || typeof options.peerOf !== 'function') throw new InvalidArgumentError('options', 'expected { registrar, peerOf }');
+  const { registrar, peerOf } = options;
+  const statusFormats = [BrskiCoapsFormat.Json, BrskiCoapsFormat.Cbor];
+
+  const rv = (req: CoapRequest) =>
+    answer(async () => {
+      if (req.contentFormat !== BrskiCoapsFormat.VoucherCose) throw new CoapsUnsupportedContentFormatError(`expected Content-Format ${BrskiCoapsFormat.VoucherCose} (application/voucher+cose), got ${req.contentFormat ?? 'none'}`);
+      if (req.accept !== undefined && req.accept !== BrskiCoapsFormat.VoucherCose) throw new CoapsNotAcceptableError(`vouchers are application/voucher+cose (${BrskiCoapsFormat.VoucherCose}) here`);
+      const outcome = await registrar.requestVoucher(pledgeContext(peerOf, req), req.payload, { format: 'cose' });
+      if (outcome.status === 'pending') return retryLater(outcome.retryAfterSeconds, 'operator approval');
+      return { code: CoapCode.Changed, contentFormat: BrskiCoapsFormat.VoucherCose, payload: outcome.voucher };
+    });
+  const status = (kind: 'voucherStatus' | 'enrollStatus') => (req: CoapRequest) =>
+    answer(async () => {
+      await registrar[kind](pledgeContext(peerOf, req), statusBodyAsJson(req.payload, req.contentFormat));
+      return { code: CoapCode.Changed };
+    });
+
+  return [
+    endpoint.resource(`${BRSKI_ROOT}/${BRSKI_SHORT_NAMES.requestvoucher}`, { post: rv, attributes: { rt: 'brski.rv', ct: BrskiCoapsFormat.VoucherCose } }),
+    endpoint.resource(`${BRSKI_ROOT}/${BRSKI_SHORT_NAMES.voucher_status}`, { post: status('voucherStatus'), attributes: { rt: 'brski.vs', ct: statusFormats } }),
+    endpoint.resource(`${BRSKI_ROOT}/${BRSKI_SHORT_NAMES.enrollstatus}`, { post: status('enrollStatus'), attributes: { rt: 'brski.es', ct: statusFormats } }),
+  ];
+}
