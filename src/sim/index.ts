@@ -6,3 +6,4 @@ export { percentiles, FleetCounters, type FleetSummary, type Percentiles } from 
 export { openFileLimit, openFileCount, assertFileDescriptors, type OpenFileLimit } from './fd-limit.js';
 export * from './errors.js';
 export { FleetFirmware, ImagePool, SharedSlot, parseFaultSpec, assignFaults, faultsOf, FAULT_KINDS, FAULT_RESULT, type FaultKind, type FaultShare, type FaultSpec, type SimFirmwareOptions, type DeviceFirmwareRecord, type FleetFirmwareSummary, type FirmwareHost } from './firmware.js';
+export { OnboardFleet, listIdevidDirs, latencyPercentiles, type OnboardFleetOptions, type OnboardFleetSummary, type OnboardFleetEvents, type OnboardProgress, type LatencyPercentiles } from './onboard.js';

@@ -13,6 +13,7 @@ import { loadSimFirmware } from '../../sim/firmware-setup.js';
 import { resolveApiUrl } from '../api-client.js';
 import { intFlag, parseCommandArgs, str, writeJson, type Command, type OptionSpec } from '../command.js';
 import { UsageError } from '../errors.js';
+import { runSimOnboard, simOnboardHelp } from './sim-onboard.js';
 import type { CliIo } from '../io.js';
 
 const NAME = 'sim';
@@ -293,8 +294,11 @@ resume, delta apply into an A/B spare slot, trial boot, rollback):
   --fault-seed <s>            which devices get which fault (default rootline-sim; same seed, same devices)
 
 Each device needs one file descriptor: 10,000 devices need 'ulimit -n' above about 10,100.
-`,
+
+Zero-touch onboarding (BRSKI voucher + EST + LwM2M bootstrap + register from factory IDevIDs):
+${simOnboardHelp}`,
   async run(args: string[], io: CliIo): Promise<number> {
+    if (args.includes('--onboard')) return runSimOnboard(args.filter((x) => x !== '--onboard'), io);
     const a = parse(args, io);
     // With --json, stdout carries only the summary.
     const say = (line: string): void => void (a.json ? io.stderr : io.stdout).write(`${line}\n`);

@@ -21,10 +21,12 @@ import { Lwm2mClient, type Lwm2mClientOptions } from '../../client/client.js';
 import type { DeviceInit } from '../../client/standard-objects.js';
 import { InvalidArgumentError, isRootlineError } from '../../errors.js';
 import { decodePem, encodePem, parseCertificate } from '../../pki/index.js';
-import { LWM2M_BOOTSTRAP_PATH } from '../registrar/routes.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
 import { runPledge, type PledgeResult, type RunPledgeOptions } from './pledge.js';
 import { openTls } from './transport.js';
+
+/** Served by the registrar (registrar/routes.ts exports the same path); not imported, so a device does not load server code. */
+const LWM2M_BOOTSTRAP_PATH = '/.well-known/rootline/lwm2m-bootstrap';
 
 export type OnboardStep = Parameters<NonNullable<RunPledgeOptions['onStep']>>[0] | 'bootstrap-server' | 'bootstrapped' | 'registered';
 
