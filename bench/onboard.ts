@@ -1,0 +1,247 @@
+// Zero-touch onboarding benchmark (issue 6): `rootline serve` as a child process on a temporary
+// data directory with onboarding configured — factory (manufacturer CA + MASA key), domain CA,
+// registrar, the MASA in process (--masa), automatic approval of that manufacturer's pledges —
+// and N simulated pledges in this process (src/sim/onboard.ts), each from its own minted IDevID
+// through the whole device side: voucher request (TLS with the IDevID, CMS-signed, relayed to the
+// MASA), voucher check, voucher_status, EST simpleenroll with a fresh P-256 key, enrollstatus
+// with the LDevID, the bootstrap server asked over LDevID TLS, LwM2M client-initiated bootstrap
+// over CoAPs with the LDevID as DTLS client certificate, Register with the server it was given.
+//   1. factory init, then N IDevIDs minted in this process (one key store + store opening);
+//   2. serve started; onboarding of the N pledges with at most ONBOARD_CONCURRENCY in flight;
+//   3. figures: devices onboarded per minute (first start to last 2.01 Created), per-device
+//      latency p50/p95/p99, per-step p50, server CPU seconds over the run (/proc/<pid>/stat),
+//      server peak RSS (VmHWM), this process's CPU seconds (the pledges), and how many devices
+//      the registry shows in RFNOP at the end (the RFPRO → RFNOP transition on registration).
+// The target (issue 6): 10 × Azure DPS's 1,000 registrations per minute per unit = 10,000/min.
+// There is no packaged peer to run beside it; the DPS figure is a published quota, printed as text.
+// Ends with one line of JSON.
+// Usage: npm run bench:onboard               (1,000 devices)
+//   ONBOARD_DEVICES=1000        pledges
+//   ONBOARD_CONCURRENCY=64      pledges onboarding at once
+//   ONBOARD_CPU_PROF=1          run serve under --cpu-prof and print where its CPU went
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../src/cli/main.js';
+import { loadMasterKey, openSoftwareKeyStore } from '../src/crypto/keystore/index.js';
+import { openFactory } from '../src/onboarding/factory.js';
+import { settingsMasaRegistry } from '../src/onboarding/masa-registry.js';
+import { loadConfig } from '../src/server/config.js';
+import { OnboardFleet } from '../src/sim/onboard.js';
+import { openStore } from '../src/store/index.js';
+import { summariseCpuProfile } from './lib/cpuprofile-summary.js';
+import { atExit, cpuSecondsOf, stopChild, track } from './lib/processes.js';
+
+const DEVICES = intEnv('ONBOARD_DEVICES', 1000, 1, 100_000);
+const CONCURRENCY = intEnv('ONBOARD_CONCURRENCY', 64, 1, 4096);
+const CPU_PROF = process.env.ONBOARD_CPU_PROF === '1';
+const TARGET_PER_MINUTE = 10_000;
+const DPS_PER_MINUTE = 1_000;
+const REPO = resolve(import.meta.dirname, '..');
+
+function intEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    process.stderr.write(`bench:onboard: ${name} must be an integer ${min}..${max}, got ${JSON.stringify(raw)}\n`);
+    process.exit(2);
+  }
+  return Number(raw);
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+function peakRssBytes(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+const silent = { write: () => true };
+
+async function cli(args: string[], cwd: string): Promise<void> {
+  let err = '';
+  const code = await main(args, { env: {}, cwd, stdout: silent, stderr: { write: (s: string) => (err += s) } });
+  if (code !== 0) throw new Error(`rootline ${args.join(' ')} exited ${code}: ${err}`);
+}
+
+/** Mints `n` IDevIDs with the factory of `data` (one key store and store opening for all). */
+async function mintAll(data: string, outRoot: string, n: number): Promise<void> {
+  const { config } = loadConfig({ env: {}, flags: { dataDir: data }, cwd: REPO });
+  const masterKey = loadMasterKey({ file: config.masterKeyFile });
+  const keyStore = await openSoftwareKeyStore({ directory: config.dataDir, ...(masterKey !== undefined ? { masterKey } : {}) });
+  const store = await openStore(config.storeUrl);
+  try {
+    const factory = await openFactory({ keyStore, directory: join(config.dataDir, 'factory'), registry: settingsMasaRegistry(store.settings), audit: store.audit });
+    const width = String(n).length;
+    for (let i = 1; i <= n; i++) {
+      const serial = `OB-${String(i).padStart(width, '0')}`;
+      await factory.mintDevice({ serial, model: 'Bench', outDir: join(outRoot, serial) });
+      if (i % 200 === 0) log(`bench:onboard: minted ${i}/${n}`);
+    }
+  } finally {
+    await keyStore.close();
+    await store.close();
+  }
+}
+
+interface Serve {
+  child: ChildProcess;
+  pid: number;
+  api: string;
+  est: string;
+}
+
+async function startServe(dir: string, data: string, profDir: string): Promise<Serve> {
+  const config = join(dir, 'rootline.json');
+  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: join(data, 'factory', 'manufacturer-ca.pem') }] } }));
+  const args = [
+    ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
+    '--import',
+    'tsx',
+    resolve(REPO, 'src/cli/main-entry.ts'),
+    'serve',
+    '--config',
+    config,
+    '--masa',
+    '--data',
+    data,
+    '--host',
+    '127.0.0.1',
+    '--device-host',
+    '127.0.0.1',
+    '--http-port',
+    '0',
+    '--coap-port',
+    '0',
+    '--coaps-port',
+    '0',
+    '--est-port',
+    '0',
+    '--log-level',
+    'warn',
+  ];
+  const child = track(spawn(process.execPath, args, { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    err = (err + s).slice(-200_000);
+  });
+  const urls = await new Promise<Record<string, string>>((done, fail) => {
+    let out = '';
+    const found: Record<string, string> = {};
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      for (const m of out.matchAll(/^rootline: (\w+) listening on (\S+)$/gm)) found[m[1]!] = m[2]!;
+      if (found.http !== undefined && found.est !== undefined && found.coaps !== undefined) done(found);
+    });
+    child.once('exit', (code, signal) => fail(new Error(`serve exited (${code ?? signal}) before it listened; stderr:\n${err}`)));
+  });
+  return { child, pid: child.pid!, api: urls.http!.replace(/\/$/, ''), est: urls.est! };
+}
+
+/** Devices in `state`, counted through the API's pages. */
+async function countInState(api: string, state: string): Promise<number> {
+  let n = 0;
+  let after: string | null = null;
+  do {
+    const r = await fetch(`${api}/api/v1/devices?state=${state}&limit=500${after !== null ? `&after=${encodeURIComponent(after)}` : ''}`);
+    if (r.status !== 200) throw new Error(`GET /api/v1/devices answered ${r.status}`);
+    const body = (await r.json()) as { devices: unknown[]; next: string | null };
+    n += body.devices.length;
+    after = body.next;
+  } while (after !== null);
+  return n;
+}
+
+async function run(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-bench-onboard-'));
+  atExit(() => rmSync(dir, { recursive: true, force: true }));
+  const data = join(dir, 'data');
+  const profDir = join(dir, 'prof');
+  await cli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'BenchCo'], dir);
+  const mintT0 = performance.now();
+  const idevids = join(dir, 'idevids');
+  await mintAll(data, idevids, DEVICES);
+  log(`bench:onboard: minted ${DEVICES} IDevIDs in ${((performance.now() - mintT0) / 1000).toFixed(1)} s`);
+  const serve = await startServe(dir, data, profDir);
+  log(`bench:onboard: serve pid ${serve.pid}, registrar ${serve.est}`);
+
+  const fleet = new OnboardFleet({ registrarUrl: serve.est, idevidDirs: readdirSync(idevids).sort().map((d) => join(idevids, d)), concurrency: CONCURRENCY });
+  fleet.on('progress', (p) => log(`bench:onboard: ${p.elapsedSeconds.toFixed(1)}s onboarded ${p.onboarded}/${DEVICES} (${p.perMinute}/min) failed ${p.failed} in flight ${p.inFlight}`));
+  const failures: string[] = [];
+  fleet.on('failed', (f) => {
+    if (failures.length < 5) failures.push(`${f.code}: ${f.message}`);
+  });
+  const cpu0 = cpuSecondsOf(serve.pid);
+  const self0 = process.cpuUsage();
+  const summary = await fleet.start();
+  const serverCpuSeconds = cpuSecondsOf(serve.pid) - cpu0;
+  const self = process.cpuUsage(self0);
+  const pledgeCpuSeconds = (self.user + self.system) / 1e6;
+  const peakRss = peakRssBytes(serve.pid);
+  // The RFPRO → RFNOP transition runs after the Register was answered: give it a moment to land.
+  let rfnop = 0;
+  for (let i = 0; i < 50; i++) {
+    rfnop = await countInState(serve.api, 'RFNOP');
+    if (rfnop >= summary.onboarded) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await fleet.stop({ deregister: false });
+  await stopChild(serve.child, 30_000);
+
+  const perMinute = summary.perMinute;
+  const table = [
+    '',
+    '| | rootline |',
+    '|---|---:|',
+    `| devices onboarded (voucher + EST + LwM2M bootstrap + register) | ${summary.onboarded} of ${DEVICES} (${summary.failed} failed) |`,
+    `| devices in RFNOP afterwards | ${rfnop} |`,
+    `| devices onboarded per minute (${CONCURRENCY} in flight) | ${perMinute.toLocaleString('en-US')} |`,
+    `| per-device latency p50 / p95 / p99 | ${summary.latencyMs.p50} / ${summary.latencyMs.p95} / ${summary.latencyMs.p99} ms |`,
+    `| step p50: voucher / enroll / bootstrap / register | ${summary.stepMs.voucher.p50} / ${summary.stepMs.enroll.p50} / ${summary.stepMs.bootstrap.p50} / ${summary.stepMs.register.p50} ms |`,
+    `| server CPU seconds (per device) | ${serverCpuSeconds.toFixed(1)} s (${((serverCpuSeconds * 1000) / Math.max(1, summary.onboarded)).toFixed(1)} ms) |`,
+    `| pledges' CPU seconds (this process, per device) | ${pledgeCpuSeconds.toFixed(1)} s (${((pledgeCpuSeconds * 1000) / Math.max(1, summary.onboarded)).toFixed(1)} ms) |`,
+    `| server peak RSS | ${(peakRss / 1048576).toFixed(0)} MiB |`,
+    `| elapsed | ${summary.elapsedSeconds} s |`,
+    '',
+    `Target: ${TARGET_PER_MINUTE.toLocaleString('en-US')}/min (10 × Azure DPS's published ${DPS_PER_MINUTE.toLocaleString('en-US')} registrations/min per unit): ${perMinute >= TARGET_PER_MINUTE ? 'met' : 'NOT met'}.`,
+    ...(failures.length > 0 ? ['First failures:', ...failures.map((f) => `  ${f}`)] : []),
+    ...Object.entries(summary.failedByReason).map(([r, n]) => `  failed ${r}: ${n}`),
+    '',
+  ];
+  process.stdout.write(table.join('\n'));
+  if (CPU_PROF) {
+    const prof = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (prof !== undefined) {
+      const s = summariseCpuProfile(join(profDir, prof), 20);
+      process.stdout.write(['serve CPU by file (self time):', ...s.byFile.slice(0, 12).map((f) => `  ${f.selfPct.toFixed(1)}%  ${f.frame}`), 'serve CPU by function (self time):', ...s.total.slice(0, 20).map((f) => `  ${f.selfPct.toFixed(1)}%  ${f.frame}`), ''].join('\n'));
+    } else log('bench:onboard: serve wrote no CPU profile');
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'onboard',
+      devices: DEVICES,
+      concurrency: CONCURRENCY,
+      onboarded: summary.onboarded,
+      failed: summary.failed,
+      rfnop,
+      onboarded_per_minute: perMinute,
+      latency_ms: { p50: summary.latencyMs.p50, p95: summary.latencyMs.p95, p99: summary.latencyMs.p99 },
+      server_cpu_s: Math.round(serverCpuSeconds * 10) / 10,
+      pledge_cpu_s: Math.round(pledgeCpuSeconds * 10) / 10,
+      server_peak_rss_bytes: peakRss,
+      target_per_minute: TARGET_PER_MINUTE,
+      azure_dps_per_minute_per_unit: DPS_PER_MINUTE,
+    })}\n`,
+  );
+}
+
+run().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:onboard: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
