@@ -9,7 +9,7 @@ import { sendOnce } from '../coap/client.js';
 import { CoapCode } from '../coap/codec.js';
 import { encodeBlock, decodeBlock, blockSize } from '../coap/block.js';
 import { parseCoapUri, type CoapUri } from '../coap/coap-request.js';
-import { OptionNumber, getOption, opaqueOption, stringOption } from '../coap/options.js';
+import { OptionNumber, getOption, opaqueOption, stringOption, type CoapOption } from '../coap/options.js';
 import { createPatcher, type Patcher } from '../fota/delta/index.js';
 import { createImageVerifier, verifyManifest, type ImageVerifier, type VerifiedManifest } from '../fota/suit/index.js';
 import { classIdFor, vendorIdFor } from '../fota/suit/uuid.js';
@@ -55,8 +55,10 @@ export interface FirmwareUpdaterOptions {
   faults?: FirmwareFaults;
   /** Block size exponent asked for (default 6, 1024 bytes). */
   block2Szx?: number;
-  /** Reconnections allowed per download before giving up with result 4 (default 3). */
+  /** Reconnections (or 5.03 answers) allowed per download before giving up with result 4 (default 3). */
   maxResumes?: number;
+  /** Longest wait a 5.03's Max-Age may ask for before the download goes on (default 30 s). */
+  maxRetryAfterMs?: number;
   maxManifestSize?: number;
   /** Delay between the Update's 2.04 and the reboot (default 20 ms), so the answer leaves first. */
   rebootDelayMs?: number;
@@ -198,6 +200,14 @@ export class FirmwareUpdater {
           if (++resumes > maxResumes) throw new FirmwareUpdateError('ERR_FIRMWARE_CONNECTION_LOST', FirmwareResult.ConnectionLost, `download failed ${resumes} times`, { cause: err });
           await conn.close().catch(() => undefined);
           conn = await this.#connect(uri);
+          continue;
+        }
+        if (res.code === CoapCode.ServiceUnavailable) {
+          // RFC 7252 §5.9.3.4: 5.03 is temporary ("Max-Age ... after which to retry"), e.g. a
+          // package server that is restarting: the download resumes like a lost link, after
+          // Max-Age (bounded), counted against maxResumes.
+          if (++resumes > maxResumes) throw new FirmwareUpdateError('ERR_FIRMWARE_CONNECTION_LOST', FirmwareResult.ConnectionLost, `package server unavailable ${resumes} times`);
+          await new Promise((r) => setTimeout(r, retryAfterMs(res.options, this.#o.maxRetryAfterMs ?? 30_000)));
           continue;
         }
         if (res.code !== CoapCode.Content) {
@@ -388,6 +398,17 @@ export class FirmwareUpdater {
       await this.#restart();
     }).catch((err: unknown) => this.#fatal(err));
   }
+}
+
+/** Max-Age of a 5.03 in ms (RFC 7252 §5.10.5: default 60 s), at most `cap`. */
+function retryAfterMs(options: readonly CoapOption[], cap: number): number {
+  const raw = getOption(options, OptionNumber.MaxAge);
+  let seconds = 60;
+  if (raw !== undefined) {
+    seconds = 0;
+    for (const b of raw) seconds = seconds * 256 + b;
+  }
+  return Math.min(cap, seconds * 1000);
 }
 
 function causedBy(err: unknown, type: new (...args: never[]) => Error): boolean {

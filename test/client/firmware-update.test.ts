@@ -1,8 +1,8 @@
 /**
  * The device side of Object 5 on its own: the package reader's length and format checks with
  * their Update Result codes, push (Write /5/0/0, Block1) then Update, URI refusals (7, 9), the
- * reset by an empty URI, Update outside Downloaded, an image larger than the spare slot, and
- * file-backed slots.
+ * reset by an empty URI, Update outside Downloaded, an image larger than the spare slot,
+ * file-backed slots, and a package server answering 5.03 (temporary) or 4.04 (final).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { FileSlot, FirmwareUpdateError, PackageReader, updateResultFor, type PackageHeader } from '../../src/client/index.js';
+import { CoapCode } from '../../src/coap/codec.js';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { UdpTransport } from '../../src/coap/transport.js';
 import { encodePackageHeader } from '../../src/fota/drivers/index.js';
 import { lwm2mValue as v } from '../../src/lwm2m/model/node.js';
 import { createWorld, type Device } from '../fota/drivers/harness.js';
@@ -156,4 +159,41 @@ test('file-backed slot: blank after open, writes and reads at offsets, bounds ch
   await assert.rejects(slot.read(0, 5001), { code: 'ERR_INVALID_ARGUMENT' });
   await slot.erase();
   assert.deepEqual(await slot.read(4096, 3), new Uint8Array(3).fill(0xff));
+});
+
+test('a 5.03 from the package server is temporary: the download waits Max-Age and goes on (counted as a resume); past maxResumes it is "4", a 4.04 stays "7"', async (t) => {
+  const w = await createWorld(t);
+  const patient = await w.addDevice('dev-503');
+  const impatient = await w.addDevice('dev-503-strict', { maxResumes: 0 });
+  const full = Buffer.concat([encodePackageHeader('full', w.img2.manifest, w.v2.length), w.v2]);
+  // A NoSec package server of our own: 5.03 (Max-Age 0) for the first two GETs, then the package.
+  const transport = await UdpTransport.bind();
+  const server = new CoapEndpoint(transport, { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } });
+  t.after(() => server.close());
+  const seen = new Map<string, number>();
+  server.resource('/fw/*', {
+    get: (req) => {
+      const name = req.wildcard[0] ?? '';
+      const n = (seen.get(name) ?? 0) + 1;
+      seen.set(name, n);
+      if (name === 'gone') return { code: CoapCode.NotFound };
+      if (name === 'busy' || n <= 2) return { code: CoapCode.ServiceUnavailable, maxAge: 0 };
+      return { body: { size: full.length, read: (offset: number, length: number) => full.subarray(offset, offset + length) }, etag: new Uint8Array([1, 2, 3, 4]) };
+    },
+  });
+  const base = `coap://127.0.0.1:${transport.local.port}/fw`;
+
+  await w.lwm2m.write('dev-503', '/5/0/1', v.string(`${base}/pkg`));
+  await patient.updater!.idle();
+  assert.deepEqual(stateOf(patient), [2, 0], 'Downloaded after two 5.03 answers');
+  assert.ok((seen.get('pkg') ?? 0) > 2);
+  assert.equal((patient.client.tree.get(5, 0, 7) as { value: unknown }).value, '2.0.0');
+
+  await w.lwm2m.write('dev-503-strict', '/5/0/1', v.string(`${base}/busy`));
+  await impatient.updater!.idle();
+  assert.deepEqual(stateOf(impatient), [0, 4], 'unavailable with no resume allowed: connection lost');
+  await w.lwm2m.write('dev-503-strict', '/5/0/1', v.string(`${base}/gone`));
+  await impatient.updater!.idle();
+  assert.deepEqual(stateOf(impatient), [0, 7], 'a 4.04 is final: invalid URI');
+  assert.equal(impatient.bank.spareImage, undefined);
 });
