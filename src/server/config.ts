@@ -14,6 +14,12 @@ import { parseStoreUrl as parseStoreLocation, type StoreLocation } from '../stor
 import { ConfigError, type ConfigSource } from './errors.js';
 import { parseOnboardingConfig, type OnboardingConfig } from './onboarding-config.js';
 
+export const FOTA_DELIVERIES = ['lwm2m-pull', 'lwm2m-push', 'https-pull'] as const;
+export type FotaDelivery = (typeof FOTA_DELIVERIES)[number];
+
+/** Where the HTTPS package listener binds when fotaDelivery is 'https-pull' and no port is set. */
+export const DEFAULT_FOTA_HTTPS_PORT = 5685;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -45,6 +51,19 @@ export interface ServerConfig {
    * into /5/0/1. Absent: the CoAPs listener's address (loopback, with a warning, for a wildcard bind).
    */
   packageBaseUri?: string;
+  /**
+   * How campaigns deliver packages unless a campaign names its own `delivery`: 'lwm2m-pull'
+   * (default), 'lwm2m-push' or 'https-pull' (needs the HTTPS package listener).
+   */
+  fotaDelivery: FotaDelivery;
+  /**
+   * TCP port of the HTTPS package listener (TLS-PSK, HTTPS pull), bound on `deviceHost`; 0 picks
+   * a free one. Absent: no listener (campaigns cannot use 'https-pull'), unless fotaDelivery is
+   * 'https-pull', which starts it on DEFAULT_FOTA_HTTPS_PORT.
+   */
+  fotaHttpsPort?: number;
+  /** `https://host[:port]` devices reach the HTTPS package listener at; absent: derived like packageBaseUri. */
+  fotaHttpsBaseUri?: string;
   /** BRSKI registrar / MASA settings (file only, see onboarding-config.ts); absent = onboarding off. */
   onboarding?: OnboardingConfig;
 }
@@ -67,6 +86,9 @@ const FILE_KEYS = {
   firmwareMaxBytes: 'firmwareMaxBytes',
   campaignTickMs: 'campaignTickMs',
   packageBaseUri: 'packageBaseUri',
+  fotaDelivery: 'fotaDelivery',
+  fotaHttpsPort: 'fotaHttpsPort',
+  fotaHttpsBaseUri: 'fotaHttpsBaseUri',
 } as const satisfies Record<string, ConfigKey>;
 
 export const CONFIG_ENV_VARS = {
@@ -83,6 +105,9 @@ export const CONFIG_ENV_VARS = {
   firmwareMaxBytes: 'ROOTLINE_FIRMWARE_MAX_BYTES',
   campaignTickMs: 'ROOTLINE_CAMPAIGN_TICK_MS',
   packageBaseUri: 'ROOTLINE_PACKAGE_BASE_URI',
+  fotaDelivery: 'ROOTLINE_FOTA_DELIVERY',
+  fotaHttpsPort: 'ROOTLINE_FOTA_HTTPS_PORT',
+  fotaHttpsBaseUri: 'ROOTLINE_FOTA_HTTPS_BASE_URI',
 } as const satisfies Record<ConfigKey, string>;
 
 export const CONFIG_FLAGS = {
@@ -99,6 +124,9 @@ export const CONFIG_FLAGS = {
   firmwareMaxBytes: 'firmware-max-bytes',
   campaignTickMs: 'campaign-tick-ms',
   packageBaseUri: 'package-base-uri',
+  fotaDelivery: 'fota-delivery',
+  fotaHttpsPort: 'fota-https-port',
+  fotaHttpsBaseUri: 'fota-https-base-uri',
 } as const satisfies Record<ConfigKey, string>;
 
 /** Environment variable naming a config file when `--config` is absent. */
@@ -221,7 +249,21 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '::0']);
  * can reach (not a wildcard), an optional port, nothing else: the driver appends /fw/<token>.
  */
 function parsePackageBaseUri(key: string, raw: unknown, origin: Origin): string {
-  const expected = 'expected coaps://<host devices reach>[:port] with no path';
+  return parseDeviceBaseUri(key, raw, origin, 'coaps');
+}
+
+/** The HTTPS package listener's base URI: the same rules with https. */
+function parseHttpsBaseUri(key: string, raw: unknown, origin: Origin): string {
+  return parseDeviceBaseUri(key, raw, origin, 'https');
+}
+
+function parseFotaDelivery(key: string, raw: unknown, origin: Origin): FotaDelivery {
+  if (typeof raw !== 'string' || !(FOTA_DELIVERIES as readonly string[]).includes(raw)) fail(key, origin, `expected one of ${FOTA_DELIVERIES.join(', ')}, got ${showValue(raw)}`);
+  return raw as FotaDelivery;
+}
+
+function parseDeviceBaseUri(key: string, raw: unknown, origin: Origin, scheme: 'coaps' | 'https'): string {
+  const expected = `expected ${scheme}://<host devices reach>[:port] with no path`;
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > 1024) fail(key, origin, `${expected}, got ${showValue(raw)}`);
   let url: URL;
   try {
@@ -229,14 +271,14 @@ function parsePackageBaseUri(key: string, raw: unknown, origin: Origin): string 
   } catch {
     return fail(key, origin, `${expected}, got ${showValue(raw)}`);
   }
-  if (url.protocol !== 'coaps:') fail(key, origin, `${expected}: the scheme must be coaps, got ${showValue(raw)}`);
+  if (url.protocol !== `${scheme}:`) fail(key, origin, `${expected}: the scheme must be ${scheme}, got ${showValue(raw)}`);
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '' && url.pathname !== '/')) {
     fail(key, origin, `${expected}, got ${showValue(raw)}`);
   }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (host === '' || (isIP(host) === 0 && !HOSTNAME.test(host))) fail(key, origin, `${expected}: bad host in ${showValue(raw)}`);
   if (WILDCARD_HOSTS.has(host)) fail(key, origin, `${expected}: ${host} is a wildcard bind address, not one a device can reach`);
-  return `coaps://${url.host}`;
+  return `${scheme}://${url.host}`;
 }
 
 const PARSERS: Record<ConfigKey, (name: string, raw: unknown, origin: Origin) => unknown> = {
@@ -254,6 +296,9 @@ const PARSERS: Record<ConfigKey, (name: string, raw: unknown, origin: Origin) =>
   // The campaign engine accepts 10 ms .. 1 h.
   campaignTickMs: integerIn(10, 3_600_000, 'milliseconds'),
   packageBaseUri: parsePackageBaseUri,
+  fotaDelivery: parseFotaDelivery,
+  fotaHttpsPort: parsePort,
+  fotaHttpsBaseUri: parseHttpsBaseUri,
 };
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -337,21 +382,27 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     firmwareMaxBytes: (values.get('firmwareMaxBytes') as number | undefined) ?? DEFAULT_FIRMWARE_MAX_BYTES,
     campaignTickMs: (values.get('campaignTickMs') as number | undefined) ?? DEFAULT_CAMPAIGN_TICK_MS,
     ...(values.has('packageBaseUri') ? { packageBaseUri: values.get('packageBaseUri') as string } : {}),
+    fotaDelivery: (values.get('fotaDelivery') as FotaDelivery | undefined) ?? 'lwm2m-pull',
+    ...(values.has('fotaHttpsPort') ? { fotaHttpsPort: values.get('fotaHttpsPort') as number } : values.get('fotaDelivery') === 'https-pull' ? { fotaHttpsPort: DEFAULT_FOTA_HTTPS_PORT } : {}),
+    ...(values.has('fotaHttpsBaseUri') ? { fotaHttpsBaseUri: values.get('fotaHttpsBaseUri') as string } : {}),
     ...(onboarding !== undefined ? { onboarding } : {}),
   };
   const allSources = {} as Record<ConfigKey, ConfigSource>;
   for (const key of Object.keys(CONFIG_FLAGS) as ConfigKey[]) allSources[key] = sources.get(key) ?? 'default';
 
   checkPortClashes(config, allSources);
+  if (config.fotaHttpsBaseUri !== undefined && config.fotaHttpsPort === undefined) {
+    throw new ConfigError('fotaHttpsBaseUri', allSources.fotaHttpsBaseUri, 'invalid setting fotaHttpsBaseUri: there is no HTTPS package listener; set fotaHttpsPort (or fotaDelivery https-pull) too');
+  }
   return configFile === undefined ? { config, sources: allSources } : { config, sources: allSources, configFile };
 }
 
 // HTTP and EST are both TCP, CoAP and CoAPs both UDP; the same non-zero port twice on one
 // transport could never bind, so say so now rather than half-way through start-up.
 function checkPortClashes(config: ServerConfig, sources: Record<ConfigKey, ConfigSource>): void {
-  const pairs: [ConfigKey, ConfigKey][] = [['httpPort', 'estPort'], ['coapPort', 'coapsPort']];
+  const pairs: [ConfigKey, ConfigKey][] = [['httpPort', 'estPort'], ['coapPort', 'coapsPort'], ['httpPort', 'fotaHttpsPort'], ['estPort', 'fotaHttpsPort']];
   for (const [a, b] of pairs) {
-    if (config[a] !== 0 && config[a] === config[b]) {
+    if (config[a] !== undefined && config[a] !== 0 && config[a] === config[b]) {
       throw new ConfigError(b, sources[b], `invalid setting ${b}: port ${config[b]} is also used by ${a} (${sources[a]}) on the same transport`);
     }
   }

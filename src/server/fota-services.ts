@@ -15,7 +15,7 @@ import type { CampaignOperations } from '../api/campaign-routes.js';
 import type { EventHub } from '../api/events-hub.js';
 import type { KeyStore } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
-import { CampaignEngine, type DeliveryDriver, type UpdateRequest } from '../fota/campaign/index.js';
+import { CampaignEngine, CampaignSpecError, DELIVERY_METHODS, isDeliveryMethod, validateCampaignSpec, type CampaignView, type DeliveryDriver, type DeliveryMethod, type UpdateRequest } from '../fota/campaign/index.js';
 import { createDeltaCache, createFirmwareService, type DeltaCache, type FirmwareService } from '../fota/firmware/index.js';
 import type { CampaignState } from '../store/campaign-types.js';
 import type { Store } from '../store/types.js';
@@ -40,8 +40,14 @@ export interface FotaServices {
   readonly engine: CampaignEngine;
   /** The engine's operator commands as the API uses them, start/resume guarded by the driver check. */
   readonly campaigns: CampaignOperations;
-  /** Attaches the delivery driver (once) and starts the engine's tick loop. */
-  setDeliveryDriver(driver: DeliveryDriver): void;
+  /**
+   * Attaches the delivery driver (once) and starts the engine's tick loop. `methods`: the
+   * delivery methods it offers, default first; campaigns naming another are refused (400
+   * ERR_CAMPAIGN_INVALID_SPEC on field `delivery`) at create, start and resume. Absent: any.
+   */
+  setDeliveryDriver(driver: DeliveryDriver, options?: { methods?: readonly DeliveryMethod[] }): void;
+  /** The delivery methods the attached driver offers (default first); [] before one is attached. */
+  readonly deliveryMethods: readonly DeliveryMethod[];
   readonly hasDeliveryDriver: boolean;
   close(): Promise<void>;
 }
@@ -72,11 +78,22 @@ export async function startFotaServices(deps: { store: Store; keystore: KeyStore
   const deltas = createDeltaCache(firmware);
 
   let attached: DeliveryDriver | undefined;
+  let offered: readonly DeliveryMethod[] | undefined;
+  /** A campaign must ask for a method the attached driver offers (null: its default). */
+  const checkDelivery = (delivery: DeliveryMethod | null | undefined): void => {
+    if (offered === undefined || delivery === null || delivery === undefined || offered.includes(delivery)) return;
+    throw new CampaignSpecError('delivery', `${delivery} is not offered by this server (offered: ${offered.join(', ')}); see the serve settings fotaDelivery and fotaHttpsPort`);
+  };
+  const deliveryOf = (view: CampaignView): DeliveryMethod | null => view.spec.delivery ?? null;
   // The engine holds this forwarder from the start; the real driver arrives later.
   const driver: DeliveryDriver = {
     startUpdate(request: UpdateRequest) {
       if (attached === undefined) return Promise.reject(new CampaignNoDriverError('deliver'));
       return attached.startUpdate(request);
+    },
+    async canDeliver(endpoint) {
+      if (attached === undefined) return false;
+      return attached.canDeliver === undefined ? true : attached.canDeliver(endpoint);
     },
     async cancelUpdate(request) {
       await attached?.cancelUpdate?.(request);
@@ -112,7 +129,11 @@ export async function startFotaServices(deps: { store: Store; keystore: KeyStore
   };
 
   const campaigns: CampaignOperations = {
-    create: (input, o) => engine.create(input, o),
+    create(input, o) {
+      // The engine validates the whole spec again; here only the method matters.
+      checkDelivery(validateCampaignSpec(input).spec.delivery);
+      return engine.create(input, o);
+    },
     get: (id) => engine.get(id),
     list: (o) => engine.list(o),
     devices: (id, q) => engine.devices(id, q),
@@ -122,6 +143,7 @@ export async function startFotaServices(deps: { store: Store; keystore: KeyStore
         await engine.get(id); // an unknown id is still a 404, not a 409
         throw new CampaignNoDriverError('start');
       }
+      checkDelivery(deliveryOf(await engine.get(id)));
       const view = await engine.start(id, o);
       prepareDeltas(view.id, view.firmwareId).catch((err: unknown) => logger.warn({ err, campaignId: view.id }, 'preparing delta packages failed; full images will be served'));
       return view;
@@ -132,6 +154,7 @@ export async function startFotaServices(deps: { store: Store; keystore: KeyStore
         await engine.get(id);
         throw new CampaignNoDriverError('resume');
       }
+      checkDelivery(deliveryOf(await engine.get(id)));
       return engine.resume(id, o);
     },
     cancel: (id, o) => engine.cancel(id, o),
@@ -145,10 +168,18 @@ export async function startFotaServices(deps: { store: Store; keystore: KeyStore
     get hasDeliveryDriver() {
       return attached !== undefined;
     },
-    setDeliveryDriver(d) {
+    get deliveryMethods() {
+      return offered ?? [];
+    },
+    setDeliveryDriver(d, options = {}) {
       if (typeof d !== 'object' || d === null || typeof d.startUpdate !== 'function') throw new InvalidArgumentError('driver', 'expected a DeliveryDriver (startUpdate)');
       if (attached !== undefined) throw new InvalidArgumentError('driver', 'a delivery driver is already attached');
+      const methods = options.methods;
+      if (methods !== undefined && (!Array.isArray(methods) || methods.length === 0 || methods.some((m) => !isDeliveryMethod(m)))) {
+        throw new InvalidArgumentError('options.methods', `expected a non-empty list of ${DELIVERY_METHODS.join(', ')}`);
+      }
       attached = d;
+      offered = methods === undefined ? undefined : [...methods];
       engine.run({ intervalMs: tickMs });
       logger.info({ tickMs }, 'delivery driver attached; campaign engine running');
     },

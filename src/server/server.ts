@@ -220,6 +220,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     listeners.register(secure);
     listeners.register(noSec);
     if (onboarding !== undefined) listeners.register(onboarding.listener);
+    // The registrar's CoAPs listener (EST-coaps + constrained BRSKI), when onboarding.coapsPort is set.
+    if (onboarding?.coapsListener !== undefined) listeners.register(onboarding.coapsListener);
     cleanups.push(() => listeners.stopAll());
     const addresses = await listeners.startAll();
     // Pushed after the listeners' cleanup, so it runs first: /rd, /dp and /bs go before the endpoints close.
@@ -232,7 +234,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       });
     }
     // Pushed after lwm2m's cleanup, so it runs before it: engine ticks stop, then the driver closes (fota-driver.ts).
-    const delivery = await attachDeliveryDriver({ choice: options.deliveryDriver ?? 'lwm2m-pull', config, coapsAddress: addresses.coaps, secure, lwm2m, store, fota, logger });
+    const delivery = await attachDeliveryDriver({ choice: options.deliveryDriver ?? 'lwm2m-pull', config, coapsAddress: addresses.coaps, secure, lwm2m, store, fota, logger, sealer });
     cleanups.push(() => delivery.close());
 
     let closing: Promise<void> | undefined;

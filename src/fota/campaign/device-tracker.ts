@@ -51,12 +51,22 @@ export async function startAttempt(ctx: EngineContext, c: CampaignRecord, row: C
   // The registry holds what the device runs now (it may have changed since it joined: another
   // campaign, a manual update, a rollback); that is the base a delta must apply to.
   const device = await ctx.store.devices.get(row.endpoint);
+  if (device !== undefined && row.attempt > 0 && device.firmwareVersion !== null && isTargetVersion(device.firmwareVersion, firmware.version)) {
+    // An earlier attempt of this campaign got it there, but its /3/0/3 arrived only after that
+    // attempt had ended (timed out while the server was down, say): the version the device
+    // reported is the proof, so it counts as updated, not as "already current".
+    await succeed(ctx, c, row, device.firmwareVersion, 'registry');
+    return false;
+  }
   if (device === undefined || (device.firmwareVersion !== null && isTargetVersion(device.firmwareVersion, firmware.version))) {
     const reason = device === undefined ? 'device-deleted' : 'already-current';
     const skipped = await writeDevice(ctx, row, { status: 'skipped', failure: reason, dueAt: null }, { endpoint: row.endpoint, type: 'device.skipped', details: { reason, attempt: row.attempt } });
     if (skipped !== undefined) await audit(ctx, ctx.systemActor, 'campaign.device.skip', row.endpoint, 'success', { campaignId: c.id, reason });
     return false;
   }
+  // Nothing is recorded for a device the driver cannot reach now (no session since a server
+  // restart, the server shutting down): it keeps its place and its attempts for a later tick.
+  if (ctx.driver.canDeliver !== undefined && !(await ctx.driver.canDeliver(row.endpoint).catch(() => false))) return false;
   const fromVersion = device.firmwareVersion;
   const packageKind = spec.packagePolicy === 'full' ? 'full' : await ctx.catalog.packageKindFor(c.firmwareId, fromVersion);
   const attempt = row.attempt + 1;
@@ -68,7 +78,7 @@ export async function startAttempt(ctx: EngineContext, c: CampaignRecord, row: C
   );
   if (started === undefined) return false;
   await audit(ctx, ctx.systemActor, 'campaign.device.attempt', row.endpoint, 'success', { campaignId: c.id, attempt, packageKind, firmwareId: c.firmwareId });
-  const request: UpdateRequest = { endpoint: row.endpoint, campaignId: c.id, attempt, firmware, packageKind, fromVersion };
+  const request: UpdateRequest = { endpoint: row.endpoint, campaignId: c.id, attempt, firmware, packageKind, fromVersion, delivery: spec.delivery ?? null };
   try {
     await ctx.driver.startUpdate(request);
   } catch (err) {
@@ -199,15 +209,7 @@ export async function applyReport(ctx: EngineContext, c: CampaignRecord, row: Ca
       const target = progressOf(c).firmware.version;
       if (isTargetVersion(report.version, target)) {
         // The proof of success: the device booted the new image and says so.
-        const done = await writeDevice(ctx, row, { status: 'succeeded', reportedVersion: report.version, dueAt: null, failure: null }, {
-          endpoint: ep,
-          type: 'device.succeeded',
-          details: { attempt, version: report.version },
-        });
-        if (done !== undefined) {
-          await audit(ctx, ctx.systemActor, 'campaign.device.succeeded', ep, 'success', { campaignId: c.id, attempt, version: report.version });
-          await publishWaveProgress(ctx, c, row.wave);
-        }
+        await succeed(ctx, c, row, report.version, 'report');
         return 'applied';
       }
       if (row.updateResult === UPDATE_RESULT.SUCCESS) {
@@ -225,7 +227,29 @@ export async function applyReport(ctx: EngineContext, c: CampaignRecord, row: Ca
   }
 }
 
-/** Fails in-flight attempts whose deadline passed, and asks the driver to drop them. */
+/**
+ * The device runs the target version: the attempt (in flight, or one that already ended) counts
+ * as succeeded. `via` says where the version came from: a driver's report of /3/0/3, or the
+ * registry, where the driver recorded a /3/0/3 read it could not hand to this attempt.
+ */
+async function succeed(ctx: EngineContext, c: CampaignRecord, row: CampaignDeviceRecord, version: string, via: 'report' | 'registry'): Promise<CampaignDeviceRecord | undefined> {
+  const done = await writeDevice(ctx, row, { status: 'succeeded', reportedVersion: version, dueAt: null, failure: null }, {
+    endpoint: row.endpoint,
+    type: 'device.succeeded',
+    details: { attempt: row.attempt, version, ...(via === 'registry' ? { via } : {}) },
+  });
+  if (done !== undefined) {
+    await audit(ctx, ctx.systemActor, 'campaign.device.succeeded', row.endpoint, 'success', { campaignId: c.id, attempt: row.attempt, version, via });
+    await publishWaveProgress(ctx, c, row.wave);
+  }
+  return done;
+}
+
+/**
+ * Fails in-flight attempts whose deadline passed, and asks the driver to drop them. A device the
+ * registry already shows on the target version succeeded: its /3/0/3 was read (and recorded)
+ * when no report could reach this attempt, e.g. while the server restarted.
+ */
 export async function expireAttempts(ctx: EngineContext, c: CampaignRecord): Promise<number> {
   let expired = 0;
   const seen = new Set<string>();
@@ -233,8 +257,13 @@ export async function expireAttempts(ctx: EngineContext, c: CampaignRecord): Pro
     // A row whose compare-and-set was lost is looked at once: whoever won decided about it.
     const due = (await ctx.store.campaigns.listDevices(c.id, { status: 'in-flight', dueBy: nowIso(ctx), limit: 100 })).filter((r) => !seen.has(`${r.endpoint}\u0000${r.attempt}`));
     if (due.length === 0) return expired;
+    const target = progressOf(c).firmware.version;
     for (const row of due) {
       seen.add(`${row.endpoint}\u0000${row.attempt}`);
+      const runs = (await ctx.store.devices.get(row.endpoint))?.firmwareVersion ?? null;
+      if (runs !== null && isTargetVersion(runs, target)) {
+        if ((await succeed(ctx, c, row, runs, 'registry')) !== undefined) continue;
+      }
       const failed = await failAttempt(ctx, c, row, { reason: 'timeout', message: `no report since the deadline ${row.dueAt}` });
       if (failed === undefined) continue;
       expired++;

@@ -6,6 +6,7 @@
  */
 import type { CampaignPackageKind } from '../../store/campaign-types.js';
 import type { FirmwareState, UpdateResult } from './object5.js';
+import type { DeliveryMethod } from './spec.js';
 
 /** The campaign's target firmware as the catalog describes it. */
 export interface CampaignFirmware {
@@ -36,6 +37,8 @@ export interface UpdateRequest {
   packageKind: CampaignPackageKind;
   /** The version the registry says the device runs now (the delta's base). */
   fromVersion: string | null;
+  /** The campaign's delivery method; null (or absent, from older callers): the driver's default. */
+  delivery?: DeliveryMethod | null;
 }
 
 export interface DeliveryDriver {
@@ -45,6 +48,13 @@ export interface DeliveryDriver {
    * DeviceReports through engine.onDeviceReport(). A rejection fails the attempt ('delivery-error').
    */
   startUpdate(request: UpdateRequest): Promise<void>;
+  /**
+   * Optional: whether the device can be reached now (e.g. it has a live DTLS session with this
+   * server). Asked before an attempt is recorded; false leaves the device waiting without using
+   * up an attempt, so a device that has not reconnected since a server restart, or a server that
+   * is shutting down, never burns retries. Errors count as false.
+   */
+  canDeliver?(endpoint: string): Promise<boolean>;
   /**
    * Optional: stop an attempt the engine gave up on (timeout, cancelled campaign), e.g. by writing
    * an empty Package URI, which resets Object 5 to Idle. Errors are recorded, not retried.

@@ -31,6 +31,9 @@ export {
 export { DEFAULT_RETRY_ON, FIRMWARE_STATE, FIRMWARE_STATE_NAMES, UPDATE_RESULT, UPDATE_RESULT_NAMES, type FirmwareState, type UpdateResult } from './object5.js';
 export { compareSemVer, parseSemVer, parseSemVerRange, satisfies, SemVerRangeSyntaxError, type SemVer, type SemVerRange } from '../semver.js';
 export {
+  DELIVERY_METHODS,
+  isDeliveryMethod,
+  type DeliveryMethod,
   isTargetVersion,
   retryDelayMs,
   scheduleAllows,

@@ -65,6 +65,20 @@ export interface CampaignInput {
   requiresApproval?: boolean;
   /** 'auto': a delta when the firmware catalog has one for the device's version; 'full': always the image. */
   packagePolicy?: 'auto' | 'full';
+  /**
+   * How the package reaches the devices: 'lwm2m-pull' (Package URI /5/0/1, CoAPs Block2),
+   * 'lwm2m-push' (Block1 write of /5/0/0) or 'https-pull' (Package URI to the server's HTTPS
+   * package listener). Absent or null: the server's default (serve setting fotaDelivery).
+   */
+  delivery?: DeliveryMethod | null;
+}
+
+/** The delivery methods a campaign can ask for (the driver decides which it offers). */
+export const DELIVERY_METHODS = ['lwm2m-pull', 'lwm2m-push', 'https-pull'] as const;
+export type DeliveryMethod = (typeof DELIVERY_METHODS)[number];
+
+export function isDeliveryMethod(value: unknown): value is DeliveryMethod {
+  return typeof value === 'string' && (DELIVERY_METHODS as readonly string[]).includes(value);
 }
 
 export interface CampaignSpec {
@@ -78,9 +92,11 @@ export interface CampaignSpec {
   attemptTimeoutMs: number;
   requiresApproval: boolean;
   packagePolicy: 'auto' | 'full';
+  /** null: the server's default method. Specs stored before this field existed read as null. */
+  delivery: DeliveryMethod | null;
 }
 
-const TOP_FIELDS = ['id', 'name', 'firmwareId', 'target', 'waves', 'successThreshold', 'errorThreshold', 'maxInFlight', 'schedule', 'retry', 'attemptTimeoutMs', 'requiresApproval', 'packagePolicy'];
+const TOP_FIELDS = ['id', 'name', 'firmwareId', 'target', 'waves', 'successThreshold', 'errorThreshold', 'maxInFlight', 'schedule', 'retry', 'attemptTimeoutMs', 'requiresApproval', 'packagePolicy', 'delivery'];
 const MAX_NAME = 255;
 const DAY_MS = 86_400_000;
 
@@ -252,6 +268,7 @@ export function validateCampaignSpec(input: unknown): { id: string | undefined; 
   const firmwareId = label(input.firmwareId, 'firmwareId');
   if (input.requiresApproval !== undefined && typeof input.requiresApproval !== 'boolean') throw new CampaignSpecError('requiresApproval', 'expected a boolean');
   if (input.packagePolicy !== undefined && input.packagePolicy !== 'auto' && input.packagePolicy !== 'full') throw new CampaignSpecError('packagePolicy', "expected 'auto' or 'full'");
+  if (input.delivery !== undefined && input.delivery !== null && !isDeliveryMethod(input.delivery)) throw new CampaignSpecError('delivery', `expected one of ${DELIVERY_METHODS.join(', ')} (or null for the server's default)`);
   const spec: CampaignSpec = {
     target: parseTarget(input.target),
     waves: parseWaves(input.waves),
@@ -263,6 +280,7 @@ export function validateCampaignSpec(input: unknown): { id: string | undefined; 
     attemptTimeoutMs: integer(input.attemptTimeoutMs, 'attemptTimeoutMs', 1000, 7 * DAY_MS, 30 * 60_000),
     requiresApproval: (input.requiresApproval as boolean | undefined) ?? false,
     packagePolicy: (input.packagePolicy as 'auto' | 'full' | undefined) ?? 'auto',
+    delivery: (input.delivery as DeliveryMethod | null | undefined) ?? null,
   };
   return { id, name, firmwareId, spec };
 }

@@ -28,6 +28,12 @@ export interface HttpsPackageServerOptions {
   resourcePath?: string;
   /** Bytes per write (default 16 KiB). */
   chunkSize?: number;
+  /**
+   * Refused TLS handshakes (unknown or closed PSK identity, no shared suite) are audited as
+   * `fota.https.handshake` deny, at most this many records a minute (default 60; the rest are
+   * counted in the next record), so a scan cannot flood the audit log.
+   */
+  maxRefusalAuditsPerMinute?: number;
 }
 
 export interface HttpsPackageServer {
@@ -45,6 +51,26 @@ export async function startHttpsPackageServer(options: HttpsPackageServerOptions
   const prefix = `/${options.resourcePath ?? 'fw'}/`;
   const chunkSize = options.chunkSize ?? 16 * 1024;
   const identities = new WeakMap<object, string>();
+  const refusedIdentity = new WeakMap<object, string>();
+  const maxAudits = options.maxRefusalAuditsPerMinute ?? 60;
+  let window = { start: 0, written: 0, suppressed: 0 };
+  const auditRefusal = (socket: object, err: Error): void => {
+    const now = Date.now();
+    if (now - window.start >= 60_000) window = { start: now, written: 0, suppressed: window.suppressed };
+    if (window.written >= maxAudits) {
+      window.suppressed++;
+      return;
+    }
+    window.written++;
+    const suppressed = window.suppressed;
+    window.suppressed = 0;
+    const identity = refusedIdentity.get(socket) ?? null;
+    const remote = (socket as { remoteAddress?: string }).remoteAddress ?? null;
+    const reason = identity !== null ? 'no open HTTPS-pull attempt for this PSK identity' : ((err as { code?: string }).code ?? 'handshake failed');
+    options.store.audit
+      .append({ actor: 'system:fota-https', action: 'fota.https.handshake', subject: identity ?? remote ?? 'unknown', outcome: 'deny', details: { identity, remote, reason, ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}) } })
+      .catch(() => undefined);
+  };
   const server: Server = createServer(
     {
       ciphers: PSK_CIPHERS,
@@ -52,7 +78,10 @@ export async function startHttpsPackageServer(options: HttpsPackageServerOptions
       minVersion: 'TLSv1.2',
       pskCallback: (socket, identity) => {
         const key = options.pskLookup(identity);
-        if (key === undefined) return null;
+        if (key === undefined) {
+          refusedIdentity.set(socket, identity);
+          return null;
+        }
         identities.set(socket, identity);
         return Buffer.from(key);
       },
@@ -100,6 +129,8 @@ export async function startHttpsPackageServer(options: HttpsPackageServerOptions
     }
     res.end();
   };
+
+  server.on('tlsClientError', (err, socket) => auditRefusal(socket, err));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -7,6 +7,12 @@
  *
  * A token names one attempt of one device: a fetch from a DTLS session whose credential belongs
  * to another device is refused (4.03) and audited, as is a fetch of an unknown or finished token.
+ *
+ * One driver offers several methods (`methods`); each attempt uses its campaign's `delivery`, or
+ * the driver's default. After a server restart an attempt still in flight in the store is
+ * adopted again when its device registers, sends a registration Update, or fetches its package:
+ * the device's /3/0/3, /5/0/5 and /5/0/3 say where it stands, and the attempt continues from
+ * there (success, Update executed, failure reported, or the download restarted).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
@@ -23,6 +29,9 @@ import type { Store } from '../../store/types.js';
 import { assertString } from '../../util/assert.js';
 import { isFirmwareState, isUpdateResult, FIRMWARE_STATE, UPDATE_RESULT } from '../campaign/object5.js';
 import type { DeliveryDriver, DeviceReport, UpdateRequest } from '../campaign/driver.js';
+import { isDeliveryMethod, isTargetVersion, type DeliveryMethod } from '../campaign/spec.js';
+import type { CampaignDeviceRecord } from '../../store/campaign-types.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { DeltaCache } from '../firmware/delta-cache.js';
 import type { FirmwareService } from '../firmware/firmware-service.js';
 import { firmwarePackage, type FirmwarePackage } from './package.js';
@@ -31,6 +40,31 @@ import { firmwarePackage, type FirmwarePackage } from './package.js';
 export const driverErrorChannel = channel('rootline:fota:driver-error');
 
 export class DeliveryError extends RootlineError {}
+
+/** The driver's own names for its methods ('pull' is LwM2M pull over CoAPs). */
+export type DriverDelivery = 'pull' | 'push' | 'https-pull';
+
+const DRIVER_DELIVERIES: readonly DriverDelivery[] = ['pull', 'push', 'https-pull'];
+
+/** A campaign's `delivery` as the driver names it. */
+export function driverDeliveryOf(method: DeliveryMethod): DriverDelivery {
+  return method === 'lwm2m-pull' ? 'pull' : method === 'lwm2m-push' ? 'push' : 'https-pull';
+}
+
+/** The public (campaign, audit) name of a driver method. */
+export function deliveryMethodOf(method: DriverDelivery): DeliveryMethod {
+  return method === 'pull' ? 'lwm2m-pull' : method === 'push' ? 'lwm2m-push' : 'https-pull';
+}
+
+/**
+ * What HTTPS pull needs from the TLS-PSK package listener: node:tls asks for a PSK synchronously,
+ * so the device's key is made available (unsealed, in memory) for the attempt's lifetime only.
+ * `grant` throws when the device has no PSK (certificate devices have no HTTPS path).
+ */
+export interface HttpsPskGrants {
+  grant(endpoint: string, until: number): Promise<void>;
+  revoke(endpoint: string): void;
+}
 
 /** Where reports go: the CampaignEngine (onDeviceReport, onDeviceVersion) has this shape. */
 export interface DeviceReportSink {
@@ -45,9 +79,17 @@ export interface Lwm2mDeliveryDriverOptions {
    * Block1; 'https-pull': Package URI to `httpsBaseUri`/fw/<token>, served by an
    * HttpsPackageServer (https-package-server.ts) over TLS-PSK.
    */
-  delivery?: 'pull' | 'push' | 'https-pull';
+  delivery?: DriverDelivery;
+  /**
+   * The methods this driver offers (default: only `delivery`); an attempt whose campaign asks for
+   * another is refused with ERR_FOTA_DELIVERY_UNSUPPORTED. The CoAPs package resource is added
+   * only when 'pull' is offered.
+   */
+  methods?: readonly DriverDelivery[];
   /** For 'https-pull': e.g. 'https://192.0.2.10:5685'. */
   httpsBaseUri?: string;
+  /** For 'https-pull' behind a TLS-PSK listener with a synchronous key cache (serve). */
+  httpsAccess?: HttpsPskGrants;
   /** Push only: largest package written to /5/0/0 (default 1 MiB, the SDK's CoAP body limit). */
   maxPushBytes?: number;
   /** The CoAPs endpoint devices reach the package on (usually the LwM2M one). */
@@ -76,6 +118,11 @@ export interface Lwm2mDeliveryDriverOptions {
 
 interface Attempt {
   readonly request: UpdateRequest;
+  readonly method: DriverDelivery;
+  /** Rebuilt from the store (after a restart), not started by this driver. */
+  readonly adopted: boolean;
+  /** The Package URI was written (or the push begun) by this driver. */
+  delivered: boolean;
   readonly token: string;
   readonly pkg: FirmwarePackage;
   readonly expiresAt: number;
@@ -95,21 +142,31 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
   readonly #byToken = new Map<string, Attempt>();
   readonly #byEndpoint = new Map<string, Attempt>();
   readonly #resource: ResourceHandle | undefined;
-  readonly #delivery: 'pull' | 'push' | 'https-pull';
+  readonly #default: DriverDelivery;
+  readonly #methods: ReadonlySet<DriverDelivery>;
   readonly #verifiedBlobs = new Set<string>();
   readonly #onRegistered: (e: { registration: { endpoint: string } }) => void;
+  readonly #onUpdated: (e: { registration: { endpoint: string } }) => void;
+  /** Per-device queue: registrations, updates and package fetches of one device are handled in order. */
+  readonly #busy = new Map<string, Promise<unknown>>();
+  #closed = false;
 
   constructor(options: Lwm2mDeliveryDriverOptions) {
     assertString(options.packageBaseUri, 'options.packageBaseUri', { max: 1024, pattern: /^coaps?:\/\/[^/]+$/ });
     this.#o = options;
     this.#path = options.resourcePath ?? 'fw';
     assertString(this.#path, 'options.resourcePath', { max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
-    this.#delivery = options.delivery ?? 'pull';
-    if (this.#delivery === 'https-pull') assertString(options.httpsBaseUri, 'options.httpsBaseUri', { max: 1024, pattern: /^https:\/\/[^/]+$/ });
+    this.#default = options.delivery ?? 'pull';
+    const methods = new Set<DriverDelivery>([this.#default, ...(options.methods ?? [])]);
+    for (const m of methods) if (!DRIVER_DELIVERIES.includes(m)) throw new InvalidArgumentError('options.methods', `expected ${DRIVER_DELIVERIES.join(', ')}, got ${JSON.stringify(m)}`);
+    this.#methods = methods;
+    if (methods.has('https-pull')) assertString(options.httpsBaseUri, 'options.httpsBaseUri', { max: 1024, pattern: /^https:\/\/[^/]+$/ });
     // Only pull needs the package resource; a push driver beside a pull driver on one endpoint must not take it.
-    this.#resource = this.#delivery === 'pull' ? options.coap.resource(`/${this.#path}/*`, { get: (req) => this.#serve(req), hidden: true }) : undefined;
-    this.#onRegistered = (e) => void this.#registered(e.registration.endpoint);
+    this.#resource = methods.has('pull') ? options.coap.resource(`/${this.#path}/*`, { get: (req) => this.#serve(req), hidden: true }) : undefined;
+    this.#onRegistered = (e) => void this.#registered(e.registration.endpoint, 'register');
+    this.#onUpdated = (e) => void this.#registered(e.registration.endpoint, 'update');
     options.lwm2m.on('registered', this.#onRegistered);
+    options.lwm2m.on('updated', this.#onUpdated);
   }
 
   /** Attempts being delivered now (for diagnostics and tests). */
@@ -117,30 +174,83 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     return this.#byEndpoint.size;
   }
 
+  /** The campaign delivery methods offered, the default first. */
+  get methods(): DeliveryMethod[] {
+    return [this.#default, ...[...this.#methods].filter((m) => m !== this.#default)].map(deliveryMethodOf);
+  }
+
+  /** Whether a campaign asking for `delivery` (null: the default) can be served. */
+  supports(delivery: DeliveryMethod | null | undefined): boolean {
+    return delivery === null || delivery === undefined || this.#methods.has(driverDeliveryOf(delivery));
+  }
+
+  #methodFor(request: Pick<UpdateRequest, 'delivery'>): DriverDelivery {
+    const wanted = request.delivery ?? null;
+    const method = wanted === null ? this.#default : driverDeliveryOf(wanted);
+    if (!this.#methods.has(method)) throw new DeliveryError('ERR_FOTA_DELIVERY_UNSUPPORTED', `delivery ${wanted} is not offered by this server (offered: ${this.methods.join(', ')})`);
+    return method;
+  }
+
+  /**
+   * Whether the device can be reached now: registered, and (for a DTLS registration) with a
+   * live session on this server. After a restart the sessions are gone until each device talks
+   * again; the engine then leaves it waiting instead of failing attempts on it.
+   */
+  async canDeliver(endpoint: string): Promise<boolean> {
+    if (this.#closed) return false;
+    const r = await this.#o.lwm2m.registration(endpoint);
+    if (r === undefined || r.peer === null) return false;
+    if (r.security === 'nosec') return true;
+    return (await this.#o.identityOf(r.peer)) !== undefined;
+  }
+
   async startUpdate(request: UpdateRequest): Promise<void> {
+    if (this.#closed) throw new DeliveryError('ERR_FOTA_DRIVER_CLOSED', 'the delivery driver is closed');
+    const method = this.#methodFor(request);
     const { endpoint } = request;
     if ((await this.#o.lwm2m.registration(endpoint)) === undefined) throw new DeliveryError('ERR_FOTA_DEVICE_NOT_REGISTERED', `${endpoint} is not registered`);
     await this.#drop(this.#byEndpoint.get(endpoint));
     const pkg = await this.#package(request);
-    const token = await this.#tokenFor(endpoint, request.campaignId, request.attempt);
-    const attempt: Attempt = { request, token, pkg, expiresAt: Date.now() + (this.#o.tokenLifetimeMs ?? 86_400_000), observations: [], executed: false, finished: false, progressStep: -1 };
-    this.#byToken.set(token, attempt);
-    this.#byEndpoint.set(endpoint, attempt);
-    const uri = `${this.#delivery === 'https-pull' ? this.#o.httpsBaseUri! : this.#o.packageBaseUri}/${this.#path}/${token}`;
+    if (this.#closed) throw new DeliveryError('ERR_FOTA_DRIVER_CLOSED', 'the delivery driver closed while the package was prepared');
+    const attempt = await this.#track(request, method, pkg, false);
     try {
-      if (this.#delivery === 'push' && pkg.size > (this.#o.maxPushBytes ?? 1 << 20)) {
+      if (method === 'push' && pkg.size > (this.#o.maxPushBytes ?? 1 << 20)) {
         throw new DeliveryError('ERR_FOTA_PACKAGE_TOO_LARGE_FOR_PUSH', `a ${pkg.size}-byte package is over the push limit; use pull`);
       }
+      if (method === 'https-pull') await this.#grantHttps(attempt);
       // Observe first, so no state change between the write and the observation is missed.
       await this.#observe(attempt);
-      if (this.#delivery !== 'push') await this.#o.lwm2m.write(endpoint, '/5/0/1', v.string(uri));
+      await this.#deliver(attempt);
     } catch (err) {
       await this.#drop(attempt);
-      await this.#audit('fota.delivery.start', endpoint, 'deny', { ...this.#ids(request), method: `lwm2m-${this.#delivery}`, reason: (err as { code?: string }).code ?? String(err) });
+      await this.#audit('fota.delivery.start', endpoint, 'deny', { ...this.#ids(request), method: deliveryMethodOf(method), reason: (err as { code?: string }).code ?? String(err) });
       throw err;
     }
-    await this.#audit('fota.delivery.start', endpoint, 'success', { ...this.#ids(request), method: `lwm2m-${this.#delivery}`, packageKind: pkg.kind, packageSize: pkg.size, firmwareId: request.firmware.id });
-    if (this.#delivery === 'push') void this.#push(attempt);
+    await this.#audit('fota.delivery.start', endpoint, 'success', { ...this.#ids(request), method: deliveryMethodOf(method), packageKind: pkg.kind, packageSize: pkg.size, firmwareId: request.firmware.id });
+  }
+
+  /** Tells the device where the package is (pull), or starts writing it (push, not awaited). */
+  async #deliver(a: Attempt): Promise<void> {
+    a.delivered = true;
+    if (a.method === 'push') {
+      void this.#push(a);
+      return;
+    }
+    const base = a.method === 'https-pull' ? this.#o.httpsBaseUri! : this.#o.packageBaseUri;
+    await this.#o.lwm2m.write(a.request.endpoint, '/5/0/1', v.string(`${base}/${this.#path}/${a.token}`));
+  }
+
+  async #grantHttps(a: Attempt): Promise<void> {
+    if (this.#o.httpsAccess === undefined) return;
+    await this.#o.httpsAccess.grant(a.request.endpoint, a.expiresAt);
+  }
+
+  async #track(request: UpdateRequest, method: DriverDelivery, pkg: FirmwarePackage, adopted: boolean): Promise<Attempt> {
+    const token = await this.#tokenFor(request.endpoint, request.campaignId, request.attempt);
+    const a: Attempt = { request, method, adopted, delivered: false, token, pkg, expiresAt: Date.now() + (this.#o.tokenLifetimeMs ?? 86_400_000), observations: [], executed: false, finished: false, progressStep: -1 };
+    this.#byToken.set(token, a);
+    this.#byEndpoint.set(request.endpoint, a);
+    return a;
   }
 
   /**
@@ -171,9 +281,11 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     await this.#audit('fota.delivery.cancel', request.endpoint, 'success', this.#ids(a.request));
   }
 
-  /** Removes the package resource and the registration listener, ends every observation. */
+  /** Refuses new attempts; removes the package resource and the listeners, ends every observation. Idempotent. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#o.lwm2m.off('registered', this.#onRegistered);
+    this.#o.lwm2m.off('updated', this.#onUpdated);
     this.#resource?.remove();
     await Promise.all([...this.#byEndpoint.values()].map((a) => this.#drop(a)));
   }
@@ -260,40 +372,61 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     return this.#keyPromise;
   }
 
-  readonly #recovering = new Map<string, Promise<Attempt | undefined>>();
-
-  #recover(endpoint: string, token: string): Promise<Attempt | undefined> {
-    const key = `${endpoint}\0${token}`;
-    let p = this.#recovering.get(key);
-    if (p === undefined) {
-      p = this.#recoverOnce(endpoint, token).finally(() => this.#recovering.delete(key));
-      this.#recovering.set(key, p);
-    }
-    return p;
+  /** Runs `fn` after everything queued for this device (registrations, updates, fetch recoveries). */
+  #exclusive<T>(endpoint: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#busy.get(endpoint) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#busy.set(endpoint, tail);
+    void tail.then(() => {
+      if (this.#busy.get(endpoint) === tail) this.#busy.delete(endpoint);
+    });
+    return run;
   }
 
-  async #recoverOnce(endpoint: string, token: string): Promise<Attempt | undefined> {
-    const given = Buffer.from(token, 'base64url');
-    for (const row of await this.#o.store.campaigns.devicesByEndpoint(endpoint)) {
-      if (row.status !== 'in-flight') continue;
-      const expected = Buffer.from(await this.#tokenFor(endpoint, row.campaignId, row.attempt), 'base64url');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) continue;
-      const campaign = await this.#o.store.campaigns.get(row.campaignId);
-      const firmware = campaign === undefined ? undefined : await this.#o.deltas.describe(campaign.firmwareId);
-      if (firmware === undefined) return undefined;
-      const request: UpdateRequest = { endpoint, campaignId: row.campaignId, attempt: row.attempt, firmware, packageKind: row.packageKind ?? 'full', fromVersion: row.fromVersion };
-      const pkg = await this.#package(request);
-      const current = this.#byEndpoint.get(endpoint);
-      if (current !== undefined && !current.finished) return current.token === token ? current : undefined;
-      const a: Attempt = { request, token, pkg, expiresAt: Date.now() + (this.#o.tokenLifetimeMs ?? 86_400_000), observations: [], executed: false, finished: false, progressStep: -1 };
-      this.#byToken.set(token, a);
-      this.#byEndpoint.set(endpoint, a);
-      await this.#audit('fota.delivery.resume', endpoint, 'success', { ...this.#ids(request), packageKind: pkg.kind });
-      // Watch Object 5 again so Downloaded still leads to the Update.
-      this.#observe(a).catch((error: unknown) => driverErrorChannel.hasSubscribers && driverErrorChannel.publish({ endpoint, error }));
-      return a;
-    }
-    return undefined;
+  /** A fetch with a token not in memory (after a restart): adopt the in-flight attempt it names. */
+  #recover(endpoint: string, token: string): Promise<Attempt | undefined> {
+    return this.#exclusive(endpoint, async () => {
+      const known = this.#byToken.get(token);
+      if (known !== undefined) return known;
+      const given = Buffer.from(token, 'base64url');
+      for (const row of await this.#o.store.campaigns.devicesByEndpoint(endpoint)) {
+        if (row.status !== 'in-flight') continue;
+        const expected = Buffer.from(await this.#tokenFor(endpoint, row.campaignId, row.attempt), 'base64url');
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) continue;
+        const a = await this.#adopt(row, 'package-fetch');
+        if (a === undefined || a.token !== token) return undefined;
+        // The device is downloading: watch Object 5 again so Downloaded still leads to the Update.
+        if (a.observations.length === 0) this.#observe(a).catch((error: unknown) => this.#driverError({ endpoint, error }));
+        return a;
+      }
+      return undefined;
+    });
+  }
+
+  /**
+   * The attempt of an in-flight campaign row, in memory again (built from the campaign and the
+   * row exactly as startUpdate built it). undefined when another attempt of the device is in
+   * memory, the firmware is gone, or the driver is closed; throws when its method is not offered.
+   */
+  async #adopt(row: CampaignDeviceRecord, why: 'registration' | 'package-fetch'): Promise<Attempt | undefined> {
+    const { endpoint } = row;
+    const same = (a: Attempt): Attempt | undefined => (a.request.campaignId === row.campaignId && a.request.attempt === row.attempt ? a : undefined);
+    const current = this.#byEndpoint.get(endpoint);
+    if (current !== undefined && !current.finished) return same(current);
+    const campaign = await this.#o.store.campaigns.get(row.campaignId);
+    const firmware = campaign === undefined ? undefined : await this.#o.deltas.describe(campaign.firmwareId);
+    if (campaign === undefined || firmware === undefined) return undefined;
+    const wanted = (campaign.spec as { delivery?: unknown }).delivery;
+    const request: UpdateRequest = { endpoint, campaignId: row.campaignId, attempt: row.attempt, firmware, packageKind: row.packageKind ?? 'full', fromVersion: row.fromVersion, delivery: isDeliveryMethod(wanted) ? wanted : null };
+    const method = this.#methodFor(request);
+    const pkg = await this.#package(request);
+    const again = this.#byEndpoint.get(endpoint);
+    if (again !== undefined && !again.finished) return same(again);
+    if (this.#closed) return undefined;
+    const a = await this.#track(request, method, pkg, true);
+    if (method === 'https-pull') await this.#grantHttps(a).catch((error: unknown) => this.#driverError({ endpoint, error }));
+    await this.#audit('fota.delivery.resume', endpoint, 'success', { ...this.#ids(request), method: deliveryMethodOf(method), packageKind: pkg.kind, trigger: why });
+    return a;
   }
 
   #progress(a: Attempt, sent: number): void {
@@ -315,6 +448,10 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     const { endpoint } = a.request;
     for (const path of ['/5/0/3', '/5/0/5']) {
       const obs = await this.#o.lwm2m.observe(endpoint, path, { onNotify: (n) => this.#notified(a, n) });
+      if (a.finished) {
+        await obs.cancel().catch(() => undefined);
+        return;
+      }
       a.observations.push(obs);
     }
   }
@@ -350,50 +487,98 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       await this.#confirm(a);
       return;
     }
+    if (a.finished) return;
     await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'result', result });
     await this.#drop(a);
   }
 
-  /** Result 1: the new version must show in /3/0/3 before the engine counts the device updated. */
-  async #confirm(a: Attempt): Promise<void> {
+  /**
+   * Result 1: the new version must show in /3/0/3 before the engine counts the device updated
+   * (`known`: already read). Reports result 1 and the version; the engine decides.
+   */
+  async #confirm(a: Attempt, known?: string): Promise<void> {
     if (a.finished) return;
     const { endpoint } = a.request;
-    let version: string | undefined;
-    try {
-      const r = await this.#o.lwm2m.read(endpoint, '/3/0/3');
-      version = stringOf(r.node);
-    } catch (err) {
-      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ endpoint, error: err });
-      return;
+    let version = known;
+    if (version === undefined) {
+      try {
+        version = stringOf((await this.#o.lwm2m.read(endpoint, '/3/0/3')).node);
+      } catch (err) {
+        this.#driverError({ endpoint, error: err });
+        return;
+      }
     }
     if (a.finished) return;
     a.finished = true;
     await this.#reportAsync({ ...this.#ids(a.request), endpoint, kind: 'result', result: UPDATE_RESULT.SUCCESS });
     if (version !== undefined) {
-      await this.#recordVersion(endpoint, version).catch((error: unknown) => driverErrorChannel.publish({ endpoint, error }));
+      await this.#recordVersion(endpoint, version).catch((error: unknown) => this.#driverError({ endpoint, error }));
       await this.#reportAsync({ ...this.#ids(a.request), endpoint, kind: 'version', version });
     }
     await this.#drop(a);
   }
 
-  /** After a reboot the device registers anew: its observations are gone, its Object 5 says how it went. */
-  async #registered(endpoint: string): Promise<void> {
-    const a = this.#byEndpoint.get(endpoint);
-    if (a === undefined || a.finished) {
-      if (this.#o.readVersionOnRegistration !== false) await this.#unattendedVersion(endpoint);
-      return;
-    }
+  /**
+   * A registration (after a reboot: observations do not survive it) or a registration Update
+   * (after a server restart the device reconnects with one). With an attempt of this driver in
+   * memory, a registration has its Object 5 inspected; without one, an attempt still in flight
+   * in the store is adopted and inspected, and any other registration only has its /3/0/3 read.
+   */
+  #registered(endpoint: string, how: 'register' | 'update'): Promise<void> {
+    return this.#exclusive(endpoint, async () => {
+      if (this.#closed) return;
+      const mine = this.#byEndpoint.get(endpoint);
+      if (mine !== undefined && !mine.finished) {
+        if (how === 'register') await this.#inspect(mine);
+        return;
+      }
+      let adopted: Attempt | undefined;
+      let inFlight = false;
+      try {
+        for (const row of await this.#o.store.campaigns.devicesByEndpoint(endpoint)) {
+          if (row.status !== 'in-flight') continue;
+          inFlight = true;
+          adopted = await this.#adopt(row, 'registration');
+          if (adopted !== undefined) break;
+        }
+      } catch (error) {
+        this.#driverError({ endpoint, error });
+      }
+      if (adopted !== undefined) await this.#inspect(adopted);
+      else if ((how === 'register' || inFlight) && this.#o.readVersionOnRegistration !== false) await this.#unattendedVersion(endpoint);
+    });
+  }
+
+  /**
+   * Where the device stands with attempt `a`, and what follows: it runs the target (success);
+   * it reports a failure (the result goes to the engine); Downloaded (Update executed);
+   * Downloading or Updating (watched); Idle with nothing to show, after the Package URI was
+   * written or the attempt was adopted (it lost the package in a reboot, or never got it): the
+   * download starts again, for the same attempt and token.
+   */
+  async #inspect(a: Attempt): Promise<void> {
+    const { endpoint } = a.request;
     try {
-      const result = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/5')).node);
-      if (result === UPDATE_RESULT.SUCCESS) return await this.#confirm(a);
-      if (result !== undefined && result !== UPDATE_RESULT.INITIAL) return await this.#result(a, result);
-      // Still under way (a reboot in the middle of nothing of ours): watch again.
+      const version = stringOf((await this.#o.lwm2m.read(endpoint, '/3/0/3')).node);
+      if (a.finished) return;
+      if (version !== undefined && isTargetVersion(version, a.request.firmware.version)) return await this.#confirm(a, version);
+      // Observations do not survive a new registration or a server restart: watch again.
       for (const o of a.observations.splice(0)) await o.cancel().catch(() => undefined);
       await this.#observe(a);
+      const result = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/5')).node);
       const state = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/3')).node);
-      if (state !== undefined) await this.#state(a, state);
+      if (a.finished) return;
+      // An adopted attempt's result 1 with another version is the last update's, not this one's.
+      if (result === UPDATE_RESULT.SUCCESS && !a.adopted) return await this.#confirm(a, version);
+      if (result !== undefined && result > UPDATE_RESULT.SUCCESS) return await this.#result(a, result);
+      if (state === undefined || !isFirmwareState(state)) return;
+      if (state !== FIRMWARE_STATE.IDLE) return await this.#state(a, state);
+      if (!a.adopted && !a.delivered) return; // startUpdate is about to write the Package URI
+      a.executed = false;
+      await this.#audit('fota.delivery.redeliver', endpoint, 'success', { ...this.#ids(a.request), method: deliveryMethodOf(a.method), reason: 'device idle without the package' });
+      await this.#deliver(a);
     } catch (err) {
-      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ endpoint, error: err });
+      this.#driverError({ endpoint, error: err });
     }
   }
 
@@ -405,7 +590,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       // The engine applies it to this device's in-flight attempts only (none: nothing changes).
       await this.#o.reports.onDeviceVersion(endpoint, version);
     } catch (err) {
-      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ endpoint, error: err });
+      this.#driverError({ endpoint, error: err });
     }
   }
 
@@ -422,7 +607,12 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     a.finished = true;
     this.#byToken.delete(a.token);
     if (this.#byEndpoint.get(a.request.endpoint) === a) this.#byEndpoint.delete(a.request.endpoint);
+    if (a.method === 'https-pull') this.#o.httpsAccess?.revoke(a.request.endpoint);
     await Promise.all(a.observations.splice(0).map((o) => o.cancel().catch(() => undefined)));
+  }
+
+  #driverError(message: Record<string, unknown>): void {
+    if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish(message);
   }
 
   #ids(r: UpdateRequest): { campaignId: string; attempt: number } {
@@ -439,7 +629,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     } catch (error) {
       // A late report of an attempt the engine already closed is refused there; that is not
       // the device's fault and must not break delivery to others.
-      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ report, error });
+      this.#driverError({ report, error });
     }
   }
 
@@ -447,7 +637,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     try {
       await this.#o.store.audit.append({ actor: AUDIT_ACTOR, action, subject, outcome, details });
     } catch (error) {
-      if (driverErrorChannel.hasSubscribers) driverErrorChannel.publish({ action, subject, error });
+      this.#driverError({ action, subject, error });
     }
   }
 }

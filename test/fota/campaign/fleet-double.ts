@@ -84,6 +84,8 @@ export class FleetDouble implements DeliveryDriver {
   report: (r: DeviceReport) => Promise<unknown> = async () => undefined;
   /** Called when a device boots a new version (tests mirror it into the device registry). */
   onVersion: (endpoint: string, version: string) => Promise<void> = async () => undefined;
+  /** Optional reachability check (DeliveryDriver.canDeliver); absent: every device is reachable. */
+  canDeliver?: (endpoint: string) => Promise<boolean>;
   readonly #sessions = new Map<string, Session>();
 
   get active(): number {

@@ -19,7 +19,10 @@ test('spec: defaults are filled in', () => {
     attemptTimeoutMs: 1_800_000,
     requiresApproval: false,
     packagePolicy: 'auto',
+    delivery: null,
   });
+  for (const delivery of ['lwm2m-pull', 'lwm2m-push', 'https-pull'] as const) assert.equal(validateCampaignSpec({ ...minimal, delivery }).spec.delivery, delivery);
+  assert.equal(validateCampaignSpec({ ...minimal, delivery: null }).spec.delivery, null);
   const full = validateCampaignSpec({ ...minimal, waves: ['1%', '10.5%', '100%'], schedule: { startAt: '2026-03-01T02:00:00+01:00', dailyWindow: { from: '22:00', to: '04:00' } }, retry: { retryOn: [8, 4, 4] } }).spec;
   assert.deepEqual(full.waves, ['1%', '10.5%', 'all']);
   assert.equal(full.schedule.startAt, '2026-03-01T01:00:00.000Z');
@@ -31,6 +34,9 @@ test('spec: every bad field is ERR_CAMPAIGN_INVALID_SPEC naming it', () => {
     [{ ...minimal, name: '' }, 'name'],
     [{ ...minimal, firmwareId: 7 }, 'firmwareId'],
     [{ ...minimal, colour: 'red' }, 'colour'],
+    [{ ...minimal, delivery: 'coap-pull' }, 'delivery'],
+    [{ ...minimal, delivery: 'HTTPS-PULL' }, 'delivery'],
+    [{ ...minimal, delivery: 1 }, 'delivery'],
     [{ ...minimal, target: 'TH-1' }, 'target'],
     [{ ...minimal, target: { model: 'TH-1', versionRange: '>=banana' } }, 'target.versionRange'],
     [{ ...minimal, target: { tags: ['a', 'a'] } }, 'target.tags[1]'],

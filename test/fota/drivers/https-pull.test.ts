@@ -26,7 +26,7 @@ test('https pull: delta and full through a campaign, a dropped connection resume
   assert.equal(rows.get('dev-https-lost')!.updateResult, 4);
   assert.equal(lost.bank.installed.version, '1.0.0');
   const starts = await w.store.audit.list({ action: 'fota.delivery.start' });
-  assert.ok(starts.some((a) => a.subject === 'dev-https' && a.details.method === 'lwm2m-https-pull'));
+  assert.ok(starts.some((a) => a.subject === 'dev-https' && a.details.method === 'https-pull'));
 });
 
 test('https pull: another device\'s token is refused with 403 and audited', async (t) => {
