@@ -37,9 +37,14 @@ export interface OnboardingConfig {
   retryAfterSeconds?: number;
   /** The LwM2M server URI written into onboarded devices' bootstrap configuration (default coaps://<device host>:<coaps port>). */
   lwm2mUri?: string;
+  /**
+   * UDP port of the registrar's own CoAPs listener (EST-coaps, RFC 9148, and constrained BRSKI)
+   * on the device host; 0 picks a free port. Absent: no CoAPs registrar (HTTPS only).
+   */
+  coapsPort?: number;
 }
 
-const KEYS = ['masa', 'manufacturers', 'approval', 'serials', 'models', 'retryAfterSeconds', 'lwm2mUri', 'justWorks'];
+const KEYS = ['masa', 'manufacturers', 'approval', 'serials', 'models', 'retryAfterSeconds', 'lwm2mUri', 'justWorks', 'coapsPort'];
 const MANUFACTURER_KEYS = ['caFile', 'masaCaFile', 'masaUrl', 'masaTlsCaFile'];
 
 function fail(where: string, source: ConfigSource, message: string): never {
@@ -116,6 +121,11 @@ export function parseOnboardingConfig(raw: unknown, baseDir: string, source: Con
   if (o.lwm2mUri !== undefined) {
     if (typeof o.lwm2mUri !== 'string' || !/^coaps:\/\/[^\s/]{1,250}$/.test(o.lwm2mUri)) fail('.lwm2mUri', source, 'expected coaps://host:port');
     out.lwm2mUri = o.lwm2mUri;
+  }
+  if (o.coapsPort !== undefined) {
+    const n = o.coapsPort;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65_535) fail('.coapsPort', source, 'expected a port number 0..65535 (0: any free port)');
+    out.coapsPort = n;
   }
   return out;
 }

@@ -180,6 +180,8 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
   if (typeof options.idevidDir !== 'string' || options.idevidDir.length === 0) throw new InvalidArgumentError('idevidDir', 'expected a directory');
   const { host, port } = parseCoapsRegistrarUrl(options.registrarUrl);
+  // The HTTPS pledge's hook for more requests on its LDevID connection has no CoAPs form yet.
+  if ((options as { afterEnrollment?: unknown }).afterEnrollment !== undefined) throw new InvalidArgumentError('afterEnrollment', 'not available over CoAPs; ask the registrar over HTTPS or pass the bootstrap server explicitly');
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxPending = options.maxPendingAttempts ?? 10;
   const maxRetryAfter = options.maxRetryAfterSeconds ?? 3600;
