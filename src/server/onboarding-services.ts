@@ -21,6 +21,8 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { keyObjectSigner, keyStoreSigner } from '../crypto/signer.js';
 import type { KeyStore } from '../crypto/keystore/types.js';
+import { inProcessConstrainedMasaClient } from '../onboarding/coaps/constrained-masa-client.js';
+import { startRegistrarCoaps, type RegistrarCoapsServer } from '../onboarding/coaps/registrar-server.js';
 import { openFactory, type Factory } from '../onboarding/factory.js';
 import { masaRoutes } from '../onboarding/http/masa-routes.js';
 import { createDecommissioner, type Decommissioner } from '../onboarding/decommission.js';
@@ -36,6 +38,7 @@ import { createRegistrar, type ManufacturerTrust, type Registrar } from '../onbo
 import { registrarRoutes } from '../onboarding/registrar/routes.js';
 import { CertificateAuthority, createRootCa, decodePem, domainCaPolicy, encodePem, parseCertificate, parsePem, type CaState, type ParsedCertificate } from '../pki/index.js';
 import type { Store } from '../store/types.js';
+import { HandshakeAuditor } from './handshake-audit.js';
 import type { Listener, ListenerAddress } from './listeners.js';
 import type { OnboardingConfig } from './onboarding-config.js';
 
@@ -80,6 +83,12 @@ export interface OnboardingServices {
   /** Path of the domain CA certificate (PEM). */
   readonly domainCaFile: string;
   readonly listener: Listener;
+  /**
+   * The registrar's CoAPs listener ('brski-coaps': EST-coaps + constrained BRSKI), when
+   * `onboarding.coapsPort` is set; `registrarCoaps` is its server once started.
+   */
+  readonly coapsListener: Listener | undefined;
+  readonly registrarCoaps: () => RegistrarCoapsServer | undefined;
 }
 
 function writeAtomically(file: string, data: string | Uint8Array, mode = 0o644): void {
@@ -168,6 +177,21 @@ function routingMasaClient(local: { factory: Factory; masa: Masa } | undefined, 
   };
 }
 
+/**
+ * The MASA client of constrained pledges: COSE vouchers from the MASA in this process. A remote
+ * MASA is asked for CMS by the HTTPS client, so constrained pledges of other manufacturers are
+ * refused (ERR_REGISTRAR_MASA_FAILED) until that client can ask for application/voucher+cose.
+ */
+function routingConstrainedMasaClient(local: { factory: Factory; masa: Masa } | undefined): MasaClient {
+  const inProcess = local === undefined ? undefined : inProcessConstrainedMasaClient(local.masa);
+  return {
+    async requestVoucher(call) {
+      if (inProcess !== undefined && call.masaUrl === local!.factory.masaUrl) return inProcess.requestVoucher(call);
+      throw new MasaFailedError(`constrained (COSE) vouchers come only from the MASA in this process; ${call.masaUrl} is not it`);
+    },
+  };
+}
+
 export async function startOnboardingServices(o: OnboardingServicesOptions): Promise<OnboardingServices> {
   const dir = join(o.dataDir, ONBOARDING_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -203,6 +227,8 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     ownership,
     manufacturers,
     masaClient: routingMasaClient(local, tlsAnchors),
+    // Constrained pledges (CoAPs) get COSE vouchers; see routingConstrainedMasaClient.
+    constrainedMasaClient: routingConstrainedMasaClient(local),
     policy: {
       approval: o.config.approval,
       ...(o.config.serials !== undefined ? { serials: o.config.serials } : {}),
@@ -275,7 +301,47 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       await stopApp?.();
     },
   };
-  return { registrar, decommissioner, api, pinTransfers, justWorks, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener };
+  // EST-coaps and constrained BRSKI on their own port (onboarding/coaps/README.md says why not on
+  // the LwM2M CoAPs listener): the registrar certificate as DTLS identity, IDevIDs taken provisionally.
+  let coapsServer: RegistrarCoapsServer | undefined;
+  let coapsAuditor: HandshakeAuditor | undefined;
+  const coapsPort = o.config.coapsPort;
+  const coapsListener: Listener | undefined =
+    coapsPort === undefined
+      ? undefined
+      : {
+          name: 'brski-coaps',
+          async start() {
+            const auditor = new HandshakeAuditor((entry) => o.store.audit.append({ ...entry, action: entry.action.replace(/^dtls\./, 'registrar.dtls.') }), {
+              onError: (err) => o.logger.error({ err }, 'writing a registrar DTLS handshake audit record failed'),
+            });
+            coapsAuditor = auditor;
+            coapsServer = await startRegistrarCoaps({
+              host: o.host,
+              port: coapsPort,
+              registrar,
+              identity: { signer: keyObjectSigner(key), chain: [certificate.der, ca.certificate.der] },
+              onHandshake: (e) =>
+                auditor.record({
+                  outcome: e.outcome,
+                  credential: e.credential,
+                  identity: e.identity,
+                  ...(e.peer !== undefined ? { peer: e.peer } : {}),
+                  ...(e.reason !== undefined ? { reason: e.reason } : {}),
+                  ...(e.cipherSuite !== undefined ? { cipherSuite: e.cipherSuite } : {}),
+                }),
+            });
+            const { host, port } = coapsServer.address;
+            return { host, port, url: `coaps://${host.includes(':') ? `[${host}]` : host}:${port}` };
+          },
+          async stop() {
+            await coapsServer?.close();
+            coapsServer = undefined;
+            await coapsAuditor?.close();
+            coapsAuditor = undefined;
+          },
+        };
+  return { registrar, decommissioner, api, pinTransfers, justWorks, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener, coapsListener, registrarCoaps: () => coapsServer };
 }
 
 /**

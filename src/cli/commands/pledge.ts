@@ -68,10 +68,11 @@ function registrarUrl(command: string, raw: string | undefined): string {
   } catch {
     throw new UsageError(command, `--registrar: not a URL: ${JSON.stringify(raw)}`);
   }
-  // RFC 8995 §5.1: the pledge talks to the registrar over TLS only.
-  if (url.protocol !== 'https:') throw new UsageError(command, `--registrar: expected an https:// URL, got ${JSON.stringify(raw)}`);
-  if (url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) throw new UsageError(command, '--registrar: expected https://host:port with no path, query or fragment');
-  return url.origin;
+  // RFC 8995 §5.1: the pledge talks to the registrar over TLS only (or DTLS: coaps://, RFC 9148).
+  if (url.protocol !== 'https:' && url.protocol !== 'coaps:') throw new UsageError(command, `--registrar: expected an https:// or coaps:// URL, got ${JSON.stringify(raw)}`);
+  if (url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) throw new UsageError(command, '--registrar: expected https://host:port or coaps://host:port with no path, query or fragment');
+  // URL.origin is "null" for coaps: (not a special scheme), so it is rebuilt.
+  return url.protocol === 'coaps:' ? `coaps://${url.host}` : url.origin;
 }
 
 export const pledge: Command = {
@@ -89,7 +90,9 @@ by the pinned domain), registration with the LwM2M server it provisions, and the
 registered (answering the server) until Ctrl-C, when it de-registers.
   --idevid <dir>               directory with idevid.pem, idevid.key, idevid-chain.pem, masa-ca.pem
                                (what 'rootline factory mint' writes)
-  --registrar <url>            https://host:port of the registrar (rootline serve's EST listener)
+  --registrar <url>            https://host:port of the registrar (rootline serve's EST listener),
+                               or coaps://host:port for constrained BRSKI + EST-coaps (RFC 9148;
+                               serve's brski-coaps listener): COSE voucher, written as voucher.cose
   --out <dir>                  where ldevid.pem, ldevid-chain.pem, ldevid.key (mode 0600),
                                domain-ca.pem and voucher.cms are written (default: the --idevid
                                directory); existing files are never overwritten

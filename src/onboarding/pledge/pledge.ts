@@ -25,6 +25,7 @@ import { encodeStatusTelemetry } from '../registrar/status-telemetry.js';
 import { PledgePendingError, PledgeProtocolError, RegistrarNotPinnedError } from '../registrar/errors.js';
 import { verifyVoucher, type VerifiedVoucher } from '../signed-voucher.js';
 import { createPledgeVoucherRequest } from '../voucher-requests.js';
+import { runCoapsPledge } from './coaps-transport.js';
 import { exchange, openTls, protocolError, serverCertificateOf, type TlsTarget } from './transport.js';
 
 const VOUCHER_CMS = 'application/voucher-cms+json';
@@ -94,6 +95,8 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   } catch (err) {
     throw new InvalidArgumentError('registrarUrl', 'expected an https:// URL', { cause: err });
   }
+  // Constrained BRSKI + EST-coaps (RFC 9148) for coaps:// registrars: coaps-transport.ts.
+  if (url.protocol === 'coaps:') return runCoapsPledge(options);
   if (url.protocol !== 'https:') throw new InvalidArgumentError('registrarUrl', 'BRSKI runs over HTTPS (RFC 8995 §5.1)');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port === '' ? 443 : Number(url.port);
