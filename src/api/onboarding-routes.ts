@@ -54,7 +54,7 @@ export interface DecommissionView {
   registrationDeleted: boolean;
   bootstrapConfigDeleted: boolean;
   credentialsRemoved: number;
-  masaClaim: 'released' | 'owner-must-release' | 'not-brski';
+  masaClaim: 'released' | 'pending' | 'not-owned' | 'owner-must-release' | 'not-brski';
   ownershipState: string;
 }
 
@@ -104,7 +104,7 @@ export const decommissionSchema = {
     registrationDeleted: { type: 'boolean' },
     bootstrapConfigDeleted: { type: 'boolean' },
     credentialsRemoved: { type: 'integer' },
-    masaClaim: { type: 'string', enum: ['released', 'owner-must-release', 'not-brski'], description: "'owner-must-release': the manufacturer's MASA is not reachable from this server; release the claim there." },
+    masaClaim: { type: 'string', enum: ['released', 'pending', 'not-owned', 'owner-must-release', 'not-brski'], description: "'pending': the remote MASA was not reachable; the release is queued and retried. 'not-owned': the MASA says this domain holds no claim. 'owner-must-release': no MASA is known for the device here; release the claim there." },
     ownershipState: { type: 'string' },
   },
 } as const;

@@ -14,6 +14,7 @@ import { DEVICE_COMMANDS } from './commands/device.js';
 import { DEVICE_OBJECT_COMMANDS } from './commands/device-objects.js';
 import { FACTORY_COMMANDS } from './commands/factory.js';
 import { FIRMWARE_COMMANDS } from './commands/firmware.js';
+import { MASA_COMMANDS } from './commands/masa.js';
 import { ONBOARDING_COMMANDS } from './commands/onboarding.js';
 import { pledge } from './commands/pledge.js';
 import { serve } from './commands/serve.js';
@@ -21,7 +22,7 @@ import { sim } from './commands/sim.js';
 import { UsageError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 
-export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...DEVICE_OBJECT_COMMANDS, ...AUDIT_COMMANDS, ...FIRMWARE_COMMANDS, ...CAMPAIGN_COMMANDS, ...FACTORY_COMMANDS, ...COAP_COMMANDS, sim, ...ONBOARDING_COMMANDS, pledge];
+export const COMMANDS: readonly Command[] = [serve, ...DEVICE_COMMANDS, ...DEVICE_OBJECT_COMMANDS, ...AUDIT_COMMANDS, ...FIRMWARE_COMMANDS, ...CAMPAIGN_COMMANDS, ...FACTORY_COMMANDS, ...MASA_COMMANDS, ...COAP_COMMANDS, sim, ...ONBOARDING_COMMANDS, pledge];
 
 /** Command groups ('device', 'audit', 'coap') and their subcommands. */
 function groups(): Map<string, Command[]> {

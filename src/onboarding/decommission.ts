@@ -8,9 +8,12 @@
  *   2. revoke its LDevIDs at the domain CA (`cessationOfOperation`), persist the CA state, sign
  *      and publish a new CRL;
  *   3. delete its LwM2M registration, bootstrap configuration and credentials;
- *   4. release the MASA claim with a voucher request signed by this registrar (RFC 8995 §5.5
- *      format; the MASA checks that the signer's domain is the owner) — or, when no MASA is
- *      reachable from here, record that the owner must release it at the manufacturer;
+ *   4. release the MASA claim with a release request signed by this registrar (RFC 8995 §5.5
+ *      voucher-request format with created-on and a nonce; the MASA checks that the signer's
+ *      domain is the owner): at the MASA in this process, or over HTTPS at the remote MASA that
+ *      vouched for the device. A remote MASA that cannot be reached (or fails) does not hold the
+ *      decommission up: the release is kept as a durable pending row (store.masa) and retried
+ *      with backoff until the MASA answers. With no MASA known, the owner is told to release it;
  *   5. ownership `decommission` → DECOMMISSIONED through the ownership service.
  *
  * Access is withdrawn first (revocation cannot be undone, and a device cut off but still
@@ -19,6 +22,7 @@
  * the step) the same call finishes the job instead of leaving a half-decommissioned device.
  */
 import { InvalidArgumentError, isRootlineError, RootlineError } from '../errors.js';
+import type { MasaRepository } from '../store/masa-types.js';
 import type { Signer } from '../crypto/keystore/types.js';
 import { parseCertificate, type CaState, type CertificateAuthority, type CertificateInput } from '../pki/index.js';
 import type { AuditLog, BootstrapConfigRepository, DeviceRecord, DeviceRepository, RegistrationRepository } from '../store/types.js';
@@ -26,7 +30,9 @@ import { UnknownDeviceError } from './errors.js';
 import { auditText } from './masa-registry.js';
 import { nextOwnershipState } from './ownership.js';
 import type { OwnershipService } from './ownership-service.js';
-import { signVoucherRequest } from './signed-voucher.js';
+import { MasaFailedError } from './registrar/errors.js';
+import type { MasaClient } from './registrar/masa-client.js';
+import { createReleaseRequest } from './voucher-requests.js';
 
 export interface DecommissionerOptions {
   store: { devices: DeviceRepository; registrations: RegistrationRepository; bootstrapConfigs: BootstrapConfigRepository };
@@ -42,11 +48,31 @@ export interface DecommissionerOptions {
    * release the claim at the manufacturer.
    */
   releaseClaim?: (serial: string, request: Uint8Array) => Promise<'released' | undefined>;
+  /**
+   * The remote MASA path, tried when `releaseClaim` is absent or answers undefined: `client`
+   * posts the release to `masaUrlFor(serial)` (the MASA that vouched for the device); `pending`
+   * (store.masa) keeps releases that could not be delivered, retried every `retryIntervalMs`
+   * (default 60 s; 0: only when retryPendingReleases() is called) with exponential backoff.
+   */
+  remoteMasa?: {
+    client: MasaClient;
+    masaUrlFor: (serial: string) => Promise<string | undefined>;
+    pending: MasaRepository;
+    retryIntervalMs?: number;
+    /** First retry delay, doubled per failure up to maxBackoffMs (defaults 30 s, 6 h). */
+    initialBackoffMs?: number;
+    maxBackoffMs?: number;
+  };
   /** Days until the CRL's nextUpdate (default 7). */
   crlNextUpdateDays?: number;
 }
 
-export type MasaClaimOutcome = 'released' | 'owner-must-release' | 'not-brski';
+/**
+ * released: the MASA released it; pending: the remote MASA was not reachable, the release is
+ * queued and retried; not-owned: the MASA says this domain holds no claim (released before, or
+ * never ours); owner-must-release: no MASA is known from here; not-brski: nothing to release.
+ */
+export type MasaClaimOutcome = 'released' | 'pending' | 'not-owned' | 'owner-must-release' | 'not-brski';
 
 export interface DecommissionResult {
   endpoint: string;
@@ -63,6 +89,10 @@ export interface Decommissioner {
   decommissionDevice(request: { endpoint: string; actor: string }): Promise<DecommissionResult>;
   /** The domain CA's current CRL (DER): the one signed at the last revocation, else a fresh one. */
   currentCrl(): Promise<Uint8Array>;
+  /** Tries every pending remote release that is due now; what happened to each. */
+  retryPendingReleases(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>>;
+  /** Stops the retry timer (pending rows stay for the next start). */
+  close(): void;
 }
 
 interface Progress {
@@ -106,6 +136,88 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
   async function step(actor: string, endpoint: string, name: string, details: Record<string, unknown>): Promise<void> {
     await audit.append({ actor, action: `onboarding.decommission.${name}`, subject: endpoint, outcome: 'success', details });
   }
+
+  /** A fresh, signed release request: created-on now and a nonce of its own (the MASA answers each once). */
+  function releaseRequest(serial: string): Promise<Uint8Array> {
+    return createReleaseRequest({ serialNumber: serial, signer: registrar.signer, certificates: [registrar.certificate, ...registrar.chain] });
+  }
+
+  const remote = options.remoteMasa;
+  const initialBackoff = remote?.initialBackoffMs ?? 30_000;
+  const maxBackoff = remote?.maxBackoffMs ?? 6 * 3600_000;
+
+  /** One delivery attempt to the remote MASA: released, not-owned (it says so), or failed (retry). */
+  async function deliver(serial: string, masaUrl: string): Promise<{ outcome: 'released' | 'not-owned' } | { outcome: 'failed'; error: string; masaStatus: number | null; masaCode: string | null }> {
+    try {
+      await remote!.client.releaseClaim!({ masaUrl, serialNumber: serial, request: await releaseRequest(serial) });
+      return { outcome: 'released' };
+    } catch (err) {
+      if (!(err instanceof MasaFailedError)) throw err;
+      // The MASA answered that this domain holds no claim: after a lost answer to an earlier
+      // attempt that is the release itself; either way there is nothing left for us to release.
+      if (err.masaCode === 'ERR_ONBOARDING_NOT_OWNER' || err.masaCode === 'ERR_ONBOARDING_UNKNOWN_DEVICE') return { outcome: 'not-owned' };
+      return { outcome: 'failed', error: auditText(err.message, 300), masaStatus: err.masaStatus ?? null, masaCode: err.masaCode ?? null };
+    }
+  }
+
+  async function releaseRemotely(serial: string, endpoint: string, actor: string): Promise<{ outcome: MasaClaimOutcome; details: Record<string, unknown> }> {
+    if (remote === undefined || remote.client.releaseClaim === undefined) return { outcome: 'owner-must-release', details: {} };
+    const masaUrl = await remote.masaUrlFor(serial);
+    if (masaUrl === undefined) return { outcome: 'owner-must-release', details: {} };
+    const result = await deliver(serial, masaUrl);
+    if (result.outcome !== 'failed') {
+      await remote.pending.deletePendingRelease(serial);
+      return { outcome: result.outcome, details: { masaUrl } };
+    }
+    const nextAttemptAt = new Date(Date.now() + initialBackoff).toISOString();
+    await remote.pending.putPendingRelease({ serial, endpoint, masaUrl, lastError: result.error, nextAttemptAt });
+    await audit.append({ actor, action: 'onboarding.decommission.masa.pending', subject: endpoint, outcome: 'failure', details: { serialNumber: serial, masaUrl, reason: result.error, masaStatus: result.masaStatus, masaCode: result.masaCode, nextAttemptAt } });
+    return { outcome: 'pending', details: { masaUrl, nextAttemptAt } };
+  }
+
+  let retrying: Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>> | undefined;
+  async function retryDue(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>> {
+    if (remote === undefined || remote.client.releaseClaim === undefined) return [];
+    const out: Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }> = [];
+    for (const row of await remote.pending.duePendingReleases(new Date().toISOString(), 100)) {
+      const result = await deliver(row.serial, row.masaUrl);
+      if (result.outcome === 'failed') {
+        const delay = Math.min(maxBackoff, initialBackoff * 2 ** Math.min(row.attempts + 1, 30));
+        const nextAttemptAt = new Date(Date.now() + delay).toISOString();
+        await remote.pending.retryPendingReleaseLater(row.serial, result.error, nextAttemptAt);
+        await audit.append({ actor: 'system', action: 'onboarding.decommission.masa.retry', subject: row.endpoint, outcome: 'failure', details: { serialNumber: row.serial, masaUrl: row.masaUrl, attempts: row.attempts + 1, reason: result.error, masaStatus: result.masaStatus, masaCode: result.masaCode, nextAttemptAt } });
+        out.push({ serial: row.serial, outcome: 'pending' });
+        continue;
+      }
+      await remote.pending.deletePendingRelease(row.serial);
+      const device = await store.devices.get(row.endpoint);
+      const progress = device?.attributes.decommission as Progress | undefined;
+      if (device !== undefined && progress !== undefined && progress.masaClaim === 'pending') {
+        await store.devices.update(row.endpoint, { attributes: { ...device.attributes, decommission: { ...progress, masaClaim: result.outcome } } });
+      }
+      await audit.append({ actor: 'system', action: 'onboarding.decommission.masa.retry', subject: row.endpoint, outcome: 'success', details: { serialNumber: row.serial, masaUrl: row.masaUrl, masaClaim: result.outcome, attempts: row.attempts + 1 } });
+      out.push({ serial: row.serial, outcome: result.outcome });
+    }
+    return out;
+  }
+  function retryPendingReleases(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>> {
+    // One pass at a time: the timer and a caller never deliver the same row twice at once.
+    retrying ??= retryDue().finally(() => {
+      retrying = undefined;
+    });
+    return retrying;
+  }
+  const interval = remote?.retryIntervalMs ?? 60_000;
+  const timer =
+    remote !== undefined && interval > 0
+      ? setInterval(() => {
+          retryPendingReleases().catch(async (err: unknown) => {
+            // A closed store during shutdown, a database outage: the rows stay; say so once per pass.
+            await audit.append({ actor: 'system', action: 'onboarding.decommission.masa.retry', subject: 'pending-releases', outcome: 'failure', details: { code: err instanceof RootlineError ? err.code : 'ERR_INTERNAL', reason: auditText(err instanceof Error ? err.message : String(err), 300) } }).catch(() => undefined);
+          });
+        }, interval)
+      : undefined;
+  timer?.unref();
 
   async function run(endpoint: string, actor: string): Promise<DecommissionResult> {
     let stage = 'check';
@@ -151,13 +263,17 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
       stage = 'masa';
       const serial = typeof device.attributes.serialNumber === 'string' ? device.attributes.serialNumber : undefined;
       let masaClaim: MasaClaimOutcome;
-      if (progress.masaClaim !== undefined && progress.masaClaim !== 'owner-must-release') masaClaim = progress.masaClaim;
+      let masaDetails: Record<string, unknown> = {};
+      if (progress.masaClaim !== undefined && progress.masaClaim !== 'owner-must-release' && progress.masaClaim !== 'pending') masaClaim = progress.masaClaim;
       else if (device.attributes.onboarding !== 'brski' || serial === undefined) masaClaim = 'not-brski';
       else {
-        // RFC 8995 §5.5 voucher-request format; the MASA takes the owner from the carried domain CA.
-        const request = await signVoucherRequest({ serialNumber: serial, createdOn: new Date() }, { signer: registrar.signer, certificates: [registrar.certificate, ...registrar.chain] });
-        const answer = options.releaseClaim === undefined ? undefined : await options.releaseClaim(serial, request);
-        masaClaim = answer === 'released' ? 'released' : 'owner-must-release';
+        const answer = options.releaseClaim === undefined ? undefined : await options.releaseClaim(serial, await releaseRequest(serial));
+        if (answer === 'released') masaClaim = 'released';
+        else {
+          const remote = await releaseRemotely(serial, endpoint, actor);
+          masaClaim = remote.outcome;
+          masaDetails = remote.details;
+        }
       }
       progress.masaClaim = masaClaim;
       const current = (await store.devices.get(endpoint)) ?? device;
@@ -167,8 +283,14 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
         action: 'onboarding.decommission.masa',
         subject: endpoint,
         // 'allow' rather than success when nothing was released: the claim stays with this domain until the owner asks the manufacturer.
-        outcome: masaClaim === 'owner-must-release' ? 'allow' : 'success',
-        details: { masaClaim, serialNumber: serial ?? null, ...(masaClaim === 'owner-must-release' ? { note: "the manufacturer's MASA is not reachable from this server: release the claim there (owner-signed release request)" } : {}) },
+        outcome: masaClaim === 'owner-must-release' || masaClaim === 'pending' ? 'allow' : 'success',
+        details: {
+          masaClaim,
+          serialNumber: serial ?? null,
+          ...masaDetails,
+          ...(masaClaim === 'owner-must-release' ? { note: "no MASA is known for this device here: release the claim at the manufacturer's MASA (owner-signed release request)" } : {}),
+          ...(masaClaim === 'pending' ? { note: 'the MASA was not reachable: the release is queued and retried' } : {}),
+        },
       });
 
       stage = 'ownership';
@@ -202,6 +324,10 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
     },
     async currentCrl() {
       return latestCrl ?? signCrl();
+    },
+    retryPendingReleases,
+    close() {
+      if (timer !== undefined) clearInterval(timer);
     },
   };
 }

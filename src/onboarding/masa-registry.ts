@@ -1,18 +1,16 @@
 /**
- * What the MASA remembers per device: that it was minted (and with which IDevID), who owns it
- * now, which voucher-request nonces it has answered, and the request audit log the owner may
- * fetch (RFC 8995 §5.8). The MasaRegistry interface is what the MASA depends on; the one
- * implementation here keeps everything in the store's settings table as small JSON documents, so
- * it runs on SQLite and PostgreSQL without a schema change.
+ * The devices a MASA vouches for: that each was minted, and with which IDevID. Written once by
+ * the factory line (`rootline factory mint`), read by every MASA node. Kept in the store's
+ * settings table as small JSON documents, so it runs on SQLite and PostgreSQL alike.
  *
- * Consistency: every read-modify-write goes through one in-process queue, which makes "first
- * claim wins" exact for a single MASA process. Several MASA processes on one PostgreSQL would
- * need a compare-and-set in the database (a migration with a claims table); see README.
+ * Ownership (claims), used nonces and the RFC 8995 §5.8.1 request log are *not* here: they live
+ * in the store's MASA tables (store.masa, migration 6), where claiming is one atomic statement so
+ * several MASA nodes on one PostgreSQL agree (see masa.ts).
  */
-import { createHash } from 'node:crypto';
 import type { SettingsRepository } from '../store/types.js';
 import { DeviceExistsError, FactoryStateError } from './errors.js';
 
+/** A claim as an earlier rootline kept it inside the device record (read only, to carry it over). */
 export interface MasaOwner {
   /** RFC 8995 §5.8.2 domainID of the pinned domain certificate (base64). */
   domainId: string;
@@ -30,6 +28,10 @@ export interface MasaDeviceRecord {
   /** The IDevID's authorityKeyIdentifier, hex (RFC 8366 idevid-issuer). */
   idevidIssuerKeyId?: string;
   mintedAt: string;
+  /**
+   * Legacy: where rootline before migration 6 kept the owner. Never written now; a MASA that
+   * finds it and no claim row for the serial carries it into store.masa once.
+   */
   owner?: MasaOwner;
 }
 
@@ -43,19 +45,11 @@ export interface MasaAuditEvent {
   truncated: string;
 }
 
+/** The minted devices. */
 export interface MasaRegistry {
   getDevice(serial: string): Promise<MasaDeviceRecord | undefined>;
   /** Throws ERR_ONBOARDING_DEVICE_EXISTS when the serial is taken. */
   addDevice(record: MasaDeviceRecord): Promise<void>;
-  /**
-   * Sets the owner only if the current owner's domainId equals `expectedDomainId` (undefined =
-   * unowned). Returns false, changing nothing, when it does not.
-   */
-  compareAndSetOwner(serial: string, expectedDomainId: string | undefined, owner: MasaOwner | undefined): Promise<boolean>;
-  /** Remembers a nonce for a serial; false if it was seen before (a replay). */
-  rememberNonce(serial: string, nonce: Uint8Array): Promise<boolean>;
-  appendAuditEvent(serial: string, event: MasaAuditEvent): Promise<void>;
-  auditEvents(serial: string): Promise<MasaAuditEvent[]>;
 }
 
 /**
@@ -77,19 +71,16 @@ export function auditText(value: string, max = 255): string {
   return out;
 }
 
-/** Most audit events kept per device; older ones are dropped (and the truncation counted). */
+/** Most request-log events answered per device: the newest; older ones are counted in `truncation`. */
 export const MAX_AUDIT_EVENTS_PER_DEVICE = 1000;
 
 const DEVICE_PREFIX = 'masa.device.';
-const NONCE_PREFIX = 'masa.nonce.';
-const AUDIT_PREFIX = 'masa.auditlog.';
 
-interface StoredAuditLog {
-  events: MasaAuditEvent[];
-  dropped: number;
-}
-
-/** A MasaRegistry over the store's settings table. */
+/**
+ * A MasaRegistry over the store's settings table. addDevice is check-then-set, serialised in
+ * this process: minting runs on one factory line; two lines minting the same serial into one
+ * database at the same instant are not guarded against (serials come from one numbering plan).
+ */
 export function settingsMasaRegistry(settings: SettingsRepository): MasaRegistry {
   let queue: Promise<unknown> = Promise.resolve();
   const serialised = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -114,34 +105,5 @@ export function settingsMasaRegistry(settings: SettingsRepository): MasaRegistry
         if ((await settings.get(DEVICE_PREFIX + record.serial)) !== undefined) throw new DeviceExistsError(record.serial);
         await settings.set(DEVICE_PREFIX + record.serial, JSON.stringify(record));
       }),
-    compareAndSetOwner: (serial, expected, owner) =>
-      serialised(async () => {
-        const record = await readJson<MasaDeviceRecord>(DEVICE_PREFIX + serial);
-        if (record === undefined || record.owner?.domainId !== expected) return false;
-        const next: MasaDeviceRecord = { ...record };
-        if (owner === undefined) delete next.owner;
-        else next.owner = owner;
-        await settings.set(DEVICE_PREFIX + serial, JSON.stringify(next));
-        return true;
-      }),
-    rememberNonce: (serial, nonce) =>
-      serialised(async () => {
-        // Hashed: the key length stays fixed whatever the nonce, and no raw request data lands in keys.
-        const key = `${NONCE_PREFIX}${serial}.${createHash('sha256').update(nonce).digest('hex')}`;
-        if ((await settings.get(key)) !== undefined) return false;
-        await settings.set(key, new Date().toISOString());
-        return true;
-      }),
-    appendAuditEvent: (serial, event) =>
-      serialised(async () => {
-        const log = (await readJson<StoredAuditLog>(AUDIT_PREFIX + serial)) ?? { events: [], dropped: 0 };
-        log.events.push(event);
-        while (log.events.length > MAX_AUDIT_EVENTS_PER_DEVICE) {
-          log.events.shift();
-          log.dropped++;
-        }
-        await settings.set(AUDIT_PREFIX + serial, JSON.stringify(log));
-      }),
-    auditEvents: async (serial) => (await readJson<StoredAuditLog>(AUDIT_PREFIX + serial))?.events ?? [],
   };
 }

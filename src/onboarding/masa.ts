@@ -15,12 +15,19 @@
  *      signed the registrar request;
  *   5. ownership: first claim wins; a device owned by another domain is refused until released;
  *   6. replay: a (serial, nonce) pair is answered once.
+ *
+ * Claims, used nonces and the request log live in the store (store.masa): the claim itself is one
+ * atomic statement, so any number of MASA nodes sharing one PostgreSQL agree on the owner. The
+ * owner is the SHA-256 of the pinned domain certificate's public key (SPKI), never the domainID
+ * alone: a subjectKeyIdentifier is whatever the certificate says, and anyone can mint a CA that
+ * says someone else's.
  */
 import { createHash } from 'node:crypto';
 import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import { readOuterSequence } from '../pki/der.js';
 import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
+import type { MasaClaimRecord, MasaRepository } from '../store/masa-types.js';
 import type { AuditLog } from '../store/types.js';
 import { signConstrainedVoucher } from './constrained-voucher.js';
 import {
@@ -34,14 +41,17 @@ import {
   UntrustedPledgeError,
   UntrustedVoucherSignerError,
 } from './errors.js';
-import { auditText, SERIAL_NUMBER_PATTERN, type MasaAuditEvent, type MasaDeviceRecord, type MasaRegistry } from './masa-registry.js';
+import { auditText, MAX_AUDIT_EVENTS_PER_DEVICE, SERIAL_NUMBER_PATTERN, type MasaAuditEvent, type MasaDeviceRecord, type MasaRegistry } from './masa-registry.js';
 import { openSignedVoucherRequest, signVoucher, type OpenedVoucherRequest } from './signed-voucher.js';
 import { formatDateAndTime, type Voucher, type VoucherAssertion } from './voucher.js';
 
 export type VoucherFormat = 'cms' | 'cose';
 
 export interface MasaOptions {
+  /** The minted devices (written by the factory). */
   registry: MasaRegistry;
+  /** Claims, used nonces and the request log: `store.masa`. */
+  claims: MasaRepository;
   audit: AuditLog;
   /** The MASA's voucher-signing key (e.g. `factory.masaSigner`, a KeyStore key). */
   signer: Signer;
@@ -59,6 +69,11 @@ export interface MasaOptions {
   /** Oldest registrar request created-on accepted (default 3600 s), and future skew (300 s). */
   maxRequestAgeSeconds?: number;
   maxClockSkewSeconds?: number;
+  /**
+   * A claim lapses this long after it was made or last renewed by its owner (a manufacturer's
+   * policy choice). Default: claims last until released.
+   */
+  claimLifetimeSeconds?: number;
   now?: () => Date;
 }
 
@@ -83,7 +98,10 @@ export interface Masa {
   requestVoucher(registrarRequest: Uint8Array, options?: { format?: VoucherFormat }): Promise<VoucherResponse>;
   /** RFC 8995 §5.8: the device's log, for the domain that owns it (request signed as for a voucher). */
   requestAuditLog(registrarRequest: Uint8Array): Promise<RequestAuditLog>;
-  /** Releases the owning domain's claim; the request is a voucher request signed by that domain. */
+  /**
+   * Releases the owning domain's claim. The request is a voucher request signed by that domain's
+   * registrar, with a fresh created-on and a nonce of its own (each release request works once).
+   */
   releaseClaim(registrarRequest: Uint8Array): Promise<void>;
   /** Manufacturer-side release (support case), audited with the operator's name. */
   forceRelease(serial: string, actor: string, reason: string): Promise<void>;
@@ -99,6 +117,15 @@ export const VOUCHER_CMS_MEDIA_TYPE = 'application/voucher-cms+json';
 export function domainIdOf(cert: ParsedCertificate): string {
   if (cert.subjectKeyIdentifier !== undefined) return Buffer.from(cert.subjectKeyIdentifier, 'hex').toString('base64');
   return createHash('sha256').update(subjectPublicKeyBits(cert.publicKey)).digest().subarray(0, 20).toString('base64');
+}
+
+/**
+ * Who owns a device at this MASA: hex SHA-256 of the pinned domain certificate's
+ * SubjectPublicKeyInfo. Bound to the key (which a forger cannot carry), and stable across
+ * re-issues of the domain CA certificate under the same key.
+ */
+export function ownerKeyOf(cert: ParsedCertificate): string {
+  return createHash('sha256').update(cert.publicKey).digest('hex');
 }
 
 /** The subjectPublicKey BIT STRING content (without the unused-bits octet) of an SPKI. */
@@ -142,12 +169,20 @@ interface Checked {
   pledge: OpenedVoucherRequest;
   pinned: ParsedCertificate;
   domainId: string;
+  owner: string;
   nonce: Uint8Array | undefined;
 }
 
+function isActive(claim: MasaClaimRecord | undefined, at: Date): claim is MasaClaimRecord {
+  return claim !== undefined && claim.releasedAt === null && (claim.expiresAt === null || Date.parse(claim.expiresAt) > at.getTime());
+}
+
+const sha256Hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
 export function createMasa(options: MasaOptions): Masa {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
-  const { registry, audit } = options;
+  const { registry, audit, claims } = options;
+  if (claims === null || typeof claims !== 'object' || typeof claims.claim !== 'function') throw new InvalidArgumentError('claims', 'expected the store\'s MASA repository (store.masa)');
   if (!Array.isArray(options.manufacturerCas) || options.manufacturerCas.length === 0) throw new InvalidArgumentError('manufacturerCas', 'expected at least one manufacturer CA');
   const manufacturerCas = options.manufacturerCas.map((c) => (typeof c === 'object' && c !== null && 'der' in c ? (c as ParsedCertificate) : parseCertificate(c as Uint8Array | string)));
   const identity = { signer: options.signer, certificates: options.certificates };
@@ -155,6 +190,35 @@ export function createMasa(options: MasaOptions): Masa {
   const maxAge = (options.maxRequestAgeSeconds ?? 3600) * 1000;
   const skew = (options.maxClockSkewSeconds ?? 300) * 1000;
   const assertion = options.assertion ?? 'logged';
+  const claimLifetime = options.claimLifetimeSeconds;
+  if (claimLifetime !== undefined && (!Number.isInteger(claimLifetime) || claimLifetime < 60 || claimLifetime > 100 * 365 * 86_400)) throw new InvalidArgumentError('claimLifetimeSeconds', 'expected an integer number of seconds, at least 60');
+  let nonceUses = 0;
+
+  /**
+   * Records a used nonce; false for a replay. A nonce is kept while a request carrying it can
+   * still be fresh (created-on + the accepted age + skew), for ever when the request has no
+   * created-on (nothing else would stop its replay). Expired ones are purged now and then.
+   */
+  async function useNonce(serial: string, purpose: 'voucher' | 'release' | 'auditlog', nonce: Uint8Array, createdOn: Date | undefined): Promise<boolean> {
+    const at = now();
+    const expiresAt = createdOn === undefined ? null : new Date(Math.max(createdOn.getTime(), at.getTime()) + maxAge + skew).toISOString();
+    const fresh = await claims.useNonce(serial, purpose, sha256Hex(nonce), expiresAt, at.toISOString());
+    if (++nonceUses % 256 === 0) await claims.purgeExpiredNonces(at.toISOString()).catch(() => undefined);
+    return fresh;
+  }
+
+  /**
+   * The device's claim, carrying over a claim an earlier rootline kept inside the device record
+   * (once: after that the claims table decides, even once the claim is released).
+   */
+  async function claimOf(device: MasaDeviceRecord): Promise<MasaClaimRecord | undefined> {
+    const claim = await claims.getClaim(device.serial);
+    if (claim !== undefined || device.owner === undefined) return claim;
+    const pinned = parseCertificate(Buffer.from(device.owner.pinnedDomainCert, 'base64'));
+    const result = await claims.claim({ serial: device.serial, owner: ownerKeyOf(pinned), domainId: device.owner.domainId, pinnedDomainCert: device.owner.pinnedDomainCert, nonce: null, expiresAt: null }, new Date(device.owner.claimedAt).toISOString());
+    await audit.append({ actor: 'system', action: 'masa.claim.import', subject: device.serial, outcome: 'success', details: { domainId: device.owner.domainId, claimed: result.claimed } });
+    return result.claimed ? result.claim : result.current;
+  }
 
   async function deny(action: string, subject: string, actor: string, err: unknown): Promise<never> {
     const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
@@ -223,14 +287,16 @@ export function createMasa(options: MasaOptions): Masa {
       throw new ProximityMismatchError(`pledge assertion ${JSON.stringify(pledge.request.assertion ?? null)} is not supported (only proximity)`);
     }
     const pinned = pinnedDomainCertificate(registrar, at);
-    return { device, registrar, pledge, pinned, domainId: domainIdOf(pinned), nonce: pledge.request.nonce };
+    return { device, registrar, pledge, pinned, domainId: domainIdOf(pinned), owner: ownerKeyOf(pinned), nonce: pledge.request.nonce };
   }
 
   async function issue(checked: Checked, format: VoucherFormat): Promise<VoucherResponse> {
     const at = now();
-    const { device, domainId, pinned, nonce } = checked;
+    const { device, domainId, pinned, nonce, owner } = checked;
     const serial = device.serial;
-    if (device.owner !== undefined && device.owner.domainId !== domainId) throw new AlreadyOwnedError(serial);
+    // Refused before the nonce is spent; the atomic claim below decides for good.
+    const current = await claimOf(device);
+    if (isActive(current, at) && current.owner !== owner) throw new AlreadyOwnedError(serial);
     let expiresOn: Date | undefined;
     if (nonce === undefined) {
       if (options.noncelessLifetimeSeconds === undefined) throw new BadVoucherRequestError('nonceless voucher requests are not accepted by this MASA');
@@ -238,15 +304,22 @@ export function createMasa(options: MasaOptions): Masa {
       // listed 'pinned-domain-cert' certificates."
       expiresOn = new Date(Math.min(at.getTime() + options.noncelessLifetimeSeconds * 1000, pinned.notAfter.getTime()));
       expiresOn.setUTCMilliseconds(0);
-    } else if (!(await registry.rememberNonce(serial, nonce))) {
+    } else if (!(await useNonce(serial, 'voucher', nonce, checked.registrar.request.createdOn))) {
       throw new ReplayError(`the nonce of this request for ${serial} was answered before`);
     }
-    const claimed = await registry.compareAndSetOwner(serial, device.owner?.domainId, {
-      domainId,
-      pinnedDomainCert: Buffer.from(pinned.der).toString('base64'),
-      claimedAt: at.toISOString(),
-    });
-    if (!claimed) throw new AlreadyOwnedError(serial);
+    const result = await claims.claim(
+      {
+        serial,
+        owner,
+        domainId,
+        pinnedDomainCert: Buffer.from(pinned.der).toString('base64'),
+        nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'),
+        expiresAt: claimLifetime === undefined ? null : new Date(at.getTime() + claimLifetime * 1000).toISOString(),
+      },
+      at.toISOString(),
+    );
+    // Another node's claim won the race between the check above and this statement.
+    if (!result.claimed) throw new AlreadyOwnedError(serial);
     const createdOn = new Date(at);
     createdOn.setUTCMilliseconds(0);
     const voucher: Voucher = {
@@ -260,34 +333,44 @@ export function createMasa(options: MasaOptions): Masa {
       ...(expiresOn !== undefined ? { expiresOn } : {}),
     };
     const signed = format === 'cose' ? await signConstrainedVoucher(voucher, identity) : await signVoucher(voucher, identity);
-    await registry.appendAuditEvent(serial, {
-      date: formatDateAndTime(at),
-      domainID: domainId,
-      nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'),
-      assertion,
-      truncated: '0',
-    });
+    await claims.appendRequestLog({ serial, date: formatDateAndTime(at), domainId, nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'), assertion });
     await audit.append({
       actor: actorOf(checked.registrar),
       action: 'masa.voucher.issue',
       subject: serial,
       outcome: 'success',
-      details: { domainId, format, assertion, nonced: nonce !== undefined, pinned: auditText(pinned.subject, 1024), ...(expiresOn !== undefined ? { expiresOn: expiresOn.toISOString() } : {}) },
+      details: { domainId, owner, format, assertion, nonced: nonce !== undefined, pinned: auditText(pinned.subject, 1024), claimedAt: result.claim.claimedAt, ...(result.claim.expiresAt !== null ? { claimExpiresAt: result.claim.expiresAt } : {}), ...(expiresOn !== undefined ? { expiresOn: expiresOn.toISOString() } : {}) },
     });
     return { serialNumber: serial, format, contentType: format === 'cose' ? 'application/voucher+cose' : VOUCHER_CMS_MEDIA_TYPE, voucher: signed, domainId };
   }
 
-  /** Opens and checks the registrar's own signature for the audit-log and release requests. */
-  async function ownerOf(der: Uint8Array, action: string): Promise<{ device: MasaDeviceRecord; domainId: string; actor: string }> {
+  /**
+   * Opens and checks an owner's request (audit log, release): the registrar's signature and
+   * certificate validity, freshness, then that the domain it pins owns the device now.
+   * `release` additionally needs created-on and a nonce used only once, so a captured release
+   * request cannot release a later claim of the same domain.
+   */
+  async function ownerOf(der: Uint8Array, action: string, purpose: 'release' | 'auditlog'): Promise<{ device: MasaDeviceRecord; domainId: string; owner: string; actor: string }> {
     let registrar: OpenedVoucherRequest | undefined;
     try {
       registrar = openRegistrar(der);
-      const serial = registrar.request.serialNumber;
+      const at = now();
+      const req = registrar.request;
+      const rc = registrar.signerCertificate;
+      if (rc.notBefore.getTime() > at.getTime() || rc.notAfter.getTime() < at.getTime()) throw new UntrustedVoucherSignerError("the registrar's certificate is not valid now");
+      if (purpose === 'release' && (req.createdOn === undefined || req.nonce === undefined)) throw new BadVoucherRequestError('a release request needs created-on and a nonce');
+      if (req.createdOn !== undefined && (req.createdOn.getTime() < at.getTime() - maxAge || req.createdOn.getTime() > at.getTime() + skew)) {
+        throw new BadVoucherRequestError(`the request was created at ${req.createdOn.toISOString()}, outside the accepted window`);
+      }
+      const serial = req.serialNumber;
       const device = SERIAL_NUMBER_PATTERN.test(serial) ? await registry.getDevice(serial) : undefined;
       if (device === undefined) throw new UnknownDeviceError(serial);
-      const domainId = domainIdOf(pinnedDomainCertificate(registrar, now()));
-      if (device.owner?.domainId !== domainId) throw new NotOwnerError(serial);
-      return { device, domainId, actor: actorOf(registrar) };
+      const pinned = pinnedDomainCertificate(registrar, at);
+      const owner = ownerKeyOf(pinned);
+      const claim = await claimOf(device);
+      if (!isActive(claim, at) || claim.owner !== owner) throw new NotOwnerError(serial);
+      if (req.nonce !== undefined && !(await useNonce(serial, purpose, req.nonce, req.createdOn))) throw new ReplayError(`this ${purpose} request for ${serial} was used before`);
+      return { device, domainId: domainIdOf(pinned), owner, actor: actorOf(registrar) };
     } catch (err) {
       return deny(action, registrar?.request.serialNumber ?? 'unknown', actorOf(registrar), err);
     }
@@ -308,27 +391,31 @@ export function createMasa(options: MasaOptions): Masa {
     },
 
     async requestAuditLog(der) {
-      const { device, actor } = await ownerOf(der, 'masa.auditlog.request');
-      const events = await registry.auditEvents(device.serial);
-      await audit.append({ actor, action: 'masa.auditlog.request', subject: device.serial, outcome: 'allow', details: { events: events.length } });
-      return { version: '1', events };
+      const { device, actor, domainId } = await ownerOf(der, 'masa.auditlog.request', 'auditlog');
+      const { entries, total } = await claims.requestLog(device.serial, MAX_AUDIT_EVENTS_PER_DEVICE);
+      const events: MasaAuditEvent[] = entries.map((e) => ({ date: e.date, domainID: e.domainId, nonce: e.nonce, assertion: e.assertion, truncated: '0' }));
+      await audit.append({ actor, action: 'masa.auditlog.request', subject: device.serial, outcome: 'allow', details: { domainId, events: events.length, total } });
+      // RFC 8995 §5.8.1: what was left out is counted, not silently dropped.
+      return { version: '1', events, ...(total > events.length ? { truncation: { arbitrary: String(total - events.length) } } : {}) };
     },
 
     async releaseClaim(der) {
-      const { device, domainId, actor } = await ownerOf(der, 'masa.claim.release');
-      if (!(await registry.compareAndSetOwner(device.serial, domainId, undefined))) {
-        return deny('masa.claim.release', device.serial, actor, new NotOwnerError(device.serial));
-      }
-      await audit.append({ actor, action: 'masa.claim.release', subject: device.serial, outcome: 'success', details: { domainId } });
+      const { device, domainId, owner, actor } = await ownerOf(der, 'masa.claim.release', 'release');
+      // Conditional on the owner in the statement itself: a concurrent release or lapse wins cleanly.
+      const released = await claims.release(device.serial, owner, now().toISOString());
+      if (released === undefined) return deny('masa.claim.release', device.serial, actor, new NotOwnerError(device.serial));
+      await audit.append({ actor, action: 'masa.claim.release', subject: device.serial, outcome: 'success', details: { domainId, owner, claimedAt: released.claimedAt } });
     },
 
     async forceRelease(serial, actor, reason) {
-      const device = await registry.getDevice(serial);
+      if (typeof serial !== 'string') throw new InvalidArgumentError('serial', 'expected a string');
+      if (typeof actor !== 'string' || actor.length === 0) throw new InvalidArgumentError('actor', 'expected who acts');
+      if (typeof reason !== 'string' || reason.length === 0) throw new InvalidArgumentError('reason', 'expected why');
+      const device = SERIAL_NUMBER_PATTERN.test(serial) ? await registry.getDevice(serial) : undefined;
       if (device === undefined) return deny('masa.claim.force-release', serial, actor, new UnknownDeviceError(serial));
-      if (device.owner !== undefined && !(await registry.compareAndSetOwner(serial, device.owner.domainId, undefined))) {
-        return deny('masa.claim.force-release', serial, actor, new AlreadyOwnedError(serial));
-      }
-      await audit.append({ actor, action: 'masa.claim.force-release', subject: serial, outcome: 'success', details: { reason: reason.slice(0, 300), previousDomainId: device.owner?.domainId ?? null } });
+      await claimOf(device);
+      const previous = await claims.forceRelease(serial, now().toISOString());
+      await audit.append({ actor: auditText(actor), action: 'masa.claim.force-release', subject: serial, outcome: 'success', details: { reason: auditText(reason, 300), previousDomainId: previous?.domainId ?? null, previousOwner: previous?.owner ?? null } });
     },
   };
 }

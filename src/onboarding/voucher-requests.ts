@@ -102,3 +102,29 @@ export async function createRegistrarVoucherRequest(options: RegistrarVoucherReq
   };
   return { der: await signVoucherRequest(request, { signer: options.signer, certificates: options.certificates }), request, pledge };
 }
+
+export interface ReleaseRequestOptions {
+  /** The registrar's signing key (the one its voucher requests are signed with). */
+  signer: Signer;
+  /** The registrar certificate first, then its chain up to (and including) the domain CA. */
+  certificates: readonly CertificateInput[];
+  serialNumber: string;
+  /** Default: 16 random bytes. */
+  nonce?: Uint8Array;
+  now?: Date;
+}
+
+/**
+ * A claim release request (rootline's /.well-known/brski/release, not in RFC 8995): a voucher
+ * request in the §5.5 format signed by the owning domain's registrar, naming the serial, with a
+ * fresh created-on and its own nonce, so that the MASA answers it once and only while fresh.
+ */
+export async function createReleaseRequest(options: ReleaseRequestOptions): Promise<Uint8Array> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+  if (!Array.isArray(options.certificates) || options.certificates.length === 0) throw new InvalidArgumentError('certificates', 'expected the registrar certificate first');
+  if (typeof options.serialNumber !== 'string' || options.serialNumber.length === 0 || options.serialNumber.length > 64) throw new InvalidArgumentError('serialNumber', 'expected 1..64 characters');
+  const createdOn = new Date(options.now ?? new Date());
+  createdOn.setUTCMilliseconds(0);
+  const nonce = options.nonce ?? new Uint8Array(randomBytes(16));
+  return signVoucherRequest({ serialNumber: options.serialNumber, createdOn, nonce }, { signer: options.signer, certificates: options.certificates });
+}

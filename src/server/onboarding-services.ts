@@ -32,7 +32,7 @@ import { createJustWorksService, type JustWorksService } from '../onboarding/jus
 import { createPinTransferService, type PinTransferService } from '../onboarding/pin-transfer.js';
 import { settingsMasaRegistry } from '../onboarding/masa-registry.js';
 import { MasaFailedError } from '../onboarding/registrar/errors.js';
-import { httpsMasaClient, inProcessMasaClient, type MasaClient } from '../onboarding/registrar/masa-client.js';
+import { httpsMasaClient, inProcessMasaClient, masaUrlBook, recordingMasaClient, type MasaClient } from '../onboarding/registrar/masa-client.js';
 import { x509BootstrapConfig, type Lwm2mServerTarget } from '../onboarding/registrar/provisioning.js';
 import { createRegistrar, type ManufacturerTrust, type Registrar } from '../onboarding/registrar/registrar.js';
 import { registrarRoutes } from '../onboarding/registrar/routes.js';
@@ -74,7 +74,7 @@ export interface OnboardingServices {
   /** One-step decommission and the domain CA's CRL (src/onboarding/decommission.ts). */
   readonly decommissioner: Decommissioner;
   /** What the API serves: the registrar's approval list, decommission and the CRL. */
-  readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Decommissioner & { pinTransfers: PinTransferService | undefined; justWorks: JustWorksService | undefined };
+  readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Pick<Decommissioner, 'decommissionDevice' | 'currentCrl'> & { pinTransfers: PinTransferService | undefined; justWorks: JustWorksService | undefined };
   /** Just-works owner transfer, only with `onboarding.justWorks: true`. */
   readonly justWorks: JustWorksService | undefined;
   /** Random-PIN owner transfers (the CoAPs listener resolves `pin:` identities through it); absent without a sealer. */
@@ -203,7 +203,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
   if (o.config.masa) {
     const registry = settingsMasaRegistry(o.store.settings);
     const factory = await openFactory({ keyStore: o.keystore, directory: join(o.dataDir, 'factory'), registry, audit: o.store.audit });
-    const masa = createMasa({ registry, audit: o.store.audit, signer: factory.masaSigner, certificates: [factory.masaCertificate], manufacturerCas: [factory.manufacturerCaCertificate] });
+    const masa = createMasa({ registry, claims: o.store.masa, audit: o.store.audit, signer: factory.masaSigner, certificates: [factory.masaCertificate], manufacturerCas: [factory.manufacturerCaCertificate] });
     local = { factory, masa, knows: async (serial) => (await registry.getDevice(serial)) !== undefined };
   }
   const manufacturers: ManufacturerTrust[] = o.config.manufacturers.map((m) => ({
@@ -216,6 +216,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     manufacturers.push({ ca: local.factory.manufacturerCaCertificate, masaTrustAnchors: [local.factory.masaCaCertificate] });
   }
   const tlsAnchors = o.config.manufacturers.flatMap((m) => (m.masaTlsCaFile !== undefined ? certificatesIn(m.masaTlsCaFile) : []));
+  const masaUrls = masaUrlBook(o.store.settings);
   const domainCa = { ca, onStateChanged: (state: CaState) => writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o600) };
   const registrarIdentity = { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] };
   const ownership = createOwnershipService({ devices: o.store.devices, audit: o.store.audit });
@@ -226,7 +227,8 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     registrar: registrarIdentity,
     ownership,
     manufacturers,
-    masaClient: routingMasaClient(local, tlsAnchors),
+    // Each voucher records which MASA vouched, so decommission releases the claim there.
+    masaClient: recordingMasaClient(routingMasaClient(local, tlsAnchors), masaUrls),
     // Constrained pledges (CoAPs) get COSE vouchers; see routingConstrainedMasaClient.
     constrainedMasaClient: routingConstrainedMasaClient(local),
     policy: {
@@ -241,6 +243,15 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     bootstrapServer: () => o.lwm2mTarget(),
   });
 
+  // The remote release carries the registrar's TLS client certificate as well as its CMS signature.
+  const remoteMasa =
+    tlsAnchors.length > 0
+      ? {
+          client: httpsMasaClient({ trustAnchors: tlsAnchors.map((c) => c.der), clientCertificate: encodePem('CERTIFICATE', certificate.der) + ca.chainPem, clientKey: key.export({ type: 'pkcs8', format: 'pem' }) as string }),
+          masaUrlFor: (serial: string) => masaUrls.lookup(serial),
+          pending: o.store.masa,
+        }
+      : undefined;
   const decommissioner = createDecommissioner({
     store: o.store,
     audit: o.store.audit,
@@ -254,6 +265,8 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       await local.masa.releaseClaim(request);
       return 'released';
     },
+    // Any other MASA that vouched (recorded per serial) is asked over HTTPS; unreachable: queued and retried.
+    ...(remoteMasa !== undefined ? { remoteMasa } : {}),
   });
   const sealer = o.sealer;
   const pinTransfers =
@@ -298,6 +311,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       return { host: addr.address, port: addr.port, url: `https://${host}:${addr.port}` };
     },
     async stop() {
+      decommissioner.close();
       await stopApp?.();
     },
   };

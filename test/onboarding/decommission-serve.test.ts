@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runPledge } from '../../src/onboarding/pledge/index.js';
-import { settingsMasaRegistry } from '../../src/onboarding/masa-registry.js';
 import { loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer } from '../../src/server/server.js';
@@ -33,8 +32,8 @@ test('rootline device decommission against serve: CRL served and read by openssl
   const onboarded = await runPledge({ idevidDir: join(dir, 'DS-1'), registrarUrl: server.addresses.est!.url });
   const endpoint = onboarded.endpoint!;
   const serial = onboarded.ldevid.certificate.serialNumber;
-  const registry = settingsMasaRegistry(server.store.settings);
-  assert.notEqual((await registry.getDevice('DS-1'))?.owner, undefined, 'claimed by this domain');
+  const claimed = await server.store.masa.getClaim('DS-1');
+  assert.ok(claimed !== undefined && claimed.releasedAt === null, 'claimed by this domain');
 
   const cli = await runCli(['device', 'decommission', endpoint, '--api', server.addresses.http!.url, '--json'], { cwd: dir });
   assert.equal(cli.code, 0, cli.stderr);
@@ -44,7 +43,7 @@ test('rootline device decommission against serve: CRL served and read by openssl
   assert.equal(result.ownershipState, 'DECOMMISSIONED');
   assert.equal(result.credentialsRemoved, 1);
   assert.equal(result.bootstrapConfigDeleted, true);
-  assert.equal((await registry.getDevice('DS-1'))?.owner, undefined, 'the MASA claim is released');
+  assert.notEqual((await server.store.masa.getClaim('DS-1'))?.releasedAt ?? null, null, 'the MASA claim is released');
 
   const crl = await fetch(`${api}/onboarding/crl`);
   assert.equal(crl.status, 200);

@@ -8,10 +8,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:net';
+import Fastify from 'fastify';
+import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { createDecommissioner, type Decommissioner } from '../../src/onboarding/decommission.js';
+import { masaRoutes } from '../../src/onboarding/http/masa-routes.js';
+import { httpsMasaClient } from '../../src/onboarding/registrar/masa-client.js';
 import { createOwnershipService } from '../../src/onboarding/ownership-service.js';
 import { runPledge } from '../../src/onboarding/pledge/pledge.js';
-import { parseCrl } from '../../src/pki/index.js';
+import { createRootCa, domainCaPolicy, parseCrl } from '../../src/pki/index.js';
 import { opensslSkip, run } from './est/helpers.js';
 import { createWorld, startDomain, type Domain, type World } from './registrar/fixture.js';
 
@@ -130,6 +136,71 @@ describe('decommission in one step', () => {
       await assert.rejects(d.decommissionDevice({ endpoint: onboarded.endpoint!, actor: 'operator:bob' }), { code: 'ERR_ONBOARDING_ILLEGAL_TRANSITION' });
     } finally {
       await third.close();
+    }
+  });
+
+  it('remote MASA unreachable: decommission completes, the release is a durable pending row, retried until the MASA answers', async () => {
+    // A port nothing listens on (yet): the MASA is down.
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', reject);
+      probe.listen(0, '127.0.0.1', () => {
+        const a = probe.address();
+        probe.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+      });
+    });
+    const masaUrl = `https://127.0.0.1:${port}`;
+    const tlsCa = await createRootCa({ signer: keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey), subject: 'CN=Remote MASA TLS CA', validityDays: 30 });
+    const dir = await w.mint('DEC-3');
+    const fourth = await startDomain(w.t, 'Fourth', { masaClient: w.httpsMasa, masaUrl: w.masa.url });
+    let front: { close(): Promise<void> } | undefined;
+    const d = createDecommissioner({
+      store: fourth.store,
+      audit: fourth.store.audit,
+      ownership: createOwnershipService({ devices: fourth.store.devices, audit: fourth.store.audit }),
+      domainCa: { ca: fourth.ca },
+      registrar: { signer: fourth.registrarKey.signer, certificate: fourth.registrarCert.der, chain: [fourth.ca.certificate] },
+      remoteMasa: { client: httpsMasaClient({ trustAnchors: [tlsCa.certificate.der], timeoutMs: 5000 }), masaUrlFor: async (serial) => (serial === 'DEC-3' ? masaUrl : undefined), pending: fourth.store.masa, retryIntervalMs: 0, initialBackoffMs: 0 },
+    });
+    try {
+      const onboarded = await runPledge({ idevidDir: dir, registrarUrl: fourth.url });
+      const endpoint = onboarded.endpoint!;
+      const result = await d.decommissionDevice({ endpoint, actor: 'operator:carol' });
+      assert.equal(result.masaClaim, 'pending');
+      assert.equal(result.ownershipState, 'DECOMMISSIONED', 'finished locally');
+      const row = await fourth.store.masa.getPendingRelease('DEC-3');
+      assert.equal(row?.masaUrl, masaUrl);
+      assert.equal(row?.endpoint, endpoint);
+      assert.match(row?.lastError ?? '', /cannot reach the MASA/);
+      const pendingAudit = (await fourth.store.audit.list({ subject: endpoint, action: 'onboarding.decommission.masa.pending' })).at(-1);
+      assert.equal(pendingAudit?.outcome, 'failure');
+      assert.equal((await fourth.store.audit.list({ subject: endpoint, action: 'onboarding.decommission.masa' })).at(-1)?.outcome, 'allow');
+      const claim = await w.t.store.masa.getClaim('DEC-3');
+      assert.equal(claim?.releasedAt, null, 'still claimed at the MASA');
+
+      // Still down: the retry counts the attempt and keeps the row.
+      assert.deepEqual(await d.retryPendingReleases(), [{ serial: 'DEC-3', outcome: 'pending' }]);
+      assert.equal((await fourth.store.masa.getPendingRelease('DEC-3'))?.attempts, 1);
+
+      // The MASA comes up at that address: the next pass releases the claim.
+      const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+      const cert = await domainCaPolicy.issueServerCertificate(tlsCa, { publicKey: keyObjectSigner(key).publicKey, subjectAltNames: { ip: ['127.0.0.1'] }, validityDays: 10 });
+      const app = Fastify({ logger: false, https: { key: key.export({ type: 'pkcs8', format: 'pem' }) as string, cert: cert.pem } });
+      await app.register(masaRoutes, { masa: w.masa.masa });
+      await app.listen({ host: '127.0.0.1', port });
+      front = app;
+      assert.deepEqual(await d.retryPendingReleases(), [{ serial: 'DEC-3', outcome: 'released' }]);
+      assert.equal(await fourth.store.masa.getPendingRelease('DEC-3'), undefined);
+      assert.notEqual((await w.t.store.masa.getClaim('DEC-3'))?.releasedAt, null, 'released at the MASA');
+      assert.equal(((await fourth.store.devices.get(endpoint))?.attributes.decommission as { masaClaim?: string }).masaClaim, 'released');
+      const retried = (await fourth.store.audit.list({ subject: endpoint, action: 'onboarding.decommission.masa.retry' })).map((r) => r.outcome);
+      assert.deepEqual(retried, ['failure', 'success']);
+      assert.equal((await w.t.store.audit.list({ subject: 'DEC-3', action: 'masa.claim.release' })).at(-1)?.outcome, 'success');
+      assert.deepEqual(await d.retryPendingReleases(), [], 'nothing left');
+    } finally {
+      d.close();
+      await front?.close();
+      await fourth.close();
     }
   });
 });

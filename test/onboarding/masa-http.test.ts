@@ -5,6 +5,7 @@ import { verifyConstrainedVoucher } from '../../src/onboarding/constrained-vouch
 import { masaRoutes } from '../../src/onboarding/http/masa-routes.js';
 import { createMasa } from '../../src/onboarding/masa.js';
 import { signVoucherRequest, verifyVoucher } from '../../src/onboarding/signed-voucher.js';
+import { createReleaseRequest } from '../../src/onboarding/voucher-requests.js';
 import { createTestDomain, mintTestPledge, type TestDomain } from './brski-fixture.js';
 import { createTestFactory, type TestFactory } from './helpers.js';
 
@@ -18,7 +19,7 @@ describe('MASA HTTP routes (fastify inject)', () => {
 
   beforeEach(async () => {
     t = await createTestFactory();
-    const masa = createMasa({ registry: t.registry, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
+    const masa = createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
     app = Fastify();
     await app.register(masaRoutes, { masa });
     await app.ready();
@@ -69,8 +70,14 @@ describe('MASA HTTP routes (fastify inject)', () => {
     assert.equal(log.json().version, '1');
     assert.equal(log.json().events.length, 1);
     assert.equal((await app.inject({ method: 'POST', url: '/.well-known/brski/requestauditlog', headers: { 'content-type': CMS }, payload: asOther })).statusCode, 403);
-    assert.equal((await app.inject({ method: 'POST', url: '/.well-known/brski/release', headers: { 'content-type': CMS }, payload: asOther })).statusCode, 403);
-    assert.equal((await app.inject({ method: 'POST', url: '/.well-known/brski/release', headers: { 'content-type': CMS }, payload: asAcme })).statusCode, 204);
+    const releaseBy = async (d: typeof acme): Promise<Buffer> => Buffer.from(await createReleaseRequest({ serialNumber: 'H-2', signer: d.registrarSigner, certificates: [d.registrarCert.der, d.ca.certificate.der] }));
+    assert.equal((await app.inject({ method: 'POST', url: '/.well-known/brski/release', headers: { 'content-type': CMS }, payload: await releaseBy(other) })).statusCode, 403);
+    // Without created-on and nonce a release request is malformed.
+    assert.equal((await app.inject({ method: 'POST', url: '/.well-known/brski/release', headers: { 'content-type': CMS }, payload: asAcme })).statusCode, 400);
+    const release = await releaseBy(acme);
+    assert.equal((await app.inject({ method: 'POST', url: '/.well-known/brski/release', headers: { 'content-type': CMS }, payload: release })).statusCode, 204);
+    // Released: the same request again finds no claim of acme's.
+    assert.equal((await app.inject({ method: 'POST', url: '/.well-known/brski/release', headers: { 'content-type': CMS }, payload: release })).statusCode, 403);
     const r2 = await pledge.request(other);
     const taken = await app.inject({ method: 'POST', url: '/.well-known/brski/requestvoucher', headers: { 'content-type': CMS }, payload: Buffer.from(await other.registrarRequest(r2.der, { serialNumber: 'H-2', nonce: r2.nonce })) });
     assert.equal(taken.statusCode, 200, taken.body);

@@ -43,7 +43,7 @@ describe('MASA over HTTPS with curl and openssl', { skip: curlSkip || opensslSki
     const server = await domainCaPolicy.issueServerCertificate(ca, { subjectAltNames: { ip: ['127.0.0.1'] }, publicKey: keyObjectSigner(key).publicKey, validityDays: 30 });
     tlsCa = join(t.dir, 'tls-ca.pem');
     writeFileSync(tlsCa, ca.chainPem);
-    const masa = createMasa({ registry: t.registry, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
+    const masa = createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
     app = Fastify({ https: { key: key.export({ type: 'pkcs8', format: 'pem' }) as string, cert: server.pem } });
     await app.register(masaRoutes, { masa });
     await app.listen({ host: '127.0.0.1', port: 0 });

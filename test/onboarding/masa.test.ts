@@ -8,9 +8,10 @@ import fc from 'fast-check';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
 import { openFactory } from '../../src/onboarding/factory.js';
-import { createMasa, domainIdOf, type Masa } from '../../src/onboarding/masa.js';
+import { createMasa, domainIdOf, ownerKeyOf, type Masa } from '../../src/onboarding/masa.js';
 import { auditText, settingsMasaRegistry } from '../../src/onboarding/masa-registry.js';
 import { signVoucherRequest, verifyVoucher } from '../../src/onboarding/signed-voucher.js';
+import { createReleaseRequest } from '../../src/onboarding/voucher-requests.js';
 import { createRootCa, manufacturerCaPolicy } from '../../src/pki/index.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { createTestDomain, mintTestPledge, type TestDomain } from './brski-fixture.js';
@@ -29,6 +30,7 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     clock = undefined;
     masa = createMasa({
       registry: t.registry,
+      claims: t.store.masa,
       audit: t.store.audit,
       signer: t.factory.masaSigner,
       certificates: [t.factory.masaCertificate],
@@ -40,6 +42,14 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     other = await createTestDomain('other');
   });
   afterEach(() => t.close());
+
+  async function active(serial: string): Promise<boolean> {
+    const c = await t.store.masa.getClaim(serial);
+    return c !== undefined && c.releasedAt === null;
+  }
+
+  const releaseBy = (d: TestDomain, serialNumber: string): Promise<Uint8Array> =>
+    createReleaseRequest({ serialNumber, signer: d.registrarSigner, certificates: [d.registrarCert.der, d.ca.certificate.der] });
 
   async function denials(subject: string): Promise<string[]> {
     return (await t.store.audit.list({ subject, action: 'masa.voucher.request' })).filter((r) => r.outcome === 'deny').map((r) => String(r.details.code));
@@ -57,8 +67,12 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     writeFileSync(join(t.dir, 'v.der'), res.voucher);
     const r = spawnSync('openssl', ['cms', '-verify', '-inform', 'DER', '-in', join(t.dir, 'v.der'), '-CAfile', t.factory.files.masaCa, '-out', join(t.dir, 'v.json')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const owner = (await t.registry.getDevice('P-1'))?.owner;
-    assert.equal(owner?.domainId, res.domainId);
+    const claim = await t.store.masa.getClaim('P-1');
+    assert.equal(claim?.domainId, res.domainId);
+    // The owner is the pinned certificate's key, not its (self-asserted) SKI.
+    assert.equal(claim?.owner, ownerKeyOf(acme.ca.certificate));
+    assert.equal(claim?.nonce, Buffer.from(nonce).toString('base64'));
+    assert.equal(claim?.releasedAt, null);
     const issued = await t.store.audit.list({ subject: 'P-1', action: 'masa.voucher.issue' });
     assert.equal(issued.length, 1);
     assert.equal(issued[0]!.actor, 'registrar:CN=registrar.acme.example');
@@ -94,11 +108,15 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     await assert.rejects(masa.requestVoucher(otherRequest), { code: 'ERR_ONBOARDING_ALREADY_OWNED' });
     assert.deepEqual(await denials('P-O'), ['ERR_ONBOARDING_ALREADY_OWNED']);
     // Only the owner may release, and only through a request signed by its domain.
-    const releaseByOther = await signVoucherRequest({ serialNumber: 'P-O' }, { signer: other.registrarSigner, certificates: [other.registrarCert.der, other.ca.certificate.der] });
-    await assert.rejects(masa.releaseClaim(releaseByOther), { code: 'ERR_ONBOARDING_NOT_OWNER' });
-    const release = await signVoucherRequest({ serialNumber: 'P-O' }, { signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der] });
+    await assert.rejects(masa.releaseClaim(await releaseBy(other, 'P-O')), { code: 'ERR_ONBOARDING_NOT_OWNER' });
+    // A release request needs created-on and a nonce (each works once).
+    const bare = await signVoucherRequest({ serialNumber: 'P-O' }, { signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der] });
+    await assert.rejects(masa.releaseClaim(bare), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
+    const release = await releaseBy(acme, 'P-O');
     await masa.releaseClaim(release);
-    assert.equal((await t.registry.getDevice('P-O'))?.owner, undefined);
+    assert.equal(await active('P-O'), false);
+    const released = (await t.store.audit.list({ subject: 'P-O', action: 'masa.claim.release' })).map((r) => r.outcome);
+    assert.deepEqual(released, ['deny', 'deny', 'success']);
     // The refused request's nonce was never answered, so the same request now succeeds.
     const res = await masa.requestVoucher(otherRequest);
     assert.equal(res.domainId, domainIdOf(other.ca.certificate));
@@ -119,7 +137,7 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     const der = await signVoucherRequest({ assertion: 'proximity', serialNumber: 'P-U', nonce: new Uint8Array(16).fill(1), proximityRegistrarCert: acme.registrarCert.der }, { signer: pledgeKey, certificates: [idevid.der] });
     await assert.rejects(masa.requestVoucher(await acme.registrarRequest(der, { serialNumber: 'P-U', nonce: new Uint8Array(16).fill(1) })), { code: 'ERR_ONBOARDING_UNTRUSTED_PLEDGE' });
     assert.deepEqual(await denials('P-U'), ['ERR_ONBOARDING_UNTRUSTED_PLEDGE']);
-    assert.equal((await t.registry.getDevice('P-U'))?.owner, undefined, 'nothing claimed');
+    assert.equal(await t.store.masa.getClaim('P-U'), undefined, 'nothing claimed');
   });
 
   it('refuses a registrar request for another serial, a wrong nonce, a stale request and an unknown device', async () => {
@@ -179,7 +197,7 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     assert.ok(ok.voucher.expiresOn !== undefined);
     assert.throws(() => verifyVoucher(res.voucher, { masaTrustAnchors: anchors, serialNumber: 'P-N', now: new Date(now.getTime() + 3601_000) }), { code: 'ERR_VOUCHER_EXPIRED' });
     // A MASA without a nonceless policy refuses them.
-    const strict = createMasa({ registry: t.registry, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
+    const strict = createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
     await assert.rejects(strict.requestVoucher(await acme.registrarRequest(noNonce, { serialNumber: 'P-N' })), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
   });
 
@@ -188,7 +206,7 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     const { der, nonce } = await pledge.request(acme);
     await masa.requestVoucher(await acme.registrarRequest(der, { serialNumber: 'P-F', nonce }));
     await masa.forceRelease('P-F', 'operator:support', 'customer returned the device');
-    assert.equal((await t.registry.getDevice('P-F'))?.owner, undefined);
+    assert.equal(await active('P-F'), false);
     const rec = await t.store.audit.list({ subject: 'P-F', action: 'masa.claim.force-release' });
     assert.equal(rec[0]?.actor, 'operator:support');
     await assert.rejects(masa.forceRelease('NOPE', 'operator:support', 'x'), { code: 'ERR_ONBOARDING_UNKNOWN_DEVICE' });
@@ -249,6 +267,72 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     await assert.rejects(masa.requestVoucher(new Uint8Array(good)), { code: 'ERR_VOUCHER_UNTRUSTED_SIGNER' });
     const denied = await t.store.audit.list({ action: 'masa.voucher.request' });
     assert.equal(denied.at(-1)?.actor, 'registrar:CN=\ufffdegistrar.acme.example');
-    assert.equal((await t.registry.getDevice('P-K'))?.owner, undefined);
+    assert.equal(await t.store.masa.getClaim('P-K'), undefined);
+  });
+
+  it('a release request works once, and a stale one not at all', async () => {
+    const pledge = await mintTestPledge(t, 'P-X');
+    const first = await pledge.request(acme);
+    await masa.requestVoucher(await acme.registrarRequest(first.der, { serialNumber: 'P-X', nonce: first.nonce }));
+    const release = await releaseBy(acme, 'P-X');
+    await masa.releaseClaim(release);
+    // Claimed again by the same domain: the captured release request must not release it.
+    const again = await pledge.request(acme);
+    await masa.requestVoucher(await acme.registrarRequest(again.der, { serialNumber: 'P-X', nonce: again.nonce }));
+    await assert.rejects(masa.releaseClaim(release), { code: 'ERR_ONBOARDING_REPLAY' });
+    assert.equal(await active('P-X'), true);
+    const stale = await createReleaseRequest({ serialNumber: 'P-X', signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der], now: new Date(Date.now() - 2 * 3600_000) });
+    await assert.rejects(masa.releaseClaim(stale), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
+    assert.equal(await active('P-X'), true);
+  });
+
+  it('two MASA instances on one store: a device is claimed by exactly one domain', async () => {
+    const twin = createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
+    for (let i = 0; i < 5; i++) {
+      const serial = `P-T${i}`;
+      const pledge = await mintTestPledge(t, serial);
+      const a = await pledge.request(acme);
+      const b = await pledge.request(other);
+      const results = await Promise.allSettled([
+        masa.requestVoucher(await acme.registrarRequest(a.der, { serialNumber: serial, nonce: a.nonce })),
+        twin.requestVoucher(await other.registrarRequest(b.der, { serialNumber: serial, nonce: b.nonce })),
+      ]);
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, serial);
+      const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      assert.equal(refused.reason.code, 'ERR_ONBOARDING_ALREADY_OWNED');
+    }
+  });
+
+  it('claims lapse after claimLifetimeSeconds when the MASA is configured so', async () => {
+    const start = new Date();
+    let at = start;
+    const lapsing = createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate], claimLifetimeSeconds: 600, now: () => at });
+    assert.throws(() => createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate], claimLifetimeSeconds: 1 }), { code: 'ERR_INVALID_ARGUMENT' });
+    const pledge = await mintTestPledge(t, 'P-L');
+    const a = await pledge.request(acme);
+    await lapsing.requestVoucher(await acme.registrarRequest(a.der, { serialNumber: 'P-L', nonce: a.nonce }));
+    assert.equal((await t.store.masa.getClaim('P-L'))?.expiresAt, new Date(start.getTime() + 600_000).toISOString());
+    const b = await pledge.request(other);
+    await assert.rejects(lapsing.requestVoucher(await other.registrarRequest(b.der, { serialNumber: 'P-L', nonce: b.nonce })), { code: 'ERR_ONBOARDING_ALREADY_OWNED' });
+    at = new Date(start.getTime() + 601_000);
+    const c = await pledge.request(other, { createdOn: at });
+    const res = await lapsing.requestVoucher(await other.registrarRequest(c.der, { serialNumber: 'P-L', nonce: c.nonce, createdOn: at }));
+    assert.equal(res.domainId, domainIdOf(other.ca.certificate));
+  });
+
+  it('a claim an earlier rootline kept in the device record is carried over once', async () => {
+    await mintTestPledge(t, 'P-Y');
+    const record = (await t.registry.getDevice('P-Y'))!;
+    await t.store.settings.set('masa.device.P-Y', JSON.stringify({ ...record, owner: { domainId: domainIdOf(acme.ca.certificate), pinnedDomainCert: Buffer.from(acme.ca.certificate.der).toString('base64'), claimedAt: '2026-01-01T00:00:00.000Z' } }));
+    // The legacy owner may fetch its log and release; others may not.
+    await assert.rejects(masa.releaseClaim(await releaseBy(other, 'P-Y')), { code: 'ERR_ONBOARDING_NOT_OWNER' });
+    const claim = await t.store.masa.getClaim('P-Y');
+    assert.equal(claim?.owner, ownerKeyOf(acme.ca.certificate));
+    assert.equal(claim?.claimedAt, '2026-01-01T00:00:00.000Z');
+    await masa.releaseClaim(await releaseBy(acme, 'P-Y'));
+    // Released: the legacy field no longer counts.
+    assert.equal(await active('P-Y'), false);
+    await assert.rejects(masa.releaseClaim(await releaseBy(acme, 'P-Y')), { code: 'ERR_ONBOARDING_NOT_OWNER' });
+    assert.equal((await t.store.audit.list({ subject: 'P-Y', action: 'masa.claim.import' })).length, 1);
   });
 });

@@ -14,7 +14,7 @@ describe('voucher flow with the request builders', () => {
   let other: TestDomain;
   before(async () => {
     t = await createTestFactory();
-    masa = createMasa({ registry: t.registry, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
+    masa = createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
     acme = await createTestDomain('acme');
     other = await createTestDomain('other');
   });

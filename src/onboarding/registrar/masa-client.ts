@@ -2,10 +2,15 @@
  * How the registrar reaches a MASA (RFC 8995 §5.4-§5.5): over HTTPS to the MASA's
  * /.well-known/brski/requestvoucher, or in process when the same rootline instance runs the
  * MASA. The registrar only sees `MasaClient`, so the transport is the caller's choice.
+ *
+ * Decommission also releases the claim through it (rootline's /.well-known/brski/release: a
+ * voucher request signed by this registrar, see voucher-requests.ts createReleaseRequest), and
+ * `masaUrlBook` remembers which MASA vouched for each serial so that the release goes there.
  */
 import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
 import { encodePem, parsePem } from '../../pki/pem.js';
+import type { SettingsRepository } from '../../store/types.js';
 import type { Masa } from '../masa.js';
 import { MasaFailedError } from './errors.js';
 
@@ -17,9 +22,27 @@ export interface MasaVoucherCall {
   serialNumber: string;
 }
 
+export interface MasaReleaseCall {
+  /** The MASA base URL that vouched for the device. */
+  masaUrl: string;
+  /** The CMS-signed release request (createReleaseRequest). */
+  request: Uint8Array;
+  serialNumber: string;
+}
+
 export interface MasaClient {
   /** Returns the CMS-signed voucher; throws MasaFailedError (with the MASA's code) otherwise. */
   requestVoucher(call: MasaVoucherCall): Promise<Uint8Array>;
+  /**
+   * Releases this domain's claim; throws MasaFailedError otherwise — with `masaStatus` when the
+   * MASA answered (a refusal), without when it could not be reached (worth retrying).
+   */
+  releaseClaim?(call: MasaReleaseCall): Promise<void>;
+}
+
+function refusal(err: unknown): never {
+  if (err instanceof RootlineError) throw new MasaFailedError(`the MASA refused: ${err.code}: ${err.message}`, { masaCode: err.code }, { cause: err });
+  throw err;
 }
 
 /** A MASA in this process (`createMasa`): its typed refusals become MasaFailedError with the code. */
@@ -30,8 +53,14 @@ export function inProcessMasaClient(masa: Masa): MasaClient {
         const res = await masa.requestVoucher(call.request, { format: 'cms' });
         return res.voucher;
       } catch (err) {
-        if (err instanceof RootlineError) throw new MasaFailedError(`the MASA refused: ${err.code}: ${err.message}`, { masaCode: err.code }, { cause: err });
-        throw err;
+        return refusal(err);
+      }
+    },
+    async releaseClaim(call) {
+      try {
+        await masa.releaseClaim(call.request);
+      } catch (err) {
+        refusal(err);
       }
     },
   };
@@ -55,65 +84,106 @@ function pem(list: readonly Pem[]): string[] {
   return list.flatMap((c) => (typeof c === 'string' ? parsePem(c, {}).map((b) => encodePem(b.label, b.der)) : [encodePem('CERTIFICATE', c)]));
 }
 
-/** A MASA over HTTPS: POST application/voucher-cms+json, 200 with the voucher. */
+/** A MASA over HTTPS: POST application/voucher-cms+json, 200 with the voucher; release: 204. */
 export function httpsMasaClient(options: HttpsMasaClientOptions): MasaClient {
   if (options === null || typeof options !== 'object' || !Array.isArray(options.trustAnchors) || options.trustAnchors.length === 0) {
     throw new InvalidArgumentError('options.trustAnchors', 'expected the MASA TLS trust anchor(s)');
   }
+  if ((options.clientCertificate === undefined) !== (options.clientKey === undefined)) throw new InvalidArgumentError('options.clientKey', 'give the TLS client certificate and key together');
   const ca = pem(options.trustAnchors);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxBytes = options.maxResponseBytes ?? 262_144;
+
+  function post(masaUrl: string, path: string, body: Uint8Array, expect: number): Promise<Uint8Array> {
+    let url: URL;
+    try {
+      // RFC 8995 §5.5: the request goes to "/.well-known/brski/..." under the MASA URL.
+      url = new URL(`${masaUrl.replace(/\/+$/, '')}${path}`);
+    } catch (err) {
+      return Promise.reject(new MasaFailedError(`the MASA URL ${JSON.stringify(masaUrl)} is not a URL`, {}, { cause: err }));
+    }
+    // RFC 8995 §2.3.2: the MASA URL is https; a plain-HTTP MASA would let anyone on the path answer.
+    if (url.protocol !== 'https:') return Promise.reject(new MasaFailedError(`the MASA URL ${url.origin} is not https`));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const req = httpsRequest(
+        url,
+        {
+          method: 'POST',
+          ca,
+          ...(options.clientCertificate !== undefined && options.clientKey !== undefined ? { cert: options.clientCertificate, key: options.clientKey } : {}),
+          headers: { 'content-type': 'application/voucher-cms+json', accept: 'application/voucher-cms+json', 'content-length': String(body.length) },
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > maxBytes) {
+              res.destroy();
+              reject(new MasaFailedError(`the MASA answer is larger than ${maxBytes} bytes`));
+            } else chunks.push(c);
+          });
+          res.on('error', (err) => reject(new MasaFailedError(`reading the MASA answer failed: ${err.message}`, {}, { cause: err })));
+          res.on('end', () => {
+            const answer = Buffer.concat(chunks);
+            const status = res.statusCode ?? 0;
+            if (status === expect) return resolve(new Uint8Array(answer));
+            let code: string | undefined;
+            try {
+              const parsed = JSON.parse(answer.toString('utf8')) as { code?: unknown };
+              if (typeof parsed.code === 'string' && /^ERR_[A-Z0-9_]{1,80}$/.test(parsed.code)) code = parsed.code;
+            } catch {
+              // not JSON: only the status is known
+            }
+            reject(new MasaFailedError(`the MASA refused with HTTP ${status}${code !== undefined ? ` (${code})` : ''}`, { masaStatus: status, ...(code !== undefined ? { masaCode: code } : {}) }));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new MasaFailedError(`no answer from the MASA within ${timeoutMs} ms`)));
+      req.on('error', (err) => reject(err instanceof MasaFailedError ? err : new MasaFailedError(`cannot reach the MASA at ${url.origin}: ${err.message}`, {}, { cause: err })));
+      req.end(Buffer.from(body));
+    });
+  }
+
   return {
-    requestVoucher(call) {
-      let url: URL;
-      try {
-        // RFC 8995 §5.5: the request goes to "/.well-known/brski/requestvoucher" under the MASA URL.
-        url = new URL(`${call.masaUrl.replace(/\/+$/, '')}/.well-known/brski/requestvoucher`);
-      } catch (err) {
-        return Promise.reject(new MasaFailedError(`the MASA URL ${JSON.stringify(call.masaUrl)} is not a URL`, {}, { cause: err }));
-      }
-      // RFC 8995 §2.3.2: the MASA URL is https; a plain-HTTP MASA would let anyone on the path answer.
-      if (url.protocol !== 'https:') return Promise.reject(new MasaFailedError(`the MASA URL ${url.origin} is not https`));
-      return new Promise<Uint8Array>((resolve, reject) => {
-        const req = httpsRequest(
-          url,
-          {
-            method: 'POST',
-            ca,
-            ...(options.clientCertificate !== undefined && options.clientKey !== undefined ? { cert: options.clientCertificate, key: options.clientKey } : {}),
-            headers: { 'content-type': 'application/voucher-cms+json', accept: 'application/voucher-cms+json', 'content-length': String(call.request.length) },
-            timeout: timeoutMs,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            res.on('data', (c: Buffer) => {
-              size += c.length;
-              if (size > maxBytes) {
-                res.destroy();
-                reject(new MasaFailedError(`the MASA answer is larger than ${maxBytes} bytes`));
-              } else chunks.push(c);
-            });
-            res.on('error', (err) => reject(new MasaFailedError(`reading the MASA answer failed: ${err.message}`, {}, { cause: err })));
-            res.on('end', () => {
-              const body = Buffer.concat(chunks);
-              const status = res.statusCode ?? 0;
-              if (status === 200) return resolve(new Uint8Array(body));
-              let code: string | undefined;
-              try {
-                const parsed = JSON.parse(body.toString('utf8')) as { code?: unknown };
-                if (typeof parsed.code === 'string' && /^ERR_[A-Z0-9_]{1,80}$/.test(parsed.code)) code = parsed.code;
-              } catch {
-                // not JSON: only the status is known
-              }
-              reject(new MasaFailedError(`the MASA refused with HTTP ${status}${code !== undefined ? ` (${code})` : ''}`, { masaStatus: status, ...(code !== undefined ? { masaCode: code } : {}) }));
-            });
-          },
-        );
-        req.on('timeout', () => req.destroy(new MasaFailedError(`no answer from the MASA within ${timeoutMs} ms`)));
-        req.on('error', (err) => reject(err instanceof MasaFailedError ? err : new MasaFailedError(`cannot reach the MASA at ${url.origin}: ${err.message}`, {}, { cause: err })));
-        req.end(Buffer.from(call.request));
-      });
+    requestVoucher: (call) => post(call.masaUrl, '/.well-known/brski/requestvoucher', call.request, 200),
+    async releaseClaim(call) {
+      await post(call.masaUrl, '/.well-known/brski/release', call.request, 204);
     },
+  };
+}
+
+const MASA_URL_PREFIX = 'registrar.masa-url.';
+
+/** Which MASA vouched for each serial (settings `registrar.masa-url.<serial>`), for the release at decommission. */
+export interface MasaUrlBook {
+  lookup(serial: string): Promise<string | undefined>;
+  remember(serial: string, masaUrl: string): Promise<void>;
+}
+
+export function masaUrlBook(settings: SettingsRepository): MasaUrlBook {
+  const key = (serial: string): string => {
+    if (typeof serial !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(serial)) throw new InvalidArgumentError('serial', 'expected 1..64 printable ASCII characters');
+    return MASA_URL_PREFIX + serial;
+  };
+  return {
+    lookup: (serial) => settings.get(key(serial)),
+    async remember(serial, masaUrl) {
+      if (typeof masaUrl !== 'string' || !masaUrl.startsWith('https://') || masaUrl.length > 2048) throw new InvalidArgumentError('masaUrl', 'expected an https:// URL');
+      await settings.set(key(serial), masaUrl);
+    },
+  };
+}
+
+/** Wraps a MasaClient so that every voucher it obtains records the MASA URL in `book`. */
+export function recordingMasaClient(inner: MasaClient, book: MasaUrlBook): MasaClient {
+  return {
+    async requestVoucher(call) {
+      const voucher = await inner.requestVoucher(call);
+      await book.remember(call.serialNumber, call.masaUrl);
+      return voucher;
+    },
+    ...(inner.releaseClaim !== undefined ? { releaseClaim: inner.releaseClaim.bind(inner) } : {}),
   };
 }

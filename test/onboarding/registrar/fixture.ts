@@ -45,7 +45,7 @@ export interface MasaServer {
 }
 
 export async function startMasa(t: TestFactory): Promise<MasaServer> {
-  const masa = createMasa({ registry: t.registry, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
+  const masa = createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] });
   const tlsCa = await createRootCa({ signer: p256().signer, subject: 'CN=Web PKI Test Root', validityDays: 30 });
   const key = p256();
   const cert = await domainCaPolicy.issueServerCertificate(tlsCa, { publicKey: key.signer.publicKey, subjectAltNames: { ip: ['127.0.0.1'] }, validityDays: 20 });
