@@ -141,7 +141,8 @@ export function coapsProtocolError(ex: CoapsExchange, what: string): PledgeProto
   const text = Buffer.from(ex.payload.subarray(0, 300)).toString('utf8');
   const m = /^(ERR_[A-Z0-9_]{1,80}):\s?(.*)$/s.exec(text);
   const code = m?.[1];
-  const message = (m?.[2] ?? text).replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 300);
+  // Control characters (the registrar's text reaches a terminal) become spaces.
+  const message = Array.from(m?.[2] ?? text, (ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch)).join('').slice(0, 300);
   const coapCode = `${Math.floor(ex.status / 100)}.${String(ex.status % 100).padStart(2, '0')}`;
   return new PledgeProtocolError(`${what}: CoAP ${coapCode}${code !== undefined ? ` ${code}` : ''}${message ? `: ${message}` : ''}`, { status: ex.status, ...(code !== undefined ? { serverCode: code } : {}) });
 }
