@@ -80,6 +80,12 @@ export const newCampaignSchema = {
     attemptTimeoutMs: { type: 'integer', minimum: 1000, maximum: 604_800_000 },
     requiresApproval: { type: 'boolean' },
     packagePolicy: { type: 'string', enum: ['auto', 'full'], description: "'auto': a delta when one exists for the device's version; 'full': always the image." },
+    delivery: {
+      type: ['string', 'null'],
+      enum: ['lwm2m-pull', 'lwm2m-push', 'https-pull', null],
+      description:
+        "How the package reaches the devices: 'lwm2m-pull' (Package URI /5/0/1, CoAPs Block2), 'lwm2m-push' (Block1 write of /5/0/0), 'https-pull' (Package URI to the server's TLS-PSK HTTPS package listener). Absent or null: the server's default (serve setting fotaDelivery). A method the server does not offer is refused (400, field delivery).",
+    },
   },
 } as const;
 

@@ -110,8 +110,11 @@ const createOptions = {
   'max-in-flight': { type: 'string' },
   approval: { type: 'boolean' },
   'full-image': { type: 'boolean' },
+  delivery: { type: 'string' },
   json: { type: 'boolean' },
 } as const satisfies OptionSpec;
+
+const DELIVERIES = ['lwm2m-pull', 'lwm2m-push', 'https-pull'];
 
 export const campaignCreate: Command = {
   name: 'campaign create',
@@ -134,6 +137,9 @@ Rollout:
   --max-in-flight <n>        devices updating at once (default 50)
   --approval                 require 'rootline campaign approve' before it can start
   --full-image               always send the full image, never a delta
+  --delivery <method>        lwm2m-pull (Package URI, CoAPs Block2), lwm2m-push (Block1 write of
+                             /5/0/0) or https-pull (Package URI to the HTTPS package listener);
+                             default: the server's (serve setting fotaDelivery)
   --json                     print the campaign as JSON
 ${API_HELP}
 `,
@@ -168,6 +174,11 @@ ${API_HELP}
     if (inFlight !== undefined) body.maxInFlight = inFlight;
     if (p.values.approval === true) body.requiresApproval = true;
     if (p.values['full-image'] === true) body.packagePolicy = 'full';
+    const delivery = str(p, 'delivery');
+    if (delivery !== undefined) {
+      if (!DELIVERIES.includes(delivery)) throw new UsageError(this.name, `--delivery: expected one of ${DELIVERIES.join(', ')}, got ${JSON.stringify(delivery)}`);
+      body.delivery = delivery;
+    }
 
     const api = client(this.name, str(p, 'api'), io);
     let name = str(p, 'name');

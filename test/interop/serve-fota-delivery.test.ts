@@ -1,0 +1,187 @@
+/**
+ * The other two delivery methods through a real `rootline serve` (startServer on ports 0, a temp
+ * data dir), each updating SDK devices with A/B slots over DTLS-PSK to 2.0.0:
+ * - LwM2M push: the campaign created with the CLI's `--delivery lwm2m-push` (Block1 write of
+ *   /5/0/0), on a server whose default stays lwm2m-pull; a campaign asking for https-pull on a
+ *   server without the HTTPS package listener is refused (400, field delivery).
+ * - HTTPS pull: `--fota-delivery https-pull --fota-https-port 0`, the campaign without a delivery
+ *   field (the server's default), one device losing its connection mid-download and resuming
+ *   with Range; after the campaign the listener refuses a TLS-PSK handshake of the same device
+ *   (no open attempt, its key is no longer held) and audits it.
+ */
+import assert from 'node:assert/strict';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { connect } from 'node:tls';
+import { test, type TestContext } from 'node:test';
+import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, type FirmwareFaults, type Lwm2mClient } from '../../src/client/index.js';
+import { runCli } from '../cli/io.js';
+import { request, startTestServer, type TestServer } from '../server/harness.js';
+
+const FAST = { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } };
+const MODEL = 'FOTA-D';
+const VENDOR = 'example.com';
+
+interface Image {
+  id: string;
+  sequence: number;
+}
+
+interface Row {
+  endpoint: string;
+  status: string;
+  attempt: number;
+  reportedVersion: string | null;
+}
+
+interface Device {
+  endpoint: string;
+  client: Lwm2mClient;
+  bank: SlotBank;
+  identity: string;
+  key: Buffer;
+}
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+function images(): { v1: Uint8Array; v2: Uint8Array } {
+  const v1 = new Uint8Array(randomBytes(24 * 1024));
+  const v2 = new Uint8Array(v1);
+  for (let i = 32; i < v2.length; i += 900) v2[i]! ^= 0x33;
+  return { v1, v2 };
+}
+
+async function upload(url: string, bytes: Uint8Array, version: string): Promise<Image> {
+  const res = await fetch(`${url}/api/v1/firmware?model=${MODEL}&version=${version}&vendor=${VENDOR}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+  return JSON.parse(text) as Image;
+}
+
+async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => boolean, rounds = 3000): Promise<T> {
+  for (let i = 0; ; i++) {
+    const v = await probe();
+    if (done(v)) return v;
+    assert.ok(i < rounds, `${what}: still not reached, last ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function setUp(t: TestContext, srv: TestServer, prefix: string, count: number, faults: (i: number) => FirmwareFaults = () => ({})): Promise<{ devices: Device[]; img2: Image; v2: Uint8Array }> {
+  const { v1, v2 } = images();
+  const img1 = await upload(srv.url, v1, '1.0.0');
+  const img2 = await upload(srv.url, v2, '2.0.0');
+  const signing = (await request(`${srv.url}/api/v1/firmware/signing-key`)).body as { publicKey: string };
+  const trusted = new Uint8Array(createPublicKey(signing.publicKey).export({ type: 'spki', format: 'der' }));
+  const devices: Device[] = [];
+  for (let i = 0; i < count; i++) {
+    const endpoint = `${prefix}-${i}`;
+    const key = randomBytes(16);
+    const identity = `${endpoint}-id`;
+    const created = await request(`${srv.url}/api/v1/devices`, { method: 'POST', body: { endpoint, model: MODEL, firmwareVersion: '1.0.0', credentials: { psk: { identity, key: key.toString('hex') } } } });
+    assert.equal(created.status, 201, created.text);
+    const client = createLwm2mClient({ endpointName: endpoint, device: { manufacturer: 'ACME', modelNumber: MODEL, serialNumber: endpoint, firmwareVersion: '1.0.0' }, coap: FAST });
+    t.after(() => client.close());
+    addServerAccount(client.tree, { uri: srv.server.addresses.coaps!.url, security: { mode: 'psk', identity, key: new Uint8Array(key) }, lifetime: 300 });
+    const bank = await SlotBank.inMemory(v1, { version: '1.0.0', sequence: img1.sequence }, 64 * 1024);
+    attachFirmwareUpdater(client, { bank, vendor: VENDOR, model: MODEL, trustedKeys: [trusted], faults: faults(i), connection: { coap: FAST } });
+    await client.start();
+    devices.push({ endpoint, client, bank, identity, key });
+  }
+  return { devices, img2, v2 };
+}
+
+async function expectUpdated(srv: TestServer, campaign: string, devices: Device[], v2: Uint8Array, method: string): Promise<void> {
+  const api = `${srv.url}/api/v1`;
+  const final = await until('campaign completed', async () => (await request(`${api}/campaigns/${campaign}`)).body as { state: string }, (c) => c.state === 'completed' || c.state === 'paused');
+  assert.equal(final.state, 'completed', JSON.stringify(final));
+  const rows = ((await request(`${api}/campaigns/${campaign}/devices?limit=100`)).body as { devices: Row[] }).devices;
+  assert.equal(rows.length, devices.length);
+  const starts = await srv.server.store.audit.list({ action: 'fota.delivery.start', limit: 200 });
+  for (const d of devices) {
+    const r = rows.find((x) => x.endpoint === d.endpoint)!;
+    assert.deepEqual([r.status, r.attempt, r.reportedVersion], ['succeeded', 1, '2.0.0'], d.endpoint);
+    assert.equal(d.bank.installed.version, '2.0.0');
+    assert.equal(sha(await d.bank.activeSlot.read(0, d.bank.installed.size)), sha(v2));
+    assert.equal(((await request(`${api}/devices/${d.endpoint}`)).body as { firmwareVersion: string }).firmwareVersion, '2.0.0');
+    const mine = starts.filter((a) => a.subject === d.endpoint && a.outcome === 'success');
+    assert.deepEqual(mine.map((a) => a.details.method), [method], `${d.endpoint}: delivered once, by ${method}`);
+  }
+}
+
+test('serve: a campaign with delivery lwm2m-push (created with the CLI) updates its devices by Block1 writes of /5/0/0', async (t) => {
+  const srv = await startTestServer({ start: { deliveryDriver: 'lwm2m-pull', fota: { campaignTickMs: 20 } } });
+  t.after(() => srv.close());
+  const attach = (await srv.server.store.audit.list({ action: 'fota.driver.attach' }))[0]!;
+  assert.deepEqual([attach.details.defaultMethod, attach.details.methods], ['lwm2m-pull', ['lwm2m-pull', 'lwm2m-push']]);
+  const { devices, img2, v2 } = await setUp(t, srv, 'push', 3);
+
+  const cli = (args: string[]) => runCli([...args, '--api', srv.url], { fetch: globalThis.fetch });
+  const bad = await cli(['campaign', 'create', '--firmware', img2.id, '--delivery', 'carrier-pigeon']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--delivery: expected one of lwm2m-pull, lwm2m-push, https-pull/);
+  // No HTTPS package listener on this server: a campaign cannot ask for it.
+  const refused = await request(`${srv.url}/api/v1/campaigns`, { method: 'POST', body: { name: 'x', firmwareId: img2.id, target: { model: MODEL }, delivery: 'https-pull' } });
+  assert.equal(refused.status, 400, refused.text);
+  assert.match(refused.text, /ERR_API_CAMPAIGN_INVALID/);
+  assert.match(refused.text, /delivery/);
+
+  const created = await cli(['campaign', 'create', '--firmware', img2.id, '--id', 'push-1', '--delivery', 'lwm2m-push', '--max-in-flight', '3', '--json']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal((JSON.parse(created.stdout) as { spec: { delivery: string } }).spec.delivery, 'lwm2m-push');
+  const started = await request(`${srv.url}/api/v1/campaigns/push-1/start`, { method: 'POST' });
+  assert.equal(started.status, 200, started.text);
+  await expectUpdated(srv, 'push-1', devices, v2, 'lwm2m-push');
+  for (const d of devices) assert.equal((d.client.tree.get(5, 0, 1) as { value: string } | undefined)?.value ?? '', '', `${d.endpoint}: no Package URI was written`);
+});
+
+test('serve: --fota-delivery https-pull updates devices over the TLS-PSK package listener, resuming a dropped download with Range', async (t) => {
+  const srv = await startTestServer({ flags: { fotaDelivery: 'https-pull', fotaHttpsPort: '0' }, start: { deliveryDriver: 'lwm2m-pull', fota: { campaignTickMs: 20 } } });
+  t.after(() => srv.close());
+  const attach = (await srv.server.store.audit.list({ action: 'fota.driver.attach' }))[0]!;
+  assert.equal(attach.details.defaultMethod, 'https-pull');
+  const port = attach.details.httpsPort as number;
+  assert.ok(Number.isInteger(port) && port > 0);
+  assert.equal(attach.details.httpsBaseUri, `https://127.0.0.1:${port}`);
+  assert.match(srv.logs(), new RegExp(`HTTPS package listener on port ${port}`));
+  // Device 1 loses its connection at the start of block 8 (8 KiB in) and resumes.
+  const { devices, img2, v2 } = await setUp(t, srv, 'https', 3, (i) => (i === 1 ? { connectionLossAtBlock: 8 } : {}));
+
+  // Before any attempt the listener holds no key: even a valid device PSK cannot connect.
+  await assert.rejects(tlsPsk(port, devices[0]!), 'no open attempt: handshake refused');
+
+  const created = await request(`${srv.url}/api/v1/campaigns`, { method: 'POST', body: { id: 'https-1', name: 'https', firmwareId: img2.id, target: { model: MODEL }, maxInFlight: 3, packagePolicy: 'full' } });
+  assert.equal(created.status, 201, created.text);
+  assert.equal((created.body as { spec: { delivery: unknown } }).spec.delivery, null, 'the server default applies');
+  assert.equal((await request(`${srv.url}/api/v1/campaigns/https-1/start`, { method: 'POST' })).status, 200);
+  await expectUpdated(srv, 'https-1', devices, v2, 'https-pull');
+  for (const d of devices) assert.match((d.client.tree.get(5, 0, 1) as { value: string }).value, new RegExp(`^https://127\\.0\\.0\\.1:${port}/fw/[A-Za-z0-9_-]{24}$`));
+
+  // The attempts are over: their keys are gone from the listener again, and refusals are audited.
+  await assert.rejects(tlsPsk(port, devices[2]!));
+  const refusals = await until('handshake refusals audited', () => srv.server.store.audit.list({ action: 'fota.https.handshake', limit: 50 }), (rows) => rows.filter((r) => r.subject === devices[2]!.identity).length >= 1);
+  assert.ok(refusals.every((r) => r.outcome === 'deny'));
+  assert.ok(!JSON.stringify(refusals).includes(devices[2]!.key.toString('hex')), 'no key in the audit log');
+});
+
+/** A bare TLS-PSK handshake with a device's credential; resolves when it completes. */
+function tlsPsk(port: number, d: Device): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      ciphers: 'PSK-AES128-GCM-SHA256',
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+      pskCallback: () => ({ identity: d.identity, psk: d.key }),
+      checkServerIdentity: () => undefined,
+    });
+    socket.once('secureConnect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (err) => {
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
