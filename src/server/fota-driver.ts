@@ -220,7 +220,9 @@ export async function attachDeliveryDriver(o: {
       closing ??= (async () => {
         closingDown = true;
         try {
-          await lwm2mDriver.close();
+          // The CoAPs endpoint closes right after (server.ts): downloads under way keep their
+          // link until then, and resume against the restarted server.
+          await lwm2mDriver.close({ keepServing: true });
           await https?.close();
           cache?.clear();
         } finally {

@@ -281,11 +281,24 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     await this.#audit('fota.delivery.cancel', request.endpoint, 'success', this.#ids(a.request));
   }
 
-  /** Refuses new attempts; removes the package resource and the listeners, ends every observation. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Refuses new attempts, stops listening to registrations, ends every observation and removes
+   * the package resource. Idempotent.
+   *
+   * `keepServing` (a server shutdown, where the CoAPs endpoint closes right after): the packages
+   * of the attempts in memory stay available until the endpoint itself goes, so a device in the
+   * middle of a download keeps its link until the process ends and then resumes against the
+   * restarted server (or reports a lost connection, 4), instead of being answered 4.04, which a
+   * device takes for "7: Invalid URI" — a failure no retry policy repeats by default.
+   */
+  async close(options: { keepServing?: boolean } = {}): Promise<void> {
     this.#closed = true;
     this.#o.lwm2m.off('registered', this.#onRegistered);
     this.#o.lwm2m.off('updated', this.#onUpdated);
+    if (options.keepServing === true) {
+      await Promise.all([...this.#byEndpoint.values()].map((a) => Promise.all(a.observations.splice(0).map((o) => o.cancel().catch(() => undefined)))));
+      return;
+    }
     this.#resource?.remove();
     await Promise.all([...this.#byEndpoint.values()].map((a) => this.#drop(a)));
   }
@@ -386,6 +399,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
   /** A fetch with a token not in memory (after a restart): adopt the in-flight attempt it names. */
   #recover(endpoint: string, token: string): Promise<Attempt | undefined> {
     return this.#exclusive(endpoint, async () => {
+      if (this.#closed) return undefined;
       const known = this.#byToken.get(token);
       if (known !== undefined) return known;
       const given = Buffer.from(token, 'base64url');
@@ -433,6 +447,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     const step = Math.floor((sent * 10) / a.pkg.size);
     if (step <= a.progressStep) return;
     a.progressStep = step;
+    if (this.#closed) return; // serving out a shutdown: the engine is closing too
     this.#report({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'progress', percent: Math.min(100, step * 10) });
   }
 
@@ -457,7 +472,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
   }
 
   #notified(a: Attempt, n: NotificationEvent): void {
-    if (a.finished || n.path === undefined || n.node === undefined) return;
+    if (a.finished || this.#closed || n.path === undefined || n.node === undefined) return;
     const value = integerOf(n.node);
     if (value === undefined) return;
     if (n.path.resourceId === 3) void this.#state(a, value);
