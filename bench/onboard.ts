@@ -18,7 +18,11 @@
 // Usage: npm run bench:onboard               (1,000 devices)
 //   ONBOARD_DEVICES=1000        pledges
 //   ONBOARD_CONCURRENCY=64      pledges onboarding at once
-//   ONBOARD_CPU_PROF=1          run serve under --cpu-prof and print where its CPU went
+//   ONBOARD_CPU_PROF=1          run serve under --cpu-prof and print where its CPU went: self time
+//                               per file/function, and inclusive time per own (src/) function —
+//                               each sample charged to the innermost src/ frame on its stack, so
+//                               library time (asn1js, node:crypto) lands on the code that asked
+//   ONBOARD_CPU_PROF_KEEP=<dir>  also copy the serve profile there
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,6 +145,49 @@ async function startServe(dir: string, data: string, profDir: string): Promise<S
   return { child, pid: child.pid!, api: urls.http!.replace(/\/$/, ''), est: urls.est! };
 }
 
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/**
+ * Share of all samples whose stack has `src/` code, charged to the innermost src/ frame (so time
+ * in node:crypto or asn1js lands on our function that called it), top `top`, and by src file.
+ */
+function ownCodeShares(file: string, top: number): { byFunction: Array<[string, number]>; byFile: Array<[string, number]> } {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const owner = new Map<number, string | null>();
+  const ownerOf = (id: number): string | null => {
+    if (owner.has(id)) return owner.get(id)!;
+    const n = byId.get(id)!;
+    const url = n.callFrame.url;
+    let result: string | null;
+    if (url.includes('/src/') && !url.includes('node_modules')) result = `${n.callFrame.functionName || '(anonymous)'} ${url.slice(url.indexOf('/src/') + 1)}:${n.callFrame.lineNumber + 1}`;
+    else result = parent.has(id) ? ownerOf(parent.get(id)!) : null;
+    owner.set(id, result);
+    return result;
+  };
+  let total = 0;
+  const fn = new Map<string, number>();
+  const files = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id)!;
+    if (n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(program)') return;
+    const us = p.timeDeltas[i] ?? 0;
+    total += us;
+    const o = ownerOf(id) ?? '(no src/ frame: runtime, GC, I/O callbacks)';
+    fn.set(o, (fn.get(o) ?? 0) + us);
+    const f = o.includes(' src/') ? o.slice(o.indexOf(' src/') + 1).replace(/:\d+$/, '') : o;
+    files.set(f, (files.get(f) ?? 0) + us);
+  });
+  const sorted = (m: Map<string, number>): Array<[string, number]> => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => [k, (100 * us) / total]);
+  return { byFunction: sorted(fn), byFile: sorted(files) };
+}
+
 /** Devices in `state`, counted through the API's pages. */
 async function countInState(api: string, state: string): Promise<number> {
   let n = 0;
@@ -217,6 +264,10 @@ async function run(): Promise<void> {
     if (prof !== undefined) {
       const s = summariseCpuProfile(join(profDir, prof), 20);
       process.stdout.write(['serve CPU by file (self time):', ...s.byFile.slice(0, 12).map((f) => `  ${f.selfPct.toFixed(1)}%  ${f.frame}`), 'serve CPU by function (self time):', ...s.total.slice(0, 20).map((f) => `  ${f.selfPct.toFixed(1)}%  ${f.frame}`), ''].join('\n'));
+      const own = ownCodeShares(join(profDir, prof), 30);
+      process.stdout.write(['serve CPU by own src/ file (inclusive of the library calls it makes):', ...own.byFile.slice(0, 15).map(([k, pct]) => `  ${pct.toFixed(1)}%  ${k}`), 'serve CPU by own src/ function (inclusive, innermost src/ frame):', ...own.byFunction.map(([k, pct]) => `  ${pct.toFixed(1)}%  ${k}`), ''].join('\n'));
+      const keep = process.env.ONBOARD_CPU_PROF_KEEP;
+      if (keep !== undefined && keep !== '') writeFileSync(join(resolve(keep), 'serve-onboard.cpuprofile'), readFileSync(join(profDir, prof)));
     } else log('bench:onboard: serve wrote no CPU profile');
   }
   process.stdout.write(

@@ -94,7 +94,7 @@ test('serve prints the EST listener and health reports it up', { skip }, async (
 
 test('rootline pledge enrolls a minted device: LDevID verifies under the domain CA, device is RFPRO with an x509 credential', { skip }, async () => {
   const out = join(dir, 'enrolled');
-  const r = await runCli(['pledge', '--idevid', join(dir, 'device'), '--registrar', est, '--out', out, '--json'], { env, cwd: dir });
+  const r = await runCli(['pledge', '--idevid', join(dir, 'device'), '--registrar', est, '--out', out, '--enroll-only', '--json'], { env, cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
   const result = JSON.parse(r.stdout) as { serialNumber: string; endpoint: string; ldevid: { subject: string }; voucher: { assertion: string } };

@@ -14,14 +14,14 @@
  * holds for its LDevID (src/client/connection.ts).
  */
 import type { KeyObject } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { addBootstrapAccount } from '../../client/accounts.js';
 import { Lwm2mClient, type Lwm2mClientOptions } from '../../client/client.js';
 import type { DeviceInit } from '../../client/standard-objects.js';
 import { InvalidArgumentError, isRootlineError } from '../../errors.js';
-import { decodePem, encodePem, parseCertificate } from '../../pki/index.js';
+import { decodePem, parseCertificate } from '../../pki/index.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
+import { httpSession, type HttpSession } from './http-session.js';
 import { runPledge, type PledgeResult, type RunPledgeOptions } from './pledge.js';
 import { openTls } from './transport.js';
 
@@ -78,31 +78,8 @@ function checkCoapsUri(uri: unknown, what: string): string {
   return uri as string;
 }
 
-/**
- * Asks the registrar where to bootstrap, over TLS with the LDevID as client certificate and the
- * pinned domain CA as the only trust anchor.
- */
-export async function fetchBootstrapServer(options: { registrarUrl: string; ldevidChainPem: string; key: KeyObject; domainCaPem: string; timeoutMs?: number }): Promise<BootstrapServerTarget & { endpoint: string }> {
-  const url = new URL(options.registrarUrl);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port === '' ? 443 : Number(url.port);
-  const servername = /^[0-9.]+$|:/.test(host) ? undefined : host;
-  const socket = await openTls({ host, port, timeoutMs: options.timeoutMs ?? 30_000, cert: options.ldevidChainPem, key: String(options.key.export({ type: 'pkcs8', format: 'pem' })), ca: [options.domainCaPem], ...(servername !== undefined ? { servername } : {}) });
-  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpRequest({ method: 'GET', path: LWM2M_BOOTSTRAP_PATH, headers: { host: url.host, connection: 'close', accept: 'application/json' }, createConnection: () => socket as TLSSocket }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > 64 * 1024) res.destroy(new PledgeBootstrapServerError('the bootstrap server answer is larger than 64 KiB'));
-        else chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (err) => reject(err instanceof PledgeBootstrapServerError ? err : new PledgeBootstrapServerError(`${LWM2M_BOOTSTRAP_PATH}: ${err.message}`, undefined, { cause: err })));
-    });
-    req.on('error', (err) => reject(new PledgeBootstrapServerError(`${LWM2M_BOOTSTRAP_PATH}: ${err.message}`, undefined, { cause: err })));
-    req.end();
-  }).finally(() => socket.destroy());
+/** The registrar's answer to GET /.well-known/rootline/lwm2m-bootstrap, checked. */
+function bootstrapAnswer(status: number, body: string): BootstrapServerTarget & { endpoint: string } {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(body) as Record<string, unknown>;
@@ -125,6 +102,35 @@ export async function fetchBootstrapServer(options: { registrarUrl: string; ldev
   return { endpoint: json.endpoint, uri, serverCertificate };
 }
 
+async function askBootstrapServer(request: HttpSession['request']): Promise<BootstrapServerTarget & { endpoint: string }> {
+  let ex;
+  try {
+    ex = await request('GET', LWM2M_BOOTSTRAP_PATH, undefined, { accept: 'application/json' }, 64 * 1024);
+  } catch (err) {
+    throw new PledgeBootstrapServerError(`${LWM2M_BOOTSTRAP_PATH}: ${(err as Error).message}`, undefined, { cause: err });
+  }
+  return bootstrapAnswer(ex.status, ex.body.toString('utf8'));
+}
+
+/**
+ * Asks the registrar where to bootstrap, over TLS with the LDevID as client certificate and the
+ * pinned domain CA as the only trust anchor (a device that enrolled earlier; `onboardDevice`
+ * asks on its enrollstatus connection instead).
+ */
+export async function fetchBootstrapServer(options: { registrarUrl: string; ldevidChainPem: string; key: KeyObject; domainCaPem: string; timeoutMs?: number }): Promise<BootstrapServerTarget & { endpoint: string }> {
+  const url = new URL(options.registrarUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port === '' ? 443 : Number(url.port);
+  const servername = /^[0-9.]+$|:/.test(host) ? undefined : host;
+  const open = (): Promise<TLSSocket> => openTls({ host, port, timeoutMs: options.timeoutMs ?? 30_000, cert: options.ldevidChainPem, key: String(options.key.export({ type: 'pkcs8', format: 'pem' })), ca: [options.domainCaPem], ...(servername !== undefined ? { servername } : {}) });
+  const session = httpSession(await open(), url.host, open);
+  try {
+    return await askBootstrapServer((...args) => session.request(...args));
+  } finally {
+    session.close();
+  }
+}
+
 /**
  * From the factory identity to a registered LwM2M client in one call; see the file header.
  * Errors: the pledge's (ERR_PLEDGE_*, ERR_VOUCHER_*, ERR_EST_*), ERR_PLEDGE_BOOTSTRAP_SERVER,
@@ -137,16 +143,18 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   if (options.device !== undefined && (options.device === null || typeof options.device !== 'object')) throw new InvalidArgumentError('device', 'expected an object');
   const step = options.onStep ?? (() => undefined);
   const { bootstrapUri: _u, bootstrapServerCertificate: _c, device: _d, client: _cl, onStep: _s, ...pledgeOptions } = options;
-  const pledge = await runPledge({ ...pledgeOptions, onStep: step });
+  const ask = overrideUri === undefined || overrideCert === undefined;
+  let named: (BootstrapServerTarget & { endpoint: string }) | undefined;
+  // The registrar is asked on the LDevID connection of enrollstatus (one TLS handshake fewer).
+  const pledge = await runPledge({ ...pledgeOptions, onStep: step, ...(ask ? { afterEnrollment: async (request: HttpSession['request']) => void (named = await askBootstrapServer(request)) } : {}) });
   const endpoint = pledge.endpoint;
   if (endpoint === undefined) throw new PledgeBootstrapServerError('the LDevID carries no CN: no endpoint name to bootstrap under');
 
   let bootstrap: BootstrapServerTarget;
-  if (overrideUri !== undefined && overrideCert !== undefined) {
-    bootstrap = { uri: overrideUri, serverCertificate: overrideCert };
+  if (!ask) {
+    bootstrap = { uri: overrideUri!, serverCertificate: overrideCert! };
   } else {
-    const ldevidChainPem = pledge.ldevid.chain.map((c) => encodePem('CERTIFICATE', c)).join('');
-    const named = await fetchBootstrapServer({ registrarUrl: options.registrarUrl, ldevidChainPem, key: pledge.key, domainCaPem: pledge.domainCa.pem, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+    if (named === undefined) throw new PledgeBootstrapServerError('the registrar named no bootstrap server');
     if (named.endpoint !== endpoint) throw new PledgeBootstrapServerError(`the registrar answered for ${named.endpoint}, not ${endpoint}`);
     bootstrap = { uri: overrideUri ?? named.uri, serverCertificate: overrideCert ?? named.serverCertificate };
   }

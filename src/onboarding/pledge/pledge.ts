@@ -17,6 +17,7 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { keyObjectSigner } from '../../crypto/signer.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
 import { encodePem, findAttribute, parseCertificate, parsePem, verifyChain, type ParsedCertificate } from '../../pki/index.js';
@@ -25,6 +26,7 @@ import { encodeStatusTelemetry } from '../registrar/status-telemetry.js';
 import { PledgePendingError, PledgeProtocolError, RegistrarNotPinnedError } from '../registrar/errors.js';
 import { verifyVoucher, type VerifiedVoucher } from '../signed-voucher.js';
 import { createPledgeVoucherRequest } from '../voucher-requests.js';
+import { httpSession, type HttpSession } from './http-session.js';
 import { runCoapsPledge } from './coaps-transport.js';
 import { exchange, openTls, protocolError, serverCertificateOf, type TlsTarget } from './transport.js';
 
@@ -54,6 +56,11 @@ export interface RunPledgeOptions {
   outDir?: string;
   /** Progress callback (CLI output); never given key material. */
   onStep?: (step: 'voucher-request' | 'pending' | 'voucher' | 'voucher-status' | 'enroll' | 'enroll-status', detail: Record<string, unknown>) => void;
+  /**
+   * More requests on the LDevID connection after enrollstatus (it trusts only the pinned domain
+   * certificate), before it is closed; `onboardDevice` asks for the bootstrap server here.
+   */
+  afterEnrollment?: (request: HttpSession['request']) => Promise<void>;
 }
 
 export interface PledgeResult {
@@ -126,13 +133,17 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   const tls = (clientCert: string, clientKey: string, ca?: string[]): TlsTarget => ({ host, port, timeoutMs, cert: clientCert, key: clientKey, ...(servername !== undefined ? { servername } : {}), ...(ca !== undefined ? { ca } : {}) });
   const maxBytes = 1024 * 1024;
 
-  // 1. Voucher request over provisional TLS.
+  // 1. Voucher request over provisional TLS. The connection is kept (RFC 8995 §5.1) for the
+  // voucher status once the voucher made it trusted.
   let registrarCert: Uint8Array | undefined;
   let signed: { der: Uint8Array; nonce: Uint8Array } | undefined;
   let voucherDer: Uint8Array | undefined;
+  let session: HttpSession | undefined;
   for (let attempt = 1; voucherDer === undefined; attempt++) {
     const socket = await openTls(tls(chainPem, keyPem));
     const seen = serverCertificateOf(socket);
+    // Never reopened provisionally: another connection may meet another certificate than the one the request names.
+    session = httpSession(socket, url.host, () => Promise.reject(new PledgeProtocolError('the registrar closed the provisional connection')));
     // The same registrar certificate keeps the same request (a retry after 202); another one
     // gets a request naming it, with a fresh nonce.
     if (signed === undefined || registrarCert === undefined || Buffer.compare(Buffer.from(seen), Buffer.from(registrarCert)) !== 0) {
@@ -142,11 +153,18 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
       signed = { der: req.der, nonce };
     }
     step('voucher-request', { serialNumber: serial, attempt });
-    const ex = await exchange(socket, url.host, '/.well-known/brski/requestvoucher', signed.der, { 'content-type': VOUCHER_CMS, accept: VOUCHER_CMS }, maxBytes);
+    let ex;
+    try {
+      ex = await session.request('POST', '/.well-known/brski/requestvoucher', signed.der, { 'content-type': VOUCHER_CMS, accept: VOUCHER_CMS }, maxBytes);
+    } catch (err) {
+      session.close();
+      throw err;
+    }
     if (ex.status === 200) {
       voucherDer = new Uint8Array(ex.body);
       break;
     }
+    session.close();
     if (ex.status !== 202) throw protocolError(ex, 'requestvoucher');
     const wait = retryAfter(ex.headers['retry-after']);
     if (wait === undefined) throw new PledgeProtocolError('requestvoucher: 202 without a usable Retry-After', { status: 202 });
@@ -157,8 +175,11 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
 
   // 2. The voucher, then the registrar against the pinned domain.
   const statusOverProvisional = async (ok: boolean, reason?: string): Promise<void> => {
-    const socket = await openTls(tls(chainPem, keyPem));
-    await exchange(socket, url.host, '/.well-known/brski/voucher_status', encodeStatusTelemetry(ok, reason), { 'content-type': 'application/json' }, maxBytes);
+    try {
+      await session!.request('POST', '/.well-known/brski/voucher_status', encodeStatusTelemetry(ok, reason), { 'content-type': 'application/json' }, maxBytes);
+    } finally {
+      session!.close();
+    }
   };
   let verified: VerifiedVoucher;
   try {
@@ -184,9 +205,17 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   const domainCaPem = encodePem('CERTIFICATE', verified.pinnedDomainCertificate);
   const pinnedCa = [domainCaPem];
 
-  // 3. From here the registrar is authenticated by the pinned domain certificate.
+  // 3. From here the registrar is authenticated by the pinned domain certificate: the kept
+  // connection (its certificate was just checked) or, if the registrar closed it, a new one
+  // trusting only the pinned certificate.
   {
-    const ex = await exchange(await openTls(tls(chainPem, keyPem, pinnedCa)), url.host, '/.well-known/brski/voucher_status', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
+    session!.setReopen(() => openTls(tls(chainPem, keyPem, pinnedCa)));
+    let ex;
+    try {
+      ex = await session!.request('POST', '/.well-known/brski/voucher_status', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
+    } finally {
+      session!.close();
+    }
     if (ex.status !== 200) throw protocolError(ex, 'voucher_status');
     step('voucher-status', { status: true });
   }
@@ -207,9 +236,16 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   const ldevidChainPem = enrolled.chain.map((c) => encodePem('CERTIFICATE', c)).join('');
   const keyOut = String(key.export({ type: 'pkcs8', format: 'pem' }));
   {
-    const ex = await exchange(await openTls(tls(ldevidChainPem, keyOut, pinnedCa)), url.host, '/.well-known/brski/enrollstatus', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
-    if (ex.status !== 200) throw protocolError(ex, 'enrollstatus');
-    step('enroll-status', { status: true });
+    const reopen = (): Promise<TLSSocket> => openTls(tls(ldevidChainPem, keyOut, pinnedCa));
+    const ldevidSession = httpSession(await reopen(), url.host, reopen);
+    try {
+      const ex = await ldevidSession.request('POST', '/.well-known/brski/enrollstatus', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
+      if (ex.status !== 200) throw protocolError(ex, 'enrollstatus');
+      step('enroll-status', { status: true });
+      if (options.afterEnrollment !== undefined) await options.afterEnrollment((...args) => ldevidSession.request(...args));
+    } finally {
+      ldevidSession.close();
+    }
   }
   const result: PledgeResult = {
     serialNumber: serial,
