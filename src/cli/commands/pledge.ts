@@ -69,7 +69,7 @@ function registrarUrl(command: string, raw: string | undefined): string {
     throw new UsageError(command, `--registrar: not a URL: ${JSON.stringify(raw)}`);
   }
   // RFC 8995 §5.1: the pledge talks to the registrar over TLS only (or DTLS: coaps://, RFC 9148).
-  if (url.protocol !== 'https:' && url.protocol !== 'coaps:') throw new UsageError(command, `--registrar: expected an https:// or coaps:// URL, got ${JSON.stringify(raw)}`);
+  if (url.protocol !== 'https:' && url.protocol !== 'coaps:') throw new UsageError(command, `--registrar: expected an https:// URL (or coaps:// for CoAPs), got ${JSON.stringify(raw)}`);
   if (url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) throw new UsageError(command, '--registrar: expected https://host:port or coaps://host:port with no path, query or fragment');
   // URL.origin is "null" for coaps: (not a special scheme), so it is rebuilt.
   return url.protocol === 'coaps:' ? `coaps://${url.host}` : url.origin;
