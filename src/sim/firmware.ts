@@ -403,6 +403,8 @@ export class FleetFirmware {
     for (let attempt = 0; !device.closed; attempt++) {
       try {
         await device.start();
+        // Closed by the fleet while it was coming up: give the socket back.
+        if (device.closed) await device.stop();
         return;
       } catch {
         if (device.closed) return;
