@@ -144,6 +144,8 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   const step = options.onStep ?? (() => undefined);
   const { bootstrapUri: _u, bootstrapServerCertificate: _c, device: _d, client: _cl, onStep: _s, ...pledgeOptions } = options;
   const ask = overrideUri === undefined || overrideCert === undefined;
+  // The bootstrap server is asked over HTTPS (LDevID TLS); a CoAPs registrar has no such question.
+  if (ask && typeof options.registrarUrl === 'string' && options.registrarUrl.startsWith('coaps:')) throw new InvalidArgumentError('bootstrapUri', 'with a coaps:// registrar, give bootstrapUri and bootstrapServerCertificate');
   let named: (BootstrapServerTarget & { endpoint: string }) | undefined;
   // The registrar is asked on the LDevID connection of enrollstatus (one TLS handshake fewer).
   const pledge = await runPledge({ ...pledgeOptions, onStep: step, ...(ask ? { afterEnrollment: async (request: HttpSession['request']) => void (named = await askBootstrapServer(request)) } : {}) });
