@@ -187,7 +187,8 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
   const maxPending = options.maxPendingAttempts ?? 10;
   const maxRetryAfter = options.maxRetryAfterSeconds ?? 3600;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const now = options.now === undefined ? new Date() : options.now;
+  // Read at each check, not once: a certificate issued during the run is valid from its own second.
+  const clock = (): Date | null => (options.now === undefined ? new Date() : options.now);
   const step = options.onStep ?? (() => undefined);
   if (options.outDir !== undefined) {
     // Before any traffic: a failed write after enrollment would lose the key of an issued LDevID.
@@ -201,7 +202,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
   const masaAnchors = parsePem(options.masaTrustAnchors ?? read(options.idevidDir, 'masa-ca.pem'), {}).map((b) => b.der);
   const serial = findAttribute(idevid.subjectRdns, 'serialNumber');
   if (serial === undefined) throw new InvalidArgumentError('idevidDir', 'idevid.pem has no subject serialNumber');
-  const target = { host, port, timeoutMs, now };
+  const target = { host, port, timeoutMs, ...(options.now !== undefined ? { now: options.now } : {}) };
 
   // 1. Voucher request over a provisional DTLS session.
   let conn: CoapsRegistrarConnection | undefined;
@@ -216,7 +217,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
       if (signed === undefined || registrarChain[0] === undefined || !bytesEqual(seen[0]!, registrarChain[0])) {
         registrarChain = seen;
         const nonce = new Uint8Array(randomBytes(16));
-        const pvr = await createConstrainedPledgeVoucherRequest({ signer: idevidSigner, idevid: [idevid], registrarCertificate: seen[0]!, nonce, now });
+        const pvr = await createConstrainedPledgeVoucherRequest({ signer: idevidSigner, idevid: [idevid], registrarCertificate: seen[0]!, nonce, now: clock() });
         signed = { bytes: pvr.bytes, nonce };
       }
       step('voucher-request', { serialNumber: serial, attempt });
@@ -239,6 +240,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
     // 2. The voucher, then the registrar against the pinned domain.
     let verified: VerifiedVoucher;
     try {
+      const now = clock();
       verified = await verifyConstrainedVoucher(voucher, { masaTrustAnchors: masaAnchors, serialNumber: serial, nonce: signed!.nonce, now });
       const pinned = parseCertificate(verified.pinnedDomainCertificate);
       // RFC 8995 §5.6.2: the provisional server certificate must chain to the pinned-domain-cert.
@@ -267,7 +269,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
     const key: KeyObject = options.ldevidKey ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
     let issued: { leaf: ParsedCertificate; chain: Uint8Array[] };
     try {
-      issued = await enrollOver(session, '/est/sen', keyObjectSigner(key), serial, pinnedDer, now);
+      issued = await enrollOver(session, '/est/sen', keyObjectSigner(key), serial, pinnedDer, clock);
     } catch (err) {
       const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
       await session.request('POST', '/.well-known/brski/es', statusBody(false, `${code}: ${(err as Error).message}`)).catch(() => undefined);
@@ -307,7 +309,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
  * EST-coaps simpleenroll on an authenticated session: DER CSR (286) in, certs-only (281) out; the
  * certificate must be for our key and chain to the pinned domain CA.
  */
-async function enrollOver(conn: CoapsRegistrarConnection, path: string, signer: Signer, serial: string, domainCa: Uint8Array, now: Date | null): Promise<{ leaf: ParsedCertificate; chain: Uint8Array[] }> {
+async function enrollOver(conn: CoapsRegistrarConnection, path: string, signer: Signer, serial: string, domainCa: Uint8Array, clock: () => Date | null): Promise<{ leaf: ParsedCertificate; chain: Uint8Array[] }> {
   // The registrar names the subject (CN = endpoint); the CSR's carries the serial for humans.
   const csr = await createCsr({ signer, subject: [[{ type: 'serialNumber', value: serial }]] });
   const ex = await conn.request('POST', path, { payload: csr, contentFormat: EstCoapsFormat.Pkcs10 }, EstCoapsFormat.CertsOnly);
@@ -324,6 +326,8 @@ async function enrollOver(conn: CoapsRegistrarConnection, path: string, signer: 
   const leaf = certs.find((c) => bytesEqual(c.publicKey, csrKey));
   if (leaf === undefined) throw new PledgeProtocolError(`${path}: no certificate in the answer is for the key in our CSR`, { status: ex.status });
   const anchor = parseCertificate(domainCa);
+  // Read after the answer: the certificate is valid from the second it was issued in.
+  const now = clock();
   try {
     const { chain } = verifyChain(leaf, certs.filter((c) => c !== leaf && !c.selfIssued), [anchor], now !== null ? { at: now, purpose: 'clientAuth' } : { purpose: 'clientAuth' });
     return { leaf, chain: chain.map((c) => c.der.slice()) };
