@@ -327,3 +327,38 @@ describe('BRSKI over CoAPs with operator approval', () => {
     assert.equal(pending?.subject, 'WAIT-1');
   });
 });
+
+describe('BRSKI over CoAPs without a constrained MASA client', () => {
+  let world: World;
+  let domain: Domain;
+  let server: RegistrarCoapsServer;
+
+  before(async () => {
+    world = await createWorld();
+    // Only the CMS MASA client: constrained requests cannot get a COSE voucher.
+    domain = await startDomain(world.t, 'cms-only', { masaClient: world.inProcessMasa, masaUrl: 'https://masa.example.com', overrides: { policy: { approval: 'automatic' } } });
+    server = await startRegistrarCoaps({ host: '127.0.0.1', port: 0, registrar: domain.registrar, identity: { signer: domain.registrarKey.signer, chain: [domain.registrarCert.der, domain.ca.certificate.der] } });
+  });
+
+  after(async () => {
+    await server?.close();
+    await domain?.close();
+    await world?.close();
+  });
+
+  it('answers 5.02 ERR_REGISTRAR_MASA_FAILED, audited, and the pledge reports the code', async () => {
+    const dir = await world.mint('NOMASA-1');
+    await assert.rejects(runCoapsPledge({ idevidDir: dir, registrarUrl: `coaps://127.0.0.1:${server.address.port}` }), (err: unknown) => {
+      const e = err as { code?: string; status?: number; serverCode?: string };
+      assert.equal(e.code, 'ERR_PLEDGE_PROTOCOL');
+      assert.equal(e.status, 502);
+      assert.equal(e.serverCode, 'ERR_REGISTRAR_MASA_FAILED');
+      return true;
+    });
+    const last = (await domain.store.audit.list({ action: 'registrar.voucher.request', limit: 1000 })).at(-1);
+    assert.equal(last?.subject, 'NOMASA-1');
+    assert.equal(last?.outcome, 'deny');
+    assert.equal(last?.details.code, 'ERR_REGISTRAR_MASA_FAILED');
+    assert.equal(last?.details.format, 'cose');
+  });
+});
