@@ -209,7 +209,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     const method = this.#methodFor(request);
     const { endpoint } = request;
     if ((await this.#o.lwm2m.registration(endpoint)) === undefined) throw new DeliveryError('ERR_FOTA_DEVICE_NOT_REGISTERED', `${endpoint} is not registered`);
-    await this.#drop(this.#byEndpoint.get(endpoint));
+    this.#drop(this.#byEndpoint.get(endpoint));
     const pkg = await this.#package(request);
     if (this.#closed) throw new DeliveryError('ERR_FOTA_DRIVER_CLOSED', 'the delivery driver closed while the package was prepared');
     const attempt = await this.#track(request, method, pkg, false);
@@ -222,7 +222,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       await this.#observe(attempt);
       await this.#deliver(attempt);
     } catch (err) {
-      await this.#drop(attempt);
+      this.#drop(attempt);
       await this.#audit('fota.delivery.start', endpoint, 'deny', { ...this.#ids(request), method: deliveryMethodOf(method), reason: (err as { code?: string }).code ?? String(err) });
       throw err;
     }
@@ -267,14 +267,14 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       if (a.finished) return;
       await this.#audit('fota.delivery.push', a.request.endpoint, 'deny', { ...this.#ids(a.request), reason: (err as { code?: string }).code ?? String(err) });
       await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'error', message: `Write /5/0/0 failed: ${(err as Error).message}` });
-      await this.#drop(a);
+      this.#drop(a);
     }
   }
 
   async cancelUpdate(request: Pick<UpdateRequest, 'endpoint' | 'campaignId' | 'attempt'>): Promise<void> {
     const a = this.#byEndpoint.get(request.endpoint);
     if (a === undefined || a.request.campaignId !== request.campaignId || a.request.attempt !== request.attempt) return;
-    await this.#drop(a);
+    this.#drop(a);
     // Appendix E.6: "Writing an empty string to Package URI Resource ... resets the Firmware
     // Update State Machine: the State Resource value is set to Idle".
     await this.#o.lwm2m.write(request.endpoint, '/5/0/1', v.string(''));
@@ -296,11 +296,11 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     this.#o.lwm2m.off('registered', this.#onRegistered);
     this.#o.lwm2m.off('updated', this.#onUpdated);
     if (options.keepServing === true) {
-      await Promise.all([...this.#byEndpoint.values()].map((a) => Promise.all(a.observations.splice(0).map((o) => o.cancel().catch(() => undefined)))));
+      for (const a of this.#byEndpoint.values()) this.#unobserve(a);
       return;
     }
     this.#resource?.remove();
-    await Promise.all([...this.#byEndpoint.values()].map((a) => this.#drop(a)));
+    for (const a of [...this.#byEndpoint.values()]) this.#drop(a);
   }
 
   // ─── the package ─────────────────────────────────────────────────────────────────────────────
@@ -485,13 +485,21 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     if (state !== FIRMWARE_STATE.DOWNLOADED || a.executed || a.finished) return;
     // The package is downloaded and verified by the device: start the update at once.
     a.executed = true;
+    // Recorded before it is sent: a shutdown can cut the wait for the answer (the device still
+    // installs), and an Update that cannot be recorded is not sent (adopted again later).
+    try {
+      await this.#o.store.audit.append({ actor: AUDIT_ACTOR, action: 'fota.delivery.update', subject: a.request.endpoint, outcome: 'success', details: this.#ids(a.request) });
+    } catch (error) {
+      a.executed = false;
+      this.#driverError({ endpoint: a.request.endpoint, action: 'fota.delivery.update', error });
+      return;
+    }
     try {
       await this.#o.lwm2m.execute(a.request.endpoint, '/5/0/2');
-      await this.#audit('fota.delivery.update', a.request.endpoint, 'success', this.#ids(a.request));
     } catch (err) {
-      await this.#audit('fota.delivery.update', a.request.endpoint, 'deny', { ...this.#ids(a.request), reason: (err as { code?: string }).code ?? String(err) });
+      await this.#audit('fota.delivery.update', a.request.endpoint, 'failure', { ...this.#ids(a.request), reason: (err as { code?: string }).code ?? String(err) });
       await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'error', message: `Execute /5/0/2 failed: ${(err as Error).message}` });
-      await this.#drop(a);
+      this.#drop(a);
     }
   }
 
@@ -504,7 +512,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     }
     if (a.finished) return;
     await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'result', result });
-    await this.#drop(a);
+    this.#drop(a);
   }
 
   /**
@@ -530,7 +538,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       await this.#recordVersion(endpoint, version).catch((error: unknown) => this.#driverError({ endpoint, error }));
       await this.#reportAsync({ ...this.#ids(a.request), endpoint, kind: 'version', version });
     }
-    await this.#drop(a);
+    this.#drop(a);
   }
 
   /**
@@ -578,7 +586,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       if (a.finished) return;
       if (version !== undefined && isTargetVersion(version, a.request.firmware.version)) return await this.#confirm(a, version);
       // Observations do not survive a new registration or a server restart: watch again.
-      for (const o of a.observations.splice(0)) await o.cancel().catch(() => undefined);
+      this.#unobserve(a);
       await this.#observe(a);
       const result = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/5')).node);
       const state = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/3')).node);
@@ -617,13 +625,22 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
 
   // ─── helpers ─────────────────────────────────────────────────────────────────────────────────
 
-  async #drop(a: Attempt | undefined): Promise<void> {
+  #drop(a: Attempt | undefined): void {
     if (a === undefined) return;
     a.finished = true;
     this.#byToken.delete(a.token);
     if (this.#byEndpoint.get(a.request.endpoint) === a) this.#byEndpoint.delete(a.request.endpoint);
     if (a.method === 'https-pull') this.#o.httpsAccess?.revoke(a.request.endpoint);
-    await Promise.all(a.observations.splice(0).map((o) => o.cancel().catch(() => undefined)));
+    this.#unobserve(a);
+  }
+
+  /**
+   * Ends the attempt's observations here at once; the Cancel Observation requests go out without
+   * being waited for (a rebooting device would hold a shutdown for the whole CoAP retransmission
+   * window). One that does not arrive ends passively: the next notification is answered Reset.
+   */
+  #unobserve(a: Attempt): void {
+    for (const o of a.observations.splice(0)) void o.cancel().catch(() => undefined);
   }
 
   #driverError(message: Record<string, unknown>): void {
@@ -648,7 +665,7 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     }
   }
 
-  async #audit(action: string, subject: string, outcome: 'success' | 'deny', details: Record<string, unknown>): Promise<void> {
+  async #audit(action: string, subject: string, outcome: 'success' | 'deny' | 'failure', details: Record<string, unknown>): Promise<void> {
     try {
       await this.#o.store.audit.append({ actor: AUDIT_ACTOR, action, subject, outcome, details });
     } catch (error) {
