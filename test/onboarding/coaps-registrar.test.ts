@@ -17,7 +17,7 @@ import { inProcessConstrainedMasaClient, startRegistrarCoaps, type RegistrarCoap
 import { createConstrainedPledgeVoucherRequest, verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
 import { decodeCertsOnly } from '../../src/onboarding/est/certs-only.js';
 import { decodeCsrAttrs } from '../../src/onboarding/est/csr-attrs.js';
-import { openCoapsRegistrar, runCoapsPledge, type CoapsRegistrarConnection } from '../../src/onboarding/pledge/coaps-transport.js';
+import { fetchCoapsBootstrapServer, openCoapsRegistrar, runCoapsPledge, type CoapsRegistrarConnection } from '../../src/onboarding/pledge/coaps-transport.js';
 import { createPledgeVoucherRequest } from '../../src/onboarding/voucher-requests.js';
 import { createCsr, parseCertificate, parsePem, verifyChain } from '../../src/pki/index.js';
 import type { AuditRecord } from '../../src/store/types.js';
@@ -165,6 +165,26 @@ describe('BRSKI + EST over CoAPs (registrar resources)', () => {
     assert.ok((await auditOf(domain, 'est.simpleenroll')).some((e) => e.subject === 'COAPS-1' && e.outcome === 'success'));
     assert.ok((await auditOf(domain, 'registrar.enroll-status')).some((e) => e.outcome === 'success'));
     assert.ok(handshakes.some((h) => h.outcome === 'allow' && h.identity.includes('COAPS-1')));
+  });
+
+  it('names the LwM2M bootstrap server to the enrolled device over its LDevID session, and to nobody else', async () => {
+    const dir = await world.mint('BS-1');
+    const result = await runCoapsPledge({ idevidDir: dir, registrarUrl: url });
+    const named = await fetchCoapsBootstrapServer({ registrarUrl: url, ldevidChain: result.ldevid.chain, key: result.key, domainCa: result.domainCa.der });
+    assert.equal(named.endpoint, result.endpoint);
+    assert.equal(named.uri, 'coaps://lwm2m.example:5684');
+    assert.ok(sameBytes(named.serverCertificate, domain.lwm2mServerCert.der));
+    assert.equal((await auditOf(domain, 'registrar.bootstrap-server')).at(-1)?.outcome, 'allow');
+    // With the IDevID: 4.01, audited.
+    const conn = await connect(deviceOf(dir));
+    try {
+      const ex = await conn.request('GET', '/.well-known/rootline/lwm2m-bootstrap');
+      assert.equal(ex.status, 401);
+      assert.equal(diagnosticCode(ex.payload), 'ERR_REGISTRAR_UNAUTHENTICATED');
+      assert.equal((await auditOf(domain, 'registrar.bootstrap-server')).at(-1)?.outcome, 'deny');
+    } finally {
+      await conn.close();
+    }
   });
 
   it('refuses without a client certificate: 4.01 with an audit record (rv and sen)', async () => {

@@ -7,6 +7,10 @@
  *   POST /.well-known/brski/vs  Content-Format 50 (JSON) | 60 (CBOR) voucher status → 2.04
  *   POST /.well-known/brski/es  Content-Format 50 | 60 enroll status → 2.04
  *
+ *   GET  /.well-known/rootline/lwm2m-bootstrap  (DTLS with the LDevID) → 2.05 JSON (50)
+ *        { endpoint, uri, securityMode, serverCertificate (base64 DER) }: where the enrolled
+ *        device bootstraps (not BRSKI: rootline's next step, as on the HTTPS registrar)
+ *
  * Listed in /.well-known/core with rt="brski.rv" / "brski.vs" / "brski.es". The pledge's DTLS
  * client certificate (its IDevID, taken provisionally by the handshake) and the registrar
  * certificate this server presented reach the registrar exactly as the HTTPS routes hand them
@@ -23,11 +27,14 @@ import type { CoapsPeerLookup } from './peer.js';
 import { statusBodyAsJson } from './status-body.js';
 
 export interface BrskiCoapsOptions {
-  registrar: Pick<Registrar, 'requestVoucher' | 'voucherStatus' | 'enrollStatus'>;
+  /** `bootstrapServerFor` absent: the lwm2m-bootstrap resource is not mounted. */
+  registrar: Pick<Registrar, 'requestVoucher' | 'voucherStatus' | 'enrollStatus'> & Partial<Pick<Registrar, 'bootstrapServerFor'>>;
   peerOf: CoapsPeerLookup;
 }
 
 export const BRSKI_ROOT = '/.well-known/brski';
+/** Same path as the HTTPS registrar's (registrar/routes.ts LWM2M_BOOTSTRAP_PATH). */
+export const LWM2M_BOOTSTRAP_COAP_PATH = '/.well-known/rootline/lwm2m-bootstrap';
 
 function pledgeContext(peerOf: CoapsPeerLookup, req: CoapRequest): PledgeContext {
   const p = peerOf(req.peer);
@@ -58,7 +65,25 @@ export function mountBrskiCoaps(endpoint: CoapEndpoint, options: BrskiCoapsOptio
       return { code: CoapCode.Changed };
     });
 
+  const handles: ResourceHandle[] = [];
+  const bootstrapServerFor = registrar.bootstrapServerFor?.bind(registrar);
+  if (bootstrapServerFor !== undefined) {
+    handles.push(
+      endpoint.resource(LWM2M_BOOTSTRAP_COAP_PATH, {
+        hidden: true,
+        get: (req) =>
+          answer(async () => {
+            if (req.accept !== undefined && req.accept !== BrskiCoapsFormat.Json) throw new CoapsNotAcceptableError('the bootstrap server is named in application/json (50)');
+            // The registrar checks the LDevID (this domain's, current, bound to its device) and audits.
+            const info = await bootstrapServerFor(pledgeContext(peerOf, req));
+            const body = { endpoint: info.endpoint, uri: info.uri, securityMode: info.securityMode, serverCertificate: Buffer.from(info.serverCertificate).toString('base64') };
+            return { code: CoapCode.Content, contentFormat: BrskiCoapsFormat.Json, payload: JSON.stringify(body) };
+          }),
+      }),
+    );
+  }
   return [
+    ...handles,
     endpoint.resource(`${BRSKI_ROOT}/${BRSKI_SHORT_NAMES.requestvoucher}`, { post: rv, attributes: { rt: 'brski.rv', ct: BrskiCoapsFormat.VoucherCose } }),
     endpoint.resource(`${BRSKI_ROOT}/${BRSKI_SHORT_NAMES.voucher_status}`, { post: status('voucherStatus'), attributes: { rt: 'brski.vs', ct: statusFormats } }),
     endpoint.resource(`${BRSKI_ROOT}/${BRSKI_SHORT_NAMES.enrollstatus}`, { post: status('enrollStatus'), attributes: { rt: 'brski.es', ct: statusFormats } }),

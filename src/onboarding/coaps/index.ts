@@ -4,7 +4,7 @@ export { CoapsNotAcceptableError, CoapsUnsupportedContentFormatError } from './e
 export { coapErrorResponse } from './coap-errors.js';
 export { statusBodyAsJson } from './status-body.js';
 export { mountEstCoaps, type EstCoapsOptions } from './est-resources.js';
-export { BRSKI_ROOT, mountBrskiCoaps, type BrskiCoapsOptions } from './brski-resources.js';
+export { BRSKI_ROOT, LWM2M_BOOTSTRAP_COAP_PATH, mountBrskiCoaps, type BrskiCoapsOptions } from './brski-resources.js';
 export { startRegistrarCoaps, type RegistrarCoapsOptions, type RegistrarCoapsServer, type RegistrarHandshakeEvent } from './registrar-server.js';
 export { inProcessConstrainedMasaClient } from './constrained-masa-client.js';
 export type { CoapsPeerContext, CoapsPeerLookup } from './peer.js';

@@ -49,7 +49,8 @@ export interface RegistrarCoapsOptions {
   port: number;
   /** An already bound UDP socket instead of host/port. */
   socket?: Socket;
-  registrar: Pick<Registrar, 'requestVoucher' | 'voucherStatus' | 'enrollStatus'> & { est: EstService };
+  /** `bootstrapServerFor`, when present, also answers GET /.well-known/rootline/lwm2m-bootstrap. */
+  registrar: Pick<Registrar, 'requestVoucher' | 'voucherStatus' | 'enrollStatus'> & Partial<Pick<Registrar, 'bootstrapServerFor'>> & { est: EstService };
   /** The registrar's key and certificate chain (leaf = the registrar certificate, then the domain CA). */
   identity: { signer: Signer; chain: Uint8Array[] };
   /** Called for every handshake accepted or refused (wire it to a rate-limited audit). */

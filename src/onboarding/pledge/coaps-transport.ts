@@ -305,6 +305,51 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
   }
 }
 
+export interface CoapsBootstrapServer {
+  /** The endpoint name the registrar provisioned (the LDevID's CN). */
+  endpoint: string;
+  /** coaps://host:port of the LwM2M bootstrap server. */
+  uri: string;
+  /** Its certificate (DER) to pin in DTLS. */
+  serverCertificate: Uint8Array;
+}
+
+/**
+ * Asks a CoAPs registrar where to bootstrap (GET /.well-known/rootline/lwm2m-bootstrap), over DTLS
+ * with the LDevID as client certificate and the pinned domain CA as the only trust anchor: the
+ * step after `runCoapsPledge` for a device that continues into LwM2M bootstrap.
+ */
+export async function fetchCoapsBootstrapServer(options: { registrarUrl: string; ldevidChain: Uint8Array[]; key: KeyObject; domainCa: Uint8Array; timeoutMs?: number }): Promise<CoapsBootstrapServer> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+  const { host, port } = parseCoapsRegistrarUrl(options.registrarUrl);
+  const conn = await openCoapsRegistrar({ host, port, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}), certificate: { signer: keyObjectSigner(options.key), chain: options.ldevidChain }, trustAnchors: [options.domainCa] });
+  let ex: CoapsExchange;
+  try {
+    ex = await conn.request('GET', '/.well-known/rootline/lwm2m-bootstrap', undefined, BrskiCoapsFormat.Json);
+  } finally {
+    await conn.close();
+  }
+  if (ex.status !== 205) throw coapsProtocolError(ex, 'lwm2m-bootstrap');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(ex.payload).toString('utf8'));
+  } catch (err) {
+    throw new PledgeProtocolError('lwm2m-bootstrap: the answer is not JSON', { status: ex.status }, { cause: err });
+  }
+  const o = parsed as { endpoint?: unknown; uri?: unknown; securityMode?: unknown; serverCertificate?: unknown } | null;
+  if (o === null || typeof o !== 'object' || typeof o.endpoint !== 'string' || typeof o.uri !== 'string' || o.securityMode !== 'x509' || typeof o.serverCertificate !== 'string') {
+    throw new PledgeProtocolError('lwm2m-bootstrap: expected { endpoint, uri, securityMode: "x509", serverCertificate }', { status: ex.status });
+  }
+  if (!/^coaps:\/\/[^\s/?#]{1,253}$/.test(o.uri)) throw new PledgeProtocolError('lwm2m-bootstrap: uri is not coaps://host:port', { status: ex.status });
+  let serverCertificate: Uint8Array;
+  try {
+    serverCertificate = parseCertificate(new Uint8Array(Buffer.from(o.serverCertificate, 'base64'))).der;
+  } catch (err) {
+    throw new PledgeProtocolError('lwm2m-bootstrap: serverCertificate is not a certificate', { status: ex.status }, { cause: err });
+  }
+  return { endpoint: o.endpoint, uri: o.uri, serverCertificate };
+}
+
 /**
  * EST-coaps simpleenroll on an authenticated session: DER CSR (286) in, certs-only (281) out; the
  * certificate must be for our key and chain to the pinned domain CA.
