@@ -488,7 +488,8 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       who = cred.endpoint;
       const target = bootstrapTarget();
       if (target === undefined) throw new NoBootstrapServerError();
-      const serverCertificate = toParsed(target.serverCertificate).der;
+      // DER as given (serve passes its CoAPs certificate's DER): no parse per request.
+      const serverCertificate = target.serverCertificate instanceof Uint8Array ? target.serverCertificate : toParsed(target.serverCertificate).der;
       await audit.append({ actor: auditText(`device:${who}`), action: 'registrar.bootstrap-server', subject: auditText(who), outcome: 'allow', details: { uri: target.uri } });
       return { endpoint: cred.endpoint, uri: target.uri, securityMode: 'x509', serverCertificate };
     } catch (err) {
