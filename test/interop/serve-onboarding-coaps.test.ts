@@ -22,6 +22,7 @@ import { main } from '../../src/cli/main.js';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { createConstrainedPledgeVoucherRequest, verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
 import { parseCertificate, parsePem } from '../../src/pki/index.js';
+import { fetchCoapsBootstrapServer } from '../../src/onboarding/pledge/coaps-transport.js';
 import { runCli } from '../cli/io.js';
 import { run } from '../coap/helpers/libcoap.js';
 import { findExecutable, requirePeer } from '../helpers/peers.js';
@@ -141,6 +142,16 @@ test('rootline pledge --registrar coaps://: LDevID verifies under the domain CA,
   assert.equal(ok?.details.format, 'cose');
   // The provisional DTLS handshakes were audited under the registrar's own action.
   assert.ok((await audit('registrar.dtls.handshake')).some((a) => a.outcome === 'allow'));
+  // The next step for the device: where to bootstrap, asked over DTLS with the new LDevID.
+  const named = await fetchCoapsBootstrapServer({
+    registrarUrl: coaps,
+    ldevidChain: parsePem(readFileSync(join(out, 'ldevid-chain.pem'), 'utf8'), {}).map((b) => b.der),
+    key: createPrivateKey(readFileSync(join(out, 'ldevid.key'), 'utf8')),
+    domainCa: parsePem(readFileSync(domainCa, 'utf8'), {})[0]!.der,
+  });
+  assert.equal(named.endpoint, result.endpoint);
+  assert.match(named.uri, /^coaps:\/\/127\.0\.0\.1:[0-9]+$/);
+  assert.equal(named.uri, await listenerUrl('coaps'));
 });
 
 for (const client of CLIENTS) {
