@@ -6,7 +6,7 @@
  * identity without an open attempt cannot even complete a handshake.
  */
 import { InvalidArgumentError } from '../../errors.js';
-import { DeliveryError, type HttpsPskGrants } from './lwm2m-driver.js';
+import { DeliveryError, type HttpsPskGrants } from './delivery-types.js';
 
 export interface HttpsPskCacheOptions {
   /** Every PSK credential of the device (identity and cleartext key); [] when it has none. */
