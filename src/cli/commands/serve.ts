@@ -72,6 +72,12 @@ Options (each also settable in the config file and as an environment variable):
   --campaign-tick-ms <n>    campaign engine tick interval, 10..3600000 (default 1000; env ROOTLINE_CAMPAIGN_TICK_MS)
   --package-base-uri <uri>  coaps://host[:port] devices fetch firmware from (default: the CoAPs address,
                             127.0.0.1 for a wildcard --device-host; env ROOTLINE_PACKAGE_BASE_URI)
+  --fota-delivery <method>  default campaign delivery: lwm2m-pull, lwm2m-push, https-pull
+                            (default lwm2m-pull; env ROOTLINE_FOTA_DELIVERY)
+  --fota-https-port <n>     HTTPS (TLS-PSK) package listener for https-pull (default: off, 5685
+                            with --fota-delivery https-pull; env ROOTLINE_FOTA_HTTPS_PORT)
+  --fota-https-base-uri <uri>  https://host[:port] devices fetch HTTPS packages from (default: the
+                            listener's address; env ROOTLINE_FOTA_HTTPS_BASE_URI)
   --masa                    run the MASA of <data>/factory in this process (turns onboarding on;
                             config file: "onboarding": {"masa": true, ...})
 
