@@ -189,7 +189,11 @@ for (const client of CLIENTS) {
     const pvrFile = join(dir, `${serial}.pvr`);
     writeFileSync(pvrFile, pvr.bytes);
     const voucherFile = join(dir, `${serial}.voucher`);
-    const rv = await run(client, ['-v', '6', ...tls, '-m', 'post', '-t', '836', '-A', '836', '-f', pvrFile, '-o', voucherFile, `${base}/.well-known/brski/rv`]);
+    // -b 64: the request goes in 64-byte Block1 blocks and the voucher comes back in Block2 ones
+    // (RFC 9148 §6: EST-coaps needs both for payloads beyond one datagram).
+    const rv = await run(client, ['-v', '6', ...tls, '-b', '64', '-m', 'post', '-t', '836', '-A', '836', '-f', pvrFile, '-o', voucherFile, `${base}/.well-known/brski/rv`]);
+    assert.match(rv.stdout.toString(), /Block1:[0-9]+\/_\/64/, 'the voucher request went block-wise');
+    assert.match(rv.stdout.toString(), /Block2:1\//, 'the voucher (MASA certificate and pinned CA inside) came back block-wise');
     assert.match(rv.stdout.toString(), /c:2\.04/, rv.stdout.toString() + rv.stderr);
     const voucher = await verifyConstrainedVoucher(new Uint8Array(readFileSync(voucherFile)), { masaTrustAnchors: [readFileSync(join(device, 'masa-ca.pem'), 'utf8')], serialNumber: serial, nonce: pvr.request.nonce! });
     assert.equal(voucher.voucher.serialNumber, serial);
@@ -201,7 +205,8 @@ for (const client of CLIENTS) {
     const req = openssl(['req', '-new', '-key', key, '-subj', `/serialNumber=${serial}`, '-outform', 'DER', '-out', csr]);
     assert.equal(req.status, 0, req.stderr);
     const issuedFile = join(dir, `${serial}-issued.p7`);
-    const sen = await run(client, ['-v', '6', ...tls, '-m', 'post', '-t', '286', '-A', '281', '-f', csr, '-o', issuedFile, `${base}/est/sen`]);
+    const sen = await run(client, ['-v', '6', ...tls, '-b', '64', '-m', 'post', '-t', '286', '-A', '281', '-f', csr, '-o', issuedFile, `${base}/est/sen`]);
+    assert.match(sen.stdout.toString(), /Block1/, 'the CSR went block-wise');
     assert.match(sen.stdout.toString(), /c:2\.04/, sen.stdout.toString() + sen.stderr);
     const ldevidPem = join(dir, `${serial}-ldevid.pem`);
     const certs = openssl(['pkcs7', '-inform', 'DER', '-in', issuedFile, '-print_certs', '-out', ldevidPem]);
