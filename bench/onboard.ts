@@ -22,9 +22,12 @@
 //                               per file/function, and inclusive time per own (src/) function —
 //                               each sample charged to the innermost src/ frame on its stack, so
 //                               library time (asn1js, node:crypto) lands on the code that asked
-//   ONBOARD_CPU_PROF_KEEP=<dir>  also copy the serve profile there
+//                               (and the same for the pledges in this process, profiled over the
+//                               onboarding only, through node:inspector)
+//   ONBOARD_CPU_PROF_KEEP=<dir>  also copy the profiles there
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../src/cli/main.js';
@@ -166,7 +169,7 @@ function ownCodeShares(file: string, top: number): { byFunction: Array<[string, 
     const n = byId.get(id)!;
     const url = n.callFrame.url;
     let result: string | null;
-    if (url.includes('/src/') && !url.includes('node_modules')) result = `${n.callFrame.functionName || '(anonymous)'} ${url.slice(url.indexOf('/src/') + 1)}:${n.callFrame.lineNumber + 1}`;
+    if (url.includes('/src/') && !url.includes('node_modules')) result = `${n.callFrame.functionName || '(anonymous)'} ${url.slice(url.indexOf('/src/') + 1)}`;
     else result = parent.has(id) ? ownerOf(parent.get(id)!) : null;
     owner.set(id, result);
     return result;
@@ -181,7 +184,7 @@ function ownCodeShares(file: string, top: number): { byFunction: Array<[string, 
     total += us;
     const o = ownerOf(id) ?? '(no src/ frame: runtime, GC, I/O callbacks)';
     fn.set(o, (fn.get(o) ?? 0) + us);
-    const f = o.includes(' src/') ? o.slice(o.indexOf(' src/') + 1).replace(/:\d+$/, '') : o;
+    const f = !o.startsWith('(no ') && o.includes(' src/') ? o.slice(o.indexOf(' src/') + 1) : o;
     files.set(f, (files.get(f) ?? 0) + us);
   });
   const sorted = (m: Map<string, number>): Array<[string, number]> => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => [k, (100 * us) / total]);
@@ -221,9 +224,22 @@ async function run(): Promise<void> {
   fleet.on('failed', (f) => {
     if (failures.length < 5) failures.push(`${f.code}: ${f.message}`);
   });
+  let inspector: Session | undefined;
+  if (CPU_PROF) {
+    inspector = new Session();
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.start');
+  }
   const cpu0 = cpuSecondsOf(serve.pid);
   const self0 = process.cpuUsage();
   const summary = await fleet.start();
+  if (inspector !== undefined) {
+    const { profile } = await inspector.post('Profiler.stop');
+    mkdirSync(profDir, { recursive: true });
+    writeFileSync(join(profDir, 'pledges.json'), JSON.stringify(profile));
+    inspector.disconnect();
+  }
   const serverCpuSeconds = cpuSecondsOf(serve.pid) - cpu0;
   const self = process.cpuUsage(self0);
   const pledgeCpuSeconds = (self.user + self.system) / 1e6;
@@ -266,8 +282,13 @@ async function run(): Promise<void> {
       process.stdout.write(['serve CPU by file (self time):', ...s.byFile.slice(0, 12).map((f) => `  ${f.selfPct.toFixed(1)}%  ${f.frame}`), 'serve CPU by function (self time):', ...s.total.slice(0, 20).map((f) => `  ${f.selfPct.toFixed(1)}%  ${f.frame}`), ''].join('\n'));
       const own = ownCodeShares(join(profDir, prof), 30);
       process.stdout.write(['serve CPU by own src/ file (inclusive of the library calls it makes):', ...own.byFile.slice(0, 15).map(([k, pct]) => `  ${pct.toFixed(1)}%  ${k}`), 'serve CPU by own src/ function (inclusive, innermost src/ frame):', ...own.byFunction.map(([k, pct]) => `  ${pct.toFixed(1)}%  ${k}`), ''].join('\n'));
+      const pledges = ownCodeShares(join(profDir, 'pledges.json'), 25);
+      process.stdout.write(['pledges\' CPU (this process) by own src/ function (inclusive):', ...pledges.byFunction.map(([k, pct]) => `  ${pct.toFixed(1)}%  ${k}`), ''].join('\n'));
       const keep = process.env.ONBOARD_CPU_PROF_KEEP;
-      if (keep !== undefined && keep !== '') writeFileSync(join(resolve(keep), 'serve-onboard.cpuprofile'), readFileSync(join(profDir, prof)));
+      if (keep !== undefined && keep !== '') {
+        writeFileSync(join(resolve(keep), 'serve-onboard.cpuprofile'), readFileSync(join(profDir, prof)));
+        writeFileSync(join(resolve(keep), 'pledges-onboard.cpuprofile'), readFileSync(join(profDir, 'pledges.json')));
+      }
     } else log('bench:onboard: serve wrote no CPU profile');
   }
   process.stdout.write(
