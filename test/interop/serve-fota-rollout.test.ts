@@ -6,7 +6,7 @@
  * in the middle of the campaign and started again on the same data directory and CoAPs
  * port. At the end: every healthy device runs 2.0.0 (its own /3/0/3 read through the API, its
  * slot, the campaign's per-device status), every faulty one is failed with the Update Result of
- * its fault, and no device installed twice (one /5/0/2 execution audited, one reboot). Run
+ * its fault, and no device installed twice (one reboot on the device, the Execute audited). Run
  * twice: serve stopped by SIGTERM (an operator's restart) and by SIGKILL (a crash). A third
  * test: a campaign with a 1 % error threshold pauses when the faulty devices cross it.
  */
@@ -203,22 +203,29 @@ async function rolloutAcrossRestart(t: TestContext, signal: 'SIGTERM' | 'SIGKILL
       assert.equal(r.reportedVersion, '2.0.0', explain(r));
       assert.equal(rec.version, '2.0.0', explain(r));
       assert.equal(rec.result, 1, explain(r));
-      // Installed once: one Execute /5/0/2 over both server runs, one reboot of the device.
-      assert.equal(installs, 1, `${r.endpoint} executed ${installs} times: ${explain(r)}`);
+      // Installed once, as the device itself counts it: one reboot into 2.0.0 (a download cut
+      // by the restart may have begun again; the install happens once).
       assert.equal(rec.reboots, 1, explain(r));
+      if (rec.downloads > 1) t.diagnostic(`${r.endpoint}: ${rec.downloads} downloads, one install`);
+      // The server recorded the Execute /5/0/2 (write-ahead, so a send cut by the restart and
+      // re-sent after adoption leaves two records; the device refuses a second one, 4.05).
+      assert.ok(installs >= 1, `${r.endpoint}: no Execute recorded: ${explain(r)}`);
+      if (installs > 1) t.diagnostic(`${r.endpoint}: ${installs} Execute /5/0/2 records for ${r.attempt} attempt(s), one install on the device`);
       if (fault === 'connection-loss') assert.ok(rec.connections > rec.downloads, `resumed: ${explain(r)}`);
     } else {
       assert.equal(rec.version, '1.0.0', explain(r));
       assert.equal(r.attempt, 1, `a final result is not retried: ${explain(r)}`);
       // Boot failure: installed, rolled back; power loss: rebooted mid-write; never twice.
-      assert.ok(installs <= 1, explain(r));
       assert.equal(rec.reboots, fault === 'boot-failure' || fault === 'power-loss' ? 1 : 0, explain(r));
+      if (fault === 'boot-failure') assert.ok(installs >= 1, explain(r));
     }
   }
-  // The devices' own /3/0/3, through the API (the server reads each device). A device whose
-  // registration lapsed while serve was down is re-registering (its Update got 4.04): wait for it.
+  // The devices' own /3/0/3, through the API (the server reads each device). A device the new
+  // server cannot reach yet still talks on its pre-restart DTLS session until its next Update
+  // (at most 18 s), and one whose registration lapsed while serve was down is re-registering
+  // (its Update got 4.04): wait for those, bounded.
   for (const r of after) {
-    const read = await until(`${r.endpoint} readable`, () => request(`${api}/api/v1/devices/${r.endpoint}/objects/3/0/3?format=text`), (x) => x.status === 200 || !/ERR_LWM2M_NOT_REGISTERED/.test(x.text), 300);
+    const read = await until(`${r.endpoint} readable`, () => request(`${api}/api/v1/devices/${r.endpoint}/objects/3/0/3?format=text`), (x) => x.status === 200 || !/ERR_LWM2M_NOT_REGISTERED|ERR_LWM2M_DEVICE_UNREACHABLE/.test(x.text), 300);
     assert.equal(read.status, 200, `${r.endpoint}: ${read.text}`);
     assert.equal((read.body as { node: { value: string } }).node.value, r.status === 'succeeded' ? '2.0.0' : '1.0.0', r.endpoint);
   }
@@ -228,11 +235,7 @@ async function rolloutAcrossRestart(t: TestContext, signal: 'SIGTERM' | 'SIGKILL
   assert.equal(fs.sharedImages, 2, 'every updated device shows the one pooled 2.0.0 buffer');
 }
 
-// Known server bug (reported, src/fota/drivers — not this test's to work around): on SIGTERM the
-// delivery driver removes its /fw/* resource while the CoAPs listener still answers, so a device
-// in the middle of a download gets a final 4.04 ("7: Invalid URI", not retried) from the server
-// that is shutting down, instead of silence or a 5.03 (which the device resumes after).
-test('serve stopped (SIGTERM) and started again mid-campaign: 100 devices, 3 waves, 5 % faults; healthy devices run 2.0.0 once, faulty ones failed with their result code', { timeout: 600_000, todo: 'server bug: a download in progress at shutdown gets 4.04 from the closing driver (result 7, final)' }, async (t) => {
+test('serve stopped (SIGTERM) and started again mid-campaign: 100 devices, 3 waves, 5 % faults; healthy devices run 2.0.0 once, faulty ones failed with their result code', { timeout: 600_000 }, async (t) => {
   await rolloutAcrossRestart(t, 'SIGTERM');
 });
 
