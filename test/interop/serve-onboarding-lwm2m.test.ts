@@ -118,6 +118,9 @@ test('onboardDevice: voucher, LDevID, LwM2M bootstrap with the LDevID, registrat
   // The endpoint is bound to exactly this LDevID: the LDevID's CN is the endpoint, and it chains to the domain CA serve wrote.
   assert.equal(parseCertificate(onboarded.pledge.ldevid.der).subject.includes(`CN=${endpoint}`), true);
   assert.equal(onboarded.pledge.domainCa.pem.trim(), readFileSync(join(data, 'onboarding', 'domain-ca.pem'), 'utf8').trim());
+  // The credential the registrar bound (and the CoAPs listener compared byte for byte in both handshakes) is this very LDevID.
+  const created = (await audit('registrar.device.create')).find((a) => a.subject === endpoint);
+  assert.equal(created?.details.fingerprint, parseCertificate(onboarded.pledge.ldevid.der).fingerprint256);
 
   // RFPRO → RFNOP follows the acknowledged registration (asynchronously): wait for it (bounded by the test timeout).
   let state = device.ownershipState;
