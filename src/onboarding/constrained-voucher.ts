@@ -89,6 +89,8 @@ export function signConstrainedVoucherRequest(request: VoucherRequest, identity:
 
 interface OpenedCose {
   json: string;
+  /** The CBOR payload exactly as signed. */
+  payload: Uint8Array;
   signerCertificate: ParsedCertificate;
   certificates: ParsedCertificate[];
 }
@@ -139,7 +141,7 @@ function openConstrainedSync(bytes: Uint8Array, trustAnchors: readonly Certifica
     // RFC 9052 §4.4: Sig_structure = ["Signature1", body_protected, external_aad, payload].
     const toBeSigned = encodeCbor(['Signature1', protectedForStructure(parsed), new Uint8Array(0), payload]);
     if (!verifySignature(alg, key, toBeSigned, signature)) throw new VoucherSignatureError('the COSE signature does not verify');
-    return { json: cborToJson(payload), signerCertificate: leaf, certificates: certs };
+    return { json: cborToJson(payload), payload, signerCertificate: leaf, certificates: certs };
   } catch (err) {
     if (err instanceof OnboardingError) throw err;
     if (err instanceof RootlineError) throw new MalformedSignedVoucherError(`not an acceptable COSE_Sign1: ${err.message}`, { cause: err });
@@ -176,8 +178,7 @@ export async function openConstrainedVoucherRequest(bytes: Uint8Array, options: 
  */
 export function openCoseSignedVoucherRequest(bytes: Uint8Array, options: { trustAnchors?: readonly CertificateInput[]; at?: Date } = {}): OpenedVoucherRequest {
   const opened = openConstrainedSync(bytes, options.trustAnchors, options.at ?? new Date());
-  const content = new TextEncoder().encode(opened.json);
-  return { request: parseVoucherRequest(opened.json), content, signerCertificate: opened.signerCertificate, certificates: opened.certificates };
+  return { request: parseVoucherRequest(opened.json), content: opened.payload, signerCertificate: opened.signerCertificate, certificates: opened.certificates };
 }
 
 export interface ConstrainedPledgeVoucherRequestOptions {

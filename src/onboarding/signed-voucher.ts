@@ -28,7 +28,7 @@ export function signVoucherRequest(request: VoucherRequest, identity: SigningIde
 
 export interface OpenedVoucherRequest {
   request: VoucherRequest;
-  /** The exact JSON bytes that were signed. */
+  /** The exact bytes that were signed: the JSON of a CMS request, the CBOR payload of a COSE one. */
   content: Uint8Array;
   signerCertificate: ParsedCertificate;
   certificates: ParsedCertificate[];
