@@ -17,7 +17,7 @@ import type { KeyObject } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { addBootstrapAccount } from '../../client/accounts.js';
 import { Lwm2mClient, type Lwm2mClientOptions } from '../../client/client.js';
-import type { DeviceInit } from '../../client/standard-objects.js';
+import { deviceWithDefaults, type DeviceInit } from '../../client/standard-objects.js';
 import { InvalidArgumentError, isRootlineError } from '../../errors.js';
 import { decodePem, parseCertificate } from '../../pki/index.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
@@ -141,6 +141,8 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   const overrideUri = options.bootstrapUri === undefined ? undefined : checkCoapsUri(options.bootstrapUri, 'bootstrapUri');
   const overrideCert = options.bootstrapServerCertificate === undefined ? undefined : certificateDer(options.bootstrapServerCertificate, 'bootstrapServerCertificate');
   if (options.device !== undefined && (options.device === null || typeof options.device !== 'object')) throw new InvalidArgumentError('device', 'expected an object');
+  // Checked now, not after an LDevID was issued for nothing (the same checks the client applies).
+  deviceWithDefaults(options.device, 'endpoint');
   const step = options.onStep ?? (() => undefined);
   const { bootstrapUri: _u, bootstrapServerCertificate: _c, device: _d, client: _cl, onStep: _s, ...pledgeOptions } = options;
   const ask = overrideUri === undefined || overrideCert === undefined;
@@ -160,7 +162,7 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
     if (named.endpoint !== endpoint) throw new PledgeBootstrapServerError(`the registrar answered for ${named.endpoint}, not ${endpoint}`);
     bootstrap = { uri: overrideUri ?? named.uri, serverCertificate: overrideCert ?? named.serverCertificate };
   }
-  step('bootstrap-server', { uri: bootstrap.uri, serverCertificate: parseCertificate(bootstrap.serverCertificate).subject });
+  step('bootstrap-server', { uri: bootstrap.uri });
 
   const client = new Lwm2mClient({
     ...options.client,
