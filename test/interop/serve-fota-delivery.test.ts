@@ -15,7 +15,8 @@ import { connect } from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, type FirmwareFaults, type Lwm2mClient } from '../../src/client/index.js';
 import { runCli } from '../cli/io.js';
-import { request, startTestServer, type TestServer } from '../server/harness.js';
+import { rmSync } from 'node:fs';
+import { makeTempDir, request, startTestServer, type TestServer } from '../server/harness.js';
 
 const FAST = { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } };
 const MODEL = 'FOTA-D';
@@ -162,6 +163,53 @@ test('serve: --fota-delivery https-pull updates devices over the TLS-PSK package
   assert.ok(refusals.every((r) => r.outcome === 'deny'));
   assert.ok(!JSON.stringify(refusals).includes(devices[2]!.key.toString('hex')), 'no key in the audit log');
 });
+
+test('serve restarted in the middle of an HTTPS-pull campaign: the keys come back with the adopted attempts, nobody is updated twice', async (t) => {
+  const dir = makeTempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const start = { deliveryDriver: 'lwm2m-pull' as const, fota: { campaignTickMs: 20 } };
+  const first = await startTestServer({ dir, flags: { fotaDelivery: 'https-pull', fotaHttpsPort: '0' }, start });
+  let firstOpen = true;
+  t.after(async () => {
+    if (firstOpen) await first.close({ keepDir: true });
+  });
+  const coapsPort = first.server.addresses.coaps!.port;
+  const httpsPort = (await first.server.store.audit.list({ action: 'fota.driver.attach' }))[0]!.details.httpsPort as number;
+  const { devices, img2, v2 } = await setUp(t, first, 'https-restart', 6);
+  const created = await request(`${first.url}/api/v1/campaigns`, {
+    method: 'POST',
+    body: { id: 'https-restart', name: 'restart', firmwareId: img2.id, target: { model: MODEL }, waves: ['50%', 'all'], successThreshold: 50, errorThreshold: 50, maxInFlight: 2, retry: { maxAttempts: 3, backoffMs: 100 }, attemptTimeoutMs: 3_600_000 },
+  });
+  assert.equal(created.status, 201, created.text);
+  assert.equal((await request(`${first.url}/api/v1/campaigns/https-restart/start`, { method: 'POST' })).status, 200);
+  const rowsOf = async (url: string): Promise<Row[]> => ((await request(`${url}/api/v1/campaigns/https-restart/devices?limit=100`)).body as { devices: Row[] }).devices;
+  await until('two devices updated', () => rowsOf(first.url), (rows) => rows.filter((r) => r.status === 'succeeded').length >= 2);
+  firstOpen = false;
+  await first.close({ keepDir: true });
+
+  const second = await startTestServer({ dir, flags: { coapsPort: String(coapsPort), fotaDelivery: 'https-pull', fotaHttpsPort: String(httpsPort) }, start });
+  t.after(() => second.close({ keepDir: true }));
+  for (const d of devices) await (d.client.registered ? d.client.update() : d.client.start()).catch(() => undefined);
+  await expectCompleted(second, 'https-restart', devices, v2);
+});
+
+/** The campaign completed across a restart: every device on 2.0.0, at most one retry, one Update each, no timeout. */
+async function expectCompleted(srv: TestServer, campaign: string, devices: Device[], v2: Uint8Array): Promise<void> {
+  const api = `${srv.url}/api/v1`;
+  const final = await until('campaign completed after the restart', async () => (await request(`${api}/campaigns/${campaign}`)).body as { state: string }, (c) => c.state === 'completed' || c.state === 'paused');
+  assert.equal(final.state, 'completed', JSON.stringify(final));
+  const rows = ((await request(`${api}/campaigns/${campaign}/devices?limit=100`)).body as { devices: Row[] }).devices;
+  const executed = await srv.server.store.audit.list({ action: 'fota.delivery.update', limit: 200 });
+  for (const d of devices) {
+    const r = rows.find((x) => x.endpoint === d.endpoint)!;
+    const timeline = (await srv.server.store.campaigns.listEvents(campaign, { endpoint: d.endpoint })).map((e) => `${e.type} ${JSON.stringify(e.details)}`).join('\n');
+    assert.ok(r.status === 'succeeded' && r.attempt <= 2, `${d.endpoint}: ${JSON.stringify(r)}\n${timeline}`);
+    assert.ok(!timeline.includes('"reason":"timeout"'), `${d.endpoint} waited for a timeout:\n${timeline}`);
+    assert.equal(executed.filter((a) => a.subject === d.endpoint && a.outcome === 'success').length, 1, `${d.endpoint}: updated once\n${timeline}`);
+    assert.equal(d.bank.installed.version, '2.0.0');
+    assert.equal(sha(await d.bank.activeSlot.read(0, d.bank.installed.size)), sha(v2));
+  }
+}
 
 /** A bare TLS-PSK handshake with a device's credential; resolves when it completes. */
 function tlsPsk(port: number, d: Device): Promise<void> {
