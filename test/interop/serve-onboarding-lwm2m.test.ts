@@ -38,6 +38,7 @@ const shutdown = new AbortController();
 let serving: Promise<number> | undefined;
 let api: string;
 let est: string;
+let brskiCoaps: string;
 const running: OnboardedDevice[] = [];
 // Generous retransmission on this shared, loaded machine: a lost flight is resent, not fatal.
 const dtlsRetransmit = { initialMs: 1000, maxMs: 8000, maxRetransmissions: 6 };
@@ -62,12 +63,13 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rootline-serve-onboarding-lwm2m-'));
   data = join(dir, 'data');
   assert.equal((await runCli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'Acme'], { env, cwd: dir })).code, 0);
-  for (const serial of ['LW-1', 'LW-2', 'LW-3']) {
+  for (const serial of ['LW-1', 'LW-2', 'LW-3', 'LW-4']) {
     const mint = await runCli(['factory', 'mint', '--data', data, '--serial', serial, '--model', 'Meter', '--out', serial], { env, cwd: dir });
     assert.equal(mint.code, 0, mint.stderr);
   }
   const config = join(dir, 'rootline.json');
-  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
+  // coapsPort: the registrar's CoAPs listener too (constrained BRSKI, RFC 9148), for the CoAPs case.
+  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', coapsPort: 0, manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
   serving = main(['serve', '--config', config, '--masa', '--data', data, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--device-host', '127.0.0.1', '--log-level', 'error'], {
     env,
     cwd: dir,
@@ -78,6 +80,7 @@ before(async () => {
   });
   api = await listenerUrl('http');
   est = await listenerUrl('est');
+  brskiCoaps = await listenerUrl('brski-coaps');
 });
 
 after(async () => {
@@ -206,4 +209,18 @@ test('rootline pledge: onboards, stays registered until shutdown, then de-regist
   assert.match(bad.stderr, /--bootstrap: expected coaps:\/\/host:port/);
   const mixed = await runCli(['pledge', '--idevid', join(dir, 'LW-3'), '--registrar', est, '--enroll-only', '--bootstrap', 'coaps://127.0.0.1:5684'], { env, cwd: dir });
   assert.equal(mixed.code, 2, mixed.stderr);
+});
+
+test('onboardDevice through a coaps:// registrar (constrained BRSKI) continues into LwM2M bootstrap and registration', async () => {
+  const onboarded = await onboardDevice({ idevidDir: join(dir, 'LW-4'), registrarUrl: brskiCoaps, client: { dtlsRetransmit } });
+  running.push(onboarded);
+  const endpoint = 'urn:dev:ops:Acme-Meter-LW-4';
+  assert.equal(onboarded.endpoint, endpoint);
+  assert.equal(onboarded.client.registered, true);
+  assert.equal(onboarded.bootstrap.uri, await listenerUrl('coaps'));
+  const view = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}`);
+  assert.equal((view.body as { registered?: boolean }).registered, true, view.text);
+  const read = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}/objects/3/0/2`);
+  assert.equal(read.status, 200, read.text);
+  assert.match(read.text, /LW-4/);
 });

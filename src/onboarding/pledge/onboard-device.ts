@@ -22,6 +22,7 @@ import { InvalidArgumentError, isRootlineError } from '../../errors.js';
 import { decodePem, parseCertificate } from '../../pki/index.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
 import { httpSession, type HttpSession } from './http-session.js';
+import { fetchCoapsBootstrapServer } from './coaps-transport.js';
 import { runPledge, type PledgeResult, type RunPledgeOptions } from './pledge.js';
 import { openTls } from './transport.js';
 
@@ -146,13 +147,21 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   const step = options.onStep ?? (() => undefined);
   const { bootstrapUri: _u, bootstrapServerCertificate: _c, device: _d, client: _cl, onStep: _s, ...pledgeOptions } = options;
   const ask = overrideUri === undefined || overrideCert === undefined;
-  // The bootstrap server is asked over HTTPS (LDevID TLS); a CoAPs registrar has no such question.
-  if (ask && typeof options.registrarUrl === 'string' && options.registrarUrl.startsWith('coaps:')) throw new InvalidArgumentError('bootstrapUri', 'with a coaps:// registrar, give bootstrapUri and bootstrapServerCertificate');
+  const overCoaps = typeof options.registrarUrl === 'string' && options.registrarUrl.startsWith('coaps:');
   let named: (BootstrapServerTarget & { endpoint: string }) | undefined;
-  // The registrar is asked on the LDevID connection of enrollstatus (one TLS handshake fewer).
-  const pledge = await runPledge({ ...pledgeOptions, onStep: step, ...(ask ? { afterEnrollment: async (request: HttpSession['request']) => void (named = await askBootstrapServer(request)) } : {}) });
+  // Over HTTPS the registrar is asked on the LDevID connection of enrollstatus (one TLS handshake
+  // fewer); a CoAPs registrar (coaps-transport.ts) is asked over a DTLS session with the LDevID.
+  const pledge = await runPledge({ ...pledgeOptions, onStep: step, ...(ask && !overCoaps ? { afterEnrollment: async (request: HttpSession['request']) => void (named = await askBootstrapServer(request)) } : {}) });
   const endpoint = pledge.endpoint;
   if (endpoint === undefined) throw new PledgeBootstrapServerError('the LDevID carries no CN: no endpoint name to bootstrap under');
+  if (ask && overCoaps) {
+    try {
+      named = await fetchCoapsBootstrapServer({ registrarUrl: options.registrarUrl, ldevidChain: pledge.ldevid.chain, key: pledge.key, domainCa: pledge.domainCa.der, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+    } catch (err) {
+      const status = (err as { status?: unknown }).status;
+      throw new PledgeBootstrapServerError(`lwm2m-bootstrap over CoAPs: ${(err as Error).message}`, typeof status === 'number' ? status : undefined, { cause: err });
+    }
+  }
 
   let bootstrap: BootstrapServerTarget;
   if (!ask) {
