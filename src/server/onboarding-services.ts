@@ -335,6 +335,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
               port: coapsPort,
               registrar,
               identity: { signer: keyObjectSigner(key), chain: [certificate.der, ca.certificate.der] },
+              audit: o.store.audit,
               onHandshake: (e) =>
                 auditor.record({
                   outcome: e.outcome,

@@ -9,7 +9,8 @@
  *     fetches /est/crts (281 and 287, read back by openssl), POSTs a COSE voucher request to
  *     /.well-known/brski/rv, then an openssl-made DER CSR (286) to /est/sen, and the issued
  *     certificate verifies with `openssl verify` against the domain CA;
- *   - coap-client without a certificate gets /est/crts but 4.01 on /est/sen, audited.
+ *   - coap-client without a certificate gets 4.01 on /est/crts (RFC 9148 §4: every function needs
+ *     an authenticated client) and on /est/sen, both audited.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -190,7 +191,7 @@ for (const client of CLIENTS) {
     writeFileSync(pvrFile, pvr.bytes);
     const voucherFile = join(dir, `${serial}.voucher`);
     // -b 64: the request goes in 64-byte Block1 blocks and the voucher comes back in Block2 ones
-    // (RFC 9148 §6: EST-coaps needs both for payloads beyond one datagram).
+    // (RFC 9148 §4.6: EST-coaps servers MUST implement both for payloads beyond one datagram).
     const rv = await run(client, ['-v', '6', ...tls, '-b', '64', '-m', 'post', '-t', '836', '-A', '836', '-f', pvrFile, '-o', voucherFile, `${base}/.well-known/brski/rv`]);
     assert.match(rv.stdout.toString(), /Block1:[0-9]+\/_\/64/, 'the voucher request went block-wise');
     assert.match(rv.stdout.toString(), /Block2:1\//, 'the voucher (MASA certificate and pinned CA inside) came back block-wise');
@@ -224,10 +225,13 @@ for (const client of CLIENTS) {
   });
 }
 
-test('coap-client without a client certificate: /est/crts answers, /est/sen is 4.01 and audited', { skip: libcoapSkip }, async () => {
+test('coap-client without a client certificate: 4.01 on /est/crts and /est/sen, audited', { skip: libcoapSkip }, async () => {
   const domainCa = join(data, 'onboarding', 'domain-ca.pem');
   const crts = await run('coap-client-gnutls', ['-v', '6', '-C', domainCa, `${coaps}/est/crts`]);
-  assert.match(crts.stdout.toString(), /c:2\.05/, crts.stdout.toString() + crts.stderr);
+  assert.match(crts.stdout.toString(), /c:4\.01/, crts.stdout.toString() + crts.stderr);
+  const cacerts = await audit('est.cacerts');
+  assert.equal(cacerts.at(-1)?.outcome, 'deny');
+  assert.equal(cacerts.at(-1)?.details.code, 'ERR_EST_UNAUTHENTICATED');
   const key = join(dir, 'anon.key');
   const csr = join(dir, 'anon.csr');
   assert.equal(openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]).status, 0);

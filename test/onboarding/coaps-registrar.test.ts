@@ -71,6 +71,7 @@ describe('BRSKI + EST over CoAPs (registrar resources)', () => {
       port: 0,
       registrar: domain.registrar,
       identity: { signer: domain.registrarKey.signer, chain: [domain.registrarCert.der, domain.ca.certificate.der] },
+      audit: domain.store.audit,
       onHandshake: (e) => handshakes.push(e),
     });
     url = `coaps://127.0.0.1:${server.address.port}`;
@@ -204,8 +205,13 @@ describe('BRSKI + EST over CoAPs (registrar resources)', () => {
       assert.equal(rv.codeText, '4.01');
       assert.equal(diagnosticCode(rv.payload), 'ERR_REGISTRAR_UNAUTHENTICATED');
       assert.equal((await auditOf(domain, 'registrar.voucher.request')).at(-1)?.actor, 'pledge:unauthenticated');
-      // cacerts needs no client authentication (RFC 7030 §4.1.1).
-      assert.equal((await coap.request(session.peerKey, { method: 'GET', path: '/est/crts' })).codeText, '2.05');
+      // RFC 9148 §4: unlike EST over HTTPS, even /crts and /att need client authentication.
+      for (const [path, action] of [['/est/crts', 'est.cacerts'], ['/est/att', 'est.csrattrs']] as const) {
+        const res = await coap.request(session.peerKey, { method: 'GET', path });
+        assert.equal(res.codeText, '4.01', path);
+        assert.equal(diagnosticCode(res.payload), 'ERR_EST_UNAUTHENTICATED');
+        assert.equal((await auditOf(domain, action)).at(-1)?.outcome, 'deny');
+      }
     } finally {
       await coap.close();
     }

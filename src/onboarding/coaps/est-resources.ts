@@ -6,18 +6,25 @@
  *   POST <root>/sren  Content-Format 286              → 2.04 281 | 287
  *   GET  <root>/att   Accept 285 (default)            → 2.05 CsrAttrs DER
  *
- * Roots: /.well-known/est (RFC 9148 §4.1: "MUST" be supported) and /est, which is what
- * /.well-known/core advertises with rt="ace.est.*" and ct (§4.1 discovery example). Payloads are
- * binary DER, never base64 (§4.3); the service takes base64, so the CSR is wrapped on the way in.
- * An operation the registrar holds (operator approval) is answered 5.03 with Max-Age = the wait
- * (§4.7, in place of HTTP 202 + Retry-After). Block-wise transfer (§6: Block1 for the CSR,
- * Block2 for the answer) is the endpoint's. Every enroll decision is audited by the service.
+ * Roots: /.well-known/est (RFC 9148 §4.1: "The server MUST support the default /.well-known/est
+ * root resource") and /est, which is what /.well-known/core advertises with rt="ace.est.*" and
+ * ct (§4.1 discovery example). Payloads are binary DER, never base64 (§4.3); the service takes
+ * base64, so the CSR is wrapped on the way in. An operation the registrar holds (operator
+ * approval) is answered 5.03 with Max-Age = the wait (§4.7, in place of HTTP 202 + Retry-After).
+ * Block-wise transfer (§4.6: "EST-coaps servers MUST implement Block1 and Block2") is the
+ * endpoint's. Every enroll decision is audited by the service.
+ *
+ * RFC 9148 §4: "While [RFC7030] permits a number of the EST functions to be used without
+ * authentication, this specification requires that the client MUST be authenticated for all
+ * functions." So /crts and /att, which EST over HTTPS serves to anyone, need a DTLS client
+ * certificate here too (4.01 otherwise, audited as est.cacerts / est.csrattrs).
  */
 import { CoapCode, type CoapEndpoint, type CoapRequest, type CoapResponseInit, type ResourceHandle } from '../../coap/index.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { encodeBase64Body } from '../est/base64-body.js';
 import { encodeCsrAttrs } from '../est/csr-attrs.js';
-import type { EnrollOutcome, EstService } from '../est/service.js';
+import { EstUnauthenticatedError } from '../est/errors.js';
+import type { EnrollOutcome, EstAuditSink, EstService } from '../est/service.js';
 import { coapErrorResponse } from './coap-errors.js';
 import { EST_SHORT_NAMES, EstCoapsFormat } from './content-formats.js';
 import { CoapsNotAcceptableError, CoapsUnsupportedContentFormatError } from './errors.js';
@@ -28,6 +35,8 @@ export interface EstCoapsOptions {
   peerOf: CoapsPeerLookup;
   /** Advertised root (default '/est'); '/.well-known/est' is always served too, unlisted. */
   root?: string;
+  /** Where refusals of /crts and /att are recorded (enroll decisions are the service's). */
+  audit?: EstAuditSink;
 }
 
 /** Max-Age is a uint of at most 4 bytes (RFC 7252 §5.10.5). */
@@ -72,8 +81,18 @@ export function mountEstCoaps(endpoint: CoapEndpoint, options: EstCoapsOptions):
   const { est, peerOf } = options;
   const certFormats = [EstCoapsFormat.CertsOnly, EstCoapsFormat.PkixCert];
 
+  /** RFC 9148 §4: every function needs an authenticated client (a DTLS client certificate). */
+  async function requireClient(req: CoapRequest, action: string): Promise<void> {
+    const peer = peerOf(req.peer);
+    if (peer.clientCertificates.length > 0) return;
+    const err = new EstUnauthenticatedError('EST-coaps requires a DTLS client certificate for every function (RFC 9148 §4)');
+    await options.audit?.append({ actor: 'device:unauthenticated', action, subject: 'unauthenticated', outcome: 'deny', details: { code: err.code, ...(peer.remoteAddress !== undefined ? { remoteAddress: peer.remoteAddress } : {}) } });
+    throw err;
+  }
+
   const crts = (req: CoapRequest) =>
-    answer(() => {
+    answer(async () => {
+      await requireClient(req, 'est.cacerts');
       const format = accept(req, certFormats);
       const cacerts = est.cacerts();
       if (format === EstCoapsFormat.CertsOnly) return { code: CoapCode.Content, contentFormat: format, payload: cacerts.response };
@@ -91,7 +110,8 @@ export function mountEstCoaps(endpoint: CoapEndpoint, options: EstCoapsOptions):
       return enrolled(await est[operation](context, encodeBase64Body(req.payload)), format);
     });
   const att = (req: CoapRequest) =>
-    answer(() => {
+    answer(async () => {
+      await requireClient(req, 'est.csrattrs');
       const format = accept(req, [EstCoapsFormat.CsrAttrs]);
       const attrs = est.csrAttrs();
       // RFC 7030 §4.5.2: 204 or 404 when there are none; 4.04 here.

@@ -8,9 +8,9 @@
  * check the chain against anything, because the decision belongs to the registrar and EST
  * service, which check it against the manufacturer CAs (or this domain's CA for re-enrollment)
  * and answer a refusal with 4.01/4.03 and an audit record — a dropped handshake would tell the
- * pledge nothing and leave no record. A client without a certificate may complete the handshake
- * too (RFC 7030 §4.1.1: CA certificates are served without client authentication); everything
- * else refuses it. Raw public keys are not offered or taken: the pledge must see, and name in its
+ * pledge nothing and leave no record. A client without a certificate completes the handshake
+ * too, so that its requests get 4.01 with an audit record rather than a silent drop (RFC 9148 §4:
+ * "the client MUST be authenticated for all functions", /crts included). Raw public keys are not offered or taken: the pledge must see, and name in its
  * voucher request, the registrar's *certificate* (proximity), and an IDevID is a certificate.
  *
  * A dedicated listener, not `rootline serve`'s LwM2M CoAPs port: that one presents the LwM2M
@@ -25,7 +25,7 @@ import type { Signer } from '../../crypto/keystore/types.js';
 import { createDtlsServer, dtlsServerTransport, type DtlsServer, type PeerIdentity, type ServerSession } from '../../dtls/index.js';
 import { InvalidArgumentError, isRootlineError } from '../../errors.js';
 import { parseCertificate } from '../../pki/index.js';
-import type { EstService } from '../est/service.js';
+import type { EstAuditSink, EstService } from '../est/service.js';
 import { auditText } from '../masa-registry.js';
 import type { Registrar } from '../registrar/registrar.js';
 import { mountBrskiCoaps } from './brski-resources.js';
@@ -53,6 +53,8 @@ export interface RegistrarCoapsOptions {
   registrar: Pick<Registrar, 'requestVoucher' | 'voucherStatus' | 'enrollStatus'> & Partial<Pick<Registrar, 'bootstrapServerFor'>> & { est: EstService };
   /** The registrar's key and certificate chain (leaf = the registrar certificate, then the domain CA). */
   identity: { signer: Signer; chain: Uint8Array[] };
+  /** Where the EST resources record refusals the service does not see (/crts, /att without a client certificate). */
+  audit?: EstAuditSink;
   /** Called for every handshake accepted or refused (wire it to a rate-limited audit). */
   onHandshake?: (event: RegistrarHandshakeEvent) => void;
   /** DTLS limits (see src/dtls). */
@@ -155,7 +157,7 @@ export async function startRegistrarCoaps(options: RegistrarCoapsOptions): Promi
       ...(session !== undefined ? { remoteAddress: session.remoteAddress } : {}),
     };
   };
-  mountEstCoaps(endpoint, { est: options.registrar.est, peerOf, ...(options.estRoot !== undefined ? { root: options.estRoot } : {}) });
+  mountEstCoaps(endpoint, { est: options.registrar.est, peerOf, ...(options.estRoot !== undefined ? { root: options.estRoot } : {}), ...(options.audit !== undefined ? { audit: options.audit } : {}) });
   mountBrskiCoaps(endpoint, { registrar: options.registrar, peerOf });
   // Block2 state and the like die with the session.
   dtls.on('sessionClosed', (session: ServerSession) => endpoint.forgetPeer(session.peerKey));
