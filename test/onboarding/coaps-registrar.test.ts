@@ -103,7 +103,11 @@ describe('BRSKI + EST over CoAPs (registrar resources)', () => {
       }
       assert.equal(attr(rt.get('ace.est.crts')!, 'ct'), '281 287');
       assert.equal(attr(rt.get('ace.est.att')!, 'ct'), '285');
+      // As in the discovery example of draft-ietf-anima-constrained-join-proxy (cBRSKI):
+      // </.well-known/brski/rv>;rt=brski.rv;ct=836, vs and es with ct="50 60".
       assert.equal(attr(rt.get('brski.rv')!, 'ct'), '836');
+      assert.equal(attr(rt.get('brski.vs')!, 'ct'), '50 60');
+      assert.equal(attr(rt.get('brski.es')!, 'ct'), '50 60');
       // The /.well-known/est twins are served but not listed.
       assert.ok(!links.some((l) => l.target.startsWith('/.well-known/est')));
       // The server presented the registrar certificate (what the pledge names for proximity).
