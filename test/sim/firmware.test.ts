@@ -86,3 +86,43 @@ test('SharedSlot: reads the shared image, writes copy on write without touching 
   assert.throws(() => new SharedSlot(10, image), (e: unknown) => e instanceof RootlineError && e.code === 'ERR_INVALID_ARGUMENT');
   assert.equal(createHash('sha256').update(image).digest('hex'), createHash('sha256').update(copy).digest('hex'));
 });
+
+test('SharedSlot property: any sequence of writes, erases and shares reads like a flat flash model; the shared buffer never changes', async () => {
+  const CAP = 40_000;
+  const base = new Uint8Array(randomBytes(20_000));
+  const baseCopy = Uint8Array.from(base);
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('write' as const), offset: fc.nat(CAP - 1), length: fc.integer({ min: 0, max: 20_000 }), fill: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('erase' as const) }),
+    fc.record({ kind: fc.constant('share' as const) }),
+    fc.record({ kind: fc.constant('read' as const), offset: fc.nat(CAP - 1), length: fc.integer({ min: 0, max: 20_000 }) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.boolean(), fc.array(op, { maxLength: 12 }), async (startShared, ops) => {
+      const slot = new SharedSlot(CAP, startShared ? base : undefined);
+      const model = new Uint8Array(CAP).fill(0xff);
+      if (startShared) model.set(base);
+      for (const o of ops) {
+        if (o.kind === 'write') {
+          const len = Math.min(o.length, CAP - o.offset);
+          const bytes = new Uint8Array(len).fill(o.fill);
+          await slot.write(o.offset, bytes);
+          model.set(bytes, o.offset);
+        } else if (o.kind === 'erase') {
+          await slot.erase();
+          model.fill(0xff);
+        } else if (o.kind === 'share') {
+          slot.share(base);
+          model.fill(0xff);
+          model.set(base);
+        } else {
+          const len = Math.min(o.length, CAP - o.offset);
+          assert.deepEqual(await slot.read(o.offset, len), model.subarray(o.offset, o.offset + len));
+        }
+      }
+      assert.deepEqual(await slot.read(0, CAP), model);
+      assert.deepEqual(base, baseCopy);
+    }),
+    { numRuns: 300 },
+  );
+});
