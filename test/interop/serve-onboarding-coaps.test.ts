@@ -244,3 +244,21 @@ test('coap-client without a client certificate: 4.01 on /est/crts and /est/sen, 
   assert.equal(records.at(-1)?.outcome, 'deny');
   assert.equal(records.at(-1)?.details.code, 'ERR_EST_UNAUTHENTICATED');
 });
+
+test('a raw public key (coap-client-gnutls -M) gets no session on the registrar listener; the refusal is audited', { skip: libcoapSkip }, async () => {
+  const key = join(dir, 'rpk.key');
+  assert.equal(openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key]).status, 0);
+  const denied = async () => (await audit('registrar.dtls.handshake')).filter((a) => a.outcome === 'deny');
+  const before = (await denied()).length;
+  const r = await run('coap-client-gnutls', ['-v', '6', '-B', '3', '-M', key, `${coaps}/.well-known/core`]);
+  assert.doesNotMatch(r.stdout.toString(), /c:2\.05/, r.stdout.toString());
+  // The auditor writes the refusal as it happens; polled (the test's own timeout bounds the wait).
+  for (;;) {
+    const now = await denied();
+    if (now.length > before) {
+      assert.equal(typeof now.at(-1)!.details.reason, 'string');
+      break;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+});
