@@ -286,6 +286,7 @@ async function run(): Promise<void> {
       process.stdout.write(['pledges\' CPU (this process) by own src/ function (inclusive):', ...pledges.byFunction.map(([k, pct]) => `  ${pct.toFixed(1)}%  ${k}`), ''].join('\n'));
       const keep = process.env.ONBOARD_CPU_PROF_KEEP;
       if (keep !== undefined && keep !== '') {
+        mkdirSync(resolve(keep), { recursive: true });
         writeFileSync(join(resolve(keep), 'serve-onboard.cpuprofile'), readFileSync(join(profDir, prof)));
         writeFileSync(join(resolve(keep), 'pledges-onboard.cpuprofile'), readFileSync(join(profDir, 'pledges.json')));
       }

@@ -8,6 +8,7 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
+import { BytesKeyedCache } from './bytes-cache.js';
 import { BadSignatureError, MalformedPublicKeyError, UnsupportedAlgorithmError } from './errors.js';
 import { OID } from './oids.js';
 
@@ -70,12 +71,25 @@ export function signatureAlgorithmName(oid: string): string {
 
 /** A node:crypto public key from SPKI DER; MalformedPublicKeyError when node cannot read it. */
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  const cacheKey = BytesKeyedCache.keyOf(spki);
+  const known = PUBLIC_KEYS.get(cacheKey);
+  if (known !== undefined) return known;
+  let key: KeyObject;
   try {
-    return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch (err) {
     throw new MalformedPublicKeyError('not a usable SubjectPublicKeyInfo', { cause: err });
   }
+  PUBLIC_KEYS.set(cacheKey, key);
+  return key;
 }
+
+/**
+ * Imported public keys by the exact SPKI bytes: the CA, MASA and registrar keys verify a signature
+ * on every request, and a KeyObject (immutable) is the same for the same bytes. Refusals are not
+ * kept, so a malformed key is refused every time.
+ */
+const PUBLIC_KEYS = new BytesKeyedCache<KeyObject>(2048);
 
 /**
  * Verifies `signature` over `data` with the key in `spki`. Returns false for a wrong signature,

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { Certificate } from '@peculiar/asn1-x509';
 import { signatureAlgorithmName } from './algorithms.js';
 import { assertSameSignatureAlgorithm, guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
+import { assertInteger } from '../util/assert.js';
+import { BytesKeyedCache } from './bytes-cache.js';
 import { bytesEqual, fromArrayBuffer, toHex } from './der.js';
 import { MalformedCertificateError } from './errors.js';
 import {
@@ -23,6 +25,7 @@ import {
 } from './extensions.js';
 import { formatRdns, nameToRdns, type Rdn } from './name.js';
 import { OID } from './oids.js';
+import { derFrom } from './pem.js';
 import { parsePublicKey, type PublicKeyAlgorithm } from './public-key.js';
 
 export interface ParsedCertificate {
@@ -96,9 +99,37 @@ export function serialHex(content: Uint8Array): string {
   return toHex(trimmed);
 }
 
+/**
+ * Views of certificates parsed recently, keyed by the exact DER bytes (a registrar sees the same
+ * manufacturer CA, domain CA and registrar certificates on every request, and the same pledge
+ * certificate several times within one onboarding). A view depends on nothing but the bytes.
+ */
+const PARSED = new BytesKeyedCache<ParsedCertificate>(2048);
+
 /** Parses a certificate given as DER bytes or PEM text. */
 export function parseCertificate(input: Uint8Array | string, options: ParseCertificateOptions = {}): ParsedCertificate {
-  return parseSignedObject(input, options.maxLength ?? 1024 * 1024, CERTIFICATE_FORMAT, buildView);
+  const maxLength = options.maxLength ?? 1024 * 1024;
+  assertInteger(maxLength, 'options.maxLength', 1);
+  const der = derFrom(input, 'input', CERTIFICATE_FORMAT.pemLabel);
+  if (der.length > maxLength) throw fail(`certificate longer than ${maxLength} bytes`);
+  const key = BytesKeyedCache.keyOf(der);
+  let view = PARSED.get(key);
+  if (view === undefined) {
+    view = deepFreeze(parseSignedObject(der, maxLength, CERTIFICATE_FORMAT, buildView));
+    PARSED.set(key, view);
+  }
+  return ownCopy(view);
+}
+
+/** A caller's own view: a distinct object with its own byte arrays; the nested lists are frozen. */
+function ownCopy(v: ParsedCertificate): ParsedCertificate {
+  return { ...v, der: v.der.slice(), tbs: v.tbs.slice(), signature: v.signature.slice(), issuerDer: v.issuerDer.slice(), subjectDer: v.subjectDer.slice(), publicKey: v.publicKey.slice() };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Object.isFrozen(value) || value instanceof Date) return value;
+  for (const inner of Object.values(value)) deepFreeze(inner);
+  return Object.freeze(value);
 }
 
 const CERTIFICATE_FORMAT: SignedObjectFormat<Certificate> = { schema: Certificate, what: 'certificate', pemLabel: 'CERTIFICATE', tbsName: 'tbsCertificate', tbsShortName: 'tbs', fail };
