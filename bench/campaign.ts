@@ -25,7 +25,7 @@ import { createPublicKey } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Fleet, generateCredentials, openFileLimit, provisionCredentials } from '../src/sim/index.js';
+import { Fleet, generateCredentials, openFileLimit, percentiles, provisionCredentials, type DeviceFirmwareRecord } from '../src/sim/index.js';
 import { startServeProcess } from '../test/sim/serve-process.js';
 import { atExit, cpuSecondsOf, rssBytesOf, track } from './lib/processes.js';
 
@@ -118,9 +118,29 @@ interface CampaignFigures {
   serverCpuSeconds: number;
   simCpuSeconds: number;
   packages: Record<string, { count: number; bytes: number }>;
+  /** Median ms per step, as the devices saw them (see phases()). */
+  phases: Record<string, number>;
 }
 
-async function runCampaign(base: string, pid: number, name: string, firmwareId: string, packagePolicy: 'auto' | 'full', waves: (string | number)[]): Promise<CampaignFigures> {
+/**
+ * Where a device's update time goes, medians over the devices of one campaign: waiting to be
+ * asked (campaign start → Package URI), download + verify + apply (→ State 2), waiting for the
+ * server's Execute (→ State 3), install + reboot + DTLS handshake + Register (→ registered).
+ */
+function phases(records: readonly DeviceFirmwareRecord[], since: number): Record<string, number> {
+  const steps: Record<string, number[]> = { queued: [], download: [], awaitExecute: [], rebootRegister: [] };
+  for (const r of records) {
+    const t = r.timeline;
+    if (t?.asked === undefined || t.asked < since) continue;
+    steps.queued!.push(t.asked - since);
+    if (t.downloaded !== undefined) steps.download!.push(t.downloaded - t.asked);
+    if (t.downloaded !== undefined && t.executed !== undefined) steps.awaitExecute!.push(t.executed - t.downloaded);
+    if (t.executed !== undefined && t.registered !== undefined) steps.rebootRegister!.push(t.registered - t.executed);
+  }
+  return Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, Math.round(percentiles(v).p50)]));
+}
+
+async function runCampaign(fleet: Fleet, base: string, pid: number, name: string, firmwareId: string, packagePolicy: 'auto' | 'full', waves: (string | number)[]): Promise<CampaignFigures> {
   await api(base, 'POST', '/campaigns', {
     id: name,
     name: `bench ${name}`,
@@ -167,7 +187,7 @@ async function runCampaign(base: string, pid: number, name: string, firmwareId: 
     if (page.records.length < 1000) break;
     after = page.records.at(-1)!.seq;
   }
-  return { name, updated: c.devices.succeeded, failed: c.devices.failed, seconds, perMinute: (c.devices.succeeded * 60) / seconds, serverCpuSeconds, simCpuSeconds: (sim.user + sim.system) / 1e6, packages };
+  return { name, updated: c.devices.succeeded, failed: c.devices.failed, seconds, perMinute: (c.devices.succeeded * 60) / seconds, serverCpuSeconds, simCpuSeconds: (sim.user + sim.system) / 1e6, packages, phases: phases(fleet.firmware!.records(), t0) };
 }
 
 // ---- main ------------------------------------------------------------------------------------
@@ -211,8 +231,8 @@ async function main(): Promise<void> {
       if (reg.registered === 0) throw new Error('no device registered');
       const rssBefore = rssBytesOf(serve.pid);
 
-      const delta = await runCampaign(serve.api, serve.pid, 'delta', img2.id, 'auto', ['1%', 'all']);
-      const full = await runCampaign(serve.api, serve.pid, 'full', img3.id, 'full', ['all']);
+      const delta = await runCampaign(fleet, serve.api, serve.pid, 'delta', img2.id, 'auto', ['1%', 'all']);
+      const full = await runCampaign(fleet, serve.api, serve.pid, 'full', img3.id, 'full', ['all']);
       const peak = peakRssBytesOf(serve.pid);
       const rssAfter = rssBytesOf(serve.pid);
       const fw = fleet.firmwareSummary()!;
@@ -222,6 +242,7 @@ async function main(): Promise<void> {
       for (const f of [delta, full]) {
         const kinds = Object.entries(f.packages).map(([k, p]) => `${num(p.count)} × ${k} ${num(p.bytes)} B`).join(', ');
         console.log(`  ${f.name.padEnd(5)} ${num(f.perMinute).padStart(7)} devices updated/min   (${num(f.updated)} updated, ${f.failed} failed in ${f.seconds.toFixed(1)} s; packages: ${kinds}; CPU: server ${f.serverCpuSeconds.toFixed(1)} s, simulator ${f.simCpuSeconds.toFixed(1)} s)`);
+        console.log(`        per device, medians: queued ${num(f.phases.queued!)} ms, download+verify+apply ${num(f.phases.download!)} ms, until the Execute ${num(f.phases.awaitExecute!)} ms, install+reboot+register ${num(f.phases.rebootRegister!)} ms`);
       }
       console.log(`  server memory: peak RSS (VmHWM) ${mib(peak)}; RSS ${mib(rssBefore)} with the fleet registered → ${mib(rssAfter)} after both campaigns`);
       console.log(`  devices: ${num(fw.updated)} on the last version, ${JSON.stringify(fw.failedByResult)} failed by result, ${fw.sharedImages} image buffers shared by all slots (${mib(fw.sharedImageBytes)})`);
@@ -232,8 +253,8 @@ async function main(): Promise<void> {
           devices: reg.registered,
           image_bytes: IMAGE_BYTES,
           max_in_flight: IN_FLIGHT,
-          delta: { updated: delta.updated, failed: delta.failed, seconds: Math.round(delta.seconds * 10) / 10, devices_per_minute: Math.round(delta.perMinute), server_cpu_s: Math.round(delta.serverCpuSeconds * 10) / 10, packages: delta.packages },
-          full: { updated: full.updated, failed: full.failed, seconds: Math.round(full.seconds * 10) / 10, devices_per_minute: Math.round(full.perMinute), server_cpu_s: Math.round(full.serverCpuSeconds * 10) / 10, packages: full.packages },
+          delta: { updated: delta.updated, failed: delta.failed, seconds: Math.round(delta.seconds * 10) / 10, devices_per_minute: Math.round(delta.perMinute), server_cpu_s: Math.round(delta.serverCpuSeconds * 10) / 10, packages: delta.packages, median_ms: delta.phases },
+          full: { updated: full.updated, failed: full.failed, seconds: Math.round(full.seconds * 10) / 10, devices_per_minute: Math.round(full.perMinute), server_cpu_s: Math.round(full.serverCpuSeconds * 10) / 10, packages: full.packages, median_ms: full.phases },
           server_peak_rss_bytes: peak,
         }),
       );

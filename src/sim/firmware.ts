@@ -8,6 +8,7 @@
  * update writes it, and a confirmed new image is folded back into the pool after the reboot.
  */
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { connectWithAccount, FirmwareUpdater, pskOfAccount, SlotBank, type FirmwareFaults, type FirmwareSlot, type FirmwareUpdateObject, type ObjectTree, type SlotImage } from '../client/index.js';
 import type { ConnectionOptions } from '../client/connection.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -263,6 +264,12 @@ export interface DeviceFirmwareRecord {
   result: number;
   /** The running version (/3/0/3). */
   version: string;
+  /**
+   * When (performance.now(), ms) the last update passed each step on the device: download begun
+   * (State 1), downloaded and verified (State 2), Execute received (State 3), back up and
+   * registered after the reboot. Undefined until the step happens.
+   */
+  timeline?: { asked?: number; downloaded?: number; executed?: number; registered?: number };
 }
 
 export interface FleetFirmwareSummary {
@@ -371,8 +378,14 @@ export class FleetFirmware {
         if (typeof v?.value === 'string') rec.version = v.value;
         return;
       }
-      if (resourceId === 3 && device.firmwareUpdate.state === 1 && device.firmwareUpdate.result === 0) rec.downloads++;
-      else if (resourceId === 5) rec.result = device.firmwareUpdate.result;
+      if (resourceId === 3) {
+        const state = device.firmwareUpdate.state;
+        if (state === 1 && device.firmwareUpdate.result === 0) {
+          rec.downloads++;
+          rec.timeline = { asked: performance.now() };
+        } else if (state === 2 && rec.timeline !== undefined) rec.timeline.downloaded = performance.now();
+        else if (state === 3 && rec.timeline !== undefined) rec.timeline.executed = performance.now();
+      } else if (resourceId === 5) rec.result = device.firmwareUpdate.result;
     };
     this.#updaters.set(endpoint, updater);
     return updater;
@@ -403,6 +416,7 @@ export class FleetFirmware {
     for (let attempt = 0; !device.closed; attempt++) {
       try {
         await device.start();
+        if (rec.timeline !== undefined) rec.timeline.registered = performance.now();
         // Closed by the fleet while it was coming up: give the socket back.
         if (device.closed) await device.stop();
         return;
