@@ -79,6 +79,9 @@ test('sim fleet with firmware: a campaign through serve updates the healthy devi
       assert.equal(row.status, 'succeeded', `${row.endpoint} (${fault ?? 'healthy'}): ${JSON.stringify(row)}`);
       assert.equal(rec.version, '2.0.0');
       assert.equal(rec.result, 1);
+      // The device's own timeline of the update, in order.
+      const tl = rec.timeline!;
+      assert.ok(tl.asked! <= tl.downloaded! && tl.downloaded! <= tl.executed! && tl.executed! <= tl.registered!, JSON.stringify(rec));
     } else {
       assert.equal(row.status, 'failed', `${row.endpoint} (${fault}): ${JSON.stringify(row)}`);
       assert.equal(row.updateResult, expected, `${row.endpoint} (${fault})`);
