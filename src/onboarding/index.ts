@@ -44,8 +44,8 @@ export {
   verifyConstrainedVoucher,
   type VerifyConstrainedVoucherOptions,
 } from './constrained-voucher.js';
-export { createPledgeVoucherRequest, createRegistrarVoucherRequest, type PledgeVoucherRequestOptions, type RegistrarVoucherRequest, type RegistrarVoucherRequestOptions } from './voucher-requests.js';
-export { VOUCHER_CMS_MEDIA_TYPE, createMasa, domainIdOf, type Masa, type MasaOptions, type RequestAuditLog, type VoucherFormat, type VoucherResponse } from './masa.js';
+export { createPledgeVoucherRequest, createRegistrarVoucherRequest, createReleaseRequest, type ReleaseRequestOptions, type PledgeVoucherRequestOptions, type RegistrarVoucherRequest, type RegistrarVoucherRequestOptions } from './voucher-requests.js';
+export { VOUCHER_CMS_MEDIA_TYPE, createMasa, domainIdOf, ownerKeyOf, type Masa, type MasaOptions, type RequestAuditLog, type VoucherFormat, type VoucherResponse } from './masa.js';
 export { OWNERSHIP_EVENTS, allowedOwnershipEvents, nextOwnershipState, type OwnershipEvent } from './ownership.js';
 export { createOwnershipService, type OwnershipService, type OwnershipServiceOptions, type TransitionOptions } from './ownership-service.js';
 export { createDecommissioner, type DecommissionResult, type Decommissioner, type DecommissionerOptions, type MasaClaimOutcome } from './decommission.js';
