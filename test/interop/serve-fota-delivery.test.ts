@@ -17,6 +17,7 @@ import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, t
 import { runCli } from '../cli/io.js';
 import { rmSync } from 'node:fs';
 import { makeTempDir, request, startTestServer, type TestServer } from '../server/harness.js';
+import { stablePort } from '../fota/stable-port.js';
 
 const FAST = { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } };
 const MODEL = 'FOTA-D';
@@ -168,7 +169,8 @@ test('serve restarted in the middle of an HTTPS-pull campaign: the keys come bac
   const dir = makeTempDir();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const start = { deliveryDriver: 'lwm2m-pull' as const, fota: { campaignTickMs: 20 } };
-  const first = await startTestServer({ dir, flags: { fotaDelivery: 'https-pull', fotaHttpsPort: '0' }, start });
+  // Restarted on the same ports: ones the devices' reconnecting sockets cannot be handed meanwhile.
+  const first = await startTestServer({ dir, flags: { coapsPort: String(await stablePort()), fotaDelivery: 'https-pull', fotaHttpsPort: String(await stablePort()) }, start });
   let firstOpen = true;
   t.after(async () => {
     if (firstOpen) await first.close({ keepDir: true });

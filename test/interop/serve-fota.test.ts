@@ -14,6 +14,7 @@ import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, t
 import { loadConfig } from '../../src/server/config.js';
 import { resolvePackageBaseUri } from '../../src/server/fota-driver.js';
 import { makeTempDir, request, startTestServer, type TestServer } from '../server/harness.js';
+import { stablePort } from '../fota/stable-port.js';
 
 const FAST = { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } };
 const MODEL = 'FOTA-M';
@@ -170,7 +171,8 @@ test('serve restarted in the middle of a campaign: it carries on on the same dat
   const dir = makeTempDir();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const start = { deliveryDriver: 'lwm2m-pull' as const, fota: { campaignTickMs: 20 } };
-  const first = await startTestServer({ dir, start });
+  // Restarted on the same CoAPs port: one the devices' reconnecting sockets cannot be handed meanwhile.
+  const first = await startTestServer({ dir, flags: { coapsPort: String(await stablePort()) }, start });
   let firstOpen = true;
   t.after(async () => {
     if (firstOpen) await first.close({ keepDir: true });
