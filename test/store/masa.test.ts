@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { openPostgresStore } from '../../src/store/postgres/store.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import type { NewMasaClaim } from '../../src/store/masa-types.js';
@@ -167,6 +168,27 @@ for (const backend of backends) {
           ['limit 0', () => s!.masa.requestLog('SN-1', 0)],
         ];
         for (const [what, call] of bad) await assert.rejects(call(), { code: 'ERR_INVALID_ARGUMENT' }, what);
+      }));
+
+    test('fuzz: any argument either works or is ERR_INVALID_ARGUMENT; the store never fails otherwise', () =>
+      withStores(1, async ([s]) => {
+        const text = fc.oneof(fc.string({ maxLength: 80 }), fc.constantFrom('', 'a'.repeat(64), 'SN-1', 'YWJj', '2030-01-01T00:00:00Z', 'https://m.example', '\u0000', '\ud800'));
+        const anyValue = fc.oneof(text, fc.constant(null), fc.constant(undefined), fc.integer(), fc.object({ maxDepth: 1 }));
+        await fc.assert(
+          fc.asyncProperty(fc.record({ serial: anyValue, owner: fc.oneof(anyValue, fc.constant(A)), domainId: anyValue, pinnedDomainCert: anyValue, nonce: anyValue, expiresAt: anyValue }), anyValue, fc.nat({ max: 5 }), async (claim, now, op) => {
+            try {
+              if (op === 0) await s!.masa.claim(claim as unknown as NewMasaClaim, now as string);
+              else if (op === 1) await s!.masa.useNonce(claim.serial as string, 'voucher', claim.owner as string, claim.expiresAt as string | null, now as string);
+              else if (op === 2) await s!.masa.release(claim.serial as string, claim.owner as string, now as string);
+              else if (op === 3) await s!.masa.putPendingRelease({ serial: claim.serial, endpoint: claim.domainId, masaUrl: claim.pinnedDomainCert, lastError: claim.nonce, nextAttemptAt: now } as never);
+              else if (op === 4) await s!.masa.appendRequestLog({ serial: claim.serial, date: claim.expiresAt, domainId: claim.domainId, nonce: claim.nonce, assertion: claim.pinnedDomainCert } as never);
+              else await s!.masa.requestLog(claim.serial as string, claim.nonce as number);
+            } catch (err) {
+              assert.equal((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', String(err));
+            }
+          }),
+          { numRuns: 300 },
+        );
       }));
 
     test('two nodes racing to claim the same serial: exactly one wins, every time', () =>
