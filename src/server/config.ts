@@ -53,9 +53,9 @@ export interface ServerConfig {
   packageBaseUri?: string;
   /**
    * How campaigns deliver packages unless a campaign names its own `delivery`: 'lwm2m-pull'
-   * (default), 'lwm2m-push' or 'https-pull' (needs the HTTPS package listener).
+   * (also when absent), 'lwm2m-push' or 'https-pull' (needs the HTTPS package listener).
    */
-  fotaDelivery: FotaDelivery;
+  fotaDelivery?: FotaDelivery;
   /**
    * TCP port of the HTTPS package listener (TLS-PSK, HTTPS pull), bound on `deviceHost`; 0 picks
    * a free one. Absent: no listener (campaigns cannot use 'https-pull'), unless fotaDelivery is
@@ -382,7 +382,7 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     firmwareMaxBytes: (values.get('firmwareMaxBytes') as number | undefined) ?? DEFAULT_FIRMWARE_MAX_BYTES,
     campaignTickMs: (values.get('campaignTickMs') as number | undefined) ?? DEFAULT_CAMPAIGN_TICK_MS,
     ...(values.has('packageBaseUri') ? { packageBaseUri: values.get('packageBaseUri') as string } : {}),
-    fotaDelivery: (values.get('fotaDelivery') as FotaDelivery | undefined) ?? 'lwm2m-pull',
+    ...(values.has('fotaDelivery') ? { fotaDelivery: values.get('fotaDelivery') as FotaDelivery } : {}),
     ...(values.has('fotaHttpsPort') ? { fotaHttpsPort: values.get('fotaHttpsPort') as number } : values.get('fotaDelivery') === 'https-pull' ? { fotaHttpsPort: DEFAULT_FOTA_HTTPS_PORT } : {}),
     ...(values.has('fotaHttpsBaseUri') ? { fotaHttpsBaseUri: values.get('fotaHttpsBaseUri') as string } : {}),
     ...(onboarding !== undefined ? { onboarding } : {}),

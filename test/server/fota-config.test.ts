@@ -13,7 +13,8 @@ test('fota delivery settings: defaults, file, env and flag; https-pull brings th
   const load = (env: Record<string, string> = {}, flags: Record<string, string> = {}, configFile?: string) => loadConfig({ env, flags: { dataDir: dir, ...flags }, ...(configFile !== undefined ? { configFile } : {}) });
 
   const d = load();
-  assert.deepEqual([d.config.fotaDelivery, d.config.fotaHttpsPort, d.config.fotaHttpsBaseUri], ['lwm2m-pull', undefined, undefined]);
+  // Absent means lwm2m-pull (the driver's default), so the defaults object stays as it was.
+  assert.deepEqual([d.config.fotaDelivery, d.config.fotaHttpsPort, d.config.fotaHttpsBaseUri], [undefined, undefined, undefined]);
   assert.equal(d.sources.fotaDelivery, 'default');
 
   assert.equal(load({ ROOTLINE_FOTA_DELIVERY: 'lwm2m-push' }).config.fotaDelivery, 'lwm2m-push');
@@ -22,7 +23,7 @@ test('fota delivery settings: defaults, file, env and flag; https-pull brings th
   assert.equal(load({ ROOTLINE_FOTA_DELIVERY: 'https-pull', ROOTLINE_FOTA_HTTPS_PORT: '0' }).config.fotaHttpsPort, 0);
   // A listener for campaigns that ask for HTTPS, while the default stays LwM2M pull.
   const both = load({}, { fotaHttpsPort: '9443', fotaHttpsBaseUri: 'https://fw.example.com:9443/' });
-  assert.deepEqual([both.config.fotaDelivery, both.config.fotaHttpsPort, both.config.fotaHttpsBaseUri], ['lwm2m-pull', 9443, 'https://fw.example.com:9443']);
+  assert.deepEqual([both.config.fotaDelivery, both.config.fotaHttpsPort, both.config.fotaHttpsBaseUri], [undefined, 9443, 'https://fw.example.com:9443']);
 
   const file = join(dir, 'rootline.json');
   writeFileSync(file, JSON.stringify({ fotaDelivery: 'https-pull', fotaHttpsPort: 5999, fotaHttpsBaseUri: 'https://[2001:db8::1]:5999' }));
