@@ -97,14 +97,25 @@ export interface Masa {
   /** RFC 8995 §5.5: answers a CMS-signed registrar voucher request. */
   requestVoucher(registrarRequest: Uint8Array, options?: { format?: VoucherFormat }): Promise<VoucherResponse>;
   /** RFC 8995 §5.8: the device's log, for the domain that owns it (request signed as for a voucher). */
-  requestAuditLog(registrarRequest: Uint8Array): Promise<RequestAuditLog>;
+  requestAuditLog(registrarRequest: Uint8Array, context?: OwnerRequestContext): Promise<RequestAuditLog>;
   /**
    * Releases the owning domain's claim. The request is a voucher request signed by that domain's
    * registrar, with a fresh created-on and a nonce of its own (each release request works once).
    */
-  releaseClaim(registrarRequest: Uint8Array): Promise<void>;
+  releaseClaim(registrarRequest: Uint8Array, context?: OwnerRequestContext): Promise<void>;
   /** Manufacturer-side release (support case), audited with the operator's name. */
   forceRelease(serial: string, actor: string, reason: string): Promise<void>;
+}
+
+/** What the transport knows about who sent an owner request. */
+export interface OwnerRequestContext {
+  /**
+   * The TLS client certificate (DER) the registrar presented, if any. When present it must hold
+   * the key that signed the request: a release (or log request) relayed by someone else's TLS
+   * session is refused. Absent (no client certificate, a TLS-terminating proxy), the CMS
+   * signature alone authenticates the owner.
+   */
+  tlsClientCertificate?: Uint8Array;
 }
 
 export const VOUCHER_CMS_MEDIA_TYPE = 'application/voucher-cms+json';
@@ -350,10 +361,19 @@ export function createMasa(options: MasaOptions): Masa {
    * `release` additionally needs created-on and a nonce used only once, so a captured release
    * request cannot release a later claim of the same domain.
    */
-  async function ownerOf(der: Uint8Array, action: string, purpose: 'release' | 'auditlog'): Promise<{ device: MasaDeviceRecord; domainId: string; owner: string; actor: string }> {
+  async function ownerOf(der: Uint8Array, action: string, purpose: 'release' | 'auditlog', context: OwnerRequestContext = {}): Promise<{ device: MasaDeviceRecord; domainId: string; owner: string; actor: string }> {
     let registrar: OpenedVoucherRequest | undefined;
     try {
       registrar = openRegistrar(der);
+      if (context.tlsClientCertificate !== undefined) {
+        let tls: ParsedCertificate;
+        try {
+          tls = parseCertificate(context.tlsClientCertificate);
+        } catch (err) {
+          throw new UntrustedVoucherSignerError('the TLS client certificate cannot be read', { cause: err });
+        }
+        if (!sameBytes(tls.publicKey, registrar.signerCertificate.publicKey)) throw new UntrustedVoucherSignerError('the TLS client certificate does not hold the key that signed this request');
+      }
       const at = now();
       const req = registrar.request;
       const rc = registrar.signerCertificate;
@@ -390,8 +410,8 @@ export function createMasa(options: MasaOptions): Masa {
       }
     },
 
-    async requestAuditLog(der) {
-      const { device, actor, domainId } = await ownerOf(der, 'masa.auditlog.request', 'auditlog');
+    async requestAuditLog(der, context) {
+      const { device, actor, domainId } = await ownerOf(der, 'masa.auditlog.request', 'auditlog', context);
       const { entries, total } = await claims.requestLog(device.serial, MAX_AUDIT_EVENTS_PER_DEVICE);
       const events: MasaAuditEvent[] = entries.map((e) => ({ date: e.date, domainID: e.domainId, nonce: e.nonce, assertion: e.assertion, truncated: '0' }));
       await audit.append({ actor, action: 'masa.auditlog.request', subject: device.serial, outcome: 'allow', details: { domainId, events: events.length, total } });
@@ -399,12 +419,12 @@ export function createMasa(options: MasaOptions): Masa {
       return { version: '1', events, ...(total > events.length ? { truncation: { arbitrary: String(total - events.length) } } : {}) };
     },
 
-    async releaseClaim(der) {
-      const { device, domainId, owner, actor } = await ownerOf(der, 'masa.claim.release', 'release');
+    async releaseClaim(der, context) {
+      const { device, domainId, owner, actor } = await ownerOf(der, 'masa.claim.release', 'release', context);
       // Conditional on the owner in the statement itself: a concurrent release or lapse wins cleanly.
       const released = await claims.release(device.serial, owner, now().toISOString());
       if (released === undefined) return deny('masa.claim.release', device.serial, actor, new NotOwnerError(device.serial));
-      await audit.append({ actor, action: 'masa.claim.release', subject: device.serial, outcome: 'success', details: { domainId, owner, claimedAt: released.claimedAt } });
+      await audit.append({ actor, action: 'masa.claim.release', subject: device.serial, outcome: 'success', details: { domainId, owner, claimedAt: released.claimedAt, tlsClientCertificate: context?.tlsClientCertificate !== undefined } });
     },
 
     async forceRelease(serial, actor, reason) {

@@ -219,6 +219,7 @@ describe('remote MASA: rootline masa serve + two rootline serve domains', { skip
     const masaRelease = (await masaStore!.audit.list({ subject: SERIAL, action: 'masa.claim.release' })).at(-1);
     assert.equal(masaRelease?.outcome, 'success');
     assert.equal(masaRelease?.details.owner, ownerKeyOf(domainACa));
+    assert.equal(masaRelease?.details.tlsClientCertificate, true, 'the registrar presented its certificate in TLS, and it matched the signer');
     const aAudit = await api(domainA!.urls.http!, `/api/v1/audit?action=onboarding.decommission.masa&limit=100`);
     const aStep = (aAudit.body as { records: Array<{ outcome: string; details: Record<string, unknown> }> }).records.at(-1);
     assert.equal(aStep?.outcome, 'success');

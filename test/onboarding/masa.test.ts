@@ -238,6 +238,35 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     );
   });
 
+  it('fuzz: random and mutated release and audit-log requests are refused with typed errors only', async () => {
+    const pledge = await mintTestPledge(t, 'P-Q');
+    const { der, nonce } = await pledge.request(acme);
+    await masa.requestVoucher(await acme.registrarRequest(der, { serialNumber: 'P-Q', nonce }));
+    const good = await releaseBy(acme, 'P-Q');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }).map((edits) => {
+            const bad = new Uint8Array(good);
+            for (const [i, b] of edits) bad[i] = b;
+            return bad;
+          }),
+        ),
+        fc.boolean(),
+        async (bytes, release) => {
+          try {
+            if (release) await masa.releaseClaim(bytes);
+            else await masa.requestAuditLog(bytes);
+          } catch (err) {
+            assert.match(String((err as { code?: unknown }).code), /^ERR_(VOUCHER|ONBOARDING)_/);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it('domainID is the pinned certificate SKI, else RFC 7093 method 1 over its key', async () => {
     const { createHash } = await import('node:crypto');
     assert.equal(domainIdOf(acme.ca.certificate), Buffer.from(acme.ca.certificate.subjectKeyIdentifier!, 'hex').toString('base64'));
@@ -284,6 +313,22 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     const stale = await createReleaseRequest({ serialNumber: 'P-X', signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der], now: new Date(Date.now() - 2 * 3600_000) });
     await assert.rejects(masa.releaseClaim(stale), { code: 'ERR_ONBOARDING_BAD_REQUEST' });
     assert.equal(await active('P-X'), true);
+  });
+
+  it('a TLS client certificate on an owner request must hold the key that signed it', async () => {
+    const pledge = await mintTestPledge(t, 'P-B');
+    const first = await pledge.request(acme);
+    await masa.requestVoucher(await acme.registrarRequest(first.der, { serialNumber: 'P-B', nonce: first.nonce }));
+    const ownerRequest = await signVoucherRequest({ serialNumber: 'P-B', createdOn: new Date() }, { signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der] });
+    await assert.rejects(masa.requestAuditLog(ownerRequest, { tlsClientCertificate: other.registrarCert.der }), { code: 'ERR_VOUCHER_UNTRUSTED_SIGNER' });
+    await assert.rejects(masa.requestAuditLog(ownerRequest, { tlsClientCertificate: new Uint8Array([1, 2, 3]) }), { code: 'ERR_VOUCHER_UNTRUSTED_SIGNER' });
+    assert.equal((await masa.requestAuditLog(ownerRequest, { tlsClientCertificate: acme.registrarCert.der })).events.length, 1);
+    await assert.rejects(masa.releaseClaim(await releaseBy(acme, 'P-B'), { tlsClientCertificate: other.registrarCert.der }), { code: 'ERR_VOUCHER_UNTRUSTED_SIGNER' });
+    assert.equal(await active('P-B'), true);
+    await masa.releaseClaim(await releaseBy(acme, 'P-B'), { tlsClientCertificate: acme.registrarCert.der });
+    assert.equal(await active('P-B'), false);
+    const release = (await t.store.audit.list({ subject: 'P-B', action: 'masa.claim.release' })).map((r) => [r.outcome, r.details.code ?? r.details.tlsClientCertificate]);
+    assert.deepEqual(release, [['deny', 'ERR_VOUCHER_UNTRUSTED_SIGNER'], ['success', true]]);
   });
 
   it('two MASA instances on one store: a device is claimed by exactly one domain', async () => {

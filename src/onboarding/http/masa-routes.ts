@@ -10,12 +10,16 @@
  *   POST /.well-known/brski/release          (rootline extension, not in RFC 8995) body: a voucher
  *        request signed by the owning domain; releases its claim. 204.
  *
+ * For the owner requests, a TLS client certificate the registrar presented must hold the key
+ * that signed the request (src/onboarding/masa.ts OwnerRequestContext).
+ *
  * Only types come from fastify here, so the room does not depend on the server's choice of
  * version; the caller registers it: `app.register(masaRoutes, { masa })`.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RootlineError } from '../../errors.js';
-import type { Masa, VoucherFormat } from '../masa.js';
+import type { Masa, OwnerRequestContext, VoucherFormat } from '../masa.js';
 
 export interface MasaRoutesOptions {
   masa: Masa;
@@ -50,6 +54,13 @@ function acceptedFormat(accept: string | undefined): VoucherFormat | undefined {
   if (types.includes(VOUCHER_REQUEST_MEDIA_TYPE)) return 'cms';
   if (types.includes(COSE_MEDIA_TYPE)) return 'cose';
   return undefined;
+}
+
+/** The TLS client certificate of the request's connection, when the listener asked for one and got it. */
+function ownerContext(req: FastifyRequest): OwnerRequestContext {
+  const socket = req.raw.socket as Partial<TLSSocket>;
+  const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
+  return peer !== undefined && peer !== null && Buffer.isBuffer(peer.raw) && peer.raw.length > 0 ? { tlsClientCertificate: new Uint8Array(peer.raw) } : {};
 }
 
 function refuse(reply: FastifyReply, err: unknown): FastifyReply {
@@ -87,7 +98,7 @@ export async function masaRoutes(app: FastifyInstance, options: MasaRoutesOption
     const der = body(req.body);
     if (der === undefined) return unsupported(reply);
     try {
-      return reply.code(200).type('application/json').send(await masa.requestAuditLog(der));
+      return reply.code(200).type('application/json').send(await masa.requestAuditLog(der, ownerContext(req)));
     } catch (err) {
       return refuse(reply, err);
     }
@@ -97,7 +108,7 @@ export async function masaRoutes(app: FastifyInstance, options: MasaRoutesOption
     const der = body(req.body);
     if (der === undefined) return unsupported(reply);
     try {
-      await masa.releaseClaim(der);
+      await masa.releaseClaim(der, ownerContext(req));
       return reply.code(204).send();
     } catch (err) {
       return refuse(reply, err);
