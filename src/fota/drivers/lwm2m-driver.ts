@@ -440,8 +440,10 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       return;
     }
     if (a.finished) return;
-    await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'result', result });
+    // Dropped before the report: a notification and a registration inspection seeing the same
+    // result report it once.
     this.#drop(a);
+    await this.#reportAsync({ ...this.#ids(a.request), endpoint: a.request.endpoint, kind: 'result', result });
   }
 
   /**
