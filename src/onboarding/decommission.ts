@@ -90,7 +90,7 @@ export interface Decommissioner {
   /** The domain CA's current CRL (DER): the one signed at the last revocation, else a fresh one. */
   currentCrl(): Promise<Uint8Array>;
   /** Tries every pending remote release that is due now; what happened to each. */
-  retryPendingReleases(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>>;
+  retryPendingReleases(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' | 'superseded' }>>;
   /** Stops the retry timer (pending rows stay for the next start). */
   close(): void;
 }
@@ -175,11 +175,20 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
     return { outcome: 'pending', details: { masaUrl, nextAttemptAt } };
   }
 
-  let retrying: Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>> | undefined;
-  async function retryDue(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>> {
+  let retrying: Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' | 'superseded' }>> | undefined;
+  async function retryDue(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' | 'superseded' }>> {
     if (remote === undefined || remote.client.releaseClaim === undefined) return [];
-    const out: Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }> = [];
+    const out: Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' | 'superseded' }> = [];
     for (const row of await remote.pending.duePendingReleases(new Date().toISOString(), 100)) {
+      // A device reset and onboarded again since (to this domain, most likely) holds a new claim
+      // of ours: releasing "the" claim now would release that one. The old release is moot.
+      const current = await store.devices.get(row.endpoint);
+      if (current !== undefined && current.ownershipState !== 'DECOMMISSIONED') {
+        await remote.pending.deletePendingRelease(row.serial);
+        await audit.append({ actor: 'system', action: 'onboarding.decommission.masa.retry', subject: row.endpoint, outcome: 'allow', details: { serialNumber: row.serial, masaUrl: row.masaUrl, dropped: true, note: `the device is ${current.ownershipState} again: the pending release is superseded` } });
+        out.push({ serial: row.serial, outcome: 'superseded' });
+        continue;
+      }
       const result = await deliver(row.serial, row.masaUrl);
       if (result.outcome === 'failed') {
         const delay = Math.min(maxBackoff, initialBackoff * 2 ** Math.min(row.attempts + 1, 30));
@@ -200,7 +209,7 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
     }
     return out;
   }
-  function retryPendingReleases(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' }>> {
+  function retryPendingReleases(): Promise<Array<{ serial: string; outcome: 'released' | 'not-owned' | 'pending' | 'superseded' }>> {
     // One pass at a time: the timer and a caller never deliver the same row twice at once.
     retrying ??= retryDue().finally(() => {
       retrying = undefined;

@@ -203,4 +203,33 @@ describe('decommission in one step', () => {
       await fourth.close();
     }
   });
+
+  it('a pending release is dropped, not delivered, once the device was reset and onboarded again', async () => {
+    const dir = await w.mint('DEC-4');
+    const fifth = await startDomain(w.t, 'Fifth', { masaClient: w.httpsMasa, masaUrl: w.masa.url });
+    const ownership = createOwnershipService({ devices: fifth.store.devices, audit: fifth.store.audit });
+    const d = createDecommissioner({
+      store: fifth.store,
+      audit: fifth.store.audit,
+      ownership,
+      domainCa: { ca: fifth.ca },
+      registrar: { signer: fifth.registrarKey.signer, certificate: fifth.registrarCert.der, chain: [fifth.ca.certificate] },
+      // The release goes to a MASA address that answers nothing.
+      remoteMasa: { client: httpsMasaClient({ trustAnchors: [w.masa.tlsCa.certificate.der], timeoutMs: 5000 }), masaUrlFor: async () => 'https://127.0.0.1:1', pending: fifth.store.masa, retryIntervalMs: 0, initialBackoffMs: 0 },
+    });
+    try {
+      const onboarded = await runPledge({ idevidDir: dir, registrarUrl: fifth.url });
+      const endpoint = onboarded.endpoint!;
+      assert.equal((await d.decommissionDevice({ endpoint, actor: 'operator:dan' })).masaClaim, 'pending');
+      // Hard reset and onboarded to the same domain again: the MASA claim is Fifth's new claim.
+      await ownership.transition(endpoint, 'hard-reset', { actor: 'operator:dan' });
+      await runPledge({ idevidDir: dir, registrarUrl: fifth.url });
+      assert.deepEqual(await d.retryPendingReleases(), [{ serial: 'DEC-4', outcome: 'superseded' }]);
+      assert.equal(await fifth.store.masa.getPendingRelease('DEC-4'), undefined);
+      assert.equal((await w.t.store.masa.getClaim('DEC-4'))?.releasedAt, null, 'the new claim stands');
+    } finally {
+      d.close();
+      await fifth.close();
+    }
+  });
 });
