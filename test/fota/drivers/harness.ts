@@ -14,7 +14,7 @@ import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { openSoftwareKeyStore } from '../../../src/crypto/keystore/software.js';
 import { createDtlsServer, dtlsServerTransport } from '../../../src/dtls/index.js';
 import { CampaignEngine, type DeliveryDriver } from '../../../src/fota/campaign/index.js';
-import { createHttpsPullDriver, createLwm2mPullDriver, createLwm2mPushDriver, startHttpsPackageServer, type Lwm2mDeliveryDriver } from '../../../src/fota/drivers/index.js';
+import { HttpsPskCache, createHttpsPullDriver, createLwm2mPullDriver, createLwm2mPushDriver, startHttpsPackageServer, type Lwm2mDeliveryDriver } from '../../../src/fota/drivers/index.js';
 import { createDeltaCache, createFirmwareService, type DeltaCache, type FirmwareService } from '../../../src/fota/firmware/index.js';
 import { createLwm2mServer, dtlsPeerIdentity, type Lwm2mServer } from '../../../src/lwm2m/server/index.js';
 import type { FirmwareImageRecord } from '../../../src/store/firmware-types.js';
@@ -37,6 +37,8 @@ export interface World {
   v2: Uint8Array;
   img1: FirmwareImageRecord;
   img2: FirmwareImageRecord;
+  /** With `httpsKeyCache`: the cache the HTTPS listener answers PSKs from (as in serve). */
+  pskCache: HttpsPskCache | undefined;
   addDevice(endpoint: string, o?: DeviceSetup): Promise<Device>;
   /** Closes the driver and makes a new one (its attempts in memory are gone, as after a restart). */
   restartDriver(): Promise<Lwm2mDeliveryDriver>;
@@ -62,7 +64,7 @@ export interface Device {
   updater: FirmwareUpdater | undefined;
 }
 
-export async function createWorld(t: TestContext, options: { delivery?: 'pull' | 'push' | 'https-pull' } = {}): Promise<World> {
+export async function createWorld(t: TestContext, options: { delivery?: 'pull' | 'push' | 'https-pull'; httpsKeyCache?: boolean } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-fota-driver-'));
   const store = await openSqliteStore({ file: join(dir, 'db.sqlite') });
   const keyStore = await openSoftwareKeyStore({ directory: join(dir, 'keys'), masterKey: randomBytes(32) });
@@ -83,11 +85,13 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
   // The engine takes the driver, the driver reports to the engine: bound once both exist.
   const late: { engine?: CampaignEngine } = {};
   // HTTPS pull: a TLS-PSK package server on the same credentials, asking whichever driver is current.
+  // serve's way: keys only while an HTTPS attempt of their device is open.
+  const pskCache = options.httpsKeyCache === true ? new HttpsPskCache({ loadPsks: async (ep) => (keys.has(`${ep}-psk`) ? [{ identity: `${ep}-psk`, key: keys.get(`${ep}-psk`)! }] : []) }) : undefined;
   const https =
     options.delivery === 'https-pull'
-      ? await startHttpsPackageServer({ driver: { authorizeFetch: (token, requester) => driver.authorizeFetch(token, requester) }, store, pskLookup: (id) => keys.get(id) })
+      ? await startHttpsPackageServer({ driver: { authorizeFetch: (token, requester) => driver.authorizeFetch(token, requester) }, store, pskLookup: (id) => (pskCache !== undefined ? pskCache.lookup(id) : keys.get(id)) })
       : undefined;
-  const create = options.delivery === 'push' ? createLwm2mPushDriver : https !== undefined ? (o: Parameters<typeof createLwm2mPullDriver>[0]) => createHttpsPullDriver({ ...o, httpsBaseUri: https.uri }) : createLwm2mPullDriver;
+  const create = options.delivery === 'push' ? createLwm2mPushDriver : https !== undefined ? (o: Parameters<typeof createLwm2mPullDriver>[0]) => createHttpsPullDriver({ ...o, httpsBaseUri: https.uri, ...(pskCache !== undefined ? { httpsAccess: pskCache } : {}) }) : createLwm2mPullDriver;
   const makeDriver = (): Lwm2mDeliveryDriver => create({
     lwm2m,
     coap,
@@ -117,7 +121,7 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
   });
 
   const world: World = {
-    store, firmware, deltas, lwm2m, engine,
+    store, firmware, deltas, lwm2m, engine, pskCache,
     get driver() {
       return driver;
     },

@@ -87,3 +87,25 @@ test('a closed driver refuses attempts (typed) and reports nobody reachable; met
   assert.equal(await w.driver.canDeliver('dev-a'), false);
   assert.equal(w.driver.inFlight, 0);
 });
+
+test('https pull after a driver restart: the adopted attempt grants the device\'s key again; every end revokes it', async (t) => {
+  const w = await createWorld(t, { delivery: 'https-pull', httpsKeyCache: true });
+  const cache = w.pskCache!;
+  const d = await w.addDevice('dev-hk', { noUpdater: true });
+  await w.engine.create({ id: 'c', name: 'c', firmwareId: w.img2.id, target: { endpoints: ['dev-hk'] }, retry: { maxAttempts: 1 } }, op);
+  await w.engine.start('c', op);
+  await w.engine.tick();
+  assert.match((d.client.tree.get(5, 0, 1) as { value: string }).value, /^https:\/\//);
+  assert.equal(cache.size, 1, 'granted while the attempt is open');
+  assert.ok(cache.lookup('dev-hk-psk') !== undefined);
+  await w.restartDriver();
+  assert.equal(cache.size, 0, 'the closed driver revoked it');
+  attachFirmwareUpdater(d.client, { bank: d.bank, trustedKeys: [w.firmware.signingPublicKey], vendor: 'example.com', model: 'TH-1', connection: FAST });
+  await d.client.update();
+  const rows = await w.runUntilDone('c', ['dev-hk']);
+  assert.deepEqual([rows.get('dev-hk')!.status, rows.get('dev-hk')!.attempt], ['succeeded', 1]);
+  assert.equal(d.bank.installed.version, '2.0.0');
+  assert.equal(await auditCount(w, 'fota.delivery.redeliver', 'dev-hk'), 1);
+  assert.equal(cache.size, 0, 'revoked when the attempt ended');
+  assert.equal(cache.lookup('dev-hk-psk'), undefined);
+});
