@@ -226,7 +226,7 @@ export function encodeConstrainedVoucherRequest(request: ConstrainedVoucherReque
   return encodeArtifact(json, request, VOUCHER_REQUEST_SCHEMA);
 }
 
-const describe = (v: unknown): string => (v instanceof Uint8Array ? 'a byte string' : v instanceof Map ? 'a map' : Array.isArray(v) ? 'an array' : v instanceof CborTag ? 'a tag' : typeof v);
+const cborType = (v: unknown): string => (v instanceof Uint8Array ? 'a byte string' : v instanceof Map ? 'a map' : Array.isArray(v) ? 'an array' : v instanceof CborTag ? 'a tag' : typeof v);
 
 /**
  * SID-keyed (or name-keyed) CBOR → the strict JSON parser's input plus the constrained-only
@@ -245,8 +245,8 @@ function decodeArtifact(cbor: Uint8Array, s: Schema): Record<string, unknown> {
   if (!(value instanceof Map) || value.size !== 1) throw new MalformedVoucherError(`the payload is not a one-entry CBOR map (a ${s.what})`);
   const [top, body] = [...value.entries()][0]!;
   const bySid = top === s.sid;
-  if (!bySid && top !== s.member) throw new MalformedVoucherError(`expected the ${s.what} container (SID ${s.sid} or ${JSON.stringify(s.member)}), got ${typeof top === 'string' ? JSON.stringify(top.slice(0, 64)) : typeof top === 'number' ? `SID ${top}` : describe(top)}`);
-  if (!(body instanceof Map)) throw new MalformedVoucherError(`the ${s.what} container must be a map, got ${describe(body)}`);
+  if (!bySid && top !== s.member) throw new MalformedVoucherError(`expected the ${s.what} container (SID ${s.sid} or ${JSON.stringify(s.member)}), got ${typeof top === 'string' ? JSON.stringify(top.slice(0, 64)) : typeof top === 'number' ? `SID ${top}` : cborType(top)}`);
+  if (!(body instanceof Map)) throw new MalformedVoucherError(`the ${s.what} container must be a map, got ${cborType(body)}`);
   const json = Object.create(null) as Record<string, unknown>;
   const extras: Record<string, Uint8Array> = {};
   const seen = new Set<string>();
@@ -257,14 +257,14 @@ function decodeArtifact(cbor: Uint8Array, s: Schema): Record<string, unknown> {
       let sid: number | undefined;
       if (typeof key === 'number' && Number.isSafeInteger(key)) sid = s.sid + key;
       else if (key instanceof CborTag && Number(key.tag) === 47 && typeof key.contents === 'number' && Number.isSafeInteger(key.contents)) sid = key.contents;
-      if (sid === undefined) throw new MalformedVoucherError(`${s.what} keys must be SID deltas (integers), got ${describe(key)}`);
+      if (sid === undefined) throw new MalformedVoucherError(`${s.what} keys must be SID deltas (integers), got ${cborType(key)}`);
       leaf = s.bySid.get(sid);
       if (leaf === undefined) {
         const name = s.unsupported.get(sid);
         throw new MalformedVoucherError(name !== undefined ? `${name} (SID ${sid}) is not supported` : `unknown SID ${sid} in the ${s.what}`);
       }
     } else {
-      if (typeof key !== 'string') throw new MalformedVoucherError(`a name-keyed ${s.what} has text keys only, got ${describe(key)}`);
+      if (typeof key !== 'string') throw new MalformedVoucherError(`a name-keyed ${s.what} has text keys only, got ${cborType(key)}`);
       leaf = s.byName.get(key);
       if (leaf === undefined) throw new MalformedVoucherError(`unknown member ${JSON.stringify(key.slice(0, 64))}`);
     }
@@ -274,12 +274,12 @@ function decodeArtifact(cbor: Uint8Array, s: Schema): Record<string, unknown> {
     switch (leaf.kind) {
       case 'assertion': {
         const name = typeof v === 'number' ? VOUCHER_ASSERTIONS[v] : undefined;
-        if (name === undefined) throw new MalformedVoucherError(`assertion: expected an enumeration value 0..${VOUCHER_ASSERTIONS.length - 1}, got ${typeof v === 'number' ? v : describe(v)}`);
+        if (name === undefined) throw new MalformedVoucherError(`assertion: expected an enumeration value 0..${VOUCHER_ASSERTIONS.length - 1}, got ${typeof v === 'number' ? v : cborType(v)}`);
         json[leaf.name] = name;
         break;
       }
       case 'binary':
-        if (!(v instanceof Uint8Array)) throw new MalformedVoucherError(`${leaf.name}: expected a byte string, got ${describe(v)}`);
+        if (!(v instanceof Uint8Array)) throw new MalformedVoucherError(`${leaf.name}: expected a byte string, got ${cborType(v)}`);
         if (leaf.extra !== undefined) {
           const { length, max } = leaf.extra;
           if ((length !== undefined && v.length !== length) || (max !== undefined && (v.length === 0 || v.length > max))) throw new MalformedVoucherError(`${leaf.name}: expected ${length ?? `1..${max}`} bytes`);
@@ -287,13 +287,13 @@ function decodeArtifact(cbor: Uint8Array, s: Schema): Record<string, unknown> {
         } else json[leaf.name] = Buffer.from(v).toString('base64');
         break;
       case 'boolean':
-        if (typeof v !== 'boolean') throw new MalformedVoucherError(`${leaf.name}: expected true or false, got ${describe(v)}`);
+        if (typeof v !== 'boolean') throw new MalformedVoucherError(`${leaf.name}: expected true or false, got ${cborType(v)}`);
         json[leaf.name] = v;
         break;
       case 'date':
       case 'string':
         // RFC 9254 §6.4: yang:date-and-time is a string type, so a text string (draft §9.1.3).
-        if (typeof v !== 'string') throw new MalformedVoucherError(`${leaf.name}: expected a text string, got ${describe(v)}`);
+        if (typeof v !== 'string') throw new MalformedVoucherError(`${leaf.name}: expected a text string, got ${cborType(v)}`);
         json[leaf.name] = v;
         break;
     }
@@ -401,6 +401,15 @@ function keyFor(cert: ParsedCertificate, alg: SignatureAlgorithm): KeyObject | u
  */
 function openConstrainedSync(bytes: Uint8Array, trustAnchors: readonly CertificateInput[] | undefined, at: Date | null): OpenedCose {
   if (!(bytes instanceof Uint8Array) || bytes.length > MAX_COSE_VOUCHER) throw new MalformedSignedVoucherError(`expected a COSE_Sign1 of at most ${MAX_COSE_VOUCHER} bytes`);
+  let anchors: ParsedCertificate[] | undefined;
+  if (trustAnchors !== undefined) {
+    if (!Array.isArray(trustAnchors)) throw new InvalidArgumentError('trustAnchors', 'expected an array of certificates');
+    try {
+      anchors = trustAnchors.map(toParsed);
+    } catch (err) {
+      throw new InvalidArgumentError('trustAnchors', `not certificates: ${(err as Error).message}`);
+    }
+  }
   try {
     const parsed = parseMessage(bytes, 'COSE_Sign1', CoseTag.Sign1, 4, { cbor: { maxDepth: 6 } });
     const [payload, signature] = parsed.rest;
@@ -417,13 +426,7 @@ function openConstrainedSync(bytes: Uint8Array, trustAnchors: readonly Certifica
     let signer: ParsedCertificate;
     let certs: ParsedCertificate[];
     if (carried === undefined) {
-      if (trustAnchors === undefined || trustAnchors.length === 0) throw new UntrustedVoucherSignerError('no x5chain or x5bag in the protected header and no trusted key to verify with');
-      let anchors: ParsedCertificate[];
-      try {
-        anchors = trustAnchors.map(toParsed);
-      } catch (err) {
-        throw new InvalidArgumentError('trustAnchors', `not certificates: ${(err as Error).message}`);
-      }
+      if (anchors === undefined || anchors.length === 0) throw new UntrustedVoucherSignerError('no x5chain or x5bag in the protected header and no trusted key to verify with');
       const found = anchors.find(verifiesUnder);
       if (found === undefined) throw new VoucherSignatureError('the COSE signature verifies under no trusted key (and no certificates are carried)');
       signer = found;
@@ -433,9 +436,9 @@ function openConstrainedSync(bytes: Uint8Array, trustAnchors: readonly Certifica
       if (found === undefined) throw new VoucherSignatureError('the COSE signature verifies under no certificate of x5bag');
       signer = found;
       certs = [found, ...carried.certs.filter((c) => c !== found)];
-      if (trustAnchors !== undefined) {
+      if (anchors !== undefined) {
         try {
-          verifyChain(signer, certs.slice(1), [...trustAnchors], at !== null ? { at } : {});
+          verifyChain(signer, certs.slice(1), anchors, at !== null ? { at } : {});
         } catch (err) {
           throw new UntrustedVoucherSignerError(`the signer certificate does not chain to a trusted anchor: ${(err as Error).message}`, { cause: err });
         }
@@ -446,7 +449,7 @@ function openConstrainedSync(bytes: Uint8Array, trustAnchors: readonly Certifica
     if (signer.keyUsage !== undefined && !signer.keyUsage.includes('digitalSignature')) throw new UntrustedVoucherSignerError('the signer certificate may not make digital signatures');
     return { payload, signerCertificate: signer, certificates: certs };
   } catch (err) {
-    if (err instanceof OnboardingError || err instanceof InvalidArgumentError) throw err;
+    if (err instanceof OnboardingError) throw err;
     if (err instanceof RootlineError) throw new MalformedSignedVoucherError(`not an acceptable COSE_Sign1: ${err.message}`, { cause: err });
     throw err;
   }

@@ -37,11 +37,20 @@ export {
 } from './signed-voucher.js';
 export {
   VOUCHER_COSE_MEDIA_TYPE,
+  VOUCHER_REQUEST_SID,
+  VOUCHER_SID,
+  X5BAG,
   X5CHAIN,
+  decodeConstrainedVoucher,
+  decodeConstrainedVoucherRequest,
+  encodeConstrainedVoucher,
+  encodeConstrainedVoucherRequest,
   openConstrainedVoucherRequest,
   signConstrainedVoucher,
   signConstrainedVoucherRequest,
   verifyConstrainedVoucher,
+  type ConstrainedVoucher,
+  type ConstrainedVoucherRequest,
   type VerifyConstrainedVoucherOptions,
 } from './constrained-voucher.js';
 export { createPledgeVoucherRequest, createRegistrarVoucherRequest, createReleaseRequest, type ReleaseRequestOptions, type PledgeVoucherRequestOptions, type RegistrarVoucherRequest, type RegistrarVoucherRequestOptions } from './voucher-requests.js';

@@ -108,7 +108,7 @@ describe('cBRSKI (draft-ietf-anima-constrained-voucher-29) Appendix C and the rf
       for (let i = 0; i < bytes.length; i++) {
         const bad = new Uint8Array(bytes);
         bad[i] ^= 0x01;
-        await assert.rejects(check(bad), (err: { code?: string }) => /^ERR_(VOUCHER|INVALID_ARGUMENT)/.test(err.code ?? ''), `byte ${i}`);
+        await assert.rejects(check(bad), (err: { code?: string }) => /^ERR_VOUCHER_/.test(err.code ?? ''), `byte ${i}`);
       }
     }
   });
