@@ -98,4 +98,30 @@ describe('rootline masa serve', () => {
       await store.close();
     }
   });
+
+  it('force-release releases an active claim as the manufacturer, audited with the reason', async () => {
+    const data = join(dir, 'data');
+    assert.equal((await runCli(['factory', 'mint', '--data', data, '--serial', 'FR-1', '--model', 'M', '--out', 'fr-1'], { cwd: dir })).code, 0);
+    const store = await openSqliteStore({ file: join(data, 'rootline.db') });
+    try {
+      const claimed = await store.masa.claim({ serial: 'FR-1', owner: 'e'.repeat(64), domainId: 'ZG9tYWlu', pinnedDomainCert: 'Y2VydA==', nonce: null, expiresAt: null }, new Date().toISOString());
+      assert.ok(claimed.claimed);
+      const bad = await runCli(['masa', 'force-release', '--data', data, '--serial', 'FR-1'], { cwd: dir });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--reason/);
+      assert.equal((await runCli(['masa', 'force-release', '--data', data, '--serial', '../x', '--reason', 'r'], { cwd: dir })).code, 2);
+      const r = await runCli(['masa', 'force-release', '--data', data, '--serial', 'FR-1', '--reason', 'returned to the manufacturer', '--json'], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { serial: 'FR-1', released: true, previousDomainId: 'ZG9tYWlu' });
+      assert.notEqual((await store.masa.getClaim('FR-1'))?.releasedAt, null);
+      const audit = (await store.audit.list({ subject: 'FR-1', action: 'masa.claim.force-release' })).at(-1);
+      assert.equal(audit?.details.reason, 'returned to the manufacturer');
+      assert.match(audit?.actor ?? '', /^operator:/);
+      const unknown = await runCli(['masa', 'force-release', '--data', data, '--serial', 'NOPE-9', '--reason', 'r'], { cwd: dir });
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /ERR_ONBOARDING_UNKNOWN_DEVICE/);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@
  *   GET  /health                             200 {"status":"ok"} once listening
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import Fastify from 'fastify';
 import { KEYSTORE_FILE_NAME, loadMasterKey, openSoftwareKeyStore, parseMasterKey } from '../../crypto/keystore/index.js';
@@ -20,14 +21,14 @@ import { InvalidArgumentError } from '../../errors.js';
 import { openFactory } from '../../onboarding/factory.js';
 import { masaRoutes } from '../../onboarding/http/masa-routes.js';
 import { createMasa, type MasaOptions } from '../../onboarding/masa.js';
-import { settingsMasaRegistry } from '../../onboarding/masa-registry.js';
+import { SERIAL_NUMBER_PATTERN, settingsMasaRegistry } from '../../onboarding/masa-registry.js';
 import { parseCertificate, parsePem } from '../../pki/index.js';
 import { loadConfig, type ConfigKey } from '../../server/config.js';
 import { createLogger, redactStoreUrl } from '../../server/logger.js';
 import { MASTER_KEY_ENV } from '../../server/server.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
-import { intFlag, parseCommandArgs, str, type Command, type OptionSpec } from '../command.js';
+import { intFlag, parseCommandArgs, str, writeJson, type Command, type OptionSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 
@@ -136,30 +137,14 @@ Options:
     const cert = readPemFile(this.name, 'tls-cert', str(p, 'tls-cert'), io.cwd, 'CERTIFICATE');
     const key = readPemFile(this.name, 'tls-key', str(p, 'tls-key'), io.cwd, 'PRIVATE KEY');
 
-    const flags: Partial<Record<ConfigKey, string>> = {};
-    for (const [k, flag] of [['dataDir', 'data'], ['storeUrl', 'store'], ['masterKeyFile', 'master-key-file']] as const) {
-      const v = str(p, flag);
-      if (v !== undefined) flags[k] = v;
-    }
-    const configFile = str(p, 'config');
-    const { config } = loadConfig({ ...(configFile !== undefined ? { configFile } : {}), env: io.env, flags, cwd: io.cwd });
-    const factoryDir = resolve(config.dataDir, 'factory');
     // The MASA serves an existing factory; it never creates keys (that is 'factory init').
-    if (!existsSync(join(config.dataDir, KEYSTORE_FILE_NAME)) || !existsSync(factoryDir)) {
-      throw new InvalidArgumentError('data', `${config.dataDir} holds no factory: run 'rootline factory init --data ${config.dataDir}' first`);
-    }
-    const fromEnv = io.env[MASTER_KEY_ENV];
-    const masterKey = fromEnv !== undefined ? parseMasterKey(fromEnv, MASTER_KEY_ENV) : existsSync(config.masterKeyFile) ? loadMasterKey({ file: config.masterKeyFile }) : undefined;
-    if (masterKey === undefined) throw new InvalidArgumentError('masterKey', `no master key: set ${MASTER_KEY_ENV} or --master-key-file`);
+    const opened = await openMasaDataDir(p, io);
+    const { keyStore, store, factoryDir, storeUrl } = opened;
 
     const logger = createLogger({ level: level as (typeof LOG_LEVELS)[number] });
     const shutdown = shutdownRequest(io);
-    let keyStore: KeyStore | undefined;
-    let store: Store | undefined;
     let stopApp: (() => Promise<void>) | undefined;
     try {
-      keyStore = await openSoftwareKeyStore({ directory: config.dataDir, masterKey });
-      store = await openStore(config.storeUrl);
       const registry = settingsMasaRegistry(store.settings);
       const factory = await openFactory({ keyStore, directory: factoryDir, registry, audit: store.audit });
       const masaOptions: MasaOptions = {
@@ -184,7 +169,7 @@ Options:
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new Error('the MASA listener has no TCP address');
       const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      logger.info({ store: redactStoreUrl(config.storeUrl), factory: factoryDir, masaUrl: factory.masaUrl }, 'MASA started');
+      logger.info({ store: redactStoreUrl(storeUrl), factory: factoryDir, masaUrl: factory.masaUrl }, 'MASA started');
       await store.audit.append({ actor: 'system', action: 'masa.start', subject: factory.masaCertificate.subject, outcome: 'success', details: { port: addr.port, store: store.kind } });
       io.stdout.write(`rootline: masa listening on https://${shown}:${addr.port}\n`);
       const reason = await shutdown.requested;
@@ -194,10 +179,84 @@ Options:
       shutdown.dispose();
       // In-flight requests finish before the store they write to closes.
       await stopApp?.();
-      await store?.close();
-      await keyStore?.close();
+      await store.close();
+      await keyStore.close();
     }
   },
 };
 
-export const MASA_COMMANDS: readonly Command[] = [masaServe];
+/** Opens the factory's data directory for an offline MASA operation (config as for `masa serve`). */
+async function openMasaDataDir(p: ReturnType<typeof parseCommandArgs>, io: CliIo): Promise<{ keyStore: KeyStore; store: Store; factoryDir: string; storeUrl: string }> {
+  const flags: Partial<Record<ConfigKey, string>> = {};
+  for (const [k, flag] of [['dataDir', 'data'], ['storeUrl', 'store'], ['masterKeyFile', 'master-key-file']] as const) {
+    const v = str(p, flag);
+    if (v !== undefined) flags[k] = v;
+  }
+  const configFile = str(p, 'config');
+  const { config } = loadConfig({ ...(configFile !== undefined ? { configFile } : {}), env: io.env, flags, cwd: io.cwd });
+  const factoryDir = resolve(config.dataDir, 'factory');
+  if (!existsSync(join(config.dataDir, KEYSTORE_FILE_NAME)) || !existsSync(factoryDir)) {
+    throw new InvalidArgumentError('data', `${config.dataDir} holds no factory: run 'rootline factory init --data ${config.dataDir}' first`);
+  }
+  const fromEnv = io.env[MASTER_KEY_ENV];
+  const masterKey = fromEnv !== undefined ? parseMasterKey(fromEnv, MASTER_KEY_ENV) : existsSync(config.masterKeyFile) ? loadMasterKey({ file: config.masterKeyFile }) : undefined;
+  if (masterKey === undefined) throw new InvalidArgumentError('masterKey', `no master key: set ${MASTER_KEY_ENV} or --master-key-file`);
+  const keyStore = await openSoftwareKeyStore({ directory: config.dataDir, masterKey });
+  try {
+    return { keyStore, store: await openStore(config.storeUrl), factoryDir, storeUrl: config.storeUrl };
+  } catch (err) {
+    await keyStore.close();
+    throw err;
+  }
+}
+
+const releaseOptions = {
+  data: { type: 'string' },
+  config: { type: 'string' },
+  store: { type: 'string' },
+  'master-key-file': { type: 'string' },
+  serial: { type: 'string' },
+  reason: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+export const masaForceRelease: Command = {
+  name: 'masa force-release',
+  summary: "release a device's claim at the MASA as the manufacturer (support case; audited)",
+  help: `Usage: rootline masa force-release --serial <SN> --reason <text> [--data <dir>] [--store <url>] [--json]
+
+Releases whatever claim a domain holds on the device at this manufacturer's MASA, without the
+owner's signed release request: for a device returned by its owner who can no longer release it.
+Audited as masa.claim.force-release with the operator (the OS user) and the reason. Works on the
+MASA's store directly (offline, or beside running 'masa serve' nodes).
+  --serial <SN>        the device serial number
+  --reason <text>      why (kept in the audit record; 1..300 characters)
+  --data, --config, --store, --master-key-file   as for 'rootline masa serve'
+  --json               print the result as JSON
+`,
+  async run(args, io) {
+    const p = parseCommandArgs(this.name, args, releaseOptions);
+    const serial = str(p, 'serial');
+    const reason = str(p, 'reason');
+    if (serial === undefined) throw new UsageError(this.name, 'missing --serial');
+    if (!SERIAL_NUMBER_PATTERN.test(serial)) throw new UsageError(this.name, `--serial: ${JSON.stringify(serial)} is not a serial number this factory mints`);
+    if (reason === undefined || reason.trim().length === 0 || reason.length > 300) throw new UsageError(this.name, '--reason: expected 1..300 characters');
+    const { keyStore, store, factoryDir } = await openMasaDataDir(p, io);
+    try {
+      const registry = settingsMasaRegistry(store.settings);
+      const factory = await openFactory({ keyStore, directory: factoryDir, registry, audit: store.audit });
+      const masa = createMasa({ registry, claims: store.masa, audit: store.audit, signer: factory.masaSigner, certificates: [factory.masaCertificate], manufacturerCas: [factory.manufacturerCaCertificate] });
+      const before = await store.masa.getClaim(serial);
+      await masa.forceRelease(serial, `operator:${userInfo().username}`, reason);
+      const released = before !== undefined && before.releasedAt === null;
+      if (p.values.json === true) writeJson(io, { serial, released, previousDomainId: released ? before.domainId : null });
+      else io.stdout.write(released ? `released ${serial} (was claimed by domain ${before.domainId})\n` : `${serial} had no active claim\n`);
+      return 0;
+    } finally {
+      await store.close();
+      await keyStore.close();
+    }
+  },
+};
+
+export const MASA_COMMANDS: readonly Command[] = [masaServe, masaForceRelease];
