@@ -8,35 +8,15 @@
  * here so each is visible next to the RFC text it implements.
  */
 import { createHash } from 'node:crypto';
-import {
-  Attribute,
-  CertificateChoices,
-  CertificateSet,
-  CMSVersion,
-  ContentInfo,
-  DigestAlgorithmIdentifier,
-  DigestAlgorithmIdentifiers,
-  EncapsulatedContent,
-  EncapsulatedContentInfo,
-  id_contentType,
-  id_messageDigest,
-  id_signedData,
-  id_signingTime,
-  IssuerAndSerialNumber,
-  SignatureAlgorithmIdentifier,
-  SignedData,
-  SignerIdentifier,
-  SignerInfo,
-  SignerInfos,
-  SigningTime,
-} from '@peculiar/asn1-cms';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { id_contentType, id_messageDigest, id_signedData, id_signingTime, SigningTime } from '@peculiar/asn1-cms';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, Name } from '@peculiar/asn1-x509';
 import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
 import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import { verifySignature } from '../pki/algorithms.js';
-import { derTlv, readTlv, toArrayBuffer, type Tlv } from '../pki/der.js';
+import { BytesKeyedCache } from '../pki/bytes-cache.js';
+import { derSequence, derTlv, readTlv, toArrayBuffer, type Tlv } from '../pki/der.js';
 import { parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
 import { MalformedSignedVoucherError, UntrustedVoucherSignerError, VoucherSignatureError } from './errors.js';
 
@@ -119,14 +99,6 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** The DER SET OF the signed attributes: the exact bytes the signature covers (RFC 5652 §5.4). */
-function signedAttributesDer(attrs: readonly Attribute[]): { sorted: Attribute[]; der: Uint8Array } {
-  const encoded = attrs.map((a) => ({ a, der: new Uint8Array(AsnConvert.serialize(a)) }));
-  // X.690 §11.6: DER orders SET OF components by their encodings.
-  encoded.sort((x, y) => compareBytes(x.der, y.der));
-  return { sorted: encoded.map((e) => e.a), der: derTlv(0x31, Buffer.concat(encoded.map((e) => e.der))) };
-}
-
 /** Creates a DER ContentInfo holding SignedData over `content`. */
 export async function signCms(options: SignCmsOptions): Promise<Uint8Array> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
@@ -141,42 +113,76 @@ export async function signCms(options: SignCmsOptions): Promise<Uint8Array> {
   const digestOid = options.signer.algorithm === 'ES256' ? OID_SHA256 : OID_SHA512;
   const signatureOid = options.signer.algorithm === 'ES256' ? OID_ECDSA_SHA256 : OID_ED25519;
   const digest = createHash(DIGESTS.get(digestOid)!).update(options.content).digest();
-  const { sorted, der: toBeSigned } = signedAttributesDer([
-    new Attribute({ attrType: id_contentType, attrValues: [toArrayBuffer(encodeOid(options.contentType))] }),
-    new Attribute({ attrType: id_signingTime, attrValues: [AsnConvert.serialize(new SigningTime(options.signingTime ?? new Date()))] }),
-    new Attribute({ attrType: id_messageDigest, attrValues: [toArrayBuffer(derTlv(0x04, digest))] }),
-  ]);
+  // RFC 5652 §5.3/§11: contentType, signingTime and messageDigest, each one value; X.690 §11.6:
+  // DER orders the SET OF components by their encodings.
+  const attributes = [
+    attributeDer(OID_CONTENT_TYPE, encodeOid(options.contentType)),
+    attributeDer(OID_SIGNING_TIME, timeDer(options.signingTime ?? new Date())),
+    attributeDer(OID_MESSAGE_DIGEST, derTlv(0x04, digest)),
+  ].sort(compareBytes);
+  const toBeSigned = derTlv(0x31, Buffer.concat(attributes));
   const raw = await options.signer.sign(toBeSigned);
   const signature = options.signer.algorithm === 'ES256' ? ecdsaRawToDer(raw) : raw;
   // A token that signs with another key, or a fault, must not yield a voucher that fails later.
   if (!verifySignature(options.signer.publicKey, signatureOid, toBeSigned, signature)) {
     throw new VoucherSignatureError("the signer's signature does not verify with its own public key");
   }
-  const x509 = AsnConvert.parse(toArrayBuffer(signerCert.der), Certificate);
-  const signerInfo = new SignerInfo({
+  // Written directly as DER: the signed attributes go in as the very bytes that were signed (only
+  // the SET OF tag becomes [0] IMPLICIT, RFC 5652 §5.4) and the certificates as given.
+  const digestAlgorithm = derSequence(encodeOid(digestOid));
+  const signedAttrs = Uint8Array.from(toBeSigned);
+  signedAttrs[0] = 0xa0;
+  const signerInfo = derSequence(
     // RFC 5652 §5.3: version 1 with issuerAndSerialNumber.
-    version: CMSVersion.v1,
-    sid: new SignerIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: AsnConvert.parse(toArrayBuffer(signerCert.issuerDer), Name), serialNumber: x509.tbsCertificate.serialNumber }) }),
-    digestAlgorithm: new DigestAlgorithmIdentifier({ algorithm: digestOid }),
-    signedAttrs: sorted,
-    signatureAlgorithm: new SignatureAlgorithmIdentifier({ algorithm: signatureOid }),
-    signature: new OctetString(signature),
-  });
-  const signedData = new SignedData({
+    INTEGER_1,
+    derSequence(signerCert.issuerDer, serialNumberTlv(signerCert)),
+    digestAlgorithm,
+    signedAttrs,
+    derSequence(encodeOid(signatureOid)),
+    derTlv(0x04, signature),
+  );
+  const signedData = derSequence(
     // RFC 5652 §5.1: version 3 when eContentType is not id-data.
-    version: CMSVersion.v3,
-    digestAlgorithms: new DigestAlgorithmIdentifiers([new DigestAlgorithmIdentifier({ algorithm: digestOid })]),
-    encapContentInfo: new EncapsulatedContentInfo({ eContentType: options.contentType, eContent: new EncapsulatedContent({ single: new OctetString(options.content) }) }),
-    certificates: new CertificateSet(ders.map((d) => new CertificateChoices({ certificate: AsnConvert.parse(toArrayBuffer(d), Certificate) }))),
-    signerInfos: new SignerInfos([signerInfo]),
-  });
-  const der = new Uint8Array(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(signedData) })));
-  // The serializer re-encodes the attributes; make sure what it wrote reads back as what was signed.
-  const check = AsnConvert.parse(AsnConvert.parse(toArrayBuffer(der), ContentInfo).content, SignedData).signerInfos[0]!;
-  if (check.signedAttrs === undefined || compareBytes(signedAttributesDer(check.signedAttrs).der, toBeSigned) !== 0) {
-    throw new RootlineError('ERR_VOUCHER_INTERNAL', 'signed attributes were re-encoded differently from what was signed');
-  }
-  return der;
+    INTEGER_3,
+    derTlv(0x31, digestAlgorithm),
+    derSequence(encodeOid(options.contentType), derTlv(0xa0, derTlv(0x04, options.content))),
+    derTlv(0xa0, Buffer.concat(ders)),
+    derTlv(0x31, signerInfo),
+  );
+  return new Uint8Array(derSequence(encodeOid(id_signedData), derTlv(0xa0, signedData)));
+}
+
+const INTEGER_1 = Uint8Array.of(0x02, 0x01, 0x01);
+const INTEGER_3 = Uint8Array.of(0x02, 0x01, 0x03);
+const OID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
+const OID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
+const OID_SIGNING_TIME = '1.2.840.113549.1.9.5';
+
+/** Attribute ::= SEQUENCE { attrType OID, attrValues SET OF (one value) }. */
+function attributeDer(type: string, value: Uint8Array): Uint8Array {
+  return derSequence(encodeOid(type), derTlv(0x31, value));
+}
+
+/**
+ * RFC 5652 §11.3: signingTime as UTCTime through 2049, GeneralizedTime from 2050, whole seconds
+ * ("YYMMDDHHMMSSZ" / "YYYYMMDDHHMMSSZ", RFC 5280 §4.1.2.5.1-2).
+ */
+function timeDer(at: Date): Uint8Array {
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('signingTime', 'expected a valid Date');
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const year = d.getUTCFullYear();
+  const rest = `${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}Z`;
+  return year > 2049 ? derTlv(0x18, Buffer.from(`${String(year).padStart(4, '0')}${rest}`, 'latin1')) : derTlv(0x17, Buffer.from(`${two(year % 100)}${rest}`, 'latin1'));
+}
+
+/** The certificate's serialNumber INTEGER exactly as it is encoded in its TBSCertificate. */
+function serialNumberTlv(cert: ParsedCertificate): Uint8Array {
+  const tbs = readTlv(cert.tbs, 0);
+  let field = typeof tbs === 'string' ? tbs : readTlv(cert.tbs, tbs.start);
+  if (typeof field !== 'string' && field.tag === 0xa0) field = readTlv(cert.tbs, field.end);
+  if (typeof field === 'string' || field.tag !== 0x02) throw new InvalidArgumentError('certificates', 'the signer certificate has no serialNumber');
+  return cert.tbs.subarray(field.offset, field.end);
 }
 
 function signatureAlgorithm(sigOid: string, digestOid: string): string {
@@ -193,23 +199,17 @@ function signatureAlgorithm(sigOid: string, digestOid: string): string {
   return sigOid;
 }
 
-function parseSignedData(der: Uint8Array): SignedData {
-  try {
-    const ci = AsnConvert.parse(toArrayBuffer(der), ContentInfo);
-    if (ci.contentType !== id_signedData) throw new MalformedSignedVoucherError(`content type ${ci.contentType} is not SignedData`);
-    return AsnConvert.parse(ci.content, SignedData);
-  } catch (err) {
-    if (err instanceof MalformedSignedVoucherError) throw err;
-    throw new MalformedSignedVoucherError('not a CMS SignedData structure', { cause: err });
-  }
+function malformed(what: string): MalformedSignedVoucherError {
+  return new MalformedSignedVoucherError(`CMS structure: ${what}`);
 }
 
+/** The child TLVs of `parent`, each with definite, minimal lengths (DER) and inside its parent. */
 function childrenOf(bytes: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
   for (let p = parent.start; p < parent.end; ) {
     const child = readTlv(bytes, p);
-    if (typeof child === 'string') throw new MalformedSignedVoucherError(`CMS structure: ${child}`);
-    if (child.end > parent.end) throw new MalformedSignedVoucherError('CMS structure: a child runs past its parent');
+    if (typeof child === 'string') throw malformed(child);
+    if (child.end > parent.end) throw malformed('a child runs past its parent');
     out.push(child);
     p = child.end;
   }
@@ -217,90 +217,235 @@ function childrenOf(bytes: Uint8Array, parent: Tlv): Tlv[] {
 }
 
 /**
- * The signed attributes exactly as received, re-tagged as the SET OF the signature covers
- * (RFC 5652 §5.4: "the DER encoding of the SignedAttrs value ... with an EXPLICIT SET OF tag").
- * The carried certificates are taken the same way: the schema library re-encodes what it parsed
- * (lenient about BOOLEANs and lengths), and a certificate must be judged on the bytes that came.
- * Walked by hand because the schema library keeps no raw bytes for SET OF fields and is lenient
- * about lengths; the walk requires definite, minimal lengths (DER) along the way.
+ * An OBJECT IDENTIFIER's dotted form; undefined unless the encoding is the one DER allows (X.690
+ * §8.19: each subidentifier in the fewest octets, no leading 0x80).
  */
-interface ReceivedParts {
-  /** The signed attributes re-tagged as the SET OF the signature covers. */
+function decodeOid(bytes: Uint8Array, tlv: Tlv): string | undefined {
+  if (tlv.tag !== 0x06 || tlv.end === tlv.start || (bytes[tlv.end - 1]! & 0x80) !== 0) return undefined;
+  const arcs: bigint[] = [];
+  let v = 0n;
+  let fresh = true;
+  for (let i = tlv.start; i < tlv.end; i++) {
+    const b = bytes[i]!;
+    if (fresh && b === 0x80) return undefined;
+    v = (v << 7n) | BigInt(b & 0x7f);
+    fresh = (b & 0x80) === 0;
+    if (fresh) {
+      arcs.push(v);
+      v = 0n;
+    }
+  }
+  const first = arcs[0]!;
+  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
+  return [...head, ...arcs.slice(1)].join('.');
+}
+
+function oidAt(bytes: Uint8Array, tlv: Tlv | undefined, what: string): string {
+  const oid = tlv === undefined ? undefined : decodeOid(bytes, tlv);
+  if (oid === undefined) throw malformed(`${what} is not a DER OBJECT IDENTIFIER`);
+  return oid;
+}
+
+/**
+ * AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }. Parameters: absent
+ * (ECDSA, Ed25519, RFC 5754 §3 "SHOULD" absent digests) or NULL; anything else is unsigned noise.
+ */
+function algorithmAt(bytes: Uint8Array, tlv: Tlv | undefined, what: string): string {
+  if (tlv?.tag !== 0x30) throw malformed(`${what} is not an AlgorithmIdentifier`);
+  const kids = childrenOf(bytes, tlv);
+  const oid = oidAt(bytes, kids[0], what);
+  if (kids.length > 2) throw malformed(`${what} has extra fields`);
+  const params = kids[1];
+  if (params !== undefined && !(params.tag === 0x05 && params.end === params.start)) throw new MalformedSignedVoucherError(`algorithm ${oid} carries parameters`);
+  return oid;
+}
+
+function bytesOf(bytes: Uint8Array, tlv: Tlv): Uint8Array {
+  return bytes.subarray(tlv.offset, tlv.end);
+}
+
+interface SignedAttribute {
+  type: string;
+  values: Uint8Array[];
+}
+
+/** A CMS SignedData with one signer, taken apart (views into the input). */
+interface CmsParts {
+  eContentType: string;
+  content: Uint8Array;
+  /** The signer identifier: issuer Name DER and serial hex, or a subjectKeyIdentifier (hex). */
+  sidIssuer?: Uint8Array;
+  sidSerial?: string;
+  sidKeyId?: string;
+  digestAlgorithm: string;
+  signatureAlgorithm: string;
+  signature: Uint8Array;
+  /** The signed attributes re-tagged as the SET OF the signature covers (a copy). */
   signedAttributes: Uint8Array;
+  attributes: SignedAttribute[];
   /** Each carried certificate exactly as received (CertificateChoices `certificate` arm). */
   certificates: Uint8Array[];
 }
 
-function receivedParts(der: Uint8Array): ReceivedParts {
+/**
+ * Reads ContentInfo { id-signedData, [0] SignedData } by hand, field by field, as DER: every
+ * length definite and minimal, every OID and INTEGER in its one DER form, no field the structure
+ * does not have, nothing after the end. CMS signs only the content and the signed attributes; the
+ * envelope around them (versions, digestAlgorithms, the signer's algorithm fields, carried
+ * certificates) is not covered, so it must be the one DER encoding of its values (RFC 5652 §5
+ * "DER encoded" for signed parts, held here for the whole message) and its unsigned fields must
+ * carry the one value RFC 5652 allows for our use; a changed envelope cannot pass as the same
+ * signed message.
+ */
+function readSignedData(der: Uint8Array): CmsParts {
   const ci = readTlv(der, 0);
-  if (typeof ci === 'string' || ci.tag !== 0x30 || ci.end !== der.length) throw new MalformedSignedVoucherError('CMS structure: not one DER SEQUENCE');
-  const wrapper = childrenOf(der, ci)[1];
-  const sd = wrapper?.tag === 0xa0 ? childrenOf(der, wrapper)[0] : undefined;
-  if (sd?.tag !== 0x30) throw new MalformedSignedVoucherError('CMS structure: no SignedData');
+  if (typeof ci === 'string' || ci.tag !== 0x30 || ci.end !== der.length) throw malformed('not one DER SEQUENCE');
+  const ciKids = childrenOf(der, ci);
+  const contentType = oidAt(der, ciKids[0], 'ContentInfo contentType');
+  if (contentType !== id_signedData) throw new MalformedSignedVoucherError(`content type ${contentType} is not SignedData`);
+  const wrapper = ciKids[1];
+  if (ciKids.length !== 2 || wrapper?.tag !== 0xa0) throw malformed('no SignedData');
+  const wrapped = childrenOf(der, wrapper);
+  const sd = wrapped[0];
+  if (wrapped.length !== 1 || sd?.tag !== 0x30) throw malformed('no SignedData');
+
+  // SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo,
+  //   certificates [0] IMPLICIT OPTIONAL, crls [1] IMPLICIT OPTIONAL, signerInfos SET }
   const sdKids = childrenOf(der, sd);
-  const signerInfos = sdKids[sdKids.length - 1];
-  if (signerInfos?.tag !== 0x31) throw new MalformedSignedVoucherError('CMS structure: no SignerInfos');
+  const [version, digestAlgorithms, encap] = sdKids;
+  let next = 3;
+  const certSet = sdKids[next]?.tag === 0xa0 ? sdKids[next++] : undefined;
+  // Vouchers use no CRLs, and they are not covered by the signature.
+  if (sdKids[next]?.tag === 0xa1) throw new MalformedSignedVoucherError('CRLs in a voucher envelope are not accepted');
+  const signerInfos = sdKids[next++];
+  if (version?.tag !== 0x02 || digestAlgorithms?.tag !== 0x31 || encap?.tag !== 0x30 || signerInfos?.tag !== 0x31 || next !== sdKids.length) throw malformed('not a CMS SignedData structure');
+
+  const encapKids = childrenOf(der, encap);
+  const eContentType = oidAt(der, encapKids[0], 'eContentType');
+  const explicit = encapKids[1];
+  if (encapKids.length > 2 || (explicit !== undefined && explicit.tag !== 0xa0)) throw malformed('encapContentInfo has extra fields');
+  const single = explicit === undefined ? [] : childrenOf(der, explicit);
+  if (single.length !== 1 || single[0]!.tag !== 0x04) throw new MalformedSignedVoucherError('no encapsulated content (detached or constructed eContent is not accepted)');
+  const content = der.subarray(single[0]!.start, single[0]!.end);
+
   const infos = childrenOf(der, signerInfos);
-  const attrs = infos.length === 1 ? childrenOf(der, infos[0]!)[3] : undefined;
+  if (infos.length !== 1) throw new MalformedSignedVoucherError(`expected exactly one signer, found ${infos.length}`);
+  if (infos[0]!.tag !== 0x30) throw malformed('SignerInfo is not a SEQUENCE');
+  // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, signedAttrs [0] IMPLICIT OPTIONAL,
+  //   signatureAlgorithm, signature OCTET STRING, unsignedAttrs [1] IMPLICIT OPTIONAL }
+  const siKids = childrenOf(der, infos[0]!);
+  const [siVersion, sid, siDigest, attrs, siSignature, signature, unsigned] = siKids;
   if (attrs?.tag !== 0xa0) throw new MalformedSignedVoucherError('CMS structure: signed attributes are missing');
-  // A copy (Uint8Array.from): a Buffer's slice() is a view, and the tag is rewritten below.
-  const signedAttributes = Uint8Array.from(der.subarray(attrs.offset, attrs.end));
+  if (unsigned !== undefined) throw new MalformedSignedVoucherError(unsigned.tag === 0xa1 && siKids.length === 7 ? 'unsigned attributes are not accepted' : 'CMS structure: SignerInfo has extra fields');
+  if (siVersion?.tag !== 0x02 || signature?.tag !== 0x04) throw malformed('not a CMS SignerInfo');
+
+  const parts: Partial<CmsParts> = {};
+  if (sid?.tag === 0x30) {
+    // IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber INTEGER }
+    const ias = childrenOf(der, sid);
+    if (ias.length !== 2 || ias[0]!.tag !== 0x30 || ias[1]!.tag !== 0x02 || ias[1]!.end === ias[1]!.start) throw malformed('not an IssuerAndSerialNumber');
+    parts.sidIssuer = bytesOf(der, ias[0]!);
+    parts.sidSerial = Buffer.from(der.subarray(ias[1]!.start, ias[1]!.end)).toString('hex').replace(/^(00)+(?=[0-9a-f]{2})/, '');
+  } else if (sid?.tag === 0x80) {
+    parts.sidKeyId = Buffer.from(der.subarray(sid.start, sid.end)).toString('hex');
+  } else throw malformed('no signer identifier');
+  // RFC 5652 §5.3: SignerInfo version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
+  const signerVersion = parts.sidKeyId !== undefined ? INTEGER_3 : INTEGER_1;
+  if (compareBytes(bytesOf(der, siVersion), signerVersion) !== 0) throw new MalformedSignedVoucherError('SignerInfo version does not match its signer identifier');
+  // RFC 5652 §5.1: version 3 when eContentType is not id-data or a SignerInfo is version 3, else 1
+  // (4 and 5 need attribute or other-format certificates/CRLs, which are refused).
+  const sdVersion = eContentType !== ID_DATA || signerVersion === INTEGER_3 ? INTEGER_3 : INTEGER_1;
+  if (compareBytes(bytesOf(der, version), sdVersion) !== 0) throw new MalformedSignedVoucherError(`SignedData version is not ${sdVersion[2]}`);
+  const digestAlgorithm = algorithmAt(der, siDigest, 'digestAlgorithm');
+  const signatureAlgorithm = algorithmAt(der, siSignature, 'signatureAlgorithm');
+  // RFC 5652 §5.1: digestAlgorithms lists the signers' digest algorithms; there is one signer.
+  const listed = childrenOf(der, digestAlgorithms);
+  if (listed.length !== 1 || compareBytes(bytesOf(der, listed[0]!), bytesOf(der, siDigest!)) !== 0) {
+    throw new MalformedSignedVoucherError("digestAlgorithms does not list exactly the signer's digest algorithm");
+  }
+
+  // Attribute ::= SEQUENCE { attrType OID, attrValues SET OF ANY }; X.690 §11.6: the SET OF is in
+  // the order of the attributes' encodings.
+  const attributes: SignedAttribute[] = [];
+  let previous: Uint8Array | undefined;
+  for (const a of childrenOf(der, attrs)) {
+    const encoded = bytesOf(der, a);
+    if (previous !== undefined && compareBytes(previous, encoded) > 0) throw new MalformedSignedVoucherError('signed attributes are not DER-encoded');
+    previous = encoded;
+    const kids = a.tag === 0x30 ? childrenOf(der, a) : [];
+    if (kids.length !== 2 || kids[1]!.tag !== 0x31) throw new MalformedSignedVoucherError('signed attributes are not DER-encoded');
+    attributes.push({ type: oidAt(der, kids[0], 'attrType'), values: childrenOf(der, kids[1]!).map((v) => bytesOf(der, v)) });
+  }
+  if (attributes.length === 0) throw new MalformedSignedVoucherError('signed attributes are missing');
+  // A copy (Uint8Array.from): a Buffer's slice() is a view, and the tag is rewritten.
+  const signedAttributes = Uint8Array.from(bytesOf(der, attrs));
   signedAttributes[0] = 0x31;
-  // SignedData ::= SEQUENCE { version, digestAlgorithms, encapContentInfo, certificates [0] IMPLICIT OPTIONAL, ... }
-  const certSet = sdKids[3]?.tag === 0xa0 ? sdKids[3] : undefined;
+
   const certificates = certSet === undefined ? [] : childrenOf(der, certSet).map((c) => {
     // Only the plain `certificate` arm (a SEQUENCE) is accepted: attribute and other certificates have no use here.
-    if (c.tag !== 0x30) throw new MalformedSignedVoucherError('CMS structure: only X.509 certificates may be carried');
-    return Uint8Array.from(der.subarray(c.offset, c.end));
+    if (c.tag !== 0x30) throw malformed('only X.509 certificates may be carried');
+    return Uint8Array.from(bytesOf(der, c));
   });
-  return { signedAttributes, certificates };
+  return { ...parts, eContentType, content: Uint8Array.from(content), digestAlgorithm, signatureAlgorithm, signature: Uint8Array.from(der.subarray(signature.start, signature.end)), signedAttributes, attributes, certificates };
 }
 
 /**
- * CMS signs only the content and the signed attributes; the envelope around them (versions,
- * digestAlgorithms, the signer's algorithm fields, carried certificates) is not covered. So that
- * a changed envelope cannot pass as the same signed message, the envelope must be exactly what
- * its parse re-encodes to (DER, RFC 5652 §5 "DER encoded" for signed parts, held here for the
- * whole message) and its unsigned fields must carry the one value RFC 5652 allows for our use.
+ * A carried certificate must also be in the encoding its parse gives back (the envelope is not
+ * signed, and two encodings of one certificate must not both pass). Kept by the exact bytes: the
+ * same CA and signer certificates arrive in every message.
  */
-function requireCanonicalEnvelope(input: Uint8Array, sd: SignedData, si: SignerInfo, eContentType: string): void {
+const CANONICAL_CERTIFICATES = new BytesKeyedCache<true>(1024);
+
+function requireCanonicalCertificate(der: Uint8Array): void {
+  const key = BytesKeyedCache.keyOf(der);
+  if (CANONICAL_CERTIFICATES.get(key) !== undefined) return;
   let reencoded: Uint8Array;
   try {
-    reencoded = new Uint8Array(AsnConvert.serialize(new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(sd) })));
+    reencoded = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(toArrayBuffer(der), Certificate)));
   } catch (err) {
-    throw new MalformedSignedVoucherError('the CMS envelope cannot be encoded', { cause: err });
+    throw new MalformedSignedVoucherError('not a CMS SignedData structure', { cause: err });
   }
-  if (compareBytes(reencoded, input) !== 0) throw new MalformedSignedVoucherError('the CMS envelope is not DER-encoded');
-  // RFC 5652 §5.3: SignerInfo version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
-  const signerVersion = si.sid.subjectKeyIdentifier !== undefined ? CMSVersion.v3 : CMSVersion.v1;
-  if (si.version !== signerVersion) throw new MalformedSignedVoucherError(`SignerInfo version ${si.version} does not match its signer identifier`);
-  // RFC 5652 §5.1: version 3 when eContentType is not id-data or a SignerInfo is version 3, else 1
-  // (4 and 5 need attribute or other-format certificates/CRLs, which are refused).
-  const version = eContentType !== ID_DATA || signerVersion === CMSVersion.v3 ? CMSVersion.v3 : CMSVersion.v1;
-  if (sd.version !== version) throw new MalformedSignedVoucherError(`SignedData version ${sd.version} is not ${version}`);
-  // RFC 5652 §5.1: digestAlgorithms lists the signers' digest algorithms; there is one signer.
-  const digestAlgorithm = new Uint8Array(AsnConvert.serialize(si.digestAlgorithm));
-  if (sd.digestAlgorithms.length !== 1 || compareBytes(new Uint8Array(AsnConvert.serialize(sd.digestAlgorithms[0]!)), digestAlgorithm) !== 0) {
-    throw new MalformedSignedVoucherError("digestAlgorithms does not list exactly the signer's digest algorithm");
-  }
-  // Vouchers use neither CRLs nor unsigned attributes, and neither is covered by the signature.
-  if (sd.crls !== undefined && sd.crls.length > 0) throw new MalformedSignedVoucherError('CRLs in a voucher envelope are not accepted');
-  if (si.unsignedAttrs !== undefined) throw new MalformedSignedVoucherError('unsigned attributes are not accepted');
-  // Algorithm parameters: absent (ECDSA, Ed25519, RFC 5754 §3 "SHOULD" absent digests) or NULL; anything else is unsigned noise.
-  for (const alg of [si.digestAlgorithm, si.signatureAlgorithm]) {
-    if (alg.parameters !== undefined && alg.parameters !== null && !(alg.parameters.byteLength === 2 && new Uint8Array(alg.parameters)[0] === 0x05 && new Uint8Array(alg.parameters)[1] === 0x00)) {
-      throw new MalformedSignedVoucherError(`algorithm ${alg.algorithm} carries parameters`);
-    }
-  }
+  if (compareBytes(reencoded, der) !== 0) throw new MalformedSignedVoucherError('the CMS envelope is not DER-encoded');
+  CANONICAL_CERTIFICATES.set(key, true);
 }
 
-function singleAttribute(attrs: readonly Attribute[], type: string): ArrayBuffer | undefined {
-  const found = attrs.filter((a) => a.attrType === type);
-  if (found.length > 1 || (found.length === 1 && found[0]!.attrValues.length !== 1)) {
+/** The issuer Name of an issuerAndSerialNumber matched no certificate: tell a malformed Name apart. */
+function requireCanonicalName(der: Uint8Array): void {
+  let reencoded: Uint8Array;
+  try {
+    reencoded = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(toArrayBuffer(der), Name)));
+  } catch (err) {
+    throw new MalformedSignedVoucherError('not a CMS SignedData structure', { cause: err });
+  }
+  if (compareBytes(reencoded, der) !== 0) throw new MalformedSignedVoucherError('the CMS envelope is not DER-encoded');
+}
+
+function singleAttribute(attrs: readonly SignedAttribute[], type: string): Uint8Array | undefined {
+  const found = attrs.filter((a) => a.type === type);
+  if (found.length > 1 || (found.length === 1 && found[0]!.values.length !== 1)) {
     // RFC 5652 §11.1/§11.2: contentType and messageDigest MUST have a single attribute value.
     throw new MalformedSignedVoucherError(`attribute ${type} must occur once with one value`);
   }
-  return found[0]?.attrValues[0];
+  return found[0]?.values[0];
+}
+
+/** signingTime (RFC 5652 §11.3): UTCTime or GeneralizedTime in whole seconds, Z. */
+function readSigningTime(value: Uint8Array): Date {
+  const text = Buffer.from(value.subarray(2)).toString('latin1');
+  const m = value.length === 2 + text.length && value[1] === text.length ? (value[0] === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : value[0] === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : undefined)?.exec(text) : undefined;
+  if (m !== undefined && m !== null) {
+    let year = Number(m[1]);
+    if (value[0] === 0x17) year += year >= 50 ? 1900 : 2000;
+    const at = new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+    // Only a date that reads back the same is taken here (no month 13, no 31 April).
+    if (at.getUTCFullYear() === year && at.getUTCMonth() === Number(m[2]) - 1 && at.getUTCDate() === Number(m[3]) && at.getUTCHours() === Number(m[4]) && at.getUTCMinutes() === Number(m[5]) && at.getUTCSeconds() === Number(m[6])) return at;
+  }
+  // Any other form is read as the schema library reads it.
+  try {
+    return AsnConvert.parse(toArrayBuffer(value), SigningTime).getTime();
+  } catch (err) {
+    throw new MalformedSignedVoucherError('signingTime is malformed', { cause: err });
+  }
 }
 
 /** Verifies a CMS SignedData (DER) and returns its content and signer. */
@@ -308,76 +453,53 @@ export function verifyCms(input: Uint8Array, options: VerifyCmsOptions): Verifie
   if (!(input instanceof Uint8Array)) throw new InvalidArgumentError('input', 'expected a Uint8Array');
   const max = options.maxLength ?? 262_144;
   if (input.length > max) throw new MalformedSignedVoucherError(`longer than ${max} bytes`);
-  const sd = parseSignedData(input);
+  const cms = readSignedData(input);
   const accepted = typeof options.contentType === 'string' ? [options.contentType] : options.contentType;
-  const eContentType = sd.encapContentInfo.eContentType;
+  const eContentType = cms.eContentType;
   if (!accepted.includes(eContentType)) throw new MalformedSignedVoucherError(`content type ${eContentType} is not ${accepted.join(' or ')}`);
-  const single = sd.encapContentInfo.eContent?.single;
-  if (single === undefined) throw new MalformedSignedVoucherError('no encapsulated content (detached or constructed eContent is not accepted)');
-  const content = new Uint8Array(single.buffer);
-  if (sd.signerInfos.length !== 1) throw new MalformedSignedVoucherError(`expected exactly one signer, found ${sd.signerInfos.length}`);
-  const si = sd.signerInfos[0]!;
-
-  const received = receivedParts(input);
-  requireCanonicalEnvelope(input, sd, si, eContentType);
+  const content = cms.content;
+  for (const der of cms.certificates) requireCanonicalCertificate(der);
   let certificates: ParsedCertificate[];
   try {
-    certificates = received.certificates.map((der) => parseCertificate(der));
+    certificates = cms.certificates.map((der) => parseCertificate(der));
   } catch (err) {
     throw new MalformedSignedVoucherError('a carried certificate cannot be parsed', { cause: err });
   }
   const signerCertificate = certificates.find((c) => {
-    const ias = si.sid.issuerAndSerialNumber;
-    if (ias !== undefined) {
-      const issuerDer = new Uint8Array(AsnConvert.serialize(ias.issuer));
-      const serial = Buffer.from(ias.serialNumber).toString('hex').replace(/^(00)+(?=[0-9a-f]{2})/, '');
-      return compareBytes(issuerDer, c.issuerDer) === 0 && serial === c.serialNumber;
-    }
-    const ski = si.sid.subjectKeyIdentifier;
-    return ski !== undefined && c.subjectKeyIdentifier === Buffer.from(ski.buffer).toString('hex');
+    if (cms.sidIssuer !== undefined) return compareBytes(cms.sidIssuer, c.issuerDer) === 0 && cms.sidSerial === c.serialNumber;
+    return cms.sidKeyId !== undefined && c.subjectKeyIdentifier === cms.sidKeyId;
   });
   // RFC 8366 §5.4 / RFC 8995 §5.5: the signer's certificate is carried in the message.
-  if (signerCertificate === undefined) throw new UntrustedVoucherSignerError("the signer's certificate is not included");
-
-  // RFC 5652 §5.3: signedAttrs MUST be present when the content type is not id-data.
-  if (si.signedAttrs === undefined || si.signedAttrs.length === 0) throw new MalformedSignedVoucherError('signed attributes are missing');
-  const signedBytes = received.signedAttributes;
-  // What was parsed (and is checked below) must be exactly what the signature covers.
-  let reencoded: Uint8Array;
-  try {
-    reencoded = signedAttributesDer(si.signedAttrs).der;
-  } catch (err) {
-    throw new MalformedSignedVoucherError('signed attributes cannot be encoded', { cause: err });
+  if (signerCertificate === undefined) {
+    if (cms.sidIssuer !== undefined) requireCanonicalName(cms.sidIssuer);
+    throw new UntrustedVoucherSignerError("the signer's certificate is not included");
   }
-  if (compareBytes(reencoded, signedBytes) !== 0) throw new MalformedSignedVoucherError('signed attributes are not DER-encoded');
-  const hashName = DIGESTS.get(si.digestAlgorithm.algorithm);
-  if (hashName === undefined) throw new MalformedSignedVoucherError(`digest algorithm ${si.digestAlgorithm.algorithm} is not supported`);
-  const ct = singleAttribute(si.signedAttrs, id_contentType);
+
+  // RFC 5652 §5.3: signedAttrs MUST be present when the content type is not id-data (checked
+  // while reading); what was parsed is exactly what the signature covers.
+  const signedBytes = cms.signedAttributes;
+  const hashName = DIGESTS.get(cms.digestAlgorithm);
+  if (hashName === undefined) throw new MalformedSignedVoucherError(`digest algorithm ${cms.digestAlgorithm} is not supported`);
+  const ct = singleAttribute(cms.attributes, id_contentType);
   // RFC 5652 §11.1: the content-type attribute MUST match the eContentType.
-  if (ct === undefined || compareBytes(new Uint8Array(ct), encodeOid(eContentType)) !== 0) throw new VoucherSignatureError('the content-type attribute does not match the content');
-  const md = singleAttribute(si.signedAttrs, id_messageDigest);
+  if (ct === undefined || compareBytes(ct, encodeOid(eContentType)) !== 0) throw new VoucherSignatureError('the content-type attribute does not match the content');
+  const md = singleAttribute(cms.attributes, id_messageDigest);
   const digest = createHash(hashName).update(content).digest();
-  if (md === undefined || compareBytes(new Uint8Array(md), derTlv(0x04, digest)) !== 0) throw new VoucherSignatureError('the message digest does not match the content');
-  const algorithm = signatureAlgorithm(si.signatureAlgorithm.algorithm, si.digestAlgorithm.algorithm);
+  if (md === undefined || compareBytes(md, derTlv(0x04, digest)) !== 0) throw new VoucherSignatureError('the message digest does not match the content');
+  const algorithm = signatureAlgorithm(cms.signatureAlgorithm, cms.digestAlgorithm);
   let ok: boolean;
   try {
-    ok = verifySignature(signerCertificate.publicKey, algorithm, signedBytes, new Uint8Array(si.signature.buffer));
+    ok = verifySignature(signerCertificate.publicKey, algorithm, signedBytes, cms.signature);
   } catch (err) {
-    throw new VoucherSignatureError(`signature algorithm ${si.signatureAlgorithm.algorithm} is not supported`, { cause: err });
+    throw new VoucherSignatureError(`signature algorithm ${cms.signatureAlgorithm} is not supported`, { cause: err });
   }
   if (!ok) throw new VoucherSignatureError('the signature does not verify');
   if (signerCertificate.keyUsage !== undefined && !signerCertificate.keyUsage.includes('digitalSignature')) {
     throw new UntrustedVoucherSignerError('the signer certificate may not make digital signatures');
   }
   let signingTime: Date | undefined;
-  const st = singleAttribute(si.signedAttrs, id_signingTime);
-  if (st !== undefined) {
-    try {
-      signingTime = AsnConvert.parse(st, SigningTime).getTime();
-    } catch (err) {
-      throw new MalformedSignedVoucherError('signingTime is malformed', { cause: err });
-    }
-  }
+  const st = singleAttribute(cms.attributes, id_signingTime);
+  if (st !== undefined) signingTime = readSigningTime(st);
   const out: VerifiedCms = { content, signerCertificate, certificates, ...(signingTime !== undefined ? { signingTime } : {}) };
   if (options.trustAnchors !== undefined) {
     const others = certificates.filter((c) => c !== signerCertificate);

@@ -9,7 +9,7 @@
  * being certified stays behind a Signer (KeyStore, PKCS#11) and only signs the CSR.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { KeyObject } from 'node:crypto';
 import type { Signer } from '../../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
@@ -150,15 +150,20 @@ export function estClient(options: EstClientOptions): EstClient {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const servername = options.servername ?? (/^[0-9.]+$|:/.test(host) ? undefined : host);
   let cachedCaCerts: Uint8Array[] | undefined;
+  // One TLS context (trust anchors, client certificate and key) for every connection of this
+  // client: the same options node:tls would turn into a fresh context on each connect().
+  let context: SecureContext | undefined;
+  // A connection kept for the request that follows at once (cacerts right after an enroll).
+  let spare: TLSSocket | undefined;
 
   function open(): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {
+      context ??= createSecureContext({ ca, ...(cert !== undefined ? { cert, key } : {}) });
       const socket = connect({
         host,
         port,
-        ca,
+        secureContext: context,
         ...(servername !== undefined ? { servername } : {}),
-        ...(cert !== undefined ? { cert, key } : {}),
       });
       socket.setTimeout(timeoutMs, () => socket.destroy(new EstConnectionError(`no answer from ${url.host} within ${timeoutMs} ms`)));
       socket.once('secureConnect', () => resolve(socket));
@@ -172,13 +177,38 @@ export function estClient(options: EstClientOptions): EstClient {
     });
   }
 
-  /** One request on a fresh connection; `body` may depend on the session's channel binding. */
-  async function exchange(method: 'GET' | 'POST', op: string, body?: (binding: ChannelBinding | undefined) => Promise<string>): Promise<Exchange> {
-    const socket = await open();
+  function dropSpare(): void {
+    spare?.destroy();
+    spare = undefined;
+  }
+
+  /**
+   * One request; `body` may depend on the session's channel binding. On a fresh connection, or
+   * on the spare one when there is one (same context, so the same checks were made on it); a
+   * GET that meets a spare connection the server has closed meanwhile is sent again on a new
+   * one. With `keepForNext` the connection is kept as the spare when the server keeps it open.
+   */
+  async function exchange(method: 'GET' | 'POST', op: string, body?: (binding: ChannelBinding | undefined) => Promise<string>, keepForNext = false): Promise<Exchange> {
+    const reused = spare !== undefined && !spare.destroyed && spare.writable ? spare : undefined;
+    if (reused === undefined) dropSpare();
+    spare = undefined;
+    if (reused !== undefined && method === 'GET' && body === undefined) {
+      try {
+        return await exchangeOn(reused, method, op, undefined, keepForNext);
+      } catch (err) {
+        if (!(err instanceof EstConnectionError)) throw err;
+      }
+      return exchangeOn(await open(), method, op, undefined, keepForNext);
+    }
+    return exchangeOn(reused ?? (await open()), method, op, body, keepForNext);
+  }
+
+  async function exchangeOn(socket: TLSSocket, method: 'GET' | 'POST', op: string, body: ((binding: ChannelBinding | undefined) => Promise<string>) | undefined, keepForNext: boolean): Promise<Exchange> {
+    let kept = false;
     try {
       const payload = body === undefined ? undefined : Buffer.from(await body(clientChannelBinding(socket)));
-      return await new Promise<Exchange>((resolve, reject) => {
-        const headers: Record<string, string> = { host: url.host, connection: 'close', accept: '*/*' };
+      const ex = await new Promise<Exchange>((resolve, reject) => {
+        const headers: Record<string, string> = { host: url.host, connection: keepForNext ? 'keep-alive' : 'close', accept: '*/*' };
         if (payload !== undefined) {
           headers['content-type'] = PKCS10_MEDIA_TYPE;
           headers['content-transfer-encoding'] = 'base64';
@@ -200,8 +230,13 @@ export function estClient(options: EstClientOptions): EstClient {
         req.on('error', (err) => reject(err instanceof RootlineError ? err : new EstConnectionError(`${op}: ${err.message}`, { cause: err })));
         req.end(payload);
       });
+      if (keepForNext && String(ex.headers.connection ?? '').toLowerCase() !== 'close' && !socket.destroyed) {
+        spare = socket;
+        kept = true;
+      }
+      return ex;
     } finally {
-      socket.destroy();
+      if (!kept) socket.destroy();
     }
   }
 
@@ -241,12 +276,17 @@ export function estClient(options: EstClientOptions): EstClient {
     }
     let csrKey: Uint8Array | undefined;
     for (let attempt = 1; ; attempt++) {
+      // The CA certificates are fetched after the first issuance: over the same connection.
       const ex = await exchange('POST', op, async (binding) => {
         const csr = await build(binding);
         csrKey = parseCsr(csr).publicKey;
         return encodeBase64Body(csr);
-      });
-      if (ex.status === 200) return acceptIssued(op, certsOnlyBody(ex, op), csrKey!);
+      }, cachedCaCerts === undefined);
+      try {
+        if (ex.status === 200) return await acceptIssued(op, certsOnlyBody(ex, op), csrKey!);
+      } finally {
+        dropSpare();
+      }
       if (ex.status !== 202) throw httpError(ex, op);
       const wait = retryAfterSeconds(ex.headers['retry-after'] as string | undefined, Date.now());
       if (wait === undefined) throw new EstBadResponseError(`${op}: 202 without a usable Retry-After (RFC 7030 §4.2.3 requires one)`);
