@@ -389,7 +389,9 @@ export function createMasa(options: MasaOptions): Masa {
       const owner = ownerKeyOf(pinned);
       const claim = await claimOf(device);
       if (!isActive(claim, at) || claim.owner !== owner) throw new NotOwnerError(serial);
-      if (req.nonce !== undefined && !(await useNonce(serial, purpose, req.nonce, req.createdOn))) throw new ReplayError(`this ${purpose} request for ${serial} was used before`);
+      // A release changes state and works once; a log request may be repeated (RFC 8995 §5.8 has
+      // the registrar post the voucher request it already sent), within the freshness window.
+      if (purpose === 'release' && req.nonce !== undefined && !(await useNonce(serial, purpose, req.nonce, req.createdOn))) throw new ReplayError(`this ${purpose} request for ${serial} was used before`);
       return { device, domainId: domainIdOf(pinned), owner, actor: actorOf(registrar) };
     } catch (err) {
       return deny(action, registrar?.request.serialNumber ?? 'unknown', actorOf(registrar), err);

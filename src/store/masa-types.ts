@@ -44,7 +44,7 @@ export interface NewMasaClaim {
 
 export type MasaClaimResult = { claimed: true; claim: MasaClaimRecord } | { claimed: false; current: MasaClaimRecord };
 
-/** Why a nonce was used: each purpose has its own namespace. */
+/** Why a nonce was used: each purpose has its own namespace ('auditlog' is reserved: the MASA lets log requests repeat). */
 export type MasaNoncePurpose = 'voucher' | 'release' | 'auditlog';
 export const MASA_NONCE_PURPOSES: readonly MasaNoncePurpose[] = ['voucher', 'release', 'auditlog'];
 
