@@ -165,9 +165,8 @@ function certificatesIn(file: string): ParsedCertificate[] {
  * Routes each voucher request: to the MASA in this process when the URL is its factory's, else
  * over HTTPS to the manufacturer's MASA, trusting only the configured MASA TLS anchors.
  */
-function routingMasaClient(local: { factory: Factory; masa: Masa } | undefined, tlsAnchors: readonly ParsedCertificate[]): MasaClient {
+function routingMasaClient(local: { factory: Factory; masa: Masa } | undefined, remote: MasaClient | undefined): MasaClient {
   const inProcess = local === undefined ? undefined : inProcessMasaClient(local.masa);
-  const remote = tlsAnchors.length > 0 ? httpsMasaClient({ trustAnchors: tlsAnchors.map((c) => c.der) }) : undefined;
   return {
     async requestVoucher(call) {
       if (inProcess !== undefined && call.masaUrl === local!.factory.masaUrl) return inProcess.requestVoucher(call);
@@ -217,6 +216,12 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
   }
   const tlsAnchors = o.config.manufacturers.flatMap((m) => (m.masaTlsCaFile !== undefined ? certificatesIn(m.masaTlsCaFile) : []));
   const masaUrls = masaUrlBook(o.store.settings);
+  // A remote MASA is reached with the registrar certificate as TLS client certificate (RFC 8995
+  // §5.4), the same key that signs voucher and release requests.
+  const remoteClient =
+    tlsAnchors.length > 0
+      ? httpsMasaClient({ trustAnchors: tlsAnchors.map((c) => c.der), clientCertificate: encodePem('CERTIFICATE', certificate.der) + ca.chainPem, clientKey: key.export({ type: 'pkcs8', format: 'pem' }) as string })
+      : undefined;
   const domainCa = { ca, onStateChanged: (state: CaState) => writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o600) };
   const registrarIdentity = { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] };
   const ownership = createOwnershipService({ devices: o.store.devices, audit: o.store.audit });
@@ -228,7 +233,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     ownership,
     manufacturers,
     // Each voucher records which MASA vouched, so decommission releases the claim there.
-    masaClient: recordingMasaClient(routingMasaClient(local, tlsAnchors), masaUrls),
+    masaClient: recordingMasaClient(routingMasaClient(local, remoteClient), masaUrls),
     // Constrained pledges (CoAPs) get COSE vouchers; see routingConstrainedMasaClient.
     constrainedMasaClient: routingConstrainedMasaClient(local),
     policy: {
@@ -245,9 +250,9 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
 
   // The remote release carries the registrar's TLS client certificate as well as its CMS signature.
   const remoteMasa =
-    tlsAnchors.length > 0
+    remoteClient !== undefined
       ? {
-          client: httpsMasaClient({ trustAnchors: tlsAnchors.map((c) => c.der), clientCertificate: encodePem('CERTIFICATE', certificate.der) + ca.chainPem, clientKey: key.export({ type: 'pkcs8', format: 'pem' }) as string }),
+          client: remoteClient,
           masaUrlFor: (serial: string) => masaUrls.lookup(serial),
           pending: o.store.masa,
         }
