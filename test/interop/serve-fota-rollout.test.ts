@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Fleet, FAULT_RESULT, generateCredentials, provisionCredentials, type DeviceFirmwareRecord } from '../../src/sim/index.js';
 import { request } from '../server/harness.js';
+import { stablePort } from '../fota/stable-port.js';
 import { startServeProcess, type ServeProcess } from '../sim/serve-process.js';
 
 const DEVICES = 100;
@@ -100,7 +101,7 @@ interface World {
 async function world(t: TestContext): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-rollout-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const w = { dir, serve: await startServeProcess({ dataDir: dir, env: ENV }) } as World;
+  const w = { dir, serve: await startServeProcess({ dataDir: dir, env: ENV, coapsPort: await stablePort() }) } as World;
   t.after(() => w.serve.stop('SIGKILL'));
   const { v1, v2 } = images();
   const img1 = await upload(w.serve.api, v1, '1.0.0');
