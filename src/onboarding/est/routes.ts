@@ -23,8 +23,25 @@ export interface EstRoutesOptions {
   bodyLimit?: number;
 }
 
+/**
+ * Client chains of TLS 1.3 connections, read once per connection: TLS 1.3 has no renegotiation
+ * (RFC 8446 §4.6.2 post-handshake authentication is never requested here), so the certificates a
+ * client presented cannot change for the life of its connection, and a pledge sends several
+ * requests over one (RFC 8995 §5.1). TLS 1.2 connections are read on every request.
+ */
+const TLS13_CHAINS = new WeakMap<TLSSocket, readonly Uint8Array[]>();
+
 /** The TLS client chain as DER, leaf first, from the socket (empty when none was presented). */
 export function peerCertificateChain(socket: TLSSocket): Uint8Array[] {
+  const fixed = typeof socket.getProtocol === 'function' && socket.getProtocol() === 'TLSv1.3';
+  const known = fixed ? TLS13_CHAINS.get(socket) : undefined;
+  if (known !== undefined) return known.map((c) => c.slice());
+  const out = readPeerCertificateChain(socket);
+  if (fixed) TLS13_CHAINS.set(socket, out.map((c) => c.slice()));
+  return out;
+}
+
+function readPeerCertificateChain(socket: TLSSocket): Uint8Array[] {
   const out: Uint8Array[] = [];
   const seen = new Set<string>();
   let cert = socket.getPeerCertificate(true);

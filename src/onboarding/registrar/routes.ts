@@ -33,10 +33,24 @@ function contextOf(request: FastifyRequest): PledgeContext {
   if (socket.encrypted === true && typeof socket.getPeerCertificate === 'function') {
     context.clientCertificates = peerCertificateChain(socket);
     // The proximity check compares with the certificate presented in *this* session.
-    const own = socket.getCertificate();
-    if (own !== null && typeof own === 'object' && 'raw' in own && own.raw !== undefined) context.serverCertificate = new Uint8Array(own.raw);
+    const own = serverCertificateOf(socket);
+    if (own !== undefined) context.serverCertificate = own;
   }
   return context;
+}
+
+/** The certificate this server presented, read once per TLS 1.3 connection (see peerCertificateChain). */
+const TLS13_OWN = new WeakMap<TLSSocket, Uint8Array>();
+
+function serverCertificateOf(socket: TLSSocket): Uint8Array | undefined {
+  const fixed = typeof socket.getProtocol === 'function' && socket.getProtocol() === 'TLSv1.3';
+  const known = fixed ? TLS13_OWN.get(socket) : undefined;
+  if (known !== undefined) return known.slice();
+  const own = socket.getCertificate();
+  if (own === null || typeof own !== 'object' || !('raw' in own) || own.raw === undefined) return undefined;
+  const der = new Uint8Array(own.raw);
+  if (fixed) TLS13_OWN.set(socket, der.slice());
+  return der;
 }
 
 function mediaType(request: FastifyRequest): string {
