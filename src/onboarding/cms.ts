@@ -10,12 +10,12 @@
 import { createHash } from 'node:crypto';
 import { id_contentType, id_messageDigest, id_signedData, id_signingTime, SigningTime } from '@peculiar/asn1-cms';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, Name } from '@peculiar/asn1-x509';
+import { Name } from '@peculiar/asn1-x509';
 import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
 import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import { verifySignature } from '../pki/algorithms.js';
-import { BytesKeyedCache } from '../pki/bytes-cache.js';
+import { reencodesToItself } from '../pki/certificate.js';
 import { derSequence, derTlv, readTlv, toArrayBuffer, type Tlv } from '../pki/der.js';
 import { parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
 import { MalformedSignedVoucherError, UntrustedVoucherSignerError, VoucherSignatureError } from './errors.js';
@@ -391,22 +391,11 @@ function readSignedData(der: Uint8Array): CmsParts {
 
 /**
  * A carried certificate must also be in the encoding its parse gives back (the envelope is not
- * signed, and two encodings of one certificate must not both pass). Kept by the exact bytes: the
- * same CA and signer certificates arrive in every message.
+ * signed, and two encodings of one certificate must not both pass). `reencodesToItself` keeps
+ * its answer by the exact bytes: the same CA and signer certificates arrive in every message.
  */
-const CANONICAL_CERTIFICATES = new BytesKeyedCache<true>(1024);
-
 function requireCanonicalCertificate(der: Uint8Array): void {
-  const key = BytesKeyedCache.keyOf(der);
-  if (CANONICAL_CERTIFICATES.get(key) !== undefined) return;
-  let reencoded: Uint8Array;
-  try {
-    reencoded = new Uint8Array(AsnConvert.serialize(AsnConvert.parse(toArrayBuffer(der), Certificate)));
-  } catch (err) {
-    throw new MalformedSignedVoucherError('not a CMS SignedData structure', { cause: err });
-  }
-  if (compareBytes(reencoded, der) !== 0) throw new MalformedSignedVoucherError('the CMS envelope is not DER-encoded');
-  CANONICAL_CERTIFICATES.set(key, true);
+  if (!reencodesToItself(der)) throw new MalformedSignedVoucherError('the CMS envelope is not DER-encoded');
 }
 
 /** The issuer Name of an issuerAndSerialNumber matched no certificate: tell a malformed Name apart. */

@@ -3,12 +3,13 @@
  * any kind ends in MalformedCertificateError (or MalformedPemError for bad PEM text).
  */
 import { createHash } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { signatureAlgorithmName } from './algorithms.js';
 import { assertSameSignatureAlgorithm, guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
 import { assertInteger } from '../util/assert.js';
 import { BytesKeyedCache } from './bytes-cache.js';
-import { bytesEqual, fromArrayBuffer, toHex } from './der.js';
+import { bytesEqual, fromArrayBuffer, toArrayBuffer, toHex } from './der.js';
 import { MalformedCertificateError } from './errors.js';
 import {
   decodeAuthorityKeyIdentifier,
@@ -121,6 +122,32 @@ export function parseCertificate(input: Uint8Array | string, options: ParseCerti
   return ownCopy(view);
 }
 
+/**
+ * The schema library's parse of certificates parsed recently, so that `reencodesToItself` right
+ * after a parse (verifyCms on a certificate the registrar just read from TLS) need not parse again.
+ */
+const RECENT_VALUES = new BytesKeyedCache<Certificate>(64);
+const REENCODES = new BytesKeyedCache<boolean>(2048);
+
+/**
+ * Internal (the onboarding room's CMS reader): whether the schema library encodes its parse of
+ * `der` back to exactly `der`; false also when it cannot parse it. Kept by the exact bytes.
+ */
+export function reencodesToItself(der: Uint8Array): boolean {
+  const key = BytesKeyedCache.keyOf(der);
+  const known = REENCODES.get(key);
+  if (known !== undefined) return known;
+  let same: boolean;
+  try {
+    const value = RECENT_VALUES.get(key) ?? AsnConvert.parse(toArrayBuffer(der), Certificate);
+    same = bytesEqual(new Uint8Array(AsnConvert.serialize(value)), der);
+  } catch {
+    same = false;
+  }
+  REENCODES.set(key, same);
+  return same;
+}
+
 /** A caller's own view: a distinct object with its own byte arrays; the nested lists are frozen. */
 function ownCopy(v: ParsedCertificate): ParsedCertificate {
   return { ...v, der: v.der.slice(), tbs: v.tbs.slice(), signature: v.signature.slice(), issuerDer: v.issuerDer.slice(), subjectDer: v.subjectDer.slice(), publicKey: v.publicKey.slice() };
@@ -135,6 +162,7 @@ function deepFreeze<T>(value: T): T {
 const CERTIFICATE_FORMAT: SignedObjectFormat<Certificate> = { schema: Certificate, what: 'certificate', pemLabel: 'CERTIFICATE', tbsName: 'tbsCertificate', tbsShortName: 'tbs', fail };
 
 function buildView({ der, value: cert, tbsTlv, tbsFields: fields, algorithmTlv }: SignedObject<Certificate>): ParsedCertificate {
+  RECENT_VALUES.set(BytesKeyedCache.keyOf(der), cert);
   const tbs = der.slice(tbsTlv.offset, tbsTlv.end);
   const first = fields[0]?.tag === 0xa0 ? 1 : 0;
   const [, , issuerTlv, , subjectTlv, spkiTlv] = fields.slice(first);
