@@ -5,7 +5,8 @@
  *
  * Every request is checked in this order, and every refusal is a typed error plus an audit
  * record (action 'masa.voucher.request', outcome 'deny', the error code in details):
- *   1. the registrar's CMS signature (with the certificates it carries; the MASA need not know
+ *   1. the registrar's signature — CMS, or COSE_Sign1 with a protected x5bag for a constrained
+ *      pledge (cBRSKI §7.1, §8.1) — (with the certificates it carries; the MASA need not know
  *      the domain in advance — RFC 8995 §5.5.4 "the MASA ... pins the domain it sees");
  *   2. the pledge's prior-signed-voucher-request, signed by an IDevID that chains to one of this
  *      manufacturer's CAs and is the very certificate minted for that serial;
@@ -29,10 +30,11 @@ import { readOuterSequence } from '../pki/der.js';
 import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
 import type { MasaClaimRecord, MasaRepository } from '../store/masa-types.js';
 import type { AuditLog } from '../store/types.js';
-import { signConstrainedVoucher } from './constrained-voucher.js';
+import { looksLikeCoseSign1, signConstrainedVoucher } from './constrained-voucher.js';
 import {
   AlreadyOwnedError,
   BadVoucherRequestError,
+  MalformedSignedVoucherError,
   NotOwnerError,
   OnboardingError,
   ProximityMismatchError,
@@ -94,8 +96,13 @@ export interface RequestAuditLog {
 }
 
 export interface Masa {
-  /** RFC 8995 §5.5: answers a CMS-signed registrar voucher request. */
-  requestVoucher(registrarRequest: Uint8Array, options?: { format?: VoucherFormat }): Promise<VoucherResponse>;
+  /**
+   * RFC 8995 §5.5: answers a registrar voucher request — CMS-signed, or COSE-signed as cBRSKI's
+   * registrar sends for a constrained pledge (draft-ietf-anima-constrained-voucher §7.1) — with a
+   * voucher in `format` (default: the request's own format). `requestFormat` is the format the
+   * transport declared (Content-Type); a body of the other format is refused (audited).
+   */
+  requestVoucher(registrarRequest: Uint8Array, options?: { format?: VoucherFormat; requestFormat?: VoucherFormat }): Promise<VoucherResponse>;
   /** RFC 8995 §5.8: the device's log, for the domain that owns it (request signed as for a voucher). */
   requestAuditLog(registrarRequest: Uint8Array, context?: OwnerRequestContext): Promise<RequestAuditLog>;
   /**
@@ -400,10 +407,16 @@ export function createMasa(options: MasaOptions): Masa {
 
   return {
     async requestVoucher(der, opts = {}) {
-      const format = opts.format ?? 'cms';
+      const isCose = looksLikeCoseSign1(der);
+      const format = opts.format ?? (isCose ? 'cose' : 'cms');
       if (format !== 'cms' && format !== 'cose') throw new InvalidArgumentError('format', "expected 'cms' or 'cose'");
+      const declared = opts.requestFormat;
+      if (declared !== undefined && declared !== 'cms' && declared !== 'cose') throw new InvalidArgumentError('requestFormat', "expected 'cms' or 'cose'");
       let registrar: OpenedVoucherRequest | undefined;
       try {
+        // The body must be what its Content-Type says: a COSE_Sign1 sent as CMS (or the reverse)
+        // is refused before anything is opened.
+        if (declared !== undefined && isCose !== (declared === 'cose')) throw new MalformedSignedVoucherError(`the request is declared ${declared === 'cose' ? 'application/voucher+cose' : VOUCHER_CMS_MEDIA_TYPE} but is not ${declared === 'cose' ? 'a COSE_Sign1' : 'CMS SignedData'}`);
         registrar = openRegistrar(der);
         return await issue(await checkRequest(registrar), format);
       } catch (err) {

@@ -6,8 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
+import { sign1 } from '../cose/sign1.js';
 import { findAttribute, parseCertificate, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
-import { BadVoucherRequestError, ProximityMismatchError, UntrustedPledgeError } from './errors.js';
+import { encodeConstrainedVoucherRequest, looksLikeCoseSign1, X5BAG } from './constrained-voucher.js';
+import { BadVoucherRequestError, MalformedSignedVoucherError, ProximityMismatchError, UntrustedPledgeError } from './errors.js';
 import { openSignedVoucherRequest, signVoucherRequest, type OpenedVoucherRequest } from './signed-voucher.js';
 import type { VoucherRequest } from './voucher.js';
 
@@ -52,7 +54,7 @@ export interface RegistrarVoucherRequestOptions {
   signer: Signer;
   /** The registrar certificate first, then its chain up to (and including) the domain CA. */
   certificates: readonly CertificateInput[];
-  /** The pledge's CMS-signed request as received. */
+  /** The pledge's signed request as received (CMS, or a constrained pledge's COSE_Sign1). */
   pledgeRequest: Uint8Array;
   /** The certificate the registrar presented in TLS (default: certificates[0]). */
   tlsCertificate?: CertificateInput;
@@ -62,6 +64,12 @@ export interface RegistrarVoucherRequestOptions {
    * MASA decides (RFC 8995 §5.1).
    */
   manufacturerCas?: readonly CertificateInput[];
+  /**
+   * How the registrar request is signed (default 'cms'). cBRSKI (draft-ietf-anima-constrained-
+   * voucher §7.1): "The Registrar MUST use the same format for the RVR as the Pledge used for its
+   * PVR": 'cose' for a constrained pledge's COSE request, and the pledge's request must be one.
+   */
+  format?: 'cms' | 'cose';
   now?: Date;
 }
 
@@ -76,6 +84,8 @@ export async function createRegistrarVoucherRequest(options: RegistrarVoucherReq
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
   if (!Array.isArray(options.certificates) || options.certificates.length === 0) throw new InvalidArgumentError('certificates', 'expected the registrar certificate first');
   const now = options.now ?? new Date();
+  const format = options.format ?? 'cms';
+  if (format !== 'cms' && format !== 'cose') throw new InvalidArgumentError('format', "expected 'cms' or 'cose'");
   let pledge: OpenedVoucherRequest;
   try {
     pledge = openSignedVoucherRequest(options.pledgeRequest, { ...(options.manufacturerCas !== undefined ? { trustAnchors: options.manufacturerCas } : {}), at: now });
@@ -100,7 +110,26 @@ export async function createRegistrarVoucherRequest(options: RegistrarVoucherReq
     ...(pledge.signerCertificate.authorityKeyIdentifier !== undefined ? { idevidIssuer: new Uint8Array(Buffer.from(pledge.signerCertificate.authorityKeyIdentifier, 'hex')) } : {}),
     priorSignedVoucherRequest: options.pledgeRequest,
   };
-  return { der: await signVoucherRequest(request, { signer: options.signer, certificates: options.certificates }), request, pledge };
+  if (format === 'cms') return { der: await signVoucherRequest(request, { signer: options.signer, certificates: options.certificates }), request, pledge };
+  if (!(options.pledgeRequest instanceof Uint8Array) || !looksLikeCoseSign1(options.pledgeRequest)) throw new MalformedSignedVoucherError('a COSE registrar voucher request carries a COSE pledge request (draft-ietf-anima-constrained-voucher §7.1)');
+  // cBRSKI §7.2: "If the PVR contains a proximity assertion, the Registrar MUST propagate this
+  // assertion into the RVR".
+  if (pledge.request.assertion === 'proximity') request.assertion = 'proximity';
+  return { der: await signCoseRegistrarRequest(request, options.signer, options.certificates), request, pledge };
+}
+
+/**
+ * The COSE_Sign1 RVR: SID-keyed CBOR payload, and — cBRSKI §8.1: "The Registrar MUST place all
+ * the certificates needed by MASA to validate the signature chain for its RVR in an "x5bag"
+ * attribute in either the protected or the unprotected header" — the registrar certificate and
+ * its chain as x5bag in the *protected* header, where the signature covers them (rootline's MASA
+ * reads protected certificates only, as the MASA pins the domain CA from that bag).
+ */
+async function signCoseRegistrarRequest(request: VoucherRequest, signer: Signer, certificates: readonly CertificateInput[]): Promise<Uint8Array> {
+  const ders = certificates.map((c) => parsed(c).der);
+  if (ders.length > 8) throw new InvalidArgumentError('certificates', 'at most 8 certificates in a COSE voucher request');
+  // RFC 9360 §2: one certificate as a bstr, several as an array.
+  return sign1({ payload: encodeConstrainedVoucherRequest(request), signer, protectedHeader: new Map<number, unknown>([[X5BAG, ders.length === 1 ? ders[0] : ders]]) });
 }
 
 export interface ReleaseRequestOptions {

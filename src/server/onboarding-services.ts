@@ -177,16 +177,17 @@ function routingMasaClient(local: { factory: Factory; masa: Masa } | undefined, 
 }
 
 /**
- * The MASA client of constrained pledges: COSE vouchers from the MASA in this process. A remote
- * MASA is asked for CMS by the HTTPS client, so constrained pledges of other manufacturers are
- * refused (ERR_REGISTRAR_MASA_FAILED) until that client can ask for application/voucher+cose.
+ * The MASA client of constrained pledges: COSE vouchers from the MASA in this process, or from a
+ * remote MASA over HTTPS (the COSE registrar request goes as application/voucher+cose and asks
+ * for a COSE voucher, cBRSKI §7.1).
  */
-function routingConstrainedMasaClient(local: { factory: Factory; masa: Masa } | undefined): MasaClient {
+function routingConstrainedMasaClient(local: { factory: Factory; masa: Masa } | undefined, remote: MasaClient | undefined): MasaClient {
   const inProcess = local === undefined ? undefined : inProcessConstrainedMasaClient(local.masa);
   return {
     async requestVoucher(call) {
       if (inProcess !== undefined && call.masaUrl === local!.factory.masaUrl) return inProcess.requestVoucher(call);
-      throw new MasaFailedError(`constrained (COSE) vouchers come only from the MASA in this process; ${call.masaUrl} is not it`);
+      if (remote === undefined) throw new MasaFailedError(`no MASA TLS trust anchor is configured (onboarding.manufacturers[].masaTlsCaFile) to reach ${call.masaUrl}`);
+      return remote.requestVoucher(call);
     },
   };
 }
@@ -235,7 +236,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     // Each voucher records which MASA vouched, so decommission releases the claim there.
     masaClient: recordingMasaClient(routingMasaClient(local, remoteClient), masaUrls),
     // Constrained pledges (CoAPs) get COSE vouchers; see routingConstrainedMasaClient.
-    constrainedMasaClient: routingConstrainedMasaClient(local),
+    constrainedMasaClient: recordingMasaClient(routingConstrainedMasaClient(local, remoteClient), masaUrls),
     policy: {
       approval: o.config.approval,
       ...(o.config.serials !== undefined ? { serials: o.config.serials } : {}),
@@ -308,7 +309,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
       });
       stopApp = () => app.close();
       await app.register(registrarRoutes(registrar));
-      if (local !== undefined) await app.register(masaRoutes, { masa: local.masa, prefix: MASA_PREFIX });
+      if (local !== undefined) await app.register(masaRoutes, { masa: local.masa, audit: o.store.audit, prefix: MASA_PREFIX });
       await app.listen({ host: o.host, port: o.port });
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new Error('EST server has no TCP address');

@@ -164,7 +164,7 @@ Options:
       const app = Fastify({ loggerInstance: logger.child({ listener: 'masa' }), https: { key, cert, requestCert: true, rejectUnauthorized: false } });
       stopApp = () => app.close();
       app.get('/health', async () => ({ status: 'ok' }));
-      await app.register(masaRoutes, { masa });
+      await app.register(masaRoutes, { masa, audit: store.audit });
       await app.listen({ host, port });
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new Error('the MASA listener has no TCP address');

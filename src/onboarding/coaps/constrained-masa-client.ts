@@ -1,8 +1,9 @@
 /**
- * The MasaClient that constrained pledges need: the same registrar voucher request (CMS, RFC 8995
- * §5.5, carrying the pledge's COSE request as prior-signed-voucher-request), answered with a
- * COSE-signed voucher (`format: 'cose'`) that the registrar relays on /.well-known/brski/rv.
- * In process only: the HTTPS MASA client (registrar/masa-client.ts) asks for CMS.
+ * The MasaClient that constrained pledges need: the registrar voucher request (RFC 8995 §5.5, as
+ * COSE_Sign1 per cBRSKI §7.1, carrying the pledge's COSE request as prior-signed-voucher-request),
+ * answered with a COSE-signed voucher (`format: 'cose'`) that the registrar relays on /.well-known/brski/rv.
+ * In process; a remote MASA is reached by the HTTPS client (registrar/masa-client.ts), which sends
+ * the COSE registrar request as application/voucher+cose.
  */
 import { RootlineError } from '../../errors.js';
 import type { Masa } from '../masa.js';

@@ -11,13 +11,17 @@ import { request as httpsRequest } from 'node:https';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
 import { encodePem, parsePem } from '../../pki/pem.js';
 import type { SettingsRepository } from '../../store/types.js';
+import { looksLikeCoseSign1 } from '../constrained-voucher.js';
 import type { Masa } from '../masa.js';
 import { MasaFailedError } from './errors.js';
 
 export interface MasaVoucherCall {
   /** The MASA base URL (from the IDevID's id-pe-masa-url, or the manufacturer trust entry). */
   masaUrl: string;
-  /** The CMS-signed registrar voucher request (RFC 8995 §5.5). */
+  /**
+   * The signed registrar voucher request (RFC 8995 §5.5): CMS, or a COSE_Sign1 for a constrained
+   * pledge (cBRSKI §7.1) — the voucher asked for is then COSE too.
+   */
   request: Uint8Array;
   serialNumber: string;
 }
@@ -31,7 +35,7 @@ export interface MasaReleaseCall {
 }
 
 export interface MasaClient {
-  /** Returns the CMS-signed voucher; throws MasaFailedError (with the MASA's code) otherwise. */
+  /** Returns the signed voucher; throws MasaFailedError (with the MASA's code) otherwise. */
   requestVoucher(call: MasaVoucherCall): Promise<Uint8Array>;
   /**
    * Releases this domain's claim; throws MasaFailedError otherwise — with `masaStatus` when the
@@ -84,7 +88,17 @@ function pem(list: readonly Pem[]): string[] {
   return list.flatMap((c) => (typeof c === 'string' ? parsePem(c, {}).map((b) => encodePem(b.label, b.der)) : [encodePem('CERTIFICATE', c)]));
 }
 
-/** A MASA over HTTPS: POST application/voucher-cms+json, 200 with the voucher; release: 204. */
+const CMS_MEDIA_TYPE = 'application/voucher-cms+json';
+const COSE_MEDIA_TYPE = 'application/voucher+cose';
+
+/**
+ * A MASA over HTTPS: POST the registrar request, 200 with the voucher; release: 204. A CMS request
+ * goes as application/voucher-cms+json asking for a CMS voucher; a COSE_Sign1 request (a
+ * constrained pledge's, cBRSKI §7.1: "the Registrar MUST use the media type
+ * application/voucher+cose for its voucher request to MASA" and asks by Accept for the format of
+ * the pledge's request) as application/voucher+cose asking for a COSE voucher. An answer of
+ * another media type is refused.
+ */
 export function httpsMasaClient(options: HttpsMasaClientOptions): MasaClient {
   if (options === null || typeof options !== 'object' || !Array.isArray(options.trustAnchors) || options.trustAnchors.length === 0) {
     throw new InvalidArgumentError('options.trustAnchors', 'expected the MASA TLS trust anchor(s)');
@@ -94,7 +108,7 @@ export function httpsMasaClient(options: HttpsMasaClientOptions): MasaClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxBytes = options.maxResponseBytes ?? 262_144;
 
-  function post(masaUrl: string, path: string, body: Uint8Array, expect: number): Promise<Uint8Array> {
+  function post(masaUrl: string, path: string, body: Uint8Array, expect: number, mediaType = CMS_MEDIA_TYPE): Promise<Uint8Array> {
     let url: URL;
     try {
       // RFC 8995 §5.5: the request goes to "/.well-known/brski/..." under the MASA URL.
@@ -111,7 +125,7 @@ export function httpsMasaClient(options: HttpsMasaClientOptions): MasaClient {
           method: 'POST',
           ca,
           ...(options.clientCertificate !== undefined && options.clientKey !== undefined ? { cert: options.clientCertificate, key: options.clientKey } : {}),
-          headers: { 'content-type': 'application/voucher-cms+json', accept: 'application/voucher-cms+json', 'content-length': String(body.length) },
+          headers: { 'content-type': mediaType, accept: mediaType, 'content-length': String(body.length) },
           timeout: timeoutMs,
         },
         (res) => {
@@ -128,7 +142,12 @@ export function httpsMasaClient(options: HttpsMasaClientOptions): MasaClient {
           res.on('end', () => {
             const answer = Buffer.concat(chunks);
             const status = res.statusCode ?? 0;
-            if (status === expect) return resolve(new Uint8Array(answer));
+            if (status === expect) {
+              // A voucher of another format than asked for would not parse at the pledge.
+              const type = (res.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+              if (expect === 200 && type !== mediaType) return reject(new MasaFailedError(`the MASA answered ${JSON.stringify(type.slice(0, 100))} instead of ${mediaType}`, { masaStatus: status }));
+              return resolve(new Uint8Array(answer));
+            }
             let code: string | undefined;
             try {
               const parsed = JSON.parse(answer.toString('utf8')) as { code?: unknown };
@@ -147,7 +166,7 @@ export function httpsMasaClient(options: HttpsMasaClientOptions): MasaClient {
   }
 
   return {
-    requestVoucher: (call) => post(call.masaUrl, '/.well-known/brski/requestvoucher', call.request, 200),
+    requestVoucher: (call) => post(call.masaUrl, '/.well-known/brski/requestvoucher', call.request, 200, call.request instanceof Uint8Array && looksLikeCoseSign1(call.request) ? COSE_MEDIA_TYPE : CMS_MEDIA_TYPE),
     async releaseClaim(call) {
       await post(call.masaUrl, '/.well-known/brski/release', call.request, 204);
     },

@@ -296,6 +296,8 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         pledgeRequest: body,
         tlsCertificate: context.serverCertificate ?? registrarCert,
         manufacturerCas: [m.ca],
+        // cBRSKI §7.1: the request to the MASA in the pledge's format (COSE for CoAPs pledges).
+        format,
         now: now(),
       });
       // The request must be this TLS client's own: a pledge relaying another device's signed
