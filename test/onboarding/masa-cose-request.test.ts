@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fc from 'fast-check';
-import { CborTag, decodeCbor } from '../../src/cose/cbor.js';
+import { decodeCbor, type CborTag } from '../../src/cose/cbor.js';
 import { createConstrainedPledgeVoucherRequest, decodeConstrainedVoucherRequest, looksLikeCoseSign1, verifyConstrainedVoucher, X5BAG } from '../../src/onboarding/constrained-voucher.js';
 import { masaRoutes } from '../../src/onboarding/http/masa-routes.js';
 import { acceptedVoucherFormat, requestFormatOf } from '../../src/onboarding/http/voucher-media-types.js';
