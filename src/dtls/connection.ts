@@ -73,7 +73,8 @@ export interface ConnectionHooks<C extends DtlsConnection = DtlsConnection> {
   transmit(session: C, datagram: Uint8Array): void;
   established?(session: C): void;
   closed?(session: C, err: Error | undefined): void;
-  addressChange?(session: C, previous: string): void;
+  /** `previous` is the old address as a peer key; `previousPort` its port. */
+  addressChange?(session: C, previous: string, previousPort: number): void;
   data?(session: C, data: Uint8Array): void;
 }
 
@@ -131,6 +132,19 @@ class HandshakeLayer {
 
 /** Base of `lastActivity`/`createdAt`: offsets from it stay small integers (no heap number per session). */
 const CLOCK_BASE = Date.now();
+
+/**
+ * Milliseconds since CLOCK_BASE as a 32-bit integer (V8 keeps a double-valued field in a heap
+ * number of its own, per object); 24.8 days before it would need more than 31 bits, after which
+ * the plain difference is kept.
+ */
+function clock(): number {
+  return smallIfInteger(Date.now() - CLOCK_BASE);
+}
+
+function smallIfInteger(x: number): number {
+  return x === (x | 0) ? x | 0 : x;
+}
 
 /**
  * Sessions carry no EventEmitter of their own: one is made on the first listener, so the
@@ -231,7 +245,7 @@ export abstract class DtlsConnection extends LazyEmitter {
   /** PSK identities are kept as their raw bytes (a latin1 string); see `identity`. */
   private peerIdentity: PeerIdentity | string = NO_IDENTITY;
   cipherSuite: CipherSuiteInfo | undefined = undefined;
-  private activityAt = Date.now() - CLOCK_BASE;
+  private activityAt = clock();
   private readonly createdAtOffset = this.activityAt;
 
   protected state: 'handshaking' | 'established' | 'closed' = 'handshaking';
@@ -280,7 +294,8 @@ export abstract class DtlsConnection extends LazyEmitter {
     this.hooks = hooks;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
-    this.peerKey = peerKeyOf(remoteAddress, remotePort);
+    // Flattened: a concatenation would keep three string objects per session.
+    this.peerKey = flatString(peerKeyOf(remoteAddress, remotePort));
     this.initialPeerKey = this.peerKey;
     this.mtu = opts.mtu ?? 1200;
     if (!Number.isInteger(this.mtu) || this.mtu < 256 || this.mtu > 65507) throw new InvalidArgumentError('mtu', 'expected an integer in 256..65507');
@@ -307,7 +322,7 @@ export abstract class DtlsConnection extends LazyEmitter {
   }
 
   set lastActivity(t: number) {
-    this.activityAt = t - CLOCK_BASE;
+    this.activityAt = smallIfInteger(t - CLOCK_BASE);
   }
 
   get createdAt(): number {
@@ -501,14 +516,15 @@ export abstract class DtlsConnection extends LazyEmitter {
     }
     const newest = record.sequenceNumber > this.readWindow.highest;
     this.readWindow.accept(record.sequenceNumber);
-    this.activityAt = Date.now() - CLOCK_BASE;
+    this.activityAt = clock();
     // RFC 9146 §6: with a CID, the peer's address may change; follow it only for an
     // authenticated record that is newer than every record received so far.
     if (from !== undefined && newest && record.epoch > 0 && this.receiveCid !== undefined && (from.address !== this.remoteAddress || from.port !== this.remotePort)) {
       const previous = peerKeyOf(this.remoteAddress, this.remotePort);
+      const previousPort = this.remotePort;
       this.remoteAddress = from.address;
       this.remotePort = from.port;
-      (this.hooks as ConnectionHooks<DtlsConnection>).addressChange?.(this, previous);
+      (this.hooks as ConnectionHooks<DtlsConnection>).addressChange?.(this, previous, previousPort);
       this.emit('addressChange', previous);
     }
     switch (type) {
@@ -574,9 +590,13 @@ export abstract class DtlsConnection extends LazyEmitter {
   protected installKeys(master: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array, suite: CipherSuiteInfo, isClient: boolean): void {
     const hx = this.handshake;
     const k = deriveTrafficKeys(master, clientRandom, serverRandom);
-    // Both directions' keys and salts stay in the one key-block allocation.
-    const clientP = new RecordProtection(suite.cipher, k.clientWriteKey, k.clientWriteIv);
-    const serverP = new RecordProtection(suite.cipher, k.serverWriteKey, k.serverWriteIv);
+    // Both directions' keys in one small buffer from node's shared pool (no ArrayBuffer of
+    // their own); the salts become numbers inside RecordProtection.
+    const keys = keySlab.take();
+    keys.set(k.clientWriteKey, 0);
+    keys.set(k.serverWriteKey, 16);
+    const clientP = new RecordProtection(suite.cipher, keys, k.clientWriteIv, 0);
+    const serverP = new RecordProtection(suite.cipher, keys, k.serverWriteIv, 16);
     hx.pendingWrite = isClient ? clientP : serverP;
     hx.pendingRead = isClient ? serverP : clientP;
   }
@@ -921,6 +941,24 @@ export abstract class DtlsConnection extends LazyEmitter {
 /** Shared empty values: an idle session must not keep empty arrays of its own. */
 const NO_FLIGHT: FlightItem[] = Object.freeze([]) as unknown as FlightItem[];
 const NO_TRANSCRIPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+/**
+ * Traffic keys of sessions, 32 bytes each, carved from slabs used for nothing else: node's
+ * general Buffer pool would let one session's keys keep an 8 KiB pool of unrelated short-lived
+ * buffers alive. A slab is freed by the GC once no session's keys point into it.
+ */
+const keySlab = {
+  slab: new Uint8Array(0),
+  used: 0,
+  take(): Buffer {
+    if (this.used + 32 > this.slab.length) {
+      this.slab = new Uint8Array(4096);
+      this.used = 0;
+    }
+    const b = Buffer.from(this.slab.buffer, this.used, 32);
+    this.used += 32;
+    return b;
+  },
+};
 const CCS_EPOCH_0: FlightItem = Object.freeze({ epoch: 0, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
 const RESOLVED: Promise<void> = Promise.resolve();
 const NO_IDENTITY: PeerIdentity = Object.freeze({ type: 'none' });
@@ -928,6 +966,11 @@ const textDecoder = new TextDecoder();
 
 function readI32(b: Uint8Array, o: number): number {
   return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}
+
+/** A flat copy of `s` (one string object, not a tree of concatenations); `s` is ASCII. */
+export function flatString(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
 }
 
 export function peerKeyOf(address: string, port: number): string {

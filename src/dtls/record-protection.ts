@@ -50,23 +50,45 @@ export function recordExpansion(cipher: BulkCipher): number {
 const NONCE = Buffer.alloc(12);
 const AAD = Buffer.alloc(13);
 
+/** Scratch key for node:crypto, which copies it into the cipher context it creates. */
+const KEY = Buffer.alloc(16);
+
 export class RecordProtection {
   private readonly params: CipherParams;
   private readonly aead: Aead | undefined;
   /** The 4-byte implicit nonce as a number: no per-session view to keep. */
   private readonly salt: number;
+  /**
+   * The key is `material[keyOffset .. keyOffset + 16]`: a session's read and write states
+   * share one small buffer rather than holding a typed-array view each.
+   */
+  private readonly material: Uint8Array;
+  private readonly keyOffset: number;
 
   constructor(
     readonly cipher: BulkCipher,
-    private readonly key: Uint8Array,
+    key: Uint8Array,
     salt: Uint8Array,
+    keyOffset?: number,
   ) {
-    assertBytes(key, 'key', { len: 16 });
+    // Without an offset the key is the whole of `key`; with one, 16 bytes of a larger buffer.
+    if (keyOffset === undefined) assertBytes(key, 'key', { len: 16 });
+    else assertBytes(key, 'key', { min: keyOffset + 16 });
     assertBytes(salt, 'salt', { len: 4 });
     // Signed, so V8 keeps it as a small integer rather than a heap number.
     this.salt = (salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!;
     this.params = PARAMS[cipher];
-    this.aead = this.params.generic === undefined ? undefined : createAead(this.params.generic, key);
+    this.material = key;
+    this.keyOffset = keyOffset ?? 0;
+    this.aead = this.params.generic === undefined ? undefined : createAead(this.params.generic, key.subarray(this.keyOffset, this.keyOffset + 16));
+  }
+
+  /** The key in the shared scratch buffer, for one synchronous node:crypto call. */
+  private get key(): Buffer {
+    const m = this.material;
+    const o = this.keyOffset;
+    for (let i = 0; i < 16; i++) KEY[i] = m[o + i]!;
+    return KEY;
   }
 
   get expansion(): number {
@@ -75,7 +97,7 @@ export class RecordProtection {
 
   /** Key and salt bytes held. */
   get keyBytes(): number {
-    return this.key.length + 4;
+    return 16 + 4;
   }
 
   private nonce(epoch: number, seq: number): Buffer {

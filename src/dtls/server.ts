@@ -56,8 +56,12 @@ export class DtlsServer extends EventEmitter {
    * session with an RFC 9146 connection ID is established (it may then change address).
    */
   readonly sessions = new Map<string, ServerSession>();
-  /** Routing: by the address records currently come from, and by connection ID. */
-  private readonly byAddress = new Map<string, ServerSession>();
+  /**
+   * Routing by the address records currently come from, keyed by port (a small integer: no
+   * `address:port` string per datagram); the address is then compared. Several sessions on one
+   * port (different addresses) share an array.
+   */
+  private readonly byPort = new Map<number, ServerSession | ServerSession[]>();
   private readonly byCid = new Map<string, ServerSession>();
   private readonly cidLength: number;
   /** Resumable sessions (absent when resumption is off). */
@@ -124,7 +128,7 @@ export class DtlsServer extends EventEmitter {
     clearInterval(this.sweeper);
     for (const s of [...this.sessions.values()]) s.close();
     this.sessions.clear();
-    this.byAddress.clear();
+    this.byPort.clear();
     this.byCid.clear();
     this.socket.off('message', this.onMessage);
     // Closing a socket cancels queued sends; let the close_notify alerts go out first.
@@ -169,15 +173,16 @@ export class DtlsServer extends EventEmitter {
   private handleDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.closed) return;
     try {
-      const key = peerKeyOf(rinfo.address, rinfo.port);
       const byCid = this.routeByCid(msg);
       if (byCid !== undefined) {
         byCid.handleDatagram(msg, rinfo);
         return;
       }
-      const session = this.byAddress.get(key);
+      const session = this.sessionAt(rinfo.address, rinfo.port);
       if (session !== undefined) {
-        let hello = parseInitialClientHello(msg);
+        // Only an epoch-0 handshake record can start a new handshake: everything else (the
+        // application data of established sessions) goes straight to the session.
+        let hello = isEpoch0Handshake(msg) ? parseInitialClientHello(msg) : undefined;
         // A replayed or retransmitted ClientHello (same random) belongs to the association; one
         // with another random is a new handshake from this address (a rebooted client, or a new
         // client on a reused port while an abandoned handshake is still half-open) and must not
@@ -191,11 +196,11 @@ export class DtlsServer extends EventEmitter {
           session.handleDatagram(msg, rinfo);
           return;
         }
-        this.stateless(msg, rinfo, key, hello, session);
+        this.stateless(msg, rinfo, peerKeyOf(rinfo.address, rinfo.port), hello, session);
         return;
       }
       const hello = parseInitialClientHello(msg);
-      if (hello !== undefined) this.stateless(msg, rinfo, key, hello, undefined);
+      if (hello !== undefined) this.stateless(msg, rinfo, peerKeyOf(rinfo.address, rinfo.port), hello, undefined);
     } catch (err) {
       // Nothing a datagram contains may take the server down.
       if (!(err instanceof DtlsError)) this.emit('handshakeError', err, peerKeyOf(rinfo.address, rinfo.port));
@@ -241,8 +246,9 @@ export class DtlsServer extends EventEmitter {
       this.cidLength > 0 ? this.allocateConnectionId : undefined,
       this.sessionCache,
     );
-    this.sessions.set(key, session);
-    this.byAddress.set(key, session);
+    // The session's own peerKey string is the map key (one string per session, not two).
+    this.sessions.set(session.peerKey, session);
+    this.route(session);
     this.halfOpen++;
     session.handleDatagram(msg, rinfo);
   }
@@ -264,7 +270,7 @@ export class DtlsServer extends EventEmitter {
     transmit: (session, d) => this.sendDatagram(d, session.remoteAddress, session.remotePort),
     established: (session) => {
       this.halfOpen--;
-      const key = peerKeyOf(session.remoteAddress, session.remotePort);
+      const key = session.initialPeerKey;
       if (session.peerKey !== key) {
         if (this.sessions.get(key) === session) this.sessions.delete(key);
         this.sessions.get(session.peerKey)?.destroy();
@@ -274,12 +280,12 @@ export class DtlsServer extends EventEmitter {
       if (cid !== undefined) this.byCid.set(Buffer.from(cid).toString('hex'), session);
       this.emit('session', session);
     },
-    addressChange: (session, previous) => {
+    addressChange: (session, previous, previousPort) => {
       // RFC 9146 §6: the session moved; route its new address to it.
-      if (this.byAddress.get(previous) === session) this.byAddress.delete(previous);
-      const now = peerKeyOf(session.remoteAddress, session.remotePort);
-      this.byAddress.get(now)?.destroy();
-      this.byAddress.set(now, session);
+      this.unroute(session, previousPort);
+      const other = this.sessionAt(session.remoteAddress, session.remotePort);
+      if (other !== undefined && other !== session) other.destroy();
+      this.route(session);
       this.emit('addressChange', session, previous);
     },
     closed: (session, err) => {
@@ -287,9 +293,7 @@ export class DtlsServer extends EventEmitter {
       if (!session.wasEstablished) this.halfOpen--;
       if (this.sessions.get(session.peerKey) === session) this.sessions.delete(session.peerKey);
       if (this.sessions.get(key) === session) this.sessions.delete(key);
-      const at = peerKeyOf(session.remoteAddress, session.remotePort);
-      if (this.byAddress.get(at) === session) this.byAddress.delete(at);
-      if (this.byAddress.get(key) === session) this.byAddress.delete(key);
+      this.unroute(session, session.remotePort);
       const cid = session.connectionId;
       if (cid !== undefined && this.byCid.get(Buffer.from(cid).toString('hex')) === session) this.byCid.delete(Buffer.from(cid).toString('hex'));
       if (session.wasEstablished) this.emit('sessionClosed', session, err);
@@ -305,6 +309,34 @@ export class DtlsServer extends EventEmitter {
     },
     data: (session, data) => this.dataReceiver?.(session, data),
   };
+
+  /** The session whose records currently come from `address`:`port`. */
+  private sessionAt(address: string, port: number): ServerSession | undefined {
+    const at = this.byPort.get(port);
+    if (at === undefined) return undefined;
+    if (!Array.isArray(at)) return at.remoteAddress === address ? at : undefined;
+    for (const s of at) if (s.remoteAddress === address) return s;
+    return undefined;
+  }
+
+  private route(session: ServerSession): void {
+    const port = session.remotePort;
+    const at = this.byPort.get(port);
+    if (at === undefined) this.byPort.set(port, session);
+    else if (Array.isArray(at)) at.push(session);
+    else this.byPort.set(port, [at, session]);
+  }
+
+  private unroute(session: ServerSession, port: number): void {
+    const at = this.byPort.get(port);
+    if (at === session) this.byPort.delete(port);
+    else if (Array.isArray(at)) {
+      const i = at.indexOf(session);
+      if (i >= 0) at.splice(i, 1);
+      if (at.length === 1) this.byPort.set(port, at[0]!);
+      else if (at.length === 0) this.byPort.delete(port);
+    }
+  }
 
   private countHandshake(ip: string): boolean {
     const now = Date.now();
@@ -342,6 +374,11 @@ interface ParsedHello {
   record: DtlsRecord;
   messageSeq: number;
   clientHello: ClientHello;
+}
+
+/** A cheap look at the first record header: handshake content type in epoch 0. */
+function isEpoch0Handshake(msg: Uint8Array): boolean {
+  return msg.length >= 13 && msg[0] === ContentType.handshake && msg[3] === 0 && msg[4] === 0;
 }
 
 /** The first record of the datagram, if it is an unfragmented epoch-0 ClientHello. */
