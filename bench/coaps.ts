@@ -6,9 +6,14 @@
 //      keeping BENCH_DEPTH CON GETs of `/` outstanding (pipelined), over established sessions;
 //   2. full PSK handshakes/s (cookie exchange included, no resumption; closed with close_notify);
 //   3. full ECDHE-ECDSA handshakes/s (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, P-256 self-signed cert);
-//   4. resident memory per idle session: server RSS with 10,000 established silent PSK sessions
-//      minus RSS before them, / 10,000 (on a fresh server process, after a 200-session warm-up;
-//      our Node server runs a full GC before each reading, libcoap just settles 200 ms).
+//   4. resident memory per idle session, on a fresh server process: after a 200-session warm-up,
+//      BENCH_IDLE/2 silent PSK sessions are opened and held (reading 1), then BENCH_IDLE/2 more
+//      (reading 2). Bytes per idle session = (RSS 2 − RSS 1) / sessions of the second half: the
+//      slope, so that constants of the process drop out — in particular V8's young generation,
+//      which the handshake burst grows by 20–30 MiB whatever the session count and which V8
+//      only shrinks after several idle seconds (that constant alone would be ~3 KB "per
+//      session" at 10,000). The average over all sessions (RSS 2 − RSS before) / BENCH_IDLE is
+//      printed too. Our Node server runs a full GC before each reading, libcoap settles 200 ms.
 // Beside every rate it prints the server's and the generator's CPU over the same window (from
 // /proc and getrusage), so a generator at 100% of a core — which would hide the server's
 // ceiling — shows. Ends with one line of JSON.
@@ -70,7 +75,20 @@ interface ServerFigures {
   rps: Rate;
   psk: Rate;
   ecdhe: Rate;
-  idle: { established: number; failures: number; establishSeconds: number; rssBefore: number; rssAfter: number; bytesPerSession: number };
+  idle: {
+    established: number;
+    failures: number;
+    establishSeconds: number;
+    rssBefore: number;
+    rssHalf: number;
+    rssAfter: number;
+    /** Marginal: (rssAfter − rssHalf) / sessions of the second half. */
+    bytesPerSession: number;
+    /** Average: (rssAfter − rssBefore) / every session. */
+    averageBytesPerSession: number;
+    /** Marginal JS heap per session (our server only). */
+    heapPerSession: number;
+  };
 }
 
 async function benchServer(name: string, start: () => Promise<RunningServer>, cred: BenchCredentials, binary: string): Promise<ServerFigures> {
@@ -96,18 +114,28 @@ async function benchServer(name: string, start: () => Promise<RunningServer>, cr
     await new Promise((r) => setTimeout(r, 300)); // let close_notify alerts be processed
     await server.settle();
     const rssBefore = rssBytesOf(server.pid);
-    const held = await holdIdleSessions(binary, { suite: 'psk', sessions: IDLE, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
+    const half = Math.floor(IDLE / 2);
+    const first = await holdIdleSessions(binary, { suite: 'psk', sessions: half, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
     await new Promise((r) => setTimeout(r, 1000));
-    await server.settle();
+    const heapHalf = (await server.settle()).heapUsed;
+    const rssHalf = rssBytesOf(server.pid);
+    const second = await holdIdleSessions(binary, { suite: 'psk', sessions: IDLE - half, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
+    await new Promise((r) => setTimeout(r, 1000));
+    const heapAfter = (await server.settle()).heapUsed;
     const rssAfter = rssBytesOf(server.pid);
-    await held.release();
+    await second.release();
+    await first.release();
+    const established = first.established + second.established;
     const idle = {
-      established: held.established,
-      failures: held.handshakeFailures,
-      establishSeconds: held.establishSeconds,
+      established,
+      failures: first.handshakeFailures + second.handshakeFailures,
+      establishSeconds: first.establishSeconds + second.establishSeconds,
       rssBefore,
+      rssHalf,
       rssAfter,
-      bytesPerSession: held.established > 0 ? (rssAfter - rssBefore) / held.established : NaN,
+      bytesPerSession: second.established > 0 ? (rssAfter - rssHalf) / second.established : NaN,
+      averageBytesPerSession: established > 0 ? (rssAfter - rssBefore) / established : NaN,
+      heapPerSession: heapHalf !== undefined && heapAfter !== undefined && second.established > 0 ? (heapAfter - heapHalf) / second.established : NaN,
     };
     return { rps: rps!, psk: psk!, ecdhe: ecdhe!, idle };
   } finally {
@@ -151,8 +179,10 @@ rateRows(`GET req/s (${CLIENTS} sessions × ${DEPTH} pipelined CON)`, (r) => r.r
 rateRows(`full PSK handshakes/s (${HS_CONC} concurrent)`, (r) => r.psk, (g) => g.hs_per_s, 'handshakes');
 rateRows(`full ECDHE-ECDSA handshakes/s (${HS_CONC} conc.)`, (r) => r.ecdhe, (g) => g.hs_per_s, 'handshakes');
 row(`idle sessions established (of ${IDLE})`, (r) => `${r.idle.established} in ${r.idle.establishSeconds.toFixed(1)} s`);
-row('  server RSS before → after', (r) => `${mib(r.idle.rssBefore)}→${mib(r.idle.rssAfter)}`.replace('→', ' → ').trim());
-row('  resident bytes per idle session', (r) => int(r.idle.bytesPerSession));
+row('  server RSS before → half → all', (r) => `${mib(r.idle.rssBefore)}→${mib(r.idle.rssHalf)}→${mib(r.idle.rssAfter)}`.replace(/ MiB/g, '').replace(/→/g, ' → ') + ' MiB');
+row('  resident bytes per idle session (slope)', (r) => int(r.idle.bytesPerSession));
+row('  resident bytes per idle session (average)', (r) => int(r.idle.averageBytesPerSession));
+row('  JS heap bytes per idle session (slope)', (r) => int(r.idle.heapPerSession));
 row('cipher suites (OpenSSL names)', (r) => `${r.rps.gen.cipher.replace('-AES128-CCM8', '')}/${r.ecdhe.gen.cipher.replace('-AES128-CCM8', '')}+CCM8`);
 
 for (const { phase, file } of profiles) {
@@ -180,6 +210,9 @@ console.log(
     libcoap_ecdhe_hs: pick('libcoap', (r) => round(r.ecdhe.gen.hs_per_s)),
     rootline_bytes_per_idle_session: pick('rootline', (r) => round(r.idle.bytesPerSession)),
     libcoap_bytes_per_idle_session: pick('libcoap', (r) => round(r.idle.bytesPerSession)),
+    rootline_avg_bytes_per_idle_session: pick('rootline', (r) => round(r.idle.averageBytesPerSession)),
+    libcoap_avg_bytes_per_idle_session: pick('libcoap', (r) => round(r.idle.averageBytesPerSession)),
+    rootline_heap_bytes_per_idle_session: pick('rootline', (r) => round(r.idle.heapPerSession)),
     rootline_server_cpu_pct: pick('rootline', (r) => round(r.rps.serverCpuPct)),
     libcoap_server_cpu_pct: pick('libcoap', (r) => round(r.rps.serverCpuPct)),
     generator_cpu_pct: Object.fromEntries(names.map((n) => [n, round(results.get(n)!.rps.gen.gen_cpu_pct)])),

@@ -36,8 +36,11 @@ export interface RunningServer {
   port: number;
   /** The path the load generator GETs. */
   path: string;
-  /** Lets the process settle its memory before an RSS reading (a full GC for Node). */
-  settle(): Promise<void>;
+  /**
+   * Lets the process settle its memory before an RSS reading (a full GC for Node); resolves with
+   * the JS heap in use after it where the server has one.
+   */
+  settle(): Promise<{ heapUsed?: number }>;
   /** CPU profiling of a measured window (rootline only). */
   profile?: { start(): void; stop(file: string): Promise<void> };
   stop(): Promise<void>;
@@ -57,8 +60,8 @@ export async function startRootline(cred: BenchCredentials): Promise<RunningServ
     port,
     path: '/',
     settle: () =>
-      new Promise<void>((res) => {
-        child.once('message', () => res());
+      new Promise<{ heapUsed?: number }>((res) => {
+        child.once('message', (m: { heapUsed?: number }) => res({ heapUsed: m.heapUsed }));
         child.send({ type: 'rss' });
       }),
     profile: {
@@ -127,7 +130,7 @@ export async function startLibcoap(cred: BenchCredentials): Promise<RunningServe
     pid: child.pid!,
     port: udp + 1, // libcoap serves DTLS on the port after the UDP one
     path: '/',
-    settle: () => new Promise<void>((r) => setTimeout(r, 200)),
+    settle: () => new Promise<{ heapUsed?: number }>((r) => setTimeout(() => r({}), 200)),
     stop: () => stopChild(child),
   };
 }

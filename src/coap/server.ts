@@ -127,14 +127,26 @@ export class RequestDispatcher {
 
   /** Handles one request; undefined means "send no response" (RFC 7967 No-Response). */
   async dispatch(peer: PeerKey, msg: CoapMessage): Promise<ResponseParts | undefined> {
-    let res: ResponseParts;
+    return this.handle(peer, msg);
+  }
+
+  /**
+   * `dispatch` without a promise where none is needed: a request whose handler answers
+   * synchronously (and needs no streamed upload or BlockSource read) gets its response
+   * returned directly, so the endpoint can piggyback it at once (no timer, no promise chain).
+   */
+  handle(peer: PeerKey, msg: CoapMessage): MaybePromise<ResponseParts | undefined> {
+    let res: MaybePromise<ResponseParts>;
     try {
-      res = await this.#dispatch(peer, msg);
+      res = this.#dispatch(peer, msg);
     } catch (err) {
-      res = err instanceof CoapError && err.code === 'ERR_COAP_BAD_BLOCK_OPTION'
-        ? errorResponse(CoapCode.BadRequest, err.message)
-        : errorResponse(CoapCode.InternalServerError, 'internal server error');
+      return this.#finalResponse(msg, failureResponse(err));
     }
+    if (isPromise(res)) return res.then((r) => this.#finalResponse(msg, r), (err: unknown) => this.#finalResponse(msg, failureResponse(err)));
+    return this.#finalResponse(msg, res);
+  }
+
+  #finalResponse(msg: CoapMessage, res: ResponseParts): ResponseParts | undefined {
     // RFC 7967 §2: No-Response bits 2, 8, 16 suppress 2.xx, 4.xx, 5.xx responses.
     const noResponse = getUintOption(msg.options, OptionNumber.NoResponse) ?? 0;
     const cls = res.code >> 5;
@@ -142,7 +154,7 @@ export class RequestDispatcher {
     return res;
   }
 
-  async #dispatch(peer: PeerKey, msg: CoapMessage): Promise<ResponseParts> {
+  #dispatch(peer: PeerKey, msg: CoapMessage): MaybePromise<ResponseParts> {
     const method = methodName(msg.code);
     // RFC 7252 §5.8: "A request with an unrecognized or unsupported Method Code MUST generate a
     // 4.05 (Method Not Allowed) piggybacked response."
@@ -179,9 +191,10 @@ export class RequestDispatcher {
     const reprKey = `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`;
     const continuation = block1 === undefined && block2 !== undefined && block2.num > 0;
     if (route !== undefined && upload !== undefined && !continuation && (upload.methods ?? ['PUT', 'POST']).includes(method)) {
-      const step = await this.#upload(req, block1, route, upload);
-      if ('reply' in step) return step.reply;
-      return this.#slice(this.#withBlock1(step.final, block1), block2, reprKey, false);
+      return this.#upload(req, block1, route, upload).then((step) => {
+        if ('reply' in step) return step.reply;
+        return this.#slice(this.#withBlock1(step.final, block1), block2, reprKey, false);
+      });
     }
     if (block1 !== undefined) {
       const step = this.#reassemble(req, block1);
@@ -197,11 +210,10 @@ export class RequestDispatcher {
       // the (unsafe) handler again with an empty body would repeat its effect instead.
       return errorResponse(CoapCode.RequestEntityIncomplete, 'representation no longer available; repeat the request');
     }
-    if (res === undefined) {
-      // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
-      res = await this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe);
-    }
-    return this.#slice(this.#withBlock1(res, block1), block2, reprKey, getUintOption(msg.options, OptionNumber.Size2) !== undefined);
+    const wantSize2 = getUintOption(msg.options, OptionNumber.Size2) !== undefined;
+    if (res !== undefined) return this.#slice(this.#withBlock1(res, block1), block2, reprKey, wantSize2);
+    // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
+    return then(this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe), (r) => this.#slice(this.#withBlock1(r, block1), block2, reprKey, wantSize2));
   }
 
   /** RFC 7959 §2.3: the final response to a Block1 transfer echoes the last block's NUM with M=0. */
@@ -267,7 +279,7 @@ export class RequestDispatcher {
   }
 
   /** Runs the handler (or a default), managing the Observe relation for GETs. */
-  async #invoke(req: CoapRequest, observe: number | undefined): Promise<ResponseParts> {
+  #invoke(req: CoapRequest, observe: number | undefined): MaybePromise<ResponseParts> {
     if (req.path.length === 2 && `${req.path[0]}/${req.path[1]}` === WELL_KNOWN_CORE && this.#router.match(req.path) === undefined) {
       if (req.method !== 'GET') return errorResponse(CoapCode.MethodNotAllowed, 'only GET');
       return { code: CoapCode.Content, options: [uintOption(OptionNumber.ContentFormat, ContentFormat.LinkFormat)], payload: text(this.#router.wellKnownCore(req.query)) };
@@ -277,7 +289,11 @@ export class RequestDispatcher {
     const handler = handlerFor(m.resource.definition, req.method);
     if (handler === undefined) return errorResponse(CoapCode.MethodNotAllowed, `${req.method} not allowed`);
     const r: CoapRequest = { ...req, wildcard: m.wildcard };
-    const res = toParts(await handler(r), req.method);
+    return then(handler(r), (init) => this.#answered(req, r, m, toParts(init, req.method), observe));
+  }
+
+  /** What #invoke does with the handler's response: Accept check and Observe registration. */
+  #answered(req: CoapRequest, r: CoapRequest, m: RouteMatch, res: ResponseParts, observe: number | undefined): ResponseParts {
     // RFC 7252 §5.10.4: "If the preferred Content-Format cannot be returned, then a 4.06 (Not
     // Acceptable) MUST be sent as a response, unless another error code takes precedence."
     const format = getUintOption(res.options, OptionNumber.ContentFormat);
@@ -357,18 +373,34 @@ export class RequestDispatcher {
   }
 
   /** Block2 (RFC 7959 §2.4): cuts one block out of the representation when needed. */
-  async #slice(res: ResponseParts, requested: BlockValue | undefined, key: string, wantSize2: boolean): Promise<ResponseParts> {
+  #slice(res: ResponseParts, requested: BlockValue | undefined, key: string, wantSize2: boolean): MaybePromise<ResponseParts> {
     // RFC 7959 §2.4: the client's SZX in a request is the largest it wants; the server may pick smaller.
     const szx = Math.min(requested?.szx ?? this.#o.preferredBlockSzx, this.#o.preferredBlockSzx);
     const size = blockSize(szx);
     const source = res.source;
     const total = source === undefined ? res.payload.length : source.size;
+    // The common case — a small representation in memory — is answered as it is.
+    if (requested === undefined && total <= size && source === undefined) return res;
     const read = async (offset: number, length: number): Promise<Uint8Array> => {
       if (source === undefined) return res.payload.subarray(offset, offset + length);
       const chunk = await source.read(offset, length);
       if (!(chunk instanceof Uint8Array) || chunk.length !== length) throw new RangeError(`BlockSource.read(${offset}, ${length}) returned ${chunk?.length} bytes`);
       return chunk;
     };
+    return this.#sliceBlocks(res, requested, key, wantSize2, szx, size, total, read);
+  }
+
+  async #sliceBlocks(
+    res: ResponseParts,
+    requested: BlockValue | undefined,
+    key: string,
+    wantSize2: boolean,
+    szx: number,
+    size: number,
+    total: number,
+    read: (offset: number, length: number) => Promise<Uint8Array>,
+  ): Promise<ResponseParts> {
+    const source = res.source;
     if (requested === undefined && total <= size) return { code: res.code, options: res.options, payload: await read(0, total) };
     // A smaller SZX than the client's gives a NUM that keeps the client's byte offset (§2.4).
     const num = requested === undefined ? 0 : Math.floor((requested.num * blockSize(requested.szx)) / size);
@@ -444,6 +476,23 @@ export class RequestDispatcher {
     });
     if (confirmable && success) rel.cancelPending = cancel;
   }
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/** `f(v)` now when `v` is a value, after it when it is a promise. */
+function then<T, U>(v: MaybePromise<T>, f: (t: T) => MaybePromise<U>): MaybePromise<U> {
+  return isPromise(v) ? v.then(f) : f(v);
+}
+
+function failureResponse(err: unknown): ResponseParts {
+  return err instanceof CoapError && err.code === 'ERR_COAP_BAD_BLOCK_OPTION'
+    ? errorResponse(CoapCode.BadRequest, err.message)
+    : errorResponse(CoapCode.InternalServerError, 'internal server error');
 }
 
 function toParts(init: CoapResponseInit, method: string): ResponseParts {

@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { lookup as dnsLookup, type LookupOptions } from 'node:dns';
+import { isIP, type AddressInfo } from 'node:net';
 import { ContentType, DTLS_1_0, HandshakeType } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { peerKeyOf, type ConnectionHooks } from './connection.js';
@@ -143,15 +144,24 @@ export class DtlsServer extends EventEmitter {
     return (d) => this.sendDatagram(d, address, port);
   }
 
+  private readonly onSent = (): void => {
+    this.inFlight--;
+    if (this.inFlight === 0) this.drained?.();
+  };
+
   private sendDatagram(d: Uint8Array, address: string, port: number): void {
-    this.inFlight++;
     try {
-      this.socket.send(d, port, address, () => {
-        this.inFlight--;
-        if (this.inFlight === 0) this.drained?.();
-      });
+      if (!this.closed) {
+        // No completion callback while serving (node would schedule one per datagram).
+        this.socket.send(d, port, address);
+        return;
+      }
+      // While closing, the last datagrams (close_notify) are counted so that the socket is
+      // closed only after them; libuv sends in order, so every earlier datagram is out too.
+      this.inFlight++;
+      this.socket.send(d, port, address, this.onSent);
     } catch {
-      this.inFlight--;
+      if (this.closed) this.onSent();
       // The socket is closing; the datagram is lost like any other.
     }
   }
@@ -399,6 +409,13 @@ function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
 }
 
 
+/** dgram's `lookup` for IP literals: answered synchronously; anything else goes to dns.lookup. */
+function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, { ...(typeof options === 'number' ? { family: options } : options), all: false }, (err, address, fam) => callback(err, address, fam));
+}
+
 /** Creates a DTLS server and resolves once its socket is bound. */
 export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsServer> {
   if (opts.psk === undefined && opts.certificate === undefined) {
@@ -406,7 +423,9 @@ export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsSer
   }
   if (opts.socket !== undefined) return new DtlsServer(opts.socket, false, opts);
   const host = opts.host ?? '127.0.0.1';
-  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  // Peers are always addressed by the IP literal their datagrams came from: resolve it in place
+  // (node's default dns.lookup answers an IP literal on the next tick, per datagram sent).
+  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(opts.port ?? 0, host, () => {
