@@ -14,6 +14,9 @@
 //      only shrinks after several idle seconds (that constant alone would be ~3 KB "per
 //      session" at 10,000). The average over all sessions (RSS 2 − RSS before) / BENCH_IDLE is
 //      printed too. Our Node server runs a full GC before each reading, libcoap settles 200 ms.
+//   5. the ceiling: the same rps load as plain CoAP over UDP (NoSec, no DTLS) against a bare
+//      node:dgram responder (bench/lib/bare-udp-server.ts: what any Node server pays to receive
+//      and send a datagram), our CoapEndpoint on UDP, and libcoap's NoSec port.
 // Beside every rate it prints the server's and the generator's CPU over the same window (from
 // /proc and getrusage), so a generator at 100% of a core — which would hide the server's
 // ceiling — shows. Ends with one line of JSON.
@@ -23,13 +26,14 @@
 //   BENCH_HS_CONC=16     concurrent handshakes
 //   BENCH_IDLE=10000     idle sessions for the memory figure
 //   BENCH_SERVERS="rootline libcoap"  which servers to run
+//   BENCH_CEILING="node-dgram rootline libcoap"  servers of the plain-UDP ceiling table ("" = skip)
 //   BENCH_PROFILE=dir    CPU-profile our server during each measured window (V8 sampling profiler,
 //                        in-process; costs some throughput) and print where its CPU goes
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildLoadgen, holdIdleSessions, runLoad, type LoadgenArgs, type LoadgenResult } from './lib/loadgen.js';
 import { atExit, cpuSecondsOf, rssBytesOf } from './lib/processes.js';
-import { makeCredentials, startLibcoap, startRootline, type BenchCredentials, type RunningServer } from './lib/servers.js';
+import { makeCredentials, startBareUdp, startLibcoap, startRootline, type BenchCredentials, type RunningServer } from './lib/servers.js';
 import { summariseCpuProfile } from './lib/cpuprofile-summary.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
@@ -39,6 +43,7 @@ const DEPTH = Number(process.env.BENCH_DEPTH ?? 4);
 const HS_CONC = Number(process.env.BENCH_HS_CONC ?? 16);
 const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
 const SERVERS = (process.env.BENCH_SERVERS ?? 'rootline libcoap').split(/\s+/).filter(Boolean);
+const CEILING = (process.env.BENCH_CEILING ?? 'node-dgram rootline libcoap').split(/\s+/).filter(Boolean);
 const PROFILE = process.env.BENCH_PROFILE !== undefined ? resolve(process.env.BENCH_PROFILE) : undefined;
 
 function log(msg: string): void {
@@ -149,11 +154,24 @@ const build = buildLoadgen();
 atExit(build.remove);
 if (PROFILE !== undefined) mkdirSync(PROFILE, { recursive: true });
 const results = new Map<string, ServerFigures>();
+const ceiling = new Map<string, Rate>();
 try {
   for (const name of SERVERS) {
     if (name === 'rootline') results.set(name, await benchServer(name, () => startRootline(cred), cred, build.binary));
     else if (name === 'libcoap') results.set(name, await benchServer(name, () => startLibcoap(cred), cred, build.binary));
     else throw new Error(`unknown server ${name} in BENCH_SERVERS`);
+  }
+  for (const name of CEILING) {
+    const start = name === 'node-dgram' ? startBareUdp : name === 'rootline' ? () => startRootline(cred) : name === 'libcoap' ? () => startLibcoap(cred) : undefined;
+    if (start === undefined) throw new Error(`unknown server ${name} in BENCH_CEILING`);
+    const server = await start();
+    try {
+      log(`${name} (plain CoAP over UDP): ${CLIENTS} sessions × ${DEPTH} pipelined CON GETs, ${SECONDS} s …`);
+      const plainServer = { ...server, port: server.plainPort! };
+      ceiling.set(name, await measure(plainServer, 'plain-rps', { mode: 'rps', suite: 'none', sessions: CLIENTS, depth: DEPTH, conc: HS_CONC, warmup: WARMUP, seconds: SECONDS, path: server.path }, cred, build.binary));
+    } finally {
+      await server.stop();
+    }
   }
 } finally {
   build.remove();
@@ -184,6 +202,17 @@ row('  resident bytes per idle session (slope)', (r) => int(r.idle.bytesPerSessi
 row('  resident bytes per idle session (average)', (r) => int(r.idle.averageBytesPerSession));
 row('  JS heap bytes per idle session (slope)', (r) => int(r.idle.heapPerSession));
 row('cipher suites (OpenSSL names)', (r) => `${r.rps.gen.cipher.replace('-AES128-CCM8', '')}/${r.ecdhe.gen.cipher.replace('-AES128-CCM8', '')}+CCM8`);
+
+if (ceiling.size > 0) {
+  const cnames = [...ceiling.keys()];
+  const crow = (label: string, f: (r: Rate) => string): void => console.log(`${label.padEnd(44)}${cnames.map((n) => col(f(ceiling.get(n)!))).join('')}`);
+  console.log(`\n${'Plain CoAP over UDP (NoSec), same load'.padEnd(44)}${cnames.map(col).join('')}`);
+  crow(`GET req/s (${CLIENTS} sessions × ${DEPTH} pipelined CON)`, (r) => int(r.gen.rps));
+  crow('  server CPU (% of one core)', (r) => pct(r.serverCpuPct));
+  crow('  load generator CPU (% of one core)', (r) => pct(r.gen.gen_cpu_pct));
+  crow('  requests per server CPU-second', (r) => int(r.gen.rps / (r.serverCpuPct / 100)));
+  crow('  timeouts / failures / bad answers', (r) => `${r.gen.timeouts} / ${r.gen.handshake_failures} / ${r.gen.bad}`);
+}
 
 for (const { phase, file } of profiles) {
   const { total, byFile } = summariseCpuProfile(file, 15);
@@ -216,5 +245,8 @@ console.log(
     rootline_server_cpu_pct: pick('rootline', (r) => round(r.rps.serverCpuPct)),
     libcoap_server_cpu_pct: pick('libcoap', (r) => round(r.rps.serverCpuPct)),
     generator_cpu_pct: Object.fromEntries(names.map((n) => [n, round(results.get(n)!.rps.gen.gen_cpu_pct)])),
+    rootline_rps_per_cpu_s: pick('rootline', (r) => round(r.rps.gen.rps / (r.rps.serverCpuPct / 100))),
+    libcoap_rps_per_cpu_s: pick('libcoap', (r) => round(r.rps.gen.rps / (r.rps.serverCpuPct / 100))),
+    plain_udp: Object.fromEntries([...ceiling].map(([n, r]) => [n, { rps: round(r.gen.rps), server_cpu_pct: round(r.serverCpuPct), rps_per_cpu_s: round(r.gen.rps / (r.serverCpuPct / 100)) }])),
   }),
 );

@@ -5,7 +5,8 @@
 //
 // Started by bench/lib/servers.ts with an IPC channel:
 //   argv: <psk-identity> <psk-key> <cert.der> <key.pem>
-//   → {type:'ready', port}            once bound on 127.0.0.1
+//   → {type:'ready', port, plainPort}  once bound on 127.0.0.1 (plainPort: the same CoAP endpoint
+//                                       code on plain UDP, NoSec)
 //   ← {type:'rss'} → {type:'rss', rss, heapUsed, sessions}   after a full GC, so garbage not yet
 //                                       collected is not counted as memory held by sessions
 //   ← {type:'profile-start'} / {type:'profile-stop', file} → {type:'profiled'}: V8 CPU profile of
@@ -18,6 +19,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createDtlsServer, dtlsServerTransport } from '../../src/dtls/index.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { UdpTransport } from '../../src/coap/transport.js';
 import { ContentFormat } from '../../src/coap/content-format.js';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 
@@ -48,6 +50,10 @@ const server = await createDtlsServer({
 });
 const endpoint = new CoapEndpoint(dtlsServerTransport(server));
 endpoint.resource('/', { get: () => ({ payload: ROOT_BODY, contentFormat: ContentFormat.TextPlain }) });
+// The same endpoint code on plain UDP (NoSec), for the "without DTLS" row of the ceiling table.
+const plainTransport = await UdpTransport.bind({ address: '127.0.0.1', port: 0 });
+const plain = new CoapEndpoint(plainTransport);
+plain.resource('/', { get: () => ({ payload: ROOT_BODY, contentFormat: ContentFormat.TextPlain }) });
 
 // In-process profiler rather than --cpu-prof: it covers only the generator's measured window,
 // not start-up (module loading under tsx dominates a whole-process profile).
@@ -71,6 +77,7 @@ async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   await endpoint.close();
+  await plain.close();
   process.exit(0);
 }
 
@@ -88,4 +95,4 @@ process.on('disconnect', () => void stop());
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
 
-send({ type: 'ready', port: server.address().port });
+send({ type: 'ready', port: server.address().port, plainPort: plainTransport.local.port });

@@ -34,6 +34,8 @@ export interface RunningServer {
   pid: number;
   /** The DTLS port. */
   port: number;
+  /** The same server's plain CoAP (NoSec) port, where it has one. */
+  plainPort?: number;
   /** The path the load generator GETs. */
   path: string;
   /**
@@ -50,14 +52,15 @@ export interface RunningServer {
 export async function startRootline(cred: BenchCredentials): Promise<RunningServer> {
   const script = resolve(import.meta.dirname, 'rootline-coaps-server.ts');
   const child = track(spawn(process.execPath, ['--import', 'tsx', script, cred.identity, cred.key, cred.certDer, cred.keyPem], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const port = await new Promise<number>((res, rej) => {
+  const { port, plainPort } = await new Promise<{ port: number; plainPort: number }>((res, rej) => {
     child.once('exit', (code) => rej(new Error(`rootline server exited (${code}) before it was ready`)));
-    child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? res(m.port) : rej(new Error('unexpected message'))));
+    child.once('message', (m: { type: string; port: number; plainPort: number }) => (m.type === 'ready' ? res(m) : rej(new Error('unexpected message'))));
   });
   return {
     name: 'rootline',
     pid: child.pid!,
     port,
+    plainPort,
     path: '/',
     settle: () =>
       new Promise<{ heapUsed?: number }>((res) => {
@@ -129,8 +132,28 @@ export async function startLibcoap(cred: BenchCredentials): Promise<RunningServe
     name: 'libcoap',
     pid: child.pid!,
     port: udp + 1, // libcoap serves DTLS on the port after the UDP one
+    plainPort: udp,
     path: '/',
     settle: () => new Promise<{ heapUsed?: number }>((r) => setTimeout(() => r({}), 200)),
+    stop: () => stopChild(child),
+  };
+}
+
+/** A bare node:dgram CoAP responder (bench/lib/bare-udp-server.ts): the ceiling of a Node server. */
+export async function startBareUdp(): Promise<RunningServer> {
+  const script = resolve(import.meta.dirname, 'bare-udp-server.ts');
+  const child = track(spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const port = await new Promise<number>((res, rej) => {
+    child.once('exit', (code) => rej(new Error(`bare UDP server exited (${code}) before it was ready`)));
+    child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? res(m.port) : rej(new Error('unexpected message'))));
+  });
+  return {
+    name: 'node-dgram',
+    pid: child.pid!,
+    port,
+    plainPort: port,
+    path: '/',
+    settle: () => Promise.resolve({}),
     stop: () => stopChild(child),
   };
 }

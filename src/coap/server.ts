@@ -188,7 +188,9 @@ export class RequestDispatcher {
     const block1: BlockValue | undefined = block1Raw === undefined ? undefined : decodeBlock(block1Raw);
     const route = this.#router.match(path);
     const upload = route?.resource.definition.upload;
-    const reprKey = `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`;
+    // Built only when a block-wise exchange needs it (most requests are not).
+    let key: string | undefined;
+    const reprKey = (): string => (key ??= `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`);
     const continuation = block1 === undefined && block2 !== undefined && block2.num > 0;
     if (route !== undefined && upload !== undefined && !continuation && (upload.methods ?? ['PUT', 'POST']).includes(method)) {
       return this.#upload(req, block1, route, upload).then((step) => {
@@ -202,7 +204,7 @@ export class RequestDispatcher {
     }
     let res: ResponseParts | undefined;
     if (block2 !== undefined && block2.num > 0 && observe === undefined) {
-      const cached = this.#block2.get(reprKey);
+      const cached = this.#block2.get(reprKey());
       if (cached !== undefined && cached.expires > Date.now()) res = cached.response;
     }
     if (res === undefined && block2 !== undefined && block2.num > 0 && block1 === undefined && method !== 'GET' && method !== 'FETCH') {
@@ -213,7 +215,7 @@ export class RequestDispatcher {
     const wantSize2 = getUintOption(msg.options, OptionNumber.Size2) !== undefined;
     if (res !== undefined) return this.#slice(this.#withBlock1(res, block1), block2, reprKey, wantSize2);
     // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
-    return then(this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe), (r) => this.#slice(this.#withBlock1(r, block1), block2, reprKey, wantSize2));
+    return then(this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe, route), (r) => this.#slice(this.#withBlock1(r, block1), block2, reprKey, wantSize2));
   }
 
   /** RFC 7959 §2.3: the final response to a Block1 transfer echoes the last block's NUM with M=0. */
@@ -279,12 +281,12 @@ export class RequestDispatcher {
   }
 
   /** Runs the handler (or a default), managing the Observe relation for GETs. */
-  #invoke(req: CoapRequest, observe: number | undefined): MaybePromise<ResponseParts> {
-    if (req.path.length === 2 && `${req.path[0]}/${req.path[1]}` === WELL_KNOWN_CORE && this.#router.match(req.path) === undefined) {
+  #invoke(req: CoapRequest, observe: number | undefined, route: RouteMatch | undefined): MaybePromise<ResponseParts> {
+    if (route === undefined && req.path.length === 2 && `${req.path[0]}/${req.path[1]}` === WELL_KNOWN_CORE) {
       if (req.method !== 'GET') return errorResponse(CoapCode.MethodNotAllowed, 'only GET');
       return { code: CoapCode.Content, options: [uintOption(OptionNumber.ContentFormat, ContentFormat.LinkFormat)], payload: text(this.#router.wellKnownCore(req.query)) };
     }
-    const m = this.#router.match(req.path);
+    const m = route;
     if (m === undefined) return errorResponse(CoapCode.NotFound, 'not found');
     const handler = handlerFor(m.resource.definition, req.method);
     if (handler === undefined) return errorResponse(CoapCode.MethodNotAllowed, `${req.method} not allowed`);
@@ -373,7 +375,7 @@ export class RequestDispatcher {
   }
 
   /** Block2 (RFC 7959 §2.4): cuts one block out of the representation when needed. */
-  #slice(res: ResponseParts, requested: BlockValue | undefined, key: string, wantSize2: boolean): MaybePromise<ResponseParts> {
+  #slice(res: ResponseParts, requested: BlockValue | undefined, key: () => string, wantSize2: boolean): MaybePromise<ResponseParts> {
     // RFC 7959 §2.4: the client's SZX in a request is the largest it wants; the server may pick smaller.
     const szx = Math.min(requested?.szx ?? this.#o.preferredBlockSzx, this.#o.preferredBlockSzx);
     const size = blockSize(szx);
@@ -393,7 +395,7 @@ export class RequestDispatcher {
   async #sliceBlocks(
     res: ResponseParts,
     requested: BlockValue | undefined,
-    key: string,
+    key: () => string,
     wantSize2: boolean,
     szx: number,
     size: number,
@@ -414,7 +416,7 @@ export class RequestDispatcher {
     options.push(opaqueOption(OptionNumber.Block2, encodeBlock({ num, more, szx })));
     // RFC 7959 §4: Size2 tells the total size; sent with the first block or when asked for.
     if (num === 0 || wantSize2) options.push(uintOption(OptionNumber.Size2, total));
-    if (more && num === 0) this.#cacheRepresentation(key, { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
+    if (more && num === 0) this.#cacheRepresentation(key(), { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
     if (num > 0) options = withoutOption(options, OptionNumber.Observe);
     return { code: res.code, options, payload: await read(offset, Math.min(total, offset + size) - offset) };
   }
@@ -452,7 +454,7 @@ export class RequestDispatcher {
     // RFC 7959 §3.4: a large notification carries its first block; the client GETs the rest.
     const key = `${rel.peer}|GET|${rel.request.path.join('/')}?${rel.request.query.join('&')}|${rel.request.accept ?? ''}`;
     const block2Raw = getOption(rel.request.options, OptionNumber.Block2);
-    const parts = await this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, key, false);
+    const parts = await this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, () => key, false);
     rel.notifications++;
     const now = Date.now();
     const every = this.#o.observe.confirmableEvery ?? 5;
