@@ -514,7 +514,7 @@ export class CoapEndpoint implements ExchangeContext {
       }
       return this.#drop(peer, 'unrecognised critical option in a request');
     }
-    const request: CoapMessage = { ...msg, options: checked.options };
+    const request: CoapMessage = checked.options === msg.options ? msg : { ...msg, options: checked.options };
     const handled = this.#dispatcher.handle(peer, request);
     if (!isPromise(handled)) {
       // Answered synchronously: piggybacked at once (RFC 7252 §5.2.1), no separate-response

@@ -290,7 +290,9 @@ export class RequestDispatcher {
     if (m === undefined) return errorResponse(CoapCode.NotFound, 'not found');
     const handler = handlerFor(m.resource.definition, req.method);
     if (handler === undefined) return errorResponse(CoapCode.MethodNotAllowed, `${req.method} not allowed`);
-    const r: CoapRequest = { ...req, wildcard: m.wildcard };
+    // `req` was made for this request alone (#dispatch): completed in place rather than copied.
+    req.wildcard = m.wildcard;
+    const r = req;
     return then(handler(r), (init) => this.#answered(req, r, m, toParts(init, req.method), observe));
   }
 

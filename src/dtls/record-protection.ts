@@ -23,16 +23,18 @@ interface CipherParams {
   algorithm: CipherCCMTypes | CipherGCMTypes;
   ccm: boolean;
   tagLength: number;
+  /** createCipheriv's options, one object per suite rather than one per record. */
+  cipherOptions: { authTagLength: number };
   /** LEA is not in OpenSSL: it runs through src/crypto's generic CCM/GCM. */
   generic?: AeadAlgorithm;
 }
 
 const PARAMS: Record<BulkCipher, CipherParams> = {
-  'aes-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8 },
-  'aes-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16 },
-  'aria-128-gcm': { algorithm: 'aria-128-gcm' as CipherGCMTypes, ccm: false, tagLength: 16 },
-  'lea-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8, generic: 'LEA-128-CCM-8' },
-  'lea-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16, generic: 'LEA-128-GCM' },
+  'aes-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8, cipherOptions: { authTagLength: 8 } },
+  'aes-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16, cipherOptions: { authTagLength: 16 } },
+  'aria-128-gcm': { algorithm: 'aria-128-gcm' as CipherGCMTypes, ccm: false, tagLength: 16, cipherOptions: { authTagLength: 16 } },
+  'lea-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8, cipherOptions: { authTagLength: 8 }, generic: 'LEA-128-CCM-8' },
+  'lea-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16, cipherOptions: { authTagLength: 16 }, generic: 'LEA-128-GCM' },
 };
 
 /** A backed empty view: OpenSSL's CCM misreads a NULL input pointer (see src/crypto/aead.ts). */
@@ -161,14 +163,14 @@ export class RecordProtection {
       return buf;
     }
     if (p.ccm) {
-      const c = createCipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+      const c = createCipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, p.cipherOptions);
       c.setAAD(aad, { plaintextLength: plaintext.length });
       const body = c.update(plaintext);
       c.final();
       body.copy(out, EXPLICIT_NONCE_LENGTH);
       c.getAuthTag().copy(out, EXPLICIT_NONCE_LENGTH + plaintext.length);
     } else {
-      const c = createCipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+      const c = createCipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, p.cipherOptions);
       c.setAAD(aad);
       const body = c.update(plaintext);
       c.final();
@@ -205,20 +207,20 @@ export class RecordProtection {
     // it, so use the transmitted one rather than our view of epoch||seq.
     const nonce = NONCE;
     nonce.writeInt32BE(this.salt, 0);
-    nonce.set(fragment.subarray(0, EXPLICIT_NONCE_LENGTH), 4);
+    for (let i = 0; i < EXPLICIT_NONCE_LENGTH; i++) nonce[4 + i] = fragment[i]!;
     const body = fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + length);
     const tag = fragment.subarray(EXPLICIT_NONCE_LENGTH + length);
     try {
       if (this.aead !== undefined) return this.aead.open(nonce, fragment.subarray(EXPLICIT_NONCE_LENGTH), aad);
       if (p.ccm) {
-        const d = createDecipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+        const d = createDecipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, p.cipherOptions);
         d.setAuthTag(tag);
         d.setAAD(aad, { plaintextLength: length });
         const out = d.update(body);
         d.final();
         return out;
       }
-      const d = createDecipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+      const d = createDecipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, p.cipherOptions);
       d.setAuthTag(tag);
       d.setAAD(aad);
       const out = d.update(body);
