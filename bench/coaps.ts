@@ -8,12 +8,12 @@
 //   3. full ECDHE-ECDSA handshakes/s (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, P-256 self-signed cert);
 //   4. resident memory per idle session, on a fresh server process: after a 200-session warm-up,
 //      BENCH_IDLE/2 silent PSK sessions are opened and held (reading 1), then BENCH_IDLE/2 more
-//      (reading 2). Bytes per idle session = (RSS 2 − RSS 1) / sessions of the second half: the
-//      slope, so that constants of the process drop out — in particular V8's young generation,
-//      which the handshake burst grows by 20–30 MiB whatever the session count and which V8
-//      only shrinks after several idle seconds (that constant alone would be ~3 KB "per
-//      session" at 10,000). The average over all sessions (RSS 2 − RSS before) / BENCH_IDLE is
-//      printed too. Our Node server runs a full GC before each reading, libcoap settles 200 ms.
+//      (reading 2). Printed: the average (RSS 2 − RSS before) / BENCH_IDLE, and the slope
+//      (RSS 2 − RSS 1) / second half, which leaves out constants of the process. Our Node server
+//      takes each reading after BENCH_SETTLE_MS (12 s) without traffic and a full GC — V8 shrinks
+//      the young generation, which a burst of handshakes grows by 20–30 MiB whatever the number
+//      of sessions (~3 KB "per session" at 10,000), only once allocation has been quiet for a
+//      few seconds, as on any idle server; libcoap (no GC) settles 200 ms.
 //   5. the ceiling: the same rps load as plain CoAP over UDP (NoSec, no DTLS) against a bare
 //      node:dgram responder (bench/lib/bare-udp-server.ts: what any Node server pays to receive
 //      and send a datagram), our CoapEndpoint on UDP, and libcoap's NoSec port.
@@ -25,6 +25,7 @@
 //   BENCH_CLIENTS=32 BENCH_DEPTH=4    sessions and outstanding requests per session
 //   BENCH_HS_CONC=16     concurrent handshakes
 //   BENCH_IDLE=10000     idle sessions for the memory figure
+//   BENCH_SETTLE_MS=12000  quiet time before each memory reading of our server (see 4.)
 //   BENCH_SERVERS="rootline libcoap"  which servers to run
 //   BENCH_CEILING="node-dgram rootline libcoap"  servers of the plain-UDP ceiling table ("" = skip)
 //   BENCH_PROFILE=dir    CPU-profile our server during each measured window (V8 sampling profiler,
@@ -198,8 +199,8 @@ rateRows(`full PSK handshakes/s (${HS_CONC} concurrent)`, (r) => r.psk, (g) => g
 rateRows(`full ECDHE-ECDSA handshakes/s (${HS_CONC} conc.)`, (r) => r.ecdhe, (g) => g.hs_per_s, 'handshakes');
 row(`idle sessions established (of ${IDLE})`, (r) => `${r.idle.established} in ${r.idle.establishSeconds.toFixed(1)} s`);
 row('  server RSS before → half → all', (r) => `${mib(r.idle.rssBefore)}→${mib(r.idle.rssHalf)}→${mib(r.idle.rssAfter)}`.replace(/ MiB/g, '').replace(/→/g, ' → ') + ' MiB');
-row('  resident bytes per idle session (slope)', (r) => int(r.idle.bytesPerSession));
 row('  resident bytes per idle session (average)', (r) => int(r.idle.averageBytesPerSession));
+row('  resident bytes per idle session (slope)', (r) => int(r.idle.bytesPerSession));
 row('  JS heap bytes per idle session (slope)', (r) => int(r.idle.heapPerSession));
 row('cipher suites (OpenSSL names)', (r) => `${r.rps.gen.cipher.replace('-AES128-CCM8', '')}/${r.ecdhe.gen.cipher.replace('-AES128-CCM8', '')}+CCM8`);
 

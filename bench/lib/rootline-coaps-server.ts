@@ -7,8 +7,10 @@
 //   argv: <psk-identity> <psk-key> <cert.der> <key.pem>
 //   → {type:'ready', port, plainPort}  once bound on 127.0.0.1 (plainPort: the same CoAP endpoint
 //                                       code on plain UDP, NoSec)
-//   ← {type:'rss'} → {type:'rss', rss, heapUsed, sessions}   after a full GC, so garbage not yet
-//                                       collected is not counted as memory held by sessions
+//   ← {type:'rss'} → {type:'rss', rss, heapUsed, sessions}   after BENCH_SETTLE_MS (12 s) without
+//                                       traffic and a full GC: garbage not yet collected and the
+//                                       young generation grown by the handshake burst are not
+//                                       counted as memory held by sessions
 //   ← {type:'profile-start'} / {type:'profile-stop', file} → {type:'profiled'}: V8 CPU profile of
 //                                       exactly a measured window, written as a .cpuprofile
 //   ← {type:'stop'} or IPC disconnect → close_notify to every session, exit
@@ -32,6 +34,8 @@ if (identity === undefined || pskKey === undefined || certDerPath === undefined 
   process.exit(2);
 }
 const send = process.send.bind(process);
+/** Quiet time before a memory reading (BENCH_SETTLE_MS, default 12 s). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 12_000);
 
 // Same length as libcoap 4.3.1's `/` text (136 bytes), so record sizes match across servers.
 export const ROOT_BODY = 'x'.repeat(136);
@@ -83,10 +87,15 @@ async function stop(): Promise<void> {
 
 process.on('message', (m: { type?: string }) => {
   if (m.type === 'rss') {
-    gc();
-    gc();
-    const mem = process.memoryUsage();
-    send({ type: 'rss', rss: mem.rss, heapUsed: mem.heapUsed, sessions: server.sessions.size });
+    // V8 shrinks its young generation (grown to tens of MiB by a burst of handshakes, whatever
+    // the number of sessions left) only at a GC after allocation has been quiet for a few
+    // seconds — what an idle server reaches by itself. Readings are taken in that state.
+    setTimeout(() => {
+      gc();
+      gc();
+      const mem = process.memoryUsage();
+      send({ type: 'rss', rss: mem.rss, heapUsed: mem.heapUsed, sessions: server.sessions.size });
+    }, SETTLE_MS);
   } else if (m.type === 'profile-start') void startProfile();
   else if (m.type === 'profile-stop') void stopProfile((m as { file: string }).file).then(() => send({ type: 'profiled' }));
   else if (m.type === 'stop') void stop();
