@@ -185,7 +185,6 @@ const col = (s: string): string => s.padStart(22);
 const row = (label: string, f: (r: ServerFigures) => string): void => console.log(`${label.padEnd(44)}${names.map((n) => col(f(results.get(n)!))).join('')}`);
 const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 const pct = (x: number): string => `${x.toFixed(0)} %`;
-const mib = (x: number): string => `${(x / 1048576).toFixed(1)} MiB`;
 const rateRows = (title: string, get: (r: ServerFigures) => Rate, value: (g: LoadgenResult) => number, unit: string): void => {
   row(title, (r) => int(value(get(r).gen)));
   row('  server CPU (% of one core)', (r) => pct(get(r).serverCpuPct));
@@ -198,7 +197,7 @@ rateRows(`GET req/s (${CLIENTS} sessions × ${DEPTH} pipelined CON)`, (r) => r.r
 rateRows(`full PSK handshakes/s (${HS_CONC} concurrent)`, (r) => r.psk, (g) => g.hs_per_s, 'handshakes');
 rateRows(`full ECDHE-ECDSA handshakes/s (${HS_CONC} conc.)`, (r) => r.ecdhe, (g) => g.hs_per_s, 'handshakes');
 row(`idle sessions established (of ${IDLE})`, (r) => `${r.idle.established} in ${r.idle.establishSeconds.toFixed(1)} s`);
-row('  server RSS before → half → all', (r) => `${mib(r.idle.rssBefore)}→${mib(r.idle.rssHalf)}→${mib(r.idle.rssAfter)}`.replace(/ MiB/g, '').replace(/→/g, ' → ') + ' MiB');
+row('  server RSS MiB: before→half→all', (r) => [r.idle.rssBefore, r.idle.rssHalf, r.idle.rssAfter].map((b) => (b / 1048576).toFixed(1)).join('→'));
 row('  resident bytes per idle session (average)', (r) => int(r.idle.averageBytesPerSession));
 row('  resident bytes per idle session (slope)', (r) => int(r.idle.bytesPerSession));
 row('  JS heap bytes per idle session (slope)', (r) => int(r.idle.heapPerSession));
