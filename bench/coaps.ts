@@ -13,7 +13,9 @@
 //      takes each reading after BENCH_SETTLE_MS (12 s) without traffic and a full GC — V8 shrinks
 //      the young generation, which a burst of handshakes grows by 20–30 MiB whatever the number
 //      of sessions (~3 KB "per session" at 10,000), only once allocation has been quiet for a
-//      few seconds, as on any idle server; libcoap (no GC) settles 200 ms.
+//      few seconds, as on any idle server; libcoap (no GC) settles 200 ms. Since V8 still sizes
+//      its young generation on its own schedule, both figures are also printed without it (RSS
+//      minus new space's resident bytes, from v8.getHeapSpaceStatistics()).
 //   5. the ceiling: the same rps load as plain CoAP over UDP (NoSec, no DTLS) against a bare
 //      node:dgram responder (bench/lib/bare-udp-server.ts: what any Node server pays to receive
 //      and send a datagram), our CoapEndpoint on UDP, and libcoap's NoSec port.
@@ -92,6 +94,9 @@ interface ServerFigures {
     bytesPerSession: number;
     /** Average: (rssAfter − rssBefore) / every session. */
     averageBytesPerSession: number;
+    /** The same two without V8's young generation (zero for libcoap). */
+    oldBytesPerSession: number;
+    oldSlopePerSession: number;
     /** Marginal JS heap per session (our server only). */
     heapPerSession: number;
   };
@@ -118,16 +123,20 @@ async function benchServer(name: string, start: () => Promise<RunningServer>, cr
     const warm = await holdIdleSessions(binary, { suite: 'psk', sessions: 200, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
     await warm.release();
     await new Promise((r) => setTimeout(r, 300)); // let close_notify alerts be processed
-    await server.settle();
+    const youngBefore = (await server.settle()).young ?? 0;
     const rssBefore = rssBytesOf(server.pid);
     const half = Math.floor(IDLE / 2);
     const first = await holdIdleSessions(binary, { suite: 'psk', sessions: half, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
     await new Promise((r) => setTimeout(r, 1000));
-    const heapHalf = (await server.settle()).heapUsed;
+    const half1 = await server.settle();
+    const heapHalf = half1.heapUsed;
+    const youngHalf = half1.young ?? 0;
     const rssHalf = rssBytesOf(server.pid);
     const second = await holdIdleSessions(binary, { suite: 'psk', sessions: IDLE - half, conc: HS_CONC, identity: cred.identity, key: cred.key, port: server.port });
     await new Promise((r) => setTimeout(r, 1000));
-    const heapAfter = (await server.settle()).heapUsed;
+    const all = await server.settle();
+    const heapAfter = all.heapUsed;
+    const youngAfter = all.young ?? 0;
     const rssAfter = rssBytesOf(server.pid);
     await second.release();
     await first.release();
@@ -141,6 +150,8 @@ async function benchServer(name: string, start: () => Promise<RunningServer>, cr
       rssAfter,
       bytesPerSession: second.established > 0 ? (rssAfter - rssHalf) / second.established : NaN,
       averageBytesPerSession: established > 0 ? (rssAfter - rssBefore) / established : NaN,
+      oldBytesPerSession: established > 0 ? (rssAfter - youngAfter - (rssBefore - youngBefore)) / established : NaN,
+      oldSlopePerSession: second.established > 0 ? (rssAfter - youngAfter - (rssHalf - youngHalf)) / second.established : NaN,
       heapPerSession: heapHalf !== undefined && heapAfter !== undefined && second.established > 0 ? (heapAfter - heapHalf) / second.established : NaN,
     };
     return { rps: rps!, psk: psk!, ecdhe: ecdhe!, idle };
@@ -200,6 +211,7 @@ row(`idle sessions established (of ${IDLE})`, (r) => `${r.idle.established} in $
 row('  server RSS MiB: before→half→all', (r) => [r.idle.rssBefore, r.idle.rssHalf, r.idle.rssAfter].map((b) => (b / 1048576).toFixed(1)).join('→'));
 row('  resident bytes per idle session (average)', (r) => int(r.idle.averageBytesPerSession));
 row('  resident bytes per idle session (slope)', (r) => int(r.idle.bytesPerSession));
+row('  … without V8 young generation (avg/slope)', (r) => `${int(r.idle.oldBytesPerSession)} / ${int(r.idle.oldSlopePerSession)}`);
 row('  JS heap bytes per idle session (slope)', (r) => int(r.idle.heapPerSession));
 row('cipher suites (OpenSSL names)', (r) => `${r.rps.gen.cipher.replace('-AES128-CCM8', '')}/${r.ecdhe.gen.cipher.replace('-AES128-CCM8', '')}+CCM8`);
 
@@ -242,6 +254,7 @@ console.log(
     rootline_avg_bytes_per_idle_session: pick('rootline', (r) => round(r.idle.averageBytesPerSession)),
     libcoap_avg_bytes_per_idle_session: pick('libcoap', (r) => round(r.idle.averageBytesPerSession)),
     rootline_heap_bytes_per_idle_session: pick('rootline', (r) => round(r.idle.heapPerSession)),
+    rootline_bytes_per_idle_session_without_young_gen: pick('rootline', (r) => round(r.idle.oldBytesPerSession)),
     rootline_server_cpu_pct: pick('rootline', (r) => round(r.rps.serverCpuPct)),
     libcoap_server_cpu_pct: pick('libcoap', (r) => round(r.rps.serverCpuPct)),
     generator_cpu_pct: Object.fromEntries(names.map((n) => [n, round(results.get(n)!.rps.gen.gen_cpu_pct)])),

@@ -7,7 +7,7 @@
 //   argv: <psk-identity> <psk-key> <cert.der> <key.pem>
 //   → {type:'ready', port, plainPort}  once bound on 127.0.0.1 (plainPort: the same CoAP endpoint
 //                                       code on plain UDP, NoSec)
-//   ← {type:'rss'} → {type:'rss', rss, heapUsed, sessions}   after BENCH_SETTLE_MS (12 s) without
+//   ← {type:'rss'} → {type:'rss', rss, heapUsed, young, sessions}   after BENCH_SETTLE_MS (12 s) without
 //                                       traffic and a full GC: garbage not yet collected and the
 //                                       young generation grown by the handshake burst are not
 //                                       counted as memory held by sessions
@@ -17,7 +17,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createDtlsServer, dtlsServerTransport } from '../../src/dtls/index.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
@@ -94,7 +94,9 @@ process.on('message', (m: { type?: string }) => {
       gc();
       gc();
       const mem = process.memoryUsage();
-      send({ type: 'rss', rss: mem.rss, heapUsed: mem.heapUsed, sessions: server.sessions.size });
+      // The young generation's resident pages, which V8 grows and shrinks on its own schedule.
+      const young = getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.physical_space_size ?? 0;
+      send({ type: 'rss', rss: mem.rss, heapUsed: mem.heapUsed, young, sessions: server.sessions.size });
     }, SETTLE_MS);
   } else if (m.type === 'profile-start') void startProfile();
   else if (m.type === 'profile-stop') void stopProfile((m as { file: string }).file).then(() => send({ type: 'profiled' }));

@@ -40,9 +40,9 @@ export interface RunningServer {
   path: string;
   /**
    * Lets the process settle its memory before an RSS reading (a full GC for Node); resolves with
-   * the JS heap in use after it where the server has one.
+   * the JS heap in use after it and the young generation's resident bytes, where the server has them.
    */
-  settle(): Promise<{ heapUsed?: number }>;
+  settle(): Promise<{ heapUsed?: number; young?: number }>;
   /** CPU profiling of a measured window (rootline only). */
   profile?: { start(): void; stop(file: string): Promise<void> };
   stop(): Promise<void>;
@@ -63,8 +63,8 @@ export async function startRootline(cred: BenchCredentials): Promise<RunningServ
     plainPort,
     path: '/',
     settle: () =>
-      new Promise<{ heapUsed?: number }>((res) => {
-        child.once('message', (m: { heapUsed?: number }) => res({ heapUsed: m.heapUsed }));
+      new Promise<{ heapUsed?: number; young?: number }>((res) => {
+        child.once('message', (m: { heapUsed?: number; young?: number }) => res({ heapUsed: m.heapUsed, young: m.young }));
         child.send({ type: 'rss' });
       }),
     profile: {
