@@ -188,9 +188,8 @@ export class RequestDispatcher {
     const block1: BlockValue | undefined = block1Raw === undefined ? undefined : decodeBlock(block1Raw);
     const route = this.#router.match(path);
     const upload = route?.resource.definition.upload;
-    // Built only when a block-wise exchange needs it (most requests are not).
-    let key: string | undefined;
-    const reprKey = (): string => (key ??= `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`);
+    // The Block2 cache key is built from `req` only when a block-wise exchange needs it.
+    const reprKey: ReprKeySource = req;
     const continuation = block1 === undefined && block2 !== undefined && block2.num > 0;
     if (route !== undefined && upload !== undefined && !continuation && (upload.methods ?? ['PUT', 'POST']).includes(method)) {
       return this.#upload(req, block1, route, upload).then((step) => {
@@ -204,7 +203,7 @@ export class RequestDispatcher {
     }
     let res: ResponseParts | undefined;
     if (block2 !== undefined && block2.num > 0 && observe === undefined) {
-      const cached = this.#block2.get(reprKey());
+      const cached = this.#block2.get(reprKeyOf(reprKey));
       if (cached !== undefined && cached.expires > Date.now()) res = cached.response;
     }
     if (res === undefined && block2 !== undefined && block2.num > 0 && block1 === undefined && method !== 'GET' && method !== 'FETCH') {
@@ -215,7 +214,10 @@ export class RequestDispatcher {
     const wantSize2 = getUintOption(msg.options, OptionNumber.Size2) !== undefined;
     if (res !== undefined) return this.#slice(this.#withBlock1(res, block1), block2, reprKey, wantSize2);
     // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
-    return then(this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe, route), (r) => this.#slice(this.#withBlock1(r, block1), block2, reprKey, wantSize2));
+    const invoked = this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe, route);
+    // No closure for a synchronous answer (this runs for every request).
+    if (isPromise(invoked)) return invoked.then((r) => this.#slice(this.#withBlock1(r, block1), block2, reprKey, wantSize2));
+    return this.#slice(this.#withBlock1(invoked, block1), block2, reprKey, wantSize2);
   }
 
   /** RFC 7959 §2.3: the final response to a Block1 transfer echoes the last block's NUM with M=0. */
@@ -293,7 +295,9 @@ export class RequestDispatcher {
     // `req` was made for this request alone (#dispatch): completed in place rather than copied.
     req.wildcard = m.wildcard;
     const r = req;
-    return then(handler(r), (init) => this.#answered(req, r, m, toParts(init, req.method), observe));
+    const init = handler(r);
+    if (isPromise(init)) return init.then((i) => this.#answered(req, r, m, toParts(i, req.method), observe));
+    return this.#answered(req, r, m, toParts(init, req.method), observe);
   }
 
   /** What #invoke does with the handler's response: Accept check and Observe registration. */
@@ -377,7 +381,7 @@ export class RequestDispatcher {
   }
 
   /** Block2 (RFC 7959 §2.4): cuts one block out of the representation when needed. */
-  #slice(res: ResponseParts, requested: BlockValue | undefined, key: () => string, wantSize2: boolean): MaybePromise<ResponseParts> {
+  #slice(res: ResponseParts, requested: BlockValue | undefined, key: ReprKeySource, wantSize2: boolean): MaybePromise<ResponseParts> {
     // RFC 7959 §2.4: the client's SZX in a request is the largest it wants; the server may pick smaller.
     const szx = Math.min(requested?.szx ?? this.#o.preferredBlockSzx, this.#o.preferredBlockSzx);
     const size = blockSize(szx);
@@ -397,7 +401,7 @@ export class RequestDispatcher {
   async #sliceBlocks(
     res: ResponseParts,
     requested: BlockValue | undefined,
-    key: () => string,
+    key: ReprKeySource,
     wantSize2: boolean,
     szx: number,
     size: number,
@@ -418,7 +422,7 @@ export class RequestDispatcher {
     options.push(opaqueOption(OptionNumber.Block2, encodeBlock({ num, more, szx })));
     // RFC 7959 §4: Size2 tells the total size; sent with the first block or when asked for.
     if (num === 0 || wantSize2) options.push(uintOption(OptionNumber.Size2, total));
-    if (more && num === 0) this.#cacheRepresentation(key(), { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
+    if (more && num === 0) this.#cacheRepresentation(reprKeyOf(key), { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
     if (num > 0) options = withoutOption(options, OptionNumber.Observe);
     return { code: res.code, options, payload: await read(offset, Math.min(total, offset + size) - offset) };
   }
@@ -454,9 +458,9 @@ export class RequestDispatcher {
     if (!success) this.#observers.remove(rel.peer, rel.token);
     else res = { ...res, options: [...withoutOption(res.options, OptionNumber.Observe), uintOption(OptionNumber.Observe, this.#observers.nextSequence())] };
     // RFC 7959 §3.4: a large notification carries its first block; the client GETs the rest.
-    const key = `${rel.peer}|GET|${rel.request.path.join('/')}?${rel.request.query.join('&')}|${rel.request.accept ?? ''}`;
+    const key: ReprKeySource = { peer: rel.peer, method: 'GET', path: rel.request.path, query: rel.request.query, accept: rel.request.accept };
     const block2Raw = getOption(rel.request.options, OptionNumber.Block2);
-    const parts = await this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, () => key, false);
+    const parts = await this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, key, false);
     rel.notifications++;
     const now = Date.now();
     const every = this.#o.observe.confirmableEvery ?? 5;
@@ -484,13 +488,21 @@ export class RequestDispatcher {
 
 type MaybePromise<T> = T | Promise<T>;
 
-function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function';
+/** What names a representation in the Block2 cache: peer, method, URI and Accept. */
+interface ReprKeySource {
+  peer: PeerKey;
+  method: string;
+  path: string[];
+  query: string[];
+  accept: number | undefined;
 }
 
-/** `f(v)` now when `v` is a value, after it when it is a promise. */
-function then<T, U>(v: MaybePromise<T>, f: (t: T) => MaybePromise<U>): MaybePromise<U> {
-  return isPromise(v) ? v.then(f) : f(v);
+function reprKeyOf(k: ReprKeySource): string {
+  return `${k.peer}|${k.method}|${k.path.join('/')}?${k.query.join('&')}|${k.accept ?? ''}`;
+}
+
+function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 function failureResponse(err: unknown): ResponseParts {
