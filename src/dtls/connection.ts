@@ -7,10 +7,10 @@
  * Sessions never emit 'error' (an unhandled 'error' event would kill the process); failures are
  * reported through 'close' with the error as its argument.
  */
-import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { ContentType, AlertDescription, AlertLevel, alertName, DTLS_1_2, HandshakeType, type CipherSuiteInfo } from './constants.js';
 import { decodeDatagram, encodeRecord, writeRecordHeader, MAX_PLAINTEXT_LENGTH, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, type DtlsRecord } from './record.js';
+import { LazyEmitter } from './lazy-emitter.js';
 import { RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
 import {
@@ -144,93 +144,6 @@ function clock(): number {
 
 function smallIfInteger(x: number): number {
   return x === (x | 0) ? x | 0 : x;
-}
-
-/**
- * Sessions carry no EventEmitter of their own: one is made on the first listener, so the
- * thousands of sessions nobody listens to (the server's transport uses hooks) stay small.
- * The methods below are the EventEmitter subset callers use; listeners are called with the
- * event's arguments (not with the session as `this`).
- */
-/** A listener of a session event (`(data: Uint8Array) => void` for 'data', and so on). */
-export type Listener = (...args: never[]) => unknown;
-type EmitterListener = (...args: unknown[]) => void;
-
-abstract class LazyEmitter {
-  private emitter: EventEmitter | undefined = undefined;
-
-  private get events(): EventEmitter {
-    this.emitter ??= new EventEmitter();
-    return this.emitter;
-  }
-
-  on(event: string | symbol, listener: Listener): this {
-    this.events.on(event, listener as EmitterListener);
-    return this;
-  }
-
-  addListener(event: string | symbol, listener: Listener): this {
-    return this.on(event, listener);
-  }
-
-  prependListener(event: string | symbol, listener: Listener): this {
-    this.events.prependListener(event, listener as EmitterListener);
-    return this;
-  }
-
-  once(event: string | symbol, listener: Listener): this {
-    this.events.once(event, listener as EmitterListener);
-    return this;
-  }
-
-  prependOnceListener(event: string | symbol, listener: Listener): this {
-    this.events.prependOnceListener(event, listener as EmitterListener);
-    return this;
-  }
-
-  off(event: string | symbol, listener: Listener): this {
-    this.emitter?.off(event, listener as EmitterListener);
-    return this;
-  }
-
-  removeListener(event: string | symbol, listener: Listener): this {
-    return this.off(event, listener);
-  }
-
-  removeAllListeners(event?: string | symbol): this {
-    if (event === undefined) this.emitter = undefined;
-    else this.emitter?.removeAllListeners(event);
-    return this;
-  }
-
-  setMaxListeners(n: number): this {
-    this.events.setMaxListeners(n);
-    return this;
-  }
-
-  getMaxListeners(): number {
-    return this.emitter?.getMaxListeners() ?? EventEmitter.defaultMaxListeners;
-  }
-
-  listenerCount(event: string | symbol): number {
-    return this.emitter?.listenerCount(event) ?? 0;
-  }
-
-  listeners(event: string | symbol): Listener[] {
-    return (this.emitter?.listeners(event) ?? []) as Listener[];
-  }
-
-  rawListeners(event: string | symbol): Listener[] {
-    return (this.emitter?.rawListeners(event) ?? []) as Listener[];
-  }
-
-  eventNames(): Array<string | symbol> {
-    return this.emitter?.eventNames() ?? [];
-  }
-
-  emit(event: string | symbol, ...args: unknown[]): boolean {
-    return this.emitter?.emit(event, ...args) ?? false;
-  }
 }
 
 export abstract class DtlsConnection extends LazyEmitter {
