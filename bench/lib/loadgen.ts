@@ -52,7 +52,8 @@ export interface LoadgenResult {
 export interface LoadgenArgs {
   port: number;
   mode: 'rps' | 'hs' | 'idle';
-  suite: 'psk' | 'ecdhe';
+  /** 'none': plain CoAP over UDP (NoSec), rps only. */
+  suite: 'psk' | 'ecdhe' | 'none';
   sessions?: number;
   depth?: number;
   conc?: number;

@@ -34,10 +34,15 @@ export interface RunningServer {
   pid: number;
   /** The DTLS port. */
   port: number;
+  /** The same server's plain CoAP (NoSec) port, where it has one. */
+  plainPort?: number;
   /** The path the load generator GETs. */
   path: string;
-  /** Lets the process settle its memory before an RSS reading (a full GC for Node). */
-  settle(): Promise<void>;
+  /**
+   * Lets the process settle its memory before an RSS reading (a full GC for Node); resolves with
+   * the JS heap in use after it and the young generation's resident bytes, where the server has them.
+   */
+  settle(): Promise<{ heapUsed?: number; young?: number }>;
   /** CPU profiling of a measured window (rootline only). */
   profile?: { start(): void; stop(file: string): Promise<void> };
   stop(): Promise<void>;
@@ -47,18 +52,19 @@ export interface RunningServer {
 export async function startRootline(cred: BenchCredentials): Promise<RunningServer> {
   const script = resolve(import.meta.dirname, 'rootline-coaps-server.ts');
   const child = track(spawn(process.execPath, ['--import', 'tsx', script, cred.identity, cred.key, cred.certDer, cred.keyPem], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const port = await new Promise<number>((res, rej) => {
+  const { port, plainPort } = await new Promise<{ port: number; plainPort: number }>((res, rej) => {
     child.once('exit', (code) => rej(new Error(`rootline server exited (${code}) before it was ready`)));
-    child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? res(m.port) : rej(new Error('unexpected message'))));
+    child.once('message', (m: { type: string; port: number; plainPort: number }) => (m.type === 'ready' ? res(m) : rej(new Error('unexpected message'))));
   });
   return {
     name: 'rootline',
     pid: child.pid!,
     port,
+    plainPort,
     path: '/',
     settle: () =>
-      new Promise<void>((res) => {
-        child.once('message', () => res());
+      new Promise<{ heapUsed?: number; young?: number }>((res) => {
+        child.once('message', (m: { heapUsed?: number; young?: number }) => res({ heapUsed: m.heapUsed, young: m.young }));
         child.send({ type: 'rss' });
       }),
     profile: {
@@ -126,8 +132,28 @@ export async function startLibcoap(cred: BenchCredentials): Promise<RunningServe
     name: 'libcoap',
     pid: child.pid!,
     port: udp + 1, // libcoap serves DTLS on the port after the UDP one
+    plainPort: udp,
     path: '/',
-    settle: () => new Promise<void>((r) => setTimeout(r, 200)),
+    settle: () => new Promise<{ heapUsed?: number }>((r) => setTimeout(() => r({}), 200)),
+    stop: () => stopChild(child),
+  };
+}
+
+/** A bare node:dgram CoAP responder (bench/lib/bare-udp-server.ts): the ceiling of a Node server. */
+export async function startBareUdp(): Promise<RunningServer> {
+  const script = resolve(import.meta.dirname, 'bare-udp-server.ts');
+  const child = track(spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const port = await new Promise<number>((res, rej) => {
+    child.once('exit', (code) => rej(new Error(`bare UDP server exited (${code}) before it was ready`)));
+    child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? res(m.port) : rej(new Error('unexpected message'))));
+  });
+  return {
+    name: 'node-dgram',
+    pid: child.pid!,
+    port,
+    plainPort: port,
+    path: '/',
+    settle: () => Promise.resolve({}),
     stop: () => stopChild(child),
   };
 }

@@ -13,6 +13,8 @@
  *   hs    CONC concurrent full handshakes (no tickets, no resumption), each closed with
  *         close_notify once done and replaced by a fresh one on a fresh socket; WARMUP + SECONDS.
  *   idle  establishes N sessions, prints a line, waits for a line (or EOF) on stdin, closes them.
+ * Suites: psk, ecdhe (DTLS), or none: plain CoAP over UDP (NoSec, rps only), to measure what a
+ * server costs without DTLS — and what a bare UDP responder costs, the ceiling of its runtime.
  * Output: one JSON object per line on stdout; "measure_start" marks the start of the measured
  * window so the caller can sample the server's CPU over the same interval.
  */
@@ -63,6 +65,7 @@ static const char *mode = "rps", *suite = "psk", *path = "", *identity = "bench"
 static int port = 0, nsessions = 16, depth = 8, conc = 32;
 static double warmup_s = 1.0, seconds_s = 5.0;
 static SSL_CTX *ctx;
+static int plain = 0; /* --suite none: CoAP over UDP without DTLS */
 static int ep;
 static session_t *sess;
 static int nslots;
@@ -122,6 +125,14 @@ static void session_open(int i) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(s->fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
+  s->next_mid = (uint16_t)(rand() & 0xffff);
+  s->next_token = (uint32_t)rand();
+  if (plain) {
+    struct epoll_event pev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &pev) < 0) die("epoll_ctl");
+    set_state(s, HANDSHAKING);
+    return;
+  }
   s->ssl = SSL_new(ctx);
   BIO *bio = BIO_new_dgram(s->fd, BIO_NOCLOSE);
   BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &a);
@@ -141,16 +152,19 @@ static void session_open(int i) {
 static void drive(int i);
 
 /* Opens slot i and sends its ClientHello. */
+static void on_established(int i);
+
 static void session_start(int i) {
   session_open(i);
-  drive(i);
+  if (plain) on_established(i); /* nothing to negotiate */
+  else drive(i);
 }
 
 static void session_close(int i, int notify) {
   session_t *s = &sess[i];
   if (s->state == FREE) return;
-  if (notify && s->state == ESTABLISHED) SSL_shutdown(s->ssl); /* close_notify: the server frees the session now */
-  SSL_free(s->ssl);
+  if (notify && s->state == ESTABLISHED && s->ssl) SSL_shutdown(s->ssl); /* close_notify: the server frees the session now */
+  if (s->ssl) SSL_free(s->ssl);
   close(s->fd); /* also removes it from the epoll set */
   set_state(s, FREE);
   s->ssl = NULL;
@@ -185,6 +199,10 @@ static void send_request(session_t *s, slot_t *sl) {
   sl->sent = now_s();
   sl->busy = 1;
   s->outstanding++;
+  if (plain) {
+    if (send(s->fd, m, n, 0) < 0) m_send_fail++;
+    return;
+  }
   if (SSL_write(s->ssl, m, (int)n) <= 0) {
     ERR_clear_error();
     m_send_fail++; /* the slot times out and is reissued */
@@ -224,7 +242,7 @@ static void open_more(void) {
 static void on_established(int i) {
   session_t *s = &sess[i];
   set_state(s, ESTABLISHED);
-  if (!cipher_name[0]) snprintf(cipher_name, sizeof cipher_name, "%s", SSL_get_cipher_name(s->ssl));
+  if (!cipher_name[0]) snprintf(cipher_name, sizeof cipher_name, "%s", plain ? "NONE" : SSL_get_cipher_name(s->ssl));
   tot_hs_done++;
   m_hs_done++;
   if (strcmp(mode, "hs") == 0) {
@@ -261,6 +279,13 @@ static void drive(int i) {
   }
   if (s->state != ESTABLISHED) return;
   unsigned char buf[2048];
+  if (plain) {
+    for (;;) {
+      ssize_t r = recv(s->fd, buf, sizeof buf, 0);
+      if (r > 0) on_response(s, buf, (int)r);
+      else return; /* EAGAIN (or ICMP refused: the request times out) */
+    }
+  }
   for (;;) {
     int r = SSL_read(s->ssl, buf, sizeof buf);
     if (r > 0) {
@@ -284,7 +309,7 @@ static void tick(double t) {
   if (n_state[HANDSHAKING] == 0 && (!sending || strcmp(mode, "rps") != 0)) return;
   for (int i = 0; i < nslots; i++) {
     session_t *s = &sess[i];
-    if (s->state == HANDSHAKING) {
+    if (s->state == HANDSHAKING && !plain) {
       if (t - s->hs_start > HS_GIVE_UP_S) { on_hs_failed(i, "no answer in 10 s"); continue; }
       struct timeval tv;
       if (DTLSv1_get_timeout(s->ssl, &tv) && tv.tv_sec == 0 && tv.tv_usec == 0 && DTLSv1_handle_timeout(s->ssl) < 0) on_hs_failed(i, "retransmission failed");
@@ -360,6 +385,7 @@ int main(int argc, char **argv) {
   }
   srand((unsigned)(getpid() ^ time(NULL)));
 
+  plain = !strcmp(suite, "none");
   ctx = SSL_CTX_new(DTLS_client_method());
   SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);

@@ -246,25 +246,42 @@ export function encodeMessage(msg: CoapMessage): Uint8Array {
  * (§5.4.5). Returns the critical ones (which the caller must act on) and the message with the
  * elective ones removed ("MUST be silently ignored", §5.4.1).
  */
+const NO_EXTRA_OPTIONS: ReadonlySet<number> = new Set();
+
 export function unrecognizedCriticalOptions(
   options: readonly CoapOption[],
-  extraRecognized: ReadonlySet<number> = new Set(),
+  extraRecognized: ReadonlySet<number> = NO_EXTRA_OPTIONS,
 ): { critical: number[]; options: CoapOption[] } {
   const critical: number[] = [];
-  const kept: CoapOption[] = [];
-  const seen = new Set<number>();
-  for (const o of options) {
+  let kept: CoapOption[] | undefined;
+  // Repeats among numbers below 32 (every RFC 7252 option but Size2/Size1/No-Response and the
+  // like) are tracked in a bit mask; a Set only for larger numbers.
+  let seenLow = 0;
+  let seenHigh: Set<number> | undefined;
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i]!;
     const d = OPTION_DEFINITIONS.get(o.number);
     let bad = d === undefined && !extraRecognized.has(o.number);
     if (d !== undefined) {
+      let seen: boolean;
+      if (o.number < 32) {
+        seen = (seenLow & (1 << o.number)) !== 0;
+        seenLow |= 1 << o.number;
+      } else {
+        seenHigh ??= new Set();
+        seen = seenHigh.has(o.number);
+        seenHigh.add(o.number);
+      }
       if (optionFormatProblem(o) !== undefined) bad = true;
-      else if (!d.repeatable && seen.has(o.number)) bad = true;
-      seen.add(o.number);
+      else if (!d.repeatable && seen) bad = true;
     }
-    if (!bad) kept.push(o);
-    else if (isCritical(o.number)) critical.push(o.number);
+    if (bad) {
+      // The first removal copies what was kept so far; with nothing removed the input is returned.
+      kept ??= options.slice(0, i);
+      if (isCritical(o.number)) critical.push(o.number);
+    } else kept?.push(o);
   }
-  return { critical, options: kept };
+  return { critical, options: kept ?? (options as CoapOption[]) };
 }
 
 /** An Empty message (ACK, RST or a CoAP ping as CON) with the given message ID. */

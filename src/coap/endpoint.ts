@@ -75,6 +75,10 @@ interface OpenExchange {
 
 const MAX_RECENT_NON = 4096;
 
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
 function hex(t: Uint8Array): string {
   return Buffer.from(t.buffer, t.byteOffset, t.length).toString('hex');
 }
@@ -510,6 +514,14 @@ export class CoapEndpoint implements ExchangeContext {
       }
       return this.#drop(peer, 'unrecognised critical option in a request');
     }
+    const request: CoapMessage = checked.options === msg.options ? msg : { ...msg, options: checked.options };
+    const handled = this.#dispatcher.handle(peer, request);
+    if (!isPromise(handled)) {
+      // Answered synchronously: piggybacked at once (RFC 7252 §5.2.1), no separate-response
+      // timer and no promise for this request.
+      this.#respond(peer, msg, entry, false, handled);
+      return;
+    }
     let acked = false;
     let separateTimer: ReturnType<typeof setTimeout> | undefined;
     if (confirmable) {
@@ -518,17 +530,21 @@ export class CoapEndpoint implements ExchangeContext {
         entry.reply = this.#sendEmpty(peer, CoapType.ACK, msg.messageId);
       });
     }
-    void this.#dispatcher.dispatch(peer, { ...msg, options: checked.options }).then((res) => {
+    void handled.then((res) => {
       if (separateTimer !== undefined) this.#clearTimer(separateTimer);
       if (this.#closed) return;
-      try {
-        this.#sendResponse(peer, msg, entry, acked, res);
-      } catch (err) {
-        // A handler's response that cannot be encoded (e.g. a bad option) becomes a 5.00.
-        this.#drop(peer, `response not sendable: ${String(err)}`, 'ERR_COAP_INTERNAL');
-        this.#sendResponse(peer, msg, entry, acked, { code: CoapCode.InternalServerError, options: [], payload: new Uint8Array(0) });
-      }
+      this.#respond(peer, msg, entry, acked, res);
     });
+  }
+
+  #respond(peer: PeerKey, msg: CoapMessage, entry: DedupEntry, acked: boolean, res: ResponseParts | undefined): void {
+    try {
+      this.#sendResponse(peer, msg, entry, acked, res);
+    } catch (err) {
+      // A handler's response that cannot be encoded (e.g. a bad option) becomes a 5.00.
+      this.#drop(peer, `response not sendable: ${String(err)}`, 'ERR_COAP_INTERNAL');
+      this.#sendResponse(peer, msg, entry, acked, { code: CoapCode.InternalServerError, options: [], payload: new Uint8Array(0) });
+    }
   }
 
   #sendResponse(peer: PeerKey, msg: CoapMessage, entry: DedupEntry, acked: boolean, res: ResponseParts | undefined): void {

@@ -72,6 +72,8 @@ export class ObserveRegistry<R> {
   }
 
   get(peer: PeerKey, token: Uint8Array): ObserveRelation<R> | undefined {
+    // Most requests come from peers observing nothing: no key string for them.
+    if (!this.#perPeer.has(peer)) return undefined;
     return this.#relations.get(`${peer}|${tokenHex(token)}`);
   }
 
@@ -96,6 +98,7 @@ export class ObserveRegistry<R> {
   }
 
   remove(peer: PeerKey, token: Uint8Array): boolean {
+    if (!this.#perPeer.has(peer)) return false;
     const key = `${peer}|${tokenHex(token)}`;
     const rel = this.#relations.get(key);
     if (rel === undefined) return false;

@@ -96,13 +96,15 @@ export function encodeUint(value: number): Uint8Array {
   if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff) {
     throw new CoapBadOptionValueError(0, `uint value ${value} outside 0..2^32-1`);
   }
-  const out: number[] = [];
+  // RFC 7252 §3.2: big-endian in as few bytes as needed (0 is the empty value).
+  const n = value === 0 ? 0 : value < 0x100 ? 1 : value < 0x10000 ? 2 : value < 0x1000000 ? 3 : 4;
+  const out = new Uint8Array(n);
   let v = value;
-  while (v > 0) {
-    out.unshift(v & 0xff);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = v & 0xff;
     v = Math.floor(v / 256);
   }
-  return Uint8Array.from(out);
+  return out;
 }
 
 /** Decodes a uint option value; RFC 7252 §3.2 allows leading zero bytes, which we accept. */

@@ -67,13 +67,19 @@ export interface DedupEntry {
  * (NON_LIFETIME for NON); at `maxEntries` the oldest is evicted.
  */
 export class DedupCache {
-  readonly #entries = new Map<string, DedupEntry>();
-  // Insertion order kept beside the map, consumed from `#head`. Not the map's own iteration
+  /**
+   * Entries by peer, then message ID: no `peer|mid` string is built per message (the peer key
+   * is a string the caller already holds; the message ID a small integer).
+   */
+  readonly #byPeer = new Map<PeerKey, Map<number, DedupEntry>>();
+  #size = 0;
+  // Insertion order kept beside the maps, consumed from `#head`. Not a map's own iteration
   // order: V8 leaves a hole for every deleted Map entry until the next rehash, so reading the
   // "oldest" through `keys().next()` walks all holes left by earlier evictions — at 50,000
   // entries and thousands of requests/s that walk was a quarter of the server's CPU
-  // (bench/coaps.ts profile). Slots whose key was re-added or already dropped are skipped.
-  #orderKeys: string[] = [];
+  // (bench/coaps.ts profile). Slots whose entry was re-added or already dropped are skipped.
+  #orderPeers: PeerKey[] = [];
+  #orderIds: number[] = [];
   #orderEntries: DedupEntry[] = [];
   #head = 0;
   readonly #maxEntries: number;
@@ -83,12 +89,12 @@ export class DedupCache {
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /** The live entry for this peer and message ID, if any. */
   get(peer: PeerKey, messageId: number, now: number): DedupEntry | undefined {
-    const e = this.#entries.get(`${peer}|${messageId}`);
+    const e = this.#byPeer.get(peer)?.get(messageId);
     if (e === undefined || e.expires <= now) return undefined;
     return e;
   }
@@ -96,34 +102,50 @@ export class DedupCache {
   /** Records a first-seen message; returns its entry so the reply can be filled in later. */
   add(peer: PeerKey, messageId: number, now: number, lifetime: number): DedupEntry {
     this.#sweep(now);
-    const key = `${peer}|${messageId}`;
     const e: DedupEntry = { expires: now + lifetime, reply: undefined };
-    this.#entries.set(key, e);
-    this.#orderKeys.push(key);
+    let ids = this.#byPeer.get(peer);
+    if (ids === undefined) {
+      ids = new Map();
+      this.#byPeer.set(peer, ids);
+    }
+    const before = ids.size;
+    ids.set(messageId, e);
+    if (ids.size !== before) this.#size++;
+    this.#orderPeers.push(peer);
+    this.#orderIds.push(messageId);
     this.#orderEntries.push(e);
-    while (this.#entries.size > this.#maxEntries) this.#dropOldest();
+    while (this.#size > this.#maxEntries) this.#dropOldest();
     return e;
   }
 
-  /** Removes the oldest queued entry (if it is still the live one for its key). */
+  /** Removes the oldest queued entry (if it is still the live one for its peer and ID). */
   #dropOldest(): void {
-    const key = this.#orderKeys[this.#head]!;
-    if (this.#entries.get(key) === this.#orderEntries[this.#head]) this.#entries.delete(key);
+    const peer = this.#orderPeers[this.#head]!;
+    const ids = this.#byPeer.get(peer);
+    if (ids !== undefined) {
+      const id = this.#orderIds[this.#head]!;
+      if (ids.get(id) === this.#orderEntries[this.#head]) {
+        ids.delete(id);
+        this.#size--;
+        if (ids.size === 0) this.#byPeer.delete(peer);
+      }
+    }
     this.#head++;
     // Compact the queue once most of it is consumed (amortised O(1) per entry).
-    if (this.#head > 1024 && this.#head * 2 > this.#orderKeys.length) {
-      this.#orderKeys = this.#orderKeys.slice(this.#head);
+    if (this.#head > 1024 && this.#head * 2 > this.#orderPeers.length) {
+      this.#orderPeers = this.#orderPeers.slice(this.#head);
+      this.#orderIds = this.#orderIds.slice(this.#head);
       this.#orderEntries = this.#orderEntries.slice(this.#head);
       this.#head = 0;
     }
   }
 
   // Insertion order is roughly expiry order (CON and NON lifetimes differ), so dropping expired
-  // entries from the front keeps the map bounded by traffic of the last lifetime.
+  // entries from the front keeps the maps bounded by traffic of the last lifetime.
   #sweep(now: number): void {
-    while (this.#head < this.#orderKeys.length) {
+    while (this.#head < this.#orderPeers.length) {
       const e = this.#orderEntries[this.#head]!;
-      if (e.expires > now && this.#entries.get(this.#orderKeys[this.#head]!) === e) break;
+      if (e.expires > now && this.#byPeer.get(this.#orderPeers[this.#head]!)?.get(this.#orderIds[this.#head]!) === e) break;
       this.#dropOldest();
     }
   }

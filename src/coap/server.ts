@@ -127,14 +127,26 @@ export class RequestDispatcher {
 
   /** Handles one request; undefined means "send no response" (RFC 7967 No-Response). */
   async dispatch(peer: PeerKey, msg: CoapMessage): Promise<ResponseParts | undefined> {
-    let res: ResponseParts;
+    return this.handle(peer, msg);
+  }
+
+  /**
+   * `dispatch` without a promise where none is needed: a request whose handler answers
+   * synchronously (and needs no streamed upload or BlockSource read) gets its response
+   * returned directly, so the endpoint can piggyback it at once (no timer, no promise chain).
+   */
+  handle(peer: PeerKey, msg: CoapMessage): MaybePromise<ResponseParts | undefined> {
+    let res: MaybePromise<ResponseParts>;
     try {
-      res = await this.#dispatch(peer, msg);
+      res = this.#dispatch(peer, msg);
     } catch (err) {
-      res = err instanceof CoapError && err.code === 'ERR_COAP_BAD_BLOCK_OPTION'
-        ? errorResponse(CoapCode.BadRequest, err.message)
-        : errorResponse(CoapCode.InternalServerError, 'internal server error');
+      return this.#finalResponse(msg, failureResponse(err));
     }
+    if (isPromise(res)) return res.then((r) => this.#finalResponse(msg, r), (err: unknown) => this.#finalResponse(msg, failureResponse(err)));
+    return this.#finalResponse(msg, res);
+  }
+
+  #finalResponse(msg: CoapMessage, res: ResponseParts): ResponseParts | undefined {
     // RFC 7967 §2: No-Response bits 2, 8, 16 suppress 2.xx, 4.xx, 5.xx responses.
     const noResponse = getUintOption(msg.options, OptionNumber.NoResponse) ?? 0;
     const cls = res.code >> 5;
@@ -142,7 +154,7 @@ export class RequestDispatcher {
     return res;
   }
 
-  async #dispatch(peer: PeerKey, msg: CoapMessage): Promise<ResponseParts> {
+  #dispatch(peer: PeerKey, msg: CoapMessage): MaybePromise<ResponseParts> {
     const method = methodName(msg.code);
     // RFC 7252 §5.8: "A request with an unrecognized or unsupported Method Code MUST generate a
     // 4.05 (Method Not Allowed) piggybacked response."
@@ -176,12 +188,14 @@ export class RequestDispatcher {
     const block1: BlockValue | undefined = block1Raw === undefined ? undefined : decodeBlock(block1Raw);
     const route = this.#router.match(path);
     const upload = route?.resource.definition.upload;
-    const reprKey = `${peer}|${method}|${path.join('/')}?${query.join('&')}|${req.accept ?? ''}`;
+    // The Block2 cache key is built from `req` only when a block-wise exchange needs it.
+    const reprKey: ReprKeySource = req;
     const continuation = block1 === undefined && block2 !== undefined && block2.num > 0;
     if (route !== undefined && upload !== undefined && !continuation && (upload.methods ?? ['PUT', 'POST']).includes(method)) {
-      const step = await this.#upload(req, block1, route, upload);
-      if ('reply' in step) return step.reply;
-      return this.#slice(this.#withBlock1(step.final, block1), block2, reprKey, false);
+      return this.#upload(req, block1, route, upload).then((step) => {
+        if ('reply' in step) return step.reply;
+        return this.#slice(this.#withBlock1(step.final, block1), block2, reprKey, false);
+      });
     }
     if (block1 !== undefined) {
       const step = this.#reassemble(req, block1);
@@ -189,7 +203,7 @@ export class RequestDispatcher {
     }
     let res: ResponseParts | undefined;
     if (block2 !== undefined && block2.num > 0 && observe === undefined) {
-      const cached = this.#block2.get(reprKey);
+      const cached = this.#block2.get(reprKeyOf(reprKey));
       if (cached !== undefined && cached.expires > Date.now()) res = cached.response;
     }
     if (res === undefined && block2 !== undefined && block2.num > 0 && block1 === undefined && method !== 'GET' && method !== 'FETCH') {
@@ -197,11 +211,13 @@ export class RequestDispatcher {
       // the (unsafe) handler again with an empty body would repeat its effect instead.
       return errorResponse(CoapCode.RequestEntityIncomplete, 'representation no longer available; repeat the request');
     }
-    if (res === undefined) {
-      // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
-      res = await this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe);
-    }
-    return this.#slice(this.#withBlock1(res, block1), block2, reprKey, getUintOption(msg.options, OptionNumber.Size2) !== undefined);
+    const wantSize2 = getUintOption(msg.options, OptionNumber.Size2) !== undefined;
+    if (res !== undefined) return this.#slice(this.#withBlock1(res, block1), block2, reprKey, wantSize2);
+    // A GET for block NUM > 0, or one without Observe, carries no registration (RFC 7641 §3.6, RFC 7959 §3.4).
+    const invoked = this.#invoke(req, block2 !== undefined && block2.num > 0 ? undefined : observe, route);
+    // No closure for a synchronous answer (this runs for every request).
+    if (isPromise(invoked)) return invoked.then((r) => this.#slice(this.#withBlock1(r, block1), block2, reprKey, wantSize2));
+    return this.#slice(this.#withBlock1(invoked, block1), block2, reprKey, wantSize2);
   }
 
   /** RFC 7959 §2.3: the final response to a Block1 transfer echoes the last block's NUM with M=0. */
@@ -267,17 +283,25 @@ export class RequestDispatcher {
   }
 
   /** Runs the handler (or a default), managing the Observe relation for GETs. */
-  async #invoke(req: CoapRequest, observe: number | undefined): Promise<ResponseParts> {
-    if (req.path.length === 2 && `${req.path[0]}/${req.path[1]}` === WELL_KNOWN_CORE && this.#router.match(req.path) === undefined) {
+  #invoke(req: CoapRequest, observe: number | undefined, route: RouteMatch | undefined): MaybePromise<ResponseParts> {
+    if (route === undefined && req.path.length === 2 && `${req.path[0]}/${req.path[1]}` === WELL_KNOWN_CORE) {
       if (req.method !== 'GET') return errorResponse(CoapCode.MethodNotAllowed, 'only GET');
       return { code: CoapCode.Content, options: [uintOption(OptionNumber.ContentFormat, ContentFormat.LinkFormat)], payload: text(this.#router.wellKnownCore(req.query)) };
     }
-    const m = this.#router.match(req.path);
+    const m = route;
     if (m === undefined) return errorResponse(CoapCode.NotFound, 'not found');
     const handler = handlerFor(m.resource.definition, req.method);
     if (handler === undefined) return errorResponse(CoapCode.MethodNotAllowed, `${req.method} not allowed`);
-    const r: CoapRequest = { ...req, wildcard: m.wildcard };
-    const res = toParts(await handler(r), req.method);
+    // `req` was made for this request alone (#dispatch): completed in place rather than copied.
+    req.wildcard = m.wildcard;
+    const r = req;
+    const init = handler(r);
+    if (isPromise(init)) return init.then((i) => this.#answered(req, r, m, toParts(i, req.method), observe));
+    return this.#answered(req, r, m, toParts(init, req.method), observe);
+  }
+
+  /** What #invoke does with the handler's response: Accept check and Observe registration. */
+  #answered(req: CoapRequest, r: CoapRequest, m: RouteMatch, res: ResponseParts, observe: number | undefined): ResponseParts {
     // RFC 7252 §5.10.4: "If the preferred Content-Format cannot be returned, then a 4.06 (Not
     // Acceptable) MUST be sent as a response, unless another error code takes precedence."
     const format = getUintOption(res.options, OptionNumber.ContentFormat);
@@ -357,18 +381,34 @@ export class RequestDispatcher {
   }
 
   /** Block2 (RFC 7959 §2.4): cuts one block out of the representation when needed. */
-  async #slice(res: ResponseParts, requested: BlockValue | undefined, key: string, wantSize2: boolean): Promise<ResponseParts> {
+  #slice(res: ResponseParts, requested: BlockValue | undefined, key: ReprKeySource, wantSize2: boolean): MaybePromise<ResponseParts> {
     // RFC 7959 §2.4: the client's SZX in a request is the largest it wants; the server may pick smaller.
     const szx = Math.min(requested?.szx ?? this.#o.preferredBlockSzx, this.#o.preferredBlockSzx);
     const size = blockSize(szx);
     const source = res.source;
     const total = source === undefined ? res.payload.length : source.size;
+    // The common case — a small representation in memory — is answered as it is.
+    if (requested === undefined && total <= size && source === undefined) return res;
     const read = async (offset: number, length: number): Promise<Uint8Array> => {
       if (source === undefined) return res.payload.subarray(offset, offset + length);
       const chunk = await source.read(offset, length);
       if (!(chunk instanceof Uint8Array) || chunk.length !== length) throw new RangeError(`BlockSource.read(${offset}, ${length}) returned ${chunk?.length} bytes`);
       return chunk;
     };
+    return this.#sliceBlocks(res, requested, key, wantSize2, szx, size, total, read);
+  }
+
+  async #sliceBlocks(
+    res: ResponseParts,
+    requested: BlockValue | undefined,
+    key: ReprKeySource,
+    wantSize2: boolean,
+    szx: number,
+    size: number,
+    total: number,
+    read: (offset: number, length: number) => Promise<Uint8Array>,
+  ): Promise<ResponseParts> {
+    const source = res.source;
     if (requested === undefined && total <= size) return { code: res.code, options: res.options, payload: await read(0, total) };
     // A smaller SZX than the client's gives a NUM that keeps the client's byte offset (§2.4).
     const num = requested === undefined ? 0 : Math.floor((requested.num * blockSize(requested.szx)) / size);
@@ -382,7 +422,7 @@ export class RequestDispatcher {
     options.push(opaqueOption(OptionNumber.Block2, encodeBlock({ num, more, szx })));
     // RFC 7959 §4: Size2 tells the total size; sent with the first block or when asked for.
     if (num === 0 || wantSize2) options.push(uintOption(OptionNumber.Size2, total));
-    if (more && num === 0) this.#cacheRepresentation(key, { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
+    if (more && num === 0) this.#cacheRepresentation(reprKeyOf(key), { ...res, options: withoutOption(res.options, OptionNumber.Observe) });
     if (num > 0) options = withoutOption(options, OptionNumber.Observe);
     return { code: res.code, options, payload: await read(offset, Math.min(total, offset + size) - offset) };
   }
@@ -418,7 +458,7 @@ export class RequestDispatcher {
     if (!success) this.#observers.remove(rel.peer, rel.token);
     else res = { ...res, options: [...withoutOption(res.options, OptionNumber.Observe), uintOption(OptionNumber.Observe, this.#observers.nextSequence())] };
     // RFC 7959 §3.4: a large notification carries its first block; the client GETs the rest.
-    const key = `${rel.peer}|GET|${rel.request.path.join('/')}?${rel.request.query.join('&')}|${rel.request.accept ?? ''}`;
+    const key: ReprKeySource = { peer: rel.peer, method: 'GET', path: rel.request.path, query: rel.request.query, accept: rel.request.accept };
     const block2Raw = getOption(rel.request.options, OptionNumber.Block2);
     const parts = await this.#slice(res, block2Raw === undefined ? undefined : { ...decodeBlock(block2Raw), num: 0 }, key, false);
     rel.notifications++;
@@ -444,6 +484,31 @@ export class RequestDispatcher {
     });
     if (confirmable && success) rel.cancelPending = cancel;
   }
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** What names a representation in the Block2 cache: peer, method, URI and Accept. */
+interface ReprKeySource {
+  peer: PeerKey;
+  method: string;
+  path: string[];
+  query: string[];
+  accept: number | undefined;
+}
+
+function reprKeyOf(k: ReprKeySource): string {
+  return `${k.peer}|${k.method}|${k.path.join('/')}?${k.query.join('&')}|${k.accept ?? ''}`;
+}
+
+function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+function failureResponse(err: unknown): ResponseParts {
+  return err instanceof CoapError && err.code === 'ERR_COAP_BAD_BLOCK_OPTION'
+    ? errorResponse(CoapCode.BadRequest, err.message)
+    : errorResponse(CoapCode.InternalServerError, 'internal server error');
 }
 
 function toParts(init: CoapResponseInit, method: string): ResponseParts {

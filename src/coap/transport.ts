@@ -4,6 +4,7 @@
  * key, so one endpoint carries server-role and client-role traffic over the same session.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -54,7 +55,9 @@ export class UdpTransport implements DatagramTransport {
     const address = options.address ?? '127.0.0.1';
     const family = isIP(address);
     if (family === 0) throw new InvalidArgumentError('address', `not an IP address: ${address}`);
-    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    // Peers are IP literals (peer keys): resolved in place rather than by dns.lookup, which
+    // answers a literal on the next tick, once per datagram sent.
+    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, lookup: literalLookup });
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
       socket.bind({ address, port: options.port ?? 0, exclusive: true }, () => {
@@ -91,4 +94,11 @@ export class UdpTransport implements DatagramTransport {
     this.#closed = true;
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
+}
+
+/** dgram's `lookup` for the IP literals of peer keys; anything else goes to dns.lookup. */
+function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, { ...(typeof options === 'number' ? { family: options } : options), all: false }, (err, address, fam) => callback(err, address, fam));
 }

@@ -49,7 +49,9 @@ export class ByteReader {
   u48(): number {
     const hi = this.u16();
     const lo = this.u32();
-    return hi * 0x1_0000_0000 + lo;
+    // Small values as 32-bit integers: V8 then keeps a stored sequence number as a small
+    // integer rather than a heap number (every session stores one).
+    return hi === 0 && lo <= 0x7fff_ffff ? lo | 0 : hi * 0x1_0000_0000 + lo;
   }
 
   u32(): number {

@@ -7,10 +7,10 @@
  * Sessions never emit 'error' (an unhandled 'error' event would kill the process); failures are
  * reported through 'close' with the error as its argument.
  */
-import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { ContentType, AlertDescription, AlertLevel, alertName, DTLS_1_2, type CipherSuiteInfo } from './constants.js';
+import { ContentType, AlertDescription, AlertLevel, alertName, DTLS_1_2, HandshakeType, type CipherSuiteInfo } from './constants.js';
 import { decodeDatagram, encodeRecord, writeRecordHeader, MAX_PLAINTEXT_LENGTH, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, type DtlsRecord } from './record.js';
+import { LazyEmitter } from './lazy-emitter.js';
 import { RecordProtection } from './record-protection.js';
 import { ReplayWindow } from './replay-window.js';
 import {
@@ -18,6 +18,7 @@ import {
   encodeHandshakeMessage,
   fragmentHandshakeMessage,
   HandshakeReassembler,
+  type HandshakeFragment,
   type HandshakeMessage,
 } from './handshake-fragment.js';
 import { CHANGE_CIPHER_SPEC, decodeAlert, decodeChangeCipherSpec, encodeAlert } from './handshake.js';
@@ -72,7 +73,8 @@ export interface ConnectionHooks<C extends DtlsConnection = DtlsConnection> {
   transmit(session: C, datagram: Uint8Array): void;
   established?(session: C): void;
   closed?(session: C, err: Error | undefined): void;
-  addressChange?(session: C, previous: string): void;
+  /** `previous` is the old address as a peer key; `previousPort` its port. */
+  addressChange?(session: C, previous: string, previousPort: number): void;
   data?(session: C, data: Uint8Array): void;
 }
 
@@ -103,7 +105,48 @@ interface FlightItem {
 
 const MAX_QUEUED_DATAGRAMS = 64;
 
-export abstract class DtlsConnection extends EventEmitter {
+/**
+ * What only a handshake in progress needs, in one object that the session lets go of once the
+ * handshake is done (an idle session is its keys, sequence numbers, window and peer).
+ */
+class HandshakeLayer {
+  nextSendSeq = 0;
+  reassembler: HandshakeReassembler | null = null;
+  transcript: Uint8Array[] = NO_TRANSCRIPT;
+  flight: FlightItem[] = NO_FLIGHT;
+  lastFlight: FlightItem[] = NO_FLIGHT;
+  lastFlightExpectsReply = false;
+  /** message_seq of the peer's message whose retransmission makes us resend our last flight. */
+  retransmitTrigger = -1;
+  timer: NodeJS.Timeout | undefined = undefined;
+  timeoutMs: number;
+  retransmissions = 0;
+  undecryptable = false;
+  pendingRead: RecordProtection | null = null;
+  pendingWrite: RecordProtection | null = null;
+
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Base of `lastActivity`/`createdAt`: offsets from it stay small integers (no heap number per session). */
+const CLOCK_BASE = Date.now();
+
+/**
+ * Milliseconds since CLOCK_BASE as a 32-bit integer (V8 keeps a double-valued field in a heap
+ * number of its own, per object); 24.8 days before it would need more than 31 bits, after which
+ * the plain difference is kept.
+ */
+function clock(): number {
+  return smallIfInteger(Date.now() - CLOCK_BASE);
+}
+
+function smallIfInteger(x: number): number {
+  return x === (x | 0) ? x | 0 : x;
+}
+
+export abstract class DtlsConnection extends LazyEmitter {
   private readonly hooks: ConnectionHooks<never>;
   /** Stable id of the peer (transport address, or connection ID once negotiated). */
   peerKey: string;
@@ -112,51 +155,47 @@ export abstract class DtlsConnection extends EventEmitter {
   /** Where records go; with a connection ID it follows the peer's newest authenticated address. */
   remoteAddress: string;
   remotePort: number;
-  identity: PeerIdentity = { type: 'none' };
-  cipherSuite: CipherSuiteInfo | undefined;
-  /** Time of the last authenticated record, for idle timeouts. */
-  lastActivity = Date.now();
-  readonly createdAt = Date.now();
+  /** PSK identities are kept as their raw bytes (a latin1 string); see `identity`. */
+  private peerIdentity: PeerIdentity | string = NO_IDENTITY;
+  cipherSuite: CipherSuiteInfo | undefined = undefined;
+  private activityAt = clock();
+  private readonly createdAtOffset = this.activityAt;
 
   protected state: 'handshaking' | 'established' | 'closed' = 'handshaking';
   /** True once the handshake completed, also after the session closed. */
   wasEstablished = false;
   protected readonly mtu: number;
-  private readonly retransmit: Required<RetransmitOptions>;
+  private readonly connectionOptions: ConnectionOptions;
 
   // Record layer.
   protected readEpoch = 0;
   private readProtection: RecordProtection | null = null;
   private readonly readWindow = new ReplayWindow();
-  protected pendingRead: RecordProtection | null = null;
   protected writeEpoch = 0;
   /** Write state of `writeEpoch`. */
   private writeProtection: RecordProtection | null = null;
   private writeSeq = 0;
   /** Next epoch-0 sequence number while the epoch-0 write state is kept, -1 once released. */
   private epoch0Seq = -1;
-  protected pendingWrite: RecordProtection | null = null;
 
-  // Handshake layer.
-  protected nextSendSeq = 0;
+  // Handshake layer: only nextReceiveSeq outlives the handshake (old retransmissions and
+  // renegotiation attempts are told apart by it).
   protected nextReceiveSeq = 0;
-  private reassemblerState: HandshakeReassembler | null = null;
-  private readonly maxHandshakeMessageSize: number;
-  protected transcript: Uint8Array[] = [];
-  private flight: FlightItem[] = [];
-  private lastFlight: FlightItem[] = NO_FLIGHT;
-  private lastFlightExpectsReply = false;
-  /** message_seq of the peer's message whose retransmission makes us resend our last flight. */
-  private retransmitTrigger = -1;
-  private timer: NodeJS.Timeout | undefined;
-  private timeoutMs: number;
-  private retransmissions = 0;
+  private hx: HandshakeLayer | null;
+  /**
+   * The final flight (ChangeCipherSpec + Finished) kept after the handshake in compact form
+   * until the peer's first protected record acknowledges it (RFC 6347 §4.2.4): the Finished
+   * message_seq (-1 = none kept) and its 12-byte verify_data as three 32-bit numbers.
+   */
+  private finalSeq = -1;
+  private final0 = 0;
+  private final1 = 0;
+  private final2 = 0;
 
   private chain: Promise<void> = RESOLVED;
   /** Datagrams waiting in `chain`, and whether the chain is still working on any. */
   private queued = 0;
   private chained = 0;
-  private undecryptableInHandshake = false;
 
   protected constructor(
     hooks: ConnectionHooks<never>,
@@ -168,23 +207,69 @@ export abstract class DtlsConnection extends EventEmitter {
     this.hooks = hooks;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
-    this.peerKey = peerKeyOf(remoteAddress, remotePort);
+    // Flattened: a concatenation would keep three string objects per session.
+    this.peerKey = flatString(peerKeyOf(remoteAddress, remotePort));
     this.initialPeerKey = this.peerKey;
     this.mtu = opts.mtu ?? 1200;
     if (!Number.isInteger(this.mtu) || this.mtu < 256 || this.mtu > 65507) throw new InvalidArgumentError('mtu', 'expected an integer in 256..65507');
-    this.retransmit = {
-      initialMs: opts.retransmit?.initialMs ?? 1000,
-      maxMs: opts.retransmit?.maxMs ?? 60_000,
-      maxRetransmissions: opts.retransmit?.maxRetransmissions ?? 6,
-    };
-    this.timeoutMs = this.retransmit.initialMs;
-    this.maxHandshakeMessageSize = opts.maxHandshakeMessageSize ?? 32 * 1024;
+    this.connectionOptions = opts;
+    this.hx = new HandshakeLayer(opts.retransmit?.initialMs ?? 1000);
   }
 
-  /** Created on demand and released once the handshake is done, to keep idle sessions small. */
-  protected get reassembler(): HandshakeReassembler {
-    this.reassemblerState ??= new HandshakeReassembler({ maxMessageSize: this.maxHandshakeMessageSize });
-    return this.reassemblerState;
+  /** What authenticated the peer. */
+  get identity(): PeerIdentity {
+    const id = this.peerIdentity;
+    if (typeof id !== 'string') return id;
+    const raw = new Uint8Array(Buffer.from(id, 'latin1'));
+    return { type: 'psk', identity: textDecoder.decode(raw), raw };
+  }
+
+  set identity(id: PeerIdentity) {
+    // A PSK identity (the common idle session) costs one short string, not an object and buffers.
+    this.peerIdentity = id.type === 'psk' ? Buffer.from(id.raw.buffer, id.raw.byteOffset, id.raw.byteLength).toString('latin1') : id;
+  }
+
+  /** Time of the last authenticated record (ms since the epoch), for idle timeouts. */
+  get lastActivity(): number {
+    return CLOCK_BASE + this.activityAt;
+  }
+
+  set lastActivity(t: number) {
+    this.activityAt = smallIfInteger(t - CLOCK_BASE);
+  }
+
+  get createdAt(): number {
+    return CLOCK_BASE + this.createdAtOffset;
+  }
+
+  /** The handshake layer; only valid while a handshake runs (subclasses call it from handshake steps). */
+  private get handshake(): HandshakeLayer {
+    if (this.hx === null) throw new DtlsUnexpectedMessageError('the handshake is over');
+    return this.hx;
+  }
+
+  protected get nextSendSeq(): number {
+    return this.handshake.nextSendSeq;
+  }
+
+  protected set nextSendSeq(n: number) {
+    this.handshake.nextSendSeq = n;
+  }
+
+  protected get transcript(): Uint8Array[] {
+    return this.hx?.transcript ?? NO_TRANSCRIPT;
+  }
+
+  protected set transcript(t: Uint8Array[]) {
+    this.handshake.transcript = t;
+  }
+
+  protected get pendingRead(): RecordProtection | null {
+    return this.hx?.pendingRead ?? null;
+  }
+
+  protected get pendingWrite(): RecordProtection | null {
+    return this.hx?.pendingWrite ?? null;
   }
 
   get established(): boolean {
@@ -259,8 +344,8 @@ export abstract class DtlsConnection extends EventEmitter {
   }
 
   /** RFC 9146: the connection ID we asked to receive (non-empty) and the one the peer asked for. */
-  protected receiveCid: Uint8Array | undefined;
-  protected sendCid: Uint8Array | undefined;
+  protected receiveCid: Uint8Array | undefined = undefined;
+  protected sendCid: Uint8Array | undefined = undefined;
 
   /** Length of the connection IDs we receive (0 = none). */
   get cidLength(): number {
@@ -299,7 +384,7 @@ export abstract class DtlsConnection extends EventEmitter {
     // RFC 6347 §4.1: "If a DTLS implementation receives a packet with an epoch that does not
     // match the current one ... it MAY discard it"; handshake retransmissions recover.
     if (record.epoch !== this.readEpoch) {
-      if (this.undecryptableInHandshake && record.epoch < this.readEpoch && this.state === 'handshaking') {
+      if (this.hx !== null && this.hx.undecryptable && record.epoch < this.readEpoch && this.state === 'handshaking') {
         // The peer's protected records (its Finished) did not authenticate and it now resends
         // its flight from the older epoch: it derived other keys (a wrong PSK, typically), so
         // the handshake can never finish. Report it now rather than at the handshake timeout.
@@ -336,7 +421,7 @@ export abstract class DtlsConnection extends EventEmitter {
         if (err instanceof DtlsError) {
           // Remembered during the handshake: a peer whose protected Finished does not
           // authenticate (a wrong PSK) and then retransmits its flight will never finish.
-          if (this.state === 'handshaking') this.undecryptableInHandshake = true;
+          if (this.state === 'handshaking' && this.hx !== null) this.hx.undecryptable = true;
           return undefined;
         }
         throw err;
@@ -344,17 +429,27 @@ export abstract class DtlsConnection extends EventEmitter {
     }
     const newest = record.sequenceNumber > this.readWindow.highest;
     this.readWindow.accept(record.sequenceNumber);
-    this.lastActivity = Date.now();
+    this.activityAt = clock();
     // RFC 9146 §6: with a CID, the peer's address may change; follow it only for an
     // authenticated record that is newer than every record received so far.
     if (from !== undefined && newest && record.epoch > 0 && this.receiveCid !== undefined && (from.address !== this.remoteAddress || from.port !== this.remotePort)) {
       const previous = peerKeyOf(this.remoteAddress, this.remotePort);
+      const previousPort = this.remotePort;
       this.remoteAddress = from.address;
       this.remotePort = from.port;
-      (this.hooks as ConnectionHooks<DtlsConnection>).addressChange?.(this, previous);
+      (this.hooks as ConnectionHooks<DtlsConnection>).addressChange?.(this, previous, previousPort);
       this.emit('addressChange', previous);
     }
     switch (type) {
+      case ContentType.applicationData:
+        // RFC 6347 §4.1: application data is only valid in an epoch with keys established.
+        if (this.state === 'established' && record.epoch > 0) {
+          // Protected data from the peer proves our final flight arrived (RFC 6347 §4.2.4's
+          // implicit acknowledgement): it need not be kept for retransmission any more.
+          if (this.finalSeq >= 0) this.releaseFlight();
+          this.onApplicationData(plaintext);
+        }
+        return undefined;
       case ContentType.handshake:
         return this.processHandshakeRecord(plaintext, record.epoch);
       case ContentType.changeCipherSpec:
@@ -363,15 +458,6 @@ export abstract class DtlsConnection extends EventEmitter {
         return undefined;
       case ContentType.alert:
         this.processAlert(plaintext);
-        return undefined;
-      case ContentType.applicationData:
-        // RFC 6347 §4.1: application data is only valid in an epoch with keys established.
-        if (this.state === 'established' && record.epoch > 0) {
-          // Protected data from the peer proves our final flight arrived (RFC 6347 §4.2.4's
-          // implicit acknowledgement): it need not be kept for retransmission any more.
-          this.releaseFlight();
-          this.onApplicationData(plaintext);
-        }
         return undefined;
       default:
         return undefined;
@@ -415,19 +501,25 @@ export abstract class DtlsConnection extends EventEmitter {
   }
 
   protected installKeys(master: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array, suite: CipherSuiteInfo, isClient: boolean): void {
+    const hx = this.handshake;
     const k = deriveTrafficKeys(master, clientRandom, serverRandom);
-    // Both directions' keys and salts stay in the one key-block allocation.
-    const clientP = new RecordProtection(suite.cipher, k.clientWriteKey, k.clientWriteIv);
-    const serverP = new RecordProtection(suite.cipher, k.serverWriteKey, k.serverWriteIv);
-    this.pendingWrite = isClient ? clientP : serverP;
-    this.pendingRead = isClient ? serverP : clientP;
+    // Both directions' keys in one small buffer from node's shared pool (no ArrayBuffer of
+    // their own); the salts become numbers inside RecordProtection.
+    const keys = keySlab.take();
+    keys.set(k.clientWriteKey, 0);
+    keys.set(k.serverWriteKey, 16);
+    const clientP = new RecordProtection(suite.cipher, keys, k.clientWriteIv, 0);
+    const serverP = new RecordProtection(suite.cipher, keys, k.serverWriteIv, 16);
+    hx.pendingWrite = isClient ? clientP : serverP;
+    hx.pendingRead = isClient ? serverP : clientP;
   }
 
   /** Activates the pending read state on ChangeCipherSpec (RFC 5246 §7.1). */
   protected activatePendingRead(): boolean {
-    if (this.pendingRead === null) return false;
-    this.readProtection = this.pendingRead;
-    this.pendingRead = null;
+    const hx = this.hx;
+    if (hx === null || hx.pendingRead === null) return false;
+    this.readProtection = hx.pendingRead;
+    hx.pendingRead = null;
     this.readEpoch++;
     this.readWindow.reset();
     return true;
@@ -439,40 +531,72 @@ export abstract class DtlsConnection extends EventEmitter {
 
   // ── handshake layer ───────────────────────────────────────────────────────────────────────
 
-  private async processHandshakeRecord(plaintext: Uint8Array, epoch: number): Promise<void> {
-    for (const frag of decodeHandshakeFragments(plaintext)) {
+  private processHandshakeRecord(plaintext: Uint8Array, epoch: number): Promise<void> | undefined {
+    const frags = decodeHandshakeFragments(plaintext);
+    if (this.hx === null) return this.processLateHandshake(frags, epoch);
+    return this.processHandshakeFragments(frags, epoch);
+  }
+
+  private async processHandshakeFragments(frags: HandshakeFragment[], epoch: number): Promise<void> {
+    for (const frag of frags) {
+      const hx = this.hx;
+      if (hx === null) {
+        // The handshake finished with an earlier fragment of this record.
+        await this.processLateHandshake([frag], epoch);
+        continue;
+      }
       if (frag.messageSeq < this.nextReceiveSeq) {
         // RFC 6347 §4.2.4: receiving a retransmission of the peer's flight means ours was
         // lost; retransmit it. Only the trigger message's first fragment does, to avoid storms.
-        if (frag.messageSeq === this.retransmitTrigger && frag.fragmentOffset === 0 && this.lastFlight.length > 0) {
-          this.resendFlight();
-        }
+        if (frag.messageSeq === hx.retransmitTrigger && frag.fragmentOffset === 0 && hx.lastFlight.length > 0) this.sendFlightDatagrams(hx.lastFlight);
         continue;
       }
-      const msg = this.reassembler.add(frag, this.nextReceiveSeq);
+      hx.reassembler ??= new HandshakeReassembler({ maxMessageSize: this.connectionOptions.maxHandshakeMessageSize ?? 32 * 1024 });
+      const msg = hx.reassembler.add(frag, this.nextReceiveSeq);
       if (msg === undefined) continue;
       await this.deliver(msg, epoch);
       // Later messages may already be complete in the reassembler (out-of-order arrival); once
       // the handshake is done the reassembler is gone and must not be recreated.
       for (;;) {
         if (this.state === 'closed') return;
-        const next = this.reassemblerState?.takeComplete(this.nextReceiveSeq);
+        const next = this.hx?.reassembler?.takeComplete(this.nextReceiveSeq);
         if (next === undefined) break;
         await this.deliver(next, epoch);
       }
     }
   }
 
+  /**
+   * Handshake records after the handshake layer is gone: a retransmission of the peer's last
+   * flight (resend our final flight while it is kept), or a new, unfragmented message (a
+   * renegotiation attempt, which the role refuses). Fragments of new messages are dropped: no
+   * reassembly state is created for an established session.
+   */
+  private processLateHandshake(frags: HandshakeFragment[], epoch: number): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
+    for (const frag of frags) {
+      if (frag.messageSeq < this.nextReceiveSeq) {
+        if (frag.messageSeq === this.nextReceiveSeq - 1 && frag.fragmentOffset === 0 && this.finalSeq >= 0) this.sendFlightDatagrams(this.compactFinalFlight());
+        continue;
+      }
+      if (frag.fragmentOffset !== 0 || frag.body.length !== frag.length) continue;
+      const msg: HandshakeMessage = { msgType: frag.msgType, messageSeq: frag.messageSeq, body: frag.body };
+      pending = pending === undefined ? this.deliver(msg, epoch) : pending.then(() => this.deliver(msg, epoch));
+    }
+    return pending;
+  }
+
   private async deliver(msg: HandshakeMessage, epoch: number): Promise<void> {
     this.nextReceiveSeq = msg.messageSeq + 1;
-    this.reassemblerState?.prune(this.nextReceiveSeq);
+    this.hx?.reassembler?.prune(this.nextReceiveSeq);
     await this.onHandshakeMessage(msg, epoch);
   }
 
   /** Adds a received or sent handshake message to the transcript (unfragmented form, §4.2.6). */
   protected addToTranscript(msg: HandshakeMessage): void {
-    if (this.transcript === NO_TRANSCRIPT) this.transcript = [];
-    this.transcript.push(encodeHandshakeMessage(msg));
+    const hx = this.handshake;
+    if (hx.transcript === NO_TRANSCRIPT) hx.transcript = [];
+    hx.transcript.push(encodeHandshakeMessage(msg));
   }
 
   protected transcriptHash(): Uint8Array {
@@ -481,23 +605,25 @@ export abstract class DtlsConnection extends EventEmitter {
 
   /** Appends a handshake message to the flight being built and to the transcript. */
   protected queueHandshake(msgType: number, body: Uint8Array): void {
-    const handshake = { msgType, messageSeq: this.nextSendSeq++, body };
+    const hx = this.handshake;
+    const handshake = { msgType, messageSeq: hx.nextSendSeq++, body };
     this.addToTranscript(handshake);
-    if (this.flight === NO_FLIGHT) this.flight = [];
-    this.flight.push({ epoch: this.writeEpoch, type: ContentType.handshake, payload: body, msgType, messageSeq: handshake.messageSeq });
+    if (hx.flight === NO_FLIGHT) hx.flight = [];
+    hx.flight.push({ epoch: this.writeEpoch, type: ContentType.handshake, payload: body, msgType, messageSeq: handshake.messageSeq });
   }
 
   /** Appends ChangeCipherSpec and switches the write side to the pending state. */
   protected queueChangeCipherSpec(): void {
-    if (this.flight === NO_FLIGHT) this.flight = [];
-    this.flight.push(this.writeEpoch === 0 ? CCS_EPOCH_0 : { epoch: this.writeEpoch, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
-    if (this.pendingWrite === null) throw new DtlsHandshakeFailureError('ChangeCipherSpec without keys');
+    const hx = this.handshake;
+    if (hx.flight === NO_FLIGHT) hx.flight = [];
+    hx.flight.push(this.writeEpoch === 0 ? CCS_EPOCH_0 : { epoch: this.writeEpoch, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
+    if (hx.pendingWrite === null) throw new DtlsHandshakeFailureError('ChangeCipherSpec without keys');
     // The epoch-0 write state stays while a flight may still resend epoch-0 messages.
     if (this.writeEpoch === 0) this.epoch0Seq = this.writeSeq;
     this.writeEpoch++;
-    this.writeProtection = this.pendingWrite;
+    this.writeProtection = hx.pendingWrite;
     this.writeSeq = 0;
-    this.pendingWrite = null;
+    hx.pendingWrite = null;
   }
 
   /**
@@ -506,14 +632,15 @@ export abstract class DtlsConnection extends EventEmitter {
    * handshake is instead retransmitted when the peer retransmits its own.
    */
   protected flushFlight(expectReply: boolean): void {
-    this.lastFlight = this.flight;
-    this.lastFlightExpectsReply = expectReply;
-    this.flight = NO_FLIGHT;
-    this.retransmitTrigger = this.nextReceiveSeq - 1;
+    const hx = this.handshake;
+    hx.lastFlight = hx.flight;
+    hx.lastFlightExpectsReply = expectReply;
+    hx.flight = NO_FLIGHT;
+    hx.retransmitTrigger = this.nextReceiveSeq - 1;
     this.stopTimer();
-    this.timeoutMs = this.retransmit.initialMs;
-    this.retransmissions = 0;
-    this.sendFlightDatagrams();
+    hx.timeoutMs = this.connectionOptions.retransmit?.initialMs ?? 1000;
+    hx.retransmissions = 0;
+    this.sendFlightDatagrams(hx.lastFlight);
     if (expectReply) this.startTimer();
   }
 
@@ -522,7 +649,7 @@ export abstract class DtlsConnection extends EventEmitter {
     this.stopTimer();
   }
 
-  private sendFlightDatagrams(): void {
+  private sendFlightDatagrams(flight: readonly FlightItem[]): void {
     const datagrams: Uint8Array[] = [];
     let current: Uint8Array[] = [];
     let size = 0;
@@ -535,7 +662,7 @@ export abstract class DtlsConnection extends EventEmitter {
       current.push(rec);
       size += rec.length;
     };
-    for (const item of this.lastFlight) {
+    for (const item of flight) {
       if (item.type !== ContentType.handshake) {
         push(this.encodeOut(item.type, item.epoch, item.payload));
         continue;
@@ -556,10 +683,20 @@ export abstract class DtlsConnection extends EventEmitter {
     for (const d of datagrams) this.transmit(d);
   }
 
+  /** The kept final flight, rebuilt from its compact form: ChangeCipherSpec (epoch 0) and Finished. */
+  private compactFinalFlight(): FlightItem[] {
+    const verify = new Uint8Array(12);
+    const view = new DataView(verify.buffer);
+    view.setInt32(0, this.final0);
+    view.setInt32(4, this.final1);
+    view.setInt32(8, this.final2);
+    return [CCS_EPOCH_0, { epoch: this.writeEpoch, type: ContentType.handshake, payload: verify, msgType: HandshakeType.finished, messageSeq: this.finalSeq }];
+  }
+
   /** Forgets the last flight and, once in a protected epoch, the epoch-0 write state. */
   private releaseFlight(): void {
-    if (this.lastFlight.length === 0) return;
-    this.lastFlight = NO_FLIGHT;
+    this.finalSeq = -1;
+    if (this.hx !== null) this.hx.lastFlight = NO_FLIGHT;
     if (this.writeEpoch > 0) this.epoch0Seq = -1;
   }
 
@@ -568,32 +705,33 @@ export abstract class DtlsConnection extends EventEmitter {
     return this.sendCid === undefined || this.sendCid.length === 0 ? 0 : this.sendCid.length + 1;
   }
 
-  private resendFlight(): void {
-    this.sendFlightDatagrams();
-  }
-
   private startTimer(): void {
-    this.timer = setTimeout(() => this.onTimer(), this.timeoutMs);
-    this.timer.unref();
+    const hx = this.handshake;
+    hx.timer = setTimeout(() => this.onTimer(), hx.timeoutMs);
+    hx.timer.unref();
   }
 
   private stopTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    const hx = this.hx;
+    if (hx === null) return;
+    if (hx.timer !== undefined) clearTimeout(hx.timer);
+    hx.timer = undefined;
   }
 
   private onTimer(): void {
-    this.timer = undefined;
-    if (this.state === 'closed') return;
-    if (this.retransmissions >= this.retransmit.maxRetransmissions) {
-      this.fail(new DtlsHandshakeTimeoutError(`no answer after ${this.retransmissions} retransmissions`));
+    const hx = this.hx;
+    if (this.state === 'closed' || hx === null) return;
+    hx.timer = undefined;
+    const maxRetransmissions = this.connectionOptions.retransmit?.maxRetransmissions ?? 6;
+    if (hx.retransmissions >= maxRetransmissions) {
+      this.fail(new DtlsHandshakeTimeoutError(`no answer after ${hx.retransmissions} retransmissions`));
       return;
     }
-    this.retransmissions++;
+    hx.retransmissions++;
     // RFC 6347 §4.2.4.1: "double the value at each retransmission, up to no less than the RFC
     // 6298 maximum of 60 seconds".
-    this.timeoutMs = Math.min(this.timeoutMs * 2, this.retransmit.maxMs);
-    this.resendFlight();
+    hx.timeoutMs = Math.min(hx.timeoutMs * 2, this.connectionOptions.retransmit?.maxMs ?? 60_000);
+    this.sendFlightDatagrams(hx.lastFlight);
     this.startTimer();
   }
 
@@ -639,12 +777,8 @@ export abstract class DtlsConnection extends EventEmitter {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.stopTimer();
-    this.reassemblerState = null;
-    this.lastFlight = NO_FLIGHT;
-    this.flight = NO_FLIGHT;
-    this.transcript = NO_TRANSCRIPT;
-    this.pendingRead = null;
-    this.pendingWrite = null;
+    this.hx = null;
+    this.finalSeq = -1;
     this.releaseHandshakeState();
     (this.hooks as ConnectionHooks<DtlsConnection>).closed?.(this, err);
     this.emit('close', err);
@@ -655,16 +789,35 @@ export abstract class DtlsConnection extends EventEmitter {
     this.stopTimer();
     this.state = 'established';
     this.wasEstablished = true;
-    // Nothing of the handshake but the final flight (until the peer's first protected record
-    // acknowledges it) outlives it: an idle session is its keys, sequence numbers and window.
-    this.transcript = NO_TRANSCRIPT;
-    this.reassemblerState = null;
-    this.flight = NO_FLIGHT;
+    // Nothing of the handshake outlives it but, until the peer's first protected record
+    // acknowledges it, the final flight in compact form: an idle session is its keys,
+    // sequence numbers, window and peer.
+    const hx = this.hx;
+    if (hx !== null) {
+      // A flight that waited for a reply got it (the peer's Finished): nothing to resend.
+      if (!hx.lastFlightExpectsReply) this.keepFinalFlight(hx.lastFlight);
+      else if (this.writeEpoch > 0) this.epoch0Seq = -1;
+      this.hx = null;
+    }
     this.releaseHandshakeState();
-    // A flight that waited for a reply got it (the peer's Finished): nothing to resend.
-    if (this.lastFlightExpectsReply) this.releaseFlight();
     (this.hooks as ConnectionHooks<DtlsConnection>).established?.(this);
     this.emit('established');
+  }
+
+  /** Keeps a final flight of ChangeCipherSpec + Finished as four numbers (RFC 6347 §4.2.4). */
+  private keepFinalFlight(flight: FlightItem[]): void {
+    const fin = flight[1];
+    if (flight.length !== 2 || flight[0]!.type !== ContentType.changeCipherSpec || fin === undefined || fin.msgType !== HandshakeType.finished || fin.payload.length !== 12) {
+      // Not the shape every final flight of ours has; nothing is kept (the peer's own
+      // retransmission timeout then ends its handshake attempt).
+      this.epoch0Seq = -1;
+      return;
+    }
+    const p = fin.payload;
+    this.final0 = readI32(p, 0);
+    this.final1 = readI32(p, 4);
+    this.final2 = readI32(p, 8);
+    this.finalSeq = fin.messageSeq;
   }
 
   /** Drops the role's handshake-only state (randoms, secrets, keys of the exchange). */
@@ -675,18 +828,22 @@ export abstract class DtlsConnection extends EventEmitter {
 
   /** What this session still holds, by purpose: a debugging aid, also for tests. */
   retainedState(): RetainedState {
+    const hx = this.hx;
     let transcript = 0;
-    for (const t of this.transcript) transcript += t.length;
-    let flight = 0;
-    for (const f of this.lastFlight) flight += f.payload.length;
-    for (const f of this.flight) flight += f.payload.length;
+    let flight = this.finalSeq >= 0 ? 12 : 0;
+    if (hx !== null) {
+      for (const t of hx.transcript) transcript += t.length;
+      for (const f of hx.lastFlight) flight += f.payload.length;
+      for (const f of hx.flight) flight += f.payload.length;
+    }
+    const reassembler = hx?.reassembler;
     return {
       handshakeSecrets: this.handshakeSecretBytes(),
       transcript,
-      reassembler: this.reassemblerState === null ? 0 : this.reassemblerState.bufferedBytes + 1,
+      reassembler: reassembler === null || reassembler === undefined ? 0 : reassembler.bufferedBytes + 1,
       flight,
       epoch0WriteState: this.epoch0Seq >= 0 || this.writeEpoch === 0 ? 1 : 0,
-      trafficKeys: (this.writeProtection?.keyBytes ?? 0) + (this.readProtection?.keyBytes ?? 0) + (this.pendingRead?.keyBytes ?? 0) + (this.pendingWrite?.keyBytes ?? 0),
+      trafficKeys: (this.writeProtection?.keyBytes ?? 0) + (this.readProtection?.keyBytes ?? 0) + (hx?.pendingRead?.keyBytes ?? 0) + (hx?.pendingWrite?.keyBytes ?? 0),
     };
   }
 
@@ -697,8 +854,37 @@ export abstract class DtlsConnection extends EventEmitter {
 /** Shared empty values: an idle session must not keep empty arrays of its own. */
 const NO_FLIGHT: FlightItem[] = Object.freeze([]) as unknown as FlightItem[];
 const NO_TRANSCRIPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+/**
+ * Traffic keys of sessions, 32 bytes each, carved from slabs used for nothing else: node's
+ * general Buffer pool would let one session's keys keep an 8 KiB pool of unrelated short-lived
+ * buffers alive. A slab is freed by the GC once no session's keys point into it.
+ */
+const keySlab = {
+  slab: new Uint8Array(0),
+  used: 0,
+  take(): Buffer {
+    if (this.used + 32 > this.slab.length) {
+      this.slab = new Uint8Array(4096);
+      this.used = 0;
+    }
+    const b = Buffer.from(this.slab.buffer, this.used, 32);
+    this.used += 32;
+    return b;
+  },
+};
 const CCS_EPOCH_0: FlightItem = Object.freeze({ epoch: 0, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
 const RESOLVED: Promise<void> = Promise.resolve();
+const NO_IDENTITY: PeerIdentity = Object.freeze({ type: 'none' });
+const textDecoder = new TextDecoder();
+
+function readI32(b: Uint8Array, o: number): number {
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}
+
+/** A flat copy of `s` (one string object, not a tree of concatenations); `s` is ASCII. */
+export function flatString(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
+}
 
 export function peerKeyOf(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;

@@ -23,16 +23,18 @@ interface CipherParams {
   algorithm: CipherCCMTypes | CipherGCMTypes;
   ccm: boolean;
   tagLength: number;
+  /** createCipheriv's options, one object per suite rather than one per record. */
+  cipherOptions: { authTagLength: number };
   /** LEA is not in OpenSSL: it runs through src/crypto's generic CCM/GCM. */
   generic?: AeadAlgorithm;
 }
 
 const PARAMS: Record<BulkCipher, CipherParams> = {
-  'aes-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8 },
-  'aes-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16 },
-  'aria-128-gcm': { algorithm: 'aria-128-gcm' as CipherGCMTypes, ccm: false, tagLength: 16 },
-  'lea-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8, generic: 'LEA-128-CCM-8' },
-  'lea-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16, generic: 'LEA-128-GCM' },
+  'aes-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8, cipherOptions: { authTagLength: 8 } },
+  'aes-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16, cipherOptions: { authTagLength: 16 } },
+  'aria-128-gcm': { algorithm: 'aria-128-gcm' as CipherGCMTypes, ccm: false, tagLength: 16, cipherOptions: { authTagLength: 16 } },
+  'lea-128-ccm8': { algorithm: 'aes-128-ccm', ccm: true, tagLength: 8, cipherOptions: { authTagLength: 8 }, generic: 'LEA-128-CCM-8' },
+  'lea-128-gcm': { algorithm: 'aes-128-gcm', ccm: false, tagLength: 16, cipherOptions: { authTagLength: 16 }, generic: 'LEA-128-GCM' },
 };
 
 /** A backed empty view: OpenSSL's CCM misreads a NULL input pointer (see src/crypto/aead.ts). */
@@ -50,23 +52,45 @@ export function recordExpansion(cipher: BulkCipher): number {
 const NONCE = Buffer.alloc(12);
 const AAD = Buffer.alloc(13);
 
+/** Scratch key for node:crypto, which copies it into the cipher context it creates. */
+const KEY = Buffer.alloc(16);
+
 export class RecordProtection {
   private readonly params: CipherParams;
   private readonly aead: Aead | undefined;
   /** The 4-byte implicit nonce as a number: no per-session view to keep. */
   private readonly salt: number;
+  /**
+   * The key is `material[keyOffset .. keyOffset + 16]`: a session's read and write states
+   * share one small buffer rather than holding a typed-array view each.
+   */
+  private readonly material: Uint8Array;
+  private readonly keyOffset: number;
 
   constructor(
     readonly cipher: BulkCipher,
-    private readonly key: Uint8Array,
+    key: Uint8Array,
     salt: Uint8Array,
+    keyOffset?: number,
   ) {
-    assertBytes(key, 'key', { len: 16 });
+    // Without an offset the key is the whole of `key`; with one, 16 bytes of a larger buffer.
+    if (keyOffset === undefined) assertBytes(key, 'key', { len: 16 });
+    else assertBytes(key, 'key', { min: keyOffset + 16 });
     assertBytes(salt, 'salt', { len: 4 });
     // Signed, so V8 keeps it as a small integer rather than a heap number.
     this.salt = (salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!;
     this.params = PARAMS[cipher];
-    this.aead = this.params.generic === undefined ? undefined : createAead(this.params.generic, key);
+    this.material = key;
+    this.keyOffset = keyOffset ?? 0;
+    this.aead = this.params.generic === undefined ? undefined : createAead(this.params.generic, key.subarray(this.keyOffset, this.keyOffset + 16));
+  }
+
+  /** The key in the shared scratch buffer, for one synchronous node:crypto call. */
+  private get key(): Buffer {
+    const m = this.material;
+    const o = this.keyOffset;
+    for (let i = 0; i < 16; i++) KEY[i] = m[o + i]!;
+    return KEY;
   }
 
   get expansion(): number {
@@ -75,7 +99,7 @@ export class RecordProtection {
 
   /** Key and salt bytes held. */
   get keyBytes(): number {
-    return this.key.length + 4;
+    return 16 + 4;
   }
 
   private nonce(epoch: number, seq: number): Buffer {
@@ -139,14 +163,14 @@ export class RecordProtection {
       return buf;
     }
     if (p.ccm) {
-      const c = createCipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+      const c = createCipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, p.cipherOptions);
       c.setAAD(aad, { plaintextLength: plaintext.length });
       const body = c.update(plaintext);
       c.final();
       body.copy(out, EXPLICIT_NONCE_LENGTH);
       c.getAuthTag().copy(out, EXPLICIT_NONCE_LENGTH + plaintext.length);
     } else {
-      const c = createCipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+      const c = createCipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, p.cipherOptions);
       c.setAAD(aad);
       const body = c.update(plaintext);
       c.final();
@@ -183,20 +207,20 @@ export class RecordProtection {
     // it, so use the transmitted one rather than our view of epoch||seq.
     const nonce = NONCE;
     nonce.writeInt32BE(this.salt, 0);
-    nonce.set(fragment.subarray(0, EXPLICIT_NONCE_LENGTH), 4);
+    for (let i = 0; i < EXPLICIT_NONCE_LENGTH; i++) nonce[4 + i] = fragment[i]!;
     const body = fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + length);
     const tag = fragment.subarray(EXPLICIT_NONCE_LENGTH + length);
     try {
       if (this.aead !== undefined) return this.aead.open(nonce, fragment.subarray(EXPLICIT_NONCE_LENGTH), aad);
       if (p.ccm) {
-        const d = createDecipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+        const d = createDecipheriv(p.algorithm as CipherCCMTypes, this.key, nonce, p.cipherOptions);
         d.setAuthTag(tag);
         d.setAAD(aad, { plaintextLength: length });
         const out = d.update(body);
         d.final();
         return out;
       }
-      const d = createDecipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, { authTagLength: p.tagLength });
+      const d = createDecipheriv(p.algorithm as CipherGCMTypes, this.key, nonce, p.cipherOptions);
       d.setAuthTag(tag);
       d.setAAD(aad);
       const out = d.update(body);

@@ -104,15 +104,36 @@ export function decodeRecord(buf: Uint8Array, cidLength = 0): { record: DtlsReco
 export function decodeDatagram(datagram: Uint8Array, cidLength = 0): DtlsRecord[] {
   const out: DtlsRecord[] = [];
   let offset = 0;
-  while (offset < datagram.length) {
-    try {
-      const { record, size } = decodeRecord(datagram.subarray(offset), cidLength);
-      out.push(record);
-      offset += size;
-    } catch (err) {
-      if (err instanceof DtlsDecodeError) break;
-      throw err;
+  const n = datagram.length;
+  // The same checks as decodeRecord, read in place: this runs for every datagram received, and
+  // the reader objects and intermediate views would be garbage per record.
+  while (offset < n) {
+    const headerEnd = offset + RECORD_HEADER_LENGTH - 2;
+    const type = datagram[offset]!;
+    if (!KNOWN_TYPES.has(type)) break;
+    if (headerEnd + 2 > n) break;
+    const version = (datagram[offset + 1]! << 8) | datagram[offset + 2]!;
+    if (version !== DTLS_1_2 && version !== DTLS_1_0) break;
+    const epoch = (datagram[offset + 3]! << 8) | datagram[offset + 4]!;
+    const seqHi = (datagram[offset + 5]! << 8) | datagram[offset + 6]!;
+    const seqLo = ((datagram[offset + 7]! << 24) | (datagram[offset + 8]! << 16) | (datagram[offset + 9]! << 8) | datagram[offset + 10]!) >>> 0;
+    // Small values as 32-bit integers (see ByteReader.u48): no heap number per stored value.
+    const sequenceNumber = seqHi === 0 && seqLo <= 0x7fff_ffff ? seqLo | 0 : seqHi * 0x1_0000_0000 + seqLo;
+    let p = headerEnd;
+    let cid: Uint8Array | undefined;
+    if (type === ContentType.tls12Cid) {
+      if (cidLength === 0 || p + cidLength > n) break;
+      cid = datagram.subarray(p, p + cidLength);
+      p += cidLength;
     }
+    if (p + 2 > n) break;
+    const length = (datagram[p]! << 8) | datagram[p + 1]!;
+    p += 2;
+    if (length > MAX_CIPHERTEXT_LENGTH || p + length > n) break;
+    const record: DtlsRecord = { type, version, epoch, sequenceNumber, fragment: datagram.subarray(p, p + length) };
+    if (cid !== undefined) record.cid = cid;
+    out.push(record);
+    offset = p + length;
   }
   return out;
 }

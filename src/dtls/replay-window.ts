@@ -13,7 +13,8 @@ export class ReplayWindow {
   private top = -1;
   /**
    * The 64-bit bitmap as two 32-bit words (no BigInt: this runs for every record). Bit i set ⇔
-   * sequence number (top - i) was accepted; bit 0 of `lo` is `top` itself.
+   * sequence number (top - i) was accepted; bit 0 of `lo` is `top` itself. Kept as signed
+   * 32-bit values (`| 0`), which V8 stores as small integers: no heap number per session.
    */
   private lo = 0;
   private hi = 0;
@@ -43,20 +44,20 @@ export class ReplayWindow {
         this.hi = 0;
         this.lo = 0;
       } else if (shift >= 32) {
-        this.hi = shift === 32 ? this.lo : (this.lo << (shift - 32)) >>> 0;
+        this.hi = shift === 32 ? this.lo : this.lo << (shift - 32);
         this.lo = 0;
       } else {
-        this.hi = ((this.hi << shift) | (this.lo >>> (32 - shift))) >>> 0;
-        this.lo = (this.lo << shift) >>> 0;
+        this.hi = (this.hi << shift) | (this.lo >>> (32 - shift));
+        this.lo = this.lo << shift;
       }
-      this.lo = (this.lo | 1) >>> 0;
+      this.lo = this.lo | 1;
       this.top = seq;
       return;
     }
     const diff = this.top - seq;
     if (diff >= REPLAY_WINDOW_SIZE) return;
-    if (diff < 32) this.lo = (this.lo | (1 << diff)) >>> 0;
-    else this.hi = (this.hi | (1 << (diff - 32))) >>> 0;
+    if (diff < 32) this.lo = this.lo | (1 << diff);
+    else this.hi = this.hi | (1 << (diff - 32));
   }
 
   /** Forgets everything (a new epoch starts a new window). */

@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { lookup as dnsLookup, type LookupOptions } from 'node:dns';
+import { isIP, type AddressInfo } from 'node:net';
 import { ContentType, DTLS_1_0, HandshakeType } from './constants.js';
 import { CookieJar } from './cookie.js';
 import { peerKeyOf, type ConnectionHooks } from './connection.js';
@@ -56,8 +57,12 @@ export class DtlsServer extends EventEmitter {
    * session with an RFC 9146 connection ID is established (it may then change address).
    */
   readonly sessions = new Map<string, ServerSession>();
-  /** Routing: by the address records currently come from, and by connection ID. */
-  private readonly byAddress = new Map<string, ServerSession>();
+  /**
+   * Routing by the address records currently come from, keyed by port (a small integer: no
+   * `address:port` string per datagram); the address is then compared. Several sessions on one
+   * port (different addresses) share an array.
+   */
+  private readonly byPort = new Map<number, ServerSession | ServerSession[]>();
   private readonly byCid = new Map<string, ServerSession>();
   private readonly cidLength: number;
   /** Resumable sessions (absent when resumption is off). */
@@ -124,7 +129,7 @@ export class DtlsServer extends EventEmitter {
     clearInterval(this.sweeper);
     for (const s of [...this.sessions.values()]) s.close();
     this.sessions.clear();
-    this.byAddress.clear();
+    this.byPort.clear();
     this.byCid.clear();
     this.socket.off('message', this.onMessage);
     // Closing a socket cancels queued sends; let the close_notify alerts go out first.
@@ -139,15 +144,24 @@ export class DtlsServer extends EventEmitter {
     return (d) => this.sendDatagram(d, address, port);
   }
 
+  private readonly onSent = (): void => {
+    this.inFlight--;
+    if (this.inFlight === 0) this.drained?.();
+  };
+
   private sendDatagram(d: Uint8Array, address: string, port: number): void {
-    this.inFlight++;
     try {
-      this.socket.send(d, port, address, () => {
-        this.inFlight--;
-        if (this.inFlight === 0) this.drained?.();
-      });
+      if (!this.closed) {
+        // No completion callback while serving (node would schedule one per datagram).
+        this.socket.send(d, port, address);
+        return;
+      }
+      // While closing, the last datagrams (close_notify) are counted so that the socket is
+      // closed only after them; libuv sends in order, so every earlier datagram is out too.
+      this.inFlight++;
+      this.socket.send(d, port, address, this.onSent);
     } catch {
-      this.inFlight--;
+      if (this.closed) this.onSent();
       // The socket is closing; the datagram is lost like any other.
     }
   }
@@ -169,15 +183,16 @@ export class DtlsServer extends EventEmitter {
   private handleDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.closed) return;
     try {
-      const key = peerKeyOf(rinfo.address, rinfo.port);
       const byCid = this.routeByCid(msg);
       if (byCid !== undefined) {
         byCid.handleDatagram(msg, rinfo);
         return;
       }
-      const session = this.byAddress.get(key);
+      const session = this.sessionAt(rinfo.address, rinfo.port);
       if (session !== undefined) {
-        let hello = parseInitialClientHello(msg);
+        // Only an epoch-0 handshake record can start a new handshake: everything else (the
+        // application data of established sessions) goes straight to the session.
+        let hello = isEpoch0Handshake(msg) ? parseInitialClientHello(msg) : undefined;
         // A replayed or retransmitted ClientHello (same random) belongs to the association; one
         // with another random is a new handshake from this address (a rebooted client, or a new
         // client on a reused port while an abandoned handshake is still half-open) and must not
@@ -191,11 +206,11 @@ export class DtlsServer extends EventEmitter {
           session.handleDatagram(msg, rinfo);
           return;
         }
-        this.stateless(msg, rinfo, key, hello, session);
+        this.stateless(msg, rinfo, peerKeyOf(rinfo.address, rinfo.port), hello, session);
         return;
       }
       const hello = parseInitialClientHello(msg);
-      if (hello !== undefined) this.stateless(msg, rinfo, key, hello, undefined);
+      if (hello !== undefined) this.stateless(msg, rinfo, peerKeyOf(rinfo.address, rinfo.port), hello, undefined);
     } catch (err) {
       // Nothing a datagram contains may take the server down.
       if (!(err instanceof DtlsError)) this.emit('handshakeError', err, peerKeyOf(rinfo.address, rinfo.port));
@@ -241,8 +256,9 @@ export class DtlsServer extends EventEmitter {
       this.cidLength > 0 ? this.allocateConnectionId : undefined,
       this.sessionCache,
     );
-    this.sessions.set(key, session);
-    this.byAddress.set(key, session);
+    // The session's own peerKey string is the map key (one string per session, not two).
+    this.sessions.set(session.peerKey, session);
+    this.route(session);
     this.halfOpen++;
     session.handleDatagram(msg, rinfo);
   }
@@ -264,7 +280,7 @@ export class DtlsServer extends EventEmitter {
     transmit: (session, d) => this.sendDatagram(d, session.remoteAddress, session.remotePort),
     established: (session) => {
       this.halfOpen--;
-      const key = peerKeyOf(session.remoteAddress, session.remotePort);
+      const key = session.initialPeerKey;
       if (session.peerKey !== key) {
         if (this.sessions.get(key) === session) this.sessions.delete(key);
         this.sessions.get(session.peerKey)?.destroy();
@@ -274,12 +290,12 @@ export class DtlsServer extends EventEmitter {
       if (cid !== undefined) this.byCid.set(Buffer.from(cid).toString('hex'), session);
       this.emit('session', session);
     },
-    addressChange: (session, previous) => {
+    addressChange: (session, previous, previousPort) => {
       // RFC 9146 §6: the session moved; route its new address to it.
-      if (this.byAddress.get(previous) === session) this.byAddress.delete(previous);
-      const now = peerKeyOf(session.remoteAddress, session.remotePort);
-      this.byAddress.get(now)?.destroy();
-      this.byAddress.set(now, session);
+      this.unroute(session, previousPort);
+      const other = this.sessionAt(session.remoteAddress, session.remotePort);
+      if (other !== undefined && other !== session) other.destroy();
+      this.route(session);
       this.emit('addressChange', session, previous);
     },
     closed: (session, err) => {
@@ -287,9 +303,7 @@ export class DtlsServer extends EventEmitter {
       if (!session.wasEstablished) this.halfOpen--;
       if (this.sessions.get(session.peerKey) === session) this.sessions.delete(session.peerKey);
       if (this.sessions.get(key) === session) this.sessions.delete(key);
-      const at = peerKeyOf(session.remoteAddress, session.remotePort);
-      if (this.byAddress.get(at) === session) this.byAddress.delete(at);
-      if (this.byAddress.get(key) === session) this.byAddress.delete(key);
+      this.unroute(session, session.remotePort);
       const cid = session.connectionId;
       if (cid !== undefined && this.byCid.get(Buffer.from(cid).toString('hex')) === session) this.byCid.delete(Buffer.from(cid).toString('hex'));
       if (session.wasEstablished) this.emit('sessionClosed', session, err);
@@ -305,6 +319,34 @@ export class DtlsServer extends EventEmitter {
     },
     data: (session, data) => this.dataReceiver?.(session, data),
   };
+
+  /** The session whose records currently come from `address`:`port`. */
+  private sessionAt(address: string, port: number): ServerSession | undefined {
+    const at = this.byPort.get(port);
+    if (at === undefined) return undefined;
+    if (!Array.isArray(at)) return at.remoteAddress === address ? at : undefined;
+    for (const s of at) if (s.remoteAddress === address) return s;
+    return undefined;
+  }
+
+  private route(session: ServerSession): void {
+    const port = session.remotePort;
+    const at = this.byPort.get(port);
+    if (at === undefined) this.byPort.set(port, session);
+    else if (Array.isArray(at)) at.push(session);
+    else this.byPort.set(port, [at, session]);
+  }
+
+  private unroute(session: ServerSession, port: number): void {
+    const at = this.byPort.get(port);
+    if (at === session) this.byPort.delete(port);
+    else if (Array.isArray(at)) {
+      const i = at.indexOf(session);
+      if (i >= 0) at.splice(i, 1);
+      if (at.length === 1) this.byPort.set(port, at[0]!);
+      else if (at.length === 0) this.byPort.delete(port);
+    }
+  }
 
   private countHandshake(ip: string): boolean {
     const now = Date.now();
@@ -344,6 +386,11 @@ interface ParsedHello {
   clientHello: ClientHello;
 }
 
+/** A cheap look at the first record header: handshake content type in epoch 0. */
+function isEpoch0Handshake(msg: Uint8Array): boolean {
+  return msg.length >= 13 && msg[0] === ContentType.handshake && msg[3] === 0 && msg[4] === 0;
+}
+
 /** The first record of the datagram, if it is an unfragmented epoch-0 ClientHello. */
 function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
   const record = decodeDatagram(msg)[0];
@@ -362,6 +409,13 @@ function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
 }
 
 
+/** dgram's `lookup` for IP literals: answered synchronously; anything else goes to dns.lookup. */
+function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, { ...(typeof options === 'number' ? { family: options } : options), all: false }, (err, address, fam) => callback(err, address, fam));
+}
+
 /** Creates a DTLS server and resolves once its socket is bound. */
 export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsServer> {
   if (opts.psk === undefined && opts.certificate === undefined) {
@@ -369,7 +423,9 @@ export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsSer
   }
   if (opts.socket !== undefined) return new DtlsServer(opts.socket, false, opts);
   const host = opts.host ?? '127.0.0.1';
-  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  // Peers are always addressed by the IP literal their datagrams came from: resolve it in place
+  // (node's default dns.lookup answers an IP literal on the next tick, per datagram sent).
+  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(opts.port ?? 0, host, () => {

@@ -28,13 +28,40 @@ export interface SessionCacheOptions {
   lifetimeMs?: number;
 }
 
-/** What is stored: the session ID is the map key only (no second copy per entry). */
-type StoredSession = Omit<CachedSession, 'sessionId'>;
+/**
+ * What is stored, compactly (a cache of 10,000 sessions is part of every idle session's cost):
+ * the session ID is the map key only, the master secret and a PSK identity are latin1 strings
+ * (one byte per byte, no typed array or ArrayBuffer each).
+ */
+interface StoredSession {
+  masterSecret: string;
+  cipherSuite: number;
+  /** A PSK identity's raw bytes, or the identity object of other credentials. */
+  identity: string | PeerIdentity;
+  /** Milliseconds after TIME_BASE: a small integer to V8, where Date.now() would be a heap number. */
+  createdAt: number;
+}
+
+const TIME_BASE = Date.now();
+
+function smallIfInteger(x: number): number {
+  return x === (x | 0) ? x | 0 : x;
+}
 
 /** Map key of a session ID: one byte per character, half the size of hex. */
 function keyOf(sessionId: Uint8Array): string {
-  return Buffer.from(sessionId.buffer, sessionId.byteOffset, sessionId.byteLength).toString('latin1');
+  return latin1(sessionId);
 }
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+function bytesOf(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'latin1'));
+}
+
+const textDecoder = new TextDecoder();
 
 export class SessionCache {
   private readonly entries = new Map<string, StoredSession>();
@@ -54,11 +81,17 @@ export class SessionCache {
     const key = keyOf(sessionId);
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
-    if (now - e.createdAt >= this.lifetimeMs) {
+    const createdAt = TIME_BASE + e.createdAt;
+    if (now - createdAt >= this.lifetimeMs) {
       this.entries.delete(key);
       return undefined;
     }
-    return { sessionId: Uint8Array.from(sessionId), ...e };
+    let identity: PeerIdentity;
+    if (typeof e.identity === 'string') {
+      const raw = bytesOf(e.identity);
+      identity = { type: 'psk', identity: textDecoder.decode(raw), raw };
+    } else identity = e.identity;
+    return { sessionId: Uint8Array.from(sessionId), masterSecret: bytesOf(e.masterSecret), cipherSuite: e.cipherSuite, identity, createdAt };
   }
 
   set(entry: CachedSession): void {
@@ -69,7 +102,13 @@ export class SessionCache {
       if (oldest.done === true) break;
       this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { masterSecret: entry.masterSecret, cipherSuite: entry.cipherSuite, identity: entry.identity, createdAt: entry.createdAt });
+    const id = entry.identity;
+    this.entries.set(key, {
+      masterSecret: latin1(entry.masterSecret),
+      cipherSuite: entry.cipherSuite,
+      identity: id.type === 'psk' ? latin1(id.raw) : id,
+      createdAt: smallIfInteger(entry.createdAt - TIME_BASE),
+    });
   }
 
   delete(sessionId: Uint8Array): void {

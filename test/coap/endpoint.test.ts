@@ -301,3 +301,46 @@ test('bad endpoint options and arguments are named in ERR_INVALID_ARGUMENT', asy
   await assert.rejects(ep.request(42 as never, {}), { argument: 'peer' });
   await ep.close();
 });
+
+test('a synchronous handler is answered within the call that delivered the request; an async one after it', async () => {
+  let deliver!: (peer: string, data: Uint8Array) => void;
+  const sent: CoapMessage[] = [];
+  const transport = { send: (_peer: string, data: Uint8Array) => void sent.push(decodeMessage(data)), onDatagram: (cb: (peer: string, data: Uint8Array) => void) => void (deliver = cb), close: () => undefined };
+  const server = new CoapEndpoint(transport, FAST);
+  server.resource('/sync', { get: () => ({ payload: 'now' }) });
+  server.resource('/async', { get: async () => ({ payload: 'later' }) });
+  deliver('peer', encodeMessage(con(CoapCode.GET, 1, Uint8Array.of(1), [stringOption(OptionNumber.UriPath, 'sync')])));
+  assert.deepEqual(sent.map((m) => [m.type, m.code, text(m.payload)]), [[CoapType.ACK, CoapCode.Content, 'now']]);
+  deliver('peer', encodeMessage(con(CoapCode.GET, 2, Uint8Array.of(2), [stringOption(OptionNumber.UriPath, 'async')])));
+  assert.equal(sent.length, 1);
+  await settle(5);
+  assert.deepEqual(sent.map((m) => [m.type, m.code, text(m.payload)])[1], [CoapType.ACK, CoapCode.Content, 'later']);
+  await server.close();
+});
+
+test('synchronous handlers with an immediate separate-response delay: no empty ACK; duplicates get the same bytes; a throwing handler gives 5.00', async () => {
+  const net = new MemoryNetwork();
+  const server = new CoapEndpoint(net.transport('server'), { ...FAST, separateResponseAfterMs: 0 });
+  let calls = 0;
+  server.resource('/now', { get: () => ({ payload: `call ${++calls}` }) });
+  server.resource('/boom', {
+    get: () => {
+      throw new Error('handler bug');
+    },
+  });
+  const raw = new RawPeer(net, 'raw');
+  const token = Uint8Array.of(1, 2);
+  const get = con(CoapCode.GET, 0x1234, token, [stringOption(OptionNumber.UriPath, 'now')]);
+  raw.send('server', get);
+  raw.send('server', get); // a retransmission: deduplicated, answered with the same reply
+  raw.send('server', con(CoapCode.GET, 0x1235, token, [stringOption(OptionNumber.UriPath, 'boom')]));
+  const got = await raw.waitFor(3);
+  await settle(5);
+  assert.equal(calls, 1);
+  assert.equal(raw.received.length, 3, 'no empty ACK: the response was ready before any timer');
+  assert.deepEqual([got[0]!.type, got[0]!.code, got[0]!.messageId, text(got[0]!.payload)], [CoapType.ACK, CoapCode.Content, 0x1234, 'call 1']);
+  assert.deepEqual(encodeMessage(got[1]!), encodeMessage(got[0]!));
+  assert.deepEqual([got[2]!.type, got[2]!.code, got[2]!.messageId], [CoapType.ACK, CoapCode.InternalServerError, 0x1235]);
+  raw.close();
+  await server.close();
+});

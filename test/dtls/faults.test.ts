@@ -12,6 +12,7 @@ import type { ClientSession } from '../../src/dtls/client-session.js';
 import type { ServerSession } from '../../src/dtls/server-session.js';
 import { ContentType, DTLS_1_2 } from '../../src/dtls/constants.js';
 import { decodeDatagram, encodeRecord } from '../../src/dtls/record.js';
+import { encodeHandshakeMessage } from '../../src/dtls/handshake-fragment.js';
 import { ecdsaSigner, PSK, rawSocket, seededRandom, selfSigned, sendUntilReply, UdpProxy, once } from './helpers.js';
 
 async function echoServer(opts: Partial<DtlsServerOptions> = {}): Promise<{ server: DtlsServer; received: string[]; errors: unknown[] }> {
@@ -217,9 +218,9 @@ describe('DTLS faults and bad input', { timeout: 120_000 }, () => {
       const c = await connectDtls({ host: '127.0.0.1', port: server.address().port, psk: { identity: 'device-1', key: PSK } });
       const alert = once<{ level: number; description: number }>(c, 'alert');
       // A ClientHello inside the protected epoch is a renegotiation attempt.
-      const internals = c as unknown as { queueHandshake(t: number, b: Uint8Array): void; flushFlight(e: boolean): void };
-      internals.queueHandshake(1, new Uint8Array(40));
-      internals.flushFlight(false);
+      // (The established client keeps no handshake layer, so the record is built by hand.)
+      const internals = c as unknown as { encodeOut(type: number, epoch: number, payload: Uint8Array): Uint8Array; transmit(d: Uint8Array): void };
+      internals.transmit(internals.encodeOut(22, 1, encodeHandshakeMessage({ msgType: 1, messageSeq: 4, body: new Uint8Array(40) })));
       assert.deepEqual(await alert, { level: 1, description: 100 });
       assert.equal(await roundTrip(c, 'still'), 'echo:still');
       c.close();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as hs from '../../src/dtls/handshake.js';
 import { decodeHandshakeFragments, fragmentHandshakeMessage, HandshakeReassembler } from '../../src/dtls/handshake-fragment.js';
-import { decodeDatagram, decodeRecord, encodeRecord } from '../../src/dtls/record.js';
+import { decodeDatagram, decodeRecord, encodeRecord, type DtlsRecord } from '../../src/dtls/record.js';
 import { RecordProtection } from '../../src/dtls/record-protection.js';
 import { decodeU16List, decodeU8List, decodeOpaque8 } from '../../src/dtls/extensions.js';
 import { DtlsError } from '../../src/dtls/errors.js';
@@ -79,6 +79,36 @@ describe('fuzz: DTLS codecs yield only typed errors', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('records: the in-place datagram decoder agrees with decodeRecord record by record', () => {
+    const valid = Buffer.concat([
+      encodeRecord({ type: 22, version: 0xfefd, epoch: 0, sequenceNumber: 1, fragment: sampleClientHello }),
+      encodeRecord({ type: 25, version: 0xfefd, epoch: 1, sequenceNumber: 2 ** 40 + 7, cid: Uint8Array.of(1, 2, 3, 4), fragment: Uint8Array.of(1) }),
+      encodeRecord({ type: 23, version: 0xfefd, epoch: 3, sequenceNumber: 2 ** 31, fragment: Uint8Array.of(9, 9) }),
+    ]);
+    // The reference: decodeRecord (ByteReader) until the first record that does not decode.
+    const reference = (b: Uint8Array, cidLen: number): DtlsRecord[] => {
+      const out: DtlsRecord[] = [];
+      for (let o = 0; o < b.length; ) {
+        try {
+          const { record, size } = decodeRecord(b.subarray(o), cidLen);
+          out.push(record);
+          o += size;
+        } catch {
+          break;
+        }
+      }
+      return out;
+    };
+    const plain = (r: DtlsRecord): object => ({ ...r, fragment: [...r.fragment], ...(r.cid === undefined ? {} : { cid: [...r.cid] }) });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), mutated(valid), fc.constant(valid)), fc.constantFrom(0, 4), (b, cidLen) => {
+        assert.deepEqual(decodeDatagram(b, cidLen).map(plain), reference(b, cidLen).map(plain));
+      }),
+      { numRuns: 2000 },
+    );
+    assert.equal(decodeDatagram(valid, 4).length, 3);
   });
 
   it('handshake fragments and reassembly: random and mutated input', () => {
