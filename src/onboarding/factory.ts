@@ -247,6 +247,8 @@ export async function openFactory(options: OpenFactoryOptions): Promise<Factory>
         model: opts.model,
         idevidFingerprint: issued.certificate.fingerprint256,
         ...(issued.certificate.authorityKeyIdentifier !== undefined ? { idevidIssuerKeyId: issued.certificate.authorityKeyIdentifier } : {}),
+        // cBRSKI §9.2.2: the MASA verifies certificate-less constrained requests with it.
+        idevid: Buffer.from(issued.certificate.der).toString('base64'),
         mintedAt: new Date().toISOString(),
       });
     } catch (err) {

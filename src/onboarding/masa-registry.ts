@@ -27,6 +27,13 @@ export interface MasaDeviceRecord {
   idevidFingerprint: string;
   /** The IDevID's authorityKeyIdentifier, hex (RFC 8366 idevid-issuer). */
   idevidIssuerKeyId?: string;
+  /**
+   * The IDevID certificate, base64 DER (recorded by `factory mint` since cBRSKI support): what the
+   * MASA verifies a constrained pledge's request with when it carries no certificate (cBRSKI
+   * §9.2.2: the signing key "is already identified by the Pledge's unique serial number").
+   * Devices minted before have none; their certificate-less requests are refused.
+   */
+  idevid?: string;
   mintedAt: string;
   /**
    * Legacy: where rootline before migration 6 kept the owner. Never written now; a MASA that

@@ -30,7 +30,7 @@ import { readOuterSequence } from '../pki/der.js';
 import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
 import type { MasaClaimRecord, MasaRepository } from '../store/masa-types.js';
 import type { AuditLog } from '../store/types.js';
-import { looksLikeCoseSign1, signConstrainedVoucher } from './constrained-voucher.js';
+import { looksLikeCoseSign1, signConstrainedVoucher, type ConstrainedVoucherRequest } from './constrained-voucher.js';
 import {
   AlreadyOwnedError,
   BadVoucherRequestError,
@@ -46,6 +46,7 @@ import {
 import { auditText, MAX_AUDIT_EVENTS_PER_DEVICE, SERIAL_NUMBER_PATTERN, type MasaAuditEvent, type MasaDeviceRecord, type MasaRegistry } from './masa-registry.js';
 import { openSignedVoucherRequest, signVoucher, type OpenedVoucherRequest } from './signed-voucher.js';
 import { formatDateAndTime, type Voucher, type VoucherAssertion } from './voucher.js';
+import { coseCarriesCertificates } from './voucher-requests.js';
 
 export type VoucherFormat = 'cms' | 'cose';
 
@@ -267,7 +268,25 @@ export function createMasa(options: MasaOptions): Masa {
     }
     let pledge: OpenedVoucherRequest;
     try {
-      pledge = openSignedVoucherRequest(req.priorSignedVoucherRequest, { trustAnchors: manufacturerCas, at });
+      const prior = req.priorSignedVoucherRequest;
+      if (looksLikeCoseSign1(prior) && !coseCarriesCertificates(prior)) {
+        // cBRSKI §9.2.2: a constrained pledge's request need carry no certificate — its key "is
+        // already identified by the Pledge's unique serial number that is included in the PVR and
+        // (by the Registrar) in the RVR". The IDevID minted for that serial verifies it.
+        const minted = SERIAL_NUMBER_PATTERN.test(req.serialNumber) ? await registry.getDevice(req.serialNumber) : undefined;
+        if (minted === undefined) throw new UnknownDeviceError(req.serialNumber);
+        if (minted.idevid === undefined) throw new UntrustedPledgeError(`the pledge request carries no certificate and no IDevID certificate is on record for ${minted.serial}`);
+        let idevid: ParsedCertificate;
+        try {
+          idevid = parseCertificate(Buffer.from(minted.idevid, 'base64'));
+          verifyChain(idevid, [], manufacturerCas, { at });
+        } catch (err) {
+          throw new UntrustedPledgeError(`the IDevID on record for ${minted.serial} is not usable under this manufacturer: ${(err as Error).message}`, { cause: err });
+        }
+        pledge = openSignedVoucherRequest(prior, { trustAnchors: [idevid], at });
+      } else {
+        pledge = openSignedVoucherRequest(prior, { trustAnchors: manufacturerCas, at });
+      }
     } catch (err) {
       if (err instanceof RootlineError && err.code === 'ERR_VOUCHER_UNTRUSTED_SIGNER') throw new UntrustedPledgeError(`the pledge's IDevID is not from this manufacturer: ${err.message}`, { cause: err });
       throw err;
@@ -291,16 +310,25 @@ export function createMasa(options: MasaOptions): Masa {
       throw new BadVoucherRequestError('the registrar request nonce differs from the pledge request nonce');
     }
     // Proximity (RFC 8995 §5.5.5, §5.2): the pledge names the registrar certificate it saw in
-    // TLS; the registrar that signs this request must hold that certificate's key.
+    // TLS; the registrar that signs this request must hold that certificate's key. A constrained
+    // pledge may name the key itself (proximity-registrar-pubk, the SPKI) or its SHA-256
+    // (proximity-registrar-pubk-sha256) instead (cBRSKI §9.1.1, rfc8366bis): exactly one of the three.
     if (pledge.request.assertion === 'proximity') {
-      if (pledge.request.proximityRegistrarCert === undefined) throw new ProximityMismatchError('the pledge asserts proximity but names no registrar certificate');
-      let seen: ParsedCertificate;
-      try {
-        seen = parseCertificate(pledge.request.proximityRegistrarCert);
-      } catch (err) {
-        throw new BadVoucherRequestError('proximity-registrar-cert is not a certificate', { cause: err });
-      }
-      if (!sameBytes(seen.publicKey, registrar.signerCertificate.publicKey)) throw new ProximityMismatchError('the registrar that signed this request is not the one the pledge saw');
+      const named = pledge.request as ConstrainedVoucherRequest;
+      const given = [named.proximityRegistrarCert, named.proximityRegistrarPubk, named.proximityRegistrarPubkSha256].filter((v) => v !== undefined).length;
+      if (given === 0) throw new ProximityMismatchError('the pledge asserts proximity but names no registrar');
+      if (given > 1) throw new BadVoucherRequestError('the pledge names the registrar more than once (proximity-registrar-cert, -pubk, -pubk-sha256)');
+      const key = registrar.signerCertificate.publicKey;
+      let seenKey: Uint8Array | undefined;
+      if (named.proximityRegistrarCert !== undefined) {
+        try {
+          seenKey = parseCertificate(named.proximityRegistrarCert).publicKey;
+        } catch (err) {
+          throw new BadVoucherRequestError('proximity-registrar-cert is not a certificate', { cause: err });
+        }
+      } else seenKey = named.proximityRegistrarPubk;
+      const same = seenKey !== undefined ? sameBytes(seenKey, key) : sameBytes(named.proximityRegistrarPubkSha256, new Uint8Array(createHash('sha256').update(key).digest()));
+      if (!same) throw new ProximityMismatchError('the registrar that signed this request is not the one the pledge saw');
     } else {
       throw new ProximityMismatchError(`pledge assertion ${JSON.stringify(pledge.request.assertion ?? null)} is not supported (only proximity)`);
     }

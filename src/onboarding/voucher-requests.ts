@@ -3,13 +3,14 @@
  * naming the registrar it sees in TLS) and the registrar's (§5.5, wrapping the pledge's verbatim).
  * The registrar side also makes the registrar's own checks before it bothers the MASA.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
+import { CborTag, decodeCbor } from '../cose/cbor.js';
 import { sign1 } from '../cose/sign1.js';
-import { findAttribute, parseCertificate, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
-import { encodeConstrainedVoucherRequest, looksLikeCoseSign1, X5BAG } from './constrained-voucher.js';
-import { BadVoucherRequestError, MalformedSignedVoucherError, ProximityMismatchError, UntrustedPledgeError } from './errors.js';
+import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
+import { encodeConstrainedVoucherRequest, looksLikeCoseSign1, X5BAG, X5CHAIN, type ConstrainedVoucherRequest } from './constrained-voucher.js';
+import { BadVoucherRequestError, MalformedSignedVoucherError, ProximityMismatchError, UntrustedPledgeError, UntrustedVoucherSignerError } from './errors.js';
 import { openSignedVoucherRequest, signVoucherRequest, type OpenedVoucherRequest } from './signed-voucher.js';
 import type { VoucherRequest } from './voucher.js';
 
@@ -65,6 +66,14 @@ export interface RegistrarVoucherRequestOptions {
    */
   manufacturerCas?: readonly CertificateInput[];
   /**
+   * The pledge's TLS/DTLS client certificate chain (the IDevID first). A constrained pledge's
+   * COSE request that carries no certificate (cBRSKI §9.2.2: "The Pledge SHOULD NOT use the
+   * x5bag or x5chain COSE header parameters in the PVR" — the registrar "MUST use only the TLS
+   * Client Certificate extension for authentication of the Pledge") is verified under this
+   * IDevID, which must chain to `manufacturerCas` when they are given.
+   */
+  pledgeCertificates?: readonly CertificateInput[];
+  /**
    * How the registrar request is signed (default 'cms'). cBRSKI (draft-ietf-anima-constrained-
    * voucher §7.1): "The Registrar MUST use the same format for the RVR as the Pledge used for its
    * PVR": 'cose' for a constrained pledge's COSE request, and the pledge's request must be one.
@@ -88,7 +97,21 @@ export async function createRegistrarVoucherRequest(options: RegistrarVoucherReq
   if (format !== 'cms' && format !== 'cose') throw new InvalidArgumentError('format', "expected 'cms' or 'cose'");
   let pledge: OpenedVoucherRequest;
   try {
-    pledge = openSignedVoucherRequest(options.pledgeRequest, { ...(options.manufacturerCas !== undefined ? { trustAnchors: options.manufacturerCas } : {}), at: now });
+    const client = options.pledgeCertificates;
+    if (client !== undefined && client.length > 0 && options.pledgeRequest instanceof Uint8Array && looksLikeCoseSign1(options.pledgeRequest) && !coseCarriesCertificates(options.pledgeRequest)) {
+      // The IDevID from the (D)TLS session: its manufacturer first, then the request's signature under its key.
+      const [leaf, ...chain] = client.map(parsed);
+      if (options.manufacturerCas !== undefined) {
+        try {
+          verifyChain(leaf!, chain, options.manufacturerCas.map(parsed), { at: now });
+        } catch (err) {
+          throw new UntrustedVoucherSignerError(`the client certificate does not chain to an accepted manufacturer: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      pledge = openSignedVoucherRequest(options.pledgeRequest, { trustAnchors: [leaf!], at: now });
+    } else {
+      pledge = openSignedVoucherRequest(options.pledgeRequest, { ...(options.manufacturerCas !== undefined ? { trustAnchors: options.manufacturerCas } : {}), at: now });
+    }
   } catch (err) {
     if (err instanceof RootlineError && err.code === 'ERR_VOUCHER_UNTRUSTED_SIGNER') throw new UntrustedPledgeError(`the pledge's IDevID is not from an accepted manufacturer: ${err.message}`, { cause: err });
     throw err;
@@ -97,8 +120,7 @@ export async function createRegistrarVoucherRequest(options: RegistrarVoucherReq
   if (idevidSerial === undefined || idevidSerial !== pledge.request.serialNumber) throw new BadVoucherRequestError('the pledge request serial-number is not its IDevID serialNumber');
   // RFC 8995 §5.3: the registrar checks the pledge saw this registrar (proximity).
   const tls = parsed(options.tlsCertificate ?? options.certificates[0]!);
-  const seen = pledge.request.proximityRegistrarCert;
-  if (seen === undefined || Buffer.compare(Buffer.from(seen), Buffer.from(tls.der)) !== 0) throw new ProximityMismatchError('the pledge names another registrar certificate than ours');
+  if (!namesRegistrar(pledge.request, tls)) throw new ProximityMismatchError('the pledge names another registrar certificate than ours');
   const createdOn = new Date(now);
   createdOn.setUTCMilliseconds(0);
   // RFC 8995 §5.5: nonce, serial-number and idevid-issuer are copied from the pledge's request
@@ -119,6 +141,44 @@ export async function createRegistrarVoucherRequest(options: RegistrarVoucherReq
 }
 
 /**
+ * Whether the pledge request names `registrar` as the registrar it saw: proximity-registrar-cert
+ * equal to its certificate, or — the constrained forms (draft-ietf-anima-constrained-voucher
+ * §9.1.1, rfc8366bis) — proximity-registrar-pubk equal to its SubjectPublicKeyInfo, or
+ * proximity-registrar-pubk-sha256 equal to that SPKI's SHA-256. Exactly one of them may be given.
+ */
+export function namesRegistrar(request: VoucherRequest, registrar: ParsedCertificate): boolean {
+  const r = request as ConstrainedVoucherRequest;
+  const named = [r.proximityRegistrarCert, r.proximityRegistrarPubk, r.proximityRegistrarPubkSha256].filter((v) => v !== undefined);
+  if (named.length !== 1) return false;
+  if (r.proximityRegistrarCert !== undefined) return sameBytes(r.proximityRegistrarCert, registrar.der);
+  if (r.proximityRegistrarPubk !== undefined) return sameBytes(r.proximityRegistrarPubk, registrar.publicKey);
+  return sameBytes(r.proximityRegistrarPubkSha256, createHash('sha256').update(registrar.publicKey).digest());
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+/**
+ * Whether a COSE_Sign1's protected header carries x5chain or x5bag. Anything unreadable answers
+ * true, so that the full verification (which refuses it with a typed error) runs.
+ */
+export function coseCarriesCertificates(bytes: Uint8Array): boolean {
+  try {
+    let message = decodeCbor(bytes, { maxDepth: 6 });
+    if (message instanceof CborTag) message = message.contents;
+    const prot = Array.isArray(message) ? message[0] : undefined;
+    if (!(prot instanceof Uint8Array)) return true;
+    if (prot.length === 0) return false;
+    const header = decodeCbor(prot, { maxDepth: 4 });
+    return !(header instanceof Map) || header.has(X5BAG) || header.has(X5CHAIN);
+  } catch (err) {
+    if (err instanceof RootlineError) return true;
+    throw err;
+  }
+}
+
+/**
  * The COSE_Sign1 RVR: SID-keyed CBOR payload, and — cBRSKI §8.1: "The Registrar MUST place all
  * the certificates needed by MASA to validate the signature chain for its RVR in an "x5bag"
  * attribute in either the protected or the unprotected header" — the registrar certificate and
@@ -126,7 +186,10 @@ export async function createRegistrarVoucherRequest(options: RegistrarVoucherReq
  * reads protected certificates only, as the MASA pins the domain CA from that bag).
  */
 async function signCoseRegistrarRequest(request: VoucherRequest, signer: Signer, certificates: readonly CertificateInput[]): Promise<Uint8Array> {
-  const ders = certificates.map((c) => parsed(c).der);
+  const certs = certificates.map(parsed);
+  // As signCms does: a key that does not belong to the first certificate makes a request no MASA can check.
+  if (!sameBytes(signer.publicKey, certs[0]!.publicKey)) throw new InvalidArgumentError('signer', "the key is not the registrar certificate's");
+  const ders = certs.map((c) => c.der);
   if (ders.length > 8) throw new InvalidArgumentError('certificates', 'at most 8 certificates in a COSE voucher request');
   // RFC 9360 §2: one certificate as a bstr, several as an array.
   return sign1({ payload: encodeConstrainedVoucherRequest(request), signer, protectedHeader: new Map<number, unknown>([[X5BAG, ders.length === 1 ? ders[0] : ders]]) });

@@ -296,6 +296,8 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         pledgeRequest: body,
         tlsCertificate: context.serverCertificate ?? registrarCert,
         manufacturerCas: [m.ca],
+        // cBRSKI §9.2.2: a COSE request without certificates is the TLS client's (IDevID) to verify.
+        pledgeCertificates: chain,
         // cBRSKI §7.1: the request to the MASA in the pledge's format (COSE for CoAPs pledges).
         format,
         now: now(),
