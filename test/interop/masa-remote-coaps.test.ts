@@ -11,11 +11,13 @@
  *   3. the MASA's HTTP content negotiation refuses wrong Content-Type (415), a body that is not
  *      what its Content-Type says (400) and unacceptable Accept (406), each audited;
  *   4. A decommissions the device: the claim is released at the remote MASA that vouched (the
- *      constrained path records the MASA URL too), and B onboards it over CoAPs.
+ *      constrained path records the MASA URL too), and B onboards it over CoAPs;
+ *   5. a draft-built pledge (cBRSKI §9.2.2: no certificate in its request, the registrar named by
+ *      proximity-registrar-pubk-sha256) gets the remote MASA's voucher over CoAPs.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -23,7 +25,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
-import { looksLikeCoseSign1, verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
+import { sign1 } from '../../src/cose/sign1.js';
+import { encodeConstrainedVoucherRequest, looksLikeCoseSign1, verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
+import { openCoapsRegistrar } from '../../src/onboarding/pledge/coaps-transport.js';
 import { ownerKeyOf } from '../../src/onboarding/masa.js';
 import { createRootCa, decodePem, domainCaPolicy, parseCertificate } from '../../src/pki/index.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
@@ -34,6 +38,7 @@ import { requirePeer } from '../helpers/peers.js';
 const skip = requirePeer('openssl', ['openssl'], 'apt-get install openssl');
 const REPO = resolve(import.meta.dirname, '../..');
 const SERIAL = 'RMC-1';
+const DRAFT_SERIAL = 'RMC-2';
 const CMS = 'application/voucher-cms+json';
 const COSE = 'application/voucher+cose';
 
@@ -136,8 +141,10 @@ describe('remote MASA for constrained pledges: rootline masa serve + two rootlin
 
     const init = await runCli(['factory', 'init', '--data', mfr, '--masa-url', `https://127.0.0.1:${port}`, '--manufacturer', 'Acme'], { cwd: dir });
     assert.equal(init.code, 0, init.stderr);
-    const mint = await runCli(['factory', 'mint', '--data', mfr, '--serial', SERIAL, '--model', 'Valve', '--out', 'device'], { cwd: dir });
-    assert.equal(mint.code, 0, mint.stderr);
+    for (const [serial, out] of [[SERIAL, 'device'], [DRAFT_SERIAL, 'draft-device']] as const) {
+      const mint = await runCli(['factory', 'mint', '--data', mfr, '--serial', serial, '--model', 'Valve', '--out', out], { cwd: dir });
+      assert.equal(mint.code, 0, mint.stderr);
+    }
 
     masa = await startRootline(['masa', 'serve', '--data', mfr, '--tls-cert', join(dir, 'tls', 'masa-tls.pem'), '--tls-key', join(dir, 'tls', 'masa-tls.key'), '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], ['masa']);
     for (const name of ['a', 'b']) {
@@ -224,5 +231,31 @@ describe('remote MASA for constrained pledges: rootline masa serve + two rootlin
     assert.equal((await masaStore!.masa.getClaim(SERIAL))?.owner, ownerKeyOf(domainBCa));
     const voucherB = await verifyConstrainedVoucher(new Uint8Array(readFileSync(join(dir, 'enrolled-b', 'voucher.cose'))), { masaTrustAnchors: [masaCa], serialNumber: SERIAL });
     assert.equal(parseCertificate(voucherB.pinnedDomainCertificate).fingerprint256, domainBCa.fingerprint256);
+  });
+
+  it('a draft-built pledge (no certificate in its request, registrar named by proximity-registrar-pubk-sha256) gets the remote MASA’s voucher over CoAPs', async () => {
+    const device = join(dir, 'draft-device');
+    const idevid = decodePem(readFileSync(join(device, 'idevid.pem'), 'utf8'), 'CERTIFICATE');
+    const signer = keyObjectSigner(createPrivateKey(readFileSync(join(device, 'idevid.key'), 'utf8')));
+    const { hostname, port } = new URL(domainA!.urls['brski-coaps']!);
+    const conn = await openCoapsRegistrar({ host: hostname, port: Number(port), certificate: { signer, chain: [idevid] } });
+    try {
+      // cBRSKI §9.2.2 / Appendix C.3: no x5chain, no x5bag; the registrar by the SHA-256 of its key.
+      const registrarKey = parseCertificate(conn.serverChain[0]!).publicKey;
+      const nonce = new Uint8Array(randomBytes(8));
+      const payload = encodeConstrainedVoucherRequest({ assertion: 'proximity', serialNumber: DRAFT_SERIAL, nonce, proximityRegistrarPubkSha256: new Uint8Array(createHash('sha256').update(registrarKey).digest()) });
+      const pvr = await sign1({ payload, signer });
+      const ex = await conn.request('POST', '/.well-known/brski/rv', { payload: pvr, contentFormat: 836 }, 836);
+      assert.equal(ex.status, 204, Buffer.from(ex.payload).toString('utf8'));
+      assert.equal(ex.contentFormat, 836);
+      const voucher = await verifyConstrainedVoucher(ex.payload, { masaTrustAnchors: [readFileSync(join(device, 'masa-ca.pem'), 'utf8')], serialNumber: DRAFT_SERIAL, nonce });
+      const domainACa = parseCertificate(decodePem(readFileSync(join(dir, 'domain-a', 'onboarding', 'domain-ca.pem'), 'utf8'), 'CERTIFICATE'));
+      assert.equal(parseCertificate(voucher.pinnedDomainCertificate).fingerprint256, domainACa.fingerprint256);
+      assert.equal((await masaStore!.masa.getClaim(DRAFT_SERIAL))?.owner, ownerKeyOf(domainACa));
+      const grant = (await audit(domainA!.urls.http!, 'registrar.voucher.request')).find((r) => r.subject === DRAFT_SERIAL && r.outcome === 'success');
+      assert.equal(grant?.details.voucherSha256, createHash('sha256').update(ex.payload).digest('hex'), 'relayed unchanged');
+    } finally {
+      await conn.close();
+    }
   });
 });
