@@ -18,10 +18,10 @@
  * The NoSec port is for local tests and, later, only the NoSec bootstrap of devices configured
  * for it (DESIGN.md §3); it must never carry management traffic for secured devices.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { createHash, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CoapCode, CoapEndpoint, UdpTransport, udpPeerKey } from '../coap/index.js';
+import { CoapCode, CoapEndpoint, UdpTransport } from '../coap/index.js';
 import { createDtlsServer, dtlsServerTransport, type DtlsServer, type PeerIdentity, type ServerSession } from '../dtls/index.js';
 import { isRootlineError } from '../errors.js';
 import type { Store } from '../store/types.js';
@@ -242,30 +242,24 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
   }
 
   /**
-   * The DTLS server reports failures that carry an error, but a handshake that silently stalls
-   * (a wrong PSK: the client's Finished does not decrypt and is discarded, RFC 6347 §4.1.2.7)
-   * just times out. Watching each new session's 'close' catches every refusal with the peer's
-   * address and whatever identity it had presented.
+   * Every handshake that ends without a session is a refusal to audit, with the peer's address and
+   * whatever identity it had presented: the DTLS server reports each one as 'handshakeError' with
+   * the half-open session, including a handshake that silently stalls (a wrong PSK: the client's
+   * Finished does not decrypt and is discarded, RFC 6347 §4.1.2.7) and so ends in a timeout.
+   * Listening once on the server instead of on each session keeps idle sessions free of a
+   * listener closure and an event emitter.
    */
-  function watchSessions(s: Socket, dtls: DtlsServer): void {
-    const watched = new WeakSet<ServerSession>();
-    // Registered after the DTLS server's own listener, so a session created by this datagram
-    // is already in the table.
-    s.on('message', (_msg: Buffer, rinfo: RemoteInfo) => {
-      const session = dtls.sessions.get(udpPeerKey(rinfo.address, rinfo.port));
-      if (session === undefined || watched.has(session)) return;
-      watched.add(session);
-      session.once('close', (err?: Error) => {
-        if (session.wasEstablished || stopping) return;
-        const code = isRootlineError(err) ? err.code : err === undefined ? 'ERR_DTLS_HANDSHAKE_TIMEOUT' : 'ERR_DTLS_HANDSHAKE_FAILURE';
-        if (AUDITED_IN_CALLBACK.has(code)) return;
-        const { credential, identity } = describePeer(session.identity);
-        o.auditor.record({ outcome: 'deny', credential, identity, peer: session.peerKey, reason: code });
-        // A wrong PIN gives a wrong PSK: the handshake fails or stalls after the identity was taken. Each counts as a guess.
-        if (o.pinTransfers !== undefined && credential === 'psk' && identity.startsWith(PIN_IDENTITY_PREFIX)) {
-          o.pinTransfers.handshakeFailed(identity, session.peerKey).catch((e: unknown) => log.error({ err: e }, 'counting a failed PIN-transfer handshake failed'));
-        }
-      });
+  function watchHandshakeFailures(dtls: DtlsServer): void {
+    dtls.on('handshakeError', (err: unknown, _peer: string, session?: ServerSession) => {
+      if (session === undefined || session.wasEstablished || stopping) return;
+      const code = isRootlineError(err) ? err.code : err === undefined ? 'ERR_DTLS_HANDSHAKE_TIMEOUT' : 'ERR_DTLS_HANDSHAKE_FAILURE';
+      if (AUDITED_IN_CALLBACK.has(code)) return;
+      const { credential, identity } = describePeer(session.identity);
+      o.auditor.record({ outcome: 'deny', credential, identity, peer: session.peerKey, reason: code });
+      // A wrong PIN gives a wrong PSK: the handshake fails or stalls after the identity was taken. Each counts as a guess.
+      if (o.pinTransfers !== undefined && credential === 'psk' && identity.startsWith(PIN_IDENTITY_PREFIX)) {
+        o.pinTransfers.handshakeFailed(identity, session.peerKey).catch((e: unknown) => log.error({ err: e }, 'counting a failed PIN-transfer handshake failed'));
+      }
     });
   }
 
@@ -293,7 +287,7 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
         throw err;
       }
       const dtls = server;
-      watchSessions(socket, dtls);
+      watchHandshakeFailures(dtls);
       dtls.on('session', (session: ServerSession) => {
         onEstablished(session).catch((err: unknown) => log.error({ err }, 'auditing an accepted handshake failed'));
       });
