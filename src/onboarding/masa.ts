@@ -9,11 +9,12 @@
  *      pledge (cBRSKI §7.1, §8.1) — (with the certificates it carries; the MASA need not know
  *      the domain in advance — RFC 8995 §5.5.4 "the MASA ... pins the domain it sees");
  *   2. the pledge's prior-signed-voucher-request, signed by an IDevID that chains to one of this
- *      manufacturer's CAs and is the very certificate minted for that serial;
+ *      manufacturer's CAs and is the very certificate minted for that serial (a constrained
+ *      pledge's COSE request that carries no certificate is verified under that minted IDevID);
  *   3. consistency: serial numbers, idevid-issuer and nonce agree between pledge, registrar and
  *      IDevID; the registrar request is fresh;
- *   4. proximity: the registrar the pledge saw (proximity-registrar-cert) holds the key that
- *      signed the registrar request;
+ *   4. proximity: the registrar the pledge saw (proximity-registrar-cert, or its key by
+ *      proximity-registrar-pubk / -pubk-sha256) holds the key that signed the registrar request;
  *   5. ownership: first claim wins; a device owned by another domain is refused until released;
  *   6. replay: a (serial, nonce) pair is answered once.
  *

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { decodeCbor, type CborTag } from '../../src/cose/cbor.js';
 import { sign1 } from '../../src/cose/sign1.js';
 import { decodeConstrainedVoucherRequest, encodeConstrainedVoucherRequest, verifyConstrainedVoucher, X5BAG, type ConstrainedVoucherRequest } from '../../src/onboarding/constrained-voucher.js';
@@ -74,6 +75,31 @@ describe('draft-built constrained pledges: certificate-less requests, registrar 
     await assert.rejects(createRegistrarVoucherRequest({ signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der], pledgeRequest: c3Pvr, pledgeCertificates: [c4Registrar[0]!], tlsCertificate: c4Registrar[0]!, format: 'cose', now: at }), { code: 'ERR_VOUCHER_BAD_SIGNATURE' });
     // An IDevID of a manufacturer not accepted here.
     await assert.rejects(createRegistrarVoucherRequest({ signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der], pledgeRequest: c3Pvr, pledgeCertificates: [c21Idevid], tlsCertificate: c4Registrar[0]!, manufacturerCas: [acme.ca.certificate], format: 'cose', now: at }), { code: 'ERR_ONBOARDING_UNTRUSTED_PLEDGE' });
+  });
+
+  it('fuzz: random and mutated certificate-less requests only ever raise typed errors at the registrar', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array([0xd2, ...b])),
+          fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array([0x84, ...b])),
+          fc.array(fc.tuple(fc.nat({ max: c3Pvr.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }).map((edits) => {
+            const bad = new Uint8Array(c3Pvr);
+            for (const [i, v] of edits) bad[i] = v;
+            return bad;
+          }),
+        ),
+        async (bytes) => {
+          assert.equal(typeof coseCarriesCertificates(bytes), 'boolean');
+          try {
+            await createRegistrarVoucherRequest({ signer: acme.registrarSigner, certificates: [acme.registrarCert.der, acme.ca.certificate.der], pledgeRequest: bytes, pledgeCertificates: [c21Idevid], tlsCertificate: c4Registrar[0]!, format: 'cose', now: at });
+          } catch (err) {
+            assert.match(String((err as { code?: unknown }).code), /^ERR_(VOUCHER|ONBOARDING)_/, String(err));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('namesRegistrar: the certificate, its SPKI or the SPKI’s SHA-256 — exactly one of them', () => {

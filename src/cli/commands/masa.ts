@@ -6,7 +6,8 @@
  *
  * Routes (src/onboarding/http/masa-routes.ts), at the root of the listener so that the MASA URL
  * the IDevIDs carry is just https://host:port:
- *   POST /.well-known/brski/requestvoucher   registrars (RFC 8995 §5.5)
+ *   POST /.well-known/brski/requestvoucher   registrars (RFC 8995 §5.5; CMS, or COSE for
+ *                                            constrained pledges, cBRSKI §7.1)
  *   POST /.well-known/brski/requestauditlog  the owning domain (§5.8)
  *   POST /.well-known/brski/release          the owning domain releases its claim
  *   GET  /health                             200 {"status":"ok"} once listening
@@ -102,7 +103,9 @@ export const masaServe: Command = {
 Runs the MASA of the factory in <dir>/factory (created by 'rootline factory init'; devices
 recorded by 'rootline factory mint') as an HTTPS service until SIGINT or SIGTERM, then drains
 and closes. The MASA URL written into IDevIDs (--masa-url of factory init) must reach it.
-  POST /.well-known/brski/requestvoucher   registrar voucher requests (RFC 8995 §5.5)
+  POST /.well-known/brski/requestvoucher   registrar voucher requests (RFC 8995 §5.5):
+                                           application/voucher-cms+json or, for constrained
+                                           pledges, application/voucher+cose (cBRSKI)
   POST /.well-known/brski/requestauditlog  the owning domain's request log (§5.8)
   POST /.well-known/brski/release          the owning domain releases its claim
   GET  /health                             200 once listening
