@@ -113,11 +113,13 @@ interface Memory {
   rss: number;
   /** JS heap + external + array buffers after the GC: what the device state itself holds. */
   heap: number;
+  /** What V8 holds from the system for the heap (used or not). */
+  heapTotal: number;
 }
 
 function memory(): Memory {
   const m = process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed + m.external };
+  return { rss: m.rss, heap: m.heapUsed + m.external, heapTotal: m.heapTotal };
 }
 
 async function child(): Promise<void> {
@@ -361,7 +363,7 @@ async function parent(): Promise<void> {
     console.log(`  CPU per registration                  server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms   (registrations per server CPU-second: ${num(1000 / serverCpuMsPerReg)})`);
     if (notify !== undefined) console.log(`  notifications/s, every device observed ${num(notify.perS)}   (offered ${num(notify.offeredPerS)}/s; devices sent ${num(notify.sentPerS)}/s; CPU: server ${notify.serverCpuPct.toFixed(0)}%, simulator ${notify.simCpuPct.toFixed(0)}%)`);
     else console.log('  notifications/s                       not measured (BENCH_NOTIFY=0)');
-    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device)`);
+    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / reg.registered)} B per device, the rest native)`);
     console.log(`  simulator memory per device            ${num(simBytesPerDevice)} B   (RSS of the device process, not the server)`);
     console.log(`  simulator: ${num(idleHandles.sockets)} UDP sockets open; timers: the fleet's 2 shared ones, and per device the SDK's Update timer`);
     console.log(`    (unref'd, so Node does not list it), plus pmin/pmax and CoAP retransmission timers while notifying (${notify?.timers ?? idleHandles.timers} ref'd at the end)`);
@@ -370,7 +372,7 @@ async function parent(): Promise<void> {
     console.log(`  re-registration of the whole node after a restart: ${num(TARGET_NODE_DEVICES / registrationsPerS)} s at ${num(registrationsPerS)}/s`);
     if (notify !== undefined) console.log(`  notifications: each device could report every ${(TARGET_NODE_DEVICES / notificationsPerS).toFixed(1)} s at ${num(notificationsPerS)}/s`);
     console.log(`peer: Eclipse Leshan (Java; not packaged in Debian, not run here) — deployments report about ${num(LESHAN_DEVICES)} devices per instance (published figure, text only)`);
-    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: reg.registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice) }));
+    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: reg.registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / reg.registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice) }));
     if (PROFILE !== undefined) {
       for (const who of ['server', 'sim'] as const) {
         const { total, byFile } = summariseCpuProfile(join(PROFILE, `${who}-register.cpuprofile`), 15);
