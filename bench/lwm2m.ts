@@ -35,7 +35,7 @@ import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Fleet, generateCredentials, openFileLimit, provisionCredentials } from '../src/sim/index.js';
@@ -115,11 +115,14 @@ interface Memory {
   heap: number;
   /** What V8 holds from the system for the heap (used or not). */
   heapTotal: number;
+  /** Of heapTotal, the young generation's share (it grows under allocation, whatever the device count). */
+  newSpace: number;
 }
 
 function memory(): Memory {
   const m = process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed + m.external, heapTotal: m.heapTotal };
+  const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  return { rss: m.rss, heap: m.heapUsed + m.external, heapTotal: m.heapTotal, newSpace };
 }
 
 async function child(): Promise<void> {
@@ -363,7 +366,7 @@ async function parent(): Promise<void> {
     console.log(`  CPU per registration                  server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms   (registrations per server CPU-second: ${num(1000 / serverCpuMsPerReg)})`);
     if (notify !== undefined) console.log(`  notifications/s, every device observed ${num(notify.perS)}   (offered ${num(notify.offeredPerS)}/s; devices sent ${num(notify.sentPerS)}/s; CPU: server ${notify.serverCpuPct.toFixed(0)}%, simulator ${notify.simCpuPct.toFixed(0)}%)`);
     else console.log('  notifications/s                       not measured (BENCH_NOTIFY=0)');
-    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / reg.registered)} B per device, the rest native)`);
+    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / reg.registered)} B per device, of it young generation ${num((after.newSpace - before.newSpace) / reg.registered)} B; the rest native)`);
     console.log(`  simulator memory per device            ${num(simBytesPerDevice)} B   (RSS of the device process, not the server)`);
     console.log(`  simulator: ${num(idleHandles.sockets)} UDP sockets open; timers: the fleet's 2 shared ones, and per device the SDK's Update timer`);
     console.log(`    (unref'd, so Node does not list it), plus pmin/pmax and CoAP retransmission timers while notifying (${notify?.timers ?? idleHandles.timers} ref'd at the end)`);
