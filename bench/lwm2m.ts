@@ -4,7 +4,7 @@
 //   2. registrations/s: N devices handshake (PSK, cookie exchange) and Register at full speed
 //      (at most BENCH_IN_FLIGHT outstanding), first start to last 2.01;
 //   3. server resident memory per registered idle device: RSS after the registrations minus RSS
-//      before them (both after a full GC in the server), / N;
+//      before them (both after BENCH_IDLE_SECONDS idle and a full GC in the server), / N;
 //   4. notifications/s with every device observed: /3/0/13 observed on each device through the
 //      API (POST /api/v1/devices/{ep}/observations; no pmin, so every change notifies), every
 //      device's clock ticks each LWM2M_TICK_MS; counted where the server receives them, over
@@ -25,6 +25,8 @@
 //   BENCH_SECONDS=10      measured seconds of notifications
 //   BENCH_RUNTIME=dist    dist: compile with tsc and run the JavaScript, as `rootline serve` runs
 //                         (default); tsx: run the TypeScript sources under tsx
+//   BENCH_IDLE_SECONDS=20 idle seconds before each server memory reading (after start-up, after
+//                         the last Register): V8 shrinks its heap only after allocation calms
 //   BENCH_NOTIFY=0        skip the notification phase (registrations and memory only)
 //   BENCH_PROFILE=dir     V8 CPU profiles of the registration window: the server's
 //                         (dir/server-register.cpuprofile) and the simulator's
@@ -49,6 +51,7 @@ const IN_FLIGHT = intEnv('BENCH_IN_FLIGHT', 128, 1, 100_000);
 const TICK_MS = intEnv('LWM2M_TICK_MS', 100, 10, 60_000);
 const SECONDS = intEnv('BENCH_SECONDS', 10, 1, 600);
 const NOTIFY = intEnv('BENCH_NOTIFY', 1, 0, 1) === 1;
+const IDLE_SECONDS = intEnv('BENCH_IDLE_SECONDS', 20, 1, 600);
 const HEAP_DIR = process.env.BENCH_HEAP !== undefined && process.env.BENCH_HEAP !== '' ? resolve(process.env.BENCH_HEAP) : undefined;
 /** This file as tsc compiled it (dist/bench/lwm2m.js) rather than under tsx. */
 const COMPILED = fileURLToPath(import.meta.url).endsWith('.js');
@@ -269,7 +272,11 @@ async function parent(): Promise<void> {
   log(`provisioned ${num(DEVICES)} devices through the API in ${provisionS.toFixed(1)} s (${num(DEVICES / provisionS)}/s)`);
   const { server, api, coaps } = await startServerProcess(dataDir);
   try {
-
+    // Both memory readings are taken after the same idle time: a freshly started server still
+    // holds a young generation grown by start-up, which V8 gives back only once allocation has
+    // been quiet for some seconds (its memory reducer) — read too early, that drop would be
+    // subtracted from the devices' cost.
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     if (HEAP_DIR !== undefined) {
       mkdirSync(HEAP_DIR, { recursive: true });
       await server.call('heap-snapshot', { file: join(HEAP_DIR, 'server-before.heapsnapshot') });
@@ -309,9 +316,13 @@ async function parent(): Promise<void> {
     if (reg.registered === 0) throw new Error('no device registered');
     const registrationsPerS = reg.registrationsPerSecond;
 
-    // Idle: nothing observed yet, clocks tick but nobody listens.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Idle: nothing observed yet, clocks tick but nobody listens. The reading is taken after
+    // BENCH_IDLE_SECONDS of that, as an idle server would be measured (V8 gives back heap pages
+    // on its own only some seconds after the allocation rate drops).
+    const idleAt = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     const after = await server.call<Memory>('rss');
+    const idleS = (performance.now() - idleAt) / 1000;
     if (HEAP_DIR !== undefined) {
       await server.call('heap-snapshot', { file: join(HEAP_DIR, 'server-after.heapsnapshot') });
       const { total, groups } = heapDiff(join(HEAP_DIR, 'server-before.heapsnapshot'), join(HEAP_DIR, 'server-after.heapsnapshot'), 40);
@@ -366,7 +377,7 @@ async function parent(): Promise<void> {
     console.log(`  CPU per registration                  server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms   (registrations per server CPU-second: ${num(1000 / serverCpuMsPerReg)})`);
     if (notify !== undefined) console.log(`  notifications/s, every device observed ${num(notify.perS)}   (offered ${num(notify.offeredPerS)}/s; devices sent ${num(notify.sentPerS)}/s; CPU: server ${notify.serverCpuPct.toFixed(0)}%, simulator ${notify.simCpuPct.toFixed(0)}%)`);
     else console.log('  notifications/s                       not measured (BENCH_NOTIFY=0)');
-    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / reg.registered)} B per device, of it young generation ${num((after.newSpace - before.newSpace) / reg.registered)} B; the rest native)`);
+    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (after ${idleS.toFixed(0)} s idle; RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / reg.registered)} B per device, of it young generation ${num((after.newSpace - before.newSpace) / reg.registered)} B; the rest native)`);
     console.log(`  simulator memory per device            ${num(simBytesPerDevice)} B   (RSS of the device process, not the server)`);
     console.log(`  simulator: ${num(idleHandles.sockets)} UDP sockets open; timers: the fleet's 2 shared ones, and per device the SDK's Update timer`);
     console.log(`    (unref'd, so Node does not list it), plus pmin/pmax and CoAP retransmission timers while notifying (${notify?.timers ?? idleHandles.timers} ref'd at the end)`);
