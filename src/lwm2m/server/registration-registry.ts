@@ -127,7 +127,11 @@ export class RegistrationRegistry {
         this.#flushScheduled = false;
         const batch = this.#pending;
         this.#pending = [];
-        this.#writing = this.#writing.then(() => this.#writeAll(batch));
+        // Whatever goes wrong, every waiting Register gets an answer and the next batch runs
+        // (rejecting an already settled promise does nothing).
+        this.#writing = this.#writing.then(() => this.#writeAll(batch)).catch((err: unknown) => {
+          for (const p of batch) p.reject(err);
+        });
       });
     });
   }
