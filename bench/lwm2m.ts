@@ -4,7 +4,7 @@
 //   2. registrations/s: N devices handshake (PSK, cookie exchange) and Register at full speed
 //      (at most BENCH_IN_FLIGHT outstanding), first start to last 2.01;
 //   3. server resident memory per registered idle device: RSS after the registrations minus RSS
-//      before them (both after a full GC in the server), / N;
+//      before them (both after BENCH_IDLE_SECONDS idle and a full GC in the server), / N;
 //   4. notifications/s with every device observed: /3/0/13 observed on each device through the
 //      API (POST /api/v1/devices/{ep}/observations; no pmin, so every change notifies), every
 //      device's clock ticks each LWM2M_TICK_MS; counted where the server receives them, over
@@ -23,12 +23,26 @@
 //                         the offered load is N * 1000 / LWM2M_TICK_MS per second (the value of
 //                         /3/0/13 is in seconds, so most notifications repeat it: this is load)
 //   BENCH_SECONDS=10      measured seconds of notifications
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+//   BENCH_RUNTIME=dist    dist: compile with tsc and run the JavaScript, as `rootline serve` runs
+//                         (default); tsx: run the TypeScript sources under tsx
+//   BENCH_IDLE_SECONDS=20 idle seconds before each server memory reading (after start-up, after
+//                         the last Register): V8 shrinks its heap only after allocation calms
+//   BENCH_NOTIFY=0        skip the notification phase (registrations and memory only)
+//   BENCH_PROFILE=dir     V8 CPU profiles of the registration window: the server's
+//                         (dir/server-register.cpuprofile) and the simulator's
+//                         (dir/sim-register.cpuprofile); summarised at the end
+//   BENCH_HEAP=dir        heap snapshots of the server before and after the registrations
+//                         (dir/server-{before,after}.heapsnapshot) and what grew, per device
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Fleet, generateCredentials, openFileLimit, provisionCredentials } from '../src/sim/index.js';
+import { summariseCpuProfile } from './lib/cpuprofile-summary.js';
+import { heapDiff } from './lib/heapsnapshot-diff.js';
 import { atExit, cpuSecondsOf, stopChild, track } from './lib/processes.js';
 
 const DEVICES = intEnv('LWM2M_DEVICES', 2000, 1, 100_000);
@@ -36,6 +50,17 @@ const RATE = intEnv('BENCH_RATE', 100_000, 1, 1_000_000);
 const IN_FLIGHT = intEnv('BENCH_IN_FLIGHT', 128, 1, 100_000);
 const TICK_MS = intEnv('LWM2M_TICK_MS', 100, 10, 60_000);
 const SECONDS = intEnv('BENCH_SECONDS', 10, 1, 600);
+const NOTIFY = intEnv('BENCH_NOTIFY', 1, 0, 1) === 1;
+const IDLE_SECONDS = intEnv('BENCH_IDLE_SECONDS', 20, 1, 600);
+const HEAP_DIR = process.env.BENCH_HEAP !== undefined && process.env.BENCH_HEAP !== '' ? resolve(process.env.BENCH_HEAP) : undefined;
+/** This file as tsc compiled it (dist/bench/lwm2m.js) rather than under tsx. */
+const COMPILED = fileURLToPath(import.meta.url).endsWith('.js');
+const RUNTIME = process.env.BENCH_RUNTIME === 'tsx' ? 'tsx' : 'dist';
+if (process.env.BENCH_RUNTIME !== undefined && process.env.BENCH_RUNTIME !== '' && process.env.BENCH_RUNTIME !== 'tsx' && process.env.BENCH_RUNTIME !== 'dist') {
+  process.stderr.write(`bench:lwm2m: BENCH_RUNTIME must be dist or tsx, got ${JSON.stringify(process.env.BENCH_RUNTIME)}\n`);
+  process.exit(2);
+}
+const PROFILE = process.env.BENCH_PROFILE !== undefined && process.env.BENCH_PROFILE !== '' ? resolve(process.env.BENCH_PROFILE) : undefined;
 const TARGET_NODE_DEVICES = 250_000;
 const LESHAN_DEVICES = 100_000;
 
@@ -53,19 +78,54 @@ function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
 
+// ---- CPU profiles of a window (in-process, so start-up and module loading stay out) ------------
+
+class WindowProfiler {
+  readonly #session = new Session();
+
+  #post(method: string, params?: object): Promise<unknown> {
+    return new Promise((res, rej) => this.#session.post(method, params, (err, result) => (err ? rej(err) : res(result))));
+  }
+
+  async start(): Promise<void> {
+    this.#session.connect();
+    await this.#post('Profiler.enable');
+    await this.#post('Profiler.setSamplingInterval', { interval: 250 });
+    await this.#post('Profiler.start');
+  }
+
+  async stop(file: string): Promise<void> {
+    const { profile } = (await this.#post('Profiler.stop')) as { profile: unknown };
+    this.#session.disconnect();
+    writeFileSync(file, JSON.stringify(profile));
+  }
+}
+
 // ---- the server child: answers the parent's requests over IPC ---------------------------------
 
-type Request = { id: number; op: 'rss' } | { id: number; op: 'notifications' } | { id: number; op: 'registered' } | { id: number; op: 'close' };
+type Request =
+  | { id: number; op: 'rss' }
+  | { id: number; op: 'notifications' }
+  | { id: number; op: 'registered' }
+  | { id: number; op: 'profile-start' }
+  | { id: number; op: 'profile-stop'; file: string }
+  | { id: number; op: 'heap-snapshot'; file: string }
+  | { id: number; op: 'close' };
 
 interface Memory {
   rss: number;
   /** JS heap + external + array buffers after the GC: what the device state itself holds. */
   heap: number;
+  /** What V8 holds from the system for the heap (used or not). */
+  heapTotal: number;
+  /** Of heapTotal, the young generation's share (it grows under allocation, whatever the device count). */
+  newSpace: number;
 }
 
 function memory(): Memory {
   const m = process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed + m.external };
+  const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  return { rss: m.rss, heap: m.heapUsed + m.external, heapTotal: m.heapTotal, newSpace };
 }
 
 async function child(): Promise<void> {
@@ -79,6 +139,7 @@ async function child(): Promise<void> {
   serve.lwm2m.on('registered', () => registered++);
   const gc = (globalThis as { gc?: () => void }).gc;
   const answer = (id: number, value: unknown): void => void process.send!({ id, value });
+  const profiler = new WindowProfiler();
   process.on('message', (req: Request) => {
     void (async () => {
       switch (req.op) {
@@ -92,6 +153,17 @@ async function child(): Promise<void> {
           return answer(req.id, notifications);
         case 'registered':
           return answer(req.id, registered);
+        case 'profile-start':
+          await profiler.start();
+          return answer(req.id, true);
+        case 'profile-stop':
+          await profiler.stop(req.file);
+          return answer(req.id, true);
+        case 'heap-snapshot':
+          gc?.();
+          gc?.();
+          writeHeapSnapshot(req.file);
+          return answer(req.id, true);
         case 'close':
           await serve.close();
           answer(req.id, true);
@@ -140,7 +212,7 @@ class ServerProcess {
 }
 
 async function startServerProcess(dataDir: string): Promise<{ server: ServerProcess; api: string; coaps: string }> {
-  const c = track(fork(fileURLToPath(import.meta.url), ['--server-child', dataDir], { execArgv: ['--import', 'tsx', '--expose-gc'], env: { ...process.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const c = track(fork(fileURLToPath(import.meta.url), ['--server-child', dataDir], { execArgv: COMPILED ? ['--expose-gc'] : ['--import', 'tsx', '--expose-gc'], env: { ...process.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const ready = await new Promise<{ api: string; coaps: string }>((resolve, reject) => {
     c.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
     const onMessage = (m: { ready?: { api: string; coaps: string } }): void => {
@@ -180,7 +252,7 @@ const num = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 async function parent(): Promise<void> {
   const limit = openFileLimit();
-  log(`bench:lwm2m: ${num(DEVICES)} DTLS-PSK devices; open file limit ${limit?.soft ?? 'unknown'}; device clock tick ${TICK_MS} ms`);
+  log(`bench:lwm2m: runtime ${COMPILED ? 'compiled (dist/)' : 'tsx'}; ${num(DEVICES)} DTLS-PSK devices; open file limit ${limit?.soft ?? 'unknown'}; device clock tick ${TICK_MS} ms`);
   const dataDir = mkdtempSync(join(tmpdir(), 'rootline-bench-lwm2m-'));
   atExit(() => rmSync(dataDir, { recursive: true, force: true }));
   // Provisioning runs on a server of its own: the garbage N API requests leave behind would
@@ -200,54 +272,100 @@ async function parent(): Promise<void> {
   log(`provisioned ${num(DEVICES)} devices through the API in ${provisionS.toFixed(1)} s (${num(DEVICES / provisionS)}/s)`);
   const { server, api, coaps } = await startServerProcess(dataDir);
   try {
-
+    // Both memory readings are taken after the same idle time: a freshly started server still
+    // holds a young generation grown by start-up, which V8 gives back only once allocation has
+    // been quiet for some seconds (its memory reducer) — read too early, that drop would be
+    // subtracted from the devices' cost.
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    if (HEAP_DIR !== undefined) {
+      mkdirSync(HEAP_DIR, { recursive: true });
+      await server.call('heap-snapshot', { file: join(HEAP_DIR, 'server-before.heapsnapshot') });
+    }
     const before = await server.call<Memory>('rss');
+    if (HEAP_DIR !== undefined) writeHeapSnapshot(join(HEAP_DIR, 'sim-before.heapsnapshot'));
     const simHeapBefore = process.memoryUsage();
     const fleet = new Fleet({ server: coaps, credentials: creds, model: 'BENCH-1', rate: RATE, maxInFlight: IN_FLIGHT, clockTickMs: TICK_MS, lifetime: 3600, coap: { ackTimeoutMs: 4000, maxRetransmit: 4 } });
     fleet.on('progress', (p) => log(`  ${p.elapsedSeconds.toFixed(1)}s registered ${p.registered} (+${p.registeredPerSecond}/s) failed ${p.failed}`));
+    const simProfiler = PROFILE !== undefined ? new WindowProfiler() : undefined;
+    if (PROFILE !== undefined) {
+      mkdirSync(PROFILE, { recursive: true });
+      await server.call('profile-start');
+      await simProfiler!.start();
+    }
     const cpu0 = cpuSecondsOf(server.pid);
     const simCpu0 = process.cpuUsage();
     t = performance.now();
     await fleet.start();
     const rampS = (performance.now() - t) / 1000;
-    const serverCpuPct = (100 * (cpuSecondsOf(server.pid) - cpu0)) / rampS;
+    const serverCpuS = cpuSecondsOf(server.pid) - cpu0;
+    const serverCpuPct = (100 * serverCpuS) / rampS;
     const simCpu = process.cpuUsage(simCpu0);
+    if (PROFILE !== undefined) {
+      await simProfiler!.stop(join(PROFILE, 'sim-register.cpuprofile'));
+      await server.call('profile-stop', { file: join(PROFILE, 'server-register.cpuprofile') });
+    }
     // Beside the server's: a simulator at 100 % of a core is what limits the rate, not the server.
     const simCpuPct = (simCpu.user + simCpu.system) / 1e4 / rampS;
     const reg = fleet.summary();
+    // CPU per registration: what the machine's load does not change (wall rates it does).
+    const serverCpuMsPerReg = (1000 * serverCpuS) / Math.max(1, reg.registered);
+    const simCpuMsPerReg = (simCpu.user + simCpu.system) / 1000 / Math.max(1, reg.registered);
     const onServer = await server.call<number>('registered');
     log(`registered ${num(reg.registered)} of ${num(DEVICES)} (server saw ${num(onServer)}), failed ${reg.failed} ${JSON.stringify(reg.failedByReason)}`);
-    log(`  handshake p50/p90/p99 ${reg.handshakeMs.p50}/${reg.handshakeMs.p90}/${reg.handshakeMs.p99} ms; registration ${reg.registrationMs.p50}/${reg.registrationMs.p90}/${reg.registrationMs.p99} ms; CPU: server ${serverCpuPct.toFixed(0)}%, simulator ${simCpuPct.toFixed(0)}% of a core`);
+    log(`  handshake p50/p90/p99 ${reg.handshakeMs.p50}/${reg.handshakeMs.p90}/${reg.handshakeMs.p99} ms; registration ${reg.registrationMs.p50}/${reg.registrationMs.p90}/${reg.registrationMs.p99} ms; CPU: server ${serverCpuPct.toFixed(0)}%, simulator ${simCpuPct.toFixed(0)}% of a core; CPU per registration: server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms`);
     if (reg.registered === 0) throw new Error('no device registered');
     const registrationsPerS = reg.registrationsPerSecond;
 
-    // Idle: nothing observed yet, clocks tick but nobody listens.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Idle: nothing observed yet, clocks tick but nobody listens. The reading is taken after
+    // BENCH_IDLE_SECONDS of that, as an idle server would be measured (V8 gives back heap pages
+    // on its own only some seconds after the allocation rate drops).
+    const idleAt = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     const after = await server.call<Memory>('rss');
+    const idleS = (performance.now() - idleAt) / 1000;
+    if (HEAP_DIR !== undefined) {
+      await server.call('heap-snapshot', { file: join(HEAP_DIR, 'server-after.heapsnapshot') });
+      const { total, groups } = heapDiff(join(HEAP_DIR, 'server-before.heapsnapshot'), join(HEAP_DIR, 'server-after.heapsnapshot'), 40);
+      log(`server heap growth per registered device (snapshot diff): ${num(total / reg.registered)} B`);
+      for (const g of groups) log(`  ${(g.bytes / reg.registered).toFixed(1).padStart(8)} B ${(g.count / reg.registered).toFixed(2).padStart(6)} ×  ${g.group}`);
+    }
     const serverBytesPerDevice = Math.max(0, (after.rss - before.rss) / reg.registered);
     const serverHeapPerDevice = (after.heap - before.heap) / reg.registered;
+    if (HEAP_DIR !== undefined) {
+      writeHeapSnapshot(join(HEAP_DIR, 'sim-after.heapsnapshot'));
+      const { total, groups } = heapDiff(join(HEAP_DIR, 'sim-before.heapsnapshot'), join(HEAP_DIR, 'sim-after.heapsnapshot'), 40);
+      log(`simulator heap growth per device (snapshot diff): ${num(total / reg.registered)} B`);
+      for (const g of groups) log(`  ${(g.bytes / reg.registered).toFixed(1).padStart(8)} B ${(g.count / reg.registered).toFixed(2).padStart(6)} ×  ${g.group}`);
+    }
     const simNow = process.memoryUsage();
     const simBytesPerDevice = (simNow.rss - simHeapBefore.rss) / reg.registered;
     const idleHandles = activeHandles();
 
-    const observed = await observeAll(api, fleet.registeredEndpoints());
-    log(`observing /3/0/13 on ${num(reg.registered - observed.failed)} devices through the API (${observed.failed} observe requests failed)`);
-    await new Promise((r) => setTimeout(r, Math.min(10_000, Math.max(2000, TICK_MS * 2))));
-    const n0 = await server.call<number>('notifications');
-    const sent0 = fleet.counters.notificationsSent;
-    const cpuN0 = cpuSecondsOf(server.pid);
-    const simN0 = process.cpuUsage();
-    t = performance.now();
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const windowS = (performance.now() - t) / 1000;
-    const n1 = await server.call<number>('notifications');
-    const sent1 = fleet.counters.notificationsSent;
-    const notifyCpuPct = (100 * (cpuSecondsOf(server.pid) - cpuN0)) / windowS;
-    const simN = process.cpuUsage(simN0);
-    const simNotifyCpuPct = (simN.user + simN.system) / 1e4 / windowS;
-    const notificationsPerS = (n1 - n0) / windowS;
-    const busyHandles = activeHandles();
-    const offeredPerS = ((reg.registered - observed.failed) * 1000) / TICK_MS;
+    let notify: { perS: number; offeredPerS: number; sentPerS: number; serverCpuPct: number; simCpuPct: number; timers: number } | undefined;
+    if (NOTIFY) {
+      const observed = await observeAll(api, fleet.registeredEndpoints());
+      log(`observing /3/0/13 on ${num(reg.registered - observed.failed)} devices through the API (${observed.failed} observe requests failed)`);
+      await new Promise((r) => setTimeout(r, Math.min(10_000, Math.max(2000, TICK_MS * 2))));
+      const n0 = await server.call<number>('notifications');
+      const sent0 = fleet.counters.notificationsSent;
+      const cpuN0 = cpuSecondsOf(server.pid);
+      const simN0 = process.cpuUsage();
+      t = performance.now();
+      await new Promise((r) => setTimeout(r, SECONDS * 1000));
+      const windowS = (performance.now() - t) / 1000;
+      const n1 = await server.call<number>('notifications');
+      const sent1 = fleet.counters.notificationsSent;
+      const simN = process.cpuUsage(simN0);
+      notify = {
+        perS: (n1 - n0) / windowS,
+        offeredPerS: ((reg.registered - observed.failed) * 1000) / TICK_MS,
+        sentPerS: (sent1 - sent0) / windowS,
+        serverCpuPct: (100 * (cpuSecondsOf(server.pid) - cpuN0)) / windowS,
+        simCpuPct: (simN.user + simN.system) / 1e4 / windowS,
+        timers: activeHandles().timers,
+      };
+    }
+    const notificationsPerS = notify?.perS ?? 0;
 
     const { deregistered } = await fleet.stop({ deregister: true });
     log(`de-registered ${num(deregistered)}`);
@@ -256,17 +374,28 @@ async function parent(): Promise<void> {
     console.log('');
     console.log(`rootline LwM2M server, ${num(reg.registered)} DTLS-PSK devices (one socket and session each), 2 shared cores`);
     console.log(`  registrations/s                       ${num(registrationsPerS)}   (handshake + Register, ${IN_FLIGHT} in flight; CPU: server ${serverCpuPct.toFixed(0)}%, simulator ${simCpuPct.toFixed(0)}%)`);
-    console.log(`  notifications/s, every device observed ${num(notificationsPerS)}   (offered ${num(offeredPerS)}/s; devices sent ${num((sent1 - sent0) / windowS)}/s; CPU: server ${notifyCpuPct.toFixed(0)}%, simulator ${simNotifyCpuPct.toFixed(0)}%)`);
-    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device)`);
+    console.log(`  CPU per registration                  server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms   (registrations per server CPU-second: ${num(1000 / serverCpuMsPerReg)})`);
+    if (notify !== undefined) console.log(`  notifications/s, every device observed ${num(notify.perS)}   (offered ${num(notify.offeredPerS)}/s; devices sent ${num(notify.sentPerS)}/s; CPU: server ${notify.serverCpuPct.toFixed(0)}%, simulator ${notify.simCpuPct.toFixed(0)}%)`);
+    else console.log('  notifications/s                       not measured (BENCH_NOTIFY=0)');
+    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (after ${idleS.toFixed(0)} s idle; RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / reg.registered)} B per device, of it young generation ${num((after.newSpace - before.newSpace) / reg.registered)} B; the rest native)`);
     console.log(`  simulator memory per device            ${num(simBytesPerDevice)} B   (RSS of the device process, not the server)`);
     console.log(`  simulator: ${num(idleHandles.sockets)} UDP sockets open; timers: the fleet's 2 shared ones, and per device the SDK's Update timer`);
-    console.log(`    (unref'd, so Node does not list it), plus pmin/pmax and CoAP retransmission timers while notifying (${busyHandles.timers} ref'd at the end)`);
+    console.log(`    (unref'd, so Node does not list it), plus pmin/pmax and CoAP retransmission timers while notifying (${notify?.timers ?? idleHandles.timers} ref'd at the end)`);
     console.log(`projection for ${num(TARGET_NODE_DEVICES)} devices per node (linear in the figures above):`);
     console.log(`  server memory   ${mib(perNodeMem)} for the device state`);
     console.log(`  re-registration of the whole node after a restart: ${num(TARGET_NODE_DEVICES / registrationsPerS)} s at ${num(registrationsPerS)}/s`);
-    console.log(`  notifications: each device could report every ${(TARGET_NODE_DEVICES / notificationsPerS).toFixed(1)} s at ${num(notificationsPerS)}/s`);
+    if (notify !== undefined) console.log(`  notifications: each device could report every ${(TARGET_NODE_DEVICES / notificationsPerS).toFixed(1)} s at ${num(notificationsPerS)}/s`);
     console.log(`peer: Eclipse Leshan (Java; not packaged in Debian, not run here) — deployments report about ${num(LESHAN_DEVICES)} devices per instance (published figure, text only)`);
-    console.log(JSON.stringify({ bench: 'lwm2m', devices: reg.registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice) }));
+    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: reg.registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / reg.registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice) }));
+    if (PROFILE !== undefined) {
+      for (const who of ['server', 'sim'] as const) {
+        const { total, byFile } = summariseCpuProfile(join(PROFILE, `${who}-register.cpuprofile`), 15);
+        log(`\n${who} CPU profile of the registration window (self time):`);
+        for (const f of byFile) log(`  ${f.selfPct.toFixed(1).padStart(5)}%  ${f.frame}`);
+        log('  heaviest functions:');
+        for (const f of total) log(`  ${f.selfPct.toFixed(1).padStart(5)}%  ${f.frame}`);
+      }
+    }
   } finally {
     await server.close();
   }
@@ -280,12 +409,43 @@ async function parent(): Promise<void> {
  */
 const SIM_HEAP_FLAG = '--max-semi-space-size=64';
 
-async function withSimulatorHeap(): Promise<void> {
-  const c = track(spawn(process.execPath, [...process.execArgv, SIM_HEAP_FLAG, fileURLToPath(import.meta.url)], { stdio: 'inherit', env: process.env }));
+/**
+ * `rootline serve` runs compiled JavaScript (bin/rootline.js → dist/). Under tsx every function
+ * expression is wrapped by esbuild's keepNames helper (`__name(fn, "name")` redefines `name`),
+ * which costs CPU on every closure created and ~256 B of property storage per closure — more
+ * than some per-device state itself. So by default the bench compiles src/, this file and its
+ * helpers with tsc into dist/ (the same output `npm run build` gives for src/) and runs that;
+ * BENCH_RUNTIME=tsx runs the sources under tsx as before.
+ */
+function compile(): string {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  // Inside the repository (dist/ is ignored by git), so tsc finds node_modules/@types.
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  const config = join(root, 'dist', '.bench-lwm2m.tsconfig.json');
+  writeFileSync(config, JSON.stringify({
+    extends: join(root, 'tsconfig.json'),
+    compilerOptions: { noEmit: false, outDir: join(root, 'dist'), rootDir: root, incremental: true, tsBuildInfoFile: join(root, 'dist', '.bench-lwm2m.tsbuildinfo') },
+    include: [],
+    files: [join(root, 'bench', 'lwm2m.ts'), join(root, 'bench', 'lwm2m-register-path.ts')],
+  }));
+  const t = performance.now();
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], { stdio: 'inherit' });
+  } finally {
+    rmSync(config, { force: true });
+  }
+  log(`bench:lwm2m: compiled with tsc into dist/ in ${((performance.now() - t) / 1000).toFixed(1)} s (BENCH_RUNTIME=tsx runs the sources under tsx instead)`);
+  return join(root, 'dist', 'bench', 'lwm2m.js');
+}
+
+async function relaunch(): Promise<void> {
+  const compiledEntry = !COMPILED && RUNTIME === 'dist' ? compile() : undefined;
+  const args = compiledEntry !== undefined ? [SIM_HEAP_FLAG, compiledEntry] : [...process.execArgv, SIM_HEAP_FLAG, fileURLToPath(import.meta.url)];
+  const c = track(spawn(process.execPath, args, { stdio: 'inherit', env: process.env }));
   const code = await new Promise<number>((resolve) => c.once('exit', (status, signal) => resolve(status ?? (signal !== null ? 1 : 0))));
   process.exitCode = code;
 }
 
 if (process.argv.includes('--server-child')) await child();
-else if (!process.execArgv.includes(SIM_HEAP_FLAG)) await withSimulatorHeap();
+else if (!process.execArgv.includes(SIM_HEAP_FLAG)) await relaunch();
 else await parent();

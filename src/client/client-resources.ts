@@ -9,7 +9,7 @@ import { CoapCode } from '../coap/codec.js';
 import { ContentFormat } from '../coap/content-format.js';
 import type { CoapEndpoint, ResourceHandle } from '../coap/endpoint.js';
 import { OptionNumber, stringOption } from '../coap/options.js';
-import type { CoapRequest, CoapResponseInit } from '../coap/router.js';
+import type { CoapRequest, CoapResponseInit, ResourceDefinition } from '../coap/router.js';
 import { decodeComposite, decodeNode, encodeComposite, encodeNode, COMPOSITE_FORMATS } from '../lwm2m/codec/content-format.js';
 import { decodeCreatePayload } from '../lwm2m/codec/create-payload.js';
 import type { Lwm2mCodecOptions } from '../lwm2m/codec/common.js';
@@ -52,6 +52,7 @@ export class ClientResources {
   readonly #composite = new Map<string, Lwm2mPath[]>();
   readonly #unsubscribe: () => void;
   readonly scheduler: NotificationScheduler | undefined;
+  readonly #pathDefinition: ResourceDefinition;
 
   constructor(coap: CoapEndpoint, tree: ObjectTree, options: ClientResourcesOptions) {
     this.#coap = coap;
@@ -59,6 +60,9 @@ export class ClientResources {
     this.#o = options;
     const handler = (req: CoapRequest): Promise<CoapResponseInit> => this.#handle(req);
     const generic = { get: handler, put: handler, post: handler, delete: handler, fetch: handler, ipatch: handler, hidden: true };
+    // One definition shared by every per-path entry (a device has some fifty): the router keeps
+    // it by reference and never changes it.
+    this.#pathDefinition = Object.freeze({ get: handler, put: handler, post: handler, delete: handler, observable: true, hidden: true });
     this.#handles.set('*', coap.resource('/*', generic));
     // The root is observable for Observe-Composite (FETCH / with Observe, Core 1.1 §6.4.3).
     this.#handles.set('/', coap.resource('/', { ...generic, observable: options.who === 'server' }));
@@ -88,10 +92,9 @@ export class ClientResources {
         for (const r of this.#tree.resourceIds(o, i)) wanted.add(`/${o}/${i}/${r}`);
       }
     }
-    const handler = (req: CoapRequest): Promise<CoapResponseInit> => this.#handle(req);
     for (const key of wanted) {
       if (this.#handles.has(key)) continue;
-      this.#handles.set(key, this.#coap.resource(key, { get: handler, put: handler, post: handler, delete: handler, observable: true, hidden: true }));
+      this.#handles.set(key, this.#coap.resource(key, this.#pathDefinition));
     }
     for (const [key, h] of [...this.#handles]) {
       if (!key.startsWith('/') || key === '/' || wanted.has(key)) continue;

@@ -103,6 +103,9 @@ export class NotificationScheduler {
 
   /** A value (or the instances) under `path` changed: the observers of it and its ancestors may need a notification. */
   changed(path: Lwm2mPath): void {
+    // Values change far more often than anything is observed (a sensor, the clock): nothing
+    // observed, nothing to work out.
+    if (this.#state.size === 0) return;
     const ids = pathIds(path);
     for (let n = ids.length; n >= 1; n--) this.#maybeNotify(`/${ids.slice(0, n).join('/')}`);
   }

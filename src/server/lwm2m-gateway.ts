@@ -22,15 +22,29 @@ const FORMAT_NUMBERS: Readonly<Record<ReadFormatName, number>> = {
   text: ContentFormat.TextPlain,
 };
 
+/**
+ * Summaries of recently seen object lists. Every registration event and device view needs one,
+ * and a fleet registers with a handful of distinct lists: each is parsed once, not per device.
+ * Entries are frozen because they are shared between views.
+ */
+const objectsMemo = new Map<string, readonly ObjectSummary[]>();
+const OBJECTS_MEMO_SIZE = 64;
+
 function objectsOf(r: RegistrationRecord): ObjectSummary[] {
+  const cached = objectsMemo.get(r.objectLinks);
+  if (cached !== undefined) return cached as ObjectSummary[];
+  let summary: readonly ObjectSummary[];
   try {
     const { objects } = parseRegistrationLinks(r.objectLinks);
-    return [...objects].sort((a, b) => a[0] - b[0]).map(([id, o]) => ({ id, ...(o.version !== undefined ? { version: o.version } : {}), instances: [...o.instances].sort((a, b) => a - b) }));
+    summary = Object.freeze([...objects].sort((a, b) => a[0] - b[0]).map(([id, o]) => Object.freeze({ id, ...(o.version !== undefined ? { version: o.version } : {}), instances: Object.freeze([...o.instances].sort((a, b) => a - b)) as number[] })));
   } catch {
     // The registration interface checked these links on arrival; a row that no longer parses
     // (an older server's rules) is shown without objects rather than failing the device list.
-    return [];
+    summary = Object.freeze([]);
   }
+  if (objectsMemo.size >= OBJECTS_MEMO_SIZE) objectsMemo.delete(objectsMemo.keys().next().value!);
+  objectsMemo.set(r.objectLinks, summary);
+  return summary as ObjectSummary[];
 }
 
 export function registrationView(r: RegistrationRecord | undefined, now = Date.now()): DeviceRegistrationView {

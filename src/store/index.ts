@@ -21,6 +21,7 @@ export type {
   OwnershipState,
   RegistrationPatch,
   RegistrationRecord,
+  RegistrationPutResult,
   RegistrationRepository,
   RegistrationSecurity,
   SettingsRepository,

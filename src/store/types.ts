@@ -134,6 +134,13 @@ export type AuditVerification =
 
 export interface AuditLog {
   append(entry: AuditEntry): Promise<AuditRecord>;
+  /**
+   * Appends the entries in order, in one transaction: all of them are recorded or none (the
+   * error is thrown). Lets a busy caller (the LwM2M Register path) pay for one commit per batch
+   * rather than per record. Optional so that other AuditLog implementations stay valid; callers
+   * fall back to append().
+   */
+  appendMany?(entries: readonly AuditEntry[]): Promise<AuditRecord[]>;
   /** Records with seq > after, oldest first. */
   list(options?: { after?: number; limit?: number; subject?: string; action?: string }): Promise<AuditRecord[]>;
   /** Walks the whole chain and reports the first broken link, if any. */
@@ -179,6 +186,9 @@ export interface RegistrationRecord {
 
 export type RegistrationPatch = Partial<Pick<RegistrationRecord, 'lifetime' | 'binding' | 'queueMode' | 'smsNumber' | 'objectLinks' | 'peer' | 'updatedAt' | 'expiresAt'>>;
 
+/** The outcome of one item of RegistrationRepository.putMany. */
+export type RegistrationPutResult = { ok: true; replaced: RegistrationRecord | undefined } | { ok: false; error: Error };
+
 export interface RegistrationRepository {
   /**
    * Stores a registration, replacing any earlier registration of the same endpoint in the same
@@ -186,6 +196,14 @@ export interface RegistrationRepository {
    * Throws ERR_STORE_NOT_FOUND if the endpoint is not a known device, ERR_STORE_CONFLICT if the id is taken.
    */
   put(registration: RegistrationRecord): Promise<RegistrationRecord | undefined>;
+  /**
+   * put() for several registrations in one transaction, in order (a later one of the same
+   * endpoint replaces an earlier one). Each item succeeds or fails on its own — an unknown
+   * device (ERR_STORE_NOT_FOUND) or a taken id (ERR_STORE_CONFLICT) fails only that item — and
+   * the result says which, in the input's order. Throws only when the batch as a whole cannot
+   * be written (closed store, I/O). Optional, like AuditLog.appendMany.
+   */
+  putMany?(registrations: readonly RegistrationRecord[]): Promise<RegistrationPutResult[]>;
   get(id: string): Promise<RegistrationRecord | undefined>;
   getByEndpoint(endpoint: string): Promise<RegistrationRecord | undefined>;
   /** Returns the updated record, or undefined if the id is unknown. */

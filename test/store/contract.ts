@@ -465,6 +465,59 @@ export function registerStoreContract(backend: StoreBackend): void {
       assert.equal(await store.registrations.delete('r3'), false);
     });
 
+    test('registrations: putMany stores a batch in order; a failing item fails alone and keeps the old registration', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'ep-a' });
+      await store.devices.create({ endpoint: 'ep-b' });
+      const base = {
+        lifetime: 300, lwm2mVersion: '1.1', binding: 'U', queueMode: false, smsNumber: null, objectLinks: '</1/0>,</3/0>',
+        security: 'psk' as const, peer: '127.0.0.1:5000', registeredAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T00:05:00.000Z',
+      };
+      assert.ok(store.registrations.putMany !== undefined, `${backend.name} implements putMany`);
+      assert.deepEqual(await store.registrations.putMany([]), []);
+      await store.registrations.put({ ...base, id: 'old-b', endpoint: 'ep-b' });
+      const results = await store.registrations.putMany([
+        { ...base, id: 'a1', endpoint: 'ep-a' },
+        // The same endpoint again in the batch: replaces the one just stored, as in sequence.
+        { ...base, id: 'a2', endpoint: 'ep-a', lifetime: 600 },
+        { ...base, id: 'x1', endpoint: 'nobody' },
+        // A taken id: fails alone, and ep-b keeps its registration.
+        { ...base, id: 'a2', endpoint: 'ep-b' },
+      ]);
+      assert.equal(results.length, 4);
+      assert.deepEqual(results[0], { ok: true, replaced: undefined });
+      assert.equal(results[1]!.ok && results[1]!.replaced?.id, 'a1');
+      assert.ok(!results[2]!.ok && hasCode('ERR_STORE_NOT_FOUND')(results[2]!.error));
+      assert.ok(!results[3]!.ok && hasCode('ERR_STORE_CONFLICT')(results[3]!.error));
+      assert.deepEqual(await store.registrations.getByEndpoint('ep-a'), { ...base, id: 'a2', endpoint: 'ep-a', lifetime: 600 });
+      assert.deepEqual(await store.registrations.getByEndpoint('ep-b'), { ...base, id: 'old-b', endpoint: 'ep-b' });
+      assert.equal(await store.registrations.get('a1'), undefined);
+      assert.equal(await store.registrations.count(), 2);
+      // A malformed record is the caller's bug: the whole call is refused and nothing is stored.
+      await assert.rejects(store.registrations.putMany([{ ...base, id: 'b1', endpoint: 'ep-b' }, { ...base, id: 'bad/id', endpoint: 'ep-a' }]), hasCode('ERR_INVALID_ARGUMENT'));
+      assert.equal((await store.registrations.getByEndpoint('ep-b'))?.id, 'old-b');
+    });
+
+    test('audit: appendMany chains a batch in order in one go; a bad entry stores none of it', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      assert.ok(store.audit.appendMany !== undefined, `${backend.name} implements appendMany`);
+      const first = await store.audit.append({ actor: 'system', action: 'device.create', subject: 'd1', outcome: 'success' });
+      assert.deepEqual(await store.audit.appendMany([]), []);
+      const batch = await store.audit.appendMany(Array.from({ length: 5 }, (_, i) => ({ actor: `device:d${i}`, action: 'lwm2m.register', subject: `d${i}`, outcome: 'allow' as const, details: { i } })));
+      assert.deepEqual(batch.map((r) => r.seq), [2, 3, 4, 5, 6]);
+      assert.equal(batch[0]!.prevHash, first.hash);
+      for (let i = 1; i < batch.length; i++) assert.equal(batch[i]!.prevHash, batch[i - 1]!.hash);
+      for (const r of batch) {
+        const { hash, ...unsigned } = r;
+        assert.equal(hash, hashAuditRecord(unsigned));
+      }
+      assert.deepEqual(await store.audit.list({ after: 1 }), batch);
+      await assert.rejects(store.audit.appendMany([{ actor: 'system', action: 'x.y', subject: 'z', outcome: 'allow' }, { actor: '', action: 'y', subject: 'z', outcome: 'allow' }]), hasCode('ERR_INVALID_ARGUMENT'));
+      assert.deepEqual(await store.audit.verify(), { ok: true, count: 6, lastHash: batch[4]!.hash });
+    });
+
     test('bootstrap configs: set replaces, get round-trips JSON, unknown device refused, cascade', async (t) => {
       const { open } = await setup(t, backend);
       const store = await open();

@@ -24,32 +24,29 @@ function checkId(id: unknown, what: string): number {
   return id;
 }
 
+const ID_NAMES = ['object id', 'instance id', 'resource id', 'resource instance id'] as const;
+
 /** Builds a validated path from its ids; the ids present must form a prefix (no gaps). */
 export function makePath(...ids: number[]): Lwm2mPath {
   if (ids.length > 4) throw new Lwm2mBadPathError(`a path has at most 4 ids, got ${ids.length}`);
-  const names = ['object id', 'instance id', 'resource id', 'resource instance id'];
-  ids.forEach((id, i) => checkId(id, names[i]!));
-  const [objectId, instanceId, resourceId, resourceInstanceId] = ids;
+  // Written out rather than looped: paths are made for every value a device sets and every
+  // request either side handles, so this stays free of closures and temporary arrays.
   const p: { objectId?: number; instanceId?: number; resourceId?: number; resourceInstanceId?: number } = {};
-  if (objectId !== undefined) p.objectId = objectId;
-  if (instanceId !== undefined) p.instanceId = instanceId;
-  if (resourceId !== undefined) p.resourceId = resourceId;
-  if (resourceInstanceId !== undefined) p.resourceInstanceId = resourceInstanceId;
+  if (ids.length > 0) p.objectId = checkId(ids[0], ID_NAMES[0]);
+  if (ids.length > 1) p.instanceId = checkId(ids[1], ID_NAMES[1]);
+  if (ids.length > 2) p.resourceId = checkId(ids[2], ID_NAMES[2]);
+  if (ids.length > 3) p.resourceInstanceId = checkId(ids[3], ID_NAMES[3]);
   return Object.freeze(p);
 }
 
 /** The ids of a path in order (validating them and that they form a prefix). */
 export function pathIds(path: Lwm2mPath): number[] {
   const raw = [path.objectId, path.instanceId, path.resourceId, path.resourceInstanceId];
-  const ids: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    if (raw[i] === undefined) {
-      if (raw.slice(i + 1).some((x) => x !== undefined)) throw new Lwm2mBadPathError('path ids must form a prefix (no gaps)');
-      break;
-    }
-    ids.push(raw[i]!);
-  }
-  makePath(...ids);
+  let n = 0;
+  while (n < 4 && raw[n] !== undefined) n++;
+  for (let i = n + 1; i < 4; i++) if (raw[i] !== undefined) throw new Lwm2mBadPathError('path ids must form a prefix (no gaps)');
+  const ids = new Array<number>(n);
+  for (let i = 0; i < n; i++) ids[i] = checkId(raw[i], ID_NAMES[i]!);
   return ids;
 }
 

@@ -73,9 +73,21 @@ export class DeviceChannel {
     this.#maxWaitMs = options.maxWaitMs ?? 24 * 3600 * 1000;
   }
 
-  /** Records the endpoint a device's message arrived on. */
-  learn(endpoint: string, coap: CoapEndpoint): void {
-    if (this.#endpoints.length > 1) this.#via.set(endpoint, coap);
+  /**
+   * Records the endpoint a device's message arrived on. Only a device that spoke somewhere other
+   * than where coapFor would look for it anyway takes an entry (almost none: a secure device
+   * talks to the secure endpoint), so a large fleet costs no map entry per device.
+   */
+  learn(r: RegistrationRecord, coap: CoapEndpoint): void {
+    if (this.#endpoints.length <= 1) return;
+    if (coap === this.#defaultFor(r)) this.#via.delete(r.endpoint);
+    else this.#via.set(r.endpoint, coap);
+  }
+
+  /** The plain-CoAP endpoint for a NoSec registration, the secure one otherwise. */
+  #defaultFor(r: RegistrationRecord): CoapEndpoint {
+    const wanted = this.#endpoints.find((e) => e.noSec === (r.security === 'nosec'));
+    return (wanted ?? this.#endpoints[0]!).coap;
   }
 
   /**
@@ -83,10 +95,7 @@ export class DeviceChannel {
    * spoke again — the plain-CoAP endpoint for a NoSec registration and the secure one otherwise.
    */
   coapFor(r: RegistrationRecord): CoapEndpoint {
-    const seen = this.#via.get(r.endpoint);
-    if (seen !== undefined) return seen;
-    const wanted = this.#endpoints.find((e) => e.noSec === (r.security === 'nosec'));
-    return (wanted ?? this.#endpoints[0]!).coap;
+    return this.#via.get(r.endpoint) ?? this.#defaultFor(r);
   }
 
   #target(r: RegistrationRecord & { peer: string }): Target {

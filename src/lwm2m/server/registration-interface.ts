@@ -42,6 +42,8 @@ export interface RegistrationInterfaceOptions {
 }
 
 const TEXT = ContentFormat.TextPlain;
+/** How many distinct valid object lists #objectLinks remembers. */
+const VALID_LINKS_MEMO = 64;
 
 function reply(code: number, diagnostic?: string): CoapResponseInit {
   return diagnostic === undefined ? { code } : { code, payload: diagnostic, contentFormat: TEXT };
@@ -56,6 +58,8 @@ export class RegistrationInterface {
   readonly #o: RegistrationInterfaceOptions;
   readonly #maxPayload: number;
   readonly #maxLinks: number;
+  /** Object-list payloads that passed #objectLinks recently (bounded, oldest dropped first). */
+  readonly #validLinks = new Set<string>();
 
   constructor(options: RegistrationInterfaceOptions) {
     this.#o = options;
@@ -72,12 +76,18 @@ export class RegistrationInterface {
     if (req.payload.length > this.#maxPayload) {
       throw new Lwm2mBadRegistrationError(CoapCode.RequestEntityTooLarge, `object list larger than ${this.#maxPayload} bytes`);
     }
+    const text = Buffer.from(req.payload).toString('utf8');
+    // A fleet registers with a handful of distinct object lists: one that passed these checks
+    // a moment ago passes again (the parse is pure), so it is not parsed again.
+    if (this.#validLinks.has(text)) return text;
     try {
       parseRegistrationLinks(req.payload, { maxLinks: this.#maxLinks, maxLength: this.#maxPayload });
     } catch (err) {
       throw new Lwm2mBadRegistrationError(CoapCode.BadRequest, `bad object list: ${(err as Error).message}`);
     }
-    return Buffer.from(req.payload).toString('utf8');
+    if (this.#validLinks.size >= VALID_LINKS_MEMO) this.#validLinks.delete(this.#validLinks.values().next().value!);
+    this.#validLinks.add(text);
+    return text;
   }
 
   async #audit(action: string, endpoint: string, outcome: 'allow' | 'deny', details: Record<string, unknown>): Promise<void> {
@@ -104,6 +114,7 @@ export class RegistrationInterface {
     const decision = await authorizeEndpoint(this.#o.store, identity, params.endpoint);
     if (!decision.allowed) return this.#deny('lwm2m.register', params.endpoint, identity, req.peer, decision.reason);
     const now = Date.now();
+    const at = new Date(now).toISOString();
     const record: RegistrationRecord = {
       id: newRegistrationId(),
       endpoint: params.endpoint,
@@ -115,15 +126,16 @@ export class RegistrationInterface {
       objectLinks,
       security: identity!.kind,
       peer: req.peer,
-      registeredAt: new Date(now).toISOString(),
-      updatedAt: new Date(now).toISOString(),
+      registeredAt: at,
+      updatedAt: at,
       expiresAt: new Date(now + params.lifetime * 1000).toISOString(),
     };
-    // Fail closed: a registration whose allow record cannot be written is not made.
-    await this.#audit('lwm2m.register', params.endpoint, 'allow', { ...identityDetails(identity, req.peer), registration: record.id, lifetime: record.lifetime, binding: record.binding, lwm2m: record.lwm2mVersion });
+    // Fail closed: a registration whose allow record cannot be written is not made (the
+    // registry writes the audit record first, batched with other Registers of this moment).
+    const audit = { actor: `device:${params.endpoint}`, action: 'lwm2m.register', subject: params.endpoint, outcome: 'allow' as const, details: { ...identityDetails(identity, req.peer), registration: record.id, lifetime: record.lifetime, binding: record.binding, lwm2m: record.lwm2mVersion } };
     let replaced: RegistrationRecord | undefined;
     try {
-      replaced = await this.#o.registry.put(record);
+      replaced = await this.#o.registry.put(record, { audit });
     } catch (err) {
       // The device was deleted between the check and the write.
       if (isRootlineError(err, 'ERR_STORE_NOT_FOUND')) return reply(CoapCode.Forbidden, 'forbidden');

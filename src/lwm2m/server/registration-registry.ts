@@ -4,7 +4,7 @@
  * (or another node on the same PostgreSQL) finds a registration it did not make — a device that
  * sends an Update after a restart is recognised by its registration id.
  */
-import type { RegistrationPatch, RegistrationRecord, Store } from '../../store/types.js';
+import type { AuditEntry, RegistrationPatch, RegistrationPutResult, RegistrationRecord, Store } from '../../store/types.js';
 
 export type { RegistrationRecord };
 
@@ -16,6 +16,19 @@ export interface RegistryOptions {
   lifetimeGraceMs?: number;
   /** Most registrations cached in memory (default 1,000,000); beyond, lookups go to the store. */
   maxCached?: number;
+  /** Most new registrations written in one store transaction (default 256). */
+  maxBatch?: number;
+}
+
+/** Distinct object lists / versions / bindings shared between cached registrations. */
+const MAX_INTERNED = 1024;
+
+/** A Register waiting for the next batched write. */
+interface PendingPut {
+  record: RegistrationRecord;
+  audit: AuditEntry | undefined;
+  resolve: (replaced: RegistrationRecord | undefined) => void;
+  reject: (err: unknown) => void;
 }
 
 export class RegistrationRegistry {
@@ -24,14 +37,37 @@ export class RegistrationRegistry {
   readonly #idByEndpoint = new Map<string, string>();
   readonly #graceMs: number;
   readonly #maxCached: number;
+  readonly #maxBatch: number;
+  readonly #strings = new Map<string, string>();
+  #pending: PendingPut[] = [];
+  /** The batch being written (batches are written one after the other, in order). */
+  #writing: Promise<void> = Promise.resolve();
+  #flushScheduled = false;
 
   constructor(store: Store, options: RegistryOptions = {}) {
     this.#store = store;
     this.#graceMs = options.lifetimeGraceMs ?? 0;
     this.#maxCached = options.maxCached ?? 1_000_000;
+    this.#maxBatch = options.maxBatch ?? 256;
+  }
+
+  /**
+   * Devices of a fleet register with the same few object lists, versions and bindings: each
+   * cached registration points at one shared copy of such a string rather than its own (on a
+   * 10,000-device server that is one string instead of 10,000). Bounded: when the table is full,
+   * new values are kept as they are.
+   */
+  #intern(value: string): string {
+    const shared = this.#strings.get(value);
+    if (shared !== undefined) return shared;
+    if (this.#strings.size < MAX_INTERNED) this.#strings.set(value, value);
+    return value;
   }
 
   #cache(r: RegistrationRecord): void {
+    r.objectLinks = this.#intern(r.objectLinks);
+    r.lwm2mVersion = this.#intern(r.lwm2mVersion);
+    r.binding = this.#intern(r.binding);
     const old = this.#idByEndpoint.get(r.endpoint);
     if (old !== undefined && old !== r.id) this.#byId.delete(old);
     if (!this.#byId.has(r.id) && this.#byId.size >= this.#maxCached) return;
@@ -72,13 +108,74 @@ export class RegistrationRegistry {
     return id === undefined ? undefined : this.#byId.get(id);
   }
 
-  /** Stores a new registration; returns the one it replaced (Core §6.2.1: a new Register replaces the old). */
-  async put(r: RegistrationRecord): Promise<RegistrationRecord | undefined> {
-    const replaced = await this.#store.registrations.put(r);
-    const cachedOld = this.cachedByEndpoint(r.endpoint);
-    if (cachedOld !== undefined) this.#uncache(cachedOld);
-    this.#cache(r);
-    return replaced ?? cachedOld;
+  /**
+   * Stores a new registration, after its audit record when one is given (fail closed: no audit
+   * record, no registration); returns the one it replaced (Core §6.2.1: a new Register replaces
+   * the old). Registers that arrive in the same turn of the event loop are written together —
+   * their audit records in one transaction, then the registrations in one — so a burst of
+   * devices costs two commits per batch rather than two per device. An item the store refuses
+   * (its device was deleted meanwhile: ERR_STORE_NOT_FOUND) fails alone; a failed audit append
+   * fails the whole batch, since none of its records were written.
+   */
+  put(r: RegistrationRecord, options: { audit?: AuditEntry } = {}): Promise<RegistrationRecord | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ record: r, audit: options.audit, resolve, reject });
+      if (this.#flushScheduled) return;
+      this.#flushScheduled = true;
+      // setImmediate, not a microtask: the datagrams of one poll phase all reach here first.
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        const batch = this.#pending;
+        this.#pending = [];
+        // Whatever goes wrong, every waiting Register gets an answer and the next batch runs
+        // (rejecting an already settled promise does nothing).
+        this.#writing = this.#writing.then(() => this.#writeAll(batch)).catch((err: unknown) => {
+          for (const p of batch) p.reject(err);
+        });
+      });
+    });
+  }
+
+  async #writeAll(batch: PendingPut[]): Promise<void> {
+    for (let i = 0; i < batch.length; i += this.#maxBatch) await this.#write(batch.slice(i, i + this.#maxBatch));
+  }
+
+  async #write(batch: PendingPut[]): Promise<void> {
+    const audits = batch.flatMap((p) => (p.audit !== undefined ? [p.audit] : []));
+    let results: RegistrationPutResult[];
+    try {
+      if (audits.length > 0) {
+        if (this.#store.audit.appendMany !== undefined) await this.#store.audit.appendMany(audits);
+        else for (const a of audits) await this.#store.audit.append(a);
+      }
+      results = await this.#putMany(batch.map((p) => p.record));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const res = results[i]!;
+      if (!res.ok) return p.reject(res.error);
+      const cachedOld = this.cachedByEndpoint(p.record.endpoint);
+      if (cachedOld !== undefined) this.#uncache(cachedOld);
+      this.#cache(p.record);
+      p.resolve(res.replaced ?? cachedOld);
+    });
+  }
+
+  /** The store's putMany, or put() one by one for a store without it. */
+  async #putMany(records: RegistrationRecord[]): Promise<RegistrationPutResult[]> {
+    if (this.#store.registrations.putMany !== undefined) return this.#store.registrations.putMany(records);
+    const out: RegistrationPutResult[] = [];
+    for (const r of records) {
+      try {
+        out.push({ ok: true, replaced: await this.#store.registrations.put(r) });
+      } catch (err) {
+        if (!(err instanceof Error) || !('code' in err) || (err.code !== 'ERR_STORE_NOT_FOUND' && err.code !== 'ERR_STORE_CONFLICT')) throw err;
+        out.push({ ok: false, error: err });
+      }
+    }
+    return out;
   }
 
   async update(id: string, patch: RegistrationPatch): Promise<RegistrationRecord | undefined> {

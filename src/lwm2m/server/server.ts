@@ -91,7 +91,7 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
   /** /rd, /rd/{id} and /dp on one endpoint. */
   #serve(l: Lwm2mListenerEndpoint, o: Lwm2mServerOptions, codec: Lwm2mCodecOptions): void {
     const contact = (r: RegistrationRecord): void => {
-      this.#channel.learn(r.endpoint, l.endpoint);
+      this.#channel.learn(r, l.endpoint);
       this.#channel.contact(r);
     };
     const rd = new RegistrationInterface({

@@ -26,27 +26,41 @@ export class PostgresAuditLog implements AuditLog {
   }
 
   async append(entry: AuditEntry): Promise<AuditRecord> {
-    const e = normalizeAuditEntry(entry);
+    return (await this.appendMany([entry]))[0]!;
+  }
+
+  /** Appends in order under one lock of the head row, in one transaction. */
+  async appendMany(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
+    const normalized = entries.map((entry) => normalizeAuditEntry(entry));
     this.#ctx.check();
+    if (normalized.length === 0) return [];
     try {
       return await withTransaction(this.#ctx.pool, async (client) => {
         const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
         if (rows[0] === undefined) throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
-        const unsigned = { seq: toSafeInteger(rows[0].seq, 'audit_head seq') + 1, at: new Date().toISOString(), ...e, prevHash: rows[0].hash };
-        const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
-        await client.query(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`, [
-          record.seq,
-          record.at,
-          record.actor,
-          record.action,
-          record.subject,
-          record.outcome,
-          JSON.stringify(record.details),
-          record.prevHash,
-          record.hash,
-        ]);
-        await client.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [record.seq, record.hash]);
-        return record;
+        let head = { seq: toSafeInteger(rows[0].seq, 'audit_head seq'), hash: rows[0].hash };
+        const at = new Date().toISOString();
+        const out: AuditRecord[] = [];
+        for (const e of normalized) {
+          const unsigned = { seq: head.seq + 1, at, ...e, prevHash: head.hash };
+          const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
+          await client.query(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`, [
+            record.seq,
+            record.at,
+            record.actor,
+            record.action,
+            record.subject,
+            record.outcome,
+            JSON.stringify(record.details),
+            record.prevHash,
+            record.hash,
+          ]);
+          // The triggers want the head to advance one record at a time.
+          await client.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [record.seq, record.hash]);
+          head = { seq: record.seq, hash: record.hash };
+          out.push(record);
+        }
+        return out;
       });
     } catch (err) {
       const state = sqlState(err);

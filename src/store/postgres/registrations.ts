@@ -14,7 +14,7 @@ import {
   type BootstrapConfigRow,
   type RegistrationRow,
 } from '../registration-rows.js';
-import type { BootstrapConfigRecord, BootstrapConfigRepository, RegistrationPatch, RegistrationRecord, RegistrationRepository } from '../types.js';
+import type { BootstrapConfigRecord, BootstrapConfigRepository, RegistrationPatch, RegistrationPutResult, RegistrationRecord, RegistrationRepository } from '../types.js';
 import { assertEndpoint } from '../validate.js';
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, sqlState, withTransaction, type PostgresContext } from './context.js';
 
@@ -26,24 +26,44 @@ export class PostgresRegistrationRepository implements RegistrationRepository {
   }
 
   async put(registration: RegistrationRecord): Promise<RegistrationRecord | undefined> {
-    const r = normalizeRegistration(registration);
+    const [result] = await this.putMany([registration]);
+    if (!result!.ok) throw result!.error;
+    return result!.replaced;
+  }
+
+  /** One transaction; each item under a savepoint, so a failing one leaves the others. */
+  async putMany(registrations: readonly RegistrationRecord[]): Promise<RegistrationPutResult[]> {
+    const records = registrations.map((r) => normalizeRegistration(r));
     this.#ctx.check();
+    if (records.length === 0) return [];
     return withTransaction(this.#ctx.pool, async (client) => {
-      // One registration per endpoint: the old row (if any) goes in the same transaction.
-      const old = await client.query<RegistrationRow>('DELETE FROM lwm2m_registrations WHERE endpoint = $1 RETURNING *', [r.endpoint]);
-      try {
-        await client.query(
-          `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-          [r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt],
-        );
-      } catch (err) {
-        const state = sqlState(err);
-        if (state === UNIQUE_VIOLATION) throw new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err });
-        if (state === FOREIGN_KEY_VIOLATION) throw new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err });
-        throw err;
+      const out: RegistrationPutResult[] = [];
+      for (const r of records) {
+        await client.query('SAVEPOINT put_registration');
+        try {
+          // One registration per endpoint: the old row (if any) goes in the same transaction.
+          const old = await client.query<RegistrationRow>('DELETE FROM lwm2m_registrations WHERE endpoint = $1 RETURNING *', [r.endpoint]);
+          await client.query(
+            `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+            [r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt],
+          );
+          await client.query('RELEASE SAVEPOINT put_registration');
+          out.push({ ok: true, replaced: old.rows[0] === undefined ? undefined : registrationFromRow(old.rows[0]) });
+        } catch (err) {
+          const state = sqlState(err);
+          if (state !== UNIQUE_VIOLATION && state !== FOREIGN_KEY_VIOLATION) throw err;
+          // Back to before this item: the old registration of the endpoint stays.
+          await client.query('ROLLBACK TO SAVEPOINT put_registration');
+          out.push({
+            ok: false,
+            error: state === UNIQUE_VIOLATION
+              ? new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err })
+              : new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err }),
+          });
+        }
       }
-      return old.rows[0] === undefined ? undefined : registrationFromRow(old.rows[0]);
+      return out;
     });
   }
 

@@ -22,20 +22,35 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async append(entry: AuditEntry): Promise<AuditRecord> {
-    const e = normalizeAuditEntry(entry);
+    return (await this.appendMany([entry]))[0]!;
+  }
+
+  /** Appends in order inside one IMMEDIATE transaction (one commit for the batch). */
+  async appendMany(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
+    const normalized = entries.map((entry) => normalizeAuditEntry(entry));
     this.#ctx.check();
+    if (normalized.length === 0) return [];
     const db = this.#ctx.db;
-    const tx = db.transaction((): AuditRecord => {
-      const head = this.#head();
+    const tx = db.transaction((): AuditRecord[] => {
+      let head = this.#head();
       if (head.hash === '') throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
-      const unsigned = { seq: head.seq + 1, at: new Date().toISOString(), ...e, prevHash: head.hash };
-      const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
-      this.#ctx.prepare(
+      const insert = this.#ctx.prepare(
         `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(record.seq, record.at, record.actor, record.action, record.subject, record.outcome, JSON.stringify(record.details), record.prevHash, record.hash);
-      this.#ctx.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1').run(record.seq, record.hash);
-      return record;
+      );
+      const advance = this.#ctx.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1');
+      const at = new Date().toISOString();
+      const out: AuditRecord[] = [];
+      for (const e of normalized) {
+        const unsigned = { seq: head.seq + 1, at, ...e, prevHash: head.hash };
+        const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
+        insert.run(record.seq, record.at, record.actor, record.action, record.subject, record.outcome, JSON.stringify(record.details), record.prevHash, record.hash);
+        // The triggers want the head to advance one record at a time.
+        advance.run(record.seq, record.hash);
+        head = { seq: record.seq, hash: record.hash };
+        out.push(record);
+      }
+      return out;
     });
     try {
       return tx.immediate();

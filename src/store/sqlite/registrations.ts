@@ -13,7 +13,7 @@ import {
   type BootstrapConfigRow,
   type RegistrationRow,
 } from '../registration-rows.js';
-import type { BootstrapConfigRecord, BootstrapConfigRepository, RegistrationPatch, RegistrationRecord, RegistrationRepository } from '../types.js';
+import type { BootstrapConfigRecord, BootstrapConfigRepository, RegistrationPatch, RegistrationPutResult, RegistrationRecord, RegistrationRepository } from '../types.js';
 import { assertEndpoint } from '../validate.js';
 import { sqliteCode, type SqliteContext } from './context.js';
 
@@ -25,23 +25,46 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
   }
 
   async put(registration: RegistrationRecord): Promise<RegistrationRecord | undefined> {
-    const r = normalizeRegistration(registration);
+    const [result] = await this.putMany([registration]);
+    if (!result!.ok) throw result!.error;
+    return result!.replaced;
+  }
+
+  /** One IMMEDIATE transaction for the batch; a failing item is only that item's statement. */
+  async putMany(registrations: readonly RegistrationRecord[]): Promise<RegistrationPutResult[]> {
+    // Arguments are checked first: a malformed record is the caller's bug and fails the call.
+    const records = registrations.map((r) => normalizeRegistration(r));
     this.#ctx.check();
-    const tx = this.#ctx.db.transaction((): RegistrationRecord | undefined => {
-      const old = this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE endpoint = ?').get(r.endpoint) as RegistrationRow | undefined;
-      if (old !== undefined) this.#ctx.prepare('DELETE FROM lwm2m_registrations WHERE id = ?').run(old.id);
-      try {
-        this.#ctx.prepare(
-          `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode ? 1 : 0, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt);
-      } catch (err) {
-        const code = sqliteCode(err);
-        if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err });
-        if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err });
-        throw err;
-      }
-      return old === undefined ? undefined : registrationFromRow(old);
+    if (records.length === 0) return [];
+    const tx = this.#ctx.db.transaction((): RegistrationPutResult[] => {
+      const byEndpoint = this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE endpoint = ?');
+      const remove = this.#ctx.prepare('DELETE FROM lwm2m_registrations WHERE id = ?');
+      const insert = this.#ctx.prepare(
+        `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      return records.map((r): RegistrationPutResult => {
+        const old = byEndpoint.get(r.endpoint) as RegistrationRow | undefined;
+        try {
+          // A failed INSERT undoes only itself (SQLite statement rollback), so the DELETE is
+          // undone by hand: the old registration stays when the new one cannot be stored.
+          if (old !== undefined) remove.run(old.id);
+          try {
+            insert.run(r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode ? 1 : 0, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt);
+          } catch (err) {
+            if (old !== undefined) {
+              insert.run(old.id, old.endpoint, old.lifetime, old.lwm2m_version, old.binding, old.queue_mode, old.sms_number, old.object_links, old.security, old.peer, old.registered_at, old.updated_at, old.expires_at);
+            }
+            throw err;
+          }
+        } catch (err) {
+          const code = sqliteCode(err);
+          if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return { ok: false, error: new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err }) };
+          if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return { ok: false, error: new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err }) };
+          throw err;
+        }
+        return { ok: true, replaced: old === undefined ? undefined : registrationFromRow(old) };
+      });
     });
     return tx.immediate();
   }

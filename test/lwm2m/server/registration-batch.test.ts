@@ -1,0 +1,141 @@
+/**
+ * The registry writes Registers that arrive together in one batch: their audit records in one
+ * AuditLog.appendMany transaction, then the registrations in one RegistrationRepository.putMany
+ * transaction. What must not change with batching: the audit record is written before the
+ * registration (fail closed), one device's failure is that device's alone, a second Register of
+ * an endpoint replaces the first, and a store without the batch methods still works.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { RegistrationRegistry } from '../../../src/lwm2m/server/registration-registry.js';
+import type { AuditEntry, RegistrationRecord, Store } from '../../../src/store/types.js';
+import { tempStore } from './helpers.js';
+
+/** `target` with some members replaced; the others bound to it (class instances with #private fields). */
+function override<T extends object>(target: T, members: Record<string, unknown>): T {
+  return new Proxy(target, {
+    get(t, key) {
+      if (typeof key === 'string' && key in members) return members[key];
+      const v = Reflect.get(t, key, t) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
+
+interface Spied {
+  store: Store;
+  appendBatches: number[];
+  putBatches: number[];
+}
+
+async function setup(t: TestContext, devices: string[], members: { audit?: Record<string, unknown>; registrations?: Record<string, unknown> } = {}): Promise<Spied & { raw: Store }> {
+  const raw = await tempStore(t).open();
+  for (const ep of devices) await raw.devices.create({ endpoint: ep });
+  const appendBatches: number[] = [];
+  const putBatches: number[] = [];
+  const audit = override(raw.audit, {
+    appendMany: async (entries: readonly AuditEntry[]) => {
+      appendBatches.push(entries.length);
+      return raw.audit.appendMany!(entries);
+    },
+    ...members.audit,
+  });
+  const registrations = override(raw.registrations, {
+    putMany: async (records: readonly RegistrationRecord[]) => {
+      putBatches.push(records.length);
+      return raw.registrations.putMany!(records);
+    },
+    ...members.registrations,
+  });
+  return { raw, store: override(raw, { audit, registrations }), appendBatches, putBatches };
+}
+
+function record(endpoint: string, id: string): RegistrationRecord {
+  const now = new Date().toISOString();
+  return {
+    id, endpoint, lifetime: 300, lwm2mVersion: '1.1', binding: 'U', queueMode: false, smsNumber: null, objectLinks: '</1/0>,</3/0>',
+    security: 'psk', peer: `127.0.0.1:${5000 + id.length}`, registeredAt: now, updatedAt: now, expiresAt: new Date(Date.now() + 300_000).toISOString(),
+  };
+}
+
+function auditFor(endpoint: string): AuditEntry {
+  return { actor: `device:${endpoint}`, action: 'lwm2m.register', subject: endpoint, outcome: 'allow', details: {} };
+}
+
+test('Registers of one moment: one appendMany and one putMany, audit records in order, all cached', async (t) => {
+  const eps = Array.from({ length: 20 }, (_, i) => `dev-${i}`);
+  const { store, raw, appendBatches, putBatches } = await setup(t, eps);
+  const registry = new RegistrationRegistry(store);
+  const replaced = await Promise.all(eps.map((ep, i) => registry.put(record(ep, `r${i}`), { audit: auditFor(ep) })));
+  assert.deepEqual(replaced, eps.map(() => undefined));
+  assert.deepEqual(appendBatches, [20]);
+  assert.deepEqual(putBatches, [20]);
+  assert.deepEqual((await raw.audit.list()).map((a) => a.subject), eps);
+  assert.equal(await raw.registrations.count(), 20);
+  assert.equal(registry.cachedCount, 20);
+  assert.equal(registry.cachedByEndpoint('dev-7')?.id, 'r7');
+  assert.deepEqual(await raw.audit.verify(), { ok: true, count: 20, lastHash: (await raw.audit.list()).at(-1)!.hash });
+});
+
+test('batches are bounded by maxBatch and written one after the other', async (t) => {
+  const eps = Array.from({ length: 10 }, (_, i) => `dev-${i}`);
+  const { store, appendBatches, putBatches } = await setup(t, eps);
+  const registry = new RegistrationRegistry(store, { maxBatch: 4 });
+  await Promise.all(eps.map((ep, i) => registry.put(record(ep, `r${i}`), { audit: auditFor(ep) })));
+  assert.deepEqual(appendBatches, [4, 4, 2]);
+  assert.deepEqual(putBatches, [4, 4, 2]);
+});
+
+test('a second Register of an endpoint in the same batch replaces the first', async (t) => {
+  const { store, raw } = await setup(t, ['dev-a']);
+  const registry = new RegistrationRegistry(store);
+  const [first, second] = await Promise.all([registry.put(record('dev-a', 'one'), { audit: auditFor('dev-a') }), registry.put(record('dev-a', 'two'), { audit: auditFor('dev-a') })]);
+  assert.equal(first, undefined);
+  assert.equal(second?.id, 'one');
+  assert.equal((await raw.registrations.getByEndpoint('dev-a'))?.id, 'two');
+  assert.equal(registry.cachedByEndpoint('dev-a')?.id, 'two');
+  assert.equal(await registry.get('one'), undefined);
+});
+
+test('a device the store does not know fails alone (ERR_STORE_NOT_FOUND); the others are stored', async (t) => {
+  const { store, raw } = await setup(t, ['dev-a', 'dev-b']);
+  const registry = new RegistrationRegistry(store);
+  const results = await Promise.allSettled([
+    registry.put(record('dev-a', 'ra'), { audit: auditFor('dev-a') }),
+    registry.put(record('ghost', 'rg'), { audit: auditFor('ghost') }),
+    registry.put(record('dev-b', 'rb'), { audit: auditFor('dev-b') }),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(((results[1] as PromiseRejectedResult).reason as { code?: string }).code, 'ERR_STORE_NOT_FOUND');
+  assert.deepEqual((await raw.registrations.list()).map((r) => r.id), ['ra', 'rb']);
+  assert.equal(registry.cachedByEndpoint('ghost'), undefined);
+});
+
+test('fail closed: when the audit records cannot be written, no registration of the batch is stored', async (t) => {
+  const { store, raw, putBatches } = await setup(t, ['dev-a', 'dev-b'], { audit: { appendMany: () => Promise.reject(new Error('disk full')) } });
+  const registry = new RegistrationRegistry(store);
+  const results = await Promise.allSettled([registry.put(record('dev-a', 'ra'), { audit: auditFor('dev-a') }), registry.put(record('dev-b', 'rb'), { audit: auditFor('dev-b') })]);
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  assert.match(String((results[0] as PromiseRejectedResult).reason), /disk full/);
+  assert.deepEqual(putBatches, []);
+  assert.equal(await raw.registrations.count(), 0);
+  assert.equal(registry.cachedCount, 0);
+  // The next batch is written normally.
+  assert.equal(await new RegistrationRegistry(raw).put(record('dev-a', 'ok'), { audit: auditFor('dev-a') }), undefined);
+});
+
+test('a store without appendMany / putMany: append and put one by one, same outcomes', async (t) => {
+  const { store, raw, appendBatches, putBatches } = await setup(t, ['dev-a', 'dev-b'], { audit: { appendMany: undefined }, registrations: { putMany: undefined } });
+  const registry = new RegistrationRegistry(store);
+  const results = await Promise.allSettled([
+    registry.put(record('dev-a', 'ra'), { audit: auditFor('dev-a') }),
+    registry.put(record('ghost', 'rg'), { audit: auditFor('ghost') }),
+    registry.put(record('dev-a', 'ra2'), { audit: auditFor('dev-a') }),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(((results[2] as PromiseFulfilledResult<RegistrationRecord | undefined>).value)?.id, 'ra');
+  assert.deepEqual(appendBatches, []);
+  assert.deepEqual(putBatches, []);
+  assert.deepEqual((await raw.audit.list()).map((a) => a.subject), ['dev-a', 'ghost', 'dev-a']);
+  assert.deepEqual((await raw.registrations.list()).map((r) => r.id), ['ra2']);
+});
