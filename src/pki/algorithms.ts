@@ -89,7 +89,7 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
  * on every request, and a KeyObject (immutable) is the same for the same bytes. Refusals are not
  * kept, so a malformed key is refused every time.
  */
-const PUBLIC_KEYS = new BytesKeyedCache<KeyObject>(2048);
+const PUBLIC_KEYS = new BytesKeyedCache<KeyObject>(512);
 
 /**
  * Verifies `signature` over `data` with the key in `spki`. Returns false for a wrong signature,

@@ -105,7 +105,7 @@ export function serialHex(content: Uint8Array): string {
  * manufacturer CA, domain CA and registrar certificates on every request, and the same pledge
  * certificate several times within one onboarding). A view depends on nothing but the bytes.
  */
-const PARSED = new BytesKeyedCache<ParsedCertificate>(2048);
+const PARSED = new BytesKeyedCache<ParsedCertificate>(512);
 
 /** Parses a certificate given as DER bytes or PEM text. */
 export function parseCertificate(input: Uint8Array | string, options: ParseCertificateOptions = {}): ParsedCertificate {
@@ -127,7 +127,7 @@ export function parseCertificate(input: Uint8Array | string, options: ParseCerti
  * after a parse (verifyCms on a certificate the registrar just read from TLS) need not parse again.
  */
 const RECENT_VALUES = new BytesKeyedCache<Certificate>(64);
-const REENCODES = new BytesKeyedCache<boolean>(2048);
+const REENCODES = new BytesKeyedCache<boolean>(1024);
 
 /**
  * Internal (the onboarding room's CMS reader): whether the schema library encodes its parse of
