@@ -42,8 +42,9 @@ export function requestFormatOf(contentType: string | undefined): VoucherFormat 
  * q=0 and malformed headers.
  */
 export function acceptedVoucherFormat(accept: string | undefined, preferred: VoucherFormat): VoucherFormat | undefined {
-  if (accept === undefined || accept.trim() === '') return preferred;
+  if (accept === undefined) return preferred;
   if (typeof accept !== 'string' || accept.length > MAX_ACCEPT_LENGTH) return undefined;
+  if (accept.trim() === '') return preferred;
   const ranges = accept.split(',');
   if (ranges.length > MAX_ACCEPT_RANGES) return undefined;
   // weight per format: [q, specificity]; a format never named or matched stays unacceptable.
