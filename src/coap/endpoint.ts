@@ -27,7 +27,6 @@ import {
   exchangeLifetime,
   initialTimeout,
   nonLifetime,
-  type DedupEntry,
   type TransmissionParameters,
 } from './reliability.js';
 import { Router, type ResourceDefinition } from './router.js';
@@ -384,6 +383,12 @@ export class CoapEndpoint implements ExchangeContext {
     }
   }
 
+  /** RFC 7252 §4.5: a duplicate gets the same ACK or RST again (nothing while the answer is pending). */
+  #resendReply(peer: PeerKey, slot: number): void {
+    const reply = this.#dedup.reply(slot);
+    if (reply !== undefined) this.#send(peer, reply);
+  }
+
   #rememberNon(key: string, onReset: () => void): void {
     this.#recentNon.delete(key);
     this.#recentNon.set(key, onReset);
@@ -475,8 +480,8 @@ export class CoapEndpoint implements ExchangeContext {
       return this.#deliver(ex, { ...msg, options: checked.options });
     }
     const seen = this.#dedup.get(peer, msg.messageId, Date.now());
-    if (seen !== undefined) {
-      if (seen.reply !== undefined) this.#send(peer, seen.reply);
+    if (seen >= 0) {
+      this.#resendReply(peer, seen);
       return;
     }
     const entry = this.#dedup.add(peer, msg.messageId, Date.now(), msg.type === CoapType.CON ? this.#exchangeLifetime : this.#nonLifetime);
@@ -485,11 +490,11 @@ export class CoapEndpoint implements ExchangeContext {
     // Reset, which also ends an observation the client has forgotten. §5.4.1 likewise for an
     // unrecognised critical option in a CON or NON response.
     if (ex === undefined || checked.critical.length > 0) {
-      entry.reply = this.#sendEmpty(peer, CoapType.RST, msg.messageId);
+      this.#dedup.setReply(entry, this.#sendEmpty(peer, CoapType.RST, msg.messageId));
       if (ex !== undefined) this.#fail(ex, new CoapBadResponseError(`response carries unrecognised critical option(s) ${checked.critical.join(', ')}`));
       return this.#drop(peer, ex === undefined ? 'response for an unknown token' : 'unrecognised critical option in a response');
     }
-    if (msg.type === CoapType.CON) entry.reply = this.#sendEmpty(peer, CoapType.ACK, msg.messageId);
+    if (msg.type === CoapType.CON) this.#dedup.setReply(entry, this.#sendEmpty(peer, CoapType.ACK, msg.messageId));
     this.#deliver(ex, { ...msg, options: checked.options });
   }
 
@@ -497,8 +502,8 @@ export class CoapEndpoint implements ExchangeContext {
     if (msg.type === CoapType.ACK || msg.type === CoapType.RST) return this.#drop(peer, 'request code in an ACK or RST');
     const now = Date.now();
     const seen = this.#dedup.get(peer, msg.messageId, now);
-    if (seen !== undefined) {
-      if (seen.reply !== undefined) this.#send(peer, seen.reply);
+    if (seen >= 0) {
+      this.#resendReply(peer, seen);
       return;
     }
     const confirmable = msg.type === CoapType.CON;
@@ -509,8 +514,9 @@ export class CoapEndpoint implements ExchangeContext {
       // request MUST cause the return of a 4.02 (Bad Option) response"; in a NON message they
       // "MUST cause the message to be rejected".
       if (confirmable) {
-        entry.reply = encodeMessage({ type: CoapType.ACK, code: CoapCode.BadOption, messageId: msg.messageId, token: msg.token, options: [], payload: Buffer.from(`unrecognised critical option ${checked.critical.join(', ')}`) });
-        this.#send(peer, entry.reply);
+        const reply = encodeMessage({ type: CoapType.ACK, code: CoapCode.BadOption, messageId: msg.messageId, token: msg.token, options: [], payload: Buffer.from(`unrecognised critical option ${checked.critical.join(', ')}`) });
+        this.#dedup.setReply(entry, reply);
+        this.#send(peer, reply);
       }
       return this.#drop(peer, 'unrecognised critical option in a request');
     }
@@ -527,7 +533,7 @@ export class CoapEndpoint implements ExchangeContext {
     if (confirmable) {
       separateTimer = this.#timer(this.#options.separateResponseAfterMs ?? this.transmission.ackTimeoutMs / 2, () => {
         acked = true;
-        entry.reply = this.#sendEmpty(peer, CoapType.ACK, msg.messageId);
+        this.#dedup.setReply(entry, this.#sendEmpty(peer, CoapType.ACK, msg.messageId));
       });
     }
     void handled.then((res) => {
@@ -537,7 +543,7 @@ export class CoapEndpoint implements ExchangeContext {
     });
   }
 
-  #respond(peer: PeerKey, msg: CoapMessage, entry: DedupEntry, acked: boolean, res: ResponseParts | undefined): void {
+  #respond(peer: PeerKey, msg: CoapMessage, entry: number, acked: boolean, res: ResponseParts | undefined): void {
     try {
       this.#sendResponse(peer, msg, entry, acked, res);
     } catch (err) {
@@ -547,16 +553,17 @@ export class CoapEndpoint implements ExchangeContext {
     }
   }
 
-  #sendResponse(peer: PeerKey, msg: CoapMessage, entry: DedupEntry, acked: boolean, res: ResponseParts | undefined): void {
+  #sendResponse(peer: PeerKey, msg: CoapMessage, entry: number, acked: boolean, res: ResponseParts | undefined): void {
     const confirmable = msg.type === CoapType.CON;
     if (res === undefined) {
       // No-Response (RFC 7967) suppressed it; a CON still needs its ACK.
-      if (confirmable && !acked) entry.reply = this.#sendEmpty(peer, CoapType.ACK, msg.messageId);
+      if (confirmable && !acked) this.#dedup.setReply(entry, this.#sendEmpty(peer, CoapType.ACK, msg.messageId));
       return;
     }
     if (confirmable && !acked) {
-      entry.reply = encodeMessage({ type: CoapType.ACK, code: res.code, messageId: msg.messageId, token: msg.token, options: res.options, payload: res.payload });
-      this.#send(peer, entry.reply);
+      const reply = encodeMessage({ type: CoapType.ACK, code: res.code, messageId: msg.messageId, token: msg.token, options: res.options, payload: res.payload });
+      this.#dedup.setReply(entry, reply);
+      this.#send(peer, reply);
       return;
     }
     // RFC 7252 §5.2.2: a separate response to a CON request is itself sent as CON (and a

@@ -54,34 +54,41 @@ export function initialTimeout(p: TransmissionParameters, random: () => number):
   return p.ackTimeoutMs * (1 + random() * (p.ackRandomFactor - 1));
 }
 
-export interface DedupEntry {
-  expires: number;
-  /** What we answered (ACK, RST, piggybacked response); resent verbatim on a duplicate. */
-  reply: Uint8Array | undefined;
-}
-
 /**
  * Message-ID deduplication (RFC 7252 §4.5): "The recipient SHOULD acknowledge each duplicate
  * copy of a Confirmable message using the same Acknowledgement or Reset message but SHOULD
  * process any request or response in the message only once." Entries live EXCHANGE_LIFETIME
  * (NON_LIFETIME for NON); at `maxEntries` the oldest is evicted.
+ *
+ * Every registered device leaves one entry here for EXCHANGE_LIFETIME (247 s): its Register and
+ * the reply to resend on a duplicate. So an entry is no object of its own: `add()` returns a
+ * slot number, the slot's peer, message ID and expiry sit in plain arrays (a ring in insertion
+ * order), and the reply bytes are copied into shared slabs (up to 64 KiB) (offset and length per slot)
+ * rather than kept as one typed array each. A peer with one live entry is indexed by that slot
+ * number alone; a per-peer map appears only when a peer has several live entries at once.
  */
 export class DedupCache {
-  /**
-   * Entries by peer, then message ID: no `peer|mid` string is built per message (the peer key
-   * is a string the caller already holds; the message ID a small integer).
-   */
-  readonly #byPeer = new Map<PeerKey, Map<number, DedupEntry>>();
+  /** Peer → slot of its only live entry, or message ID → slot when it has several. */
+  readonly #index = new Map<PeerKey, number | Map<number, number>>();
   #size = 0;
-  // Insertion order kept beside the maps, consumed from `#head`. Not a map's own iteration
-  // order: V8 leaves a hole for every deleted Map entry until the next rehash, so reading the
-  // "oldest" through `keys().next()` walks all holes left by earlier evictions — at 50,000
-  // entries and thousands of requests/s that walk was a quarter of the server's CPU
-  // (bench/coaps.ts profile). Slots whose entry was re-added or already dropped are skipped.
-  #orderPeers: PeerKey[] = [];
-  #orderIds: number[] = [];
-  #orderEntries: DedupEntry[] = [];
+  // The ring: slot s lives at array position s - #base; #head is the oldest slot still queued.
+  // Not a map's own iteration order: V8 leaves a hole for every deleted Map entry until the next
+  // rehash, so reading the "oldest" through `keys().next()` walks all holes left by earlier
+  // evictions — at 50,000 entries and thousands of requests/s that walk was a quarter of the
+  // server's CPU (bench/coaps.ts profile). Slots whose entry was re-added are skipped.
+  #peers: PeerKey[] = [];
+  #ids: number[] = [];
+  #expires: number[] = [];
+  /** Absolute byte position of the slot's reply in the slab stream, or -1 for none yet. */
+  #replyAt: number[] = [];
+  #replyLength: number[] = [];
+  #base = 0;
   #head = 0;
+  // Reply bytes: slabs in stream order, each with its first absolute byte position and the
+  // newest slot whose reply it holds (it is dropped once that slot has left the ring).
+  #slabs: Array<{ bytes: Uint8Array; start: number; lastSlot: number }> = [];
+  #slabEnd = 0;
+  #used = 0;
   readonly #maxEntries: number;
 
   constructor(maxEntries: number) {
@@ -92,64 +99,127 @@ export class DedupCache {
     return this.#size;
   }
 
-  /** The live entry for this peer and message ID, if any. */
-  get(peer: PeerKey, messageId: number, now: number): DedupEntry | undefined {
-    const e = this.#byPeer.get(peer)?.get(messageId);
-    if (e === undefined || e.expires <= now) return undefined;
-    return e;
+  /** The live slot for this peer and message ID, or -1. */
+  get(peer: PeerKey, messageId: number, now: number): number {
+    const found = this.#index.get(peer);
+    if (found === undefined) return -1;
+    const slot = typeof found === 'number' ? (this.#ids[found - this.#base] === messageId ? found : undefined) : found.get(messageId);
+    if (slot === undefined || this.#expires[slot - this.#base]! <= now) return -1;
+    return slot;
   }
 
-  /** Records a first-seen message; returns its entry so the reply can be filled in later. */
-  add(peer: PeerKey, messageId: number, now: number, lifetime: number): DedupEntry {
+  /** Records a first-seen message; returns its slot so the reply can be filled in later. */
+  add(peer: PeerKey, messageId: number, now: number, lifetime: number): number {
     this.#sweep(now);
-    const e: DedupEntry = { expires: now + lifetime, reply: undefined };
-    let ids = this.#byPeer.get(peer);
-    if (ids === undefined) {
-      ids = new Map();
-      this.#byPeer.set(peer, ids);
+    const slot = this.#base + this.#peers.length;
+    this.#peers.push(peer);
+    this.#ids.push(messageId);
+    this.#expires.push(now + lifetime);
+    this.#replyAt.push(-1);
+    this.#replyLength.push(0);
+    const found = this.#index.get(peer);
+    if (found === undefined) {
+      this.#index.set(peer, slot);
+      this.#size++;
+    } else if (typeof found === 'number') {
+      const other = this.#ids[found - this.#base]!;
+      if (other === messageId) this.#index.set(peer, slot);
+      else {
+        this.#index.set(peer, new Map([[other, found], [messageId, slot]]));
+        this.#size++;
+      }
+    } else {
+      const before = found.size;
+      found.set(messageId, slot);
+      if (found.size !== before) this.#size++;
     }
-    const before = ids.size;
-    ids.set(messageId, e);
-    if (ids.size !== before) this.#size++;
-    this.#orderPeers.push(peer);
-    this.#orderIds.push(messageId);
-    this.#orderEntries.push(e);
     while (this.#size > this.#maxEntries) this.#dropOldest();
-    return e;
+    return slot;
   }
 
-  /** Removes the oldest queued entry (if it is still the live one for its peer and ID). */
+  /** What was answered to the slot's message (ACK, RST, piggybacked response), to resend verbatim. */
+  reply(slot: number): Uint8Array | undefined {
+    const i = slot - this.#base;
+    if (i < this.#head - this.#base || i >= this.#peers.length) return undefined;
+    const at = this.#replyAt[i]!;
+    if (at < 0) return undefined;
+    for (let s = this.#slabs.length - 1; s >= 0; s--) {
+      const slab = this.#slabs[s]!;
+      if (slab.start <= at) return slab.bytes.subarray(at - slab.start, at - slab.start + this.#replyLength[i]!);
+    }
+    return undefined;
+  }
+
+  /** Keeps a copy of `bytes` as the slot's reply (a slot already evicted keeps nothing). */
+  setReply(slot: number, bytes: Uint8Array): void {
+    const i = slot - this.#base;
+    if (i < this.#head - this.#base || i >= this.#peers.length) return;
+    let slab = this.#slabs[this.#slabs.length - 1];
+    if (slab === undefined || this.#used + bytes.length > slab.bytes.length) {
+      // Slabs double from a small first one: an endpoint per simulated device holds one entry.
+      const size = Math.max(bytes.length, slab === undefined ? FIRST_SLAB_BYTES : Math.min(MAX_SLAB_BYTES, slab.bytes.length * 2));
+      slab = { bytes: new Uint8Array(size), start: this.#slabEnd, lastSlot: slot };
+      this.#slabs.push(slab);
+      this.#used = 0;
+    }
+    slab.bytes.set(bytes, this.#used);
+    this.#replyAt[i] = slab.start + this.#used;
+    this.#replyLength[i] = bytes.length;
+    this.#used += bytes.length;
+    this.#slabEnd = slab.start + this.#used;
+    if (slot > slab.lastSlot) slab.lastSlot = slot;
+  }
+
+  /** Removes the oldest queued slot (and its index entry, if it is still the live one). */
   #dropOldest(): void {
-    const peer = this.#orderPeers[this.#head]!;
-    const ids = this.#byPeer.get(peer);
-    if (ids !== undefined) {
-      const id = this.#orderIds[this.#head]!;
-      if (ids.get(id) === this.#orderEntries[this.#head]) {
-        ids.delete(id);
+    const i = this.#head - this.#base;
+    const peer = this.#peers[i]!;
+    const found = this.#index.get(peer);
+    if (found === this.#head) {
+      this.#index.delete(peer);
+      this.#size--;
+    } else if (found !== undefined && typeof found !== 'number') {
+      const id = this.#ids[i]!;
+      if (found.get(id) === this.#head) {
+        found.delete(id);
         this.#size--;
-        if (ids.size === 0) this.#byPeer.delete(peer);
+        if (found.size === 0) this.#index.delete(peer);
       }
     }
     this.#head++;
-    // Compact the queue once most of it is consumed (amortised O(1) per entry).
-    if (this.#head > 1024 && this.#head * 2 > this.#orderPeers.length) {
-      this.#orderPeers = this.#orderPeers.slice(this.#head);
-      this.#orderIds = this.#orderIds.slice(this.#head);
-      this.#orderEntries = this.#orderEntries.slice(this.#head);
-      this.#head = 0;
+    while (this.#slabs.length > 1 && this.#slabs[0]!.lastSlot < this.#head) this.#slabs.shift();
+    // Compact the ring once most of it is consumed (amortised O(1) per entry).
+    const consumed = this.#head - this.#base;
+    if (consumed > 1024 && consumed * 2 > this.#peers.length) {
+      this.#peers = this.#peers.slice(consumed);
+      this.#ids = this.#ids.slice(consumed);
+      this.#expires = this.#expires.slice(consumed);
+      this.#replyAt = this.#replyAt.slice(consumed);
+      this.#replyLength = this.#replyLength.slice(consumed);
+      this.#base = this.#head;
     }
   }
 
   // Insertion order is roughly expiry order (CON and NON lifetimes differ), so dropping expired
-  // entries from the front keeps the maps bounded by traffic of the last lifetime.
+  // entries from the front keeps the index bounded by traffic of the last lifetime.
   #sweep(now: number): void {
-    while (this.#head < this.#orderPeers.length) {
-      const e = this.#orderEntries[this.#head]!;
-      if (e.expires > now && this.#byPeer.get(this.#orderPeers[this.#head]!)?.get(this.#orderIds[this.#head]!) === e) break;
+    while (this.#head - this.#base < this.#peers.length) {
+      const i = this.#head - this.#base;
+      if (this.#expires[i]! > now && this.#isLive(this.#head)) break;
       this.#dropOldest();
     }
   }
+
+  #isLive(slot: number): boolean {
+    const i = slot - this.#base;
+    const found = this.#index.get(this.#peers[i]!);
+    return found === slot || (found !== undefined && typeof found !== 'number' && found.get(this.#ids[i]!) === slot);
+  }
 }
+
+/** Reply bytes are copied into slabs doubling from this size up to MAX_SLAB_BYTES (a Register reply is ~30 bytes). */
+const FIRST_SLAB_BYTES = 128;
+const MAX_SLAB_BYTES = 64 * 1024;
 
 /**
  * RFC 7252 §4.7: "In order not to cause congestion, clients (including proxies) MUST strictly

@@ -23,19 +23,68 @@ test('RFC 7252 §4.8.2 derived times for the default parameters', () => {
 test('dedup cache: entries expire, the oldest is evicted at the bound', () => {
   const c = new DedupCache(3);
   const e = c.add('p', 1, 0, 100);
-  e.reply = Uint8Array.of(1);
-  assert.deepEqual(c.get('p', 1, 50)?.reply, Uint8Array.of(1));
-  assert.equal(c.get('p', 1, 100), undefined, 'expired at its lifetime');
-  assert.equal(c.get('q', 1, 50), undefined, 'keyed by peer too');
+  c.setReply(e, Uint8Array.of(1));
+  assert.deepEqual(c.reply(c.get('p', 1, 50)), Uint8Array.of(1));
+  assert.equal(c.get('p', 1, 100), -1, 'expired at its lifetime');
+  assert.equal(c.get('q', 1, 50), -1, 'keyed by peer too');
   c.add('p', 2, 10, 1000);
   c.add('p', 3, 10, 1000);
   c.add('p', 4, 10, 1000);
   c.add('p', 5, 10, 1000);
   assert.equal(c.size, 3);
-  assert.equal(c.get('p', 2, 20), undefined, 'oldest evicted');
-  assert.ok(c.get('p', 5, 20));
+  assert.equal(c.get('p', 2, 20), -1, 'oldest evicted');
+  assert.ok(c.get('p', 5, 20) >= 0);
   c.add('p', 6, 2000, 1000);
   assert.equal(c.size, 1, 'expired entries swept on insert');
+});
+
+test('dedup cache: replies kept byte for byte per peer and message ID, across slabs and compaction', () => {
+  const c = new DedupCache(100_000);
+  const replyOf = (peer: number, mid: number): Uint8Array => Uint8Array.from({ length: 1 + ((peer * 7 + mid) % 300) }, (_, k) => (peer + mid + k) & 0xff);
+  for (let round = 0; round < 3; round++) {
+    for (let p = 0; p < 2000; p++) {
+      const mid = (round * 5 + p) & 0xffff;
+      const slot = c.add(`peer-${p}`, mid, round, 1000);
+      if (p % 3 !== 0) c.setReply(slot, replyOf(p, mid));
+    }
+  }
+  assert.equal(c.size, 6000, 'several live message IDs per peer');
+  for (let round = 0; round < 3; round++) {
+    for (let p = 0; p < 2000; p += 7) {
+      const mid = (round * 5 + p) & 0xffff;
+      const slot = c.get(`peer-${p}`, mid, 10);
+      assert.ok(slot >= 0);
+      if (p % 3 === 0) assert.equal(c.reply(slot), undefined, 'nothing answered yet');
+      else assert.deepEqual(c.reply(slot), replyOf(p, mid));
+    }
+  }
+  // A message ID seen again after expiry is a new message with a new reply.
+  const again = c.add('peer-1', 1, 5000, 1000);
+  assert.equal(c.size, 1, 'everything else expired and was swept');
+  assert.equal(c.reply(again), undefined);
+  c.setReply(again, Uint8Array.of(9, 9));
+  assert.deepEqual(c.reply(c.get('peer-1', 1, 5001)), Uint8Array.of(9, 9));
+  // Large replies get a slab of their own.
+  const big = new Uint8Array(100_000).fill(7);
+  const s2 = c.add('peer-2', 2, 5000, 1000);
+  c.setReply(s2, big);
+  assert.deepEqual(c.reply(s2), big);
+  assert.deepEqual(c.reply(again), Uint8Array.of(9, 9));
+});
+
+test('dedup cache: an evicted slot keeps no reply, a re-added message ID replaces the old slot', () => {
+  const c = new DedupCache(2);
+  const a = c.add('p', 1, 0, 1000);
+  const b = c.add('p', 1, 0, 1000);
+  assert.equal(c.size, 1);
+  assert.equal(c.get('p', 1, 1), b);
+  c.setReply(a, Uint8Array.of(1));
+  c.setReply(b, Uint8Array.of(2));
+  c.add('q', 1, 0, 1000);
+  c.add('r', 1, 0, 1000);
+  assert.equal(c.get('p', 1, 1), -1, 'evicted at the bound');
+  c.setReply(b, Uint8Array.of(3));
+  assert.equal(c.reply(b), undefined);
 });
 
 test('NSTART limiter: at most n outstanding per peer, FIFO hand-over, peers independent', async () => {
