@@ -29,7 +29,7 @@ import {
   nonLifetime,
   type TransmissionParameters,
 } from './reliability.js';
-import { Router, type ResourceDefinition } from './router.js';
+import { Router, type Resource, type ResourceDefinition } from './router.js';
 import { RequestDispatcher, type NotificationEvents, type ResponseParts } from './server.js';
 import type { DatagramTransport, PeerKey } from './transport.js';
 import { downloadBlocks, observeResource, requestWithBlocks, type BlockSink, type ClientRequest, type CoapResponse, type ExchangeContext, type ExchangeHandlers, type ExchangeHandle, type Observation, type RequestParts } from './client.js';
@@ -132,16 +132,7 @@ export class CoapEndpoint implements ExchangeContext {
 
   /** Registers a resource; see Router.add for path syntax. */
   resource(path: string, definition: ResourceDefinition): ResourceHandle {
-    const r = this.router.add(path, definition);
-    return {
-      path: r.path,
-      notifyObservers: () => this.#dispatcher.notify(r),
-      observerCount: () => this.#dispatcher.observerCount(r),
-      remove: () => {
-        this.#dispatcher.dropRelations(r);
-        this.router.remove(r.path);
-      },
-    };
+    return new RegisteredResource(this.router, this.#dispatcher, this.router.add(path, definition));
   }
 
   /** A request with automatic Block1 upload and Block2 download (RFC 7959). */
@@ -596,6 +587,40 @@ export interface ResourceHandle {
   notifyObservers(): void;
   observerCount(): number;
   remove(): void;
+}
+
+/**
+ * A handle is a small object with methods on its prototype, not three closures: a device SDK
+ * registers one resource per LwM2M object, instance and resource (~50 per device), and a
+ * simulator holds thousands of devices.
+ */
+class RegisteredResource implements ResourceHandle {
+  readonly #router: Router;
+  readonly #dispatcher: RequestDispatcher;
+  readonly #resource: Resource;
+
+  constructor(router: Router, dispatcher: RequestDispatcher, resource: Resource) {
+    this.#router = router;
+    this.#dispatcher = dispatcher;
+    this.#resource = resource;
+  }
+
+  get path(): string {
+    return this.#resource.path;
+  }
+
+  notifyObservers(): void {
+    this.#dispatcher.notify(this.#resource);
+  }
+
+  observerCount(): number {
+    return this.#dispatcher.observerCount(this.#resource);
+  }
+
+  remove(): void {
+    this.#dispatcher.dropRelations(this.#resource);
+    this.#router.remove(this.#resource.path);
+  }
 }
 
 export type { CoapOption };
