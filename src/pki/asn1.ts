@@ -78,6 +78,12 @@ export function parseSignedObject<T, V>(input: Uint8Array | string, maxLength: n
   const { value, children } = parseStrict(der, format.schema, fail, what);
   return guard(() => {
     if (children.length !== 3 || children[2]!.tag !== 0x03) throw fail(`${what} is not SEQUENCE { ${format.tbsShortName}, algorithm, signature }`);
+    // Every signature rootline verifies (ECDSA's DER Ecdsa-Sig-Value, Ed25519's 64 octets, RSA's
+    // octet string, RFC 3279 / RFC 8410) is a whole number of octets, so its BIT STRING's leading
+    // "unused bits" octet must be 0. The verifier reads the octets after it and would otherwise
+    // accept the same signature under up to 7 other encodings of the object.
+    const sig = children[2]!;
+    if (sig.end <= sig.start || der[sig.start] !== 0) throw fail(`${what} signature BIT STRING must have no unused bits`);
     const tbsTlv = children[0]!;
     const tbsFields = childrenOf(der, tbsTlv);
     if (typeof tbsFields === 'string') throw fail(`${format.tbsName}: ${tbsFields}`);

@@ -151,6 +151,25 @@ describe('verifyChain', () => {
     assert.throws(() => verifyChain(leaf.der, [], [root.certificate], { purpose: 'flying' }), code('ERR_INVALID_ARGUMENT'));
   });
 
+  it('refuses a signature BIT STRING with unused bits (the same signature under another encoding)', () => {
+    const der = leaf.der;
+    // The signature BIT STRING is the outer SEQUENCE's last element: find its header from the end.
+    let at = -1;
+    for (let i = der.length - 3; i > 0; i--) {
+      if (der[i] === 0x03 && der[i + 1]! + i + 2 === der.length) {
+        at = i + 2;
+        break;
+      }
+    }
+    assert.ok(at > 0, 'signature BIT STRING found');
+    assert.equal(der[at], 0);
+    for (const unused of [1, 2, 7]) {
+      const m = der.slice();
+      m[at] = unused;
+      assert.throws(() => verifyChain(m, [int.certificate], [root.certificate]), code('ERR_PKI_MALFORMED_CERTIFICATE'));
+    }
+  });
+
   it('fuzz: any single changed byte in the certificate makes verification fail with a typed error', () => {
     const der = leaf.der;
     fc.assert(
