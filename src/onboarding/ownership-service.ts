@@ -28,8 +28,28 @@ export interface TransitionOptions {
   details?: Record<string, unknown>;
 }
 
+/** What a registration did to the device's ownership state (`deviceRegistered`). */
+export type RegistrationOutcome =
+  /** RFPRO → RFNOP now (audited success). */
+  | 'provisioned'
+  /** Nothing to do: already RFNOP, or a device outside the lifecycle's provisioning (RESET, RFOTM), or unknown. */
+  | 'unchanged'
+  /** SRESET or DECOMMISSIONED: its credentials were withdrawn; left there, audited deny. */
+  | 'refused';
+
 export interface OwnershipService {
   transition(endpoint: string, event: OwnershipEvent, options: TransitionOptions): Promise<DeviceRecord>;
+  /**
+   * The LwM2M server acknowledged `endpoint`'s registration. OCF "provisioned": a device in RFPRO
+   * now runs with what it was given and moves to RFNOP, whatever owner transfer brought it there
+   * (BRSKI, random PIN, just-works) or whether it came back from SRESET by `reprovision`; actor
+   * `device:<endpoint>`, audited `ownership.transition` with `trigger`. Idempotent: a device
+   * already in RFNOP (a re-registration, or a second event racing the first) is left alone with
+   * no record. A device in SRESET or DECOMMISSIONED is never moved (the table has no such edge
+   * and its credentials were withdrawn): audited deny, `ERR_ONBOARDING_ILLEGAL_TRANSITION`.
+   * RESET and RFOTM devices (managed outside onboarding, or mid-transfer) are left alone.
+   */
+  deviceRegistered(endpoint: string, options?: { trigger?: string }): Promise<RegistrationOutcome>;
 }
 
 export function createOwnershipService(options: OwnershipServiceOptions): OwnershipService {
@@ -62,19 +82,53 @@ export function createOwnershipService(options: OwnershipServiceOptions): Owners
     }
   }
 
+  /** Runs `fn` after every earlier operation on `endpoint` in this process has settled. */
+  function serialised<T>(endpoint: string, fn: () => Promise<T>): Promise<T> {
+    const prev = queues.get(endpoint) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const settled = run.catch(() => undefined);
+    queues.set(endpoint, settled);
+    void settled.then(() => {
+      if (queues.get(endpoint) === settled) queues.delete(endpoint);
+    });
+    return run;
+  }
+
+  // Read and decide inside the endpoint's queue: two registrations of one device (or one racing a
+  // decommission) see each other's result, so the second is a no-op rather than a stale-read deny.
+  async function registered(endpoint: string, trigger: string): Promise<RegistrationOutcome> {
+    const device = await devices.get(endpoint);
+    if (device === undefined) return 'unchanged';
+    const actor = `device:${endpoint}`;
+    const method = typeof device.attributes.onboarding === 'string' ? { method: device.attributes.onboarding } : {};
+    switch (device.ownershipState) {
+      case 'RFPRO':
+        await apply(endpoint, 'provisioned', { actor, expectedState: 'RFPRO', details: { ...method, trigger } });
+        return 'provisioned';
+      case 'SRESET':
+      case 'DECOMMISSIONED':
+        // Refused through the table (no edge), so the refusal is the one audit path: deny + code.
+        await apply(endpoint, 'provisioned', { actor, details: { ...method, trigger } }).catch((err: unknown) => {
+          if (!(err instanceof RootlineError)) throw err;
+        });
+        return 'refused';
+      default:
+        return 'unchanged';
+    }
+  }
+
   return {
     transition(endpoint, event, opts) {
       if (typeof endpoint !== 'string' || endpoint.length === 0) throw new InvalidArgumentError('endpoint', 'expected a non-empty string');
       if (!OWNERSHIP_EVENTS.includes(event)) throw new InvalidArgumentError('event', `expected one of ${OWNERSHIP_EVENTS.join(', ')}`);
       if (opts === null || typeof opts !== 'object' || typeof opts.actor !== 'string' || opts.actor.length === 0) throw new InvalidArgumentError('options.actor', 'expected who acts');
-      const prev = queues.get(endpoint) ?? Promise.resolve();
-      const run = prev.then(() => apply(endpoint, event, opts), () => apply(endpoint, event, opts));
-      const settled = run.catch(() => undefined);
-      queues.set(endpoint, settled);
-      void settled.then(() => {
-        if (queues.get(endpoint) === settled) queues.delete(endpoint);
-      });
-      return run;
+      return serialised(endpoint, () => apply(endpoint, event, opts));
+    },
+    deviceRegistered(endpoint, opts = {}) {
+      if (typeof endpoint !== 'string' || endpoint.length === 0) throw new InvalidArgumentError('endpoint', 'expected a non-empty string');
+      const trigger = opts.trigger ?? 'lwm2m.registered';
+      if (typeof trigger !== 'string' || trigger.length === 0) throw new InvalidArgumentError('options.trigger', 'expected a non-empty string');
+      return serialised(endpoint, () => registered(endpoint, trigger));
     },
   };
 }

@@ -27,7 +27,7 @@ import { openFactory, type Factory } from '../onboarding/factory.js';
 import { masaRoutes } from '../onboarding/http/masa-routes.js';
 import { createDecommissioner, type Decommissioner } from '../onboarding/decommission.js';
 import { createMasa, type Masa } from '../onboarding/masa.js';
-import { createOwnershipService } from '../onboarding/ownership-service.js';
+import { createOwnershipService, type OwnershipService } from '../onboarding/ownership-service.js';
 import { createJustWorksService, type JustWorksService } from '../onboarding/just-works.js';
 import { createPinTransferService, type PinTransferService } from '../onboarding/pin-transfer.js';
 import { settingsMasaRegistry } from '../onboarding/masa-registry.js';
@@ -75,6 +75,8 @@ export interface OnboardingServices {
   readonly decommissioner: Decommissioner;
   /** What the API serves: the registrar's approval list, decommission and the CRL. */
   readonly api: Pick<Registrar, 'pending' | 'approve' | 'reject'> & Pick<Decommissioner, 'decommissionDevice' | 'currentCrl'> & { pinTransfers: PinTransferService | undefined; justWorks: JustWorksService | undefined };
+  /** The one ownership service every owner-transfer method and the registration hook share (per-device serialisation). */
+  readonly ownership: OwnershipService;
   /** Just-works owner transfer, only with `onboarding.justWorks: true`. */
   readonly justWorks: JustWorksService | undefined;
   /** Random-PIN owner transfers (the CoAPs listener resolves `pin:` identities through it); absent without a sealer. */
@@ -362,7 +364,7 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
             coapsAuditor = undefined;
           },
         };
-  return { registrar, decommissioner, api, pinTransfers, justWorks, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener, coapsListener, registrarCoaps: () => coapsServer };
+  return { registrar, ownership, decommissioner, api, pinTransfers, justWorks, masa: local?.masa, domainCaFile: join(dir, DOMAIN_CA_CERT_FILE), listener, coapsListener, registrarCoaps: () => coapsServer };
 }
 
 /**

@@ -227,10 +227,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     // Pushed after the listeners' cleanup, so it runs first: /rd, /dp and /bs go before the endpoints close.
     const lwm2m = startLwm2mServices({ store, secure, noSec, secrets: bootstrapSecrets, gateway: lwm2mGateway, events, logger, ...(options.lwm2m !== undefined ? { tuning: options.lwm2m } : {}) });
     cleanups.push(() => lwm2m.close());
-    // Issue 6: an onboarded device's first acknowledged registration completes onboarding (RFPRO → RFNOP, audited).
+    // Issue 6: an onboarded device's first acknowledged registration completes onboarding
+    // (RFPRO → RFNOP, audited), whichever owner transfer (BRSKI, random PIN, just-works) it came by.
     if (onboarding !== undefined) {
       lwm2m.lwm2m.on('registered', ({ registration }) => {
-        onboarding.registrar.deviceRegistered(registration.endpoint).catch((err: unknown) => logger.error({ err, endpoint: registration.endpoint }, 'ownership RFPRO → RFNOP after registration failed'));
+        onboarding.ownership.deviceRegistered(registration.endpoint, { trigger: 'lwm2m.registered' }).catch((err: unknown) => logger.error({ err, endpoint: registration.endpoint }, 'ownership RFPRO → RFNOP after registration failed'));
       });
     }
     // Pushed after lwm2m's cleanup, so it runs before it: engine ticks stop, then the driver closes (fota-driver.ts).

@@ -128,10 +128,9 @@ export interface Registrar {
    */
   bootstrapServerFor(context: PledgeContext): Promise<BootstrapServerInfo>;
   /**
-   * The LwM2M server acknowledged `endpoint`'s registration: a device this registrar onboarded
-   * that is still RFPRO has been provisioned and moves to RFNOP (OCF "provisioned"), audited by
-   * the ownership service. Anything else (not ours, already RFNOP) is left alone; returns whether
-   * it moved.
+   * The LwM2M server acknowledged `endpoint`'s registration: `OwnershipService.deviceRegistered`
+   * (any device in RFPRO moves to RFNOP, whichever owner transfer brought it there; audited).
+   * Returns whether it moved. serve calls the ownership service directly.
    */
   deviceRegistered(endpoint: string): Promise<boolean>;
 }
@@ -502,13 +501,8 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
   }
 
   async function deviceRegistered(endpoint: string): Promise<boolean> {
-    if (typeof endpoint !== 'string' || endpoint.length === 0) throw new InvalidArgumentError('endpoint', 'expected a non-empty string');
-    const device = await store.devices.get(endpoint);
-    if (device === undefined || device.ownershipState !== 'RFPRO' || device.attributes.onboarding !== 'brski') return false;
-    // OCF: RFPRO →provisioned→ RFNOP once the device runs with what it was given (its first
-    // acknowledged LwM2M registration). expectedState guards against a decommission meanwhile.
-    await ownership.transition(endpoint, 'provisioned', { actor: `device:${endpoint}`, expectedState: 'RFPRO', details: { method: 'brski', trigger: 'lwm2m.registered' } });
-    return true;
+    // One place for every owner-transfer method: the ownership service (RFPRO → RFNOP, audited).
+    return (await ownership.deviceRegistered(endpoint, { trigger: 'lwm2m.registered' })) === 'provisioned';
   }
 
   return {

@@ -203,6 +203,7 @@ describe('onboarding again fails half way', () => {
     const real = createOwnershipService({ devices: store.devices, audit: store.audit });
     const ownership: OwnershipService = {
       transition: (e, ev, o) => (failAt === 'owner-established' && ev === 'owner-established' ? Promise.reject(new Error('store went away')) : real.transition(e, ev, o)),
+      deviceRegistered: (e, o) => real.deviceRegistered(e, o),
     };
     d = await startDomain(w.t, 'Half', { masaClient: w.inProcessMasa, masaUrl: 'https://masa.example.com', store, overrides: { store: { devices: store.devices, settings: store.settings, bootstrapConfigs }, ownership } });
   });
