@@ -1,7 +1,7 @@
 /**
  * Random-PIN owner transfer against rootline serve with our DTLS client on loopback: the right
  * PIN connects as `pin:<id>` (RESET → RFOTM) and the device is then given a permanent PSK it
- * connects with (RFPRO); five wrong PINs lock another transfer, after which its right PIN no
+ * connects with (RFPRO), and its first LwM2M registration with it moves it to RFNOP; five wrong PINs lock another transfer, after which its right PIN no
  * longer connects and the API refuses a new PIN. No PIN appears in the logs or the audit log.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { addServerAccount, createLwm2mClient } from '../../src/client/index.js';
 import { CoapCode, coapRequest } from '../../src/coap/index.js';
 import { connectDtls, dtlsClientTransport } from '../../src/dtls/index.js';
 import { PIN_CREDENTIAL_PATH } from '../../src/server/coap-listeners.js';
@@ -90,6 +91,32 @@ test('PIN transfer over CoAPs: right PIN works and fetches a permanent PSK over 
   again.close();
   // The one-time PIN identity is spent.
   await assert.rejects(connectDtls({ host: '127.0.0.1', port, psk: { identity: device.identity, key: device.psk }, retransmit }));
+  // Its first acknowledged LwM2M registration with that PSK completes onboarding: RFPRO → RFNOP
+  // (the same hook as BRSKI devices), audited as the device.
+  const client = createLwm2mClient({ endpointName: 'pin-dev-1', device: { manufacturer: 'ACME', modelNumber: 'P-1', serialNumber: 'SN-P1', firmwareVersion: '1.0.0' }, coap: { transmission: { ackTimeoutMs: 300, maxRetransmit: 2 } } });
+  t.after(() => client.close());
+  addServerAccount(client.tree, { uri: `coaps://127.0.0.1:${port}`, security: { mode: 'psk', identity: permanent.identity, key: permanent.key }, lifetime: 600 });
+  await client.start();
+  for (;;) {
+    if ((await server.store.devices.get('pin-dev-1'))?.ownershipState === 'RFNOP') break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const provisioned = (await server.store.audit.list({ subject: 'pin-dev-1', action: 'ownership.transition', limit: 100 })).filter((r) => r.details.event === 'provisioned');
+  assert.equal(provisioned.length, 1);
+  assert.equal(provisioned[0]!.outcome, 'success');
+  assert.equal(provisioned[0]!.actor, 'device:pin-dev-1');
+  assert.deepEqual([provisioned[0]!.details.from, provisioned[0]!.details.to, provisioned[0]!.details.trigger], ['RFPRO', 'RFNOP', 'lwm2m.registered']);
+  // A re-registration leaves it there, with no further record.
+  await client.close();
+  const reg2 = createLwm2mClient({ endpointName: 'pin-dev-1', device: { manufacturer: 'ACME', modelNumber: 'P-1', serialNumber: 'SN-P1', firmwareVersion: '1.0.0' }, coap: { transmission: { ackTimeoutMs: 300, maxRetransmit: 2 } } });
+  t.after(() => reg2.close());
+  addServerAccount(reg2.tree, { uri: `coaps://127.0.0.1:${port}`, security: { mode: 'psk', identity: permanent.identity, key: permanent.key }, lifetime: 600 });
+  const registeredAgain = new Promise((resolve) => server.lwm2m.lwm2m.once('registered', resolve));
+  await reg2.start();
+  await registeredAgain;
+  await reg2.close();
+  assert.equal((await server.store.devices.get('pin-dev-1'))?.ownershipState, 'RFNOP');
+  assert.equal((await server.store.audit.list({ subject: 'pin-dev-1', action: 'ownership.transition', limit: 100 })).filter((r) => r.details.event === 'provisioned').length, 1);
 
   // 2. Five wrong PINs lock the transfer.
   await server.store.devices.create({ endpoint: 'pin-dev-2', ownershipState: 'RESET' });
