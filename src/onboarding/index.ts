@@ -1,6 +1,6 @@
 /**
  * The onboarding room's public surface (factory, vouchers, MASA, ownership lifecycle, registrar,
- * pledge). EST lives in ./est and is imported from there. The registrar and pledge indexes are
+ * pledge, the registrar's CoAPs resources). EST lives in ./est and is imported from there. The registrar and pledge indexes are
  * re-exported whole: their names do not overlap ours (test/onboarding/public-surface.test.ts
  * checks that none is dropped, which is what `export *` silently does on a clash).
  */
@@ -56,7 +56,7 @@ export {
 export { createPledgeVoucherRequest, createRegistrarVoucherRequest, createReleaseRequest, type ReleaseRequestOptions, type PledgeVoucherRequestOptions, type RegistrarVoucherRequest, type RegistrarVoucherRequestOptions } from './voucher-requests.js';
 export { VOUCHER_CMS_MEDIA_TYPE, createMasa, domainIdOf, ownerKeyOf, type Masa, type MasaOptions, type RequestAuditLog, type VoucherFormat, type VoucherResponse } from './masa.js';
 export { OWNERSHIP_EVENTS, allowedOwnershipEvents, nextOwnershipState, type OwnershipEvent } from './ownership.js';
-export { createOwnershipService, type OwnershipService, type OwnershipServiceOptions, type TransitionOptions } from './ownership-service.js';
+export { createOwnershipService, type OwnershipService, type OwnershipServiceOptions, type RegistrationOutcome, type TransitionOptions } from './ownership-service.js';
 export { createDecommissioner, type DecommissionResult, type Decommissioner, type DecommissionerOptions, type MasaClaimOutcome } from './decommission.js';
 export {
   PIN_IDENTITY_PREFIX,
@@ -70,7 +70,32 @@ export {
   type PinTransferStatus,
   type PinTransferView,
 } from './pin-transfer.js';
+export { JustWorksError, createJustWorksService, type JustWorksOptions, type JustWorksService, type SeenKey } from './just-works.js';
 export { MASA_ERROR_STATUS, VOUCHER_REQUEST_MEDIA_TYPE, masaRoutes, type MasaRoutesOptions } from './http/masa-routes.js';
 // The registrar and pledge protocol flows, so `rootline/onboarding` carries the whole room.
 export * from './registrar/index.js';
 export * from './pledge/index.js';
+// The registrar's CoAPs face (EST-coaps, RFC 9148, and constrained BRSKI); the pledge side
+// (runCoapsPledge, openCoapsRegistrar, fetchCoapsBootstrapServer) comes with ./pledge above.
+// Named, not `export *`: coapErrorResponse and statusBodyAsJson are the resources' own helpers.
+export {
+  BRSKI_ROOT,
+  BRSKI_SHORT_NAMES,
+  BrskiCoapsFormat,
+  CoapsNotAcceptableError,
+  CoapsUnsupportedContentFormatError,
+  EST_SHORT_NAMES,
+  EstCoapsFormat,
+  LWM2M_BOOTSTRAP_COAP_PATH,
+  inProcessConstrainedMasaClient,
+  mountBrskiCoaps,
+  mountEstCoaps,
+  startRegistrarCoaps,
+  type BrskiCoapsOptions,
+  type CoapsPeerContext,
+  type CoapsPeerLookup,
+  type EstCoapsOptions,
+  type RegistrarCoapsOptions,
+  type RegistrarCoapsServer,
+  type RegistrarHandshakeEvent,
+} from './coaps/index.js';
