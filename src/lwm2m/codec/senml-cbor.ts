@@ -12,6 +12,7 @@ import { Lwm2mBadPayloadError } from '../model/errors.js';
 import type { Lwm2mNode } from '../model/node.js';
 import type { Lwm2mPath } from '../model/path.js';
 import { writeCbor, type CborItem } from './cbor-writer.js';
+import { decodeSimpleSenmlCbor } from './senml-cbor-fast.js';
 import { checkPayload, resolveLimits, type Lwm2mCodecOptions } from './common.js';
 import { entriesToNode, entriesToRecords, nodeToRecords, resolveRecords, type Lwm2mEntry, type SenmlRecord } from './senml.js';
 
@@ -54,6 +55,8 @@ function serialize(records: readonly SenmlRecord[]): Uint8Array {
 function decodeItems(payload: Uint8Array, options: Lwm2mCodecOptions): unknown {
   const limits = resolveLimits(options.limits);
   checkPayload(payload, limits);
+  const simple = decodeSimpleSenmlCbor(payload, limits.maxDepth);
+  if (simple !== undefined) return simple;
   try {
     return decodeCbor(payload, { maxDepth: limits.maxDepth });
   } catch (err) {
