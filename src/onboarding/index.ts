@@ -91,6 +91,7 @@ export {
   mountBrskiCoaps,
   mountEstCoaps,
   startRegistrarCoaps,
+  stripUnprotectedCertificates,
   type BrskiCoapsOptions,
   type CoapsPeerContext,
   type CoapsPeerLookup,

@@ -3,7 +3,7 @@
  * top of the transport-free registrar:
  *
  *   POST /.well-known/brski/rv  Content-Format 836 (COSE_Sign1 voucher request), Accept 836
- *        → 2.04 836 the MASA's COSE voucher | 5.03 + Max-Age while an operator decides
+ *        → 2.04 836 the MASA's COSE voucher, unprotected certificates stripped | 5.03 + Max-Age while an operator decides
  *   POST /.well-known/brski/vs  Content-Format 50 (JSON) | 60 (CBOR) voucher status → 2.04
  *   POST /.well-known/brski/es  Content-Format 50 | 60 enroll status → 2.04
  *
@@ -25,6 +25,7 @@ import { CoapsNotAcceptableError, CoapsUnsupportedContentFormatError } from './e
 import { answer, retryLater } from './est-resources.js';
 import type { CoapsPeerLookup } from './peer.js';
 import { statusBodyAsJson } from './status-body.js';
+import { stripUnprotectedCertificates } from './voucher-relay.js';
 
 export interface BrskiCoapsOptions {
   /** `bootstrapServerFor` absent: the lwm2m-bootstrap resource is not mounted. */
@@ -57,7 +58,9 @@ export function mountBrskiCoaps(endpoint: CoapEndpoint, options: BrskiCoapsOptio
       if (req.accept !== undefined && req.accept !== BrskiCoapsFormat.VoucherCose) throw new CoapsNotAcceptableError(`vouchers are application/voucher+cose (${BrskiCoapsFormat.VoucherCose}) here`);
       const outcome = await registrar.requestVoucher(pledgeContext(peerOf, req), req.payload, { format: 'cose' });
       if (outcome.status === 'pending') return retryLater(outcome.retryAfterSeconds, 'operator approval');
-      return { code: CoapCode.Changed, contentFormat: BrskiCoapsFormat.VoucherCose, payload: outcome.voucher };
+      // cBRSKI §6.6: certificates the MASA put in the unprotected header are for the registrar;
+      // they are stripped before the voucher goes to the pledge (the signature does not cover them).
+      return { code: CoapCode.Changed, contentFormat: BrskiCoapsFormat.VoucherCose, payload: stripUnprotectedCertificates(outcome.voucher) };
     });
   const status = (kind: 'voucherStatus' | 'enrollStatus') => (req: CoapRequest) =>
     answer(async () => {

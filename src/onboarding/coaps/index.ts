@@ -7,4 +7,5 @@ export { mountEstCoaps, type EstCoapsOptions } from './est-resources.js';
 export { BRSKI_ROOT, LWM2M_BOOTSTRAP_COAP_PATH, mountBrskiCoaps, type BrskiCoapsOptions } from './brski-resources.js';
 export { startRegistrarCoaps, type RegistrarCoapsOptions, type RegistrarCoapsServer, type RegistrarHandshakeEvent } from './registrar-server.js';
 export { inProcessConstrainedMasaClient } from './constrained-masa-client.js';
+export { stripUnprotectedCertificates } from './voucher-relay.js';
 export type { CoapsPeerContext, CoapsPeerLookup } from './peer.js';
