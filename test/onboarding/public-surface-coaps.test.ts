@@ -6,7 +6,7 @@ it('rootline/onboarding carries the CoAPs onboarding API (registrar resources an
   const coaps = (await import('../../src/onboarding/coaps/index.js')) as Record<string, unknown>;
   const transport = (await import('../../src/onboarding/pledge/coaps-transport.js')) as Record<string, unknown>;
   const justWorks = (await import('../../src/onboarding/just-works.js')) as Record<string, unknown>;
-  for (const name of ['startRegistrarCoaps', 'mountEstCoaps', 'mountBrskiCoaps', 'inProcessConstrainedMasaClient', 'CoapsNotAcceptableError', 'CoapsUnsupportedContentFormatError']) {
+  for (const name of ['startRegistrarCoaps', 'mountEstCoaps', 'mountBrskiCoaps', 'inProcessConstrainedMasaClient', 'stripUnprotectedCertificates', 'CoapsNotAcceptableError', 'CoapsUnsupportedContentFormatError']) {
     assert.equal(typeof room[name], 'function', name);
     assert.equal(room[name], coaps[name], `${name} is the coaps room's own`);
   }
