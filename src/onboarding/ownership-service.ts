@@ -5,8 +5,8 @@
  *
  * Transitions on one endpoint are serialised in this process. The store offers no
  * compare-and-set on devices, so two processes racing on the same device could both read the
- * same state; the registrar is the only writer of ownership state, which makes that moot for one
- * registrar node (see README).
+ * same state; one serve process shares one instance between the registrar, the PIN and
+ * just-works services and the registration hook, which makes that moot for one node (see README).
  */
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import type { AuditLog, DeviceRecord, DeviceRepository, OwnershipState } from '../store/types.js';
