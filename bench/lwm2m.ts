@@ -3,8 +3,16 @@
 //   1. provisions N devices through the API (POST /api/v1/devices);
 //   2. registrations/s: N devices handshake (PSK, cookie exchange) and Register at full speed
 //      (at most BENCH_IN_FLIGHT outstanding), first start to last 2.01;
-//   3. server resident memory per registered idle device: RSS after the registrations minus RSS
-//      before them (both after BENCH_IDLE_SECONDS idle and a full GC in the server), / N;
+//   3. server resident memory per registered idle device, two ways (each reading after
+//      BENCH_IDLE_SECONDS idle and a full GC in the server):
+//      absolute: (RSS after all N registrations − RSS before them) / N — as before; it charges to
+//        the devices every fixed cost that grows once during a burst of handshakes (V8's young
+//        generation growing to its maximum semi-space size, SQLite's page cache up to its cap,
+//        pools and malloc arenas);
+//      marginal: the devices register in two halves (BENCH_MEMORY_STEPS=2, the default), the
+//        server read after each; (RSS after N − RSS after N/2) / (N − N/2): the slope, what one
+//        more registered idle device costs once those fixed costs are paid. BENCH_MEMORY_STEPS=1
+//        registers all N in one burst as before (no slope);
 //   4. notifications/s with every device observed: /3/0/13 observed on each device through the
 //      API (POST /api/v1/devices/{ep}/observations; no pmin, so every change notifies), every
 //      device's clock ticks each LWM2M_TICK_MS; counted where the server receives them, over
@@ -27,7 +35,12 @@
 //                         (default); tsx: run the TypeScript sources under tsx
 //   BENCH_IDLE_SECONDS=20 idle seconds before each server memory reading (after start-up, after
 //                         the last Register): V8 shrinks its heap only after allocation calms
+//   BENCH_MEMORY_STEPS=2  register in 2 halves with a memory reading after each (marginal memory
+//                         per device); 1: one burst of N (absolute figure only, as before). The
+//                         rate is then over both bursts (N / the sum of their ramp times)
 //   BENCH_NOTIFY=0        skip the notification phase (registrations and memory only)
+//   BENCH_SIM_SEMI_SPACE_MB=64 the simulator process's --max-semi-space-size (the load generator
+//                         only; the server child keeps Node's defaults)
 //   BENCH_PROFILE=dir     V8 CPU profiles of the registration window: the server's
 //                         (dir/server-register.cpuprofile) and the simulator's
 //                         (dir/sim-register.cpuprofile); summarised at the end
@@ -52,6 +65,7 @@ const TICK_MS = intEnv('LWM2M_TICK_MS', 100, 10, 60_000);
 const SECONDS = intEnv('BENCH_SECONDS', 10, 1, 600);
 const NOTIFY = intEnv('BENCH_NOTIFY', 1, 0, 1) === 1;
 const IDLE_SECONDS = intEnv('BENCH_IDLE_SECONDS', 20, 1, 600);
+const MEMORY_STEPS = intEnv('BENCH_MEMORY_STEPS', 2, 1, 2);
 const HEAP_DIR = process.env.BENCH_HEAP !== undefined && process.env.BENCH_HEAP !== '' ? resolve(process.env.BENCH_HEAP) : undefined;
 /** This file as tsc compiled it (dist/bench/lwm2m.js) rather than under tsx. */
 const COMPILED = fileURLToPath(import.meta.url).endsWith('.js');
@@ -284,81 +298,106 @@ async function parent(): Promise<void> {
     const before = await server.call<Memory>('rss');
     if (HEAP_DIR !== undefined) writeHeapSnapshot(join(HEAP_DIR, 'sim-before.heapsnapshot'));
     const simHeapBefore = process.memoryUsage();
-    const fleet = new Fleet({ server: coaps, credentials: creds, model: 'BENCH-1', rate: RATE, maxInFlight: IN_FLIGHT, clockTickMs: TICK_MS, lifetime: 3600, coap: { ackTimeoutMs: 4000, maxRetransmit: 4 } });
-    fleet.on('progress', (p) => log(`  ${p.elapsedSeconds.toFixed(1)}s registered ${p.registered} (+${p.registeredPerSecond}/s) failed ${p.failed}`));
-    const simProfiler = PROFILE !== undefined ? new WindowProfiler() : undefined;
-    if (PROFILE !== undefined) {
-      mkdirSync(PROFILE, { recursive: true });
-      await server.call('profile-start');
-      await simProfiler!.start();
+    // The devices register in MEMORY_STEPS bursts (two halves by default), the server's memory
+    // read after each once idle: the difference between the last two readings is the marginal
+    // cost of a registered idle device, free of the fixed costs the first burst pays once.
+    const parts = MEMORY_STEPS === 2 && creds.length >= 2 ? [creds.slice(0, Math.floor(creds.length / 2)), creds.slice(Math.floor(creds.length / 2))] : [creds];
+    const fleets: Fleet[] = [];
+    const steps: { registered: number; rampS: number; ratePerS: number; serverCpuS: number; simCpuS: number; summary: ReturnType<Fleet['summary']>; onServer: number; memory: Memory; idleS: number }[] = [];
+    for (const [i, part] of parts.entries()) {
+      const fleet = new Fleet({ server: coaps, credentials: part, model: 'BENCH-1', rate: RATE, maxInFlight: IN_FLIGHT, clockTickMs: TICK_MS, lifetime: 3600, coap: { ackTimeoutMs: 4000, maxRetransmit: 4 } });
+      fleets.push(fleet);
+      fleet.on('progress', (p) => log(`  ${p.elapsedSeconds.toFixed(1)}s registered ${p.registered} (+${p.registeredPerSecond}/s) failed ${p.failed}`));
+      const simProfiler = PROFILE !== undefined ? new WindowProfiler() : undefined;
+      // The last burst's profile is summarised; an earlier one is kept as -step1.
+      const profileSuffix = i === parts.length - 1 ? '' : `-step${i + 1}`;
+      if (PROFILE !== undefined) {
+        mkdirSync(PROFILE, { recursive: true });
+        await server.call('profile-start');
+        await simProfiler!.start();
+      }
+      const cpu0 = cpuSecondsOf(server.pid);
+      const simCpu0 = process.cpuUsage();
+      t = performance.now();
+      await fleet.start();
+      const rampS = (performance.now() - t) / 1000;
+      const serverCpuS = cpuSecondsOf(server.pid) - cpu0;
+      const simCpu = process.cpuUsage(simCpu0);
+      if (PROFILE !== undefined) {
+        await simProfiler!.stop(join(PROFILE, `sim-register${profileSuffix}.cpuprofile`));
+        await server.call('profile-stop', { file: join(PROFILE, `server-register${profileSuffix}.cpuprofile`) });
+      }
+      const summary = fleet.summary();
+      const onServer = await server.call<number>('registered');
+      const simCpuS = (simCpu.user + simCpu.system) / 1e6;
+      log(`step ${i + 1}/${parts.length}: registered ${num(summary.registered)} of ${num(part.length)} (server saw ${num(onServer)} in all), failed ${summary.failed} ${JSON.stringify(summary.failedByReason)}; ${num(summary.registrationsPerSecond)}/s`);
+      log(`  handshake p50/p90/p99 ${summary.handshakeMs.p50}/${summary.handshakeMs.p90}/${summary.handshakeMs.p99} ms; registration ${summary.registrationMs.p50}/${summary.registrationMs.p90}/${summary.registrationMs.p99} ms; CPU: server ${((100 * serverCpuS) / rampS).toFixed(0)}%, simulator ${((100 * simCpuS) / rampS).toFixed(0)}% of a core; CPU per registration: server ${((1000 * serverCpuS) / Math.max(1, summary.registered)).toFixed(3)} ms, simulator ${((1000 * simCpuS) / Math.max(1, summary.registered)).toFixed(3)} ms`);
+      if (summary.registered === 0) throw new Error('no device registered');
+      // Idle: nothing observed yet, clocks tick but nobody listens. The reading is taken after
+      // BENCH_IDLE_SECONDS of that, as an idle server would be measured (V8 gives back heap pages
+      // on its own only some seconds after the allocation rate drops).
+      const idleAt = performance.now();
+      await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+      const mem = await server.call<Memory>('rss');
+      const idleS = (performance.now() - idleAt) / 1000;
+      log(`  server after ${idleS.toFixed(0)} s idle: RSS ${mib(mem.rss)}, JS heap + external ${mib(mem.heap)}, V8 heap reserved ${mib(mem.heapTotal)} (young generation ${mib(mem.newSpace)})`);
+      steps.push({ registered: summary.registered, rampS, ratePerS: summary.registrationsPerSecond, serverCpuS, simCpuS, summary, onServer, memory: mem, idleS });
     }
-    const cpu0 = cpuSecondsOf(server.pid);
-    const simCpu0 = process.cpuUsage();
-    t = performance.now();
-    await fleet.start();
-    const rampS = (performance.now() - t) / 1000;
-    const serverCpuS = cpuSecondsOf(server.pid) - cpu0;
+    const registered = steps.reduce((a, s) => a + s.registered, 0);
+    const rampS = steps.reduce((a, s) => a + s.rampS, 0);
+    const serverCpuS = steps.reduce((a, s) => a + s.serverCpuS, 0);
+    const simCpuS = steps.reduce((a, s) => a + s.simCpuS, 0);
     const serverCpuPct = (100 * serverCpuS) / rampS;
-    const simCpu = process.cpuUsage(simCpu0);
-    if (PROFILE !== undefined) {
-      await simProfiler!.stop(join(PROFILE, 'sim-register.cpuprofile'));
-      await server.call('profile-stop', { file: join(PROFILE, 'server-register.cpuprofile') });
-    }
     // Beside the server's: a simulator at 100 % of a core is what limits the rate, not the server.
-    const simCpuPct = (simCpu.user + simCpu.system) / 1e4 / rampS;
-    const reg = fleet.summary();
+    const simCpuPct = (100 * simCpuS) / rampS;
     // CPU per registration: what the machine's load does not change (wall rates it does).
-    const serverCpuMsPerReg = (1000 * serverCpuS) / Math.max(1, reg.registered);
-    const simCpuMsPerReg = (simCpu.user + simCpu.system) / 1000 / Math.max(1, reg.registered);
-    const onServer = await server.call<number>('registered');
-    log(`registered ${num(reg.registered)} of ${num(DEVICES)} (server saw ${num(onServer)}), failed ${reg.failed} ${JSON.stringify(reg.failedByReason)}`);
-    log(`  handshake p50/p90/p99 ${reg.handshakeMs.p50}/${reg.handshakeMs.p90}/${reg.handshakeMs.p99} ms; registration ${reg.registrationMs.p50}/${reg.registrationMs.p90}/${reg.registrationMs.p99} ms; CPU: server ${serverCpuPct.toFixed(0)}%, simulator ${simCpuPct.toFixed(0)}% of a core; CPU per registration: server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms`);
-    if (reg.registered === 0) throw new Error('no device registered');
-    const registrationsPerS = reg.registrationsPerSecond;
-
-    // Idle: nothing observed yet, clocks tick but nobody listens. The reading is taken after
-    // BENCH_IDLE_SECONDS of that, as an idle server would be measured (V8 gives back heap pages
-    // on its own only some seconds after the allocation rate drops).
-    const idleAt = performance.now();
-    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-    const after = await server.call<Memory>('rss');
-    const idleS = (performance.now() - idleAt) / 1000;
+    const serverCpuMsPerReg = (1000 * serverCpuS) / Math.max(1, registered);
+    const simCpuMsPerReg = (1000 * simCpuS) / Math.max(1, registered);
+    // Each burst's own rate (first start to last 2.01), combined over the time they took.
+    const registrationsPerS = registered / steps.reduce((a, s) => a + s.registered / s.ratePerS, 0);
+    const failed = steps.reduce((a, s) => a + s.summary.failed, 0);
+    log(`registered ${num(registered)} of ${num(DEVICES)} (server saw ${num(steps.at(-1)!.onServer)}), failed ${failed}`);
+    const after = steps.at(-1)!.memory;
+    const idleS = steps.at(-1)!.idleS;
+    const mid = steps.length === 2 ? steps[0]!.memory : undefined;
+    const lastStepDevices = steps.at(-1)!.registered;
     if (HEAP_DIR !== undefined) {
       await server.call('heap-snapshot', { file: join(HEAP_DIR, 'server-after.heapsnapshot') });
       const { total, groups } = heapDiff(join(HEAP_DIR, 'server-before.heapsnapshot'), join(HEAP_DIR, 'server-after.heapsnapshot'), 40);
-      log(`server heap growth per registered device (snapshot diff): ${num(total / reg.registered)} B`);
-      for (const g of groups) log(`  ${(g.bytes / reg.registered).toFixed(1).padStart(8)} B ${(g.count / reg.registered).toFixed(2).padStart(6)} ×  ${g.group}`);
+      log(`server heap growth per registered device (snapshot diff): ${num(total / registered)} B`);
+      for (const g of groups) log(`  ${(g.bytes / registered).toFixed(1).padStart(8)} B ${(g.count / registered).toFixed(2).padStart(6)} ×  ${g.group}`);
     }
-    const serverBytesPerDevice = Math.max(0, (after.rss - before.rss) / reg.registered);
-    const serverHeapPerDevice = (after.heap - before.heap) / reg.registered;
+    const serverBytesPerDevice = Math.max(0, (after.rss - before.rss) / registered);
+    const serverHeapPerDevice = (after.heap - before.heap) / registered;
+    const marginal = mid !== undefined ? { rss: (after.rss - mid.rss) / lastStepDevices, heap: (after.heap - mid.heap) / lastStepDevices, heapTotal: (after.heapTotal - mid.heapTotal) / lastStepDevices, newSpace: (after.newSpace - mid.newSpace) / lastStepDevices } : undefined;
     if (HEAP_DIR !== undefined) {
       writeHeapSnapshot(join(HEAP_DIR, 'sim-after.heapsnapshot'));
       const { total, groups } = heapDiff(join(HEAP_DIR, 'sim-before.heapsnapshot'), join(HEAP_DIR, 'sim-after.heapsnapshot'), 40);
-      log(`simulator heap growth per device (snapshot diff): ${num(total / reg.registered)} B`);
-      for (const g of groups) log(`  ${(g.bytes / reg.registered).toFixed(1).padStart(8)} B ${(g.count / reg.registered).toFixed(2).padStart(6)} ×  ${g.group}`);
+      log(`simulator heap growth per device (snapshot diff): ${num(total / registered)} B`);
+      for (const g of groups) log(`  ${(g.bytes / registered).toFixed(1).padStart(8)} B ${(g.count / registered).toFixed(2).padStart(6)} ×  ${g.group}`);
     }
     const simNow = process.memoryUsage();
-    const simBytesPerDevice = (simNow.rss - simHeapBefore.rss) / reg.registered;
+    const simBytesPerDevice = (simNow.rss - simHeapBefore.rss) / registered;
     const idleHandles = activeHandles();
 
     let notify: { perS: number; offeredPerS: number; sentPerS: number; serverCpuPct: number; simCpuPct: number; timers: number } | undefined;
     if (NOTIFY) {
-      const observed = await observeAll(api, fleet.registeredEndpoints());
-      log(`observing /3/0/13 on ${num(reg.registered - observed.failed)} devices through the API (${observed.failed} observe requests failed)`);
+      const observed = await observeAll(api, fleets.flatMap((f) => f.registeredEndpoints()));
+      log(`observing /3/0/13 on ${num(registered - observed.failed)} devices through the API (${observed.failed} observe requests failed)`);
       await new Promise((r) => setTimeout(r, Math.min(10_000, Math.max(2000, TICK_MS * 2))));
       const n0 = await server.call<number>('notifications');
-      const sent0 = fleet.counters.notificationsSent;
+      const sent0 = fleets.reduce((a, f) => a + f.counters.notificationsSent, 0);
       const cpuN0 = cpuSecondsOf(server.pid);
       const simN0 = process.cpuUsage();
       t = performance.now();
       await new Promise((r) => setTimeout(r, SECONDS * 1000));
       const windowS = (performance.now() - t) / 1000;
       const n1 = await server.call<number>('notifications');
-      const sent1 = fleet.counters.notificationsSent;
+      const sent1 = fleets.reduce((a, f) => a + f.counters.notificationsSent, 0);
       const simN = process.cpuUsage(simN0);
       notify = {
         perS: (n1 - n0) / windowS,
-        offeredPerS: ((reg.registered - observed.failed) * 1000) / TICK_MS,
+        offeredPerS: ((registered - observed.failed) * 1000) / TICK_MS,
         sentPerS: (sent1 - sent0) / windowS,
         serverCpuPct: (100 * (cpuSecondsOf(server.pid) - cpuN0)) / windowS,
         simCpuPct: (simN.user + simN.system) / 1e4 / windowS,
@@ -367,17 +406,20 @@ async function parent(): Promise<void> {
     }
     const notificationsPerS = notify?.perS ?? 0;
 
-    const { deregistered } = await fleet.stop({ deregister: true });
+    let deregistered = 0;
+    for (const f of fleets) deregistered += (await f.stop({ deregister: true })).deregistered;
     log(`de-registered ${num(deregistered)}`);
 
     const perNodeMem = serverBytesPerDevice * TARGET_NODE_DEVICES;
     console.log('');
-    console.log(`rootline LwM2M server, ${num(reg.registered)} DTLS-PSK devices (one socket and session each), 2 shared cores`);
-    console.log(`  registrations/s                       ${num(registrationsPerS)}   (handshake + Register, ${IN_FLIGHT} in flight; CPU: server ${serverCpuPct.toFixed(0)}%, simulator ${simCpuPct.toFixed(0)}%)`);
+    console.log(`rootline LwM2M server, ${num(registered)} DTLS-PSK devices (one socket and session each), 2 shared cores`);
+    console.log(`  registrations/s                       ${num(registrationsPerS)}   (handshake + Register, ${IN_FLIGHT} in flight, ${steps.length === 2 ? 'two bursts of N/2' : 'one burst'}; CPU: server ${serverCpuPct.toFixed(0)}%, simulator ${simCpuPct.toFixed(0)}%)`);
     console.log(`  CPU per registration                  server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms   (registrations per server CPU-second: ${num(1000 / serverCpuMsPerReg)})`);
     if (notify !== undefined) console.log(`  notifications/s, every device observed ${num(notify.perS)}   (offered ${num(notify.offeredPerS)}/s; devices sent ${num(notify.sentPerS)}/s; CPU: server ${notify.serverCpuPct.toFixed(0)}%, simulator ${notify.simCpuPct.toFixed(0)}%)`);
     else console.log('  notifications/s                       not measured (BENCH_NOTIFY=0)');
-    console.log(`  server memory per registered idle device ${num(serverBytesPerDevice)} B   (after ${idleS.toFixed(0)} s idle; RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / reg.registered)} B per device, of it young generation ${num((after.newSpace - before.newSpace) / reg.registered)} B; the rest native)`);
+    console.log(`  server memory per registered idle device, absolute ${num(serverBytesPerDevice)} B   ((RSS after all − before) / N, after ${idleS.toFixed(0)} s idle; RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / registered)} B per device, of it young generation ${num((after.newSpace - before.newSpace) / registered)} B; the rest native)`);
+    if (marginal !== undefined && mid !== undefined) console.log(`  server memory per registered idle device, marginal ${num(marginal.rss)} B   ((RSS after ${num(registered)} − after ${num(registered - lastStepDevices)}) / ${num(lastStepDevices)}, same idle and GC; RSS ${mib(mid.rss)} → ${mib(after.rss)}; JS heap + external ${num(marginal.heap)} B per device; V8 heap reserved ${num(marginal.heapTotal)} B, of it young generation ${num(marginal.newSpace)} B; young generation ${mib(before.newSpace)} before, ${mib(mid.newSpace)} / ${mib(after.newSpace)} after each half)`);
+    else console.log('  server memory per registered idle device, marginal: not measured (BENCH_MEMORY_STEPS=1)');
     console.log(`  simulator memory per device            ${num(simBytesPerDevice)} B   (RSS of the device process, not the server)`);
     console.log(`  simulator: ${num(idleHandles.sockets)} UDP sockets open; timers: the fleet's 2 shared ones, and per device the SDK's Update timer`);
     console.log(`    (unref'd, so Node does not list it), plus pmin/pmax and CoAP retransmission timers while notifying (${notify?.timers ?? idleHandles.timers} ref'd at the end)`);
@@ -386,7 +428,7 @@ async function parent(): Promise<void> {
     console.log(`  re-registration of the whole node after a restart: ${num(TARGET_NODE_DEVICES / registrationsPerS)} s at ${num(registrationsPerS)}/s`);
     if (notify !== undefined) console.log(`  notifications: each device could report every ${(TARGET_NODE_DEVICES / notificationsPerS).toFixed(1)} s at ${num(notificationsPerS)}/s`);
     console.log(`peer: Eclipse Leshan (Java; not packaged in Debian, not run here) — deployments report about ${num(LESHAN_DEVICES)} devices per instance (published figure, text only)`);
-    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: reg.registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / reg.registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice) }));
+    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice), memory_steps: steps.length, server_marginal_bytes_per_device: marginal !== undefined ? Math.round(marginal.rss) : null, server_marginal_heap_bytes_per_device: marginal !== undefined ? Math.round(marginal.heap) : null, server_new_space_bytes: { before: before.newSpace, steps: steps.map((s) => s.memory.newSpace) }, server_rss_bytes: { before: before.rss, steps: steps.map((s) => s.memory.rss) }, sim_flags: SIM_FLAGS }));
     if (PROFILE !== undefined) {
       for (const who of ['server', 'sim'] as const) {
         const { total, byFile } = summariseCpuProfile(join(PROFILE, `${who}-register.cpuprofile`), 15);
@@ -407,7 +449,10 @@ async function parent(): Promise<void> {
  * caps the registration rate. The device process re-runs itself with a larger semi-space (the
  * server child keeps Node's defaults: it is measured as `rootline serve` runs).
  */
-const SIM_HEAP_FLAG = '--max-semi-space-size=64';
+const SIM_SEMI_SPACE_MB = intEnv('BENCH_SIM_SEMI_SPACE_MB', 64, 1, 1024);
+const SIM_HEAP_FLAG = `--max-semi-space-size=${SIM_SEMI_SPACE_MB}`;
+/** The simulator (device) process's V8 flags, printed in the JSON line. */
+const SIM_FLAGS = [SIM_HEAP_FLAG];
 
 /**
  * `rootline serve` runs compiled JavaScript (bin/rootline.js → dist/). Under tsx every function
