@@ -297,6 +297,7 @@ async function parent(): Promise<void> {
     }
     const before = await server.call<Memory>('rss');
     if (HEAP_DIR !== undefined) writeHeapSnapshot(join(HEAP_DIR, 'sim-before.heapsnapshot'));
+    log(`server before: RSS ${mib(before.rss)}, JS heap + external ${mib(before.heap)}, V8 heap reserved ${mib(before.heapTotal)} (young generation ${mib(before.newSpace)}), RSS − V8 heap reserved ${mib(before.rss - before.heapTotal)}`);
     const simHeapBefore = process.memoryUsage();
     // The devices register in MEMORY_STEPS bursts (two halves by default), the server's memory
     // read after each once idle: the difference between the last two readings is the marginal
@@ -340,7 +341,7 @@ async function parent(): Promise<void> {
       await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
       const mem = await server.call<Memory>('rss');
       const idleS = (performance.now() - idleAt) / 1000;
-      log(`  server after ${idleS.toFixed(0)} s idle: RSS ${mib(mem.rss)}, JS heap + external ${mib(mem.heap)}, V8 heap reserved ${mib(mem.heapTotal)} (young generation ${mib(mem.newSpace)})`);
+      log(`  server after ${idleS.toFixed(0)} s idle: RSS ${mib(mem.rss)}, JS heap + external ${mib(mem.heap)}, V8 heap reserved ${mib(mem.heapTotal)} (young generation ${mib(mem.newSpace)}), RSS − V8 heap reserved ${mib(mem.rss - mem.heapTotal)}`);
       steps.push({ registered: summary.registered, rampS, ratePerS: summary.registrationsPerSecond, serverCpuS, simCpuS, summary, onServer, memory: mem, idleS });
     }
     const registered = steps.reduce((a, s) => a + s.registered, 0);
@@ -428,7 +429,7 @@ async function parent(): Promise<void> {
     console.log(`  re-registration of the whole node after a restart: ${num(TARGET_NODE_DEVICES / registrationsPerS)} s at ${num(registrationsPerS)}/s`);
     if (notify !== undefined) console.log(`  notifications: each device could report every ${(TARGET_NODE_DEVICES / notificationsPerS).toFixed(1)} s at ${num(notificationsPerS)}/s`);
     console.log(`peer: Eclipse Leshan (Java; not packaged in Debian, not run here) — deployments report about ${num(LESHAN_DEVICES)} devices per instance (published figure, text only)`);
-    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice), memory_steps: steps.length, server_marginal_bytes_per_device: marginal !== undefined ? Math.round(marginal.rss) : null, server_marginal_heap_bytes_per_device: marginal !== undefined ? Math.round(marginal.heap) : null, server_new_space_bytes: { before: before.newSpace, steps: steps.map((s) => s.memory.newSpace) }, server_rss_bytes: { before: before.rss, steps: steps.map((s) => s.memory.rss) }, sim_flags: SIM_FLAGS }));
+    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice), memory_steps: steps.length, server_marginal_bytes_per_device: marginal !== undefined ? Math.round(marginal.rss) : null, server_marginal_heap_bytes_per_device: marginal !== undefined ? Math.round(marginal.heap) : null, server_memory: { before, steps: steps.map((s) => ({ devices: s.onServer, ...s.memory })) }, sim_flags: SIM_FLAGS }));
     if (PROFILE !== undefined) {
       for (const who of ['server', 'sim'] as const) {
         const { total, byFile } = summariseCpuProfile(join(PROFILE, `${who}-register.cpuprofile`), 15);
