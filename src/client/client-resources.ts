@@ -81,6 +81,11 @@ export class ClientResources {
     });
   }
 
+  /** Whether the server observes anything here: a path (Observe) or a path list (Observe-Composite). */
+  get observing(): boolean {
+    return this.scheduler?.observing === true || this.#composite.size > 0;
+  }
+
   /** Keeps one observable router entry per object, instance and resource present in the tree. */
   #sync(): void {
     const wanted = new Set<string>();

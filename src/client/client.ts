@@ -103,6 +103,14 @@ export class Lwm2mClient extends EventEmitter<Lwm2mClientEvents> {
     return this.#location !== undefined;
   }
 
+  /**
+   * Whether the management server observes anything on this device now (an Observe or
+   * Observe-Composite relation): when false, a value change sends nothing and arms no timer.
+   */
+  get observing(): boolean {
+    return this.#resources?.observing ?? false;
+  }
+
   /** The Location-Path the server gave at registration, e.g. '/rd/Ab3...'. */
   get location(): string | undefined {
     return this.#location === undefined ? undefined : `/${this.#location.join('/')}`;

@@ -93,6 +93,11 @@ export class NotificationScheduler {
     return this.effectiveOf(key);
   }
 
+  /** Whether any path is observed (a value change can then notify, at once or when pmin ends). */
+  get observing(): boolean {
+    return this.#state.size > 0;
+  }
+
   /** A GET with Observe=0 arrived for `key` (also called when the endpoint re-runs it). */
   observed(key: string, _attributes: Lwm2mLinkAttributes): void {
     if (this.#state.has(key)) return;

@@ -182,17 +182,23 @@ export class Fleet extends EventEmitter<FleetEvents> {
       this.#clock = setInterval(() => {
         slot = (slot + 1) % slots;
         const now = Math.floor(Date.now() / 1000);
-        notifyContext.run(true, () => {
-          for (let i = slot; i < this.#devices.length; i += slots) {
-            const d = this.#devices[i];
-            if (d?.registered !== true) continue;
-            try {
-              d.tickClock(now);
-            } catch {
-              // A device whose tree refuses the value (never for /3/0/13) just skips this tick.
-            }
+        // Only a device the server observes can send anything from its tick (at once, or from
+        // a pmin timer the tick arms), so only those ticks need the notification context: until
+        // something is observed the AsyncLocalStorage stays unused, and Node's promise hooks for
+        // it (a cost on every promise in this process, the handshakes' included) stay off.
+        const tick = (d: SimulatedDevice): void => {
+          try {
+            d.tickClock(now);
+          } catch {
+            // A device whose tree refuses the value (never for /3/0/13) just skips this tick.
           }
-        });
+        };
+        for (let i = slot; i < this.#devices.length; i += slots) {
+          const d = this.#devices[i];
+          if (d?.registered !== true) continue;
+          if (d.observing) notifyContext.run(true, tick, d);
+          else tick(d);
+        }
       }, every / slots);
     }
     let last = { registered: 0, failed: 0, notes: 0, at: performance.now() };

@@ -34,8 +34,20 @@ async function setup(t: TestContext) {
     t.after(() => obs.cancel());
     return { obs, next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise<number>((r) => waiters.push(r))) };
   };
-  return { tree, attrs, observe };
+  return { tree, attrs, observe, resources };
 }
+
+test('observing: false until the server observes a path, then true (a value change may then notify)', async (t) => {
+  const { tree, observe, resources } = await setup(t);
+  assert.equal(resources.observing, false);
+  tree.set(3, 0, 9, v.integer(41));
+  assert.equal(resources.observing, false, 'a change with nothing observed observes nothing');
+  const o = await observe('/3/0/9');
+  assert.equal(resources.observing, true);
+  tree.set(3, 0, 9, v.integer(42));
+  assert.equal(await o.next(), 42);
+  assert.equal(resources.observing, true);
+});
 
 test('pmin: changes inside pmin are held back and coalesced into one notification of the latest value', async (t) => {
   const { tree, attrs, observe } = await setup(t);
