@@ -183,9 +183,12 @@ export class Fleet extends EventEmitter<FleetEvents> {
         slot = (slot + 1) % slots;
         const now = Math.floor(Date.now() / 1000);
         // Only a device the server observes can send anything from its tick (at once, or from
-        // a pmin timer the tick arms), so only those ticks need the notification context: until
-        // something is observed the AsyncLocalStorage stays unused, and Node's promise hooks for
-        // it (a cost on every promise in this process, the handshakes' included) stay off.
+        // a pmin timer the tick arms). On any other the tick has no effect anyone can see: /3/0/13
+        // reads through the Device object's clock handler (the stored value is never read), and
+        // with nothing observed the tree's listeners do nothing with a value change. So only
+        // observed devices tick, in the notification context: until something is observed the
+        // AsyncLocalStorage stays unused — Node's promise hooks for it (a cost on every promise in
+        // this process, the handshakes' included) stay off — and an idle fleet costs no ticks.
         const tick = (d: SimulatedDevice): void => {
           try {
             d.tickClock(now);
@@ -195,9 +198,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
         };
         for (let i = slot; i < this.#devices.length; i += slots) {
           const d = this.#devices[i];
-          if (d?.registered !== true) continue;
-          if (d.observing) notifyContext.run(true, tick, d);
-          else tick(d);
+          if (d?.registered !== true || !d.observing) continue;
+          notifyContext.run(true, tick, d);
         }
       }, every / slots);
     }
