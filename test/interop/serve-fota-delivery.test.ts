@@ -17,7 +17,7 @@ import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, t
 import { runCli } from '../cli/io.js';
 import { rmSync } from 'node:fs';
 import { makeTempDir, request, startTestServer, type TestServer } from '../server/harness.js';
-import { stablePort } from '../fota/stable-port.js';
+import { stablePort } from '../helpers/stable-port.js';
 
 const FAST = { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } };
 const MODEL = 'FOTA-D';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Fleet, FAULT_RESULT, generateCredentials, provisionCredentials, type DeviceFirmwareRecord } from '../../src/sim/index.js';
 import { request } from '../server/harness.js';
-import { stablePort } from '../fota/stable-port.js';
+import { stablePort } from '../helpers/stable-port.js';
 import { startServeProcess, type ServeProcess } from '../sim/serve-process.js';
 
 const DEVICES = 100;

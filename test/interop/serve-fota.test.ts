@@ -14,7 +14,7 @@ import { addServerAccount, attachFirmwareUpdater, createLwm2mClient, SlotBank, t
 import { loadConfig } from '../../src/server/config.js';
 import { resolvePackageBaseUri } from '../../src/server/fota-driver.js';
 import { makeTempDir, request, startTestServer, type TestServer } from '../server/harness.js';
-import { stablePort } from '../fota/stable-port.js';
+import { stablePort } from '../helpers/stable-port.js';
 
 const FAST = { transmission: { ackTimeoutMs: 300, maxRetransmit: 3 } };
 const MODEL = 'FOTA-M';
