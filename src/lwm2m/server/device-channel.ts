@@ -4,12 +4,21 @@
  * while the device is awake. Core 1.1 §6.5 (Queue Mode): "the LwM2M Server MUST consider the LwM2M
  * Client reachable only for a period of CoAP MAX_TRANSMIT_WAIT after the last message received";
  * requests made while it sleeps are held and sent, in order, the next time it talks.
+ *
+ * A request goes out only over a session authenticated as the device itself: the address a
+ * registration remembers can meanwhile belong to another device (a NAT rebinding, a device that
+ * reconnected from a fresh port, or — after a server restart — a registration restored from the
+ * store whose old address another device now uses), so before each request the identity of the
+ * session at that address is checked against the credential bound to the endpoint (the check
+ * Register/Update pass, authorize.ts). A mismatch is refused (ERR_LWM2M_DEVICE_UNREACHABLE) and
+ * audited; the device is reached again after its next Update from its own session.
  */
 import type { CoapEndpoint } from '../../coap/endpoint.js';
 import type { ClientRequest, CoapResponse } from '../../coap/client.js';
 import { parseRegistrationLinks } from '../codec/link-format.js';
 import type { RegistrationRecord } from '../../store/types.js';
-import { Lwm2mNotRegisteredError, Lwm2mQueueFullError, Lwm2mRequestExpiredError, Lwm2mServerClosedError } from './errors.js';
+import { Lwm2mDeviceUnreachableError, Lwm2mNotRegisteredError, Lwm2mQueueFullError, Lwm2mRequestExpiredError, Lwm2mServerClosedError } from './errors.js';
+import type { IdentityResolver, PeerIdentity } from './identity.js';
 import type { RegistrationRegistry } from './registration-registry.js';
 
 export interface QueueOptions {
@@ -41,6 +50,18 @@ interface DeviceState {
 export interface ServerEndpoint {
   coap: CoapEndpoint;
   noSec: boolean;
+  /** Who the peer at an address authenticated as (the listener's resolver). */
+  identityOf: IdentityResolver;
+}
+
+/**
+ * Whether a session authenticated as `identity` may carry requests for `endpoint` (the server
+ * passes authorizeEndpoint over its store); a refusal is reported through `refused`.
+ */
+export interface SessionCheck {
+  allowed(identity: PeerIdentity, endpoint: string): Promise<boolean>;
+  /** A request was not sent because the session at the device's address is not the device's. */
+  refused(r: RegistrationRecord, identity: PeerIdentity | undefined, reason: string): void;
 }
 
 /** The started exchange: what `DeviceChannel.run` passes to its caller. */
@@ -63,11 +84,13 @@ export class DeviceChannel {
   readonly #maxWaitMs: number;
   readonly #states = new Map<string, DeviceState>();
   readonly #rootPaths = new Map<string, string[]>();
+  readonly #check: SessionCheck;
   #closed = false;
 
-  constructor(endpoints: readonly ServerEndpoint[], registry: RegistrationRegistry, options: QueueOptions = {}) {
+  constructor(endpoints: readonly ServerEndpoint[], registry: RegistrationRegistry, check: SessionCheck, options: QueueOptions = {}) {
     this.#endpoints = endpoints;
     this.#registry = registry;
+    this.#check = check;
     this.#awakeMs = options.awakeMs ?? 93_000;
     this.#maxQueued = options.maxQueuedPerDevice ?? 32;
     this.#maxWaitMs = options.maxWaitMs ?? 24 * 3600 * 1000;
@@ -100,6 +123,48 @@ export class DeviceChannel {
 
   #target(r: RegistrationRecord & { peer: string }): Target {
     return { registration: r, coap: this.coapFor(r), peer: r.peer, rootPath: this.#rootPath(r) };
+  }
+
+  #listenerOf(coap: CoapEndpoint): ServerEndpoint {
+    return this.#endpoints.find((e) => e.coap === coap) ?? this.#endpoints[0]!;
+  }
+
+  /**
+   * Throws ERR_LWM2M_DEVICE_UNREACHABLE unless the session at the registration's address is
+   * authenticated as a credential bound to its endpoint. NoSec registrations have no session to
+   * check (plain CoAP gives no identity; they are allowed per device, authorize.ts).
+   */
+  async verifySession(r: RegistrationRecord & { peer: string }): Promise<void> {
+    if (r.security === 'nosec') return;
+    const identity = await this.#listenerOf(this.coapFor(r)).identityOf(r.peer);
+    let reason: string | undefined;
+    if (identity === undefined) reason = 'no session at the address it last spoke from';
+    else if (identity.kind !== r.security) reason = `the session at its address is ${identity.kind}, the registration ${r.security}`;
+    else if (!(await this.#check.allowed(identity, r.endpoint))) reason = `the session at its address is authenticated as a ${identity.kind} credential not bound to it`;
+    if (reason === undefined) return;
+    // An absent session is the ordinary state after a restart or an idle timeout; only a session
+    // of someone else is a security decision worth a record.
+    if (identity !== undefined) this.#check.refused(r, identity, reason);
+    throw new Lwm2mDeviceUnreachableError(r.endpoint, `${JSON.stringify(r.endpoint)} cannot be reached: ${reason}; it is reachable again after its next Update`);
+  }
+
+  /** Whether a request to the device would go out now: registered, awake, over its own session. */
+  async reachable(endpoint: string): Promise<boolean> {
+    if (this.#closed) return false;
+    const r = await this.#registry.byEndpoint(endpoint);
+    if (r === undefined || r.peer === null || !this.isAwake(r)) return false;
+    try {
+      await this.verifySession(r as RegistrationRecord & { peer: string });
+      return true;
+    } catch (err) {
+      if (err instanceof Lwm2mDeviceUnreachableError) return false;
+      throw err;
+    }
+  }
+
+  async #verified(r: RegistrationRecord & { peer: string }): Promise<Target> {
+    await this.verifySession(r);
+    return this.#target(r);
   }
 
   #rootPath(r: RegistrationRecord): string[] {
@@ -136,7 +201,7 @@ export class DeviceChannel {
     if (this.#closed) throw new Lwm2mServerClosedError();
     const r = await this.#registry.byEndpoint(endpoint);
     if (r === undefined || r.peer === null) throw new Lwm2mNotRegisteredError(endpoint);
-    if (this.isAwake(r)) return work(this.#target(r as RegistrationRecord & { peer: string }));
+    if (this.isAwake(r)) return work(await this.#verified(r as RegistrationRecord & { peer: string }));
     let state = this.#states.get(endpoint);
     if (state === undefined) this.#states.set(endpoint, (state = { awakeUntil: 0, held: [] }));
     if (state.held.length >= this.#maxQueued) throw new Lwm2mQueueFullError(endpoint, this.#maxQueued);
@@ -147,7 +212,7 @@ export class DeviceChannel {
           clearTimeout(item.timer);
           const current = this.#registry.cachedByEndpoint(endpoint);
           if (current === undefined || current.peer === null) return reject(new Lwm2mNotRegisteredError(endpoint));
-          work(this.#target(current as RegistrationRecord & { peer: string })).then(resolve, reject);
+          this.#verified(current as RegistrationRecord & { peer: string }).then(work).then(resolve, reject);
         },
         fail: (err) => {
           clearTimeout(item.timer);

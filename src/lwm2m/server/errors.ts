@@ -24,6 +24,19 @@ export class Lwm2mNotRegisteredError extends Lwm2mServerError {
   }
 }
 
+/**
+ * The device cannot be reached now: no session at the address it last spoke from, or the session
+ * there is authenticated as another credential (another device took the address after a NAT
+ * rebinding, a reconnect or a server restart). It is reachable again after its next Update.
+ */
+export class Lwm2mDeviceUnreachableError extends Lwm2mServerError {
+  readonly endpoint: string;
+  constructor(endpoint: string, message: string) {
+    super('ERR_LWM2M_DEVICE_UNREACHABLE', message);
+    this.endpoint = endpoint;
+  }
+}
+
 /** The device answered a request with an error code (4.xx / 5.xx). */
 export class Lwm2mDeviceResponseError extends Lwm2mServerError {
   readonly coapCode: number;

@@ -15,7 +15,8 @@ import type { Lwm2mNode, Lwm2mValue, ObjectInstanceNode } from '../model/node.js
 import { ObjectRegistry } from '../model/registry.js';
 import { DeviceChannel, type DeviceRequestOptions, type QueueOptions } from './device-channel.js';
 import { DeviceManagement, type FormatOptions, type PathInput, type ReadResult, type WriteAttributes, type WriteOptions, type Lwm2mLink } from './device-management.js';
-import type { IdentityResolver } from './identity.js';
+import type { IdentityResolver, PeerIdentity } from './identity.js';
+import { authorizeEndpoint, identityDetails } from './authorize.js';
 import { ObservationManager, type Lwm2mObservation, type NotificationEvent, type ObservationInfo, type ObservationLimits } from './observations.js';
 import { RegistrationInterface, type RegistrationInterfaceLimits } from './registration-interface.js';
 import { RegistrationRegistry, type DeregistrationReason } from './registration-registry.js';
@@ -80,7 +81,16 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
       listeners.unshift({ endpoint: o.endpoint, identityOf: o.identityOf });
     }
     if (listeners.length === 0) throw new InvalidArgumentError('endpoint', 'give endpoint + identityOf, or endpoints');
-    this.#channel = new DeviceChannel(listeners.map((l) => ({ coap: l.endpoint, noSec: l.noSec === true })), this.#registry, o.queue);
+    const check = {
+      allowed: async (identity: PeerIdentity, endpoint: string) => (await authorizeEndpoint(o.store, identity, endpoint)).allowed,
+      refused: (r: RegistrationRecord, identity: PeerIdentity | undefined, reason: string) => {
+        const record = { actor: 'system', action: 'lwm2m.route', subject: r.endpoint, outcome: 'deny' as const, details: { ...identityDetails(identity, r.peer ?? ''), registration: r.id, reason } };
+        o.store.audit.append(record).catch((err: unknown) => {
+          if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+        });
+      },
+    };
+    this.#channel = new DeviceChannel(listeners.map((l) => ({ coap: l.endpoint, noSec: l.noSec === true, identityOf: l.identityOf })), this.#registry, check, o.queue);
     this.#dm = new DeviceManagement(this.#channel, codec);
     this.#observations = new ObservationManager(this.#channel, this.#dm, (n) => this.emit('notification', n), o.limits?.observations);
     for (const l of listeners) this.#serve(l, o, codec);
@@ -176,6 +186,15 @@ export class Lwm2mServer extends EventEmitter<Lwm2mServerEvents> {
   async isAwake(endpoint: string): Promise<boolean> {
     const r = await this.#registry.byEndpoint(endpoint);
     return r !== undefined && this.#channel.isAwake(r);
+  }
+
+  /**
+   * Whether a request to the device goes out now: registered, awake, and the session at its
+   * address authenticated as this device (device-channel.ts). After a restart a device is
+   * reachable again once it sent an Update over a new session.
+   */
+  reachable(endpoint: string): Promise<boolean> {
+    return this.#channel.reachable(endpoint);
   }
 
   /** Requests held for a sleeping queue-mode device. */
