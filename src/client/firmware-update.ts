@@ -202,6 +202,9 @@ export class FirmwareUpdater {
           conn = await this.#connect(uri);
           continue;
         }
+        // Cancelled (reset, or a new package) while the request was out: the spare slot is the
+        // next download's now.
+        if (run !== this.#run) return;
         if (res.code === CoapCode.ServiceUnavailable) {
           // RFC 7252 §5.9.3.4: 5.03 is temporary ("Max-Age ... after which to retry"), e.g. a
           // package server that is restarting: the download resumes like a lost link, after

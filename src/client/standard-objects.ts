@@ -289,6 +289,9 @@ export class FirmwareUpdateObject {
   }
 
   #cancel(): void {
+    // The reset of Appendix E.6 is drawn from Downloading and Downloaded; an image being
+    // installed is not abandoned half-written (as for Cancel, resource 10).
+    if (this.state === FirmwareState.Updating) throw new Lwm2mOperationError(CoapCode.MethodNotAllowed, 'the update is being installed');
     this.#actions.cancel?.();
     this.reset();
   }

@@ -124,13 +124,11 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
    */
   async canDeliver(endpoint: string): Promise<boolean> {
     if (this.#closed) return false;
-    const r = await this.#o.lwm2m.registration(endpoint);
-    if (r === undefined || r.peer === null) return false;
-    // A sleeping queue-mode device would hold the Package URI write (and the engine's tick)
-    // until it wakes; it is started while awake instead.
-    if (r.queueMode && !(await this.#o.lwm2m.isAwake(endpoint))) return false;
-    if (r.security === 'nosec') return true;
-    return (await this.#o.identityOf(r.peer)) !== undefined;
+    // Registered, awake (a sleeping queue-mode device would hold the Package URI write, and the
+    // engine's tick, until it wakes; it is started while awake instead), and the session at its
+    // address is its own — after a restart the address a restored registration remembers can
+    // be another device's (lwm2m device-channel.ts), so a live session there proves nothing.
+    return this.#o.lwm2m.reachable(endpoint);
   }
 
   async startUpdate(request: UpdateRequest): Promise<void> {
@@ -166,7 +164,33 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
       return;
     }
     const base = a.method === 'https-pull' ? this.#o.httpsBaseUri! : this.#o.packageBaseUri;
-    await this.#o.lwm2m.write(a.request.endpoint, '/5/0/1', v.string(`${base}/${this.#path}/${a.token}`));
+    const uri = v.string(`${base}/${this.#path}/${a.token}`);
+    try {
+      await this.#o.lwm2m.write(a.request.endpoint, '/5/0/1', uri);
+    } catch (err) {
+      if (!(await this.#resetStale(a, err))) throw err;
+      await this.#o.lwm2m.write(a.request.endpoint, '/5/0/1', uri);
+    }
+  }
+
+  /**
+   * A device refuses a new package (4.05) while it is still busy with an earlier one: e.g. it
+   * was mid-download when the server was killed and keeps retrying the old link, or it holds a
+   * package of an attempt that timed out. Such a device is still Downloading or Downloaded with
+   * a package of an earlier attempt (this attempt's token is new), so its state machine is reset
+   * — Appendix E.6: "Writing an empty string to Package URI Resource ... resets the Firmware
+   * Update State Machine" — and the package is offered again. A device that is Updating
+   * (installing) is never reset: the refusal stands and the attempt fails. Returns whether it
+   * reset the device (audited).
+   */
+  async #resetStale(a: Attempt, err: unknown): Promise<boolean> {
+    if ((err as { code?: string; coapCode?: number }).code !== 'ERR_LWM2M_DEVICE_ERROR' || (err as { coapCode?: number }).coapCode !== CoapCode.MethodNotAllowed) return false;
+    const { endpoint } = a.request;
+    const state = integerOf((await this.#o.lwm2m.read(endpoint, '/5/0/3')).node);
+    if (state !== FIRMWARE_STATE.DOWNLOADING && state !== FIRMWARE_STATE.DOWNLOADED) return false;
+    await this.#audit('fota.delivery.reset', endpoint, 'success', { ...this.#ids(a.request), state, reason: 'the device refused the package while busy with an earlier one' });
+    await this.#o.lwm2m.write(endpoint, '/5/0/1', v.string(''));
+    return !a.finished;
   }
 
   async #grantHttps(a: Attempt): Promise<void> {
@@ -190,7 +214,12 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     try {
       const bytes = await a.pkg.read(0, a.pkg.size);
       if (a.finished) return;
-      await this.#o.lwm2m.write(a.request.endpoint, '/5/0/0', v.opaque(bytes));
+      try {
+        await this.#o.lwm2m.write(a.request.endpoint, '/5/0/0', v.opaque(bytes));
+      } catch (err) {
+        if (a.finished || !(await this.#resetStale(a, err))) throw err;
+        await this.#o.lwm2m.write(a.request.endpoint, '/5/0/0', v.opaque(bytes));
+      }
       this.#progress(a, a.pkg.size);
     } catch (err) {
       if (a.finished) return;
