@@ -19,9 +19,29 @@ export interface HttpsDownloadOptions {
   cancelled: () => boolean;
   /** Errors that must not be retried besides RootlineErrors (a simulated power loss). */
   fatal: (err: unknown) => boolean;
+  /** Longest wait a 503's Retry-After may ask for (default 30 s). */
+  maxRetryAfterMs?: number;
 }
 
 class LinkLost extends Error {}
+
+/**
+ * A temporary refusal (5xx, 429; RFC 9110 §15.6.4: 503 "likely be alleviated after some delay"),
+ * e.g. a package server that is restarting: retried like a lost link, after Retry-After.
+ */
+class Unavailable extends Error {
+  readonly waitMs: number;
+  constructor(status: number, waitMs: number) {
+    super(`package server answered ${status}`);
+    this.waitMs = waitMs;
+  }
+}
+
+/** Retry-After in seconds (RFC 9110 §10.2.3; an HTTP-date is taken as 1 s), bounded. */
+function retryAfter(value: string | undefined, maxMs: number): number {
+  const seconds = value !== undefined && /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : 1;
+  return Math.min(seconds * 1000, maxMs);
+}
 
 const PSK_CIPHERS = 'PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305';
 
@@ -42,6 +62,7 @@ export async function downloadHttps(uri: URL, reader: PackageReader, o: HttpsDow
       if (err instanceof RootlineError || o.fatal(err)) throw err;
       // A transport failure: reconnect and ask for the rest.
       if (++resumes > o.maxResumes) throw new FirmwareUpdateError('ERR_FIRMWARE_CONNECTION_LOST', FirmwareResult.ConnectionLost, `download failed ${resumes} times`, { cause: err });
+      if (err instanceof Unavailable && err.waitMs > 0) await new Promise((r) => setTimeout(r, err.waitMs));
     }
   }
 }
@@ -76,6 +97,7 @@ function once(uri: URL, reader: PackageReader, o: HttpsDownloadOptions, etag: st
           reject(err);
         };
         const status = res.statusCode ?? 0;
+        if (status >= 500 || status === 429) return fail(new Unavailable(status, retryAfter(res.headers['retry-after'], o.maxRetryAfterMs ?? 30_000)));
         if (status === 403 || status === 404 || (start === 0 && status !== 200)) return fail(new FirmwareUpdateError('ERR_FIRMWARE_DOWNLOAD_REFUSED', FirmwareResult.InvalidUri, `package server answered ${status}`));
         if (start > 0 && status !== 206) return fail(new FirmwareUpdateError('ERR_FIRMWARE_PACKAGE_CHANGED', FirmwareResult.IntegrityCheckFailure, `resume answered ${status}, not 206 (the package changed)`));
         const e = res.headers.etag;

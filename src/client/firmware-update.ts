@@ -247,6 +247,7 @@ export class FirmwareUpdater {
       lossAtByte: this.faults.connectionLossAtBlock === undefined ? undefined : this.faults.connectionLossAtBlock * 1024,
       cancelled: () => run !== this.#run,
       fatal: (err) => causedBy(err, PowerLoss),
+      maxRetryAfterMs: this.#o.maxRetryAfterMs ?? 30_000,
     });
     if (done && run === this.#run) await this.#complete(reader);
   }
