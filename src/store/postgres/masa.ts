@@ -1,21 +1,6 @@
 /** The MASA tables on PostgreSQL (see masa-types.ts for the contract, masa-schema.ts for the SQL). */
-import {
-  assertHex64,
-  assertLastError,
-  assertLimit,
-  assertMasaSerial,
-  assertNoncePurpose,
-  claimFromRow,
-  isoTime,
-  normalizeNewClaim,
-  normalizePendingRelease,
-  normalizeRequestLogEntry,
-  pendingReleaseFromRow,
-  requestLogFromRow,
-  type MasaClaimRow,
-  type MasaRequestLogRow,
-  type PendingReleaseRow,
-} from '../masa-rows.js';
+import { masaArgs } from '../masa-args.js';
+import { claimFromRow, pendingReleaseFromRow, requestLogFromRow, type MasaClaimRow, type MasaRequestLogRow, type PendingReleaseRow } from '../masa-rows.js';
 import type { MasaClaimRecord, MasaClaimResult, MasaNoncePurpose, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from '../masa-types.js';
 import { toSafeInteger } from '../rows.js';
 import type { PostgresContext } from './context.js';
@@ -50,8 +35,7 @@ export class PostgresMasaRepository implements MasaRepository {
   }
 
   async claim(claim: NewMasaClaim, now: string): Promise<MasaClaimResult> {
-    const c = normalizeNewClaim(claim);
-    const at = isoTime(now, 'now');
+    const { claim: c, now: at } = masaArgs.claim(claim, now);
     this.#ctx.check();
     const { rows } = await this.#ctx.pool.query<MasaClaimRow>(CLAIM_SQL, [c.serial, c.owner, c.domainId, c.pinnedDomainCert, c.nonce, at, c.expiresAt]);
     if (rows[0] !== undefined) return { claimed: true, claim: claimFromRow(rows[0]) };
@@ -60,82 +44,74 @@ export class PostgresMasaRepository implements MasaRepository {
   }
 
   async getClaim(serial: string): Promise<MasaClaimRecord | undefined> {
-    assertMasaSerial(serial);
+    masaArgs.serial(serial);
     this.#ctx.check();
     const { rows } = await this.#ctx.pool.query<MasaClaimRow>('SELECT * FROM masa_claims WHERE serial = $1', [serial]);
     return rows[0] === undefined ? undefined : claimFromRow(rows[0]);
   }
 
   async release(serial: string, owner: string, now: string): Promise<MasaClaimRecord | undefined> {
-    assertMasaSerial(serial);
-    assertHex64(owner, 'owner');
-    const at = isoTime(now, 'now');
+    const a = masaArgs.release(serial, owner, now);
     this.#ctx.check();
     const { rows } = await this.#ctx.pool.query<MasaClaimRow>(
       `UPDATE masa_claims SET released_at = $3::timestamptz
        WHERE serial = $1 AND owner = $2 AND released_at IS NULL AND (expires_at IS NULL OR expires_at > $3::timestamptz) RETURNING *`,
-      [serial, owner, at],
+      [a.serial, a.owner, a.now],
     );
     return rows[0] === undefined ? undefined : claimFromRow(rows[0]);
   }
 
   async forceRelease(serial: string, now: string): Promise<MasaClaimRecord | undefined> {
-    assertMasaSerial(serial);
-    const at = isoTime(now, 'now');
+    const a = masaArgs.forceRelease(serial, now);
     this.#ctx.check();
     const { rows } = await this.#ctx.pool.query<MasaClaimRow>(
       `UPDATE masa_claims SET released_at = $2::timestamptz
        WHERE serial = $1 AND released_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz) RETURNING *`,
-      [serial, at],
+      [a.serial, a.now],
     );
     return rows[0] === undefined ? undefined : claimFromRow(rows[0]);
   }
 
   async useNonce(serial: string, purpose: MasaNoncePurpose, nonceHash: string, expiresAt: string | null, now: string): Promise<boolean> {
-    assertMasaSerial(serial);
-    assertNoncePurpose(purpose);
-    assertHex64(nonceHash, 'nonceHash');
-    const expires = expiresAt === null ? null : isoTime(expiresAt, 'expiresAt');
-    const at = isoTime(now, 'now');
+    const a = masaArgs.useNonce(serial, purpose, nonceHash, expiresAt, now);
     this.#ctx.check();
     const r = await this.#ctx.pool.query(
       `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz)
        ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
        WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= $4::timestamptz`,
-      [serial, purpose, nonceHash, at, expires],
+      [a.serial, a.purpose, a.nonceHash, a.now, a.expiresAt],
     );
     return r.rowCount === 1;
   }
 
   async purgeExpiredNonces(now: string): Promise<number> {
-    const at = isoTime(now, 'now');
+    const a = masaArgs.purgeExpiredNonces(now);
     this.#ctx.check();
-    const r = await this.#ctx.pool.query('DELETE FROM masa_nonces WHERE expires_at IS NOT NULL AND expires_at <= $1::timestamptz', [at]);
+    const r = await this.#ctx.pool.query('DELETE FROM masa_nonces WHERE expires_at IS NOT NULL AND expires_at <= $1::timestamptz', [a.now]);
     return r.rowCount ?? 0;
   }
 
   async appendRequestLog(entry: MasaRequestLogEntry): Promise<void> {
-    const e = normalizeRequestLogEntry(entry);
+    const e = masaArgs.appendRequestLog(entry);
     this.#ctx.check();
     await this.#ctx.pool.query('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES ($1, $2, $3, $4, $5)', [e.serial, e.date, e.domainId, e.nonce, e.assertion]);
   }
 
   async requestLog(serial: string, limit: number): Promise<{ entries: MasaRequestLogEntry[]; total: number }> {
-    assertMasaSerial(serial);
-    assertLimit(limit);
+    const a = masaArgs.requestLog(serial, limit);
     this.#ctx.check();
     // One statement: the page and the count come from the same snapshot.
     const { rows } = await this.#ctx.pool.query<MasaRequestLogRow & { total: string }>(
       `SELECT serial, date, domain_id, nonce, assertion, (SELECT COUNT(*) FROM masa_request_log WHERE serial = $1) AS total
        FROM (SELECT * FROM masa_request_log WHERE serial = $1 ORDER BY id DESC LIMIT $2) newest ORDER BY id`,
-      [serial, limit],
+      [a.serial, a.limit],
     );
     const total = rows[0] === undefined ? 0 : toSafeInteger(rows[0].total, 'masa_request_log count');
     return { entries: rows.map(requestLogFromRow), total };
   }
 
   async putPendingRelease(release: { serial: string; endpoint: string; masaUrl: string; lastError: string | null; nextAttemptAt: string }): Promise<PendingMasaRelease> {
-    const r = normalizePendingRelease(release);
+    const r = masaArgs.putPendingRelease(release);
     this.#ctx.check();
     const { rows } = await this.#ctx.pool.query<PendingReleaseRow>(
       `INSERT INTO masa_pending_releases (serial, endpoint, masa_url, attempts, last_error, created_at, next_attempt_at)
@@ -148,34 +124,31 @@ export class PostgresMasaRepository implements MasaRepository {
   }
 
   async duePendingReleases(now: string, limit: number): Promise<PendingMasaRelease[]> {
-    const at = isoTime(now, 'now');
-    assertLimit(limit);
+    const a = masaArgs.duePendingReleases(now, limit);
     this.#ctx.check();
-    const { rows } = await this.#ctx.pool.query<PendingReleaseRow>('SELECT * FROM masa_pending_releases WHERE next_attempt_at <= $1::timestamptz ORDER BY next_attempt_at, serial LIMIT $2', [at, limit]);
+    const { rows } = await this.#ctx.pool.query<PendingReleaseRow>('SELECT * FROM masa_pending_releases WHERE next_attempt_at <= $1::timestamptz ORDER BY next_attempt_at, serial LIMIT $2', [a.now, a.limit]);
     return rows.map(pendingReleaseFromRow);
   }
 
   async getPendingRelease(serial: string): Promise<PendingMasaRelease | undefined> {
-    assertMasaSerial(serial);
+    masaArgs.serial(serial);
     this.#ctx.check();
     const { rows } = await this.#ctx.pool.query<PendingReleaseRow>('SELECT * FROM masa_pending_releases WHERE serial = $1', [serial]);
     return rows[0] === undefined ? undefined : pendingReleaseFromRow(rows[0]);
   }
 
   async retryPendingReleaseLater(serial: string, lastError: string, nextAttemptAt: string): Promise<PendingMasaRelease | undefined> {
-    assertMasaSerial(serial);
-    assertLastError(lastError);
-    const next = isoTime(nextAttemptAt, 'nextAttemptAt');
+    const a = masaArgs.retryPendingReleaseLater(serial, lastError, nextAttemptAt);
     this.#ctx.check();
     const { rows } = await this.#ctx.pool.query<PendingReleaseRow>(
       'UPDATE masa_pending_releases SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3::timestamptz WHERE serial = $1 RETURNING *',
-      [serial, lastError, next],
+      [a.serial, a.lastError, a.nextAttemptAt],
     );
     return rows[0] === undefined ? undefined : pendingReleaseFromRow(rows[0]);
   }
 
   async deletePendingRelease(serial: string): Promise<boolean> {
-    assertMasaSerial(serial);
+    masaArgs.serial(serial);
     this.#ctx.check();
     const r = await this.#ctx.pool.query('DELETE FROM masa_pending_releases WHERE serial = $1', [serial]);
     return (r.rowCount ?? 0) > 0;

@@ -1,21 +1,6 @@
 /** The MASA tables on SQLite (see masa-types.ts for the contract, masa-schema.ts for the SQL). */
-import {
-  assertHex64,
-  assertLastError,
-  assertLimit,
-  assertMasaSerial,
-  assertNoncePurpose,
-  claimFromRow,
-  isoTime,
-  normalizeNewClaim,
-  normalizePendingRelease,
-  normalizeRequestLogEntry,
-  pendingReleaseFromRow,
-  requestLogFromRow,
-  type MasaClaimRow,
-  type MasaRequestLogRow,
-  type PendingReleaseRow,
-} from '../masa-rows.js';
+import { masaArgs } from '../masa-args.js';
+import { claimFromRow, pendingReleaseFromRow, requestLogFromRow, type MasaClaimRow, type MasaRequestLogRow, type PendingReleaseRow } from '../masa-rows.js';
 import type { MasaClaimRecord, MasaClaimResult, MasaNoncePurpose, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from '../masa-types.js';
 import type { SqliteContext } from './context.js';
 
@@ -50,8 +35,7 @@ export class SqliteMasaRepository implements MasaRepository {
   }
 
   async claim(claim: NewMasaClaim, now: string): Promise<MasaClaimResult> {
-    const c = normalizeNewClaim(claim);
-    const at = isoTime(now, 'now');
+    const { claim: c, now: at } = masaArgs.claim(claim, now);
     this.#ctx.check();
     const row = this.#ctx.prepare(CLAIM_SQL).get({ ...c, now: at }) as MasaClaimRow | undefined;
     if (row !== undefined) return { claimed: true, claim: claimFromRow(row) };
@@ -60,74 +44,66 @@ export class SqliteMasaRepository implements MasaRepository {
   }
 
   async getClaim(serial: string): Promise<MasaClaimRecord | undefined> {
-    assertMasaSerial(serial);
+    masaArgs.serial(serial);
     this.#ctx.check();
     const row = this.#ctx.prepare('SELECT * FROM masa_claims WHERE serial = ?').get(serial) as MasaClaimRow | undefined;
     return row === undefined ? undefined : claimFromRow(row);
   }
 
   async release(serial: string, owner: string, now: string): Promise<MasaClaimRecord | undefined> {
-    assertMasaSerial(serial);
-    assertHex64(owner, 'owner');
-    const at = isoTime(now, 'now');
+    const a = masaArgs.release(serial, owner, now);
     this.#ctx.check();
-    const row = this.#ctx.prepare(`UPDATE masa_claims SET released_at = @now WHERE serial = @serial AND owner = @owner AND ${ACTIVE} RETURNING *`).get({ serial, owner, now: at }) as MasaClaimRow | undefined;
+    const row = this.#ctx.prepare(`UPDATE masa_claims SET released_at = @now WHERE serial = @serial AND owner = @owner AND ${ACTIVE} RETURNING *`).get(a) as MasaClaimRow | undefined;
     return row === undefined ? undefined : claimFromRow(row);
   }
 
   async forceRelease(serial: string, now: string): Promise<MasaClaimRecord | undefined> {
-    assertMasaSerial(serial);
-    const at = isoTime(now, 'now');
+    const a = masaArgs.forceRelease(serial, now);
     this.#ctx.check();
-    const row = this.#ctx.prepare(`UPDATE masa_claims SET released_at = @now WHERE serial = @serial AND ${ACTIVE} RETURNING *`).get({ serial, now: at }) as MasaClaimRow | undefined;
+    const row = this.#ctx.prepare(`UPDATE masa_claims SET released_at = @now WHERE serial = @serial AND ${ACTIVE} RETURNING *`).get(a) as MasaClaimRow | undefined;
     return row === undefined ? undefined : claimFromRow(row);
   }
 
   async useNonce(serial: string, purpose: MasaNoncePurpose, nonceHash: string, expiresAt: string | null, now: string): Promise<boolean> {
-    assertMasaSerial(serial);
-    assertNoncePurpose(purpose);
-    assertHex64(nonceHash, 'nonceHash');
-    const expires = expiresAt === null ? null : isoTime(expiresAt, 'expiresAt');
-    const at = isoTime(now, 'now');
+    const a = masaArgs.useNonce(serial, purpose, nonceHash, expiresAt, now);
     this.#ctx.check();
     // A used nonce is taken again only once its retention has passed (then no request carrying
     // it can still be fresh); otherwise the statement changes nothing: a replay.
     const r = this.#ctx
       .prepare(
-        `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES (@serial, @purpose, @nonceHash, @now, @expires)
+        `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES (@serial, @purpose, @nonceHash, @now, @expiresAt)
          ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
          WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= @now`,
       )
-      .run({ serial, purpose, nonceHash, now: at, expires });
+      .run(a);
     return r.changes === 1;
   }
 
   async purgeExpiredNonces(now: string): Promise<number> {
-    const at = isoTime(now, 'now');
+    const a = masaArgs.purgeExpiredNonces(now);
     this.#ctx.check();
-    return this.#ctx.prepare('DELETE FROM masa_nonces WHERE expires_at IS NOT NULL AND expires_at <= ?').run(at).changes;
+    return this.#ctx.prepare('DELETE FROM masa_nonces WHERE expires_at IS NOT NULL AND expires_at <= ?').run(a.now).changes;
   }
 
   async appendRequestLog(entry: MasaRequestLogEntry): Promise<void> {
-    const e = normalizeRequestLogEntry(entry);
+    const e = masaArgs.appendRequestLog(entry);
     this.#ctx.check();
     this.#ctx.prepare('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES (?, ?, ?, ?, ?)').run(e.serial, e.date, e.domainId, e.nonce, e.assertion);
   }
 
   async requestLog(serial: string, limit: number): Promise<{ entries: MasaRequestLogEntry[]; total: number }> {
-    assertMasaSerial(serial);
-    assertLimit(limit);
+    const a = masaArgs.requestLog(serial, limit);
     this.#ctx.check();
     const read = this.#ctx.db.transaction(() => {
-      const rows = this.#ctx.prepare('SELECT serial, date, domain_id, nonce, assertion FROM masa_request_log WHERE serial = ? ORDER BY id DESC LIMIT ?').all(serial, limit) as MasaRequestLogRow[];
-      const { n } = this.#ctx.prepare('SELECT COUNT(*) AS n FROM masa_request_log WHERE serial = ?').get(serial) as { n: number };
+      const rows = this.#ctx.prepare('SELECT serial, date, domain_id, nonce, assertion FROM masa_request_log WHERE serial = ? ORDER BY id DESC LIMIT ?').all(a.serial, a.limit) as MasaRequestLogRow[];
+      const { n } = this.#ctx.prepare('SELECT COUNT(*) AS n FROM masa_request_log WHERE serial = ?').get(a.serial) as { n: number };
       return { entries: rows.reverse().map(requestLogFromRow), total: n };
     });
     return read();
   }
 
   async putPendingRelease(release: { serial: string; endpoint: string; masaUrl: string; lastError: string | null; nextAttemptAt: string }): Promise<PendingMasaRelease> {
-    const r = normalizePendingRelease(release);
+    const r = masaArgs.putPendingRelease(release);
     this.#ctx.check();
     const row = this.#ctx
       .prepare(
@@ -141,31 +117,28 @@ export class SqliteMasaRepository implements MasaRepository {
   }
 
   async duePendingReleases(now: string, limit: number): Promise<PendingMasaRelease[]> {
-    const at = isoTime(now, 'now');
-    assertLimit(limit);
+    const a = masaArgs.duePendingReleases(now, limit);
     this.#ctx.check();
-    const rows = this.#ctx.prepare('SELECT * FROM masa_pending_releases WHERE next_attempt_at <= ? ORDER BY next_attempt_at, serial LIMIT ?').all(at, limit) as PendingReleaseRow[];
+    const rows = this.#ctx.prepare('SELECT * FROM masa_pending_releases WHERE next_attempt_at <= ? ORDER BY next_attempt_at, serial LIMIT ?').all(a.now, a.limit) as PendingReleaseRow[];
     return rows.map(pendingReleaseFromRow);
   }
 
   async getPendingRelease(serial: string): Promise<PendingMasaRelease | undefined> {
-    assertMasaSerial(serial);
+    masaArgs.serial(serial);
     this.#ctx.check();
     const row = this.#ctx.prepare('SELECT * FROM masa_pending_releases WHERE serial = ?').get(serial) as PendingReleaseRow | undefined;
     return row === undefined ? undefined : pendingReleaseFromRow(row);
   }
 
   async retryPendingReleaseLater(serial: string, lastError: string, nextAttemptAt: string): Promise<PendingMasaRelease | undefined> {
-    assertMasaSerial(serial);
-    assertLastError(lastError);
-    const next = isoTime(nextAttemptAt, 'nextAttemptAt');
+    const a = masaArgs.retryPendingReleaseLater(serial, lastError, nextAttemptAt);
     this.#ctx.check();
-    const row = this.#ctx.prepare('UPDATE masa_pending_releases SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE serial = ? RETURNING *').get(lastError, next, serial) as PendingReleaseRow | undefined;
+    const row = this.#ctx.prepare('UPDATE masa_pending_releases SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE serial = ? RETURNING *').get(a.lastError, a.nextAttemptAt, a.serial) as PendingReleaseRow | undefined;
     return row === undefined ? undefined : pendingReleaseFromRow(row);
   }
 
   async deletePendingRelease(serial: string): Promise<boolean> {
-    assertMasaSerial(serial);
+    masaArgs.serial(serial);
     this.#ctx.check();
     return this.#ctx.prepare('DELETE FROM masa_pending_releases WHERE serial = ?').run(serial).changes > 0;
   }
