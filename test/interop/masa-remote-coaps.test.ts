@@ -16,153 +16,53 @@
  *      proximity-registrar-pubk-sha256) gets the remote MASA's voucher over CoAPs.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { sign1 } from '../../src/cose/sign1.js';
 import { encodeConstrainedVoucherRequest, looksLikeCoseSign1, verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
 import { openCoapsRegistrar } from '../../src/onboarding/pledge/coaps-transport.js';
 import { ownerKeyOf } from '../../src/onboarding/masa.js';
-import { createRootCa, decodePem, domainCaPolicy, parseCertificate } from '../../src/pki/index.js';
-import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { decodePem, parseCertificate } from '../../src/pki/index.js';
 import type { Store } from '../../src/store/types.js';
 import { runCli } from '../cli/io.js';
+import { auditRecords, OnboardingWorld, postToMasa, type AuditView, type MasaProcess, type RootlineProcess } from '../helpers/onboarding-world.js';
 import { requirePeer } from '../helpers/peers.js';
 
 const skip = requirePeer('openssl', ['openssl'], 'apt-get install openssl');
-const REPO = resolve(import.meta.dirname, '../..');
 const SERIAL = 'RMC-1';
 const DRAFT_SERIAL = 'RMC-2';
 const CMS = 'application/voucher-cms+json';
 const COSE = 'application/voucher+cose';
 
-interface Proc {
-  child: ChildProcess;
-  urls: Record<string, string>;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts `rootline <args>` from sources and waits for the named "listening on" lines. */
-async function startRootline(args: string[], listeners: string[]): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main-entry.ts'), ...args], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-200_000)));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const urls = await new Promise<Record<string, string>>((done, fail) => {
-    const found: Record<string, string> = {};
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      for (const m of out.matchAll(/^rootline: ([\w-]+) listening on (\S+)$/gm)) found[m[1]!] = m[2]!;
-      if (listeners.every((l) => found[l] !== undefined)) done(found);
-    });
-    void exited.then((code) => fail(new Error(`rootline ${args[0]} exited (${code}) before listening:\n${err}`)));
-  });
-  return {
-    child,
-    urls,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => done(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
-
-/** POST to the MASA over HTTPS with the given headers, trusting only its TLS CA. */
-function postToMasa(url: string, ca: string, body: Uint8Array, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-  return new Promise((done, fail) => {
-    const req = httpsRequest(url, { method: 'POST', ca, headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', fail);
-    });
-    req.on('error', fail);
-    req.end(Buffer.from(body));
-  });
-}
-
-interface AuditRecord {
-  subject: string;
-  outcome: string;
-  details: Record<string, unknown>;
-}
-
-async function audit(base: string, action: string): Promise<AuditRecord[]> {
-  const res = await fetch(`${base}/api/v1/audit?action=${encodeURIComponent(action)}&limit=1000`);
-  assert.equal(res.status, 200);
-  return ((await res.json()) as { records: AuditRecord[] }).records;
+function audit(base: string, action: string): Promise<AuditView[]> {
+  return auditRecords(base, action);
 }
 
 describe('remote MASA for constrained pledges: rootline masa serve + two rootline serve domains over CoAPs', { skip }, () => {
+  let world: OnboardingWorld | undefined;
   let dir: string;
-  let mfr: string;
   let masaTlsCa: string;
-  let masa: Proc | undefined;
-  let domainA: Proc | undefined;
-  let domainB: Proc | undefined;
+  let masa: MasaProcess | undefined;
+  let domainA: RootlineProcess | undefined;
+  let domainB: RootlineProcess | undefined;
   let masaStore: Store | undefined;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rootline-masa-remote-coaps-'));
-    mfr = join(dir, 'manufacturer');
-    const port = await freePort();
-    const tlsCa = await createRootCa({ signer: keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey), subject: 'CN=MASA TLS CA', validityDays: 30 });
-    const tlsKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-    const tlsCert = await domainCaPolicy.issueServerCertificate(tlsCa, { publicKey: keyObjectSigner(tlsKey).publicKey, subjectAltNames: { ip: ['127.0.0.1'], dns: ['localhost'] }, validityDays: 20 });
-    mkdirSync(join(dir, 'tls'));
-    masaTlsCa = join(dir, 'tls', 'masa-tls-ca.pem');
-    writeFileSync(masaTlsCa, tlsCa.chainPem);
-    writeFileSync(join(dir, 'tls', 'masa-tls.pem'), tlsCert.pem + tlsCa.chainPem);
-    writeFileSync(join(dir, 'tls', 'masa-tls.key'), tlsKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
-
-    const init = await runCli(['factory', 'init', '--data', mfr, '--masa-url', `https://127.0.0.1:${port}`, '--manufacturer', 'Acme'], { cwd: dir });
-    assert.equal(init.code, 0, init.stderr);
-    for (const [serial, out] of [[SERIAL, 'device'], [DRAFT_SERIAL, 'draft-device']] as const) {
-      const mint = await runCli(['factory', 'mint', '--data', mfr, '--serial', serial, '--model', 'Valve', '--out', out], { cwd: dir });
-      assert.equal(mint.code, 0, mint.stderr);
-    }
-
-    masa = await startRootline(['masa', 'serve', '--data', mfr, '--tls-cert', join(dir, 'tls', 'masa-tls.pem'), '--tls-key', join(dir, 'tls', 'masa-tls.key'), '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], ['masa']);
-    for (const name of ['a', 'b']) {
-      writeFileSync(
-        join(dir, `${name}.json`),
-        JSON.stringify({ onboarding: { approval: 'automatic', coapsPort: 0, manufacturers: [{ caFile: join(mfr, 'factory', 'manufacturer-ca.pem'), masaTlsCaFile: masaTlsCa }] } }),
-      );
-    }
-    const serveArgs = (name: string): string[] => ['serve', '--config', join(dir, `${name}.json`), '--data', join(dir, `domain-${name}`), '--host', '127.0.0.1', '--device-host', '127.0.0.1', '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--log-level', 'warn'];
-    [domainA, domainB] = await Promise.all([startRootline(serveArgs('a'), ['http', 'est', 'brski-coaps']), startRootline(serveArgs('b'), ['http', 'est', 'brski-coaps'])]);
-    masaStore = await openSqliteStore({ file: join(mfr, 'rootline.db') });
+    world = OnboardingWorld.create('masa-remote-coaps');
+    dir = world.dir;
+    const devices = [{ serial: SERIAL, model: 'Valve', out: 'device' }, { serial: DRAFT_SERIAL, model: 'Valve', out: 'draft-device' }];
+    const remote = await world.startRemoteMasa({ devices, domains: ['a', 'b'], coaps: true });
+    ({ masa, masaStore } = remote);
+    [domainA, domainB] = remote.domains;
+    masaTlsCa = remote.tls.caFile;
   });
 
   after(async () => {
-    await masaStore?.close();
-    const codes = await Promise.all([domainA?.stop(), domainB?.stop(), masa?.stop()]);
-    if (masa !== undefined) assert.deepEqual(codes, [0, 0, 0], `${masa.stderr()}\n${domainA?.stderr()}\n${domainB?.stderr()}`);
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('onboards over CoAPs at A with the remote MASA’s COSE voucher, refuses B while A owns it, then B after A decommissions', async () => {

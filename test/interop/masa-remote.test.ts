@@ -11,91 +11,25 @@
  *   5. B onboards the device; the log now belongs to B, and A may no longer read it.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadMasterKey, openSoftwareKeyStore } from '../../src/crypto/keystore/index.js';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { ownerKeyOf } from '../../src/onboarding/masa.js';
 import { signVoucherRequest } from '../../src/onboarding/signed-voucher.js';
-import { createRootCa, decodePem, domainCaPolicy, parseCertificate } from '../../src/pki/index.js';
-import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { decodePem, parseCertificate } from '../../src/pki/index.js';
 import type { Store } from '../../src/store/types.js';
 import { runCli } from '../cli/io.js';
+import { OnboardingWorld, postToMasa, type MasaProcess, type RootlineProcess } from '../helpers/onboarding-world.js';
 import { requirePeer } from '../helpers/peers.js';
 
 const skip = requirePeer('openssl', ['openssl'], 'apt-get install openssl');
-const REPO = resolve(import.meta.dirname, '../..');
 const SERIAL = 'RM-1';
 const CMS = 'application/voucher-cms+json';
-
-interface Proc {
-  child: ChildProcess;
-  urls: Record<string, string>;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts `rootline <args>` from sources and waits for the named "listening on" lines. */
-async function startRootline(args: string[], listeners: string[]): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main-entry.ts'), ...args], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-200_000)));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const urls = await new Promise<Record<string, string>>((done, fail) => {
-    const found: Record<string, string> = {};
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      for (const m of out.matchAll(/^rootline: (\w+) listening on (\S+)$/gm)) found[m[1]!] = m[2]!;
-      if (listeners.every((l) => found[l] !== undefined)) done(found);
-    });
-    void exited.then((code) => fail(new Error(`rootline ${args[0]} exited (${code}) before listening:\n${err}`)));
-  });
-  return {
-    child,
-    urls,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => done(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
-
-/** POST to the MASA over HTTPS, trusting only its TLS CA. */
-function postToMasa(url: string, ca: string, body: Uint8Array): Promise<{ status: number; text: string }> {
-  return new Promise((done, fail) => {
-    const req = httpsRequest(url, { method: 'POST', ca, headers: { 'content-type': CMS, 'content-length': String(body.length) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', fail);
-    });
-    req.on('error', fail);
-    req.end(Buffer.from(body));
-  });
-}
 
 /**
  * Signs a voucher-request-format owner request with a domain's registrar key, as its registrar
@@ -122,53 +56,26 @@ async function api(base: string, path: string): Promise<{ status: number; body: 
 }
 
 describe('remote MASA: rootline masa serve + two rootline serve domains', { skip }, () => {
+  let world: OnboardingWorld | undefined;
   let dir: string;
-  let mfr: string;
   let masaTlsCa: string;
-  let masa: Proc | undefined;
-  let domainA: Proc | undefined;
-  let domainB: Proc | undefined;
+  let masa: MasaProcess | undefined;
+  let domainA: RootlineProcess | undefined;
+  let domainB: RootlineProcess | undefined;
   let masaStore: Store | undefined;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rootline-masa-remote-'));
-    mfr = join(dir, 'manufacturer');
-    const port = await freePort();
-    // The MASA's own HTTPS identity: a TLS CA the domains are told to trust for it.
-    const tlsCa = await createRootCa({ signer: keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey), subject: 'CN=MASA TLS CA', validityDays: 30 });
-    const tlsKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-    const tlsCert = await domainCaPolicy.issueServerCertificate(tlsCa, { publicKey: keyObjectSigner(tlsKey).publicKey, subjectAltNames: { ip: ['127.0.0.1'], dns: ['localhost'] }, validityDays: 20 });
-    mkdirSync(join(dir, 'tls'));
-    masaTlsCa = join(dir, 'tls', 'masa-tls-ca.pem');
-    writeFileSync(masaTlsCa, tlsCa.chainPem);
-    writeFileSync(join(dir, 'tls', 'masa-tls.pem'), tlsCert.pem + tlsCa.chainPem);
-    writeFileSync(join(dir, 'tls', 'masa-tls.key'), tlsKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
-
-    // The IDevID carries the MASA URL: the registrars go exactly there.
-    const init = await runCli(['factory', 'init', '--data', mfr, '--masa-url', `https://127.0.0.1:${port}`, '--manufacturer', 'Acme'], { cwd: dir });
-    assert.equal(init.code, 0, init.stderr);
-    const mint = await runCli(['factory', 'mint', '--data', mfr, '--serial', SERIAL, '--model', 'Meter', '--out', 'device'], { cwd: dir });
-    assert.equal(mint.code, 0, mint.stderr);
-
-    masa = await startRootline(['masa', 'serve', '--data', mfr, '--tls-cert', join(dir, 'tls', 'masa-tls.pem'), '--tls-key', join(dir, 'tls', 'masa-tls.key'), '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], ['masa']);
-    for (const name of ['a', 'b']) {
-      writeFileSync(
-        join(dir, `${name}.json`),
-        JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: join(mfr, 'factory', 'manufacturer-ca.pem'), masaTlsCaFile: masaTlsCa }] } }),
-      );
-    }
-    const serveArgs = (name: string): string[] => ['serve', '--config', join(dir, `${name}.json`), '--data', join(dir, `domain-${name}`), '--host', '127.0.0.1', '--device-host', '127.0.0.1', '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--log-level', 'warn'];
-    [domainA, domainB] = await Promise.all([startRootline(serveArgs('a'), ['http', 'est']), startRootline(serveArgs('b'), ['http', 'est'])]);
-    // The MASA's store, read beside the running MASA (SQLite WAL: readers do not block it).
-    masaStore = await openSqliteStore({ file: join(mfr, 'rootline.db') });
+    world = OnboardingWorld.create('masa-remote');
+    dir = world.dir;
+    const remote = await world.startRemoteMasa({ devices: [{ serial: SERIAL, model: 'Meter', out: 'device' }], domains: ['a', 'b'] });
+    ({ masa, masaStore } = remote);
+    [domainA, domainB] = remote.domains;
+    masaTlsCa = remote.tls.caFile;
   });
 
   after(async () => {
-    await masaStore?.close();
-    const codes = await Promise.all([domainA?.stop(), domainB?.stop(), masa?.stop()]);
     // Graceful shutdown: every process drains and exits 0 on SIGTERM.
-    if (masa !== undefined) assert.deepEqual(codes, [0, 0, 0], `${masa.stderr()}\n${domainA?.stderr()}\n${domainB?.stderr()}`);
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('onboards at A, refuses B until A decommissions, then onboards at B; the log is the owner’s only', async () => {
@@ -200,11 +107,11 @@ describe('remote MASA: rootline masa serve + two rootline serve domains', { skip
     assert.equal((await masaStore!.masa.getClaim(SERIAL))?.owner, ownerKeyOf(domainACa), 'still A');
 
     // 3. The request audit log: A (the owner) may fetch it, B may not.
-    const logA = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-a'), SERIAL));
+    const logA = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-a'), SERIAL), { 'content-type': CMS });
     assert.equal(logA.status, 200, logA.text);
     const eventsA = (JSON.parse(logA.text) as { version: string; events: Array<{ domainID: string }> }).events;
     assert.equal(eventsA.length, 1);
-    const logB = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-b'), SERIAL));
+    const logB = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-b'), SERIAL), { 'content-type': CMS });
     assert.equal(logB.status, 403, logB.text);
     assert.equal((JSON.parse(logB.text) as { code: string }).code, 'ERR_ONBOARDING_NOT_OWNER');
 
@@ -231,10 +138,10 @@ describe('remote MASA: rootline masa serve + two rootline serve domains', { skip
     assert.equal((await masaStore!.masa.getClaim(SERIAL))?.owner, ownerKeyOf(domainBCa));
     const deviceB = await api(domainB!.urls.http!, `/api/v1/devices/${encodeURIComponent((JSON.parse(second.stdout) as { endpoint: string }).endpoint)}`);
     assert.equal((deviceB.body as { ownershipState: string }).ownershipState, 'RFPRO');
-    const logB2 = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-b'), SERIAL));
+    const logB2 = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-b'), SERIAL), { 'content-type': CMS });
     assert.equal(logB2.status, 200, logB2.text);
     assert.equal((JSON.parse(logB2.text) as { events: unknown[] }).events.length, 2, 'both vouchers are in the log');
-    const logA2 = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-a'), SERIAL));
+    const logA2 = await postToMasa(`${masaUrl}/.well-known/brski/requestauditlog`, caPem, await ownerRequest(join(dir, 'domain-a'), SERIAL), { 'content-type': CMS });
     assert.equal(logA2.status, 403, logA2.text);
     const logAudit = (await masaStore!.audit.list({ subject: SERIAL, action: 'masa.auditlog.request' })).map((r) => r.outcome);
     assert.deepEqual(logAudit, ['allow', 'deny', 'allow', 'deny']);

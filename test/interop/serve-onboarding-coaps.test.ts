@@ -15,17 +15,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main } from '../../src/cli/main.js';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { createConstrainedPledgeVoucherRequest, verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
 import { parseCertificate, parsePem } from '../../src/pki/index.js';
 import { fetchCoapsBootstrapServer } from '../../src/onboarding/pledge/coaps-transport.js';
 import { runCli } from '../cli/io.js';
 import { run } from '../coap/helpers/libcoap.js';
+import { auditRecords, OnboardingWorld, type AuditView, type Factory, type InProcessServe } from '../helpers/onboarding-world.js';
 import { findExecutable, requirePeer } from '../helpers/peers.js';
 import { request } from '../server/harness.js';
 
@@ -33,38 +32,17 @@ const skip = requirePeer('openssl', ['openssl'], 'apt-get install openssl');
 const CLIENTS = ['coap-client-gnutls', 'coap-client-openssl'];
 const libcoapSkip = skip !== false ? skip : requirePeer('libcoap', CLIENTS, 'apt-get install libcoap3-bin');
 
-interface AuditView {
-  actor: string;
-  action: string;
-  subject: string;
-  outcome: string;
-  details: Record<string, unknown>;
-}
-
+let world: OnboardingWorld | undefined;
+let factory: Factory;
+let serve: InProcessServe;
 let dir: string;
 let data: string;
 const env = {};
-let stdout = '';
-let stderr = '';
-const shutdown = new AbortController();
-let serving: Promise<number> | undefined;
 let api: string;
 let coaps: string;
 
-async function listenerUrl(name: string): Promise<string> {
-  for (;;) {
-    const m = new RegExp(`^rootline: ${name} listening on (\\S+)$`, 'm').exec(stdout);
-    if (m !== null) return m[1]!;
-    if (serving !== undefined && (await Promise.race([serving, new Promise((r) => setTimeout(() => r('wait'), 50))])) !== 'wait') {
-      throw new Error(`serve ended before ${name} listened: ${stderr}`);
-    }
-  }
-}
-
-async function mint(serial: string): Promise<string> {
-  const r = await runCli(['factory', 'mint', '--data', data, '--serial', serial, '--model', 'Valve', '--out', serial, '--json'], { env, cwd: dir });
-  assert.equal(r.code, 0, r.stderr);
-  return join(dir, serial);
+function mint(serial: string): Promise<string> {
+  return factory.mint(serial, 'Valve');
 }
 
 function openssl(args: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } {
@@ -72,36 +50,23 @@ function openssl(args: string[], input?: Buffer): { status: number | null; stdou
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function audit(action: string): Promise<AuditView[]> {
-  const r = await request(`${api}/api/v1/audit?action=${encodeURIComponent(action)}&limit=1000`);
-  assert.equal(r.status, 200, r.text);
-  return (r.body as { records: AuditView[] }).records;
+function audit(action: string): Promise<AuditView[]> {
+  return auditRecords(api, action);
 }
 
 before(async () => {
   if (skip !== false) return;
-  dir = mkdtempSync(join(tmpdir(), 'rootline-serve-onboarding-coaps-'));
-  data = join(dir, 'data');
-  const init = await runCli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'Acme', '--json'], { env, cwd: dir });
-  assert.equal(init.code, 0, init.stderr);
-  const config = join(dir, 'rootline.json');
-  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', coapsPort: 0, manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
-  serving = main(['serve', '--config', config, '--masa', '--data', data, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--device-host', '127.0.0.1', '--log-level', 'error'], {
-    env,
-    cwd: dir,
-    fetch: globalThis.fetch,
-    shutdown: shutdown.signal,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  api = await listenerUrl('http');
-  coaps = await listenerUrl('brski-coaps');
+  world = OnboardingWorld.create('serve-onboarding-coaps');
+  dir = world.dir;
+  factory = await world.initFactory({ data: 'data', masaUrl: 'https://127.0.0.1/masa', manufacturer: 'Acme' });
+  data = factory.data;
+  serve = world.serveInProcess({ factory, coaps: true });
+  api = await serve.listenerUrl('http');
+  coaps = await serve.listenerUrl('brski-coaps');
 });
 
 after(async () => {
-  shutdown.abort();
-  if (serving !== undefined) assert.equal(await serving, 0, stderr);
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 test('serve prints the brski-coaps listener and health reports it up', { skip }, async () => {
@@ -152,7 +117,7 @@ test('rootline pledge --registrar coaps://: LDevID verifies under the domain CA,
   });
   assert.equal(named.endpoint, result.endpoint);
   assert.match(named.uri, /^coaps:\/\/127\.0\.0\.1:[0-9]+$/);
-  assert.equal(named.uri, await listenerUrl('coaps'));
+  assert.equal(named.uri, await serve.listenerUrl('coaps'));
 });
 
 for (const client of CLIENTS) {

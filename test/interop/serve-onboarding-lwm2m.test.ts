@@ -8,8 +8,7 @@
  * was revoked by decommission can neither learn the bootstrap server nor bootstrap.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { addBootstrapAccount } from '../../src/client/accounts.js';
@@ -19,23 +18,14 @@ import { isRootlineError } from '../../src/errors.js';
 import { encodePem, parseCertificate } from '../../src/pki/index.js';
 import { fetchBootstrapServer, onboardDevice, type OnboardedDevice } from '../../src/onboarding/pledge/index.js';
 import { runCli } from '../cli/io.js';
+import { auditRecords, OnboardingWorld, type AuditView, type InProcessServe } from '../helpers/onboarding-world.js';
 import { request } from '../server/harness.js';
 
-interface AuditView {
-  actor: string;
-  action: string;
-  subject: string;
-  outcome: string;
-  details: Record<string, unknown>;
-}
-
+let world: OnboardingWorld | undefined;
+let serve: InProcessServe;
 let dir: string;
 let data: string;
 const env = {};
-let stdout = '';
-let stderr = '';
-const shutdown = new AbortController();
-let serving: Promise<number> | undefined;
 let api: string;
 let est: string;
 let brskiCoaps: string;
@@ -43,51 +33,26 @@ const running: OnboardedDevice[] = [];
 // Generous retransmission on this shared, loaded machine: a lost flight is resent, not fatal.
 const dtlsRetransmit = { initialMs: 1000, maxMs: 8000, maxRetransmissions: 6 };
 
-async function listenerUrl(name: string): Promise<string> {
-  for (;;) {
-    const m = new RegExp(`^rootline: ${name} listening on (\\S+)$`, 'm').exec(stdout);
-    if (m !== null) return m[1]!;
-    if (serving !== undefined && (await Promise.race([serving, new Promise((r) => setTimeout(() => r('wait'), 50))])) !== 'wait') {
-      throw new Error(`serve ended before ${name} listened: ${stderr}`);
-    }
-  }
-}
-
-async function audit(action: string): Promise<AuditView[]> {
-  const r = await request(`${api}/api/v1/audit?action=${encodeURIComponent(action)}&limit=1000`);
-  assert.equal(r.status, 200, r.text);
-  return (r.body as { records: AuditView[] }).records;
+function audit(action: string): Promise<AuditView[]> {
+  return auditRecords(api, action);
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'rootline-serve-onboarding-lwm2m-'));
-  data = join(dir, 'data');
-  assert.equal((await runCli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'Acme'], { env, cwd: dir })).code, 0);
-  for (const serial of ['LW-1', 'LW-2', 'LW-3', 'LW-4']) {
-    const mint = await runCli(['factory', 'mint', '--data', data, '--serial', serial, '--model', 'Meter', '--out', serial], { env, cwd: dir });
-    assert.equal(mint.code, 0, mint.stderr);
-  }
-  const config = join(dir, 'rootline.json');
-  // coapsPort: the registrar's CoAPs listener too (constrained BRSKI, RFC 9148), for the CoAPs case.
-  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', coapsPort: 0, manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
-  serving = main(['serve', '--config', config, '--masa', '--data', data, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--device-host', '127.0.0.1', '--log-level', 'error'], {
-    env,
-    cwd: dir,
-    fetch: globalThis.fetch,
-    shutdown: shutdown.signal,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  api = await listenerUrl('http');
-  est = await listenerUrl('est');
-  brskiCoaps = await listenerUrl('brski-coaps');
+  world = OnboardingWorld.create('serve-onboarding-lwm2m');
+  dir = world.dir;
+  const factory = await world.initFactory({ data: 'data', masaUrl: 'https://127.0.0.1/masa', manufacturer: 'Acme' });
+  data = factory.data;
+  for (const serial of ['LW-1', 'LW-2', 'LW-3', 'LW-4']) await factory.mint(serial, 'Meter');
+  // coaps: the registrar's CoAPs listener too (constrained BRSKI, RFC 9148), for the CoAPs case.
+  serve = world.serveInProcess({ factory, coaps: true });
+  api = await serve.listenerUrl('http');
+  est = await serve.listenerUrl('est');
+  brskiCoaps = await serve.listenerUrl('brski-coaps');
 });
 
 after(async () => {
   for (const d of running) await d.client.close().catch(() => undefined);
-  shutdown.abort();
-  if (serving !== undefined) assert.equal(await serving, 0, stderr);
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 test('onboardDevice: voucher, LDevID, LwM2M bootstrap with the LDevID, registration; RFNOP; the server reads /3/0', async () => {
@@ -217,7 +182,7 @@ test('onboardDevice through a coaps:// registrar (constrained BRSKI) continues i
   const endpoint = 'urn:dev:ops:Acme-Meter-LW-4';
   assert.equal(onboarded.endpoint, endpoint);
   assert.equal(onboarded.client.registered, true);
-  assert.equal(onboarded.bootstrap.uri, await listenerUrl('coaps'));
+  assert.equal(onboarded.bootstrap.uri, await serve.listenerUrl('coaps'));
   const view = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}`);
   assert.equal((view.body as { registered?: boolean }).registered, true, view.text);
   const read = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}/objects/3/0/2`);

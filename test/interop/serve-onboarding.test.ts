@@ -8,80 +8,43 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main } from '../../src/cli/main.js';
 import { runCli } from '../cli/io.js';
+import { OnboardingWorld, type AuditView } from '../helpers/onboarding-world.js';
 import { requirePeer } from '../helpers/peers.js';
 import { request } from '../server/harness.js';
 
 const skip = requirePeer('openssl', ['openssl'], 'apt-get install openssl');
 
-interface AuditView {
-  actor: string;
-  action: string;
-  subject: string;
-  outcome: string;
-  details: Record<string, unknown>;
-}
-
+let world: OnboardingWorld | undefined;
 let dir: string;
 let data: string;
 // No ROOTLINE_MASTER_KEY: `factory init` generates <data>/master.key, which serve then reads
 // (serve takes the variable from the process environment, not from the CLI's io.env).
 const env = {};
-let stdout = '';
-let stderr = '';
-const shutdown = new AbortController();
-let serving: Promise<number> | undefined;
 let api: string;
 let est: string;
 
-/** The serve command prints one line per listener; the test waits for them (its timeout bounds the wait). */
-async function listenerUrl(name: string): Promise<string> {
-  for (;;) {
-    const m = new RegExp(`^rootline: ${name} listening on (\\S+)$`, 'm').exec(stdout);
-    if (m !== null) return m[1]!;
-    if (serving !== undefined && (await Promise.race([serving, new Promise((r) => setTimeout(() => r('wait'), 50))])) !== 'wait') {
-      throw new Error(`serve ended before ${name} listened: ${stderr}`);
-    }
-  }
-}
-
 before(async () => {
   if (skip !== false) return;
-  dir = mkdtempSync(join(tmpdir(), 'rootline-serve-onboarding-'));
-  data = join(dir, 'data');
-  const init = await runCli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'Acme', '--json'], { env, cwd: dir });
-  assert.equal(init.code, 0, init.stderr);
-  const mint = await runCli(['factory', 'mint', '--data', data, '--serial', 'E2E-1', '--model', 'Thermo', '--out', 'device', '--json'], { env, cwd: dir });
-  assert.equal(mint.code, 0, mint.stderr);
+  world = OnboardingWorld.create('serve-onboarding');
+  dir = world.dir;
+  const factory = await world.initFactory({ data: 'data', masaUrl: 'https://127.0.0.1/masa', manufacturer: 'Acme' });
+  data = factory.data;
+  await factory.mint('E2E-1', 'Thermo', 'device');
   // Another manufacturer, in its own data directory: nobody told the registrar to trust it.
-  const other = join(dir, 'other');
-  assert.equal((await runCli(['factory', 'init', '--data', other, '--masa-url', 'https://masa.other.example', '--manufacturer', 'Other'], { env, cwd: dir })).code, 0);
-  assert.equal((await runCli(['factory', 'mint', '--data', other, '--serial', 'OT-1', '--model', 'Gadget', '--out', 'rogue'], { env, cwd: dir })).code, 0);
-
-  const config = join(dir, 'rootline.json');
-  // The MASA is turned on by --masa, the rest comes from the file.
-  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
-  serving = main(['serve', '--config', config, '--masa', '--data', data, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--device-host', '127.0.0.1', '--log-level', 'error'], {
-    env,
-    cwd: dir,
-    fetch: globalThis.fetch,
-    shutdown: shutdown.signal,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  api = await listenerUrl('http');
-  est = await listenerUrl('est');
+  const other = await world.initFactory({ data: 'other', masaUrl: 'https://masa.other.example', manufacturer: 'Other' });
+  await other.mint('OT-1', 'Gadget', 'rogue');
+  // The MASA is turned on by --masa, the rest comes from the config file.
+  const serve = world.serveInProcess({ factory });
+  api = await serve.listenerUrl('http');
+  est = await serve.listenerUrl('est');
 });
 
 after(async () => {
-  shutdown.abort();
-  if (serving !== undefined) assert.equal(await serving, 0, stderr);
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  await world?.close();
 });
 
 test('serve prints the EST listener and health reports it up', { skip }, async () => {
