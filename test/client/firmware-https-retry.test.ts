@@ -19,8 +19,8 @@ const BODY = Buffer.from('a firmware package, in one piece'.repeat(64));
 async function server(t: TestContext, script: Array<{ status: number; retryAfter?: string }>): Promise<{ url: URL; hits: () => number }> {
   let hits = 0;
   const s: Server = createServer(
-    { ciphers: 'PSK-AES128-GCM-SHA256', maxVersion: 'TLSv1.2', pskCallback: (_socket, identity) => (identity === 'dev-1' ? KEY : null) } as never,
-    (req, res) => {
+    { ciphers: 'PSK-AES128-GCM-SHA256', maxVersion: 'TLSv1.2', pskCallback: (_socket: unknown, identity: string) => (identity === 'dev-1' ? KEY : null) } as never,
+    (_req, res) => {
       const step = script[hits++];
       if (step !== undefined && step.status !== 200) {
         res.writeHead(step.status, step.retryAfter !== undefined ? { 'retry-after': step.retryAfter } : {});

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { CoapCode } from '../../../src/coap/codec.js';
+import type { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { OptionNumber } from '../../../src/coap/options.js';
 import { createLwm2mServer, type PeerIdentity } from '../../../src/lwm2m/server/index.js';
 import { isRootlineError } from '../../../src/errors.js';
@@ -38,8 +39,8 @@ async function setup(t: TestContext) {
   return { db, store, srv, identities, open, device };
 }
 
-async function register(dev: { endpoint: { request: Function } }, srvKey: string, ep: string): Promise<string> {
-  const res = await (dev.endpoint as import('../../../src/coap/endpoint.js').CoapEndpoint).request(srvKey, { method: 'POST', path: '/rd', query: [`ep=${ep}`, 'lt=300'], payload: LINKS, contentFormat: 40 });
+async function register(dev: { endpoint: CoapEndpoint }, srvKey: string, ep: string): Promise<string> {
+  const res = await dev.endpoint.request(srvKey, { method: 'POST', path: '/rd', query: [`ep=${ep}`, 'lt=300'], payload: LINKS, contentFormat: 40 });
   assert.equal(res.codeText, '2.01');
   return res.options.filter((o) => o.number === OptionNumber.LocationPath).map((o) => text(o.value))[1]!;
 }
