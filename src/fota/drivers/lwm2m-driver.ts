@@ -140,6 +140,20 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     const pkg = await this.#package(request);
     if (this.#closed) throw new DeliveryError('ERR_FOTA_DRIVER_CLOSED', 'the delivery driver closed while the package was prepared');
     const attempt = await this.#track(request, method, pkg, false);
+    // A device may run the target already: it installed it while this server was down and its
+    // registration had not been read yet when the engine retried, or it was updated out of band.
+    // Delivering again would only have it download a package for a base it no longer runs (and
+    // end with Update Result 6/7 on the device), so the attempt is confirmed from /3/0/3 instead,
+    // once startUpdate has returned. A failed read is no reason to fail the attempt: deliver.
+    const running = await this.#o.lwm2m.read(endpoint, '/3/0/3').then(
+      (r) => stringOf(r.node),
+      () => undefined,
+    );
+    if (running !== undefined && isTargetVersion(running, request.firmware.version)) {
+      await this.#audit('fota.delivery.start', endpoint, 'success', { ...this.#ids(request), method: deliveryMethodOf(method), alreadyRunning: running });
+      setImmediate(() => void this.#confirm(attempt, running));
+      return;
+    }
     try {
       if (method === 'push' && pkg.size > (this.#o.maxPushBytes ?? 1 << 20)) {
         throw new DeliveryError('ERR_FOTA_PACKAGE_TOO_LARGE_FOR_PUSH', `a ${pkg.size}-byte package is over the push limit; use pull`);

@@ -38,3 +38,19 @@ test('a device that is installing (Updating) is not reset: the attempt fails on 
   assert.equal((d.client.tree.get(5, 0, 3) as { value: unknown }).value, 3, 'still Updating');
   assert.equal(d.bank.installed.version, '1.0.0');
 });
+
+test('a device that already runs the target (installed while nobody listened) is confirmed from /3/0/3, not sent the package again', async (t) => {
+  const w = await createWorld(t);
+  const d = await w.addDevice('dev-done', { image: w.v2, sequence: w.img2.sequence });
+  // It runs 2.0.0 (the harness's bank names every image 1.0.0; /3/0/3 is what the server reads).
+  d.client.tree.set(3, 0, 3, { type: 'string', value: '2.0.0' });
+  await w.engine.create({ id: 'c', name: 'c', firmwareId: w.img2.id, target: { endpoints: ['dev-done'] }, retry: { maxAttempts: 1 } }, op);
+  await w.engine.start('c', op);
+  const rows = await w.runUntilDone('c', ['dev-done']);
+  assert.deepEqual([rows.get('dev-done')!.status, rows.get('dev-done')!.reportedVersion], ['succeeded', '2.0.0']);
+  assert.equal((d.client.tree.get(5, 0, 1) as { value: unknown }).value, '', 'no Package URI was written');
+  assert.equal((d.client.tree.get(5, 0, 5) as { value: unknown }).value, 0, 'no download, no result on the device');
+  const started = (await w.store.audit.list({ action: 'fota.delivery.start' })).filter((a) => a.subject === 'dev-done');
+  assert.equal(started.length, 1);
+  assert.equal(started[0]!.details.alreadyRunning, '2.0.0');
+});
