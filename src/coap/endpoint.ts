@@ -128,6 +128,7 @@ export class CoapEndpoint implements ExchangeContext {
       sendNotification: (peer, token, parts, confirmable, events) => this.#sendNotification(peer, token, parts, confirmable, events),
     });
     transport.onDatagram((peer, data) => this.#onDatagram(peer, data));
+    transport.onNewSession?.((peer) => this.#dedup.forget(peer));
   }
 
   /** Registers a resource; see Router.add for path syntax. */

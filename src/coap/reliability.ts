@@ -137,6 +137,21 @@ export class DedupCache {
     return slot;
   }
 
+  /**
+   * Forgets every entry of `peer`: a new security association began at that address (a DTLS
+   * handshake completed there). Message IDs are scoped to the association (RFC 7252 §9.1: the
+   * DTLS session is the CoAP endpoint's association), and an address can pass to another client
+   * — a reused ephemeral port, a NAT binding — whose first message IDs may equal ones still
+   * cached; answering those from the cache would resend the earlier client's reply instead of
+   * processing the new request. The slots stay in the ring and are skipped as dead.
+   */
+  forget(peer: PeerKey): void {
+    const found = this.#index.get(peer);
+    if (found === undefined) return;
+    this.#index.delete(peer);
+    this.#size -= typeof found === 'number' ? 1 : found.size;
+  }
+
   /** What was answered to the slot's message (ACK, RST, piggybacked response), to resend verbatim. */
   reply(slot: number): Uint8Array | undefined {
     const i = slot - this.#base;

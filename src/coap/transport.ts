@@ -15,6 +15,12 @@ export interface DatagramTransport {
   send(peer: PeerKey, data: Uint8Array): void;
   /** Registers the single receiver; a later call replaces it. */
   onDatagram(cb: (peer: PeerKey, data: Uint8Array) => void): void;
+  /**
+   * Optional (secure transports): registers the single receiver told when a new security
+   * association with `peer` begins (a DTLS handshake completed). The endpoint then forgets the
+   * message IDs it saw from that peer key, which belonged to the previous association.
+   */
+  onNewSession?(cb: (peer: PeerKey) => void): void;
   close(): void | Promise<void>;
 }
 

@@ -16,6 +16,8 @@ export interface DtlsDatagramTransport {
   send(peer: string, data: Uint8Array): void;
   /** Registers the single receiver of application data from any peer; a later call replaces it. */
   onDatagram(cb: DatagramListener): void;
+  /** Registers the single receiver told when a session is established with a peer (a new association there). */
+  onNewSession(cb: (peer: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,8 @@ export function dtlsServerTransport(server: DtlsServer): DtlsDatagramTransport {
   const receiver: Receiver = { cb: undefined };
   // One receiver on the server rather than a listener per session (idle sessions stay small).
   server.setDataReceiver((s, data) => receiver.cb?.(s.peerKey, data));
+  let newSession: ((peer: string) => void) | undefined;
+  server.on('session', (s: DtlsConnection) => newSession?.(s.peerKey));
   return {
     send(peer, data) {
       const s = server.getSession(peer);
@@ -40,6 +44,9 @@ export function dtlsServerTransport(server: DtlsServer): DtlsDatagramTransport {
     },
     onDatagram(cb) {
       receiver.cb = cb;
+    },
+    onNewSession(cb) {
+      newSession = cb;
     },
     close: () => server.close(),
   };
@@ -57,6 +64,8 @@ export function dtlsClientTransport(session: ClientSession): DtlsDatagramTranspo
     onDatagram(cb) {
       receiver.cb = cb;
     },
+    // One session for the transport's whole life: it never starts another.
+    onNewSession() {},
     close: async () => session.close(),
   };
 }

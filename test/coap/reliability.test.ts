@@ -87,6 +87,32 @@ test('dedup cache: an evicted slot keeps no reply, a re-added message ID replace
   assert.equal(c.reply(b), undefined);
 });
 
+test('dedup cache: forget(peer) drops that peer\'s entries (one or several) and nobody else\'s; the count follows', () => {
+  const c = new DedupCache(100);
+  const one = c.add('a:1', 7, 0, 1000);
+  c.setReply(one, new Uint8Array([1]));
+  c.add('b:2', 7, 0, 1000);
+  c.add('b:2', 8, 0, 1000);
+  c.add('c:3', 7, 0, 1000);
+  assert.equal(c.size, 4);
+  c.forget('a:1');
+  c.forget('b:2');
+  c.forget('nobody:9');
+  assert.equal(c.size, 1);
+  assert.equal(c.get('a:1', 7, 1), -1);
+  assert.equal(c.get('b:2', 7, 1), -1);
+  assert.equal(c.get('b:2', 8, 1), -1);
+  assert.notEqual(c.get('c:3', 7, 1), -1);
+  // The same peer and message ID again: a fresh entry, no reply from before.
+  const again = c.add('a:1', 7, 2, 1000);
+  assert.equal(c.get('a:1', 7, 3), again);
+  assert.equal(c.reply(again), undefined);
+  assert.equal(c.size, 2);
+  // Dead slots are swept like expired ones.
+  for (let i = 0; i < 10; i++) c.add('d:4', i, 2000, 1000);
+  assert.equal(c.size, 10);
+});
+
 test('NSTART limiter: at most n outstanding per peer, FIFO hand-over, peers independent', async () => {
   const l = new NstartLimiter(1);
   const order: string[] = [];

@@ -4,6 +4,9 @@ import { createDtlsServer } from '../../src/dtls/server.js';
 import { connectDtls } from '../../src/dtls/client.js';
 import { dtlsClientTransport, dtlsServerTransport } from '../../src/dtls/transport.js';
 import { isRootlineError } from '../../src/errors.js';
+import { createSocket, type Socket } from 'node:dgram';
+import { CoapEndpoint } from '../../src/coap/endpoint.js';
+import { CoapCode } from '../../src/coap/codec.js';
 import { PSK } from './helpers.js';
 
 describe('peer-keyed datagram transports over DTLS', { timeout: 120_000 }, () => {
@@ -35,6 +38,48 @@ describe('peer-keyed datagram transports over DTLS', { timeout: 120_000 }, () =>
       await tb.close();
     } finally {
       await st.close();
+    }
+  });
+
+  it('a new session at an address a previous client used is a new CoAP association: its message IDs are not answered from the old one\'s dedup cache', async () => {
+    // A device that reconnects from a reused ephemeral port (or another device that gets it)
+    // starts a new DTLS session there; its first message ID can equal one the server still
+    // holds for that address (EXCHANGE_LIFETIME). The request must be processed, not answered
+    // with the earlier client's cached reply.
+    const server = await createDtlsServer({ port: 0, psk: { lookup: () => PSK } });
+    const fast = { transmission: { ackTimeoutMs: 200, maxRetransmit: 2 } };
+    const coap = new CoapEndpoint(dtlsServerTransport(server), fast);
+    let count = 0;
+    coap.resource('/count', { get: () => ({ code: CoapCode.Content, payload: String(++count) }) });
+    const bindTo = (port: number): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const s = createSocket('udp4');
+        s.once('error', reject);
+        s.bind(port, '127.0.0.1', () => resolve(s));
+      });
+    const ask = async (socket: Socket, identity: string): Promise<string> => {
+      const session = await connectDtls({ host: '127.0.0.1', port: server.address().port, psk: { identity, key: PSK }, socket });
+      // The same random source: the same first message ID for both clients.
+      const client = new CoapEndpoint(dtlsClientTransport(session), { ...fast, random: () => 0.25 });
+      try {
+        const res = await client.request(session.peerKey, { method: 'GET', path: '/count', responseTimeoutMs: 5000 });
+        return Buffer.from(res.payload).toString();
+      } finally {
+        await client.close();
+        await session.close();
+      }
+    };
+    try {
+      const first = await bindTo(0);
+      const port = first.address().port;
+      assert.equal(await ask(first, 'first'), '1');
+      first.close();
+      const second = await bindTo(port);
+      assert.equal(await ask(second, 'second'), '2', 'processed, not the cached reply of the first client');
+      assert.equal(count, 2);
+      second.close();
+    } finally {
+      await coap.close();
     }
   });
 });
