@@ -140,6 +140,25 @@ function phases(records: readonly DeviceFirmwareRecord[], since: number): Record
   return Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, Math.round(percentiles(v).p50)]));
 }
 
+/**
+ * The slowest devices of a campaign (asked → registered on the new version, as the devices saw
+ * it) with their audit trail, printed when one took more than five times the median: a device
+ * that finishes minutes after the others is a defect to explain, not noise to average away.
+ */
+async function stragglers(fleet: Fleet, base: string, name: string, since: number): Promise<void> {
+  const took = fleet.firmware!.records().flatMap((r) => (r.timeline?.asked !== undefined && r.timeline.asked >= since && r.timeline.registered !== undefined ? [{ r, ms: r.timeline.registered - r.timeline.asked }] : []));
+  if (took.length < 10) return;
+  const median = percentiles(took.map((x) => x.ms)).p50;
+  const slow = took.filter((x) => x.ms > 5 * median && x.ms > 10_000).sort((a, b) => b.ms - a.ms).slice(0, 3);
+  for (const { r, ms } of slow) {
+    const t = r.timeline!;
+    const at = (v: number | undefined): string => (v === undefined ? '-' : `${Math.round(v - t.asked!)} ms`);
+    log(`  ${name}: straggler ${r.endpoint}: ${Math.round(ms)} ms (median ${Math.round(median)} ms); downloaded ${at(t.downloaded)}, executed ${at(t.executed)}, registered ${at(t.registered)}; downloads ${r.downloads}, connections ${r.connections}, reboots ${r.reboots}`);
+    const trail = await api<{ records: { at: string; action: string; outcome: string; details: Record<string, unknown> }[] }>(base, 'GET', `/audit?subject=${encodeURIComponent(r.endpoint)}&limit=100`);
+    for (const a of trail.records) log(`    ${a.at} ${a.action} ${a.outcome} ${JSON.stringify(a.details).slice(0, 300)}`);
+  }
+}
+
 async function runCampaign(fleet: Fleet, base: string, pid: number, name: string, firmwareId: string, packagePolicy: 'auto' | 'full', waves: (string | number)[]): Promise<CampaignFigures> {
   await api(base, 'POST', '/campaigns', {
     id: name,
@@ -187,6 +206,7 @@ async function runCampaign(fleet: Fleet, base: string, pid: number, name: string
     if (page.records.length < 1000) break;
     after = page.records.at(-1)!.seq;
   }
+  await stragglers(fleet, base, name, t0);
   return { name, updated: c.devices.succeeded, failed: c.devices.failed, seconds, perMinute: (c.devices.succeeded * 60) / seconds, serverCpuSeconds, simCpuSeconds: (sim.user + sim.system) / 1e6, packages, phases: phases(fleet.firmware!.records(), t0) };
 }
 
