@@ -9,7 +9,7 @@
  * being certified stays behind a Signer (KeyStore, PKCS#11) and only signs the CSR.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { KeyObject } from 'node:crypto';
 import type { Signer } from '../../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
@@ -52,6 +52,14 @@ export interface EstClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Largest response body accepted (default 1 MiB). */
   maxResponseBytes?: number;
+  /**
+   * An open TLS connection to the EST server to send the first request on (the BRSKI pledge's
+   * connection of the voucher exchange, RFC 8995 §5.1, once the voucher pinned the domain). Its
+   * server certificate is checked here as on a connection of our own — the chain the server
+   * presented must verify to `ca`, and name the URL's host — else ERR_EST_UNTRUSTED_SERVER
+   * before anything is sent. The client closes it.
+   */
+  connection?: TLSSocket;
 }
 
 /** A CSR to send as is (DER or PEM), or what the client needs to build one bound to the session. */
@@ -154,7 +162,27 @@ export function estClient(options: EstClientOptions): EstClient {
   // client: the same options node:tls would turn into a fresh context on each connect().
   let context: SecureContext | undefined;
   // A connection kept for the request that follows at once (cacerts right after an enroll).
-  let spare: TLSSocket | undefined;
+  let spare: TLSSocket | undefined = options.connection === undefined ? undefined : adopt(options.connection);
+
+  /** A connection opened elsewhere: the same checks our own connect() makes on the server. */
+  function adopt(socket: TLSSocket): TLSSocket {
+    if (socket === null || typeof socket !== 'object' || typeof socket.getPeerCertificate !== 'function') throw new InvalidArgumentError('options.connection', 'expected a TLS socket');
+    try {
+      const peer = socket.getPeerCertificate(true);
+      if (peer === null || typeof peer !== 'object' || peer.raw === undefined) throw new Error('no server certificate (connection closed?)');
+      const presented: Uint8Array[] = [];
+      for (let c: typeof peer | undefined = peer; c !== undefined && c.raw !== undefined && presented.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) presented.push(new Uint8Array(c.raw));
+      const anchors = ca.flatMap((p) => parsePem(p, {}).map((b) => parseCertificate(b.der)));
+      const leaf = parseCertificate(presented[0]!);
+      verifyChain(leaf, presented.slice(1).map((c) => parseCertificate(c)), anchors);
+      const mismatch = checkServerIdentity(servername ?? host, peer);
+      if (mismatch !== undefined) throw mismatch;
+    } catch (err) {
+      socket.destroy();
+      throw new EstUntrustedServerError(`the EST server's certificate is not trusted: ${(err as Error).message}`, { cause: err });
+    }
+    return socket;
+  }
 
   function open(): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {

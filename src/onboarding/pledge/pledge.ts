@@ -207,22 +207,31 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
 
   // 3. From here the registrar is authenticated by the pinned domain certificate: the kept
   // connection (its certificate was just checked) or, if the registrar closed it, a new one
-  // trusting only the pinned certificate.
+  // trusting only the pinned certificate. The same connection then carries the EST enrollment
+  // (RFC 8995 §5.1: the pledge keeps its connection once the voucher made it trusted; the EST
+  // client checks its certificate against the pinned domain CA again before using it).
+  let kept: TLSSocket | undefined;
   {
     session!.setReopen(() => openTls(tls(chainPem, keyPem, pinnedCa)));
     let ex;
     try {
       ex = await session!.request('POST', '/.well-known/brski/voucher_status', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
-    } finally {
+    } catch (err) {
       session!.close();
+      throw err;
     }
-    if (ex.status !== 200) throw protocolError(ex, 'voucher_status');
+    if (ex.status !== 200) {
+      session!.close();
+      throw protocolError(ex, 'voucher_status');
+    }
+    kept = session!.detach();
     step('voucher-status', { status: true });
   }
   const key = options.ldevidKey ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-  const est = estClient({ baseUrl: `${url.origin}/.well-known/est`, ca: pinnedCa, clientCert: chainPem, clientKey: keyPem, timeoutMs, ...(servername !== undefined ? { servername } : {}) });
+  if (kept !== undefined) kept.setTimeout(timeoutMs);
   let enrolled;
   try {
+    const est = estClient({ baseUrl: `${url.origin}/.well-known/est`, ca: pinnedCa, clientCert: chainPem, clientKey: keyPem, timeoutMs, ...(servername !== undefined ? { servername } : {}), ...(kept !== undefined ? { connection: kept } : {}) });
     // The registrar names the subject (CN = endpoint); the CSR's carries the serial for humans.
     enrolled = await est.simpleEnroll({ signer: keyObjectSigner(key), subject: [[{ type: 'serialNumber', value: serial }]] });
   } catch (err) {
