@@ -24,6 +24,7 @@ import { CoapEndpoint } from '../coap/endpoint.js';
 import type { CoapEndpointOptions } from '../coap/endpoint-options.js';
 import { UdpTransport, udpPeerKey } from '../coap/transport.js';
 import { keyObjectSigner } from '../crypto/signer.js';
+import type { Signer } from '../crypto/keystore/types.js';
 import { connectDtls, dtlsClientTransport, type DtlsClientOptions, type PeerIdentity, type ResumptionState, type RetransmitOptions } from '../dtls/index.js';
 import type { Lwm2mValue } from '../lwm2m/model/node.js';
 import { isRootlineError } from '../errors.js';
@@ -63,16 +64,33 @@ function heldKeyFor(tree: ObjectTree, i: number, ours: Uint8Array): Uint8Array {
   return new Uint8Array(0);
 }
 
-/** Imported private keys by the Secret Key value they came from (the tree keeps the value object). */
-const importedKeys = new WeakMap<Uint8Array, KeyObject>();
+/** Signers over the imported private key, by the Secret Key value they came from (the tree keeps the value object). */
+const importedKeys = new WeakMap<Uint8Array, Signer>();
 
-function privateKeyOf(secret: Uint8Array): KeyObject {
-  let key = importedKeys.get(secret);
-  if (key === undefined) {
-    key = createPrivateKey({ key: Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength), format: 'der', type: 'pkcs8' });
-    importedKeys.set(secret, key);
+function signerOf(secret: Uint8Array): Signer {
+  let signer = importedKeys.get(secret);
+  if (signer === undefined) {
+    signer = keyObjectSigner(createPrivateKey({ key: Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength), format: 'der', type: 'pkcs8' }));
+    importedKeys.set(secret, signer);
   }
-  return key;
+  return signer;
+}
+
+/**
+ * Hands over the KeyObject a Secret Key value (resource 5, PKCS#8 DER) was exported from, so the
+ * first connection does not import it again (`onboardDevice` has the LDevID key at hand). Only
+ * when the key exports to exactly those bytes; anything else is ignored and imported on use.
+ */
+export function holdPrivateKey(secret: Uint8Array, key: KeyObject): void {
+  if (!(secret instanceof Uint8Array) || importedKeys.has(secret)) return;
+  let der: Buffer;
+  try {
+    der = key.export({ type: 'pkcs8', format: 'der' });
+  } catch {
+    return;
+  }
+  if (sameBytes(der, secret)) importedKeys.set(secret, keyObjectSigner(key));
+  der.fill(0);
 }
 
 /** A session to resume: from a connection with `certificate` and `secret` as client credential. */
@@ -110,7 +128,7 @@ function dtlsOptions(tree: ObjectTree, i: number): DtlsAccount | undefined {
       // of another Security instance (its bootstrap account) with the same resource 3.
       if (secret.length === 0 && ours.length > 0) secret = heldKeyFor(tree, i, ours);
       if (secret.length === 0 || theirs.length === 0) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i}: private key or server key missing`);
-      const signer = keyObjectSigner(privateKeyOf(secret));
+      const signer = signerOf(secret);
       // The server is pinned to the key or certificate the Security object holds (Certificate
       // Usage 3, "domain-issued certificate", Appendix E.1 resource 15 default).
       const verifyServer = (id: PeerIdentity): boolean =>

@@ -17,6 +17,8 @@ import type { KeyObject } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { addBootstrapAccount } from '../../client/accounts.js';
 import { Lwm2mClient, type Lwm2mClientOptions } from '../../client/client.js';
+import { holdPrivateKey } from '../../client/connection.js';
+import type { Lwm2mValue } from '../../lwm2m/model/node.js';
 import { deviceWithDefaults, type DeviceInit } from '../../client/standard-objects.js';
 import { InvalidArgumentError, isRootlineError } from '../../errors.js';
 import { decodePem, parseCertificate } from '../../pki/index.js';
@@ -180,6 +182,9 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   });
   // The factory-time bootstrap account a real device would carry, filled from what BRSKI gave.
   addBootstrapAccount(client.tree, { uri: bootstrap.uri, security: { mode: 'x509', privateKey: pledge.key, certificate: pledge.ldevid.der, serverCertificate: bootstrap.serverCertificate } });
+  // The DTLS client would import the key again from the account's PKCS#8; it is at hand.
+  const secret = client.tree.get(0, 0, 5) as Lwm2mValue | undefined;
+  if (secret?.type === 'opaque') holdPrivateKey(secret.value, pledge.key);
   let bootstrapped = false;
   client.once('bootstrapped', () => {
     bootstrapped = true;
