@@ -38,7 +38,7 @@ import {
 } from './extensions.js';
 import { buildName, formatRdns, nameToRdns, type DistinguishedNameInput } from './name.js';
 import { OID } from './oids.js';
-import { verifyCsr } from './parse-csr.js';
+import { verifyCsr, type ParsedCsr } from './parse-csr.js';
 import { encodePem, decodePem } from './pem.js';
 import { parsePublicKey } from './public-key.js';
 import { canonicalSerial, randomSerial, serialContent } from './serial.js';
@@ -59,8 +59,11 @@ export interface IssueCertificateOptions {
   subject?: DistinguishedNameInput;
   /** The subject's SubjectPublicKeyInfo DER. Give this or `csr`. */
   publicKey?: Uint8Array;
-  /** A PKCS#10 CSR (DER or PEM); its self-signature is verified (ERR_PKI_BAD_CSR_SIGNATURE). */
-  csr?: Uint8Array | string;
+  /**
+   * A PKCS#10 CSR (DER or PEM, or as parseCsr returned it: not parsed again); its self-signature
+   * is verified either way (ERR_PKI_BAD_CSR_SIGNATURE).
+   */
+  csr?: Uint8Array | string | ParsedCsr;
   /** Default: 365 days from now. */
   validity?: ValidityOptions;
   /** Default: ['digitalSignature'], or ['keyCertSign', 'cRLSign'] for a CA. */

@@ -286,12 +286,15 @@ export function estClient(options: EstClientOptions): EstClient {
 
   async function enroll(op: 'simpleenroll' | 'simplereenroll', request: EnrollRequest): Promise<EnrollResult> {
     let build: (binding: ChannelBinding | undefined) => Promise<Uint8Array>;
+    // The key the issued certificate must be for: the CSR's (a CSR we build carries the signer's).
+    let csrKey: Uint8Array | undefined;
     if (typeof request === 'string' || request instanceof Uint8Array) {
       const der = derFrom(request, 'request', 'CERTIFICATE REQUEST');
-      parseCsr(der);
+      csrKey = parseCsr(der).publicKey;
       build = async () => der;
     } else if (request !== null && typeof request === 'object' && request.signer !== undefined) {
       const link = request.linkToSession !== false;
+      csrKey = request.signer.publicKey;
       build = (binding) =>
         createCsr({
           signer: request.signer,
@@ -302,14 +305,9 @@ export function estClient(options: EstClientOptions): EstClient {
     } else {
       throw new InvalidArgumentError('request', 'expected a CSR or { signer, subject }');
     }
-    let csrKey: Uint8Array | undefined;
     for (let attempt = 1; ; attempt++) {
       // The CA certificates are fetched after the first issuance: over the same connection.
-      const ex = await exchange('POST', op, async (binding) => {
-        const csr = await build(binding);
-        csrKey = parseCsr(csr).publicKey;
-        return encodeBase64Body(csr);
-      }, cachedCaCerts === undefined);
+      const ex = await exchange('POST', op, async (binding) => encodeBase64Body(await build(binding)), cachedCaCerts === undefined);
       try {
         if (ex.status === 200) return await acceptIssued(op, certsOnlyBody(ex, op), csrKey!);
       } finally {
