@@ -9,7 +9,7 @@
  * being certified stays behind a Signer (KeyStore, PKCS#11) and only signs the CSR.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { checkServerIdentity, connect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect, createSecureContext, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { KeyObject } from 'node:crypto';
 import type { Signer } from '../../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
@@ -168,14 +168,24 @@ export function estClient(options: EstClientOptions): EstClient {
   function adopt(socket: TLSSocket): TLSSocket {
     if (socket === null || typeof socket !== 'object' || typeof socket.getPeerCertificate !== 'function') throw new InvalidArgumentError('options.connection', 'expected a TLS socket');
     try {
-      const peer = socket.getPeerCertificate(true);
-      if (peer === null || typeof peer !== 'object' || peer.raw === undefined) throw new Error('no server certificate (connection closed?)');
-      const presented: Uint8Array[] = [];
-      for (let c: typeof peer | undefined = peer; c !== undefined && c.raw !== undefined && presented.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) presented.push(new Uint8Array(c.raw));
+      // The leaf alone first (one decoded certificate); the linked chain only when needed below.
+      // (Not getPeerX509Certificate: on a client socket, Node 20 takes the leaf out of OpenSSL's
+      // peer chain when it builds that object, and later reads of the chain miss it.)
+      const legacy = socket.getPeerCertificate(false);
+      if (legacy === null || typeof legacy !== 'object' || legacy.raw === undefined) throw new Error('no server certificate (connection closed?)');
       const anchors = ca.flatMap((p) => parsePem(p, {}).map((b) => parseCertificate(b.der)));
-      const leaf = parseCertificate(presented[0]!);
-      verifyChain(leaf, presented.slice(1).map((c) => parseCertificate(c)), anchors);
-      const mismatch = checkServerIdentity(servername ?? host, peer);
+      const leaf = parseCertificate(new Uint8Array(legacy.raw));
+      try {
+        // Most servers' leaf is issued by the anchor itself: no need for the chain they sent.
+        verifyChain(leaf, [], anchors);
+      } catch {
+        // Else with the intermediates the server presented (getPeerCertificate(true) links them).
+        const presented: Uint8Array[] = [];
+        for (let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c !== undefined && c.raw !== undefined && presented.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) presented.push(new Uint8Array(c.raw));
+        verifyChain(leaf, presented.slice(1).map((c) => parseCertificate(c)), anchors);
+      }
+      // The same host name check as tls.connect makes on a connection of our own.
+      const mismatch = checkServerIdentity(servername ?? host, legacy);
       if (mismatch !== undefined) throw mismatch;
     } catch (err) {
       socket.destroy();
