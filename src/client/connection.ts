@@ -80,8 +80,9 @@ function signerOf(secret: Uint8Array): Signer {
  * Hands over the KeyObject a Secret Key value (resource 5, PKCS#8 DER) was exported from, so the
  * first connection does not import it again (`onboardDevice` has the LDevID key at hand). Only
  * when the key exports to exactly those bytes; anything else is ignored and imported on use.
+ * `signer`: a keyObjectSigner over `key` already made (its public key is not derived again).
  */
-export function holdPrivateKey(secret: Uint8Array, key: KeyObject): void {
+export function holdPrivateKey(secret: Uint8Array, key: KeyObject, signer?: Signer): void {
   if (!(secret instanceof Uint8Array) || importedKeys.has(secret)) return;
   let der: Buffer;
   try {
@@ -89,7 +90,7 @@ export function holdPrivateKey(secret: Uint8Array, key: KeyObject): void {
   } catch {
     return;
   }
-  if (sameBytes(der, secret)) importedKeys.set(secret, keyObjectSigner(key));
+  if (sameBytes(der, secret)) importedKeys.set(secret, signer ?? keyObjectSigner(key));
   der.fill(0);
 }
 

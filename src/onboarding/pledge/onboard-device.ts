@@ -25,7 +25,7 @@ import { decodePem, parseCertificate } from '../../pki/index.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
 import { httpSession, type HttpSession } from './http-session.js';
 import { fetchCoapsBootstrapServer } from './coaps-transport.js';
-import { runPledge, type PledgeResult, type RunPledgeOptions } from './pledge.js';
+import { runPledge, signerFor, type PledgeResult, type RunPledgeOptions } from './pledge.js';
 import { openTls } from './transport.js';
 
 /** Served by the registrar (registrar/routes.ts exports the same path); not imported, so a device does not load server code. */
@@ -184,7 +184,7 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   addBootstrapAccount(client.tree, { uri: bootstrap.uri, security: { mode: 'x509', privateKey: pledge.key, certificate: pledge.ldevid.der, serverCertificate: bootstrap.serverCertificate } });
   // The DTLS client would import the key again from the account's PKCS#8; it is at hand.
   const secret = client.tree.get(0, 0, 5) as Lwm2mValue | undefined;
-  if (secret?.type === 'opaque') holdPrivateKey(secret.value, pledge.key);
+  if (secret?.type === 'opaque') holdPrivateKey(secret.value, pledge.key, signerFor(pledge.key));
   let bootstrapped = false;
   client.once('bootstrapped', () => {
     bootstrapped = true;

@@ -18,6 +18,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } fr
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import type { Signer } from '../../crypto/keystore/types.js';
 import { keyObjectSigner } from '../../crypto/signer.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
 import { encodePem, findAttribute, parseCertificate, parsePem, verifyChain, type ParsedCertificate } from '../../pki/index.js';
@@ -76,6 +77,19 @@ export interface PledgeResult {
   endpoint: string | undefined;
   /** Files written when `outDir` was given. */
   files?: { ldevid: string; chain: string; key: string; domainCa: string; voucher: string };
+}
+
+/** One Signer per LDevID key (keyObjectSigner derives and exports the public key each time: CSR, DTLS). */
+const signers = new WeakMap<KeyObject, Signer>();
+
+/** The Signer over `key`, made once per key. */
+export function signerFor(key: KeyObject): Signer {
+  let signer = signers.get(key);
+  if (signer === undefined) {
+    signer = keyObjectSigner(key);
+    signers.set(key, signer);
+  }
+  return signer;
 }
 
 function read(dir: string, name: string): string {
@@ -233,7 +247,7 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   try {
     const est = estClient({ baseUrl: `${url.origin}/.well-known/est`, ca: pinnedCa, clientCert: chainPem, clientKey: keyPem, timeoutMs, ...(servername !== undefined ? { servername } : {}), ...(kept !== undefined ? { connection: kept } : {}) });
     // The registrar names the subject (CN = endpoint); the CSR's carries the serial for humans.
-    enrolled = await est.simpleEnroll({ signer: keyObjectSigner(key), subject: [[{ type: 'serialNumber', value: serial }]] });
+    enrolled = await est.simpleEnroll({ signer: signerFor(key), subject: [[{ type: 'serialNumber', value: serial }]] });
   } catch (err) {
     const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
     const sock = await openTls(tls(chainPem, keyPem, pinnedCa)).catch(() => undefined);
