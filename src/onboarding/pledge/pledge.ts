@@ -137,8 +137,10 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   }
   const idevidPem = read(options.idevidDir, 'idevid.pem');
   const chainPem = read(options.idevidDir, 'idevid-chain.pem');
-  const idevidKey = createPrivateKey(read(options.idevidDir, 'idevid.key'));
-  const keyPem = String(idevidKey.export({ type: 'pkcs8', format: 'pem' }));
+  // node:tls takes the file's PEM as it is, once createPrivateKey has read a private key from it
+  // (both go through OpenSSL's PEM reader); no PKCS#8 re-export per device.
+  const keyPem = read(options.idevidDir, 'idevid.key');
+  const idevidKey = createPrivateKey(keyPem);
   const masaPem = options.masaTrustAnchors ?? read(options.idevidDir, 'masa-ca.pem');
   const masaAnchors = parsePem(masaPem, {}).map((b) => b.der);
   const idevid = parseCertificate(idevidPem);
