@@ -25,11 +25,19 @@
 //                               (and the same for the pledges in this process, profiled over the
 //                               onboarding only, through node:inspector)
 //   ONBOARD_CPU_PROF_KEEP=<dir>  also copy the profiles there
+//   ONBOARD_RUNTIME=tsx         tsx (default): the sources under tsx; dist: compile src/ and this
+//                               file with tsc into dist/ and run that — serve as `rootline serve`
+//                               runs (bin/rootline.js → dist/), the pledges as the compiled SDK.
+//                               Measured 2026-11-22: no CPU difference per device beyond the noise
+//                               (the work is native TLS/crypto, asn1js and SQLite), so the default
+//                               stays tsx, comparable with the earlier figures.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
 import { loadMasterKey, openSoftwareKeyStore } from '../src/crypto/keystore/index.js';
 import { openFactory } from '../src/onboarding/factory.js';
@@ -45,7 +53,14 @@ const CONCURRENCY = intEnv('ONBOARD_CONCURRENCY', 64, 1, 4096);
 const CPU_PROF = process.env.ONBOARD_CPU_PROF === '1';
 const TARGET_PER_MINUTE = 10_000;
 const DPS_PER_MINUTE = 1_000;
-const REPO = resolve(import.meta.dirname, '..');
+/** This file as tsc compiled it (dist/bench/onboard.js) rather than under tsx. */
+const COMPILED = fileURLToPath(import.meta.url).endsWith('.js');
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), COMPILED ? '../..' : '..');
+const RUNTIME = process.env.ONBOARD_RUNTIME === undefined || process.env.ONBOARD_RUNTIME === '' ? 'tsx' : process.env.ONBOARD_RUNTIME;
+if (RUNTIME !== 'dist' && RUNTIME !== 'tsx') {
+  process.stderr.write(`bench:onboard: ONBOARD_RUNTIME must be dist or tsx, got ${JSON.stringify(RUNTIME)}\n`);
+  process.exit(2);
+}
 
 function intEnv(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
@@ -106,9 +121,7 @@ async function startServe(dir: string, data: string, profDir: string): Promise<S
   writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: join(data, 'factory', 'manufacturer-ca.pem') }] } }));
   const args = [
     ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
-    '--import',
-    'tsx',
-    resolve(REPO, 'src/cli/main-entry.ts'),
+    ...(COMPILED ? [resolve(REPO, 'dist/src/cli/main-entry.js')] : ['--import', 'tsx', resolve(REPO, 'src/cli/main-entry.ts')]),
     'serve',
     '--config',
     config,
@@ -216,7 +229,7 @@ async function run(): Promise<void> {
   await mintAll(data, idevids, DEVICES);
   log(`bench:onboard: minted ${DEVICES} IDevIDs in ${((performance.now() - mintT0) / 1000).toFixed(1)} s`);
   const serve = await startServe(dir, data, profDir);
-  log(`bench:onboard: serve pid ${serve.pid}, registrar ${serve.est}`);
+  log(`bench:onboard: serve pid ${serve.pid}, registrar ${serve.est}, runtime ${COMPILED ? 'compiled (dist/)' : 'tsx'}`);
 
   const fleet = new OnboardFleet({ registrarUrl: serve.est, idevidDirs: readdirSync(idevids).sort().map((d) => join(idevids, d)), concurrency: CONCURRENCY });
   fleet.on('progress', (p) => log(`bench:onboard: ${p.elapsedSeconds.toFixed(1)}s onboarded ${p.onboarded}/${DEVICES} (${p.perMinute}/min) failed ${p.failed} in flight ${p.inFlight}`));
@@ -295,6 +308,7 @@ async function run(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({
       bench: 'onboard',
+      runtime: COMPILED ? 'dist' : 'tsx',
       devices: DEVICES,
       concurrency: CONCURRENCY,
       onboarded: summary.onboarded,
@@ -311,7 +325,36 @@ async function run(): Promise<void> {
   );
 }
 
-run().then(
+/** src/ and this file compiled with tsc into dist/ (as `npm run build` does for src/); returns the compiled bench. */
+function compile(): string {
+  // Inside the repository (dist/ is ignored by git), so tsc finds node_modules/@types.
+  mkdirSync(join(REPO, 'dist'), { recursive: true });
+  const config = join(REPO, 'dist', '.bench-onboard.tsconfig.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.json'),
+      compilerOptions: { noEmit: false, outDir: join(REPO, 'dist'), rootDir: REPO, incremental: true, tsBuildInfoFile: join(REPO, 'dist', '.bench-onboard.tsbuildinfo') },
+      include: [],
+      files: [join(REPO, 'bench', 'onboard.ts'), join(REPO, 'src', 'cli', 'main-entry.ts')],
+    }),
+  );
+  const t = performance.now();
+  try {
+    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], { stdio: 'inherit' });
+  } finally {
+    rmSync(config, { force: true });
+  }
+  log(`bench:onboard: compiled with tsc into dist/ in ${((performance.now() - t) / 1000).toFixed(1)} s (ONBOARD_RUNTIME=tsx runs the sources under tsx instead)`);
+  return join(REPO, 'dist', 'bench', 'onboard.js');
+}
+
+async function relaunchCompiled(): Promise<number> {
+  const c = track(spawn(process.execPath, [compile()], { stdio: 'inherit', env: process.env }));
+  return new Promise<number>((done) => c.once('exit', (status, signal) => done(status ?? (signal !== null ? 1 : 0))));
+}
+
+(!COMPILED && RUNTIME === 'dist' ? relaunchCompiled().then((code) => process.exit(code)) : run()).then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`bench:onboard: ${(err as Error).stack ?? String(err)}\n`);

@@ -2,8 +2,21 @@
  * One CoAP endpoint towards one LwM2M server (or bootstrap server), secured as its Security
  * object instance says (Core 1.1 Appendix E.1: Security Mode 0 PSK, 1 RPK, 2 certificate, 3
  * NoSec): a DTLS client session from src/dtls under a CoapEndpoint, or plain UDP.
+ *
+ * Per device (object tree), two things are kept between connections:
+ * - the imported private key of a certificate/RPK account (a KeyObject per Secret Key value;
+ *   importing the PKCS#8 cost ~0.3 ms per connection), never exported or printed;
+ * - the resumption state (session ID, master secret) of the last DTLS session per server
+ *   address, so the next connection there — Register right after Bootstrap-Finish when the
+ *   bootstrap and LwM2M servers share an address, or a reconnect — runs the abbreviated
+ *   handshake (RFC 5246 §7.3, with the extended master secret, RFC 7627 §5.3) instead of a full
+ *   ECDHE-ECDSA one. Only when the new Security instance uses the very same client credential
+ *   (certificate or public key, and key) and the server identity the earlier session verified
+ *   passes the new instance's pin (resource 4); the server checks the client's credential again
+ *   (src/dtls server-session.ts findResumable) and may refuse, which gives a full handshake.
+ *   PSK accounts are not resumed (their full handshake has no public-key operations).
  */
-import { createPrivateKey, timingSafeEqual } from 'node:crypto';
+import { createPrivateKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parseCoapUri } from '../coap/coap-request.js';
@@ -11,8 +24,10 @@ import { CoapEndpoint } from '../coap/endpoint.js';
 import type { CoapEndpointOptions } from '../coap/endpoint-options.js';
 import { UdpTransport, udpPeerKey } from '../coap/transport.js';
 import { keyObjectSigner } from '../crypto/signer.js';
-import { connectDtls, dtlsClientTransport, type DtlsClientOptions, type PeerIdentity, type RetransmitOptions } from '../dtls/index.js';
+import type { Signer } from '../crypto/keystore/types.js';
+import { connectDtls, dtlsClientTransport, type DtlsClientOptions, type PeerIdentity, type ResumptionState, type RetransmitOptions } from '../dtls/index.js';
 import type { Lwm2mValue } from '../lwm2m/model/node.js';
+import { isRootlineError } from '../errors.js';
 import { Lwm2mClientError } from './errors.js';
 import type { ObjectTree } from './object-tree.js';
 import { SecurityMode } from './standard-objects.js';
@@ -49,8 +64,54 @@ function heldKeyFor(tree: ObjectTree, i: number, ours: Uint8Array): Uint8Array {
   return new Uint8Array(0);
 }
 
+/** Signers over the imported private key, by the Secret Key value they came from (the tree keeps the value object). */
+const importedKeys = new WeakMap<Uint8Array, Signer>();
+
+function signerOf(secret: Uint8Array): Signer {
+  let signer = importedKeys.get(secret);
+  if (signer === undefined) {
+    signer = keyObjectSigner(createPrivateKey({ key: Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength), format: 'der', type: 'pkcs8' }));
+    importedKeys.set(secret, signer);
+  }
+  return signer;
+}
+
+/**
+ * Hands over the KeyObject a Secret Key value (resource 5, PKCS#8 DER) was exported from, so the
+ * first connection does not import it again (`onboardDevice` has the LDevID key at hand). Only
+ * when the key exports to exactly those bytes; anything else is ignored and imported on use.
+ * `signer`: a keyObjectSigner over `key` already made (its public key is not derived again).
+ */
+export function holdPrivateKey(secret: Uint8Array, key: KeyObject, signer?: Signer): void {
+  if (!(secret instanceof Uint8Array) || importedKeys.has(secret)) return;
+  let der: Buffer;
+  try {
+    der = key.export({ type: 'pkcs8', format: 'der' });
+  } catch {
+    return;
+  }
+  if (sameBytes(der, secret)) importedKeys.set(secret, signer ?? keyObjectSigner(key));
+  der.fill(0);
+}
+
+/** A session to resume: from a connection with `certificate` and `secret` as client credential. */
+interface Resumable {
+  state: ResumptionState;
+  certificate: Uint8Array;
+  secret: Uint8Array;
+}
+
+/** Per device (tree), the last resumable session per server address ("host:port"). */
+const resumableSessions = new WeakMap<ObjectTree, Map<string, Resumable>>();
+
+interface DtlsAccount {
+  options: Omit<DtlsClientOptions, 'host' | 'port'>;
+  /** For resumption: the client credential and how the server is pinned (certificate modes only). */
+  credential?: { certificate: Uint8Array; secret: Uint8Array; verifyServer: (id: PeerIdentity) => boolean };
+}
+
 /** The Security instance `i` of `tree` as DTLS client options (or NoSec). */
-function dtlsOptions(tree: ObjectTree, i: number): Omit<DtlsClientOptions, 'host' | 'port'> | undefined {
+function dtlsOptions(tree: ObjectTree, i: number): DtlsAccount | undefined {
   const mode = Number((tree.get(0, i, 2) as Lwm2mValue | undefined)?.value ?? SecurityMode.NoSec);
   const ours = bytesOf(tree, i, 3);
   const theirs = bytesOf(tree, i, 4);
@@ -60,7 +121,7 @@ function dtlsOptions(tree: ObjectTree, i: number): Omit<DtlsClientOptions, 'host
       return undefined;
     case SecurityMode.PreSharedKey:
       if (ours.length === 0 || secret.length === 0) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i}: PSK identity or key missing`);
-      return { psk: { identity: ours, key: secret } };
+      return { options: { psk: { identity: ours, key: secret } } };
     case SecurityMode.RawPublicKey:
     case SecurityMode.Certificate: {
       // An account written without Secret Key (a BRSKI-enrolled device: its LDevID key never left
@@ -68,14 +129,16 @@ function dtlsOptions(tree: ObjectTree, i: number): Omit<DtlsClientOptions, 'host
       // of another Security instance (its bootstrap account) with the same resource 3.
       if (secret.length === 0 && ours.length > 0) secret = heldKeyFor(tree, i, ours);
       if (secret.length === 0 || theirs.length === 0) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i}: private key or server key missing`);
-      const signer = keyObjectSigner(createPrivateKey({ key: Buffer.from(secret), format: 'der', type: 'pkcs8' }));
+      const signer = signerOf(secret);
       // The server is pinned to the key or certificate the Security object holds (Certificate
       // Usage 3, "domain-issued certificate", Appendix E.1 resource 15 default).
       const verifyServer = (id: PeerIdentity): boolean =>
         (id.type === 'rpk' && sameBytes(id.publicKey, theirs)) || (id.type === 'x509' && id.chain[0] !== undefined && sameBytes(id.chain[0], theirs));
-      return mode === SecurityMode.RawPublicKey
-        ? { certificate: { signer }, verifyServer, serverCertificateTypes: ['rpk'] }
-        : { certificate: { signer, chain: [ours] }, verifyServer, serverCertificateTypes: ['x509'] };
+      const options: Omit<DtlsClientOptions, 'host' | 'port'> =
+        mode === SecurityMode.RawPublicKey
+          ? { certificate: { signer }, verifyServer, serverCertificateTypes: ['rpk'] }
+          : { certificate: { signer, chain: [ours] }, verifyServer, serverCertificateTypes: ['x509'] };
+      return { options, credential: { certificate: ours, secret, verifyServer } };
     }
     default:
       throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security mode ${mode} is not supported`);
@@ -87,14 +150,45 @@ export async function connectToServer(tree: ObjectTree, i: number, options: Conn
   const uriValue = tree.get(0, i, 0) as Lwm2mValue | undefined;
   if (uriValue?.type !== 'string') throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i} has no server URI`);
   const uri = parseCoapUri(uriValue.value);
-  const dtls = dtlsOptions(tree, i);
+  const account = dtlsOptions(tree, i);
   if (uri.scheme === 'coaps') {
-    if (dtls === undefined) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `${uriValue.value} needs a security mode other than NoSec`);
-    const session = await connectDtls({ host: uri.host, port: uri.port, ...dtls, ...(options.dtlsRetransmit !== undefined ? { retransmit: options.dtlsRetransmit } : {}) });
+    if (account === undefined) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `${uriValue.value} needs a security mode other than NoSec`);
+    const address = `${uri.host}:${uri.port}`;
+    const cred = account.credential;
+    const sessions = cred === undefined ? undefined : (resumableSessions.get(tree) ?? resumableSessions.set(tree, new Map()).get(tree)!);
+    const earlier = sessions?.get(address);
+    const resume =
+      earlier !== undefined && cred !== undefined && sameBytes(earlier.certificate, cred.certificate) && sameBytes(earlier.secret, cred.secret) && cred.verifyServer(earlier.state.identity) ? earlier.state : undefined;
+    const connect = (withResume: ResumptionState | undefined) =>
+      connectDtls({
+        host: uri.host,
+        port: uri.port,
+        ...account.options,
+        ...(withResume !== undefined ? { resume: withResume } : {}),
+        ...(options.dtlsRetransmit !== undefined ? { retransmit: options.dtlsRetransmit } : {}),
+      });
+    let session;
+    try {
+      session = await connect(resume);
+    } catch (err) {
+      // A resumption the server took but that went wrong is never tried again; one full handshake
+      // instead (not after a timeout: the server is not answering at all).
+      if (resume === undefined) throw err;
+      sessions!.delete(address);
+      if (isRootlineError(err, 'ERR_DTLS_HANDSHAKE_TIMEOUT')) throw err;
+      session = await connect(undefined);
+    }
+    const state = session.resumption;
+    if (sessions !== undefined && cred !== undefined) {
+      if (state !== undefined) {
+        const copy: ResumptionState = { sessionId: Uint8Array.from(state.sessionId), masterSecret: Uint8Array.from(state.masterSecret), cipherSuite: state.cipherSuite, identity: state.identity };
+        sessions.set(address, { state: copy, certificate: cred.certificate, secret: cred.secret });
+      } else sessions.delete(address);
+    }
     const coap = new CoapEndpoint(dtlsClientTransport(session), options.coap);
     return { coap, peer: session.peerKey, close: () => coap.close() };
   }
-  if (dtls !== undefined) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `${uriValue.value} is plain CoAP but the security mode is not NoSec`);
+  if (account !== undefined) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `${uriValue.value} is plain CoAP but the security mode is not NoSec`);
   const address = isIP(uri.host) !== 0 ? uri.host : (await lookup(uri.host)).address;
   const transport = await UdpTransport.bind({ address: isIP(address) === 6 ? '::' : '0.0.0.0' });
   const coap = new CoapEndpoint(transport, options.coap);

@@ -24,7 +24,7 @@
 import { InvalidArgumentError, isRootlineError, RootlineError } from '../errors.js';
 import type { MasaRepository } from '../store/masa-types.js';
 import type { Signer } from '../crypto/keystore/types.js';
-import { parseCertificate, type CaState, type CertificateAuthority, type CertificateInput } from '../pki/index.js';
+import { parseCertificate, type CertificateAuthority, type CertificateInput } from '../pki/index.js';
 import type { AuditLog, BootstrapConfigRepository, DeviceRecord, DeviceRepository, RegistrationRepository } from '../store/types.js';
 import { UnknownDeviceError } from './errors.js';
 import { auditText } from './masa-registry.js';
@@ -38,8 +38,8 @@ export interface DecommissionerOptions {
   store: { devices: DeviceRepository; registrations: RegistrationRepository; bootstrapConfigs: BootstrapConfigRepository };
   audit: AuditLog;
   ownership: OwnershipService;
-  /** The domain CA that issued the LDevIDs; `onStateChanged` persists its state after revocations and CRLs. */
-  domainCa: { ca: CertificateAuthority; onStateChanged?: (state: CaState) => unknown };
+  /** The domain CA that issued the LDevIDs; `onStateChanged` persists its state (`ca.state`, or `ca.takeChanges()` when tracked) after revocations and CRLs. */
+  domainCa: { ca: CertificateAuthority; onStateChanged?: (ca: CertificateAuthority) => unknown };
   /** The registrar's identity: signs the release request; `chain` must carry the domain CA (the MASA pins the domain from it). */
   registrar: { signer: Signer; certificate: CertificateInput; chain: readonly CertificateInput[] };
   /**
@@ -128,7 +128,7 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
   async function signCrl(): Promise<Uint8Array> {
     const crl = await ca.createCrl({ nextUpdateDays });
     // The CRL number was taken from the state: persist it so numbers keep increasing across restarts (RFC 5280 §5.2.3).
-    await domainCa.onStateChanged?.(ca.state);
+    await domainCa.onStateChanged?.(ca);
     latestCrl = crl;
     return crl;
   }
@@ -255,7 +255,7 @@ export function createDecommissioner(options: DecommissionerOptions): Decommissi
         }
       }
       if (revoked.length > 0) {
-        await domainCa.onStateChanged?.(ca.state);
+        await domainCa.onStateChanged?.(ca);
         await signCrl();
       }
       await step(actor, endpoint, 'revoke', { revoked, crlUpdated: revoked.length > 0 });

@@ -99,6 +99,8 @@ const PUBLIC_KEYS = new BytesKeyedCache<KeyObject>(512);
 export function verifySignature(spki: Uint8Array, algorithmOid: string, data: Uint8Array, signature: Uint8Array): boolean {
   const alg = VERIFY_ALGORITHMS.get(algorithmOid);
   if (alg === undefined) throw new UnsupportedAlgorithmError(`signature algorithm ${algorithmOid} is not supported`);
+  const memoKey = data.length <= VERIFIED_MAX_DATA ? verifiedKey(spki, algorithmOid, data, signature) : undefined;
+  if (memoKey !== undefined && VERIFIED.get(memoKey) === true) return true;
   let key: KeyObject;
   try {
     key = publicKeyFromSpki(spki);
@@ -106,9 +108,27 @@ export function verifySignature(spki: Uint8Array, algorithmOid: string, data: Ui
     return false;
   }
   if (key.asymmetricKeyType !== alg.keyType) return false;
+  let ok: boolean;
   try {
-    return nodeVerify(alg.hash, data, key, signature);
+    ok = nodeVerify(alg.hash, data, key, signature);
   } catch {
     return false;
   }
+  if (ok && memoKey !== undefined) VERIFIED.set(memoKey, true);
+  return ok;
+}
+
+/**
+ * Signatures that verified, by the exact bytes of (algorithm, key, signature, signed data): the
+ * same certificate link is checked several times per onboarding (the IDevID under its
+ * manufacturer CA by the CMS reader, the registrar's policy, the EST authorisation, the MASA),
+ * and the answer is a pure function of those bytes. Only successes are kept (a refusal is
+ * computed again every time); signed data over 8 KiB is not kept.
+ */
+const VERIFIED = new BytesKeyedCache<true>(4096);
+const VERIFIED_MAX_DATA = 8192;
+
+function verifiedKey(spki: Uint8Array, algorithmOid: string, data: Uint8Array, signature: Uint8Array): string {
+  // Lengths first, so the boundaries between the byte strings are unambiguous.
+  return `${algorithmOid}|${spki.length}|${signature.length}|${BytesKeyedCache.keyOf(spki)}${BytesKeyedCache.keyOf(signature)}${BytesKeyedCache.keyOf(data)}`;
 }

@@ -95,3 +95,60 @@ export function assertCaState(value: unknown, name: string): asserts value is Ca
     if (s.issued![serial] === undefined) throw new InvalidArgumentError(`${name}.revoked.${serial}`, 'revoked serial was never issued');
   }
 }
+
+/**
+ * One change to a CaState, as a CertificateAuthority opened with `{ trackChanges: true }` hands
+ * them out (`takeChanges()`), so a caller can persist each change in O(1) — an append-only
+ * journal — instead of the whole state (every serial ever issued) after each issuance.
+ * Applying a change is idempotent: replaying a journal over a snapshot that already holds some of
+ * its changes gives the same state.
+ */
+export type CaChange =
+  | { op: 'issue'; serial: string; subject: string; notAfter: string }
+  | { op: 'revoke'; serial: string; reason: RevocationReason; revokedAt: string }
+  | { op: 'crl'; crlNumber: number };
+
+/** Checks one change record read back from storage (shape only). */
+export function assertCaChange(value: unknown, name: string): asserts value is CaChange {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidArgumentError(name, `expected a CA change object, got ${describeType(value)}`);
+  const c = value as Record<string, unknown>;
+  const keys = Object.keys(c).sort().join(',');
+  switch (c.op) {
+    case 'issue':
+      if (keys !== 'notAfter,op,serial,subject') throw new InvalidArgumentError(name, 'an issue record has exactly op, serial, subject, notAfter');
+      if (typeof c.serial !== 'string' || !SERIAL.test(c.serial)) throw new InvalidArgumentError(`${name}.serial`, 'bad serial');
+      assertString(c.subject, `${name}.subject`, { min: 0 });
+      isoDate(c.notAfter, `${name}.notAfter`);
+      return;
+    case 'revoke':
+      if (keys !== 'op,reason,revokedAt,serial') throw new InvalidArgumentError(name, 'a revoke record has exactly op, serial, reason, revokedAt');
+      if (typeof c.serial !== 'string' || !SERIAL.test(c.serial)) throw new InvalidArgumentError(`${name}.serial`, 'bad serial');
+      if (!REVOCATION_REASONS.includes(c.reason as RevocationReason)) throw new InvalidArgumentError(`${name}.reason`, 'unknown reason');
+      isoDate(c.revokedAt, `${name}.revokedAt`);
+      return;
+    case 'crl':
+      if (keys !== 'crlNumber,op') throw new InvalidArgumentError(name, 'a crl record has exactly op, crlNumber');
+      assertInteger(c.crlNumber, `${name}.crlNumber`, 0);
+      return;
+    default:
+      throw new InvalidArgumentError(`${name}.op`, 'expected issue, revoke or crl');
+  }
+}
+
+/**
+ * Applies `change` to `state` in place (idempotently: an issued record is set, a revocation kept
+ * as first recorded, the CRL number never lowered). Check the result with assertCaState.
+ */
+export function applyCaChange(state: CaState, change: CaChange): void {
+  switch (change.op) {
+    case 'issue':
+      state.issued[change.serial] = { subject: change.subject, notAfter: change.notAfter };
+      return;
+    case 'revoke':
+      state.revoked[change.serial] ??= { reason: change.reason, revokedAt: change.revokedAt };
+      return;
+    case 'crl':
+      state.crlNumber = Math.max(state.crlNumber, change.crlNumber);
+      return;
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * A certificate authority whose key lives behind a Signer (KeyStore, PKCS#11 token or memory):
  * self-signed roots, intermediates, end-entity certificates, revocation and CRLs. Its state is a
- * plain object (`ca.state`) the caller persists after each change.
+ * plain object (`ca.state`) the caller persists after each change — whole, or as the list of
+ * changes (`takeChanges()`, when opened with `trackChanges`) for an append-only journal.
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Name } from '@peculiar/asn1-x509';
@@ -9,7 +10,7 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger, assertOneOf, describeType } from '../util/assert.js';
 import { assertSigner } from './algorithms.js';
-import { assertCaState, REVOCATION_REASONS, type CaState, type RevocationReason } from './ca-state.js';
+import { assertCaState, REVOCATION_REASONS, type CaChange, type CaState, type RevocationReason } from './ca-state.js';
 import { parseCertificate, type ParsedCertificate } from './certificate.js';
 import { bytesEqual, toArrayBuffer, toHex } from './der.js';
 import {
@@ -37,7 +38,7 @@ import {
 } from './extensions.js';
 import { buildName, formatRdns, nameToRdns, type DistinguishedNameInput } from './name.js';
 import { OID } from './oids.js';
-import { verifyCsr } from './parse-csr.js';
+import { verifyCsr, type ParsedCsr } from './parse-csr.js';
 import { encodePem, decodePem } from './pem.js';
 import { parsePublicKey } from './public-key.js';
 import { canonicalSerial, randomSerial, serialContent } from './serial.js';
@@ -58,8 +59,11 @@ export interface IssueCertificateOptions {
   subject?: DistinguishedNameInput;
   /** The subject's SubjectPublicKeyInfo DER. Give this or `csr`. */
   publicKey?: Uint8Array;
-  /** A PKCS#10 CSR (DER or PEM); its self-signature is verified (ERR_PKI_BAD_CSR_SIGNATURE). */
-  csr?: Uint8Array | string;
+  /**
+   * A PKCS#10 CSR (DER or PEM, or as parseCsr returned it: not parsed again); its self-signature
+   * is verified either way (ERR_PKI_BAD_CSR_SIGNATURE).
+   */
+  csr?: Uint8Array | string | ParsedCsr;
   /** Default: 365 days from now. */
   validity?: ValidityOptions;
   /** Default: ['digitalSignature'], or ['keyCertSign', 'cRLSign'] for a CA. */
@@ -201,19 +205,24 @@ export class CertificateAuthority {
   readonly #cert: ParsedCertificate;
   readonly #name: Name;
   readonly #state: CaState;
+  /** Changes not yet taken (only with `trackChanges`). */
+  readonly #changes: CaChange[] | undefined;
 
-  private constructor(signer: Signer, cert: ParsedCertificate, state: CaState) {
+  private constructor(signer: Signer, cert: ParsedCertificate, state: CaState, trackChanges: boolean) {
     this.#signer = signer;
     this.#cert = cert;
     this.#state = state;
+    this.#changes = trackChanges ? [] : undefined;
     this.#name = AsnConvert.parse(toArrayBuffer(cert.subjectDer), Name);
   }
 
   /**
    * Opens a CA from its persisted state and the Signer holding its key. Refuses a signer whose
    * public key is not the certified one, and a certificate that is not a CA certificate.
+   * `trackChanges`: record every completed issuance, revocation and CRL number for
+   * `takeChanges()` (the caller must take them, or they accumulate).
    */
-  static open(signer: Signer, state: CaState): CertificateAuthority {
+  static open(signer: Signer, state: CaState, options: { trackChanges?: boolean } = {}): CertificateAuthority {
     assertSigner(signer, 'signer');
     assertCaState(state, 'state');
     const copy = structuredClone(state);
@@ -222,7 +231,17 @@ export class CertificateAuthority {
     if (!bytesEqual(cert.publicKey, signer.publicKey)) throw new SignerMismatchError('the signer does not hold the key in the CA certificate');
     if (cert.basicConstraints?.ca !== true) throw new NotACaError(`${cert.subject} is not a CA certificate`);
     if (cert.keyUsage !== undefined && !cert.keyUsage.includes('keyCertSign')) throw new KeyUsageError(`${cert.subject} may not sign certificates (no keyCertSign)`);
-    return new CertificateAuthority(signer, cert, copy);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
+    return new CertificateAuthority(signer, cert, copy, options.trackChanges === true);
+  }
+
+  /**
+   * The changes made since the last call, oldest first (opened with `trackChanges`; else
+   * ERR_INVALID_ARGUMENT). A serial reserved by an issuance still signing is not a change yet.
+   */
+  takeChanges(): CaChange[] {
+    if (this.#changes === undefined) throw new InvalidArgumentError('trackChanges', 'this CA was opened without trackChanges');
+    return this.#changes.splice(0);
   }
 
   /** The CA's own certificate. */
@@ -336,7 +355,9 @@ export class CertificateAuthority {
       throw err;
     }
     const certificate = parseCertificate(der);
-    this.#state.issued[serial] = { subject: formatRdns(nameToRdns(subject)), notAfter: certificate.notAfter.toISOString() };
+    const record = { subject: formatRdns(nameToRdns(subject)), notAfter: certificate.notAfter.toISOString() };
+    this.#state.issued[serial] = record;
+    this.#changes?.push({ op: 'issue', serial, ...record });
     return { der, pem: encodePem('CERTIFICATE', der), serialNumber: serial, certificate };
   }
 
@@ -369,7 +390,9 @@ export class CertificateAuthority {
     assertDate(revokedAt, 'revokedAt');
     if (this.#state.issued[serial] === undefined) throw new UnknownSerialError(`serial ${serial} was not issued by this CA`);
     if (this.#state.revoked[serial] !== undefined) throw new AlreadyRevokedError(`serial ${serial} is already revoked`);
-    this.#state.revoked[serial] = { reason, revokedAt: new Date(Math.floor(revokedAt.getTime() / 1000) * 1000).toISOString() };
+    const record = { reason, revokedAt: new Date(Math.floor(revokedAt.getTime() / 1000) * 1000).toISOString() };
+    this.#state.revoked[serial] = record;
+    this.#changes?.push({ op: 'revoke', serial, ...record });
   }
 
   /** Whether this CA has revoked `serialNumber` (hex). */
@@ -393,6 +416,7 @@ export class CertificateAuthority {
     // and the number is "monotonically increasing". It is taken before the (possibly slow)
     // signature so concurrent calls never share one; a failed signature leaves a harmless gap.
     const crlNumber = ++this.#state.crlNumber;
+    this.#changes?.push({ op: 'crl', crlNumber });
     const revoked = Object.entries(this.#state.revoked)
       .map(([serial, r]) => ({ serial, revokedAt: new Date(r.revokedAt), reason: r.reason }))
       .sort((a, b) => a.revokedAt.getTime() - b.revokedAt.getTime() || a.serial.localeCompare(b.serial));

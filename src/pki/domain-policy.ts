@@ -8,12 +8,13 @@ import { assertInteger } from '../util/assert.js';
 import type { CertificateAuthority, IssuedCertificate, IssueCertificateOptions } from './certificate-authority.js';
 import type { ExtraExtension, SubjectAltNames } from './extensions.js';
 import type { DistinguishedNameInput } from './name.js';
+import type { ParsedCsr } from './parse-csr.js';
 
 export interface LdevidOptions {
   /** Default: the CSR's subject. */
   subject?: DistinguishedNameInput;
   publicKey?: Uint8Array;
-  csr?: Uint8Array | string;
+  csr?: Uint8Array | string | ParsedCsr;
   subjectAltNames?: SubjectAltNames;
   /** Default 365. */
   validityDays?: number;
@@ -26,7 +27,7 @@ export interface ServerCertificateOptions {
   /** Default: CN = the first DNS name or IP address. */
   subject?: DistinguishedNameInput;
   publicKey?: Uint8Array;
-  csr?: Uint8Array | string;
+  csr?: Uint8Array | string | ParsedCsr;
   /** Default 397 (the CA/Browser Forum ceiling for TLS server certificates). */
   validityDays?: number;
   /** Also allow clientAuth (for a server that is a TLS client too, e.g. a registrar towards a MASA). */
@@ -35,7 +36,7 @@ export interface ServerCertificateOptions {
   extraExtKeyUsage?: string[];
 }
 
-function keyOptions(o: { publicKey?: Uint8Array; csr?: Uint8Array | string }): Pick<IssueCertificateOptions, 'publicKey' | 'csr'> {
+function keyOptions(o: { publicKey?: Uint8Array; csr?: Uint8Array | string | ParsedCsr }): Pick<IssueCertificateOptions, 'publicKey' | 'csr'> {
   const out: Pick<IssueCertificateOptions, 'publicKey' | 'csr'> = {};
   if (o.publicKey !== undefined) out.publicKey = o.publicKey;
   if (o.csr !== undefined) out.csr = o.csr;

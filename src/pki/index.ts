@@ -25,7 +25,7 @@ export {
   type IssuedCertificate,
   type ValidityOptions,
 } from './certificate-authority.js';
-export { REVOCATION_REASONS, type CaState, type IssuedRecord, type RevocationReason, type RevocationRecord } from './ca-state.js';
+export { REVOCATION_REASONS, applyCaChange, assertCaChange, type CaChange, type CaState, type IssuedRecord, type RevocationReason, type RevocationRecord } from './ca-state.js';
 export { createCsr, type CreateCsrOptions } from './create-csr.js';
 export { parseCsr, verifyCsr, type ParsedCsr, type ParseCsrOptions } from './parse-csr.js';
 export {

@@ -126,14 +126,40 @@ function describePeer(identity: PeerIdentity): { credential: HandshakeCredential
   }
 }
 
-function subjectName(der: Uint8Array): string {
+/** What the listener reads from a client certificate: the name it is filed under, its validity. */
+interface CertificateFacts {
+  subject: string;
+  validFrom: number;
+  validTo: number;
+}
+
+/**
+ * Facts per certificate, keyed by its exact DER (one latin1 character per byte, so equal keys
+ * mean equal bytes): a device's certificate is read on every handshake — verify and audit, a
+ * bootstrap session and a registration — and X509Certificate costs ~0.1 ms each. Bounded, oldest out.
+ */
+const certificateFacts = new Map<string, CertificateFacts | null>();
+const CERTIFICATE_FACTS_MAX = 4096;
+
+function factsOf(der: Uint8Array): CertificateFacts | null {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+  const known = certificateFacts.get(key);
+  if (known !== undefined) return known;
+  let facts: CertificateFacts | null;
   try {
     const cert = new X509Certificate(der);
     const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='));
-    return cn !== undefined ? cn.slice(3) : cert.subject.replace(/\n/g, ', ');
+    facts = { subject: cn !== undefined ? cn.slice(3) : cert.subject.replace(/\n/g, ', '), validFrom: Date.parse(cert.validFrom), validTo: Date.parse(cert.validTo) };
   } catch {
-    return '';
+    facts = null;
   }
+  certificateFacts.set(key, facts);
+  if (certificateFacts.size > CERTIFICATE_FACTS_MAX) certificateFacts.delete(certificateFacts.keys().next().value!);
+  return facts;
+}
+
+function subjectName(der: Uint8Array): string {
+  return factsOf(der)?.subject ?? '';
 }
 
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -214,9 +240,10 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
         if (cred === undefined) return refuse('unknown certificate subject');
         if (cred.material.length === 0) return refuse('subject-only binding needs a domain CA (not configured)', cred.endpoint);
         if (!Buffer.from(cred.material).equals(Buffer.from(leaf))) return refuse('certificate differs from the registered one', cred.endpoint);
-        const cert = new X509Certificate(leaf);
+        const facts = factsOf(leaf);
+        if (facts === null) return refuse('unreadable certificate', cred.endpoint);
         const now = Date.now();
-        if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return refuse('certificate outside its validity period', cred.endpoint);
+        if (now < facts.validFrom || now > facts.validTo) return refuse('certificate outside its validity period', cred.endpoint);
         return true;
       }
       return refuse('no client credential');

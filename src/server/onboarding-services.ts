@@ -5,8 +5,8 @@
  *
  * Key custody:
  * - The domain CA key is a KeyStore key (`onboarding-domain-ca`; with PKCS#11 it stays on the
- *   token); its state (serials issued, revocations) is `<data>/onboarding/domain-ca.json`,
- *   its certificate `<data>/onboarding/domain-ca.pem` (what pledges pin, what operators verify with).
+ *   token); its state (serials issued, revocations) is `<data>/onboarding/domain-ca.json` plus
+ *   the append-only journal `domain-ca.journal` of later changes (domain-ca-journal.ts), its certificate `<data>/onboarding/domain-ca.pem` (what pledges pin, what operators verify with).
  * - The registrar key must be in this process's memory: node:tls signs the handshake itself and
  *   cannot call a KeyStore, and RFC 8995 §5.5 needs the TLS key and the voucher-request signing
  *   key to be one key (the MASA checks the pledge saw the key that signed). So it is generated
@@ -36,8 +36,9 @@ import { httpsMasaClient, inProcessMasaClient, masaUrlBook, recordingMasaClient,
 import { x509BootstrapConfig, type Lwm2mServerTarget } from '../onboarding/registrar/provisioning.js';
 import { createRegistrar, type ManufacturerTrust, type Registrar } from '../onboarding/registrar/registrar.js';
 import { registrarRoutes } from '../onboarding/registrar/routes.js';
-import { CertificateAuthority, createRootCa, decodePem, domainCaPolicy, encodePem, parseCertificate, parsePem, type CaState, type ParsedCertificate } from '../pki/index.js';
+import { CertificateAuthority, createRootCa, decodePem, domainCaPolicy, encodePem, parseCertificate, parsePem, type ParsedCertificate } from '../pki/index.js';
 import type { Store } from '../store/types.js';
+import { DomainCaStateFiles } from './domain-ca-journal.js';
 import { HandshakeAuditor } from './handshake-audit.js';
 import type { Listener, ListenerAddress } from './listeners.js';
 import type { OnboardingConfig } from './onboarding-config.js';
@@ -46,7 +47,6 @@ export const DOMAIN_CA_KEY_LABEL = 'onboarding-domain-ca';
 export const ONBOARDING_SEAL_KEY_LABEL = 'onboarding-seal';
 export const ONBOARDING_DIR = 'onboarding';
 export const DOMAIN_CA_CERT_FILE = 'domain-ca.pem';
-const DOMAIN_CA_STATE_FILE = 'domain-ca.json';
 const REGISTRAR_KEY_FILE = 'registrar-key.sealed';
 const REGISTRAR_CERT_FILE = 'registrar.pem';
 /** Where the in-process MASA's routes sit on the EST listener (the registrar owns /.well-known/brski). */
@@ -104,17 +104,21 @@ async function ensureKeyStoreKey(keystore: KeyStore, store: Store, label: string
   await store.audit.append({ actor: 'system', action: 'keystore.key.generate', subject: label, outcome: 'success', details: { type } });
 }
 
-async function openDomainCa(o: OnboardingServicesOptions, dir: string): Promise<CertificateAuthority> {
+/** The domain CA, its changes tracked for the journal; the journal is folded into the snapshot at start-up. */
+async function openDomainCa(o: OnboardingServicesOptions, files: DomainCaStateFiles, dir: string): Promise<CertificateAuthority> {
   await ensureKeyStoreKey(o.keystore, o.store, DOMAIN_CA_KEY_LABEL, 'ec-p256');
   const signer = await keyStoreSigner(o.keystore, DOMAIN_CA_KEY_LABEL);
-  const stateFile = join(dir, DOMAIN_CA_STATE_FILE);
-  if (existsSync(stateFile)) {
-    // A damaged or foreign state is not replaced silently: every LDevID issued under it would
-    // stop verifying. The operator decides (restore the file or move it away).
-    return CertificateAuthority.open(signer, JSON.parse(readFileSync(stateFile, 'utf8')) as CaState);
+  // A damaged or foreign state is not replaced silently: every LDevID issued under it would
+  // stop verifying. The operator decides (restore the files or move them away).
+  const state = files.read();
+  if (state !== undefined) {
+    const ca = CertificateAuthority.open(signer, state, { trackChanges: true });
+    files.writeSnapshot(state);
+    return ca;
   }
-  const ca = await createRootCa({ signer, subject: 'CN=rootline domain CA', validityDays: 3650, pathLen: 0 });
-  writeAtomically(stateFile, `${JSON.stringify(ca.state, null, 2)}\n`, 0o600);
+  const created = await createRootCa({ signer, subject: 'CN=rootline domain CA', validityDays: 3650, pathLen: 0 });
+  const ca = CertificateAuthority.open(signer, created.state, { trackChanges: true });
+  files.writeSnapshot(ca.state);
   writeAtomically(join(dir, DOMAIN_CA_CERT_FILE), ca.chainPem);
   await o.store.audit.append({ actor: 'system', action: 'pki.ca.create', subject: DOMAIN_CA_KEY_LABEL, outcome: 'success', details: { serialNumber: ca.certificate.serialNumber } });
   return ca;
@@ -137,7 +141,7 @@ async function registrarKey(o: OnboardingServicesOptions, dir: string): Promise<
 }
 
 /** The registrar certificate: reissued when missing, for another key or CA, or close to expiry. */
-async function registrarCertificate(o: OnboardingServicesOptions, dir: string, ca: CertificateAuthority, key: KeyObject): Promise<ParsedCertificate> {
+async function registrarCertificate(o: OnboardingServicesOptions, dir: string, ca: CertificateAuthority, caFiles: DomainCaStateFiles, key: KeyObject): Promise<ParsedCertificate> {
   const file = join(dir, REGISTRAR_CERT_FILE);
   const spki = new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' }));
   if (existsSync(file)) {
@@ -153,8 +157,8 @@ async function registrarCertificate(o: OnboardingServicesOptions, dir: string, c
   const dns = [...new Set(['localhost', hostname()].filter((n) => /^[A-Za-z0-9.-]{1,253}$/.test(n)))];
   // RFC 8995 §2.5.3: id-kp-cmcRA marks the registrar; serverAuth for pledges, clientAuth towards a MASA.
   const issued = await domainCaPolicy.issueServerCertificate(ca, { publicKey: spki, subject: 'CN=rootline registrar', subjectAltNames: { dns, ip }, clientAuth: true, extraExtKeyUsage: ['cmcRA'], validityDays: 397 });
+  caFiles.append(ca.takeChanges(), () => ca.state);
   writeAtomically(file, issued.pem);
-  writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(ca.state, null, 2)}\n`, 0o600);
   await o.store.audit.append({ actor: 'system', action: 'pki.certificate.issue', subject: 'onboarding-registrar', outcome: 'success', details: { serialNumber: issued.serialNumber, notAfter: issued.certificate.notAfter.toISOString() } });
   return issued.certificate;
 }
@@ -197,9 +201,10 @@ function routingConstrainedMasaClient(local: { factory: Factory; masa: Masa } | 
 export async function startOnboardingServices(o: OnboardingServicesOptions): Promise<OnboardingServices> {
   const dir = join(o.dataDir, ONBOARDING_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ca = await openDomainCa(o, dir);
+  const caFiles = new DomainCaStateFiles(dir);
+  const ca = await openDomainCa(o, caFiles, dir);
   const key = await registrarKey(o, dir);
-  const certificate = await registrarCertificate(o, dir, ca, key);
+  const certificate = await registrarCertificate(o, dir, ca, caFiles, key);
 
   let local: { factory: Factory; masa: Masa; knows: (serial: string) => Promise<boolean> } | undefined;
   if (o.config.masa) {
@@ -225,7 +230,8 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
     tlsAnchors.length > 0
       ? httpsMasaClient({ trustAnchors: tlsAnchors.map((c) => c.der), clientCertificate: encodePem('CERTIFICATE', certificate.der) + ca.chainPem, clientKey: key.export({ type: 'pkcs8', format: 'pem' }) as string })
       : undefined;
-  const domainCa = { ca, onStateChanged: (state: CaState) => writeAtomically(join(dir, DOMAIN_CA_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o600) };
+  // Each issuance, revocation or CRL number is appended to the journal before the caller answers.
+  const domainCa = { ca, onStateChanged: (changed: CertificateAuthority) => caFiles.append(changed.takeChanges(), () => changed.state) };
   const registrarIdentity = { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] };
   const ownership = createOwnershipService({ devices: o.store.devices, audit: o.store.audit });
   const registrar = createRegistrar({

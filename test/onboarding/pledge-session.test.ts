@@ -88,3 +88,29 @@ test('a session that must not reopen fails typed once its connection is gone', a
     session.close();
   }
 });
+
+test('detach hands the open connection over (no new TLS handshake); a closed one is not handed over', async () => {
+  connections = 0;
+  const session = httpSession(await openTls(target()), `127.0.0.1:${port}`, () => openTls(target()));
+  assert.equal((await session.request('POST', '/voucher', new TextEncoder().encode('v'), { 'content-type': 'text/plain' }, 1024)).status, 200);
+  const socket = session.detach();
+  assert.ok(socket !== undefined && !socket.destroyed);
+  // The session is over; the socket now belongs to the caller and still carries requests.
+  const { request } = await import('node:http');
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = request({ method: 'GET', path: '/after-detach', headers: { host: `127.0.0.1:${port}`, connection: 'close' }, createConnection: () => socket! }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(body, 'ok /after-detach');
+  assert.equal(connections, 1);
+  socket.destroy();
+
+  const closing = httpSession(await openTls(target()), `127.0.0.1:${port}`, () => openTls(target()));
+  assert.equal((await closing.request('GET', '/close', undefined, {}, 1024)).status, 200);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(closing.detach(), undefined);
+});

@@ -155,3 +155,22 @@ describe('CertificateAuthority', () => {
     await assert.rejects(createRootCa(null as never), code('ERR_INVALID_ARGUMENT'));
   });
 });
+
+describe('CertificateAuthority with a parsed CSR', () => {
+  it('issues from the parseCsr view without parsing it again, and still checks its self-signature', async () => {
+    const { createCsr } = await import('../../src/pki/create-csr.js');
+    const { parseCsr } = await import('../../src/pki/parse-csr.js');
+    const ca = await createRootCa({ signer: p256Signer(), subject: 'CN=View Root', validityDays: 30 });
+    const key = p256Signer();
+    const view = parseCsr(await createCsr({ signer: key, subject: 'CN=from-view' }));
+    const issued = await ca.issueCertificate({ csr: view });
+    assert.equal(issued.certificate.subject, 'CN=from-view');
+    assert.deepEqual(issued.certificate.publicKey, key.publicKey);
+    // A view whose signed part was changed no longer verifies with its own key.
+    const info = view.info.slice();
+    info[info.length - 1] ^= 1;
+    await assert.rejects(ca.issueCertificate({ csr: { ...view, info } }), code('ERR_PKI_BAD_CSR_SIGNATURE'));
+    // Another key in the view than the one that signed: refused as well.
+    await assert.rejects(ca.issueCertificate({ csr: { ...view, publicKey: p256Signer().publicKey } }), code('ERR_PKI_BAD_CSR_SIGNATURE'));
+  });
+});

@@ -4,10 +4,10 @@
  * served from the cache.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
-import { publicKeyFromSpki } from '../../src/pki/algorithms.js';
+import { publicKeyFromSpki, verifySignature } from '../../src/pki/algorithms.js';
 import { BytesKeyedCache } from '../../src/pki/bytes-cache.js';
 import { createRootCa, encodePem, parseCertificate } from '../../src/pki/index.js';
 
@@ -56,5 +56,29 @@ describe('caches keyed by exact bytes', () => {
     assert.equal(cache.get(k('b')), undefined);
     assert.equal(cache.get(k('a')), 1);
     assert.equal(cache.size, 2);
+  });
+
+  it('verifySignature: a success is kept by the exact bytes; any changed byte, key or algorithm is checked afresh and refused', () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const signer = keyObjectSigner(privateKey);
+    const other = keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey).publicKey;
+    const ES256 = '1.2.840.10045.4.3.2';
+    const ES384 = '1.2.840.10045.4.3.3';
+    for (const size of [100, 9000]) {
+      const data = randomBytes(size);
+      const sig = sign('sha256', data, privateKey);
+      assert.equal(verifySignature(signer.publicKey, ES256, data, sig), true);
+      assert.equal(verifySignature(signer.publicKey, ES256, data.slice(), sig.slice()), true, 'again, from the memo when small');
+      const flipped = data.slice();
+      flipped[size - 1]! ^= 1;
+      assert.equal(verifySignature(signer.publicKey, ES256, flipped, sig), false);
+      const badSig = sig.slice();
+      badSig[badSig.length - 1]! ^= 1;
+      assert.equal(verifySignature(signer.publicKey, ES256, data, badSig), false);
+      assert.equal(verifySignature(other, ES256, data, sig), false);
+      assert.equal(verifySignature(signer.publicKey, ES384, data, sig), false, 'another hash');
+      // Bytes moved between the signature and the data (same concatenation) are not the same entry.
+      assert.equal(verifySignature(signer.publicKey, ES256, Buffer.concat([sig.subarray(sig.length - 1), data]), sig.subarray(0, sig.length - 1)), false);
+    }
   });
 });

@@ -9,7 +9,7 @@
  * being certified stays behind a Signer (KeyStore, PKCS#11) and only signs the CSR.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect, createSecureContext, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { KeyObject } from 'node:crypto';
 import type { Signer } from '../../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
@@ -52,6 +52,14 @@ export interface EstClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Largest response body accepted (default 1 MiB). */
   maxResponseBytes?: number;
+  /**
+   * An open TLS connection to the EST server to send the first request on (the BRSKI pledge's
+   * connection of the voucher exchange, RFC 8995 §5.1, once the voucher pinned the domain). Its
+   * server certificate is checked here as on a connection of our own — the chain the server
+   * presented must verify to `ca`, and name the URL's host — else ERR_EST_UNTRUSTED_SERVER
+   * before anything is sent. The client closes it.
+   */
+  connection?: TLSSocket;
 }
 
 /** A CSR to send as is (DER or PEM), or what the client needs to build one bound to the session. */
@@ -154,7 +162,37 @@ export function estClient(options: EstClientOptions): EstClient {
   // client: the same options node:tls would turn into a fresh context on each connect().
   let context: SecureContext | undefined;
   // A connection kept for the request that follows at once (cacerts right after an enroll).
-  let spare: TLSSocket | undefined;
+  let spare: TLSSocket | undefined = options.connection === undefined ? undefined : adopt(options.connection);
+
+  /** A connection opened elsewhere: the same checks our own connect() makes on the server. */
+  function adopt(socket: TLSSocket): TLSSocket {
+    if (socket === null || typeof socket !== 'object' || typeof socket.getPeerCertificate !== 'function') throw new InvalidArgumentError('options.connection', 'expected a TLS socket');
+    try {
+      // The leaf alone first (one decoded certificate); the linked chain only when needed below.
+      // (Not getPeerX509Certificate: on a client socket, Node 20 takes the leaf out of OpenSSL's
+      // peer chain when it builds that object, and later reads of the chain miss it.)
+      const legacy = socket.getPeerCertificate(false);
+      if (legacy === null || typeof legacy !== 'object' || legacy.raw === undefined) throw new Error('no server certificate (connection closed?)');
+      const anchors = ca.flatMap((p) => parsePem(p, {}).map((b) => parseCertificate(b.der)));
+      const leaf = parseCertificate(new Uint8Array(legacy.raw));
+      try {
+        // Most servers' leaf is issued by the anchor itself: no need for the chain they sent.
+        verifyChain(leaf, [], anchors);
+      } catch {
+        // Else with the intermediates the server presented (getPeerCertificate(true) links them).
+        const presented: Uint8Array[] = [];
+        for (let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c !== undefined && c.raw !== undefined && presented.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) presented.push(new Uint8Array(c.raw));
+        verifyChain(leaf, presented.slice(1).map((c) => parseCertificate(c)), anchors);
+      }
+      // The same host name check as tls.connect makes on a connection of our own.
+      const mismatch = checkServerIdentity(servername ?? host, legacy);
+      if (mismatch !== undefined) throw mismatch;
+    } catch (err) {
+      socket.destroy();
+      throw new EstUntrustedServerError(`the EST server's certificate is not trusted: ${(err as Error).message}`, { cause: err });
+    }
+    return socket;
+  }
 
   function open(): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {
@@ -258,12 +296,15 @@ export function estClient(options: EstClientOptions): EstClient {
 
   async function enroll(op: 'simpleenroll' | 'simplereenroll', request: EnrollRequest): Promise<EnrollResult> {
     let build: (binding: ChannelBinding | undefined) => Promise<Uint8Array>;
+    // The key the issued certificate must be for: the CSR's (a CSR we build carries the signer's).
+    let csrKey: Uint8Array | undefined;
     if (typeof request === 'string' || request instanceof Uint8Array) {
       const der = derFrom(request, 'request', 'CERTIFICATE REQUEST');
-      parseCsr(der);
+      csrKey = parseCsr(der).publicKey;
       build = async () => der;
     } else if (request !== null && typeof request === 'object' && request.signer !== undefined) {
       const link = request.linkToSession !== false;
+      csrKey = request.signer.publicKey;
       build = (binding) =>
         createCsr({
           signer: request.signer,
@@ -274,14 +315,9 @@ export function estClient(options: EstClientOptions): EstClient {
     } else {
       throw new InvalidArgumentError('request', 'expected a CSR or { signer, subject }');
     }
-    let csrKey: Uint8Array | undefined;
     for (let attempt = 1; ; attempt++) {
       // The CA certificates are fetched after the first issuance: over the same connection.
-      const ex = await exchange('POST', op, async (binding) => {
-        const csr = await build(binding);
-        csrKey = parseCsr(csr).publicKey;
-        return encodeBase64Body(csr);
-      }, cachedCaCerts === undefined);
+      const ex = await exchange('POST', op, async (binding) => encodeBase64Body(await build(binding)), cachedCaCerts === undefined);
       try {
         if (ex.status === 200) return await acceptIssued(op, certsOnlyBody(ex, op), csrKey!);
       } finally {

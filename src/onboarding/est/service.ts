@@ -291,11 +291,11 @@ export function createEstService(options: EstServiceOptions): EstService {
       // certificate's (checked above). SAN: the current certificate's extension, byte for byte.
       const san = sanExtension(leaf);
       const extensions = [...(decision.extensions ?? []), ...(san !== undefined ? [{ oid: san.oid, value: san.value, critical: san.critical }] : [])];
-      return domainCaPolicy.issueLdevid(ca, { csr: csr.der, validityDays: days, extensions });
+      return domainCaPolicy.issueLdevid(ca, { csr, validityDays: days, extensions });
     }
     const subject = decision.subject ?? subjectFor(leaf, csr);
     if (subject === undefined) throw new EstForbiddenError('policy gives no subject for this client (its certificate has no serialNumber and authorize named none)');
-    const ldevid: Parameters<typeof domainCaPolicy.issueLdevid>[1] = { csr: csr.der, subject, validityDays: days };
+    const ldevid: Parameters<typeof domainCaPolicy.issueLdevid>[1] = { csr, subject, validityDays: days };
     if (decision.subjectAltNames !== undefined) ldevid.subjectAltNames = decision.subjectAltNames;
     if (decision.extensions !== undefined) ldevid.extensions = decision.extensions;
     try {

@@ -19,6 +19,12 @@ export interface HttpSession {
   request(method: 'GET' | 'POST', path: string, body: Uint8Array | undefined, headers: Record<string, string>, maxBytes: number): Promise<Exchange>;
   /** Replaces how a lost connection is reopened (e.g. with the pinned trust anchor once the voucher checked out). */
   setReopen(reopen: () => Promise<TLSSocket>): void;
+  /**
+   * Hands the open connection over to another client (the pledge's EST client, RFC 8995 §5.1
+   * keeps one connection) and ends the session; `undefined` when there is none idle and open.
+   * The connection keeps every check made on it; the new owner closes it.
+   */
+  detach(): TLSSocket | undefined;
   close(): void;
 }
 
@@ -71,6 +77,30 @@ export function httpSession(socket: TLSSocket, host: string, reopen: () => Promi
     },
     setReopen(r) {
       reopenFn = r;
+    },
+    detach() {
+      const s = first ?? current;
+      // Idle in the agent's pool (not mid-request): taken out of it (the documented
+      // 'agentRemove'), referenced again (the pool unrefs idle sockets).
+      let idle = false;
+      for (const list of Object.values(agent.freeSockets)) {
+        const at = list?.indexOf(s as never) ?? -1;
+        if (at >= 0) {
+          // The agent drops only unwritable sockets from its free list on 'agentRemove'.
+          list!.splice(at, 1);
+          idle = true;
+        }
+      }
+      const usable = !s.destroyed && s.writable && (s === first || idle);
+      if (idle) s.emit('agentRemove');
+      first = undefined;
+      agent.destroy();
+      if (!usable) {
+        s.destroy();
+        return undefined;
+      }
+      s.ref();
+      return s;
     },
     close() {
       agent.destroy();

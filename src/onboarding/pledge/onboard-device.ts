@@ -17,13 +17,15 @@ import type { KeyObject } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { addBootstrapAccount } from '../../client/accounts.js';
 import { Lwm2mClient, type Lwm2mClientOptions } from '../../client/client.js';
+import { holdPrivateKey } from '../../client/connection.js';
+import type { Lwm2mValue } from '../../lwm2m/model/node.js';
 import { deviceWithDefaults, type DeviceInit } from '../../client/standard-objects.js';
 import { InvalidArgumentError, isRootlineError } from '../../errors.js';
 import { decodePem, parseCertificate } from '../../pki/index.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
 import { httpSession, type HttpSession } from './http-session.js';
 import { fetchCoapsBootstrapServer } from './coaps-transport.js';
-import { runPledge, type PledgeResult, type RunPledgeOptions } from './pledge.js';
+import { runPledge, signerFor, type PledgeResult, type RunPledgeOptions } from './pledge.js';
 import { openTls } from './transport.js';
 
 /** Served by the registrar (registrar/routes.ts exports the same path); not imported, so a device does not load server code. */
@@ -180,6 +182,9 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   });
   // The factory-time bootstrap account a real device would carry, filled from what BRSKI gave.
   addBootstrapAccount(client.tree, { uri: bootstrap.uri, security: { mode: 'x509', privateKey: pledge.key, certificate: pledge.ldevid.der, serverCertificate: bootstrap.serverCertificate } });
+  // The DTLS client would import the key again from the account's PKCS#8; it is at hand.
+  const secret = client.tree.get(0, 0, 5) as Lwm2mValue | undefined;
+  if (secret?.type === 'opaque') holdPrivateKey(secret.value, pledge.key, signerFor(pledge.key));
   let bootstrapped = false;
   client.once('bootstrapped', () => {
     bootstrapped = true;

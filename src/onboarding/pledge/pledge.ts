@@ -18,6 +18,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } fr
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import type { Signer } from '../../crypto/keystore/types.js';
 import { keyObjectSigner } from '../../crypto/signer.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
 import { encodePem, findAttribute, parseCertificate, parsePem, verifyChain, type ParsedCertificate } from '../../pki/index.js';
@@ -78,6 +79,19 @@ export interface PledgeResult {
   files?: { ldevid: string; chain: string; key: string; domainCa: string; voucher: string };
 }
 
+/** One Signer per LDevID key (keyObjectSigner derives and exports the public key each time: CSR, DTLS). */
+const signers = new WeakMap<KeyObject, Signer>();
+
+/** The Signer over `key`, made once per key. */
+export function signerFor(key: KeyObject): Signer {
+  let signer = signers.get(key);
+  if (signer === undefined) {
+    signer = keyObjectSigner(key);
+    signers.set(key, signer);
+  }
+  return signer;
+}
+
 function read(dir: string, name: string): string {
   const p = join(dir, name);
   if (!existsSync(p)) throw new InvalidArgumentError('idevidDir', `${p} is missing`);
@@ -123,8 +137,10 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   }
   const idevidPem = read(options.idevidDir, 'idevid.pem');
   const chainPem = read(options.idevidDir, 'idevid-chain.pem');
-  const idevidKey = createPrivateKey(read(options.idevidDir, 'idevid.key'));
-  const keyPem = String(idevidKey.export({ type: 'pkcs8', format: 'pem' }));
+  // node:tls takes the file's PEM as it is, once createPrivateKey has read a private key from it
+  // (both go through OpenSSL's PEM reader); no PKCS#8 re-export per device.
+  const keyPem = read(options.idevidDir, 'idevid.key');
+  const idevidKey = createPrivateKey(keyPem);
   const masaPem = options.masaTrustAnchors ?? read(options.idevidDir, 'masa-ca.pem');
   const masaAnchors = parsePem(masaPem, {}).map((b) => b.der);
   const idevid = parseCertificate(idevidPem);
@@ -207,24 +223,33 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
 
   // 3. From here the registrar is authenticated by the pinned domain certificate: the kept
   // connection (its certificate was just checked) or, if the registrar closed it, a new one
-  // trusting only the pinned certificate.
+  // trusting only the pinned certificate. The same connection then carries the EST enrollment
+  // (RFC 8995 §5.1: the pledge keeps its connection once the voucher made it trusted; the EST
+  // client checks its certificate against the pinned domain CA again before using it).
+  let kept: TLSSocket | undefined;
   {
     session!.setReopen(() => openTls(tls(chainPem, keyPem, pinnedCa)));
     let ex;
     try {
       ex = await session!.request('POST', '/.well-known/brski/voucher_status', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);
-    } finally {
+    } catch (err) {
       session!.close();
+      throw err;
     }
-    if (ex.status !== 200) throw protocolError(ex, 'voucher_status');
+    if (ex.status !== 200) {
+      session!.close();
+      throw protocolError(ex, 'voucher_status');
+    }
+    kept = session!.detach();
     step('voucher-status', { status: true });
   }
   const key = options.ldevidKey ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-  const est = estClient({ baseUrl: `${url.origin}/.well-known/est`, ca: pinnedCa, clientCert: chainPem, clientKey: keyPem, timeoutMs, ...(servername !== undefined ? { servername } : {}) });
+  if (kept !== undefined) kept.setTimeout(timeoutMs);
   let enrolled;
   try {
+    const est = estClient({ baseUrl: `${url.origin}/.well-known/est`, ca: pinnedCa, clientCert: chainPem, clientKey: keyPem, timeoutMs, ...(servername !== undefined ? { servername } : {}), ...(kept !== undefined ? { connection: kept } : {}) });
     // The registrar names the subject (CN = endpoint); the CSR's carries the serial for humans.
-    enrolled = await est.simpleEnroll({ signer: keyObjectSigner(key), subject: [[{ type: 'serialNumber', value: serial }]] });
+    enrolled = await est.simpleEnroll({ signer: signerFor(key), subject: [[{ type: 'serialNumber', value: serial }]] });
   } catch (err) {
     const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
     const sock = await openTls(tls(chainPem, keyPem, pinnedCa)).catch(() => undefined);

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { Signer } from '../../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
-import { findAttribute, parseCertificate, verifyChain, type CaState, type CertificateAuthority, type CertificateInput, type ParsedCertificate } from '../../pki/index.js';
+import { findAttribute, parseCertificate, verifyChain, type CertificateAuthority, type CertificateInput, type ParsedCertificate } from '../../pki/index.js';
 import type { AuditLog, BootstrapConfigRepository, DeviceRepository, SettingsRepository } from '../../store/types.js';
 import { authorizeByManufacturer } from '../est/authorize-manufacturer.js';
 import { EstIssueFailedError } from '../est/errors.js';
@@ -54,8 +54,8 @@ export interface ManufacturerTrust {
 export interface RegistrarOptions {
   store: { devices: DeviceRepository; bootstrapConfigs: BootstrapConfigRepository; settings: SettingsRepository };
   audit: AuditLog;
-  /** The domain CA that issues LDevIDs; `onStateChanged` persists its state after each issue/revoke. */
-  domainCa: { ca: CertificateAuthority; onStateChanged?: (state: CaState) => unknown };
+  /** The domain CA that issues LDevIDs; `onStateChanged` persists its state (`ca.state`, or `ca.takeChanges()` when tracked) after each issue/revoke, before the pledge is answered. */
+  domainCa: { ca: CertificateAuthority; onStateChanged?: (ca: CertificateAuthority) => unknown };
   /**
    * The registrar's identity: the key and certificate it presents in TLS and signs voucher
    * requests with (RFC 8995 §5.5: the MASA pins the domain from these), then the chain up to the
@@ -200,7 +200,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
   const seenNonces = new Map<string, number>();
 
   async function persistCa(): Promise<void> {
-    await options.domainCa.onStateChanged?.(ca.state);
+    await options.domainCa.onStateChanged?.(ca);
   }
 
   function sessionOf(fingerprint: string): VouchedSession | undefined {

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, type TLSSocket } from 'node:tls';
 import { estClient } from '../../../src/onboarding/est/client.js';
 import { authorizeByManufacturer } from '../../../src/onboarding/est/authorize-manufacturer.js';
 import { CSR_ATTR_OID } from '../../../src/onboarding/est/csr-attrs.js';
@@ -137,6 +138,33 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
         assert.equal((err as { retryAfterSeconds?: number }).retryAfterSeconds, 7);
         return true;
       });
+    });
+
+    it('enrolls over a connection opened elsewhere (the pledge keeps its BRSKI connection) after checking the server against its trust anchor', async () => {
+      const url = new URL(server.url);
+      const provisional = () =>
+        new Promise<TLSSocket>((resolve, reject) => {
+          const s = connect({ host: '127.0.0.1', port: Number(url.port), cert: device.cert.pem, key: device.key.keyPem, rejectUnauthorized: false, maxVersion: version });
+          s.once('secureConnect', () => resolve(s)).once('error', reject);
+        });
+      let handshakes = 0;
+      server.app.server.on('secureConnection', () => handshakes++);
+      const socket = await provisional();
+      const key = p256();
+      const result = await client(device, { connection: socket }).simpleEnroll({ signer: key.signer, subject: 'CN=x' });
+      assert.deepEqual(result.parsed.publicKey, key.signer.publicKey);
+      assert.equal(audit.last().outcome, 'success');
+      assert.equal(handshakes, 1, 'simpleenroll and cacerts on the given connection');
+      assert.ok(socket.destroyed, 'the client closed it');
+      // A trust anchor that does not vouch for the server: refused before anything is sent.
+      const before = audit.entries.length;
+      const other = await provisional();
+      assert.throws(
+        () => estClient({ baseUrl: server.url, ca: pki.manufacturer.state.certificate, clientCert: device.cert.pem, clientKey: device.key.keyPem, connection: other }),
+        (err: unknown) => (err as { code?: string }).code === 'ERR_EST_UNTRUSTED_SERVER',
+      );
+      assert.ok(other.destroyed);
+      assert.equal(audit.entries.length, before);
     });
 
     it('does not talk to a server its trust anchor does not vouch for', async () => {
