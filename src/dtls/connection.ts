@@ -7,7 +7,7 @@
  * Sessions never emit 'error' (an unhandled 'error' event would kill the process); failures are
  * reported through 'close' with the error as its argument.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { ContentType, AlertDescription, AlertLevel, alertName, DTLS_1_2, HandshakeType, type CipherSuiteInfo } from './constants.js';
 import { decodeDatagram, encodeRecord, writeRecordHeader, MAX_PLAINTEXT_LENGTH, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, type DtlsRecord } from './record.js';
 import { LazyEmitter } from './lazy-emitter.js';
@@ -890,8 +890,27 @@ export function peerKeyOf(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/**
+ * Public random values (Hello randoms, session IDs) come from a pool filled by the CSPRNG 4 KiB
+ * at a time: `randomBytes(32)` per value cost a native call and a copy per handshake. Bytes are
+ * handed out once and zeroed in the pool as they are taken. Never used for secrets.
+ */
+const RANDOM_POOL = new Uint8Array(4096);
+let randomPoolUsed = RANDOM_POOL.length;
+
 export function newRandom(): Uint8Array {
-  return new Uint8Array(randomBytes(32));
+  const out = new Uint8Array(32);
+  if (randomPoolUsed + 32 > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomPoolUsed = 0;
+  }
+  const o = randomPoolUsed;
+  for (let i = 0; i < 32; i++) {
+    out[i] = RANDOM_POOL[o + i]!;
+    RANDOM_POOL[o + i] = 0;
+  }
+  randomPoolUsed = o + 32;
+  return out;
 }
 
 function alertFor(err: unknown): number | undefined {
