@@ -23,6 +23,7 @@ import {
 } from './handshake-fragment.js';
 import { CHANGE_CIPHER_SPEC, decodeAlert, decodeChangeCipherSpec, encodeAlert } from './handshake.js';
 import { deriveTrafficKeys, sha256 } from './prf.js';
+import { Sha256 } from './hmac-sha256.js';
 import { bytesEqual } from './bytes.js';
 import {
   DtlsAlertReceivedError,
@@ -113,6 +114,8 @@ class HandshakeLayer {
   nextSendSeq = 0;
   reassembler: HandshakeReassembler | null = null;
   transcript: Uint8Array[] = NO_TRANSCRIPT;
+  /** Running hash of `transcript` (each message hashed once, digests taken as it grows). */
+  transcriptHasher: Sha256 | null = null;
   flight: FlightItem[] = NO_FLIGHT;
   lastFlight: FlightItem[] = NO_FLIGHT;
   lastFlightExpectsReply = false;
@@ -261,7 +264,13 @@ export abstract class DtlsConnection extends LazyEmitter {
   }
 
   protected set transcript(t: Uint8Array[]) {
-    this.handshake.transcript = t;
+    const hx = this.handshake;
+    hx.transcript = t;
+    hx.transcriptHasher = null;
+    if (t.length > 0) {
+      const h = (hx.transcriptHasher = new Sha256());
+      for (const m of t) h.update(m);
+    }
   }
 
   protected get pendingRead(): RecordProtection | null {
@@ -596,11 +605,13 @@ export abstract class DtlsConnection extends LazyEmitter {
   protected addToTranscript(msg: HandshakeMessage): void {
     const hx = this.handshake;
     if (hx.transcript === NO_TRANSCRIPT) hx.transcript = [];
-    hx.transcript.push(encodeHandshakeMessage(msg));
+    const encoded = encodeHandshakeMessage(msg);
+    hx.transcript.push(encoded);
+    (hx.transcriptHasher ??= new Sha256()).update(encoded);
   }
 
   protected transcriptHash(): Uint8Array {
-    return sha256(this.transcript);
+    return this.hx?.transcriptHasher?.digest() ?? sha256(this.transcript);
   }
 
   /** Appends a handshake message to the flight being built and to the transcript. */

@@ -1,5 +1,6 @@
 /**
- * HMAC-SHA-256 (RFC 2104, FIPS 180-4) in JavaScript, for the TLS PRF's short inputs only.
+ * HMAC-SHA-256 (RFC 2104, FIPS 180-4) in JavaScript, for the TLS PRF's short inputs, and a
+ * running SHA-256 of the handshake transcript (`Sha256`).
  *
  * Why not node:crypto: the PRF of one DTLS handshake is ~12 HMACs of 32–110 bytes under two or
  * three keys. `createHmac` costs ~7.5 µs each on Node 20 (OpenSSL 3 builds a context and fetches
@@ -177,6 +178,54 @@ export class HmacSha256Key {
   destroy(): void {
     this.#inner.fill(0);
     this.#outer.fill(0);
+  }
+}
+
+/**
+ * Incremental SHA-256 whose digest() does not end it: the DTLS handshake hashes its transcript
+ * up to three times as it grows (extended master secret, both Finished messages); with this
+ * each message is hashed once instead of the whole transcript each time through a new
+ * node:crypto Hash. For public data (the transcript): its buffer is not wiped.
+ */
+export class Sha256 {
+  readonly #state = Int32Array.from(IV);
+  readonly #block = new Uint8Array(64);
+  #blockLength = 0;
+  /** Bytes already compressed into #state (a multiple of 64). */
+  #compressed = 0;
+
+  update(data: Uint8Array): this {
+    let off = 0;
+    const n = data.length;
+    if (this.#blockLength > 0) {
+      const take = Math.min(64 - this.#blockLength, n);
+      this.#block.set(data.subarray(0, take), this.#blockLength);
+      this.#blockLength += take;
+      off = take;
+      if (this.#blockLength < 64) return this;
+      compress(this.#state, this.#block, 0);
+      this.#compressed += 64;
+      this.#blockLength = 0;
+    }
+    for (; off + 64 <= n; off += 64) {
+      compress(this.#state, data, off);
+      this.#compressed += 64;
+    }
+    if (off < n) {
+      this.#block.set(data.subarray(off), 0);
+      this.#blockLength = n - off;
+    }
+    return this;
+  }
+
+  /** The hash of everything so far; more may be added afterwards. */
+  digest(): Uint8Array {
+    scratch.set(this.#block.subarray(0, this.#blockLength), 0);
+    S.set(this.#state);
+    finish(S, this.#compressed, this.#blockLength);
+    const out = new Uint8Array(32);
+    writeState(S, out, 0);
+    return out;
   }
 }
 

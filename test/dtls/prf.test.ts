@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
-import { HmacSha256Key, sha256Js } from '../../src/dtls/hmac-sha256.js';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { HmacSha256Key, Sha256, sha256Js } from '../../src/dtls/hmac-sha256.js';
 import { deriveTrafficKeys, extendedMasterSecret, finishedVerifyData, prf, pSha256, pskPreMasterSecret } from '../../src/dtls/prf.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -91,5 +91,22 @@ describe('HMAC-SHA-256 in JavaScript (the PRF\'s HMACs)', () => {
     const expected = createHmac('sha256', key).update(a).digest();
     new HmacSha256Key(key).macInto(a, undefined, a, 0);
     assert.deepEqual(Buffer.from(a), expected);
+  });
+});
+
+describe('running SHA-256 (the handshake transcript)', () => {
+  it('gives node:crypto\'s digest after every update, for messages of every size around the block', () => {
+    for (let round = 0; round < 60; round++) {
+      const h = new Sha256();
+      const ref: Buffer[] = [];
+      for (let m = 0; m < 8; m++) {
+        const msg = randomBytes((round * 7 + m * 31) % 200);
+        h.update(msg);
+        ref.push(msg);
+        // digest() does not end the hash: the transcript keeps growing after each Finished.
+        assert.deepEqual(Buffer.from(h.digest()), createHash('sha256').update(Buffer.concat(ref)).digest(), `round ${round}, message ${m}`);
+      }
+    }
+    assert.equal(Buffer.from(new Sha256().digest()).toString('hex'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 });
