@@ -514,11 +514,14 @@ export abstract class DtlsConnection extends LazyEmitter {
     const k = deriveTrafficKeys(master, clientRandom, serverRandom);
     // Both directions' keys in one small buffer from node's shared pool (no ArrayBuffer of
     // their own); the salts become numbers inside RecordProtection.
-    const keys = keySlab.take();
-    keys.set(k.clientWriteKey, 0);
-    keys.set(k.serverWriteKey, 16);
-    const clientP = new RecordProtection(suite.cipher, keys, k.clientWriteIv, 0);
-    const serverP = new RecordProtection(suite.cipher, keys, k.serverWriteIv, 16);
+    // The two protections point at the slab itself with their offsets: no typed-array view
+    // object per session either.
+    const at = keySlab.take();
+    const slab = keySlab.slab;
+    slab.set(k.clientWriteKey, at);
+    slab.set(k.serverWriteKey, at + 16);
+    const clientP = new RecordProtection(suite.cipher, slab, k.clientWriteIv, at);
+    const serverP = new RecordProtection(suite.cipher, slab, k.serverWriteIv, at + 16);
     hx.pendingWrite = isClient ? clientP : serverP;
     hx.pendingRead = isClient ? serverP : clientP;
   }
@@ -873,14 +876,15 @@ const NO_TRANSCRIPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[]
 const keySlab = {
   slab: new Uint8Array(0),
   used: 0,
-  take(): Buffer {
+  /** Offset of 32 fresh bytes in `slab` (read `slab` after the call: it may be a new one). */
+  take(): number {
     if (this.used + 32 > this.slab.length) {
       this.slab = new Uint8Array(4096);
       this.used = 0;
     }
-    const b = Buffer.from(this.slab.buffer, this.used, 32);
+    const at = this.used;
     this.used += 32;
-    return b;
+    return at;
   },
 };
 const CCS_EPOCH_0: FlightItem = Object.freeze({ epoch: 0, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
