@@ -1,9 +1,12 @@
 /**
  * Binds an ObjectTree to a CoapEndpoint's router: the client side of the Device Management
  * (Core 1.1 §6.3), Information Reporting (§6.4) and Bootstrap (§6.1) interfaces. Every object,
- * instance and resource gets its own router entry, so an Observe relation sits on exactly the
- * path observed and a change notifies only the observers of that path and its ancestors; one
- * wildcard entry answers everything else (resource instances, composite operations, 4.04s).
+ * instance and resource present in the tree gets its own router entry, so an Observe relation
+ * sits on exactly the path observed and a change notifies only the observers of that path and
+ * its ancestors; one wildcard entry answers everything else (resource instances, composite
+ * operations, 4.04s). The per-path entries are made on a path's first request (a resolver on
+ * the endpoint), not up front: a device has some fifty paths and a server touches a few, and a
+ * simulator holds thousands of devices (building every entry was ~10 % of its CPU per device).
  */
 import { CoapCode } from '../coap/codec.js';
 import { ContentFormat } from '../coap/content-format.js';
@@ -51,6 +54,7 @@ export class ClientResources {
   /** Path lists of Observe-Composite relations, by token (at most MAX_COMPOSITE_OBSERVATIONS). */
   readonly #composite = new Map<string, Lwm2mPath[]>();
   readonly #unsubscribe: () => void;
+  #unresolve: () => void = () => undefined;
   readonly scheduler: NotificationScheduler | undefined;
   readonly #pathDefinition: ResourceDefinition;
 
@@ -73,7 +77,7 @@ export class ClientResources {
       return;
     }
     this.scheduler = new NotificationScheduler((key) => this.#handles.get(key), (key) => this.#numericValue(key));
-    this.#sync();
+    this.#unresolve = coap.resolveResources((segments) => this.#resolve(segments));
     this.#unsubscribe = tree.onChange((c) => {
       if (c.kind === 'instances') this.#sync();
       this.scheduler?.changed(c.path);
@@ -86,23 +90,37 @@ export class ClientResources {
     return this.scheduler?.observing === true || this.#composite.size > 0;
   }
 
-  /** Keeps one observable router entry per object, instance and resource present in the tree. */
+  /**
+   * The router entry of `/o`, `/o/i` or `/o/i/r` when the tree holds that object, instance or
+   * resource (the same paths, in the same canonical decimal form, as the tree lists).
+   */
+  #resolve(segments: readonly string[]): void {
+    const n = segments.length;
+    if (n < 1 || n > 3) return;
+    const ids: number[] = [];
+    for (const s of segments) {
+      if (!/^(0|[1-9][0-9]{0,4})$/.test(s)) return;
+      ids.push(Number(s));
+    }
+    if (!this.#present(ids)) return;
+    const key = `/${ids.join('/')}`;
+    if (!this.#handles.has(key)) this.#handles.set(key, this.#coap.resource(key, this.#pathDefinition));
+  }
+
+  /** Whether the tree holds the object, instance or resource `ids` (objects 0 and 21 have no entry). */
+  #present(ids: readonly number[]): boolean {
+    const o = ids[0]!;
+    if (o === 0 || o === 21) return false;
+    if (ids.length === 1) return this.#tree.objectIds().includes(o);
+    if (!this.#tree.hasInstance(o, ids[1]!)) return false;
+    return ids.length === 2 || this.#tree.resourceIds(o, ids[1]!).includes(ids[2]!);
+  }
+
+  /** Drops the router entries (and their observations) of paths no longer in the tree. */
   #sync(): void {
-    const wanted = new Set<string>();
-    for (const o of this.#tree.objectIds()) {
-      if (o === 0 || o === 21) continue;
-      wanted.add(`/${o}`);
-      for (const i of this.#tree.instanceIds(o)) {
-        wanted.add(`/${o}/${i}`);
-        for (const r of this.#tree.resourceIds(o, i)) wanted.add(`/${o}/${i}/${r}`);
-      }
-    }
-    for (const key of wanted) {
-      if (this.#handles.has(key)) continue;
-      this.#handles.set(key, this.#coap.resource(key, this.#pathDefinition));
-    }
     for (const [key, h] of [...this.#handles]) {
-      if (!key.startsWith('/') || key === '/' || wanted.has(key)) continue;
+      if (!key.startsWith('/') || key === '/') continue;
+      if (this.#present(key.slice(1).split('/').map(Number))) continue;
       h.remove();
       this.#handles.delete(key);
       this.scheduler?.forget(key);
@@ -312,6 +330,7 @@ export class ClientResources {
   }
 
   close(): void {
+    this.#unresolve();
     this.#unsubscribe();
     this.scheduler?.close();
     for (const h of this.#handles.values()) h.remove();

@@ -4,7 +4,7 @@
  * piggybacked and separate responses, NSTART, Reset, ping). Requests it receives go to a
  * RequestDispatcher (router, Block1/Block2, Observe); requests it sends go through client.ts.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import {
   CoapCode,
@@ -29,7 +29,7 @@ import {
   nonLifetime,
   type TransmissionParameters,
 } from './reliability.js';
-import { Router, type Resource, type ResourceDefinition } from './router.js';
+import { Router, type Resource, type ResourceDefinition, type ResourceResolver } from './router.js';
 import { RequestDispatcher, type NotificationEvents, type ResponseParts } from './server.js';
 import type { DatagramTransport, PeerKey } from './transport.js';
 import { downloadBlocks, observeResource, requestWithBlocks, type BlockSink, type ClientRequest, type CoapResponse, type ExchangeContext, type ExchangeHandlers, type ExchangeHandle, type Observation, type RequestParts } from './client.js';
@@ -134,6 +134,14 @@ export class CoapEndpoint implements ExchangeContext {
   /** Registers a resource; see Router.add for path syntax. */
   resource(path: string, definition: ResourceDefinition): ResourceHandle {
     return new RegisteredResource(this.router, this.#dispatcher, this.router.add(path, definition));
+  }
+
+  /**
+   * Resources on demand: `resolver` runs when a request's path has no exact resource (before the
+   * wildcard search) and may register one with resource() to answer it. Returns its remover.
+   */
+  resolveResources(resolver: ResourceResolver): () => void {
+    return this.router.addResolver(resolver);
   }
 
   /** A request with automatic Block1 upload and Block2 download (RFC 7959). */
@@ -299,7 +307,7 @@ export class CoapEndpoint implements ExchangeContext {
   #newToken(peer: PeerKey): Uint8Array {
     const len = this.#options.tokenLength ?? 8;
     for (;;) {
-      const t = new Uint8Array(randomBytes(len));
+      const t = newTokenBytes(len);
       if (len === 0 || !this.#exchanges.has(`${peer}|${hex(t)}`)) return t;
     }
   }
@@ -625,3 +633,25 @@ class RegisteredResource implements ResourceHandle {
 }
 
 export type { CoapOption };
+
+/**
+ * Tokens come from a pool filled by the CSPRNG 4 KiB at a time (`randomBytes` per request cost a
+ * native call, a Buffer and a copy). Bytes are handed out once and zeroed as they are taken.
+ */
+const TOKEN_POOL = new Uint8Array(4096);
+let tokenPoolUsed = TOKEN_POOL.length;
+
+function newTokenBytes(len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  if (tokenPoolUsed + len > TOKEN_POOL.length) {
+    randomFillSync(TOKEN_POOL);
+    tokenPoolUsed = 0;
+  }
+  const o = tokenPoolUsed;
+  for (let i = 0; i < len; i++) {
+    out[i] = TOKEN_POOL[o + i]!;
+    TOKEN_POOL[o + i] = 0;
+  }
+  tokenPoolUsed = o + len;
+  return out;
+}

@@ -8,7 +8,7 @@ export * from './link-format.js';
 export * from './transport.js';
 export * from './reliability.js';
 export { Router, COAP_METHODS, methodName, methodCode } from './router.js';
-export type { CoapMethod, CoapRequest, CoapResponseInit, CoapHandler, ResourceAttributes, ResourceDefinition, Resource, RouteMatch } from './router.js';
+export type { CoapMethod, CoapRequest, CoapResponseInit, CoapHandler, ResourceAttributes, ResourceDefinition, Resource, RouteMatch, ResourceResolver } from './router.js';
 export { isFresherNotification, OBSERVE_SEQ_MODULUS } from './observe.js';
 export { CoapEndpoint } from './endpoint.js';
 export type { CoapEndpointOptions, ResourceHandle, CoapDropEvent } from './endpoint.js';

@@ -145,8 +145,27 @@ export function handlerFor(def: ResourceDefinition, method: CoapMethod): CoapHan
   }
 }
 
+/**
+ * Called when a request's path has no exact resource, before the wildcard search: it may add
+ * one (Router.add / CoapEndpoint.resource) for that path, which then answers the request.
+ */
+export type ResourceResolver = (path: readonly string[]) => void;
+
 export class Router {
   readonly #resources = new Map<string, Resource>();
+  #resolvers: ResourceResolver[] = [];
+
+  /**
+   * Adds a resolver (see ResourceResolver): resources made on first use rather than up front —
+   * the LwM2M SDK has one per object, instance and resource, and a simulator thousands of
+   * devices. Returns the function that removes it.
+   */
+  addResolver(resolver: ResourceResolver): () => void {
+    this.#resolvers = [...this.#resolvers, resolver];
+    return () => {
+      this.#resolvers = this.#resolvers.filter((r) => r !== resolver);
+    };
+  }
 
   /** Registers (or replaces) the resource at `path`, e.g. `/3/0` or `/fw/*`. */
   add(path: string, definition: ResourceDefinition): Resource {
@@ -168,7 +187,15 @@ export class Router {
 
   /** Exact match first, then the wildcard resource with the longest prefix. */
   match(path: readonly string[]): RouteMatch | undefined {
-    const exact = this.#resources.get(`/${path.join('/')}`);
+    const key = `/${path.join('/')}`;
+    let exact = this.#resources.get(key);
+    if (exact === undefined && this.#resolvers.length > 0) {
+      for (const resolve of this.#resolvers) {
+        resolve(path);
+        exact = this.#resources.get(key);
+        if (exact !== undefined) break;
+      }
+    }
     if (exact !== undefined && !exact.wildcard) return { resource: exact, wildcard: [] };
     for (let n = path.length; n >= 0; n--) {
       const prefix = path.slice(0, n);

@@ -7,7 +7,7 @@
  * Sessions never emit 'error' (an unhandled 'error' event would kill the process); failures are
  * reported through 'close' with the error as its argument.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { ContentType, AlertDescription, AlertLevel, alertName, DTLS_1_2, HandshakeType, type CipherSuiteInfo } from './constants.js';
 import { decodeDatagram, encodeRecord, writeRecordHeader, MAX_PLAINTEXT_LENGTH, MAX_SEQUENCE_NUMBER, RECORD_HEADER_LENGTH, type DtlsRecord } from './record.js';
 import { LazyEmitter } from './lazy-emitter.js';
@@ -23,6 +23,7 @@ import {
 } from './handshake-fragment.js';
 import { CHANGE_CIPHER_SPEC, decodeAlert, decodeChangeCipherSpec, encodeAlert } from './handshake.js';
 import { deriveTrafficKeys, sha256 } from './prf.js';
+import { Sha256 } from './hmac-sha256.js';
 import { bytesEqual } from './bytes.js';
 import {
   DtlsAlertReceivedError,
@@ -113,6 +114,8 @@ class HandshakeLayer {
   nextSendSeq = 0;
   reassembler: HandshakeReassembler | null = null;
   transcript: Uint8Array[] = NO_TRANSCRIPT;
+  /** Running hash of `transcript` (each message hashed once, digests taken as it grows). */
+  transcriptHasher: Sha256 | null = null;
   flight: FlightItem[] = NO_FLIGHT;
   lastFlight: FlightItem[] = NO_FLIGHT;
   lastFlightExpectsReply = false;
@@ -261,7 +264,13 @@ export abstract class DtlsConnection extends LazyEmitter {
   }
 
   protected set transcript(t: Uint8Array[]) {
-    this.handshake.transcript = t;
+    const hx = this.handshake;
+    hx.transcript = t;
+    hx.transcriptHasher = null;
+    if (t.length > 0) {
+      const h = (hx.transcriptHasher = new Sha256());
+      for (const m of t) h.update(m);
+    }
   }
 
   protected get pendingRead(): RecordProtection | null {
@@ -505,11 +514,14 @@ export abstract class DtlsConnection extends LazyEmitter {
     const k = deriveTrafficKeys(master, clientRandom, serverRandom);
     // Both directions' keys in one small buffer from node's shared pool (no ArrayBuffer of
     // their own); the salts become numbers inside RecordProtection.
-    const keys = keySlab.take();
-    keys.set(k.clientWriteKey, 0);
-    keys.set(k.serverWriteKey, 16);
-    const clientP = new RecordProtection(suite.cipher, keys, k.clientWriteIv, 0);
-    const serverP = new RecordProtection(suite.cipher, keys, k.serverWriteIv, 16);
+    // The two protections point at the slab itself with their offsets: no typed-array view
+    // object per session either.
+    const at = keySlab.take();
+    const slab = keySlab.slab;
+    slab.set(k.clientWriteKey, at);
+    slab.set(k.serverWriteKey, at + 16);
+    const clientP = new RecordProtection(suite.cipher, slab, k.clientWriteIv, at);
+    const serverP = new RecordProtection(suite.cipher, slab, k.serverWriteIv, at + 16);
     hx.pendingWrite = isClient ? clientP : serverP;
     hx.pendingRead = isClient ? serverP : clientP;
   }
@@ -596,11 +608,13 @@ export abstract class DtlsConnection extends LazyEmitter {
   protected addToTranscript(msg: HandshakeMessage): void {
     const hx = this.handshake;
     if (hx.transcript === NO_TRANSCRIPT) hx.transcript = [];
-    hx.transcript.push(encodeHandshakeMessage(msg));
+    const encoded = encodeHandshakeMessage(msg);
+    hx.transcript.push(encoded);
+    (hx.transcriptHasher ??= new Sha256()).update(encoded);
   }
 
   protected transcriptHash(): Uint8Array {
-    return sha256(this.transcript);
+    return this.hx?.transcriptHasher?.digest() ?? sha256(this.transcript);
   }
 
   /** Appends a handshake message to the flight being built and to the transcript. */
@@ -862,14 +876,15 @@ const NO_TRANSCRIPT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[]
 const keySlab = {
   slab: new Uint8Array(0),
   used: 0,
-  take(): Buffer {
+  /** Offset of 32 fresh bytes in `slab` (read `slab` after the call: it may be a new one). */
+  take(): number {
     if (this.used + 32 > this.slab.length) {
       this.slab = new Uint8Array(4096);
       this.used = 0;
     }
-    const b = Buffer.from(this.slab.buffer, this.used, 32);
+    const at = this.used;
     this.used += 32;
-    return b;
+    return at;
   },
 };
 const CCS_EPOCH_0: FlightItem = Object.freeze({ epoch: 0, type: ContentType.changeCipherSpec, payload: CHANGE_CIPHER_SPEC, msgType: -1, messageSeq: -1 });
@@ -890,8 +905,27 @@ export function peerKeyOf(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/**
+ * Public random values (Hello randoms, session IDs) come from a pool filled by the CSPRNG 4 KiB
+ * at a time: `randomBytes(32)` per value cost a native call and a copy per handshake. Bytes are
+ * handed out once and zeroed in the pool as they are taken. Never used for secrets.
+ */
+const RANDOM_POOL = new Uint8Array(4096);
+let randomPoolUsed = RANDOM_POOL.length;
+
 export function newRandom(): Uint8Array {
-  return new Uint8Array(randomBytes(32));
+  const out = new Uint8Array(32);
+  if (randomPoolUsed + 32 > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomPoolUsed = 0;
+  }
+  const o = randomPoolUsed;
+  for (let i = 0; i < 32; i++) {
+    out[i] = RANDOM_POOL[o + i]!;
+    RANDOM_POOL[o + i] = 0;
+  }
+  randomPoolUsed = o + 32;
+  return out;
 }
 
 function alertFor(err: unknown): number | undefined {

@@ -344,3 +344,30 @@ test('synchronous handlers with an immediate separate-response delay: no empty A
   raw.close();
   await server.close();
 });
+
+test('resolveResources: a resource made on a path\'s first request answers it (and observes there); others fall to the wildcard; removed resolvers stop', async () => {
+  const { server, client, close } = pair();
+  server.resource('/*', { get: (req) => ({ payload: `wildcard ${req.wildcard.join('/')}` }) });
+  const asked: string[] = [];
+  let count = 0;
+  const stop = server.resolveResources((path) => {
+    asked.push(path.join('/'));
+    if (path.length === 2 && path[0] === 'lazy') server.resource(`/lazy/${path[1]}`, { get: () => ({ payload: `lazy ${path[1]} ${++count}` }), observable: true });
+  });
+  assert.equal(text((await client.request('server', { path: '/lazy/a' })).payload), 'lazy a 1');
+  // Made once: the second request finds the entry without asking.
+  assert.equal(text((await client.request('server', { path: '/lazy/a' })).payload), 'lazy a 2');
+  assert.equal(text((await client.request('server', { path: '/other/x' })).payload), 'wildcard other/x');
+  assert.deepEqual(asked, ['lazy/a', 'other/x']);
+  const notes: string[] = [];
+  const obs = await client.observe('server', { path: '/lazy/b' }, (r) => notes.push(text(r.payload)));
+  assert.equal(text(obs.response.payload), 'lazy b 3');
+  assert.equal(obs.active, true, 'the Observe relation sits on the resolved entry');
+  const entry = server.router.resources.find((r) => r.path === '/lazy/b');
+  assert.ok(entry !== undefined, 'the resolver registered /lazy/b');
+  stop();
+  assert.equal(text((await client.request('server', { path: '/lazy/c' })).payload), 'wildcard lazy/c');
+  assert.deepEqual(asked, ['lazy/a', 'other/x', 'lazy/b']);
+  await obs.cancel();
+  await close();
+});
