@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { DEFAULT_SQLITE_CACHE_SIZE_KIB, openSqliteStore } from '../../src/store/sqlite/store.js';
 import { registerStoreContract, type StoreHarness } from './contract.js';
 
 function sqliteHarness(): StoreHarness {
@@ -55,6 +55,31 @@ test('SQLite: opens in WAL mode with foreign keys on, creating the parent direct
     assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), MIGRATIONS.map((m) => ({ version: m.version })));
   } finally {
     db.close();
+  }
+});
+
+test('SQLite: the page cache is capped at 2 MiB unless cacheSizeKiB says otherwise', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-sqlite-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cacheOf = (s: unknown): number => (s as { cacheSizeKiB: number }).cacheSizeKiB;
+  const byDefault = await openSqliteStore({ file: join(dir, 'a.db') });
+  try {
+    // better-sqlite3's own build default is 16,000 KiB; the store sets SQLite's stock 2 MiB.
+    assert.equal(cacheOf(byDefault), DEFAULT_SQLITE_CACHE_SIZE_KIB);
+    assert.equal(DEFAULT_SQLITE_CACHE_SIZE_KIB, 2048);
+  } finally {
+    await byDefault.close();
+  }
+  const chosen = await openSqliteStore({ file: join(dir, 'b.db'), cacheSizeKiB: 512 });
+  try {
+    assert.equal(cacheOf(chosen), 512);
+    await chosen.devices.create({ endpoint: 'c' });
+    assert.equal(await chosen.devices.count(), 1);
+  } finally {
+    await chosen.close();
+  }
+  for (const bad of [0, 63, -1, 1.5, 16_777_217, '2048', Number.NaN]) {
+    await assert.rejects(openSqliteStore({ file: join(dir, 'c.db'), cacheSizeKiB: bad as number }), { code: 'ERR_INVALID_ARGUMENT', message: /cacheSizeKiB/ });
   }
 });
 

@@ -27,7 +27,17 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Apply pending migrations on open (default true). */
   migrate?: boolean;
+  /**
+   * Upper bound of this connection's page cache, in KiB (`PRAGMA cache_size = -N`). Default 2048
+   * (2 MiB, SQLite's own stock default). better-sqlite3 builds SQLite with a 16 MiB default, and
+   * every page a busy server touches stays cached up to that cap — a fixed cost per connection,
+   * not per row. Larger values help only a database whose hot pages exceed the cap.
+   */
+  cacheSizeKiB?: number;
 }
+
+/** The page-cache cap when `cacheSizeKiB` is not given: SQLite's own default (2 MiB). */
+export const DEFAULT_SQLITE_CACHE_SIZE_KIB = 2048;
 
 class SqliteSettings implements SettingsRepository {
   readonly #ctx: SqliteContext;
@@ -68,11 +78,16 @@ class SqliteStore implements Store {
   readonly firmware: SqliteFirmwareRepository;
   readonly masa: SqliteMasaRepository;
   readonly bootstrapConfigs: SqliteBootstrapConfigRepository;
+  /** The page-cache cap this connection runs with, in KiB, as SQLite reports it. */
+  readonly cacheSizeKiB: number;
   readonly #db: Database.Database;
   #closed = false;
 
   constructor(db: Database.Database) {
     this.#db = db;
+    const pages = db.pragma('cache_size', { simple: true }) as number;
+    // Negative is KiB; positive is a page count.
+    this.cacheSizeKiB = pages < 0 ? -pages : (pages * (db.pragma('page_size', { simple: true }) as number)) / 1024;
     const statements = new Map<string, Database.Statement>();
     const ctx: SqliteContext = {
       db,
@@ -117,6 +132,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   if (options.file.includes('\u0000')) throw new InvalidArgumentError('options.file', 'must not contain U+0000');
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   assertInteger(busyTimeoutMs, 'options.busyTimeoutMs', 0, 600_000);
+  const cacheSizeKiB = options.cacheSizeKiB ?? DEFAULT_SQLITE_CACHE_SIZE_KIB;
+  assertInteger(cacheSizeKiB, 'options.cacheSizeKiB', 64, 16_777_216);
   const memory = options.file === ':memory:';
   if (!memory) mkdirSync(dirname(resolve(options.file)), { recursive: true });
   const db = new Database(options.file, { timeout: busyTimeoutMs });
@@ -127,6 +144,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    // Negative: a size in KiB rather than in pages (validated integer above, so safe to inline).
+    db.pragma(`cache_size = -${cacheSizeKiB}`);
     const store = new SqliteStore(db);
     if (options.migrate !== false) await store.migrate();
     return store;
