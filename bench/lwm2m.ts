@@ -46,14 +46,15 @@
 //                         (dir/sim-register.cpuprofile); summarised at the end
 //   BENCH_HEAP=dir        heap snapshots of the server before and after the registrations
 //                         (dir/server-{before,after}.heapsnapshot) and what grew, per device
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Fleet, generateCredentials, openFileLimit, provisionCredentials } from '../src/sim/index.js';
+import { compileBench } from './lib/compile.js';
 import { summariseCpuProfile } from './lib/cpuprofile-summary.js';
 import { heapDiff } from './lib/heapsnapshot-diff.js';
 import { atExit, cpuSecondsOf, stopChild, track } from './lib/processes.js';
@@ -464,24 +465,7 @@ const SIM_FLAGS = [SIM_HEAP_FLAG];
  * BENCH_RUNTIME=tsx runs the sources under tsx as before.
  */
 function compile(): string {
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  // Inside the repository (dist/ is ignored by git), so tsc finds node_modules/@types.
-  mkdirSync(join(root, 'dist'), { recursive: true });
-  const config = join(root, 'dist', '.bench-lwm2m.tsconfig.json');
-  writeFileSync(config, JSON.stringify({
-    extends: join(root, 'tsconfig.json'),
-    compilerOptions: { noEmit: false, outDir: join(root, 'dist'), rootDir: root, incremental: true, tsBuildInfoFile: join(root, 'dist', '.bench-lwm2m.tsbuildinfo') },
-    include: [],
-    files: [join(root, 'bench', 'lwm2m.ts'), join(root, 'bench', 'lwm2m-register-path.ts')],
-  }));
-  const t = performance.now();
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], { stdio: 'inherit' });
-  } finally {
-    rmSync(config, { force: true });
-  }
-  log(`bench:lwm2m: compiled with tsc into dist/ in ${((performance.now() - t) / 1000).toFixed(1)} s (BENCH_RUNTIME=tsx runs the sources under tsx instead)`);
-  return join(root, 'dist', 'bench', 'lwm2m.js');
+  return compileBench('lwm2m', ['bench/lwm2m.ts', 'bench/lwm2m-register-path.ts'], log, 'BENCH_RUNTIME=tsx');
 }
 
 async function relaunch(): Promise<void> {

@@ -36,7 +36,6 @@ import { Session } from 'node:inspector/promises';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
 import { loadMasterKey, openSoftwareKeyStore } from '../src/crypto/keystore/index.js';
@@ -45,6 +44,7 @@ import { settingsMasaRegistry } from '../src/onboarding/masa-registry.js';
 import { loadConfig } from '../src/server/config.js';
 import { OnboardFleet } from '../src/sim/onboard.js';
 import { openStore } from '../src/store/index.js';
+import { compileBench } from './lib/compile.js';
 import { summariseCpuProfile } from './lib/cpuprofile-summary.js';
 import { atExit, cpuSecondsOf, stopChild, track } from './lib/processes.js';
 
@@ -327,26 +327,7 @@ async function run(): Promise<void> {
 
 /** src/ and this file compiled with tsc into dist/ (as `npm run build` does for src/); returns the compiled bench. */
 function compile(): string {
-  // Inside the repository (dist/ is ignored by git), so tsc finds node_modules/@types.
-  mkdirSync(join(REPO, 'dist'), { recursive: true });
-  const config = join(REPO, 'dist', '.bench-onboard.tsconfig.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      extends: join(REPO, 'tsconfig.json'),
-      compilerOptions: { noEmit: false, outDir: join(REPO, 'dist'), rootDir: REPO, incremental: true, tsBuildInfoFile: join(REPO, 'dist', '.bench-onboard.tsbuildinfo') },
-      include: [],
-      files: [join(REPO, 'bench', 'onboard.ts'), join(REPO, 'src', 'cli', 'main-entry.ts')],
-    }),
-  );
-  const t = performance.now();
-  try {
-    execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], { stdio: 'inherit' });
-  } finally {
-    rmSync(config, { force: true });
-  }
-  log(`bench:onboard: compiled with tsc into dist/ in ${((performance.now() - t) / 1000).toFixed(1)} s (ONBOARD_RUNTIME=tsx runs the sources under tsx instead)`);
-  return join(REPO, 'dist', 'bench', 'onboard.js');
+  return compileBench('onboard', ['bench/onboard.ts', 'src/cli/main-entry.ts'], log, 'ONBOARD_RUNTIME=tsx');
 }
 
 async function relaunchCompiled(): Promise<number> {
