@@ -185,7 +185,7 @@ export class OnboardingWorld {
     this.dir = dir;
   }
 
-  /** A world in a new temp dir named rootline-<name>-XXXXXX. */
+  /** A world in a new temp dir (mkdtemp with the prefix rootline-<name>-). */
   static create(name: string): OnboardingWorld {
     return new OnboardingWorld(mkdtempSync(join(tmpdir(), `rootline-${name}-`)));
   }
