@@ -118,16 +118,14 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
   }
 
   /**
-   * Whether the device can be reached now: registered, awake (queue mode), and (for a DTLS
-   * registration) with a live session on this server. After a restart the sessions are gone until each device talks
-   * again; the engine then leaves it waiting instead of failing attempts on it.
+   * Whether the device can be reached now (`lwm2m.reachable`): registered, awake (a sleeping
+   * queue-mode device would hold the Package URI write, and the engine's tick, until it wakes),
+   * and the session at its address authenticated as this device — after a restart the address a
+   * restored registration remembers can be another device's, so a live session there proves
+   * nothing. The engine leaves an unreachable device waiting instead of failing attempts on it.
    */
   async canDeliver(endpoint: string): Promise<boolean> {
     if (this.#closed) return false;
-    // Registered, awake (a sleeping queue-mode device would hold the Package URI write, and the
-    // engine's tick, until it wakes; it is started while awake instead), and the session at its
-    // address is its own — after a restart the address a restored registration remembers can
-    // be another device's (lwm2m device-channel.ts), so a live session there proves nothing.
     return this.#o.lwm2m.reachable(endpoint);
   }
 
