@@ -3,12 +3,14 @@
  * any kind ends in MalformedCertificateError (or MalformedPemError for bad PEM text).
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { signatureAlgorithmName } from './algorithms.js';
 import { assertSameSignatureAlgorithm, guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
 import { assertInteger } from '../util/assert.js';
 import { BytesKeyedCache } from './bytes-cache.js';
+import { readCertificateDer, type FastCertificate } from './certificate-der.js';
 import { bytesEqual, fromArrayBuffer, toArrayBuffer, toHex } from './der.js';
 import { MalformedCertificateError } from './errors.js';
 import {
@@ -116,10 +118,38 @@ export function parseCertificate(input: Uint8Array | string, options: ParseCerti
   const key = BytesKeyedCache.keyOf(der);
   let view = PARSED.get(key);
   if (view === undefined) {
-    view = deepFreeze(parseSignedObject(der, maxLength, CERTIFICATE_FORMAT, buildView));
+    // The hand-written reader first (certificate-der.ts); whatever it does not read completely
+    // goes to the schema library, which accepts or refuses as it always did.
+    const fast = readCertificateDer(der);
+    if (fast !== undefined) {
+      if (DIFFERENTIAL) checkAgainstSchema(der, fast);
+      if (fast.canonical) REENCODES.set(key, true);
+      view = deepFreeze(fast.view);
+    } else view = deepFreeze(parseSignedObject(der, maxLength, CERTIFICATE_FORMAT, buildView));
     PARSED.set(key, view);
   }
   return ownCopy(view);
+}
+
+/**
+ * ROOTLINE_PKI_DIFFERENTIAL=1 (tests only): every certificate the hand-written reader reads is
+ * also parsed by the schema library, and any difference in view or canonical form throws — so a
+ * whole test suite run checks the reader over every certificate it makes.
+ */
+const DIFFERENTIAL = process.env.ROOTLINE_PKI_DIFFERENTIAL === '1';
+
+function checkAgainstSchema(der: Uint8Array, fast: FastCertificate): void {
+  const reference = parseCertificateBySchema(der);
+  if (!isDeepStrictEqual(reference, fast.view)) throw new Error(`ROOTLINE_PKI_DIFFERENTIAL: the hand-written reader's view differs for ${toHex(der)}`);
+  if (fast.canonical && !reencodesToItselfBySchema(der)) throw new Error(`ROOTLINE_PKI_DIFFERENTIAL: called canonical but does not re-encode to itself: ${toHex(der)}`);
+}
+
+/**
+ * Internal (tests): the schema-library parse alone, without the hand-written reader or the
+ * cache — the reference `readCertificateDer` is checked against.
+ */
+export function parseCertificateBySchema(input: Uint8Array | string, maxLength = 1024 * 1024): ParsedCertificate {
+  return parseSignedObject(input, maxLength, CERTIFICATE_FORMAT, buildView);
 }
 
 /**
@@ -137,6 +167,16 @@ export function reencodesToItself(der: Uint8Array): boolean {
   const key = BytesKeyedCache.keyOf(der);
   const known = REENCODES.get(key);
   if (known !== undefined) return known;
+  // The hand-written reader knows when the schema library's encoding of its parse is these bytes
+  // again; when it cannot tell, the schema library is asked.
+  const same = readCertificateDer(der)?.canonical === true || reencodesToItselfBySchema(der);
+  REENCODES.set(key, same);
+  return same;
+}
+
+/** Internal (tests): `reencodesToItself` asked of the schema library alone, not kept. */
+export function reencodesToItselfBySchema(der: Uint8Array): boolean {
+  const key = BytesKeyedCache.keyOf(der);
   let same: boolean;
   try {
     const value = RECENT_VALUES.get(key) ?? AsnConvert.parse(toArrayBuffer(der), Certificate);
@@ -144,7 +184,6 @@ export function reencodesToItself(der: Uint8Array): boolean {
   } catch {
     same = false;
   }
-  REENCODES.set(key, same);
   return same;
 }
 

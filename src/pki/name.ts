@@ -199,10 +199,16 @@ function attributeValueText(v: AttributeValue): string {
   return '';
 }
 
+/** The keyword ('CN', 'serialNumber', ...) for an attribute OID rootline names, if any. */
+export function keywordOfOid(oid: string): string | undefined {
+  return BY_OID.get(oid)?.keyword;
+}
+
 /** RDN arrays of a parsed Name. */
 export function nameToRdns(n: Name): Rdn[] {
-  return n.map((rdn) =>
-    rdn.map((atv) => ({
+  // Array.from: plain arrays, not the schema library's Name/RDN subclasses (Array species).
+  return Array.from(n, (rdn) =>
+    Array.from(rdn, (atv) => ({
       type: BY_OID.get(atv.type)?.keyword ?? atv.type,
       oid: atv.type,
       value: attributeValueText(atv.value),
