@@ -32,6 +32,14 @@ export function rpkLookup(subjectPublicKeyInfo: Uint8Array): string {
  * it has no CN (types.ts DeviceCredential.lookup).
  */
 export function certificateLookup(der: Uint8Array): string | undefined {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+  const known = LOOKUPS.get(key);
+  if (known !== undefined) {
+    // Most recently used last (Map keeps insertion order).
+    LOOKUPS.delete(key);
+    LOOKUPS.set(key, known);
+    return known;
+  }
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(der);
@@ -40,8 +48,20 @@ export function certificateLookup(der: Uint8Array): string | undefined {
   }
   const lines = cert.subject.split('\n');
   const cn = lines.find((l) => l.startsWith('CN='));
-  return cn !== undefined ? cn.slice(3) : lines.join(', ');
+  const lookup = cn !== undefined ? cn.slice(3) : lines.join(', ');
+  LOOKUPS.set(key, lookup);
+  if (LOOKUPS.size > LOOKUP_CAPACITY) LOOKUPS.delete(LOOKUPS.keys().next().value!);
+  return lookup;
 }
+
+/**
+ * Lookups of recently seen certificates, keyed by the exact DER bytes (the byte string itself, as
+ * latin1, not a digest): the same client certificate is looked up on its DTLS handshake, on the
+ * resumed one and for every request of the session, and the answer depends on nothing but the
+ * bytes. Bounded LRU; certificates node cannot read are not kept.
+ */
+const LOOKUP_CAPACITY = 1024;
+const LOOKUPS = new Map<string, string>();
 
 /** Maps a DTLS session's authenticated identity to a PeerIdentity. */
 export function identityFromDtls(identity: DtlsSessionIdentity): PeerIdentity | undefined {
