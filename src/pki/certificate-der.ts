@@ -12,13 +12,13 @@
  * minimal INTEGERs, OIDs with minimal sub-identifiers, UTCTime YYMMDDHHMMSSZ / GeneralizedTime
  * YYYYMMDDHHMMSSZ with in-range fields, names of UTF8String (well-formed UTF-8), PrintableString
  * or IA5String (7-bit) values, no unique identifiers, BOOLEANs as 00/FF, BIT STRINGs with no
- * unused bits, extension values the view decodes in their plain DER shapes.
+ * unused bits, AlgorithmIdentifier parameters absent, NULL or an OID, extension values the view
+ * decodes in their plain DER shapes.
  *
  * It also tells whether the schema library would encode its parse of the bytes back to exactly
  * the same bytes (`canonical`, what `reencodesToItself` asks of a certificate carried in CMS):
  * false when the input has an explicit DEFAULT (version v1, critical FALSE), which the schema
- * library drops when it encodes, or AlgorithmIdentifier parameters other than absent, NULL or an
- * OID; then the caller asks the schema library itself.
+ * library drops when it encodes; then the caller asks the schema library itself.
  */
 import { createHash } from 'node:crypto';
 import { signatureAlgorithmName } from './algorithms.js';
@@ -204,39 +204,58 @@ function timeOf(der: Uint8Array, t: Tlv): Date {
   return new Date(Date.UTC(year, month - 1, day, hour, minute, second));
 }
 
-/** AlgorithmIdentifier: the OID; whether its parameters are in a form the schema library keeps byte for byte. */
-function algorithmOf(der: Uint8Array, t: Tlv): { oid: string; parameters: Tlv | undefined; plain: boolean } {
+/**
+ * AlgorithmIdentifier with parameters absent, NULL or an OID (the schema library keeps those byte
+ * for byte); other parameters (RSA-PSS, specified curves) are the schema library's, which parses
+ * their insides.
+ */
+function algorithmOf(der: Uint8Array, t: Tlv): { oid: string; parameters: Tlv | undefined } {
   if (t.tag !== 0x30) throw GIVE_UP;
   const parts = children(der, t);
   if (parts.length < 1 || parts.length > 2) throw GIVE_UP;
   const oid = oidText(der, parts[0]!);
   const parameters = parts[1];
-  let plain = true;
   if (parameters !== undefined) {
     if (parameters.tag === 0x05) {
       if (parameters.end !== parameters.start) throw GIVE_UP;
     } else if (parameters.tag === 0x06) oidText(der, parameters);
-    else plain = false;
+    else throw GIVE_UP;
   }
-  return { oid, parameters, plain };
+  return { oid, parameters };
 }
 
-/** parsePublicKey's algorithm name, for the SubjectPublicKeyInfo shapes this reader takes. */
-function publicKeyAlgorithmOf(der: Uint8Array, spki: Tlv): { algorithm: PublicKeyAlgorithm; plain: boolean } {
+/** parsePublicKey's view, for the SubjectPublicKeyInfo shapes this reader takes. */
+function publicKeyOf(der: Uint8Array, spki: Tlv): { algorithm: PublicKeyAlgorithm; subjectPublicKey: Uint8Array } {
   if (spki.tag !== 0x30) throw GIVE_UP;
   const parts = children(der, spki);
   if (parts.length !== 2) throw GIVE_UP;
   const alg = algorithmOf(der, parts[0]!);
-  bitStringBytes(der, parts[1]!);
+  const subjectPublicKey = bitStringBytes(der, parts[1]!);
+  let algorithm: PublicKeyAlgorithm = alg.oid;
   if (alg.oid === OID.ecPublicKey) {
     // RFC 5480 §2.1.1 namedCurve only; other forms go to the schema library.
     if (alg.parameters === undefined || alg.parameters.tag !== 0x06) throw GIVE_UP;
     const curve = oidText(der, alg.parameters);
-    return { algorithm: curve === OID.prime256v1 ? 'ec-p256' : curve === OID.secp384r1 ? 'ec-p384' : `ec:${curve}`, plain: alg.plain };
+    algorithm = curve === OID.prime256v1 ? 'ec-p256' : curve === OID.secp384r1 ? 'ec-p384' : `ec:${curve}`;
+  } else if (alg.oid === OID.ed25519) algorithm = 'ed25519';
+  else if (alg.oid === OID.rsaEncryption) algorithm = 'rsa';
+  return { algorithm, subjectPublicKey };
+}
+
+/**
+ * Internal (public-key.ts): `parsePublicKey`'s algorithm and key bits for SubjectPublicKeyInfo
+ * DER in this reader's profile, or undefined (then the schema library decides). Never throws.
+ */
+export function readPublicKeyDer(spki: Uint8Array): { algorithm: PublicKeyAlgorithm; subjectPublicKey: Uint8Array } | undefined {
+  if (spki.length > MAX_BYTES) return undefined;
+  nodes = 0;
+  try {
+    const outer = tlvAt(spki, 0, spki.length, 0x30);
+    if (outer.end !== spki.length) return undefined;
+    return publicKeyOf(spki, outer);
+  } catch {
+    return undefined;
   }
-  if (alg.oid === OID.ed25519) return { algorithm: 'ed25519', plain: alg.plain };
-  if (alg.oid === OID.rsaEncryption) return { algorithm: 'rsa', plain: alg.plain };
-  return { algorithm: alg.oid, plain: alg.plain };
 }
 
 function octetString(der: Uint8Array, t: Tlv, end: number): Uint8Array {
@@ -364,7 +383,7 @@ function read(der: Uint8Array): FastCertificate {
   const fields = children(der, tbsTlv);
   let i = 0;
   let version = 1;
-  let canonical = outerAlg.plain;
+  let canonical = true;
   if (fields[0]?.tag === 0xa0) {
     const v = children(der, fields[0]);
     if (v.length !== 1) throw GIVE_UP;
@@ -391,8 +410,7 @@ function read(der: Uint8Array): FastCertificate {
   if (times.length !== 2) throw GIVE_UP;
   const notBefore = timeOf(der, times[0]!);
   const notAfter = timeOf(der, times[1]!);
-  const key = publicKeyAlgorithmOf(der, spkiTlv);
-  if (!key.plain) canonical = false;
+  const key = publicKeyOf(der, spkiTlv);
 
   const partial: Partial<ParsedCertificate> = {};
   let extensions: ExtensionView[] = [];

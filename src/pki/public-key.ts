@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { publicKeyFromSpki } from './algorithms.js';
 import { parseStrict } from './asn1.js';
+import { readPublicKeyDer } from './certificate-der.js';
 import { fromArrayBuffer, readOuterSequence } from './der.js';
 import { MalformedPublicKeyError, UnsupportedKeyError } from './errors.js';
 import { OID } from './oids.js';
@@ -32,6 +33,15 @@ const malformed = (m: string, cause?: unknown): MalformedPublicKeyError => new M
 /** Parses SubjectPublicKeyInfo DER; MalformedPublicKeyError for anything else. */
 export function parsePublicKey(spki: Uint8Array): PublicKeyView {
   assertBytes(spki, 'spki', { min: 1 });
+  // The hand-written reader first (certificate-der.ts); anything outside its profile goes to the
+  // schema library, which accepts or refuses as before.
+  const fast = readPublicKeyDer(spki);
+  if (fast !== undefined) return { der: spki, ...fast };
+  return parsePublicKeyBySchema(spki);
+}
+
+/** Internal (tests): `parsePublicKey` by the schema library alone. */
+export function parsePublicKeyBySchema(spki: Uint8Array): PublicKeyView {
   const { value } = parseStrict(spki, SubjectPublicKeyInfo, malformed, 'SubjectPublicKeyInfo');
   const alg = value.algorithm.algorithm;
   let algorithm: PublicKeyAlgorithm = alg;

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RootlineError } from '../../src/errors.js';
 import { createRootCa } from '../../src/pki/certificate-authority.js';
-import { readCertificateDer } from '../../src/pki/certificate-der.js';
+import { readCertificateDer, readPublicKeyDer } from '../../src/pki/certificate-der.js';
+import { parsePublicKey, parsePublicKeyBySchema } from '../../src/pki/public-key.js';
 import { parseCertificate, parseCertificateBySchema, reencodesToItself, reencodesToItselfBySchema } from '../../src/pki/certificate.js';
 import { derSequence, derTlv, readOuterSequence } from '../../src/pki/der.js';
 import { domainCaPolicy } from '../../src/pki/domain-policy.js';
@@ -31,6 +32,40 @@ function reference(der: Uint8Array): { view?: unknown; code?: string } {
     assert.ok(err instanceof RootlineError, `untyped ${String(err)}`);
     return { code: err.code };
   }
+}
+
+/** The same property for SubjectPublicKeyInfo: parsePublicKey answers as the schema library does. */
+function keyAgrees(spki: Uint8Array): 'fast' | 'gave-up' {
+  let ref: { view?: unknown; code?: string };
+  try {
+    ref = { view: parsePublicKeyBySchema(spki) };
+  } catch (err) {
+    assert.ok(err instanceof RootlineError, `untyped ${String(err)}`);
+    ref = { code: err.code };
+  }
+  const fast = readPublicKeyDer(spki);
+  if (fast !== undefined) {
+    assert.equal(ref.code, undefined, `fast SPKI reader accepted what the schema library refuses (${ref.code})`);
+    assert.deepStrictEqual({ der: spki, ...fast }, ref.view);
+  }
+  try {
+    assert.deepStrictEqual(parsePublicKey(spki), ref.view);
+  } catch (err) {
+    if (ref.code === undefined) throw err;
+    assert.ok(err instanceof RootlineError && err.code === ref.code, String(err));
+  }
+  return fast === undefined ? 'gave-up' : 'fast';
+}
+
+/** The SPKI field of a certificate-shaped input, when it has one. */
+function spkiOf(der: Uint8Array): Uint8Array | undefined {
+  const top = readOuterSequence(der);
+  if (typeof top === 'string' || top.length < 1) return undefined;
+  const kids = readOuterSequence(der.subarray(top[0]!.offset, top[0]!.end));
+  if (typeof kids === 'string') return undefined;
+  const first = kids[0]?.tag === 0xa0 ? 1 : 0;
+  const k = kids[first + 5];
+  return k === undefined ? undefined : der.subarray(top[0]!.offset, top[0]!.end).slice(k.offset, k.end);
 }
 
 /** The property: the fast reader gives up, or agrees with the schema library on view and canonical form. */
@@ -187,6 +222,7 @@ describe('hand-written certificate reader (differential against the schema libra
     edges.push(['EC key with NULL parameters', spki('3013300b06072a8648ce3d02010500030400010203')]);
     edges.push(['EC key, unknown curve', spki('3016300e06072a8648ce3d020106032b0601030400010203')]);
     edges.push(['SPKI bit string with unused bits', spki('3019301306072a8648ce3d020106082a8648ce3d030107030201ff')]);
+    edges.push(['EC key with garbage SEQUENCE parameters', spki('3014300c06072a8648ce3d02013001ff030400010203')]);
     edges.push(['RSA-ish key with SEQUENCE parameters', spki('3012300a06062a864886f70d3000030400010203')]);
     const sigAlg = (hex: string) => {
       const a = bytes(hex);
@@ -197,6 +233,7 @@ describe('hand-written certificate reader (differential against the schema libra
       assert.ok(typeof t2 !== 'string');
       return derSequence(tbs.slice(t2[0]!.offset, t2[0]!.end), a, v3.slice(top[2]!.offset, top[2]!.end));
     };
+    edges.push(['signature algorithm with garbage parameters', sigAlg('300d06082a8648ce3d0403023001ff')]);
     edges.push(['signature algorithm with NULL', sigAlg('300c06082a8648ce3d0403020500')]);
     edges.push(['signature algorithm with SEQUENCE parameters', sigAlg('300c06082a8648ce3d0403023000')]);
     edges.push(['signature algorithms differ', rebuild(v3, (f) => [...f.slice(0, F.sigAlg), bytes('300a06082a8648ce3d040303'), ...f.slice(F.issuer)])]);
@@ -209,6 +246,7 @@ describe('hand-written certificate reader (differential against the schema libra
       assert.equal(readCertificateDer(der)!.canonical, true, `${what}: canonical`);
       assert.equal(reencodesToItselfBySchema(der), true, what);
     }
+    for (const [what, der] of [...made, ...foreign]) assert.equal(keyAgrees(spkiOf(der)!), 'fast', what);
     for (const [what, der] of foreign) {
       agrees(der);
       assert.deepStrictEqual(parseCertificate(der), parseCertificateBySchema(der), what);
@@ -231,6 +269,8 @@ describe('hand-written certificate reader (differential against the schema libra
         assert.ok(err instanceof RootlineError && err.code === ref.code, `${what}: ${String(err)}`);
       }
       assert.equal(reencodesToItself(der), reencodesToItselfBySchema(der), `${what}: reencodesToItself`);
+      const spki = spkiOf(der);
+      if (spki !== undefined) keyAgrees(spki);
     }
     // Both branches are exercised: some edges are read, some left to the schema library.
     assert.ok(seen.fast > 5 && seen['gave-up'] > 10, JSON.stringify(seen));
@@ -269,6 +309,8 @@ describe('hand-written certificate reader (differential against the schema libra
         }),
         (m) => {
           agrees(m);
+          const spki = spkiOf(m);
+          if (spki !== undefined) keyAgrees(spki);
           try {
             parseCertificate(m);
           } catch (err) {
