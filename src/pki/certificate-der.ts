@@ -25,6 +25,7 @@ import { signatureAlgorithmName } from './algorithms.js';
 import { bytesEqual, readTlv, toHex, type Tlv } from './der.js';
 import { decodeKeyUsage, decodeMasaUrl, decodeSubjectAltNames, type ExtensionView } from './extensions.js';
 import type { ParsedCertificate } from './certificate.js';
+import type { ParsedCsr } from './parse-csr.js';
 import { formatRdns, keywordOfOid, type Rdn } from './name.js';
 import { EXT_KEY_USAGE_NAMES, OID } from './oids.js';
 import type { PublicKeyAlgorithm } from './public-key.js';
@@ -270,7 +271,10 @@ function whole(value: Uint8Array, tag: number): Tlv {
 }
 
 /** The extension decoders of the view, in their plain DER shapes (else the schema library decides). */
-const DECODERS: Record<string, (value: Uint8Array, out: Partial<ParsedCertificate>) => void> = {
+type Usages = Pick<ParsedCertificate, 'keyUsage' | 'extKeyUsage' | 'basicConstraints' | 'subjectAltNames'>;
+
+/** What a CSR's extensionRequest decodes (parse-csr.ts): the usages and names, no key identifiers. */
+const REQUEST_DECODERS: Record<string, (value: Uint8Array, out: Usages) => void> = {
   [OID.keyUsage]: (v, o) => (o.keyUsage = decodeKeyUsage(v)),
   [OID.extKeyUsage]: (v, o) => {
     const seq = whole(v, 0x30);
@@ -297,6 +301,10 @@ const DECODERS: Record<string, (value: Uint8Array, out: Partial<ParsedCertificat
     o.basicConstraints = out;
   },
   [OID.subjectAltName]: (v, o) => (o.subjectAltNames = decodeSubjectAltNames(v)),
+};
+
+const DECODERS: Record<string, (value: Uint8Array, out: Partial<ParsedCertificate>) => void> = {
+  ...REQUEST_DECODERS,
   [OID.subjectKeyIdentifier]: (v, o) => {
     const t = whole(v, 0x04);
     o.subjectKeyIdentifier = toHex(v.subarray(t.start, t.end));
@@ -310,9 +318,9 @@ const DECODERS: Record<string, (value: Uint8Array, out: Partial<ParsedCertificat
   [OID.masaUrl]: (v, o) => (o.masaUrl = decodeMasaUrl(v)),
 };
 
-function readExtensions(der: Uint8Array, wrapper: Tlv, out: Partial<ParsedCertificate>): { views: ExtensionView[]; canonical: boolean } {
-  const list = tlvAt(der, wrapper.start, wrapper.end, 0x30);
-  if (list.end !== wrapper.end || list.end === list.start) throw GIVE_UP;
+/** Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension, decoding what `decoders` knows into `out`. */
+function readExtensions<S>(der: Uint8Array, list: Tlv, out: S, decoders: Record<string, (value: Uint8Array, out: S) => void>): { views: ExtensionView[]; canonical: boolean } {
+  if (list.tag !== 0x30 || list.end === list.start) throw GIVE_UP;
   const seen = new Set<string>();
   const views: ExtensionView[] = [];
   let canonical = true;
@@ -331,7 +339,7 @@ function readExtensions(der: Uint8Array, wrapper: Tlv, out: Partial<ParsedCertif
     }
     const valueTlv = parts[parts.length - 1]!;
     const value = octetString(der, valueTlv, ext.end);
-    const decode = DECODERS[oid];
+    const decode = decoders[oid];
     if (decode !== undefined) {
       try {
         decode(value, out);
@@ -418,7 +426,9 @@ function read(der: Uint8Array): FastCertificate {
   if (rest.length > 0) {
     // Unique identifiers ([1], [2]) and anything else are the schema library's.
     if (rest.length !== 1 || rest[0]!.tag !== 0xa3 || version !== 3) throw GIVE_UP;
-    const read = readExtensions(der, rest[0]!, partial);
+    const list = tlvAt(der, rest[0]!.start, rest[0]!.end, 0x30);
+    if (list.end !== rest[0]!.end) throw GIVE_UP;
+    const read = readExtensions(der, list, partial, DECODERS);
     extensions = read.views;
     if (!read.canonical) canonical = false;
   }
@@ -449,4 +459,83 @@ function read(der: Uint8Array): FastCertificate {
     selfIssued: bytesEqual(issuerDer, subjectDer),
   };
   return { view, canonical };
+}
+
+/**
+ * Internal (parse-csr.ts): a PKCS#10 request (RFC 2986 §4) in this reader's profile — version 0,
+ * attributes extensionRequest (one value) and challengePassword (one UTF8String or
+ * PrintableString value) only, each at most once — as `parseCsr`'s view, or undefined (then the
+ * schema library decides). Never throws.
+ */
+export function readCsrDer(der: Uint8Array): ParsedCsr | undefined {
+  if (der.length > MAX_BYTES) return undefined;
+  nodes = 0;
+  try {
+    return readCsr(der);
+  } catch {
+    return undefined;
+  }
+}
+
+function readCsr(der: Uint8Array): ParsedCsr {
+  const outer = tlvAt(der, 0, der.length, 0x30);
+  if (outer.end !== der.length) throw GIVE_UP;
+  const top = children(der, outer);
+  if (top.length !== 3) throw GIVE_UP;
+  const [infoTlv, algTlv, sigTlv] = top as [Tlv, Tlv, Tlv];
+  if (infoTlv.tag !== 0x30) throw GIVE_UP;
+  const signature = bitStringBytes(der, sigTlv);
+  const alg = algorithmOf(der, algTlv);
+  const fields = children(der, infoTlv);
+  if (fields.length < 3 || fields.length > 4) throw GIVE_UP;
+  const [versionTlv, subjectTlv, spkiTlv, attributesTlv] = fields as [Tlv, Tlv, Tlv, Tlv | undefined];
+  // RFC 2986 §4.1: version "shall be 0 for this version of the standard".
+  if (versionTlv.tag !== 0x02 || versionTlv.end - versionTlv.start !== 1 || der[versionTlv.start] !== 0) throw GIVE_UP;
+  const subjectRdns = readName(der, subjectTlv);
+  const key = publicKeyOf(der, spkiTlv);
+
+  const attributes: Array<{ oid: string; values: Uint8Array[] }> = [];
+  const sink: Usages = {};
+  let extensions: ExtensionView[] = [];
+  let challengePassword: string | undefined;
+  if (attributesTlv !== undefined) {
+    if (attributesTlv.tag !== 0xa0) throw GIVE_UP;
+    const seen = new Set<string>();
+    for (const attr of children(der, attributesTlv)) {
+      if (attr.tag !== 0x30) throw GIVE_UP;
+      const parts = children(der, attr);
+      if (parts.length !== 2 || parts[1]!.tag !== 0x31) throw GIVE_UP;
+      const oid = oidText(der, parts[0]!);
+      if (seen.has(oid)) throw GIVE_UP;
+      seen.add(oid);
+      const values = children(der, parts[1]!);
+      if (values.length !== 1) throw GIVE_UP;
+      const value = values[0]!;
+      if (oid === OID.extensionRequest) {
+        extensions = readExtensions(der, value, sink, REQUEST_DECODERS).views;
+      } else if (oid === OID.challengePassword) {
+        // DirectoryString: the schema library has no IA5String arm here, so only these two.
+        if (value.tag !== 0x0c && value.tag !== 0x13) throw GIVE_UP;
+        challengePassword = attributeText(der, value);
+      } else throw GIVE_UP;
+      attributes.push({ oid, values: [der.slice(value.offset, value.end)] });
+    }
+  }
+  const view: ParsedCsr = {
+    der: der.slice(),
+    info: der.slice(infoTlv.offset, infoTlv.end),
+    subject: formatRdns(subjectRdns),
+    subjectRdns,
+    subjectDer: der.slice(subjectTlv.offset, subjectTlv.end),
+    publicKey: der.slice(spkiTlv.offset, spkiTlv.end),
+    publicKeyAlgorithm: key.algorithm,
+    signatureAlgorithm: alg.oid,
+    signatureAlgorithmName: signatureAlgorithmName(alg.oid),
+    signature,
+    extensions,
+    ...sink,
+    attributes,
+  };
+  if (challengePassword !== undefined) view.challengePassword = challengePassword;
+  return view;
 }

@@ -2,12 +2,16 @@
  * Parsing and verifying PKCS#10 certification requests (RFC 2986). The self-signature is the
  * requester's proof that it holds the private key; a CA must check it before certifying the key.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { DirectoryString, Extensions } from '@peculiar/asn1-x509';
 import { signatureAlgorithmName, verifySignature } from './algorithms.js';
 import { guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
-import { fromArrayBuffer } from './der.js';
+import { readCsrDer } from './certificate-der.js';
+import { fromArrayBuffer, toHex } from './der.js';
+import { derFrom } from './pem.js';
+import { assertInteger, describeType } from '../util/assert.js';
 import { BadCsrSignatureError, MalformedCsrError, UnsupportedAlgorithmError } from './errors.js';
 import {
   decodeBasicConstraints,
@@ -22,7 +26,6 @@ import {
 import { formatRdns, nameToRdns, type Rdn } from './name.js';
 import { OID } from './oids.js';
 import { parsePublicKey, type PublicKeyAlgorithm } from './public-key.js';
-import { describeType } from '../util/assert.js';
 import { InvalidArgumentError } from '../errors.js';
 
 export interface ParsedCsr {
@@ -67,8 +70,27 @@ const DECODERS: Record<string, (der: Uint8Array, out: Sink) => void> = {
 
 /** Parses a CSR given as DER or PEM ("CERTIFICATE REQUEST"). Does not check the signature. */
 export function parseCsr(input: Uint8Array | string, options: ParseCsrOptions = {}): ParsedCsr {
-  return parseSignedObject(input, options.maxLength ?? 256 * 1024, CSR_FORMAT, buildView);
+  const maxLength = options.maxLength ?? 256 * 1024;
+  assertInteger(maxLength, 'options.maxLength', 1);
+  const der = derFrom(input, 'input', CSR_FORMAT.pemLabel);
+  if (der.length > maxLength) throw fail(`CSR longer than ${maxLength} bytes`);
+  // The hand-written reader first (certificate-der.ts); anything outside its profile goes to the
+  // schema library, which accepts or refuses as before.
+  const fast = readCsrDer(der);
+  if (fast !== undefined) {
+    if (DIFFERENTIAL && !isDeepStrictEqual(fast, parseCsrBySchema(der, maxLength))) throw new Error(`ROOTLINE_PKI_DIFFERENTIAL: the hand-written CSR reader's view differs for ${toHex(der)}`);
+    return fast;
+  }
+  return parseCsrBySchema(der, maxLength);
 }
+
+/** Internal (tests): `parseCsr` by the schema library alone. */
+export function parseCsrBySchema(input: Uint8Array | string, maxLength = 256 * 1024): ParsedCsr {
+  return parseSignedObject(input, maxLength, CSR_FORMAT, buildView);
+}
+
+/** ROOTLINE_PKI_DIFFERENTIAL=1 (tests only): see certificate.ts. */
+const DIFFERENTIAL = process.env.ROOTLINE_PKI_DIFFERENTIAL === '1';
 
 const CSR_FORMAT: SignedObjectFormat<CertificationRequest> = { schema: CertificationRequest, what: 'CSR', pemLabel: 'CERTIFICATE REQUEST', tbsName: 'certificationRequestInfo', tbsShortName: 'info', fail };
 

@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RootlineError } from '../../src/errors.js';
 import { createRootCa } from '../../src/pki/certificate-authority.js';
-import { readCertificateDer, readPublicKeyDer } from '../../src/pki/certificate-der.js';
+import { readCertificateDer, readCsrDer, readPublicKeyDer } from '../../src/pki/certificate-der.js';
+import { createCsr } from '../../src/pki/create-csr.js';
+import { parseCsr, parseCsrBySchema } from '../../src/pki/parse-csr.js';
 import { parsePublicKey, parsePublicKeyBySchema } from '../../src/pki/public-key.js';
 import { parseCertificate, parseCertificateBySchema, reencodesToItself, reencodesToItselfBySchema } from '../../src/pki/certificate.js';
 import { derSequence, derTlv, readOuterSequence } from '../../src/pki/der.js';
@@ -329,6 +331,140 @@ describe('hand-written certificate reader (differential against the schema libra
         const der = derTlv(0x30, body);
         agrees(der);
       }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+/** parseCsr's hand-written reader against the schema library, as above. */
+function csrAgrees(der: Uint8Array): 'fast' | 'gave-up' {
+  let ref: { view?: unknown; code?: string };
+  try {
+    ref = { view: parseCsrBySchema(der) };
+  } catch (err) {
+    assert.ok(err instanceof RootlineError, `untyped ${String(err)}`);
+    ref = { code: err.code };
+  }
+  const fast = readCsrDer(der);
+  if (fast !== undefined) {
+    assert.equal(ref.code, undefined, `fast CSR reader accepted what the schema library refuses (${ref.code})`);
+    assert.deepStrictEqual(fast, ref.view);
+  }
+  try {
+    assert.deepStrictEqual(parseCsr(der), ref.view);
+  } catch (err) {
+    if (ref.code === undefined) throw err;
+    assert.ok(err instanceof RootlineError && err.code === ref.code, String(err));
+  }
+  return fast === undefined ? 'gave-up' : 'fast';
+}
+
+/** Re-assembles a CSR after `edit` changes the CertificationRequestInfo fields. */
+function rebuildCsr(der: Uint8Array, edit: (fields: Uint8Array[]) => Uint8Array[]): Uint8Array {
+  return rebuild(der, edit);
+}
+
+describe('hand-written CSR reader (differential against the schema library)', () => {
+  const made: Array<[string, Uint8Array]> = [];
+  const foreign: Array<[string, Uint8Array]> = [];
+  const edges: Array<[string, Uint8Array]> = [];
+
+  before(async () => {
+    made.push(['plain', await createCsr({ signer: p256Signer(), subject: 'CN=plain' })]);
+    made.push([
+      'usages, names, password',
+      await createCsr({
+        signer: p256Signer(),
+        subject: 'CN=full,O=Acme,serialNumber=X1',
+        subjectAltNames: { dns: ['x.example'], ip: ['192.0.2.1', 'fe80::1'], uri: ['urn:x:y'], email: ['x@y.example'] },
+        keyUsage: ['digitalSignature', 'keyAgreement'],
+        extKeyUsage: ['clientAuth', '1.3.6.1.5.5.7.3.28'],
+        challengePassword: 'pässwörd',
+        extensions: [masaUrlExtension('https://masa.example/')],
+      }),
+    ]);
+    made.push(['printable password', await createCsr({ signer: p256Signer(), subject: 'CN=pw', challengePassword: 'abc123' })]);
+    made.push(['Ed25519', await createCsr({ signer: keyObjectSigner(generateKeyPairSync('ed25519').privateKey), subject: 'CN=ed' })]);
+    if (!opensslSkip) {
+      const dir = tempDir();
+      try {
+        dir.write('req.cnf', ['[req]', 'distinguished_name = dn', 'attributes = attrs', 'req_extensions = ext', '[dn]', '[attrs]', 'challengePassword = A challenge', 'unstructuredName = An optional name', '[ext]', 'basicConstraints = CA:FALSE', 'subjectAltName = DNS:o.example', ''].join('\n'));
+        dir.write('plain.cnf', ['[req]', 'distinguished_name = dn', '[dn]', ''].join('\n'));
+        const ok = (args: string[]): void => assert.equal(openssl(args, dir.path).status, 0, args.join(' '));
+        ok(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'r.key', '-out', 'r.csr', '-subj', '/CN=rsa req/O=Peer', '-config', 'req.cnf']);
+        foreign.push(['openssl RSA with unstructuredName', decodePem(dir.read('r.csr').toString(), 'CERTIFICATE REQUEST')]);
+        ok(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'e.key', '-out', 'e.csr', '-subj', '/CN=ec req', '-config', 'plain.cnf']);
+        foreign.push(['openssl EC, empty attributes', decodePem(dir.read('e.csr').toString(), 'CERTIFICATE REQUEST')]);
+      } finally {
+        dir.cleanup();
+      }
+    }
+    const full = made[1]![1];
+    const attrs = (...a: Uint8Array[]) => (f: Uint8Array[]) => [...f.slice(0, 3), derTlv(0xa0, Buffer.concat(a))];
+    const attr = (oidHex: string, ...values: Uint8Array[]) => derSequence(bytes(oidHex), derTlv(0x31, Buffer.concat(values)));
+    const EXT_REQ = '06092a864886f70d01090e';
+    const PW = '06092a864886f70d010907';
+    const bcExt = derSequence(derSequence(bytes('0603551d13'), derTlv(0x04, bytes('3000'))));
+    edges.push(['no attributes field', rebuildCsr(full, (f) => f.slice(0, 3))]);
+    edges.push(['empty attributes', rebuildCsr(full, attrs())]);
+    edges.push(['version 1', rebuildCsr(full, (f) => [bytes('020101'), ...f.slice(1)])]);
+    edges.push(['non-minimal version', rebuildCsr(full, (f) => [bytes('02020000'), ...f.slice(1)])]);
+    edges.push(['two extensionRequests', rebuildCsr(full, attrs(attr(EXT_REQ, bcExt), attr(EXT_REQ, bcExt)))]);
+    edges.push(['extensionRequest with two values', rebuildCsr(full, attrs(attr(EXT_REQ, bcExt, bcExt)))]);
+    edges.push(['extensionRequest with no values', rebuildCsr(full, attrs(attr(EXT_REQ)))]);
+    edges.push(['empty extensionRequest', rebuildCsr(full, attrs(attr(EXT_REQ, derSequence())))]);
+    edges.push(['extensionRequest NULL', rebuildCsr(full, attrs(attr(EXT_REQ, bytes('0500'))))]);
+    edges.push(['duplicate extension requested', rebuildCsr(full, attrs(attr(EXT_REQ, derSequence(derSequence(bytes('0603551d13'), derTlv(0x04, bytes('3000'))), derSequence(bytes('0603551d13'), derTlv(0x04, bytes('3000')))))))]);
+    edges.push(['bad keyUsage requested', rebuildCsr(full, attrs(attr(EXT_REQ, derSequence(derSequence(bytes('0603551d0f'), derTlv(0x04, bytes('0500')))))))]);
+    edges.push(['password IA5', rebuildCsr(full, attrs(attr(PW, derTlv(0x16, Buffer.from('x')))))]);
+    edges.push(['password BMP', rebuildCsr(full, attrs(attr(PW, derTlv(0x1e, bytes('0078')))))]);
+    edges.push(['password empty UTF8', rebuildCsr(full, attrs(attr(PW, derTlv(0x0c, new Uint8Array(0)))))]);
+    edges.push(['password twice', rebuildCsr(full, attrs(attr(PW, derTlv(0x0c, Buffer.from('a')), derTlv(0x0c, Buffer.from('b')))))]);
+    edges.push(['password NULL', rebuildCsr(full, attrs(attr(PW, bytes('0500'))))]);
+    edges.push(['unknown attribute', rebuildCsr(full, attrs(attr('06032a0304', bytes('0500'))))]);
+    edges.push(['attributes not [0]', rebuildCsr(full, (f) => [...f.slice(0, 3), derTlv(0x31, new Uint8Array(0))])]);
+    edges.push(['extra field', rebuildCsr(full, (f) => [...f, bytes('0500')])]);
+    edges.push(['missing key', rebuildCsr(full, (f) => f.slice(0, 2))]);
+  });
+
+  it('reads every CSR rootline makes itself, with the schema library\'s view; openssl\'s are read by either path alike', () => {
+    for (const [what, der] of made) assert.equal(csrAgrees(der), 'fast', what);
+    for (const [, der] of foreign) csrAgrees(der);
+    if (foreign.length > 0) assert.equal(csrAgrees(foreign[1]![1]), 'fast', 'openssl EC CSR with an empty attribute set');
+  });
+
+  it('gives up or agrees on every DER edge case', () => {
+    const seen = { fast: 0, 'gave-up': 0 };
+    for (const [what, der] of edges) {
+      try {
+        seen[csrAgrees(der)]++;
+      } catch (err) {
+        throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    assert.ok(seen.fast >= 3 && seen['gave-up'] >= 5, JSON.stringify(seen));
+  });
+
+  it('fast-check: mutations of real CSRs — the reader gives up or agrees; only typed errors escape', () => {
+    const all = [...made, ...foreign, ...edges].map(([, d]) => d);
+    fc.assert(
+      fc.property(
+        fc.nat(all.length - 1).chain((i) => {
+          const der = all[i]!;
+          return fc.oneof(
+            fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 1, max: 255 })).map(([p, x]) => {
+              const m = der.slice();
+              m[p]! ^= x;
+              return m;
+            }),
+            fc.nat(der.length - 1).map((n) => der.slice(0, n)),
+            fc.tuple(fc.nat(der.length), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([p, ins]) => Uint8Array.from([...der.subarray(0, p), ...ins, ...der.subarray(p)])),
+          );
+        }),
+        (m) => {
+          csrAgrees(m);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
