@@ -112,6 +112,27 @@ export function derTlv(tag: number, content: Uint8Array): Uint8Array {
   return out;
 }
 
+/** OBJECT IDENTIFIER from dotted text (X.690 §8.19; the caller has checked the syntax). */
+export function derOid(oid: string): Uint8Array {
+  const known = OIDS.get(oid);
+  if (known !== undefined) return known.slice();
+  const arcs = oid.split('.').map((a) => BigInt(a));
+  const out: number[] = [];
+  const push = (v: bigint): void => {
+    const bytes = [Number(v & 0x7fn)];
+    for (let x = v >> 7n; x > 0n; x >>= 7n) bytes.unshift(Number((x & 0x7fn) | 0x80n));
+    out.push(...bytes);
+  };
+  push(arcs[0]! * 40n + arcs[1]!);
+  for (let i = 2; i < arcs.length; i++) push(arcs[i]!);
+  const der = derTlv(0x06, Uint8Array.from(out));
+  if (OIDS.size < 256) OIDS.set(oid, der);
+  return der.slice();
+}
+
+/** The OIDs encoded so far (a CA writes the same few extension OIDs every time); never handed out. */
+const OIDS = new Map<string, Uint8Array>();
+
 /** SEQUENCE of already-encoded elements. */
 export function derSequence(...elements: Uint8Array[]): Uint8Array {
   return derTlv(0x30, Buffer.concat(elements));
