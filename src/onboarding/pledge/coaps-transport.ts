@@ -17,12 +17,11 @@
  * COSE_Sign1 (written as voucher.cose). `openCoapsRegistrar` is the connection underneath, for
  * callers that want EST-coaps alone (e.g. re-enrollment with the LDevID).
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoapEndpoint, getUintOption, OptionNumber, type CoapResponse } from '../../coap/index.js';
 import type { Signer } from '../../crypto/keystore/types.js';
-import { keyObjectSigner } from '../../crypto/signer.js';
 import { encodeCbor } from '../../cose/cbor.js';
 import { connectDtls, dtlsClientTransport, type PeerIdentity } from '../../dtls/index.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
@@ -35,6 +34,7 @@ import { BrskiCoapsFormat, EstCoapsFormat } from '../coaps/content-formats.js';
 import { PledgePendingError, PledgeProtocolError, RegistrarNotPinnedError } from '../registrar/errors.js';
 import type { VerifiedVoucher } from '../signed-voucher.js';
 import type { PledgeResult, RunPledgeOptions } from './pledge.js';
+import { deviceSigner, importDeviceKey, pkcs8Pem } from './device-key.js';
 
 const OUT_FILES = ['ldevid.pem', 'ldevid-chain.pem', 'ldevid.key', 'domain-ca.pem', 'voucher.cose'];
 const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -198,7 +198,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
   const idevid = parseCertificate(read(options.idevidDir, 'idevid.pem'));
   const idevidChain = parsePem(read(options.idevidDir, 'idevid-chain.pem'), {}).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der);
   if (idevidChain.length === 0 || !bytesEqual(idevidChain[0]!, idevid.der)) idevidChain.unshift(idevid.der);
-  const idevidSigner = keyObjectSigner(createPrivateKey(read(options.idevidDir, 'idevid.key')));
+  const idevidSigner = deviceSigner(importDeviceKey(read(options.idevidDir, 'idevid.key')));
   const masaAnchors = parsePem(options.masaTrustAnchors ?? read(options.idevidDir, 'masa-ca.pem'), {}).map((b) => b.der);
   const serial = findAttribute(idevid.subjectRdns, 'serialNumber');
   if (serial === undefined) throw new InvalidArgumentError('idevidDir', 'idevid.pem has no subject serialNumber');
@@ -269,7 +269,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
     const key: KeyObject = options.ldevidKey ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
     let issued: { leaf: ParsedCertificate; chain: Uint8Array[] };
     try {
-      issued = await enrollOver(session, '/est/sen', keyObjectSigner(key), serial, pinnedDer, clock);
+      issued = await enrollOver(session, '/est/sen', deviceSigner(key), serial, pinnedDer, clock);
     } catch (err) {
       const code = err instanceof RootlineError ? err.code : 'ERR_INTERNAL';
       await session.request('POST', '/.well-known/brski/es', statusBody(false, `${code}: ${(err as Error).message}`)).catch(() => undefined);
@@ -280,7 +280,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
     conn = undefined;
 
     // enrollstatus over a session authenticated with the new LDevID (§5.9.4), server pinned.
-    const ldevidSession = await openCoapsRegistrar({ ...target, certificate: { signer: keyObjectSigner(key), chain: issued.chain }, trustAnchors: [pinnedDer] });
+    const ldevidSession = await openCoapsRegistrar({ ...target, certificate: { signer: deviceSigner(key), chain: issued.chain }, trustAnchors: [pinnedDer] });
     try {
       const ex = await ldevidSession.request('POST', '/.well-known/brski/es', statusBody(true));
       if (ex.status !== 204) throw coapsProtocolError(ex, 'es');
@@ -289,7 +289,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
       await ldevidSession.close();
     }
     const ldevidChainPem = issued.chain.map((c) => encodePem('CERTIFICATE', c)).join('');
-    const keyPem = String(key.export({ type: 'pkcs8', format: 'pem' }));
+    const keyPem = pkcs8Pem(key);
     const result: PledgeResult = {
       serialNumber: serial,
       ldevid: { der: issued.leaf.der, pem: encodePem('CERTIFICATE', issued.leaf.der), chain: issued.chain, certificate: issued.leaf },
@@ -322,7 +322,7 @@ export interface CoapsBootstrapServer {
 export async function fetchCoapsBootstrapServer(options: { registrarUrl: string; ldevidChain: Uint8Array[]; key: KeyObject; domainCa: Uint8Array; timeoutMs?: number }): Promise<CoapsBootstrapServer> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
   const { host, port } = parseCoapsRegistrarUrl(options.registrarUrl);
-  const conn = await openCoapsRegistrar({ host, port, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}), certificate: { signer: keyObjectSigner(options.key), chain: options.ldevidChain }, trustAnchors: [options.domainCa] });
+  const conn = await openCoapsRegistrar({ host, port, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}), certificate: { signer: deviceSigner(options.key), chain: options.ldevidChain }, trustAnchors: [options.domainCa] });
   let ex: CoapsExchange;
   try {
     ex = await conn.request('GET', '/.well-known/rootline/lwm2m-bootstrap', undefined, BrskiCoapsFormat.Json);

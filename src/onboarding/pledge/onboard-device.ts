@@ -25,6 +25,7 @@ import { decodePem, parseCertificate } from '../../pki/index.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
 import { httpSession, type HttpSession } from './http-session.js';
 import { fetchCoapsBootstrapServer } from './coaps-transport.js';
+import { pkcs8Pem } from './device-key.js';
 import { runPledge, signerFor, type PledgeResult, type RunPledgeOptions } from './pledge.js';
 import { openTls } from './transport.js';
 
@@ -125,7 +126,7 @@ export async function fetchBootstrapServer(options: { registrarUrl: string; ldev
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port === '' ? 443 : Number(url.port);
   const servername = /^[0-9.]+$|:/.test(host) ? undefined : host;
-  const open = (): Promise<TLSSocket> => openTls({ host, port, timeoutMs: options.timeoutMs ?? 30_000, cert: options.ldevidChainPem, key: String(options.key.export({ type: 'pkcs8', format: 'pem' })), ca: [options.domainCaPem], ...(servername !== undefined ? { servername } : {}) });
+  const open = (): Promise<TLSSocket> => openTls({ host, port, timeoutMs: options.timeoutMs ?? 30_000, cert: options.ldevidChainPem, key: pkcs8Pem(options.key), ca: [options.domainCaPem], ...(servername !== undefined ? { servername } : {}) });
   const session = httpSession(await open(), url.host, open);
   try {
     return await askBootstrapServer((...args) => session.request(...args));

@@ -14,12 +14,11 @@
  * what they need. A refused voucher or enrollment is reported to the registrar (status false)
  * before the typed error is thrown.
  */
-import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Signer } from '../../crypto/keystore/types.js';
-import { keyObjectSigner } from '../../crypto/signer.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
 import { encodePem, findAttribute, parseCertificate, parsePem, verifyChain, type ParsedCertificate } from '../../pki/index.js';
 import { estClient } from '../est/client.js';
@@ -27,6 +26,7 @@ import { encodeStatusTelemetry } from '../registrar/status-telemetry.js';
 import { PledgePendingError, PledgeProtocolError, RegistrarNotPinnedError } from '../registrar/errors.js';
 import { verifyVoucher, type VerifiedVoucher } from '../signed-voucher.js';
 import { createPledgeVoucherRequest } from '../voucher-requests.js';
+import { deviceSigner, importDeviceKey, pkcs8Pem } from './device-key.js';
 import { httpSession, type HttpSession } from './http-session.js';
 import { runCoapsPledge } from './coaps-transport.js';
 import { exchange, openTls, protocolError, serverCertificateOf, type TlsTarget } from './transport.js';
@@ -79,17 +79,12 @@ export interface PledgeResult {
   files?: { ldevid: string; chain: string; key: string; domainCa: string; voucher: string };
 }
 
-/** One Signer per LDevID key (keyObjectSigner derives and exports the public key each time: CSR, DTLS). */
-const signers = new WeakMap<KeyObject, Signer>();
-
-/** The Signer over `key`, made once per key. */
+/**
+ * The Signer over `key`, made once per key (the CSR, the voucher request and the DTLS client ask
+ * for it); device-key.ts reads a P-256 key's public key without an SPKI export.
+ */
 export function signerFor(key: KeyObject): Signer {
-  let signer = signers.get(key);
-  if (signer === undefined) {
-    signer = keyObjectSigner(key);
-    signers.set(key, signer);
-  }
-  return signer;
+  return deviceSigner(key);
 }
 
 function read(dir: string, name: string): string {
@@ -137,10 +132,10 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   }
   const idevidPem = read(options.idevidDir, 'idevid.pem');
   const chainPem = read(options.idevidDir, 'idevid-chain.pem');
-  // node:tls takes the file's PEM as it is, once createPrivateKey has read a private key from it
-  // (both go through OpenSSL's PEM reader); no PKCS#8 re-export per device.
+  // node:tls takes the file's PEM as it is, once a private key was read from it (device-key.ts:
+  // what createPrivateKey reads, without OpenSSL's decoder set-up); no PKCS#8 re-export per device.
   const keyPem = read(options.idevidDir, 'idevid.key');
-  const idevidKey = createPrivateKey(keyPem);
+  const idevidKey = importDeviceKey(keyPem);
   const masaPem = options.masaTrustAnchors ?? read(options.idevidDir, 'masa-ca.pem');
   const masaAnchors = parsePem(masaPem, {}).map((b) => b.der);
   const idevid = parseCertificate(idevidPem);
@@ -165,7 +160,7 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
     if (signed === undefined || registrarCert === undefined || Buffer.compare(Buffer.from(seen), Buffer.from(registrarCert)) !== 0) {
       registrarCert = seen;
       const nonce = new Uint8Array(randomBytes(16));
-      const req = await createPledgeVoucherRequest({ signer: keyObjectSigner(idevidKey), idevid: [idevid], registrarCertificate: seen, nonce, ...(now !== null ? { now } : {}) });
+      const req = await createPledgeVoucherRequest({ signer: deviceSigner(idevidKey), idevid: [idevid], registrarCertificate: seen, nonce, ...(now !== null ? { now } : {}) });
       signed = { der: req.der, nonce };
     }
     step('voucher-request', { serialNumber: serial, attempt });
@@ -259,7 +254,7 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   step('enroll', { subject: enrolled.parsed.subject, serialNumber: enrolled.parsed.serialNumber });
   // §5.9.4 over a connection authenticated with the new LDevID: proves it works end to end.
   const ldevidChainPem = enrolled.chain.map((c) => encodePem('CERTIFICATE', c)).join('');
-  const keyOut = String(key.export({ type: 'pkcs8', format: 'pem' }));
+  const keyOut = pkcs8Pem(key);
   {
     const reopen = (): Promise<TLSSocket> => openTls(tls(ldevidChainPem, keyOut, pinnedCa));
     const ldevidSession = httpSession(await reopen(), url.host, reopen);
