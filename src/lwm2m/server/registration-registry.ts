@@ -112,10 +112,11 @@ export class RegistrationRegistry {
    * Stores a new registration, after its audit record when one is given (fail closed: no audit
    * record, no registration); returns the one it replaced (Core §6.2.1: a new Register replaces
    * the old). Registers that arrive in the same turn of the event loop are written together —
-   * their audit records in one transaction, then the registrations in one — so a burst of
-   * devices costs two commits per batch rather than two per device. An item the store refuses
-   * (its device was deleted meanwhile: ERR_STORE_NOT_FOUND) fails alone; a failed audit append
-   * fails the whole batch, since none of its records were written.
+   * their audit records and then the registrations in one store transaction
+   * (Store.appendAuditAndPutRegistrations; a store without it: appendMany, then putMany) — so a
+   * burst of devices costs one commit per batch rather than two per device. An item the store
+   * refuses (its device was deleted meanwhile: ERR_STORE_NOT_FOUND) fails alone; a failed audit
+   * append fails the whole batch, and none of its records or registrations are written.
    */
   put(r: RegistrationRecord, options: { audit?: AuditEntry } = {}): Promise<RegistrationRecord | undefined> {
     return new Promise((resolve, reject) => {
@@ -142,13 +143,19 @@ export class RegistrationRegistry {
 
   async #write(batch: PendingPut[]): Promise<void> {
     const audits = batch.flatMap((p) => (p.audit !== undefined ? [p.audit] : []));
+    const records = batch.map((p) => p.record);
     let results: RegistrationPutResult[];
     try {
-      if (audits.length > 0) {
-        if (this.#store.audit.appendMany !== undefined) await this.#store.audit.appendMany(audits);
-        else for (const a of audits) await this.#store.audit.append(a);
+      if (this.#store.appendAuditAndPutRegistrations !== undefined) {
+        // One transaction, one commit: the audit records, then the registrations.
+        results = (await this.#store.appendAuditAndPutRegistrations(audits, records)).registrations;
+      } else {
+        if (audits.length > 0) {
+          if (this.#store.audit.appendMany !== undefined) await this.#store.audit.appendMany(audits);
+          else for (const a of audits) await this.#store.audit.append(a);
+        }
+        results = await this.#putMany(records);
       }
-      results = await this.#putMany(batch.map((p) => p.record));
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
