@@ -39,7 +39,6 @@ export class RegistrationRegistry {
   readonly #maxCached: number;
   readonly #maxBatch: number;
   readonly #strings = new Map<string, string>();
-  readonly #expiry = new WeakMap<RegistrationRecord, { iso: string; ms: number }>();
   #pending: PendingPut[] = [];
   /** The batch being written (batches are written one after the other, in order). */
   #writing: Promise<void> = Promise.resolve();
@@ -83,21 +82,20 @@ export class RegistrationRegistry {
 
   /** True when the registration's lifetime (plus grace) has passed at `now`. */
   isExpired(r: RegistrationRecord, now = Date.now()): boolean {
-    return this.#expiresAtMs(r) + this.#graceMs <= now;
+    return Date.parse(r.expiresAt) + this.#graceMs <= now;
   }
 
   /**
-   * Date.parse(r.expiresAt), remembered per record object: the sweep asks for every cached
-   * registration each second, and parsing 10,000 ISO strings a second is a visible share of a
-   * busy server's time. The remembered string is compared first, so a record whose expiresAt was
-   * replaced is parsed again.
+   * isExpired(r, now) for the sweep, given `limit` = the ISO form of now − grace: expiry times
+   * are always written by Date#toISOString (the store normalises them; Register/Update make them
+   * so), and two such 24-character UTC strings order as text the way they order in time — a
+   * string comparison instead of parsing every cached registration's expiry each second, and no
+   * memory per registration. Any other form (a year past 9999) is parsed as before.
    */
-  #expiresAtMs(r: RegistrationRecord): number {
-    const known = this.#expiry.get(r);
-    if (known !== undefined && known.iso === r.expiresAt) return known.ms;
-    const ms = Date.parse(r.expiresAt);
-    this.#expiry.set(r, { iso: r.expiresAt, ms });
-    return ms;
+  #expiredBy(r: RegistrationRecord, limit: string, now: number): boolean {
+    const e = r.expiresAt;
+    if (e.length === 24 && limit.length === 24 && e.charCodeAt(23) === 0x5a /* Z */) return e <= limit;
+    return this.isExpired(r, now);
   }
 
   /** A live registration by id, from memory or (after a restart) from the store. */
@@ -229,7 +227,8 @@ export class RegistrationRegistry {
    */
   async sweep(now = Date.now()): Promise<RegistrationRecord[]> {
     const stale: RegistrationRecord[] = [];
-    for (const r of this.#byId.values()) if (this.isExpired(r, now)) stale.push(r);
+    const limit = new Date(now - this.#graceMs).toISOString();
+    for (const r of this.#byId.values()) if (this.#expiredBy(r, limit, now)) stale.push(r);
     const fromStore = await this.#store.registrations.deleteExpired(new Date(now - this.#graceMs).toISOString());
     const expired = new Map(fromStore.map((r) => [r.id, r] as const));
     for (const r of stale) {
