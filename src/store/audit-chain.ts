@@ -50,6 +50,17 @@ export function canonicalJson(value: unknown, name = 'value'): string {
 
 /** The exact string whose UTF-8 bytes are hashed for `record`. */
 export function canonicalAuditRecord(record: Omit<AuditRecord, 'hash'>): string {
+  const r = record as Partial<Record<keyof AuditRecord, unknown>>;
+  // Every record the stores append or read back has this shape: the eight keys are then written
+  // in their RFC 8785 order (UTF-16 code units: action, actor, at, details, outcome, prevHash,
+  // seq, subject) without building and sorting the object — the same string canonicalJson gives
+  // (a property test holds the two together). Anything else takes the general path below.
+  if (
+    typeof r.seq === 'number' && Number.isFinite(r.seq) && typeof r.at === 'string' && typeof r.actor === 'string' && typeof r.action === 'string'
+    && typeof r.subject === 'string' && typeof r.outcome === 'string' && typeof r.prevHash === 'string' && r.details !== undefined
+  ) {
+    return `{"action":${JSON.stringify(r.action)},"actor":${JSON.stringify(r.actor)},"at":${JSON.stringify(r.at)},"details":${canonicalJson(r.details, 'record.details')},"outcome":${JSON.stringify(r.outcome)},"prevHash":${JSON.stringify(r.prevHash)},"seq":${JSON.stringify(r.seq)},"subject":${JSON.stringify(r.subject)}}`;
+  }
   return canonicalJson(
     {
       seq: record.seq,

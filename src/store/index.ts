@@ -9,6 +9,7 @@ export type {
   AuditOutcome,
   AuditRecord,
   AuditVerification,
+  AuditedRegistrationBatch,
   BootstrapConfigRecord,
   BootstrapConfigRepository,
   CredentialKind,

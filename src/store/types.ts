@@ -234,6 +234,12 @@ export interface BootstrapConfigRepository {
   delete(endpoint: string): Promise<boolean>;
 }
 
+/** What Store.appendAuditAndPutRegistrations wrote: the audit records, then one result per registration. */
+export interface AuditedRegistrationBatch {
+  audit: AuditRecord[];
+  registrations: RegistrationPutResult[];
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly devices: DeviceRepository;
@@ -245,6 +251,18 @@ export interface Store {
   readonly firmware: FirmwareRepository;
   /** MASA claims, used nonces, request log; the registrar's pending remote releases (masa-types.ts). */
   readonly masa: MasaRepository;
+  /**
+   * AuditLog.appendMany(audit) and RegistrationRepository.putMany(registrations) in ONE
+   * transaction, in that order: one commit for a batch of Registers instead of two. The audit
+   * records are written first (fail closed); if anything fails as a whole — an audit append the
+   * database refuses, a registration batch that cannot be written (I/O, closed store) — the
+   * transaction rolls back and neither the records nor any registration is stored (the error is
+   * thrown). Items of `registrations` still fail alone as in putMany (unknown device, taken id),
+   * and their audit records stay: the decision was taken and is on record. Arguments are checked
+   * first (ERR_INVALID_ARGUMENT, nothing written). Optional, like appendMany and putMany; callers
+   * fall back to those.
+   */
+  appendAuditAndPutRegistrations?(audit: readonly AuditEntry[], registrations: readonly RegistrationRecord[]): Promise<AuditedRegistrationBatch>;
   /** Applies pending versioned migrations; idempotent. */
   migrate(): Promise<void>;
   close(): Promise<void>;

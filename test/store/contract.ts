@@ -518,6 +518,67 @@ export function registerStoreContract(backend: StoreBackend): void {
       assert.deepEqual(await store.audit.verify(), { ok: true, count: 6, lastHash: batch[4]!.hash });
     });
 
+    test('appendAuditAndPutRegistrations: audit records then registrations, one transaction, items fail alone', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      assert.ok(store.appendAuditAndPutRegistrations !== undefined, `${backend.name} implements appendAuditAndPutRegistrations`);
+      await store.devices.create({ endpoint: 'ep-a' });
+      await store.devices.create({ endpoint: 'ep-b' });
+      const base = {
+        lifetime: 300, lwm2mVersion: '1.1', binding: 'U', queueMode: false, smsNumber: null, objectLinks: '</1/0>,</3/0>',
+        security: 'psk' as const, peer: '127.0.0.1:5000', registeredAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T00:05:00.000Z',
+      };
+      const first = await store.audit.append({ actor: 'system', action: 'device.create', subject: 'ep-a', outcome: 'success' });
+      assert.deepEqual(await store.appendAuditAndPutRegistrations([], []), { audit: [], registrations: [] });
+      await store.registrations.put({ ...base, id: 'old-b', endpoint: 'ep-b' });
+      const audit = ['ep-a', 'nobody', 'ep-b'].map((ep) => ({ actor: `device:${ep}`, action: 'lwm2m.register', subject: ep, outcome: 'allow' as const, details: { ep } }));
+      const out = await store.appendAuditAndPutRegistrations(audit, [
+        { ...base, id: 'a1', endpoint: 'ep-a' },
+        { ...base, id: 'x1', endpoint: 'nobody' },
+        { ...base, id: 'b1', endpoint: 'ep-b' },
+      ]);
+      assert.deepEqual(out.audit.map((r) => [r.seq, r.subject]), [[2, 'ep-a'], [3, 'nobody'], [4, 'ep-b']]);
+      assert.equal(out.audit[0]!.prevHash, first.hash);
+      assert.deepEqual(await store.audit.list({ after: 1 }), out.audit);
+      assert.deepEqual(out.registrations[0], { ok: true, replaced: undefined });
+      assert.ok(!out.registrations[1]!.ok && hasCode('ERR_STORE_NOT_FOUND')(out.registrations[1]!.error));
+      assert.equal(out.registrations[2]!.ok && out.registrations[2]!.replaced?.id, 'old-b');
+      assert.deepEqual((await store.registrations.list()).map((r) => r.id), ['a1', 'b1']);
+      // Arguments are checked before anything is written.
+      await assert.rejects(store.appendAuditAndPutRegistrations([audit[0]!], [{ ...base, id: 'bad/id', endpoint: 'ep-a' }]), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.appendAuditAndPutRegistrations([{ ...audit[0]!, actor: '' }], [{ ...base, id: 'a2', endpoint: 'ep-a' }]), hasCode('ERR_INVALID_ARGUMENT'));
+      assert.equal((await store.audit.list()).length, 4);
+      assert.equal((await store.registrations.getByEndpoint('ep-a'))?.id, 'a1');
+      assert.deepEqual(await store.audit.verify(), { ok: true, count: 4, lastHash: out.audit[2]!.hash });
+    });
+
+    test('appendAuditAndPutRegistrations: a failure of either part rolls back both', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'ep-a' });
+      const base = {
+        lifetime: 300, lwm2mVersion: '1.1', binding: 'U', queueMode: false, smsNumber: null, objectLinks: '</1/0>',
+        security: 'psk' as const, peer: '127.0.0.1:5000', registeredAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T00:05:00.000Z',
+      };
+      const entry = { actor: 'device:ep-a', action: 'lwm2m.register', subject: 'ep-a', outcome: 'allow' as const };
+      const [kept] = await appendMany(store, 1);
+      // The registration part fails as a whole (its table is gone): the audit records go too.
+      await harness.raw('ALTER TABLE lwm2m_registrations RENAME TO lwm2m_registrations_away');
+      await assert.rejects(store.appendAuditAndPutRegistrations!([entry, entry], [{ ...base, id: 'a1', endpoint: 'ep-a' }]));
+      assert.deepEqual(await store.audit.list(), [kept]);
+      assert.deepEqual(await store.audit.verify(), { ok: true, count: 1, lastHash: kept!.hash });
+      await harness.raw('ALTER TABLE lwm2m_registrations_away RENAME TO lwm2m_registrations');
+      // The audit part fails (a record written around the store at the next seq): no registration.
+      await harness.raw(
+        `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
+         VALUES (2, '2026-01-01T00:00:00.000Z', 'x', 'x', 'x', 'allow', '{}', '${kept!.hash}', '${'f'.repeat(64)}')`,
+        { bypassTriggers: true },
+      );
+      await assert.rejects(store.appendAuditAndPutRegistrations!([entry], [{ ...base, id: 'a2', endpoint: 'ep-a' }]), hasCode('ERR_STORE_CORRUPT'));
+      assert.equal(await store.registrations.count(), 0);
+      assert.equal(await store.registrations.get('a2'), undefined);
+    });
+
     test('bootstrap configs: set replaces, get round-trips JSON, unknown device refused, cascade', async (t) => {
       const { open } = await setup(t, backend);
       const store = await open();

@@ -85,6 +85,19 @@ export class RegistrationRegistry {
     return Date.parse(r.expiresAt) + this.#graceMs <= now;
   }
 
+  /**
+   * isExpired(r, now) for the sweep, given `limit` = the ISO form of now − grace: expiry times
+   * are always written by Date#toISOString (the store normalises them; Register/Update make them
+   * so), and two such 24-character UTC strings order as text the way they order in time — a
+   * string comparison instead of parsing every cached registration's expiry each second, and no
+   * memory per registration. Any other form (a year past 9999) is parsed as before.
+   */
+  #expiredBy(r: RegistrationRecord, limit: string, now: number): boolean {
+    const e = r.expiresAt;
+    if (e.length === 24 && limit.length === 24 && e.charCodeAt(23) === 0x5a /* Z */) return e <= limit;
+    return this.isExpired(r, now);
+  }
+
   /** A live registration by id, from memory or (after a restart) from the store. */
   async get(id: string): Promise<RegistrationRecord | undefined> {
     const r = this.#byId.get(id) ?? (await this.#store.registrations.get(id));
@@ -112,10 +125,11 @@ export class RegistrationRegistry {
    * Stores a new registration, after its audit record when one is given (fail closed: no audit
    * record, no registration); returns the one it replaced (Core §6.2.1: a new Register replaces
    * the old). Registers that arrive in the same turn of the event loop are written together —
-   * their audit records in one transaction, then the registrations in one — so a burst of
-   * devices costs two commits per batch rather than two per device. An item the store refuses
-   * (its device was deleted meanwhile: ERR_STORE_NOT_FOUND) fails alone; a failed audit append
-   * fails the whole batch, since none of its records were written.
+   * their audit records and then the registrations in one store transaction
+   * (Store.appendAuditAndPutRegistrations; a store without it: appendMany, then putMany) — so a
+   * burst of devices costs one commit per batch rather than two per device. An item the store
+   * refuses (its device was deleted meanwhile: ERR_STORE_NOT_FOUND) fails alone; a failed audit
+   * append fails the whole batch, and none of its records or registrations are written.
    */
   put(r: RegistrationRecord, options: { audit?: AuditEntry } = {}): Promise<RegistrationRecord | undefined> {
     return new Promise((resolve, reject) => {
@@ -142,13 +156,19 @@ export class RegistrationRegistry {
 
   async #write(batch: PendingPut[]): Promise<void> {
     const audits = batch.flatMap((p) => (p.audit !== undefined ? [p.audit] : []));
+    const records = batch.map((p) => p.record);
     let results: RegistrationPutResult[];
     try {
-      if (audits.length > 0) {
-        if (this.#store.audit.appendMany !== undefined) await this.#store.audit.appendMany(audits);
-        else for (const a of audits) await this.#store.audit.append(a);
+      if (this.#store.appendAuditAndPutRegistrations !== undefined) {
+        // One transaction, one commit: the audit records, then the registrations.
+        results = (await this.#store.appendAuditAndPutRegistrations(audits, records)).registrations;
+      } else {
+        if (audits.length > 0) {
+          if (this.#store.audit.appendMany !== undefined) await this.#store.audit.appendMany(audits);
+          else for (const a of audits) await this.#store.audit.append(a);
+        }
+        results = await this.#putMany(records);
       }
-      results = await this.#putMany(batch.map((p) => p.record));
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
@@ -207,7 +227,8 @@ export class RegistrationRegistry {
    */
   async sweep(now = Date.now()): Promise<RegistrationRecord[]> {
     const stale: RegistrationRecord[] = [];
-    for (const r of this.#byId.values()) if (this.isExpired(r, now)) stale.push(r);
+    const limit = new Date(now - this.#graceMs).toISOString();
+    for (const r of this.#byId.values()) if (this.#expiredBy(r, limit, now)) stale.push(r);
     const fromStore = await this.#store.registrations.deleteExpired(new Date(now - this.#graceMs).toISOString());
     const expired = new Map(fromStore.map((r) => [r.id, r] as const));
     for (const r of stale) {

@@ -7,11 +7,12 @@
  * head the previous append left. Triggers refuse UPDATE/DELETE/TRUNCATE of the log and any
  * insert that does not extend the head.
  */
+import type pg from 'pg';
 import { AUDIT_VERIFY_BATCH, AuditChainVerifier, hashAuditRecord } from '../audit-chain.js';
 import { StoreCorruptError } from '../errors.js';
 import { auditFromRow, toSafeInteger, type AuditRow } from '../rows.js';
 import type { AuditEntry, AuditLog, AuditRecord, AuditVerification } from '../types.js';
-import { normalizeAuditEntry, normalizeAuditListOptions } from '../validate.js';
+import { normalizeAuditEntry, normalizeAuditListOptions, type NormalizedAuditEntry } from '../validate.js';
 import { RAISE_EXCEPTION, UNIQUE_VIOLATION, sqlState, withTransaction, type PostgresContext } from './context.js';
 
 const VERIFY_BATCH = AUDIT_VERIFY_BATCH;
@@ -34,34 +35,41 @@ export class PostgresAuditLog implements AuditLog {
     const normalized = entries.map((entry) => normalizeAuditEntry(entry));
     this.#ctx.check();
     if (normalized.length === 0) return [];
+    return withTransaction(this.#ctx.pool, (client) => this.appendOn(client, normalized));
+  }
+
+  /**
+   * Locks the head row, then chains and inserts `entries` (normalised already) on `client`, inside
+   * the caller's open transaction (appendMany's own, or Store.appendAuditAndPutRegistrations').
+   */
+  async appendOn(client: pg.PoolClient, entries: readonly NormalizedAuditEntry[]): Promise<AuditRecord[]> {
+    if (entries.length === 0) return [];
     try {
-      return await withTransaction(this.#ctx.pool, async (client) => {
-        const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
-        if (rows[0] === undefined) throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
-        let head = { seq: toSafeInteger(rows[0].seq, 'audit_head seq'), hash: rows[0].hash };
-        const at = new Date().toISOString();
-        const out: AuditRecord[] = [];
-        for (const e of normalized) {
-          const unsigned = { seq: head.seq + 1, at, ...e, prevHash: head.hash };
-          const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
-          await client.query(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`, [
-            record.seq,
-            record.at,
-            record.actor,
-            record.action,
-            record.subject,
-            record.outcome,
-            JSON.stringify(record.details),
-            record.prevHash,
-            record.hash,
-          ]);
-          // The triggers want the head to advance one record at a time.
-          await client.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [record.seq, record.hash]);
-          head = { seq: record.seq, hash: record.hash };
-          out.push(record);
-        }
-        return out;
-      });
+      const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
+      if (rows[0] === undefined) throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
+      let head = { seq: toSafeInteger(rows[0].seq, 'audit_head seq'), hash: rows[0].hash };
+      const at = new Date().toISOString();
+      const out: AuditRecord[] = [];
+      for (const e of entries) {
+        const unsigned = { seq: head.seq + 1, at, ...e, prevHash: head.hash };
+        const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
+        await client.query(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`, [
+          record.seq,
+          record.at,
+          record.actor,
+          record.action,
+          record.subject,
+          record.outcome,
+          JSON.stringify(record.details),
+          record.prevHash,
+          record.hash,
+        ]);
+        // The triggers want the head to advance one record at a time.
+        await client.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [record.seq, record.hash]);
+        head = { seq: record.seq, hash: record.hash };
+        out.push(record);
+      }
+      return out;
     } catch (err) {
       const state = sqlState(err);
       // Only possible when the log was written around the store (a row past the head, a trigger

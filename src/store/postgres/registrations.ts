@@ -1,4 +1,5 @@
 /** LwM2M registrations and bootstrap configurations on PostgreSQL (see types.ts for the contract). */
+import type pg from 'pg';
 import { StoreConflictError, StoreNotFoundError } from '../errors.js';
 import { toSafeInteger } from '../rows.js';
 import {
@@ -36,35 +37,41 @@ export class PostgresRegistrationRepository implements RegistrationRepository {
     const records = registrations.map((r) => normalizeRegistration(r));
     this.#ctx.check();
     if (records.length === 0) return [];
-    return withTransaction(this.#ctx.pool, async (client) => {
-      const out: RegistrationPutResult[] = [];
-      for (const r of records) {
-        await client.query('SAVEPOINT put_registration');
-        try {
-          // One registration per endpoint: the old row (if any) goes in the same transaction.
-          const old = await client.query<RegistrationRow>('DELETE FROM lwm2m_registrations WHERE endpoint = $1 RETURNING *', [r.endpoint]);
-          await client.query(
-            `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-            [r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt],
-          );
-          await client.query('RELEASE SAVEPOINT put_registration');
-          out.push({ ok: true, replaced: old.rows[0] === undefined ? undefined : registrationFromRow(old.rows[0]) });
-        } catch (err) {
-          const state = sqlState(err);
-          if (state !== UNIQUE_VIOLATION && state !== FOREIGN_KEY_VIOLATION) throw err;
-          // Back to before this item: the old registration of the endpoint stays.
-          await client.query('ROLLBACK TO SAVEPOINT put_registration');
-          out.push({
-            ok: false,
-            error: state === UNIQUE_VIOLATION
-              ? new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err })
-              : new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err }),
-          });
-        }
+    return withTransaction(this.#ctx.pool, (client) => this.putOn(client, records));
+  }
+
+  /**
+   * The statements of putMany for records already normalised, on `client` inside the caller's
+   * open transaction (putMany's own, or Store.appendAuditAndPutRegistrations' one).
+   */
+  async putOn(client: pg.PoolClient, records: readonly RegistrationRecord[]): Promise<RegistrationPutResult[]> {
+    const out: RegistrationPutResult[] = [];
+    for (const r of records) {
+      await client.query('SAVEPOINT put_registration');
+      try {
+        // One registration per endpoint: the old row (if any) goes in the same transaction.
+        const old = await client.query<RegistrationRow>('DELETE FROM lwm2m_registrations WHERE endpoint = $1 RETURNING *', [r.endpoint]);
+        await client.query(
+          `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+          [r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt],
+        );
+        await client.query('RELEASE SAVEPOINT put_registration');
+        out.push({ ok: true, replaced: old.rows[0] === undefined ? undefined : registrationFromRow(old.rows[0]) });
+      } catch (err) {
+        const state = sqlState(err);
+        if (state !== UNIQUE_VIOLATION && state !== FOREIGN_KEY_VIOLATION) throw err;
+        // Back to before this item: the old registration of the endpoint stays.
+        await client.query('ROLLBACK TO SAVEPOINT put_registration');
+        out.push({
+          ok: false,
+          error: state === UNIQUE_VIOLATION
+            ? new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err })
+            : new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err }),
+        });
       }
-      return out;
-    });
+    }
+    return out;
   }
 
   async get(id: string): Promise<RegistrationRecord | undefined> {

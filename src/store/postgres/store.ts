@@ -7,13 +7,14 @@ import pg from 'pg';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertString, describeType } from '../../util/assert.js';
 import { StoreClosedError } from '../errors.js';
-import type { SettingsRepository, Store } from '../types.js';
-import { assertSettingKey, assertSettingValue } from '../validate.js';
+import { normalizeRegistration } from '../registration-rows.js';
+import type { AuditedRegistrationBatch, AuditEntry, RegistrationRecord, SettingsRepository, Store } from '../types.js';
+import { assertSettingKey, assertSettingValue, normalizeAuditEntry } from '../validate.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresCampaignRepository } from './campaigns.js';
 import { PostgresFirmwareRepository } from './firmware.js';
 import { PostgresMasaRepository } from './masa.js';
-import type { PostgresContext } from './context.js';
+import { withTransaction, type PostgresContext } from './context.js';
 import { PostgresDeviceRepository } from './devices.js';
 import { migratePostgres } from './migrate.js';
 import { PostgresBootstrapConfigRepository, PostgresRegistrationRepository } from './registrations.js';
@@ -94,6 +95,18 @@ class PostgresStore implements Store {
     this.firmware = new PostgresFirmwareRepository(ctx);
     this.masa = new PostgresMasaRepository(ctx);
     this.bootstrapConfigs = new PostgresBootstrapConfigRepository(ctx);
+  }
+
+  /** One transaction: the audit records under the head-row lock, then the registrations (types.ts). */
+  async appendAuditAndPutRegistrations(audit: readonly AuditEntry[], registrations: readonly RegistrationRecord[]): Promise<AuditedRegistrationBatch> {
+    const entries = audit.map((entry) => normalizeAuditEntry(entry));
+    const records = registrations.map((r) => normalizeRegistration(r));
+    if (this.#closed) throw new StoreClosedError();
+    if (entries.length === 0 && records.length === 0) return { audit: [], registrations: [] };
+    return withTransaction(this.#pool, async (client) => {
+      const written = await this.audit.appendOn(client, entries);
+      return { audit: written, registrations: await this.registrations.putOn(client, records) };
+    });
   }
 
   async migrate(): Promise<void> {

@@ -3,35 +3,112 @@
  * record and advances the head inside one IMMEDIATE transaction: IMMEDIATE takes the database's
  * write lock before the head is read, so appends from other connections or processes queue
  * behind it (busy_timeout) and can never both extend the same head.
+ *
+ * Group commit: append() does not open a transaction of its own. It checks the entry, queues it
+ * and returns a promise; the appends queued in one turn of the event loop are written together
+ * in one IMMEDIATE transaction (setImmediate), and each promise settles only after that COMMIT —
+ * a caller is never told a record was written before it was. The queue is written earlier
+ * whenever anything else uses the store: appendMany and Store.appendAuditAndPutRegistrations take
+ * it into their own transaction (first), every other repository method writes it before its own
+ * statements (SqliteContext.check), list()/verify() before reading, close() before closing. So
+ * records are chained in call order, and the log never lags behind a write made after the append
+ * was called: what a crash can lose is only appends whose promise had not settled.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AUDIT_VERIFY_BATCH, AuditChainVerifier, hashAuditRecord } from '../audit-chain.js';
 import { StoreCorruptError } from '../errors.js';
 import { auditFromRow, toSafeInteger, type AuditRow } from '../rows.js';
 import type { AuditEntry, AuditLog, AuditRecord, AuditVerification } from '../types.js';
-import { normalizeAuditEntry, normalizeAuditListOptions } from '../validate.js';
-import type { SqliteContext } from './context.js';
+import { normalizeAuditEntry, normalizeAuditListOptions, type NormalizedAuditEntry } from '../validate.js';
+import { sqliteCode, type SqliteContext } from './context.js';
 
 const VERIFY_BATCH = AUDIT_VERIFY_BATCH;
 
+/** An append() waiting for the next group commit. */
+interface QueuedAppend {
+  entry: NormalizedAuditEntry;
+  resolve: (record: AuditRecord) => void;
+  reject: (err: unknown) => void;
+}
+
 export class SqliteAuditLog implements AuditLog {
   readonly #ctx: SqliteContext;
+  #queue: QueuedAppend[] = [];
+  #flushScheduled = false;
 
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
   }
 
+  /** Queues the record for this event-loop turn's group commit; settles after its COMMIT. */
   async append(entry: AuditEntry): Promise<AuditRecord> {
-    return (await this.appendMany([entry]))[0]!;
+    const normalized = normalizeAuditEntry(entry);
+    this.#ctx.checkOpen();
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.#queue.push({ entry: normalized, resolve, reject });
+      if (this.#flushScheduled) return;
+      this.#flushScheduled = true;
+      // A microtask, not setImmediate: the record is committed before the event loop moves on
+      // to anything else (timers, I/O, another caller's setImmediate), as when append() ran its
+      // own transaction at once — callers observe the same order of events as before.
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        this.flushQueued();
+      });
+    });
   }
 
   /** Appends in order inside one IMMEDIATE transaction (one commit for the batch). */
   async appendMany(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
     const normalized = entries.map((entry) => normalizeAuditEntry(entry));
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     if (normalized.length === 0) return [];
-    const db = this.#ctx.db;
-    const tx = db.transaction((): AuditRecord[] => {
+    return this.appendWith(normalized, () => undefined).records;
+  }
+
+  /**
+   * Writes the queued appends (if any) in one IMMEDIATE transaction now and settles their
+   * promises. Synchronous, so the store's close() can call it before closing the connection.
+   */
+  flushQueued(): void {
+    if (this.#queue.length === 0) return;
+    try {
+      this.appendWith([], () => undefined);
+    } catch {
+      // appendWith rejected every queued append with the error; nobody else is waiting for it.
+    }
+  }
+
+  /**
+   * One IMMEDIATE transaction: the queued appends, then `entries` (checked already), then
+   * `then()` — the rest of the caller's unit of work, run on the same connection inside the same
+   * transaction. Anything thrown rolls all of it back; the queued appends are settled either way.
+   */
+  appendWith<T>(entries: readonly NormalizedAuditEntry[], then: () => T): { records: AuditRecord[]; result: T } {
+    const queued = this.#queue;
+    this.#queue = [];
+    let out: { records: AuditRecord[]; result: T };
+    try {
+      this.#ctx.checkOpen();
+      const tx = this.#ctx.db.transaction(() => {
+        const all = this.#insert(queued.length === 0 ? entries : [...queued.map((q) => q.entry), ...entries]);
+        const result = then();
+        return { all, result };
+      });
+      const { all, result } = tx.immediate();
+      for (let i = 0; i < queued.length; i++) queued[i]!.resolve(all[i]!);
+      out = { records: queued.length === 0 ? all : all.slice(queued.length), result };
+    } catch (err) {
+      for (const q of queued) q.reject(err);
+      throw err;
+    }
+    return out;
+  }
+
+  /** Chains and inserts `entries` onto the head; runs inside an IMMEDIATE transaction. */
+  #insert(entries: readonly NormalizedAuditEntry[]): AuditRecord[] {
+    if (entries.length === 0) return [];
+    try {
       let head = this.#head();
       if (head.hash === '') throw new StoreCorruptError('audit_head row is missing; the audit log cannot be extended');
       const insert = this.#ctx.prepare(
@@ -41,7 +118,7 @@ export class SqliteAuditLog implements AuditLog {
       const advance = this.#ctx.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1');
       const at = new Date().toISOString();
       const out: AuditRecord[] = [];
-      for (const e of normalized) {
+      for (const e of entries) {
         const unsigned = { seq: head.seq + 1, at, ...e, prevHash: head.hash };
         const record: AuditRecord = { ...unsigned, hash: hashAuditRecord(unsigned) };
         insert.run(record.seq, record.at, record.actor, record.action, record.subject, record.outcome, JSON.stringify(record.details), record.prevHash, record.hash);
@@ -51,11 +128,8 @@ export class SqliteAuditLog implements AuditLog {
         out.push(record);
       }
       return out;
-    });
-    try {
-      return tx.immediate();
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
+      const code = sqliteCode(err);
       // Only possible when the log was written around the store (a row past the head, a trigger
       // dropped): the chain cannot be extended until someone looks at it.
       if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_TRIGGER') {
@@ -74,7 +148,9 @@ export class SqliteAuditLog implements AuditLog {
 
   async list(options?: { after?: number; limit?: number; subject?: string; action?: string }): Promise<AuditRecord[]> {
     const o = normalizeAuditListOptions(options);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
+    // Read your own appends: whatever append() was called before this list() is in it.
+    this.flushQueued();
     const parts = ['seq > ?'];
     const params: unknown[] = [o.after];
     if (o.subject !== undefined) {
@@ -90,14 +166,15 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async verify(): Promise<AuditVerification> {
-    this.#ctx.check();
+    this.#ctx.checkOpen();
+    this.flushQueued();
     const verifier = new AuditChainVerifier();
     // The chain as of now: the head is read first and the walk stops at it, so appends made while
     // a long verify runs neither extend the walk nor look like damage.
     const head = this.#head();
     const batch = this.#ctx.prepare('SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
     for (;;) {
-      this.#ctx.check();
+      this.#ctx.checkOpen();
       const rows = batch.all(verifier.lastSeq, head.seq, VERIFY_BATCH) as AuditRow[];
       for (const row of rows) {
         if (verifier.push(auditFromRow(row, true)) !== undefined) return verifier.result();

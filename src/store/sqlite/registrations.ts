@@ -36,37 +36,42 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
     const records = registrations.map((r) => normalizeRegistration(r));
     this.#ctx.check();
     if (records.length === 0) return [];
-    const tx = this.#ctx.db.transaction((): RegistrationPutResult[] => {
-      const byEndpoint = this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE endpoint = ?');
-      const remove = this.#ctx.prepare('DELETE FROM lwm2m_registrations WHERE id = ?');
-      const insert = this.#ctx.prepare(
-        `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      return records.map((r): RegistrationPutResult => {
-        const old = byEndpoint.get(r.endpoint) as RegistrationRow | undefined;
+    return this.#ctx.db.transaction(() => this.putInTransaction(records)).immediate();
+  }
+
+  /**
+   * The statements of putMany for records already normalised, run inside the caller's open
+   * transaction (putMany's own, or Store.appendAuditAndPutRegistrations' one).
+   */
+  putInTransaction(records: readonly RegistrationRecord[]): RegistrationPutResult[] {
+    const byEndpoint = this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE endpoint = ?');
+    const remove = this.#ctx.prepare('DELETE FROM lwm2m_registrations WHERE id = ?');
+    const insert = this.#ctx.prepare(
+      `INSERT INTO lwm2m_registrations (id, endpoint, lifetime, lwm2m_version, binding, queue_mode, sms_number, object_links, security, peer, registered_at, updated_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    return records.map((r): RegistrationPutResult => {
+      const old = byEndpoint.get(r.endpoint) as RegistrationRow | undefined;
+      try {
+        // A failed INSERT undoes only itself (SQLite statement rollback), so the DELETE is
+        // undone by hand: the old registration stays when the new one cannot be stored.
+        if (old !== undefined) remove.run(old.id);
         try {
-          // A failed INSERT undoes only itself (SQLite statement rollback), so the DELETE is
-          // undone by hand: the old registration stays when the new one cannot be stored.
-          if (old !== undefined) remove.run(old.id);
-          try {
-            insert.run(r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode ? 1 : 0, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt);
-          } catch (err) {
-            if (old !== undefined) {
-              insert.run(old.id, old.endpoint, old.lifetime, old.lwm2m_version, old.binding, old.queue_mode, old.sms_number, old.object_links, old.security, old.peer, old.registered_at, old.updated_at, old.expires_at);
-            }
-            throw err;
-          }
+          insert.run(r.id, r.endpoint, r.lifetime, r.lwm2mVersion, r.binding, r.queueMode ? 1 : 0, r.smsNumber, r.objectLinks, r.security, r.peer, r.registeredAt, r.updatedAt, r.expiresAt);
         } catch (err) {
-          const code = sqliteCode(err);
-          if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return { ok: false, error: new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err }) };
-          if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return { ok: false, error: new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err }) };
+          if (old !== undefined) {
+            insert.run(old.id, old.endpoint, old.lifetime, old.lwm2m_version, old.binding, old.queue_mode, old.sms_number, old.object_links, old.security, old.peer, old.registered_at, old.updated_at, old.expires_at);
+          }
           throw err;
         }
-        return { ok: true, replaced: old === undefined ? undefined : registrationFromRow(old) };
-      });
+      } catch (err) {
+        const code = sqliteCode(err);
+        if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return { ok: false, error: new StoreConflictError(`registration id ${JSON.stringify(r.id)} is taken`, { cause: err }) };
+        if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return { ok: false, error: new StoreNotFoundError(`device ${JSON.stringify(r.endpoint)} does not exist`, { cause: err }) };
+        throw err;
+      }
+      return { ok: true, replaced: old === undefined ? undefined : registrationFromRow(old) };
     });
-    return tx.immediate();
   }
 
   async get(id: string): Promise<RegistrationRecord | undefined> {

@@ -9,8 +9,9 @@ import Database from 'better-sqlite3';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertInteger, assertString } from '../../util/assert.js';
 import { StoreClosedError } from '../errors.js';
-import type { SettingsRepository, Store } from '../types.js';
-import { assertSettingKey, assertSettingValue } from '../validate.js';
+import { normalizeRegistration } from '../registration-rows.js';
+import type { AuditedRegistrationBatch, AuditEntry, RegistrationRecord, SettingsRepository, Store } from '../types.js';
+import { assertSettingKey, assertSettingValue, normalizeAuditEntry } from '../validate.js';
 import { SqliteAuditLog } from './audit.js';
 import { SqliteCampaignRepository } from './campaigns.js';
 import { SqliteFirmwareRepository } from './firmware.js';
@@ -101,6 +102,11 @@ class SqliteStore implements Store {
       },
       check: () => {
         if (this.#closed) throw new StoreClosedError();
+        // Undefined only while the constructor builds the repositories.
+        this.audit?.flushQueued();
+      },
+      checkOpen: () => {
+        if (this.#closed) throw new StoreClosedError();
       },
     };
     this.devices = new SqliteDeviceRepository(ctx);
@@ -113,6 +119,17 @@ class SqliteStore implements Store {
     this.bootstrapConfigs = new SqliteBootstrapConfigRepository(ctx);
   }
 
+  /** One IMMEDIATE transaction: queued audit appends, `audit`, then the registrations (types.ts). */
+  async appendAuditAndPutRegistrations(audit: readonly AuditEntry[], registrations: readonly RegistrationRecord[]): Promise<AuditedRegistrationBatch> {
+    const entries = audit.map((entry) => normalizeAuditEntry(entry));
+    const records = registrations.map((r) => normalizeRegistration(r));
+    if (this.#closed) throw new StoreClosedError();
+    // (The audit queue is not flushed on its own here: appendWith takes it into this transaction.)
+    if (entries.length === 0 && records.length === 0) return { audit: [], registrations: [] };
+    const { records: written, result } = this.audit.appendWith(entries, () => this.registrations.putInTransaction(records));
+    return { audit: written, registrations: result };
+  }
+
   async migrate(): Promise<void> {
     if (this.#closed) throw new StoreClosedError();
     migrateSqlite(this.#db);
@@ -120,6 +137,8 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Audit appends still waiting for their group commit are written (or rejected) first.
+    this.audit.flushQueued();
     this.#closed = true;
     this.#db.close();
   }
