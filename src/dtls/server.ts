@@ -74,8 +74,6 @@ export class DtlsServer extends EventEmitter {
   private readonly sweeper: NodeJS.Timeout;
   private readonly ownsSocket: boolean;
   private readonly maxSessions: number;
-  /** Largest datagram the sessions send (their `mtu` option): joined datagrams stay within it. */
-  private readonly mtu: number;
   private readonly maxHalfOpen: number;
   private readonly idleTimeoutMs: number;
   private readonly handshakeTimeoutMs: number;
@@ -89,7 +87,6 @@ export class DtlsServer extends EventEmitter {
   ) {
     super();
     this.ownsSocket = ownsSocket;
-    this.mtu = opts.mtu ?? 1200;
     this.maxSessions = opts.maxSessions ?? 10_000;
     this.maxHalfOpen = opts.maxHalfOpen ?? 1_000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 15 * 60_000;
@@ -128,8 +125,6 @@ export class DtlsServer extends EventEmitter {
   /** Sends close_notify to every session and stops serving (closing the socket if we made it). */
   async close(): Promise<void> {
     if (this.closed) return;
-    // What sessions sent before goes out before their close_notify.
-    this.flushOutgoing();
     this.closed = true;
     clearInterval(this.sweeper);
     for (const s of [...this.sessions.values()]) s.close();
@@ -153,49 +148,6 @@ export class DtlsServer extends EventEmitter {
     this.inFlight--;
     if (this.inFlight === 0) this.drained?.();
   };
-
-  /**
-   * Datagrams of sessions waiting for the end of this event-loop turn, by session. RFC 6347
-   * §4.1.1: "Multiple DTLS records may be placed in a single datagram", so records a session
-   * sends to its peer in one turn — an ACK and a request right after it, responses to several
-   * pipelined requests — leave as one datagram while they fit the MTU: every datagram costs a
-   * system call on each side, the largest single cost of the server. A record's sequence number
-   * is fixed when it is protected, so the order on the wire is unchanged; one setImmediate per
-   * turn flushes every session's (after the poll phase, so no timer delay is added).
-   */
-  private readonly outgoing = new Map<ServerSession, Outgoing>();
-  private flushScheduled: NodeJS.Immediate | undefined = undefined;
-  private readonly flushOutgoing = (): void => {
-    if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled);
-    this.flushScheduled = undefined;
-    if (this.outgoing.size === 0) return;
-    for (const o of this.outgoing.values()) this.sendOutgoing(o);
-    this.outgoing.clear();
-  };
-
-  private sendOutgoing(o: Outgoing): void {
-    this.sendDatagram(o.more === undefined ? o.first : Buffer.concat([o.first, ...o.more], o.size), o.address, o.port);
-  }
-
-  /** A session's datagram: held until the end of the turn, joined with the session's next ones while they fit. */
-  private sendFromSession(session: ServerSession, d: Uint8Array): void {
-    if (this.closed) {
-      this.sendDatagram(d, session.remoteAddress, session.remotePort);
-      return;
-    }
-    const o = this.outgoing.get(session);
-    if (o !== undefined) {
-      if (o.address === session.remoteAddress && o.port === session.remotePort && o.size + d.length <= this.mtu) {
-        (o.more ??= []).push(d);
-        o.size += d.length;
-        return;
-      }
-      this.outgoing.delete(session);
-      this.sendOutgoing(o);
-    }
-    this.outgoing.set(session, { address: session.remoteAddress, port: session.remotePort, first: d, more: undefined, size: d.length });
-    this.flushScheduled ??= setImmediate(this.flushOutgoing);
-  }
 
   private sendDatagram(d: Uint8Array, address: string, port: number): void {
     try {
@@ -325,7 +277,7 @@ export class DtlsServer extends EventEmitter {
 
   /** One hooks object for every session: no listener or closure per session. */
   private readonly hooks: ConnectionHooks<ServerSession> = {
-    transmit: (session, d) => this.sendFromSession(session, d),
+    transmit: (session, d) => this.sendDatagram(d, session.remoteAddress, session.remotePort),
     established: (session) => {
       this.halfOpen--;
       const key = session.initialPeerKey;
@@ -456,15 +408,6 @@ function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
   }
 }
 
-
-/** Datagrams of one session held until the end of the event-loop turn (DtlsServer.sendFromSession). */
-interface Outgoing {
-  address: string;
-  port: number;
-  first: Uint8Array;
-  more: Uint8Array[] | undefined;
-  size: number;
-}
 
 /** dgram's `lookup` for IP literals: answered synchronously; anything else goes to dns.lookup. */
 export function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
