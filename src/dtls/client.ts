@@ -7,6 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ClientSession, type ClientSessionOptions } from './client-session.js';
 import { DtlsHandshakeFailureError } from './errors.js';
+import { literalLookup } from './server.js';
 import { assertInteger, assertString } from '../util/assert.js';
 
 export interface DtlsClientOptions extends ClientSessionOptions {
@@ -21,6 +22,9 @@ export interface DtlsClientOptions extends ClientSessionOptions {
   signal?: AbortSignal;
 }
 
+const SEND_QUEUE_WAIT_MS = 4;
+const SEND_QUEUE_WAIT_TRIES = 250;
+
 /** Performs a DTLS handshake with `host:port`. */
 export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSession> {
   assertString(opts.host, 'host');
@@ -31,7 +35,9 @@ export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSessio
   signal?.throwIfAborted();
   const family = isIP(address) === 6 ? 'udp6' : 'udp4';
   const owns = opts.socket === undefined;
-  const socket = opts.socket ?? createSocket(family);
+  // The peer is always the IP literal resolved above: answer dgram's lookup in place (node's
+  // default dns.lookup answers an IP literal on the next tick, once per datagram sent).
+  const socket = opts.socket ?? createSocket({ type: family, lookup: literalLookup });
   if (owns) {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -42,26 +48,22 @@ export async function connectDtls(opts: DtlsClientOptions): Promise<ClientSessio
     });
     socket.on('error', () => undefined);
   }
-  // A socket closed with sends still queued cancels them; the final close_notify must go out,
-  // so an owned socket closes only once every send has completed.
-  let inFlight = 0;
-  let closeWhenIdle = false;
+  // Datagrams go without a completion callback (node would schedule one per datagram). A socket
+  // closed with sends still queued in libuv (a full socket buffer) cancels them, and the last one
+  // is the close_notify: an owned socket closes once its send queue is empty (checked every few
+  // ms, at most ~1 s; libuv sends in order, so every earlier datagram is out by then too).
   const closeSocket = (): void => {
-    if (inFlight === 0) socket.close();
-    else closeWhenIdle = true;
+    let tries = 0;
+    const attempt = (): void => {
+      if (socket.getSendQueueCount() === 0 || ++tries > SEND_QUEUE_WAIT_TRIES) socket.close();
+      else setTimeout(attempt, SEND_QUEUE_WAIT_MS);
+    };
+    attempt();
   };
   const transmit = (d: Uint8Array): void => {
     try {
-      inFlight++;
-      socket.send(d, opts.port, address, () => {
-        inFlight--;
-        if (closeWhenIdle && inFlight === 0) {
-          closeWhenIdle = false;
-          socket.close();
-        }
-      });
+      socket.send(d, opts.port, address);
     } catch {
-      inFlight--;
       // Closed socket: the datagram is lost.
     }
   };

@@ -669,7 +669,7 @@ export abstract class DtlsConnection extends LazyEmitter {
     let size = 0;
     const push = (rec: Uint8Array): void => {
       if (size + rec.length > this.mtu && current.length > 0) {
-        datagrams.push(Buffer.concat(current));
+        datagrams.push(current.length === 1 ? current[0]! : Buffer.concat(current));
         current = [];
         size = 0;
       }
@@ -693,7 +693,7 @@ export abstract class DtlsConnection extends LazyEmitter {
       }
       for (const frag of fragmentHandshakeMessage(handshake, this.mtu - overhead)) push(this.encodeOut(item.type, item.epoch, frag));
     }
-    if (current.length > 0) datagrams.push(Buffer.concat(current));
+    if (current.length > 0) datagrams.push(current.length === 1 ? current[0]! : Buffer.concat(current));
     for (const d of datagrams) this.transmit(d);
   }
 

@@ -102,7 +102,29 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   }
 }
 
+/**
+ * Parsed public keys of recently seen certificates, by their exact DER bytes (a latin1 string):
+ * a device reconnecting with its certificate costs a Map lookup instead of an X509Certificate
+ * parse per handshake. Only certificates that parsed and passed `checkKeyType` are kept (a bad
+ * one throws every time); bounded in entries and in certificate size, oldest entry out first.
+ * A KeyObject is immutable, and the key depends on nothing but the bytes, so a hit is exactly
+ * what a fresh parse would give.
+ */
+const certificateKeys = new Map<string, KeyObject>();
+export const CERTIFICATE_KEY_CACHE_ENTRIES = 256;
+const CACHEABLE_CERTIFICATE_BYTES = 2048;
+
 export function publicKeyFromCertificate(der: Uint8Array): KeyObject {
+  const id = der.length <= CACHEABLE_CERTIFICATE_BYTES ? Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1') : undefined;
+  if (id !== undefined) {
+    const hit = certificateKeys.get(id);
+    if (hit !== undefined) {
+      // Refreshed: the least recently used entry is the one evicted.
+      certificateKeys.delete(id);
+      certificateKeys.set(id, hit);
+      return hit;
+    }
+  }
   let key: KeyObject;
   try {
     key = new X509Certificate(Buffer.from(der)).publicKey;
@@ -110,7 +132,16 @@ export function publicKeyFromCertificate(der: Uint8Array): KeyObject {
     throw new DtlsBadCertificateError('certificate is not well-formed X.509 with a usable public key', { cause: err });
   }
   checkKeyType(key);
+  if (id !== undefined) {
+    if (certificateKeys.size >= CERTIFICATE_KEY_CACHE_ENTRIES) certificateKeys.delete(certificateKeys.keys().next().value!);
+    certificateKeys.set(id, key);
+  }
   return key;
+}
+
+/** Entries of the certificate key cache (for tests). */
+export function certificateKeyCacheSize(): number {
+  return certificateKeys.size;
 }
 
 function checkKeyType(key: KeyObject): void {

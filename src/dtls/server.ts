@@ -410,7 +410,7 @@ function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
 
 
 /** dgram's `lookup` for IP literals: answered synchronously; anything else goes to dns.lookup. */
-function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+export function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   const family = isIP(hostname);
   if (family !== 0) callback(null, hostname, family);
   else dnsLookup(hostname, { ...(typeof options === 'number' ? { family: options } : options), all: false }, (err, address, fam) => callback(err, address, fam));
