@@ -73,6 +73,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #devices: (SimulatedDevice | undefined)[];
   readonly #createdAt = performance.now();
   #started = 0;
+  /** The clock's slices (clockTickMs / CLOCK_SLICE_MS); device i is ticked in slice i % #slots. */
+  readonly #slots: number;
+  /**
+   * Per slice, the devices the clock looks at: those the server has read from (an Observe or an
+   * Observe-Composite is a read), dropped again at a tick that finds them unobserved. Only an
+   * observed device can send anything from a tick, and every observation starts with a read.
+   */
+  readonly #watched: Set<SimulatedDevice>[];
   #clock: ReturnType<typeof setInterval> | undefined;
   #progress: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
@@ -97,6 +105,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (!(this.#o.rate > 0 && this.#o.rate <= 1_000_000)) throw new InvalidArgumentError('rate', `expected 0 < rate <= 1000000, got ${this.#o.rate}`);
     assertFileDescriptors(options.credentials.length);
     this.#devices = new Array<SimulatedDevice | undefined>(options.credentials.length).fill(undefined);
+    this.#slots = Math.max(1, Math.floor(this.#o.clockTickMs / CLOCK_SLICE_MS));
+    this.#watched = Array.from({ length: this.#slots }, () => new Set<SimulatedDevice>());
     this.firmware = options.firmware === undefined ? undefined : new FleetFirmware(options.firmware, { endpoints: options.credentials.map((c) => c.endpoint), model: this.#o.model, version: this.#o.firmwareVersion });
   }
 
@@ -126,29 +136,42 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const creds = this.#o.credentials;
     const t0 = performance.now();
     this.counters.firstStartAt = t0;
-    const running = new Set<Promise<void>>();
+    let running = 0;
     let next = 0;
     await new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // A device that finishes (registered or failed) hands its place to the next one at once,
+      // so `maxInFlight` devices are under way all the time; the timer only waits for the next
+      // start the rate allows (and for an abort while nothing finishes).
       const pump = (): void => {
         if (signal?.aborted === true || this.#stopping) next = creds.length;
         const due = Math.min(creds.length, Math.floor(((performance.now() - t0) * this.#o.rate) / 1000) + 1);
-        while (next < due && running.size < this.#o.maxInFlight) {
-          const p = this.#launch(next++);
-          running.add(p);
-          void p.then(() => {
-            running.delete(p);
-            if (next >= creds.length && running.size === 0) resolve();
-          });
+        while (next < due && running < this.#o.maxInFlight) {
+          running++;
+          void this.#launch(next++).then(finished);
         }
-        if (next < creds.length) setTimeout(pump, 5);
-        else if (running.size === 0) resolve();
+        if (next >= creds.length) {
+          clearTimeout(timer);
+          timer = undefined;
+          if (running === 0) resolve();
+        } else if (timer === undefined) {
+          timer = setTimeout(() => {
+            timer = undefined;
+            pump();
+          }, 5);
+        }
+      };
+      const finished = (): void => {
+        running--;
+        pump();
       };
       pump();
     });
   }
 
   async #launch(i: number): Promise<void> {
-    const device = new SimulatedDevice({
+    const watched = this.#watched[i % this.#slots]!;
+    const device: SimulatedDevice = new SimulatedDevice({
       credential: this.#o.credentials[i]!,
       server: this.#o.server,
       registry: this.#registry,
@@ -157,6 +180,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       model: this.#o.model,
       firmwareVersion: this.#o.firmwareVersion,
       lifetime: this.#o.lifetime,
+      onServerRead: () => void watched.add(device),
       ...(this.#o.coap !== undefined ? { coap: this.#o.coap } : {}),
       ...(this.#o.dtlsRetransmit !== undefined ? { dtlsRetransmit: this.#o.dtlsRetransmit } : {}),
     });
@@ -177,7 +201,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #startTimers(): void {
     const every = this.#o.clockTickMs;
     if (every > 0) {
-      const slots = Math.max(1, Math.floor(every / CLOCK_SLICE_MS));
+      const slots = this.#slots;
       let slot = 0;
       this.#clock = setInterval(() => {
         slot = (slot + 1) % slots;
@@ -189,6 +213,9 @@ export class Fleet extends EventEmitter<FleetEvents> {
         // observed devices tick, in the notification context: until something is observed the
         // AsyncLocalStorage stays unused — Node's promise hooks for it (a cost on every promise in
         // this process, the handshakes' included) stay off — and an idle fleet costs no ticks.
+        // The slice's devices are not all visited either: only those the server read from
+        // (#watched), as every observation starts with a read; one found unobserved (a plain
+        // Read, a cancelled observation, a closed device) leaves the set until the next read.
         const tick = (d: SimulatedDevice): void => {
           try {
             d.tickClock(now);
@@ -196,9 +223,12 @@ export class Fleet extends EventEmitter<FleetEvents> {
             // A device whose tree refuses the value (never for /3/0/13) just skips this tick.
           }
         };
-        for (let i = slot; i < this.#devices.length; i += slots) {
-          const d = this.#devices[i];
-          if (d?.registered !== true || !d.observing) continue;
+        const watched = this.#watched[slot]!;
+        for (const d of watched) {
+          if (!d.registered || !d.observing) {
+            watched.delete(d);
+            continue;
+          }
           notifyContext.run(true, tick, d);
         }
       }, every / slots);
@@ -244,6 +274,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#stopping = true;
     clearInterval(this.#clock);
     clearInterval(this.#progress);
+    for (const w of this.#watched) w.clear();
     let deregistered = 0;
     let idx = 0;
     const worker = async (): Promise<void> => {
