@@ -57,6 +57,16 @@ function cachedPath(o: number, i: number, r?: number): Lwm2mPath {
   return p;
 }
 
+/**
+ * A map's numeric keys in ascending order. Ids are mostly added in order (the builders and the
+ * servers create them so), and sorting an already sorted array still copies it: checked first.
+ */
+function sortedKeys(m: ReadonlyMap<number, unknown>): number[] {
+  const ids = [...m.keys()];
+  for (let k = 1; k < ids.length; k++) if (ids[k - 1]! > ids[k]!) return ids.sort((a, b) => a - b);
+  return ids;
+}
+
 /** The key of a resource's handler. */
 function handlerKey(o: number, i: number, r: number): string {
   return `${o}/${i}/${r}`;
@@ -92,15 +102,17 @@ export class ObjectTree {
   }
 
   objectIds(): number[] {
-    return [...this.#objects.keys()].sort((a, b) => a - b);
+    return sortedKeys(this.#objects);
   }
 
   instanceIds(objectId: number): number[] {
-    return [...(this.#objects.get(objectId)?.keys() ?? [])].sort((a, b) => a - b);
+    const insts = this.#objects.get(objectId);
+    return insts === undefined ? [] : sortedKeys(insts);
   }
 
   resourceIds(objectId: number, instanceId: number): number[] {
-    return [...(this.#objects.get(objectId)?.get(instanceId)?.keys() ?? [])].sort((a, b) => a - b);
+    const inst = this.#objects.get(objectId)?.get(instanceId);
+    return inst === undefined ? [] : sortedKeys(inst);
   }
 
   hasInstance(objectId: number, instanceId: number): boolean {

@@ -105,3 +105,20 @@ test('handlers given to setInstance and setHandler answer reads and executes on 
   tree.setInstance(3, 0, {});
   assert.equal(tree.get(3, 0, 13), undefined);
 });
+
+test('objectIds, instanceIds and resourceIds are ascending whatever the order of creation (property)', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 65534 }), { maxLength: 12 }), fc.uniqueArray(fc.integer({ min: 0, max: 65534 }), { maxLength: 12 }), (instances, resources) => {
+      const tree = new ObjectTree(registry);
+      for (const i of instances) tree.setInstance(40_001, i, Object.fromEntries(resources.map((r) => [r, v.integer(r)])));
+      tree.defineObject(40_000 + ((instances[0] ?? 5) % 1000));
+      const asc = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
+      assert.deepEqual(tree.instanceIds(40_001), asc(instances));
+      for (const i of instances) assert.deepEqual(tree.resourceIds(40_001, i), asc(resources));
+      assert.deepEqual(tree.objectIds(), asc([...new Set([...(instances.length > 0 ? [40_001] : []), 40_000 + ((instances[0] ?? 5) % 1000)])]));
+      assert.deepEqual(tree.instanceIds(9999), []);
+      assert.deepEqual(tree.resourceIds(40_001, 70_000), []);
+    }),
+    { numRuns: 300 },
+  );
+});
