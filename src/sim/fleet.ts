@@ -136,34 +136,26 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const creds = this.#o.credentials;
     const t0 = performance.now();
     this.counters.firstStartAt = t0;
-    let running = 0;
+    const running = new Set<Promise<void>>();
     let next = 0;
     await new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      // A device that finishes (registered or failed) hands its place to the next one at once,
-      // so `maxInFlight` devices are under way all the time; the timer only waits for the next
-      // start the rate allows (and for an abort while nothing finishes).
+      // Every 5 ms the places freed since the last run are filled (as many as the rate allows):
+      // the server sees devices arrive in small batches, several datagrams per wake-up. (Filling
+      // each place the moment it frees, tried 2026-11-22, cost both processes more per
+      // registration in a cold burst: one wake-up per arrival; see bench/RESULTS.md "sim-sdk".)
       const pump = (): void => {
         if (signal?.aborted === true || this.#stopping) next = creds.length;
         const due = Math.min(creds.length, Math.floor(((performance.now() - t0) * this.#o.rate) / 1000) + 1);
-        while (next < due && running < this.#o.maxInFlight) {
-          running++;
-          void this.#launch(next++).then(finished);
+        while (next < due && running.size < this.#o.maxInFlight) {
+          const p = this.#launch(next++);
+          running.add(p);
+          void p.then(() => {
+            running.delete(p);
+            if (next >= creds.length && running.size === 0) resolve();
+          });
         }
-        if (next >= creds.length) {
-          clearTimeout(timer);
-          timer = undefined;
-          if (running === 0) resolve();
-        } else if (timer === undefined) {
-          timer = setTimeout(() => {
-            timer = undefined;
-            pump();
-          }, 5);
-        }
-      };
-      const finished = (): void => {
-        running--;
-        pump();
+        if (next < creds.length) setTimeout(pump, 5);
+        else if (running.size === 0) resolve();
       };
       pump();
     });
