@@ -41,6 +41,7 @@
 //   BENCH_NOTIFY=0        skip the notification phase (registrations and memory only)
 //   BENCH_SIM_SEMI_SPACE_MB=64 the simulator process's --max-semi-space-size (the load generator
 //                         only; the server child keeps Node's defaults)
+//   BENCH_SIM_V8_FLAGS=   more V8 flags for the simulator process only (e.g. --single-threaded-gc)
 //   BENCH_PROFILE=dir     V8 CPU profiles of the registration window: the server's
 //                         (dir/server-register.cpuprofile) and the simulator's
 //                         (dir/sim-register.cpuprofile); summarised at the end
@@ -453,8 +454,19 @@ async function parent(): Promise<void> {
  */
 const SIM_SEMI_SPACE_MB = intEnv('BENCH_SIM_SEMI_SPACE_MB', 64, 1, 1024);
 const SIM_HEAP_FLAG = `--max-semi-space-size=${SIM_SEMI_SPACE_MB}`;
+/**
+ * More V8 flags for the simulator process only (space-separated, e.g. `--single-threaded-gc`),
+ * for trying how the load generator shares the 2 cores; none by default.
+ */
+const SIM_EXTRA_FLAGS = (process.env.BENCH_SIM_V8_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+for (const f of SIM_EXTRA_FLAGS) {
+  if (!/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f)) {
+    process.stderr.write(`bench:lwm2m: BENCH_SIM_V8_FLAGS: not a V8 flag: ${JSON.stringify(f)}\n`);
+    process.exit(2);
+  }
+}
 /** The simulator (device) process's V8 flags, printed in the JSON line. */
-const SIM_FLAGS = [SIM_HEAP_FLAG];
+const SIM_FLAGS = [SIM_HEAP_FLAG, ...SIM_EXTRA_FLAGS];
 
 /**
  * `rootline serve` runs compiled JavaScript (bin/rootline.js → dist/). Under tsx every function
@@ -470,7 +482,7 @@ function compile(): string {
 
 async function relaunch(): Promise<void> {
   const compiledEntry = !COMPILED && RUNTIME === 'dist' ? compile() : undefined;
-  const args = compiledEntry !== undefined ? [SIM_HEAP_FLAG, compiledEntry] : [...process.execArgv, SIM_HEAP_FLAG, fileURLToPath(import.meta.url)];
+  const args = compiledEntry !== undefined ? [...SIM_FLAGS, compiledEntry] : [...process.execArgv, ...SIM_FLAGS, fileURLToPath(import.meta.url)];
   const c = track(spawn(process.execPath, args, { stdio: 'inherit', env: process.env }));
   const code = await new Promise<number>((resolve) => c.once('exit', (status, signal) => resolve(status ?? (signal !== null ? 1 : 0))));
   process.exitCode = code;

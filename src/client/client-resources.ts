@@ -111,9 +111,9 @@ export class ClientResources {
   #present(ids: readonly number[]): boolean {
     const o = ids[0]!;
     if (o === 0 || o === 21) return false;
-    if (ids.length === 1) return this.#tree.objectIds().includes(o);
+    if (ids.length === 1) return this.#tree.hasObject(o);
     if (!this.#tree.hasInstance(o, ids[1]!)) return false;
-    return ids.length === 2 || this.#tree.resourceIds(o, ids[1]!).includes(ids[2]!);
+    return ids.length === 2 || this.#tree.hasResource(o, ids[1]!, ids[2]!);
   }
 
   /** Drops the router entries (and their observations) of paths no longer in the tree. */

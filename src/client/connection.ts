@@ -145,11 +145,30 @@ function dtlsOptions(tree: ObjectTree, i: number): DtlsAccount | undefined {
   }
 }
 
+/**
+ * Scheme, host and port of server URIs already parsed (the URL parser is the dearest part of
+ * opening a connection, and every device of a simulator names the same server). Only URIs that
+ * parsed; a bad one throws every time. Bounded: cleared when full.
+ */
+const parsedUris = new Map<string, Readonly<{ scheme: string; host: string; port: number }>>();
+const PARSED_URIS_MAX = 256;
+
+function serverUri(text: string): Readonly<{ scheme: string; host: string; port: number }> {
+  let uri = parsedUris.get(text);
+  if (uri === undefined) {
+    const u = parseCoapUri(text);
+    uri = Object.freeze({ scheme: u.scheme, host: u.host, port: u.port });
+    if (parsedUris.size >= PARSED_URIS_MAX) parsedUris.clear();
+    parsedUris.set(text, uri);
+  }
+  return uri;
+}
+
 /** Opens the transport to the server named by Security instance `i`. */
 export async function connectToServer(tree: ObjectTree, i: number, options: ConnectionOptions = {}): Promise<ServerConnection> {
   const uriValue = tree.get(0, i, 0) as Lwm2mValue | undefined;
   if (uriValue?.type !== 'string') throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `security instance ${i} has no server URI`);
-  const uri = parseCoapUri(uriValue.value);
+  const uri = serverUri(uriValue.value);
   const account = dtlsOptions(tree, i);
   if (uri.scheme === 'coaps') {
     if (account === undefined) throw new Lwm2mClientError('ERR_LWM2M_BAD_SECURITY', `${uriValue.value} needs a security mode other than NoSec`);

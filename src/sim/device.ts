@@ -27,6 +27,8 @@ class CountingTree extends ObjectTree {
   counters: FleetCounters | undefined;
   /** The firmware side (firmware.ts) hears of device-side Object 5 and /3/0/3 changes. */
   onFirmwareSet: ((objectId: number, resourceId: number) => void) | undefined;
+  /** Told of every server-role read outside the clock tick (the fleet's clock watches such devices). */
+  onServerRead: (() => void) | undefined;
 
   override set(objectId: number, instanceId: number, resourceId: number, value: ResourceValue): void {
     super.set(objectId, instanceId, resourceId, value);
@@ -34,6 +36,9 @@ class CountingTree extends ObjectTree {
   }
 
   override read(path: Lwm2mPath, who: Requester): Lwm2mNode {
+    // Before the read, so a refused one counts too: whatever the server asks may come with an
+    // Observe (or be part of an Observe-Composite), and the clock must then tick this device.
+    if (who === 'server' && this.onServerRead !== undefined && notifyContext.getStore() !== true) this.onServerRead();
     const node = super.read(path, who);
     // Only successful server reads leave the device; refusals throw above and are not counted.
     if (who === 'server' && this.counters !== undefined) {
@@ -55,6 +60,8 @@ export interface SimDeviceOptions {
   firmwareVersion: string;
   /** Registration lifetime (s); the SDK sends an Update at 90 % of it. */
   lifetime: number;
+  /** Called on every server-role read outside the clock tick (Read, Observe, Read-/Observe-Composite). */
+  onServerRead?: () => void;
   coap?: { ackTimeoutMs: number; maxRetransmit: number };
   dtlsRetransmit?: { initialMs: number; maxRetransmissions: number };
 }
@@ -92,6 +99,7 @@ export class SimulatedDevice extends Lwm2mClient {
     this.firmwareUpdate = firmwareUpdate;
     this.#tree = tree;
     tree.counters = o.counters;
+    tree.onServerRead = o.onServerRead;
     this.#counters = o.counters;
     this.on('updated', () => this.#counters.updates++);
     // Failed periodic Updates: the SDK retries them itself; the fleet only counts them.

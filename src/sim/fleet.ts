@@ -73,6 +73,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #devices: (SimulatedDevice | undefined)[];
   readonly #createdAt = performance.now();
   #started = 0;
+  /** The clock's slices (clockTickMs / CLOCK_SLICE_MS); device i is ticked in slice i % #slots. */
+  readonly #slots: number;
+  /**
+   * Per slice, the devices the clock looks at: those the server has read from (an Observe or an
+   * Observe-Composite is a read), dropped again at a tick that finds them unobserved. Only an
+   * observed device can send anything from a tick, and every observation starts with a read.
+   */
+  readonly #watched: Set<SimulatedDevice>[];
   #clock: ReturnType<typeof setInterval> | undefined;
   #progress: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
@@ -97,6 +105,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
     if (!(this.#o.rate > 0 && this.#o.rate <= 1_000_000)) throw new InvalidArgumentError('rate', `expected 0 < rate <= 1000000, got ${this.#o.rate}`);
     assertFileDescriptors(options.credentials.length);
     this.#devices = new Array<SimulatedDevice | undefined>(options.credentials.length).fill(undefined);
+    this.#slots = Math.max(1, Math.floor(this.#o.clockTickMs / CLOCK_SLICE_MS));
+    this.#watched = Array.from({ length: this.#slots }, () => new Set<SimulatedDevice>());
     this.firmware = options.firmware === undefined ? undefined : new FleetFirmware(options.firmware, { endpoints: options.credentials.map((c) => c.endpoint), model: this.#o.model, version: this.#o.firmwareVersion });
   }
 
@@ -129,6 +139,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
     const running = new Set<Promise<void>>();
     let next = 0;
     await new Promise<void>((resolve) => {
+      // Every 5 ms the places freed since the last run are filled (as many as the rate allows):
+      // the server sees devices arrive in small batches, several datagrams per wake-up. (Filling
+      // each place the moment it frees, tried 2026-11-22, cost both processes more per
+      // registration in a cold burst: one wake-up per arrival; see bench/RESULTS.md "sim-sdk".)
       const pump = (): void => {
         if (signal?.aborted === true || this.#stopping) next = creds.length;
         const due = Math.min(creds.length, Math.floor(((performance.now() - t0) * this.#o.rate) / 1000) + 1);
@@ -148,7 +162,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   async #launch(i: number): Promise<void> {
-    const device = new SimulatedDevice({
+    const watched = this.#watched[i % this.#slots]!;
+    const device: SimulatedDevice = new SimulatedDevice({
       credential: this.#o.credentials[i]!,
       server: this.#o.server,
       registry: this.#registry,
@@ -157,6 +172,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       model: this.#o.model,
       firmwareVersion: this.#o.firmwareVersion,
       lifetime: this.#o.lifetime,
+      onServerRead: () => void watched.add(device),
       ...(this.#o.coap !== undefined ? { coap: this.#o.coap } : {}),
       ...(this.#o.dtlsRetransmit !== undefined ? { dtlsRetransmit: this.#o.dtlsRetransmit } : {}),
     });
@@ -177,7 +193,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #startTimers(): void {
     const every = this.#o.clockTickMs;
     if (every > 0) {
-      const slots = Math.max(1, Math.floor(every / CLOCK_SLICE_MS));
+      const slots = this.#slots;
       let slot = 0;
       this.#clock = setInterval(() => {
         slot = (slot + 1) % slots;
@@ -189,6 +205,9 @@ export class Fleet extends EventEmitter<FleetEvents> {
         // observed devices tick, in the notification context: until something is observed the
         // AsyncLocalStorage stays unused — Node's promise hooks for it (a cost on every promise in
         // this process, the handshakes' included) stay off — and an idle fleet costs no ticks.
+        // The slice's devices are not all visited either: only those the server read from
+        // (#watched), as every observation starts with a read; one found unobserved (a plain
+        // Read, a cancelled observation, a closed device) leaves the set until the next read.
         const tick = (d: SimulatedDevice): void => {
           try {
             d.tickClock(now);
@@ -196,9 +215,12 @@ export class Fleet extends EventEmitter<FleetEvents> {
             // A device whose tree refuses the value (never for /3/0/13) just skips this tick.
           }
         };
-        for (let i = slot; i < this.#devices.length; i += slots) {
-          const d = this.#devices[i];
-          if (d?.registered !== true || !d.observing) continue;
+        const watched = this.#watched[slot]!;
+        for (const d of watched) {
+          if (!d.registered || !d.observing) {
+            watched.delete(d);
+            continue;
+          }
           notifyContext.run(true, tick, d);
         }
       }, every / slots);
@@ -244,6 +266,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#stopping = true;
     clearInterval(this.#clock);
     clearInterval(this.#progress);
+    for (const w of this.#watched) w.clear();
     let deregistered = 0;
     let idx = 0;
     const worker = async (): Promise<void> => {

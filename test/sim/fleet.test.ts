@@ -102,3 +102,46 @@ test('a device whose PSK the server does not know fails with a typed reason, the
   assert.equal(s.handshakeMs.count, 2);
   assert.deepEqual(fleet.registeredEndpoints().sort(), creds.slice(0, 2).map((c) => c.endpoint).sort());
 });
+
+test('the clock ticks exactly the observed devices: after a cancel it stops, a new Observe or an Observe-Composite starts it again', async (t) => {
+  const serve = await startLwm2mServe();
+  t.after(() => serve.close());
+  const creds = generateCredentials('simwatch', 4);
+  await provisionCredentials(creds, { api: serve.api, model: 'TH-9', firmwareVersion: '2.1.0' });
+  const fleet = new Fleet({ server: serve.coaps, credentials: creds, model: 'TH-9', rate: 100, clockTickMs: 50, coap: { ackTimeoutMs: 1000, maxRetransmit: 4 } });
+  t.after(() => fleet.stop());
+  await fleet.start();
+  assert.equal(fleet.summary().registered, 4);
+  const received = new Map<string, number>();
+  serve.lwm2m.on('notification', (n: NotificationEvent) => void received.set(n.endpoint, (received.get(n.endpoint) ?? 0) + 1));
+  const seen = (ep: string): number => received.get(ep) ?? 0;
+  const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(ok(), `${what}: ${JSON.stringify([...received])}`);
+  };
+  const [a, b, c] = creds.map((x) => x.endpoint) as [string, string, string];
+
+  // A plain Read is not an observation: the device is looked at by the next tick and dropped.
+  await serve.lwm2m.read(c, '/3/0/1', { format: ContentFormat.TextPlain });
+  const obsA = await serve.lwm2m.observe(a, '/3/0/13', { attributes: { pmin: 0 } });
+  await waitFor('device a notifies', () => seen(a) >= 3);
+
+  // Cancelled: the device stops notifying (its scheduler lets the path go at the next change).
+  await obsA.cancel();
+  await waitFor('device a sees the cancel', () => fleet.device(a)?.observing === false);
+  const sentAfterCancel = fleet.counters.notificationsSent;
+  const before = seen(a);
+  // Ten ticks: a device the clock still ticked would send on each.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(fleet.counters.notificationsSent, sentAfterCancel, 'no notification after the cancel');
+  assert.equal(seen(a), before);
+
+  // Observed again: the read that starts the new observation puts it back under the clock.
+  await serve.lwm2m.observe(a, '/3/0/13', { attributes: { pmin: 0 } });
+  await waitFor('device a notifies again', () => seen(a) >= before + 3);
+  // Observe-Composite (a FETCH, read through the same tree) is ticked too.
+  await serve.lwm2m.observeComposite(b, ['/3/0/13']);
+  await waitFor('device b notifies (composite)', () => seen(b) >= 3);
+  assert.equal(seen(c), 0, 'the device that was only read never notifies');
+  assert.equal(seen(creds[3]!.endpoint), 0);
+});
