@@ -92,6 +92,15 @@ export interface Lwm2mDeliveryDriverOptions {
    * in-flight attempts still get their proof of success when the device comes back.
    */
   readVersionOnRegistration?: boolean;
+  /**
+   * Those registration reads of /3/0/3 (devices without an attempt in flight) are background
+   * inventory work: they wait while devices keep registering, so that a registration storm (a
+   * fleet coming back after an outage or a restart) is not slowed by a request to each device.
+   * A read starts once no device has registered for `quietMs` (default 200), or at the latest
+   * `maxDelayMs` (default 30,000) after its registration; at most `concurrency` (default 32) run
+   * at once. A device in the queue is read once however often it registers meanwhile.
+   */
+  inventoryReads?: { quietMs?: number; maxDelayMs?: number; concurrency?: number };
 }
 
 

@@ -23,7 +23,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { lwm2mValue as v } from '../../lwm2m/model/node.js';
 import type { Lwm2mObservation, NotificationEvent } from '../../lwm2m/server/observations.js';
 import type { CampaignDeviceRecord } from '../../store/campaign-types.js';
-import { assertString } from '../../util/assert.js';
+import { assertInteger, assertString } from '../../util/assert.js';
 import { isFirmwareState, isUpdateResult, FIRMWARE_STATE, UPDATE_RESULT } from '../campaign/object5.js';
 import type { DeliveryDriver, DeviceReport, UpdateRequest } from '../campaign/driver.js';
 import { isDeliveryMethod, isTargetVersion, type DeliveryMethod } from '../campaign/spec.js';
@@ -60,6 +60,11 @@ interface Attempt {
 }
 
 const AUDIT_ACTOR = 'system:fota-driver';
+
+function boundedInteger(value: unknown, name: string, min: number, max: number): number {
+  assertInteger(value, name, min, max);
+  return value;
+}
 const TOKEN_KEY_SETTING = 'fota.drivers.package-token-key';
 
 export class Lwm2mDeliveryDriver implements DeliveryDriver {
@@ -75,6 +80,14 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
   readonly #onUpdated: (e: { registration: { endpoint: string } }) => void;
   /** Per-device queue: registrations, updates and package fetches of one device are handled in order. */
   readonly #busy = new Map<string, Promise<unknown>>();
+  /** Registered devices whose /3/0/3 is still to be read (endpoint → queued at, ms), oldest first. */
+  readonly #inventory = new Map<string, number>();
+  readonly #inventoryQuietMs: number;
+  readonly #inventoryMaxDelayMs: number;
+  readonly #inventoryConcurrency: number;
+  #inventoryRunning = 0;
+  #inventoryTimer: NodeJS.Timeout | undefined;
+  #lastRegistrationAt = -Infinity;
   #closed = false;
 
   constructor(options: Lwm2mDeliveryDriverOptions) {
@@ -89,7 +102,14 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
     if (methods.has('https-pull')) assertString(options.httpsBaseUri, 'options.httpsBaseUri', { max: 1024, pattern: /^https:\/\/[^/]+$/ });
     // Only pull needs the package resource; a push driver beside a pull driver on one endpoint must not take it.
     this.#resource = methods.has('pull') ? options.coap.resource(`/${this.#path}/*`, { get: (req) => this.#serve(req), hidden: true }) : undefined;
-    this.#onRegistered = (e) => void this.#registered(e.registration.endpoint, 'register');
+    const reads = options.inventoryReads ?? {};
+    this.#inventoryQuietMs = boundedInteger(reads.quietMs ?? 200, 'options.inventoryReads.quietMs', 0, 60_000);
+    this.#inventoryMaxDelayMs = boundedInteger(reads.maxDelayMs ?? 30_000, 'options.inventoryReads.maxDelayMs', 0, 3_600_000);
+    this.#inventoryConcurrency = boundedInteger(reads.concurrency ?? 32, 'options.inventoryReads.concurrency', 1, 4096);
+    this.#onRegistered = (e) => {
+      this.#lastRegistrationAt = performance.now();
+      void this.#registered(e.registration.endpoint, 'register');
+    };
     this.#onUpdated = (e) => void this.#registered(e.registration.endpoint, 'update');
     options.lwm2m.on('registered', this.#onRegistered);
     options.lwm2m.on('updated', this.#onUpdated);
@@ -263,6 +283,9 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
    */
   async close(options: { keepServing?: boolean } = {}): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#inventoryTimer);
+    this.#inventoryTimer = undefined;
+    this.#inventory.clear();
     this.#o.lwm2m.off('registered', this.#onRegistered);
     this.#o.lwm2m.off('updated', this.#onUpdated);
     if (options.keepServing === true) {
@@ -540,8 +563,52 @@ export class Lwm2mDeliveryDriver implements DeliveryDriver {
         this.#driverError({ endpoint, error });
       }
       if (adopted !== undefined) await this.#inspect(adopted);
-      else if ((how === 'register' || inFlight) && this.#o.readVersionOnRegistration !== false) await this.#unattendedVersion(endpoint);
+      else if (inFlight && this.#o.readVersionOnRegistration !== false) await this.#unattendedVersion(endpoint);
+      else if (how === 'register' && this.#o.readVersionOnRegistration !== false) this.#queueInventory(endpoint);
     });
+  }
+
+  /** Inventory reads: see `inventoryReads` in the options. */
+  #queueInventory(endpoint: string): void {
+    if (!this.#inventory.has(endpoint)) this.#inventory.set(endpoint, performance.now());
+    this.#scheduleInventory();
+  }
+
+  #scheduleInventory(): void {
+    if (this.#inventoryTimer !== undefined || this.#closed || this.#inventory.size === 0) return;
+    if (this.#inventoryRunning >= this.#inventoryConcurrency) return; // a finishing read pumps again
+    // Until the registrations have been quiet long enough, or the oldest read is due.
+    const now = performance.now();
+    const oldest = this.#inventory.values().next().value as number;
+    const wait = Math.min(this.#lastRegistrationAt + this.#inventoryQuietMs - now, oldest + this.#inventoryMaxDelayMs - now);
+    this.#inventoryTimer = setTimeout(() => {
+      this.#inventoryTimer = undefined;
+      this.#pumpInventory();
+    }, Math.max(1, Math.ceil(wait)));
+    this.#inventoryTimer.unref();
+  }
+
+  #pumpInventory(): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    const quiet = now - this.#lastRegistrationAt >= this.#inventoryQuietMs;
+    for (const [endpoint, queuedAt] of this.#inventory) {
+      if (this.#inventoryRunning >= this.#inventoryConcurrency) break;
+      if (!quiet && now - queuedAt < this.#inventoryMaxDelayMs) break; // the rest are younger
+      this.#inventory.delete(endpoint);
+      this.#inventoryRunning++;
+      void this.#exclusive(endpoint, async () => {
+        if (this.#closed) return;
+        // An attempt started since the registration reads /3/0/3 itself (startUpdate, #inspect).
+        const mine = this.#byEndpoint.get(endpoint);
+        if (mine !== undefined && !mine.finished) return;
+        await this.#unattendedVersion(endpoint);
+      }).finally(() => {
+        this.#inventoryRunning--;
+        this.#pumpInventory();
+      });
+    }
+    this.#scheduleInventory();
   }
 
   /**

@@ -14,7 +14,7 @@ import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { openSoftwareKeyStore } from '../../../src/crypto/keystore/software.js';
 import { createDtlsServer, dtlsServerTransport } from '../../../src/dtls/index.js';
 import { CampaignEngine, type DeliveryDriver } from '../../../src/fota/campaign/index.js';
-import { HttpsPskCache, createHttpsPullDriver, createLwm2mPullDriver, createLwm2mPushDriver, startHttpsPackageServer, type Lwm2mDeliveryDriver } from '../../../src/fota/drivers/index.js';
+import { HttpsPskCache, createHttpsPullDriver, createLwm2mPullDriver, createLwm2mPushDriver, startHttpsPackageServer, type Lwm2mDeliveryDriver, type Lwm2mDeliveryDriverOptions } from '../../../src/fota/drivers/index.js';
 import { createDeltaCache, createFirmwareService, type DeltaCache, type FirmwareService } from '../../../src/fota/firmware/index.js';
 import { createLwm2mServer, dtlsPeerIdentity, type Lwm2mServer } from '../../../src/lwm2m/server/index.js';
 import type { FirmwareImageRecord } from '../../../src/store/firmware-types.js';
@@ -64,7 +64,7 @@ export interface Device {
   updater: FirmwareUpdater | undefined;
 }
 
-export async function createWorld(t: TestContext, options: { delivery?: 'pull' | 'push' | 'https-pull'; httpsKeyCache?: boolean } = {}): Promise<World> {
+export async function createWorld(t: TestContext, options: { delivery?: 'pull' | 'push' | 'https-pull'; httpsKeyCache?: boolean; inventoryReads?: Lwm2mDeliveryDriverOptions['inventoryReads'] } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-fota-driver-'));
   const store = await openSqliteStore({ file: join(dir, 'db.sqlite') });
   const keyStore = await openSoftwareKeyStore({ directory: join(dir, 'keys'), masterKey: randomBytes(32) });
@@ -101,6 +101,7 @@ export async function createWorld(t: TestContext, options: { delivery?: 'pull' |
     deltas,
     packageBaseUri: coapsUri,
     reports: { onDeviceReport: (r) => late.engine!.onDeviceReport(r), onDeviceVersion: (e, v) => late.engine!.onDeviceVersion(e, v) },
+    ...(options.inventoryReads !== undefined ? { inventoryReads: options.inventoryReads } : {}),
   });
   let driver = makeDriver();
   // As in src/server: the engine holds a forwarder, so the driver can be replaced (a restart).
