@@ -306,7 +306,7 @@ async function parent(): Promise<void> {
     // cost of a registered idle device, free of the fixed costs the first burst pays once.
     const parts = MEMORY_STEPS === 2 && creds.length >= 2 ? [creds.slice(0, Math.floor(creds.length / 2)), creds.slice(Math.floor(creds.length / 2))] : [creds];
     const fleets: Fleet[] = [];
-    const steps: { registered: number; rampS: number; ratePerS: number; serverCpuS: number; simCpuS: number; summary: ReturnType<Fleet['summary']>; onServer: number; memory: Memory; idleS: number }[] = [];
+    const steps: { registered: number; rampS: number; ratePerS: number; serverCpuS: number; followUpCpuS: number; simCpuS: number; summary: ReturnType<Fleet['summary']>; onServer: number; memory: Memory; idleS: number }[] = [];
     for (const [i, part] of parts.entries()) {
       const fleet = new Fleet({ server: coaps, credentials: part, model: 'BENCH-1', rate: RATE, maxInFlight: IN_FLIGHT, clockTickMs: TICK_MS, lifetime: 3600, coap: { ackTimeoutMs: 4000, maxRetransmit: 4 } });
       fleets.push(fleet);
@@ -340,11 +340,16 @@ async function parent(): Promise<void> {
       // BENCH_IDLE_SECONDS of that, as an idle server would be measured (V8 gives back heap pages
       // on its own only some seconds after the allocation rate drops).
       const idleAt = performance.now();
+      const idleCpu0 = cpuSecondsOf(server.pid);
       await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+      // What the server did after the burst: the inventory reads of /3/0/3 it deferred until the
+      // registrations were quiet (src/fota/drivers, `inventoryReads`), the expiry sweep, GC.
+      const followUpCpuS = cpuSecondsOf(server.pid) - idleCpu0;
       const mem = await server.call<Memory>('rss');
       const idleS = (performance.now() - idleAt) / 1000;
+      log(`  server CPU in that idle window (deferred inventory reads, sweeps, GC): ${(1000 * followUpCpuS / Math.max(1, summary.registered)).toFixed(3)} ms per registration of this burst`);
       log(`  server after ${idleS.toFixed(0)} s idle: RSS ${mib(mem.rss)}, JS heap + external ${mib(mem.heap)}, V8 heap reserved ${mib(mem.heapTotal)} (young generation ${mib(mem.newSpace)}), RSS − V8 heap reserved ${mib(mem.rss - mem.heapTotal)}`);
-      steps.push({ registered: summary.registered, rampS, ratePerS: summary.registrationsPerSecond, serverCpuS, simCpuS, summary, onServer, memory: mem, idleS });
+      steps.push({ registered: summary.registered, rampS, ratePerS: summary.registrationsPerSecond, serverCpuS, followUpCpuS, simCpuS, summary, onServer, memory: mem, idleS });
     }
     const registered = steps.reduce((a, s) => a + s.registered, 0);
     const rampS = steps.reduce((a, s) => a + s.rampS, 0);
@@ -355,6 +360,7 @@ async function parent(): Promise<void> {
     const simCpuPct = (100 * simCpuS) / rampS;
     // CPU per registration: what the machine's load does not change (wall rates it does).
     const serverCpuMsPerReg = (1000 * serverCpuS) / Math.max(1, registered);
+    const followUpCpuMsPerReg = (1000 * steps.reduce((a, s) => a + s.followUpCpuS, 0)) / Math.max(1, registered);
     const simCpuMsPerReg = (1000 * simCpuS) / Math.max(1, registered);
     // Each burst's own rate (first start to last 2.01), combined over the time they took.
     const registrationsPerS = registered / steps.reduce((a, s) => a + s.registered / s.ratePerS, 0);
@@ -418,6 +424,7 @@ async function parent(): Promise<void> {
     console.log(`rootline LwM2M server, ${num(registered)} DTLS-PSK devices (one socket and session each), 2 shared cores`);
     console.log(`  registrations/s                       ${num(registrationsPerS)}   (handshake + Register, ${IN_FLIGHT} in flight, ${steps.length === 2 ? 'two bursts of N/2' : 'one burst'}; CPU: server ${serverCpuPct.toFixed(0)}%, simulator ${simCpuPct.toFixed(0)}%)`);
     console.log(`  CPU per registration                  server ${serverCpuMsPerReg.toFixed(3)} ms, simulator ${simCpuMsPerReg.toFixed(3)} ms   (registrations per server CPU-second: ${num(1000 / serverCpuMsPerReg)})`);
+    console.log(`  server CPU after the bursts           ${followUpCpuMsPerReg.toFixed(3)} ms per registration   (idle windows: deferred inventory reads, sweeps, GC)`);
     if (notify !== undefined) console.log(`  notifications/s, every device observed ${num(notify.perS)}   (offered ${num(notify.offeredPerS)}/s; devices sent ${num(notify.sentPerS)}/s; CPU: server ${notify.serverCpuPct.toFixed(0)}%, simulator ${notify.simCpuPct.toFixed(0)}%)`);
     else console.log('  notifications/s                       not measured (BENCH_NOTIFY=0)');
     console.log(`  server memory per registered idle device, absolute ${num(serverBytesPerDevice)} B   ((RSS after all − before) / N, after ${idleS.toFixed(0)} s idle; RSS ${mib(before.rss)} → ${mib(after.rss)}; JS heap + external ${num(serverHeapPerDevice)} B per device; V8 heap reserved ${num((after.heapTotal - before.heapTotal) / registered)} B per device, of it young generation ${num((after.newSpace - before.newSpace) / registered)} B; the rest native)`);
@@ -431,7 +438,7 @@ async function parent(): Promise<void> {
     console.log(`  re-registration of the whole node after a restart: ${num(TARGET_NODE_DEVICES / registrationsPerS)} s at ${num(registrationsPerS)}/s`);
     if (notify !== undefined) console.log(`  notifications: each device could report every ${(TARGET_NODE_DEVICES / notificationsPerS).toFixed(1)} s at ${num(notificationsPerS)}/s`);
     console.log(`peer: Eclipse Leshan (Java; not packaged in Debian, not run here) — deployments report about ${num(LESHAN_DEVICES)} devices per instance (published figure, text only)`);
-    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice), memory_steps: steps.length, server_marginal_bytes_per_device: marginal !== undefined ? Math.round(marginal.rss) : null, server_marginal_heap_bytes_per_device: marginal !== undefined ? Math.round(marginal.heap) : null, server_memory: { before, steps: steps.map((s) => ({ devices: s.onServer, ...s.memory })) }, sim_flags: SIM_FLAGS }));
+    console.log(JSON.stringify({ bench: 'lwm2m', runtime: COMPILED ? 'dist' : 'tsx', devices: registered, registrations_per_s: Math.round(registrationsPerS), notifications_per_s: Math.round(notificationsPerS), server_bytes_per_device: Math.round(serverBytesPerDevice), server_heap_bytes_per_device: Math.round(serverHeapPerDevice), server_heap_reserved_bytes_per_device: Math.round((after.heapTotal - before.heapTotal) / registered), server_cpu_ms_per_registration: Number(serverCpuMsPerReg.toFixed(3)), server_followup_cpu_ms_per_registration: Number(followUpCpuMsPerReg.toFixed(3)), sim_cpu_ms_per_registration: Number(simCpuMsPerReg.toFixed(3)), sim_bytes_per_device: Math.round(simBytesPerDevice), memory_steps: steps.length, server_marginal_bytes_per_device: marginal !== undefined ? Math.round(marginal.rss) : null, server_marginal_heap_bytes_per_device: marginal !== undefined ? Math.round(marginal.heap) : null, server_memory: { before, steps: steps.map((s) => ({ devices: s.onServer, ...s.memory })) }, sim_flags: SIM_FLAGS }));
     if (PROFILE !== undefined) {
       for (const who of ['server', 'sim'] as const) {
         const { total, byFile } = summariseCpuProfile(join(PROFILE, `${who}-register.cpuprofile`), 15);
