@@ -15,6 +15,12 @@ function p256() {
   return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
 }
 
+
+/** A Date on a whole second (voucher dates carry no fractions). */
+function wholeSeconds(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
+}
+
 describe('CMS-signed vouchers (RFC 8366 §5.4) against the real openssl', { skip: opensslSkip }, () => {
   let t: TestFactory;
   let domainCa: CertificateAuthority;
@@ -22,7 +28,7 @@ describe('CMS-signed vouchers (RFC 8366 §5.4) against the real openssl', { skip
   before(async () => {
     t = await createTestFactory();
     domainCa = await createRootCa({ signer: keyObjectSigner(p256()), subject: 'CN=Domain CA,O=Operator', validityDays: 365 });
-    voucher = { createdOn: new Date('2026-11-22T01:00:00Z'), assertion: 'logged', serialNumber: 'SN-7', pinnedDomainCert: domainCa.certificate.der, nonce: new Uint8Array(randomBytes(16)), idevidIssuer: new Uint8Array(randomBytes(20)) };
+    voucher = { createdOn: wholeSeconds(Date.now() - 3_600_000), assertion: 'logged', serialNumber: 'SN-7', pinnedDomainCert: domainCa.certificate.der, nonce: new Uint8Array(randomBytes(16)), idevidIssuer: new Uint8Array(randomBytes(20)) };
   });
   after(() => t.close());
 
@@ -73,9 +79,11 @@ describe('CMS-signed vouchers (RFC 8366 §5.4) against the real openssl', { skip
     assert.throws(() => verifyVoucher(der, { masaTrustAnchors: anchors, serialNumber: 'SN-7', nonce: randomBytes(16) }), { code: 'ERR_VOUCHER_NONCE_MISMATCH' });
     const { nonce: _n, ...nonceless } = voucher;
     void _n;
-    const expiring = await signVoucher({ ...nonceless, expiresOn: new Date('2026-11-23T00:00:00Z') }, { signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate] });
-    assert.equal(verifyVoucher(expiring, { masaTrustAnchors: anchors, serialNumber: 'SN-7', now: new Date('2026-11-22T12:00:00Z') }).voucher.serialNumber, 'SN-7');
-    assert.throws(() => verifyVoucher(expiring, { masaTrustAnchors: anchors, serialNumber: 'SN-7', now: new Date('2026-11-23T00:00:01Z') }), { code: 'ERR_VOUCHER_EXPIRED' });
+    // Dates relative to the run: the MASA CA of the test factory is valid from the moment it is made.
+    const expiresOn = wholeSeconds(Date.now() + 12 * 3_600_000);
+    const expiring = await signVoucher({ ...nonceless, expiresOn }, { signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate] });
+    assert.equal(verifyVoucher(expiring, { masaTrustAnchors: anchors, serialNumber: 'SN-7', now: new Date() }).voucher.serialNumber, 'SN-7');
+    assert.throws(() => verifyVoucher(expiring, { masaTrustAnchors: anchors, serialNumber: 'SN-7', now: new Date(expiresOn.getTime() + 1000) }), { code: 'ERR_VOUCHER_EXPIRED' });
   });
 
   it('verifies what openssl cms -sign makes (id-ct-animaJSONVoucher, real peer as signer)', async () => {

@@ -87,8 +87,10 @@ describe('constrained (COSE_Sign1, SID-keyed CBOR) vouchers', () => {
     await assert.rejects(verifyConstrainedVoucher(good, { masaTrustAnchors: anchors, serialNumber: 'C-1', nonce: new Uint8Array(16) }), { code: 'ERR_VOUCHER_NONCE_MISMATCH' });
     const { nonce: _n, ...rest } = voucher;
     void _n;
-    const expiring = await signConstrainedVoucher({ ...rest, expiresOn: new Date('2026-11-23T00:00:00Z') }, masa());
-    await assert.rejects(verifyConstrainedVoucher(expiring, { masaTrustAnchors: anchors, serialNumber: 'C-1', now: new Date('2026-11-24T00:00:00Z') }), { code: 'ERR_VOUCHER_EXPIRED' });
+    // Relative to the run: the MASA CA is valid from the moment the test made it.
+    const expiresOn = new Date(Math.floor(Date.now() / 1000) * 1000 + 86_400_000);
+    const expiring = await signConstrainedVoucher({ ...rest, expiresOn }, masa());
+    await assert.rejects(verifyConstrainedVoucher(expiring, { masaTrustAnchors: anchors, serialNumber: 'C-1', now: new Date(expiresOn.getTime() + 86_400_000) }), { code: 'ERR_VOUCHER_EXPIRED' });
     const flipped = new Uint8Array(good);
     flipped[flipped.length - 70] ^= 0x04;
     await assert.rejects(verifyConstrainedVoucher(flipped, { masaTrustAnchors: anchors, serialNumber: 'C-1' }), (err: { code?: string }) => /^ERR_VOUCHER_/.test(err.code ?? ''));
