@@ -16,7 +16,7 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import { verifySignature } from '../pki/algorithms.js';
 import { reencodesToItself } from '../pki/certificate.js';
-import { derSequence, derTlv, readTlv, toArrayBuffer, type Tlv } from '../pki/der.js';
+import { derOid, derSequence, derTlv, readTlv, toArrayBuffer, type Tlv } from '../pki/der.js';
 import { parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
 import { MalformedSignedVoucherError, UntrustedVoucherSignerError, VoucherSignatureError } from './errors.js';
 
@@ -82,19 +82,6 @@ function toDer(input: CertificateInput): Uint8Array {
   return parseCertificate(input as Uint8Array | string).der;
 }
 
-function encodeOid(oid: string): Uint8Array {
-  const parts = oid.split('.').map((p) => BigInt(p));
-  const out: number[] = [];
-  const push = (v: bigint): void => {
-    const bytes = [Number(v & 0x7fn)];
-    for (let x = v >> 7n; x > 0n; x >>= 7n) bytes.unshift(Number((x & 0x7fn) | 0x80n));
-    out.push(...bytes);
-  };
-  push(parts[0]! * 40n + parts[1]!);
-  for (const p of parts.slice(2)) push(p);
-  return derTlv(0x06, new Uint8Array(out));
-}
-
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
@@ -116,7 +103,7 @@ export async function signCms(options: SignCmsOptions): Promise<Uint8Array> {
   // RFC 5652 §5.3/§11: contentType, signingTime and messageDigest, each one value; X.690 §11.6:
   // DER orders the SET OF components by their encodings.
   const attributes = [
-    attributeDer(OID_CONTENT_TYPE, encodeOid(options.contentType)),
+    attributeDer(OID_CONTENT_TYPE, derOid(options.contentType)),
     attributeDer(OID_SIGNING_TIME, timeDer(options.signingTime ?? new Date())),
     attributeDer(OID_MESSAGE_DIGEST, derTlv(0x04, digest)),
   ].sort(compareBytes);
@@ -129,7 +116,7 @@ export async function signCms(options: SignCmsOptions): Promise<Uint8Array> {
   }
   // Written directly as DER: the signed attributes go in as the very bytes that were signed (only
   // the SET OF tag becomes [0] IMPLICIT, RFC 5652 §5.4) and the certificates as given.
-  const digestAlgorithm = derSequence(encodeOid(digestOid));
+  const digestAlgorithm = derSequence(derOid(digestOid));
   const signedAttrs = Uint8Array.from(toBeSigned);
   signedAttrs[0] = 0xa0;
   const signerInfo = derSequence(
@@ -138,18 +125,18 @@ export async function signCms(options: SignCmsOptions): Promise<Uint8Array> {
     derSequence(signerCert.issuerDer, serialNumberTlv(signerCert)),
     digestAlgorithm,
     signedAttrs,
-    derSequence(encodeOid(signatureOid)),
+    derSequence(derOid(signatureOid)),
     derTlv(0x04, signature),
   );
   const signedData = derSequence(
     // RFC 5652 §5.1: version 3 when eContentType is not id-data.
     INTEGER_3,
     derTlv(0x31, digestAlgorithm),
-    derSequence(encodeOid(options.contentType), derTlv(0xa0, derTlv(0x04, options.content))),
+    derSequence(derOid(options.contentType), derTlv(0xa0, derTlv(0x04, options.content))),
     derTlv(0xa0, Buffer.concat(ders)),
     derTlv(0x31, signerInfo),
   );
-  return new Uint8Array(derSequence(encodeOid(id_signedData), derTlv(0xa0, signedData)));
+  return new Uint8Array(derSequence(derOid(id_signedData), derTlv(0xa0, signedData)));
 }
 
 const INTEGER_1 = Uint8Array.of(0x02, 0x01, 0x01);
@@ -160,7 +147,7 @@ const OID_SIGNING_TIME = '1.2.840.113549.1.9.5';
 
 /** Attribute ::= SEQUENCE { attrType OID, attrValues SET OF (one value) }. */
 function attributeDer(type: string, value: Uint8Array): Uint8Array {
-  return derSequence(encodeOid(type), derTlv(0x31, value));
+  return derSequence(derOid(type), derTlv(0x31, value));
 }
 
 /**
@@ -471,7 +458,7 @@ export function verifyCms(input: Uint8Array, options: VerifyCmsOptions): Verifie
   if (hashName === undefined) throw new MalformedSignedVoucherError(`digest algorithm ${cms.digestAlgorithm} is not supported`);
   const ct = singleAttribute(cms.attributes, id_contentType);
   // RFC 5652 §11.1: the content-type attribute MUST match the eContentType.
-  if (ct === undefined || compareBytes(ct, encodeOid(eContentType)) !== 0) throw new VoucherSignatureError('the content-type attribute does not match the content');
+  if (ct === undefined || compareBytes(ct, derOid(eContentType)) !== 0) throw new VoucherSignatureError('the content-type attribute does not match the content');
   const md = singleAttribute(cms.attributes, id_messageDigest);
   const digest = createHash(hashName).update(content).digest();
   if (md === undefined || compareBytes(md, derTlv(0x04, digest)) !== 0) throw new VoucherSignatureError('the message digest does not match the content');
