@@ -37,6 +37,40 @@ export interface FastCertificate {
   canonical: boolean;
 }
 
+/** What both certificate readers (this one and the schema library's) find in the bytes. */
+export type CertificateParts = Omit<ParsedCertificate, 'signatureAlgorithmName' | 'issuer' | 'subject' | 'fingerprint256' | 'selfIssued'>;
+
+/**
+ * Internal (certificate.ts and this reader): the view from its parts — names formatted, the
+ * algorithm named, fingerprint and self-issued derived — so both readers build it the same way.
+ * `extensionFields` are the decoded extensions' fields (basicConstraints, keyUsage, ...).
+ */
+export function certificateView(p: CertificateParts, extensionFields: Partial<ParsedCertificate>): ParsedCertificate {
+  return {
+    der: p.der.slice(),
+    tbs: p.tbs,
+    version: p.version,
+    serialNumber: p.serialNumber,
+    signatureAlgorithm: p.signatureAlgorithm,
+    signatureAlgorithmName: signatureAlgorithmName(p.signatureAlgorithm),
+    signature: p.signature,
+    issuer: formatRdns(p.issuerRdns),
+    issuerRdns: p.issuerRdns,
+    issuerDer: p.issuerDer,
+    subject: formatRdns(p.subjectRdns),
+    subjectRdns: p.subjectRdns,
+    subjectDer: p.subjectDer,
+    notBefore: p.notBefore,
+    notAfter: p.notAfter,
+    publicKey: p.publicKey,
+    publicKeyAlgorithm: p.publicKeyAlgorithm,
+    extensions: p.extensions,
+    ...extensionFields,
+    fingerprint256: createHash('sha256').update(p.der).digest('hex'),
+    selfIssued: bytesEqual(p.issuerDer, p.subjectDer),
+  };
+}
+
 /**
  * Well below the schema library's limits (asn1.ts: 20,000 nodes, 4 MiB): anything bigger is left
  * to it, so its limits keep applying. Real certificates are a few hundred nodes and a few KiB.
@@ -367,26 +401,37 @@ function serialOf(der: Uint8Array, t: Tlv): string {
  * Never throws.
  */
 export function readCertificateDer(der: Uint8Array): FastCertificate | undefined {
+  return attempt(der, read);
+}
+
+/**
+ * Runs a reader within the size and node limits. A GIVE_UP, or a plain Error from the view's own
+ * helpers (ipText, decodeKeyUsage) on junk, means undefined: the schema-library path decides.
+ */
+function attempt<T>(der: Uint8Array, reader: (der: Uint8Array) => T): T | undefined {
   if (der.length > MAX_BYTES) return undefined;
   nodes = 0;
   try {
-    return read(der);
+    return reader(der);
   } catch {
-    // GiveUp, or a plain Error from the view's own helpers (ipText, decodeKeyUsage) on junk:
-    // either way the schema-library path decides.
     return undefined;
   }
 }
 
-function read(der: Uint8Array): FastCertificate {
+/** SEQUENCE { body SEQUENCE, AlgorithmIdentifier, BIT STRING } filling `der` exactly (a certificate, a CSR). */
+function signedEnvelope(der: Uint8Array): { body: Tlv; algTlv: Tlv; alg: ReturnType<typeof algorithmOf>; signature: Uint8Array } {
   const outer = tlvAt(der, 0, der.length, 0x30);
   if (outer.end !== der.length) throw GIVE_UP;
   const top = children(der, outer);
   if (top.length !== 3) throw GIVE_UP;
-  const [tbsTlv, algTlv, sigTlv] = top as [Tlv, Tlv, Tlv];
-  if (tbsTlv.tag !== 0x30) throw GIVE_UP;
+  const [body, algTlv, sigTlv] = top as [Tlv, Tlv, Tlv];
+  if (body.tag !== 0x30) throw GIVE_UP;
   const signature = bitStringBytes(der, sigTlv);
-  const outerAlg = algorithmOf(der, algTlv);
+  return { body, algTlv, alg: algorithmOf(der, algTlv), signature };
+}
+
+function read(der: Uint8Array): FastCertificate {
+  const { body: tbsTlv, algTlv, alg: outerAlg, signature } = signedEnvelope(der);
 
   const fields = children(der, tbsTlv);
   let i = 0;
@@ -435,29 +480,10 @@ function read(der: Uint8Array): FastCertificate {
 
   const issuerDer = der.slice(issuerTlv.offset, issuerTlv.end);
   const subjectDer = der.slice(subjectTlv.offset, subjectTlv.end);
-  const view: ParsedCertificate = {
-    der: der.slice(),
-    tbs: der.slice(tbsTlv.offset, tbsTlv.end),
-    version,
-    serialNumber,
-    signatureAlgorithm: outerAlg.oid,
-    signatureAlgorithmName: signatureAlgorithmName(outerAlg.oid),
-    signature,
-    issuer: formatRdns(issuerRdns),
-    issuerRdns,
-    issuerDer,
-    subject: formatRdns(subjectRdns),
-    subjectRdns,
-    subjectDer,
-    notBefore,
-    notAfter,
-    publicKey: der.slice(spkiTlv.offset, spkiTlv.end),
-    publicKeyAlgorithm: key.algorithm,
-    extensions,
-    ...partial,
-    fingerprint256: createHash('sha256').update(der).digest('hex'),
-    selfIssued: bytesEqual(issuerDer, subjectDer),
-  };
+  const view = certificateView(
+    { der, tbs: der.slice(tbsTlv.offset, tbsTlv.end), version, serialNumber, signatureAlgorithm: outerAlg.oid, signature, issuerRdns, issuerDer, subjectRdns, subjectDer, notBefore, notAfter, publicKey: der.slice(spkiTlv.offset, spkiTlv.end), publicKeyAlgorithm: key.algorithm, extensions },
+    partial,
+  );
   return { view, canonical };
 }
 
@@ -468,24 +494,11 @@ function read(der: Uint8Array): FastCertificate {
  * schema library decides). Never throws.
  */
 export function readCsrDer(der: Uint8Array): ParsedCsr | undefined {
-  if (der.length > MAX_BYTES) return undefined;
-  nodes = 0;
-  try {
-    return readCsr(der);
-  } catch {
-    return undefined;
-  }
+  return attempt(der, readCsr);
 }
 
 function readCsr(der: Uint8Array): ParsedCsr {
-  const outer = tlvAt(der, 0, der.length, 0x30);
-  if (outer.end !== der.length) throw GIVE_UP;
-  const top = children(der, outer);
-  if (top.length !== 3) throw GIVE_UP;
-  const [infoTlv, algTlv, sigTlv] = top as [Tlv, Tlv, Tlv];
-  if (infoTlv.tag !== 0x30) throw GIVE_UP;
-  const signature = bitStringBytes(der, sigTlv);
-  const alg = algorithmOf(der, algTlv);
+  const { body: infoTlv, alg, signature } = signedEnvelope(der);
   const fields = children(der, infoTlv);
   if (fields.length < 3 || fields.length > 4) throw GIVE_UP;
   const [versionTlv, subjectTlv, spkiTlv, attributesTlv] = fields as [Tlv, Tlv, Tlv, Tlv | undefined];

@@ -2,15 +2,13 @@
  * Parsing an X.509 certificate (RFC 5280 §4.1) into a typed, read-only view. Malformed input of
  * any kind ends in MalformedCertificateError (or MalformedPemError for bad PEM text).
  */
-import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
-import { signatureAlgorithmName } from './algorithms.js';
 import { assertSameSignatureAlgorithm, guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
 import { assertInteger } from '../util/assert.js';
 import { BytesKeyedCache } from './bytes-cache.js';
-import { readCertificateDer, type FastCertificate } from './certificate-der.js';
+import { certificateView, readCertificateDer, type FastCertificate } from './certificate-der.js';
 import { bytesEqual, fromArrayBuffer, toArrayBuffer, toHex } from './der.js';
 import { MalformedCertificateError } from './errors.js';
 import {
@@ -26,7 +24,7 @@ import {
   type KeyUsageName,
   type SubjectAltNamesView,
 } from './extensions.js';
-import { formatRdns, nameToRdns, type Rdn } from './name.js';
+import { nameToRdns, type Rdn } from './name.js';
 import { OID } from './oids.js';
 import { derFrom } from './pem.js';
 import { parsePublicKey, type PublicKeyAlgorithm } from './public-key.js';
@@ -227,28 +225,8 @@ function buildView({ der, value: cert, tbsTlv, tbsFields: fields, algorithmTlv }
 
   const partial: Partial<ParsedCertificate> = {};
   const extensions = decodeExtensions(t.extensions, partial, DECODERS, fail);
-  const signatureAlgorithm = cert.signatureAlgorithm.algorithm;
-  return {
-    der: der.slice(),
-    tbs,
-    version,
-    serialNumber: serialHex(fromArrayBuffer(t.serialNumber)),
-    signatureAlgorithm,
-    signatureAlgorithmName: signatureAlgorithmName(signatureAlgorithm),
-    signature: fromArrayBuffer(cert.signatureValue),
-    issuer: formatRdns(issuerRdns),
-    issuerRdns,
-    issuerDer,
-    subject: formatRdns(subjectRdns),
-    subjectRdns,
-    subjectDer,
-    notBefore,
-    notAfter,
-    publicKey,
-    publicKeyAlgorithm: key.algorithm,
-    extensions,
-    ...partial,
-    fingerprint256: createHash('sha256').update(der).digest('hex'),
-    selfIssued: bytesEqual(issuerDer, subjectDer),
-  };
+  return certificateView(
+    { der, tbs, version, serialNumber: serialHex(fromArrayBuffer(t.serialNumber)), signatureAlgorithm: cert.signatureAlgorithm.algorithm, signature: fromArrayBuffer(cert.signatureValue), issuerRdns, issuerDer, subjectRdns, subjectDer, notBefore, notAfter, publicKey, publicKeyAlgorithm: key.algorithm, extensions },
+    partial,
+  );
 }
