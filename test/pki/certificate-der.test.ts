@@ -292,23 +292,7 @@ describe('hand-written certificate reader (differential against the schema libra
     const all = [...made, ...foreign, ...edges].map(([, d]) => d);
     fc.assert(
       fc.property(
-        fc.nat(all.length - 1).chain((i) => {
-          const der = all[i]!;
-          return fc.oneof(
-            fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 1, max: 255 })).map(([p, x]) => {
-              const m = der.slice();
-              m[p]! ^= x;
-              return m;
-            }),
-            fc.nat(der.length - 1).map((n) => der.slice(0, n)),
-            fc.tuple(fc.nat(der.length), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([p, ins]) => Uint8Array.from([...der.subarray(0, p), ...ins, ...der.subarray(p)])),
-            fc.array(fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
-              const m = der.slice();
-              for (const [p, v] of edits) m[p] = v;
-              return m;
-            }),
-          );
-        }),
+        mutationsOf(all, { multiEdits: true }),
         (m) => {
           agrees(m);
           const spki = spkiOf(m);
@@ -449,18 +433,7 @@ describe('hand-written CSR reader (differential against the schema library)', ()
     const all = [...made, ...foreign, ...edges].map(([, d]) => d);
     fc.assert(
       fc.property(
-        fc.nat(all.length - 1).chain((i) => {
-          const der = all[i]!;
-          return fc.oneof(
-            fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 1, max: 255 })).map(([p, x]) => {
-              const m = der.slice();
-              m[p]! ^= x;
-              return m;
-            }),
-            fc.nat(der.length - 1).map((n) => der.slice(0, n)),
-            fc.tuple(fc.nat(der.length), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([p, ins]) => Uint8Array.from([...der.subarray(0, p), ...ins, ...der.subarray(p)])),
-          );
-        }),
+        mutationsOf(all, { multiEdits: false }),
         (m) => {
           csrAgrees(m);
         },
@@ -469,3 +442,32 @@ describe('hand-written CSR reader (differential against the schema library)', ()
     );
   });
 });
+
+/**
+ * One of `all`, mutated: a byte flipped, truncated, 1–4 bytes inserted, and with `multiEdits`
+ * also 1–4 bytes overwritten.
+ */
+function mutationsOf(all: readonly Uint8Array[], o: { multiEdits: boolean }): fc.Arbitrary<Uint8Array> {
+  return fc.nat(all.length - 1).chain((i) => {
+    const der = all[i]!;
+    const kinds: fc.Arbitrary<Uint8Array>[] = [
+      fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 1, max: 255 })).map(([p, x]) => {
+        const m = der.slice();
+        m[p]! ^= x;
+        return m;
+      }),
+      fc.nat(der.length - 1).map((n) => der.slice(0, n)),
+      fc.tuple(fc.nat(der.length), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([p, ins]) => Uint8Array.from([...der.subarray(0, p), ...ins, ...der.subarray(p)])),
+    ];
+    if (o.multiEdits) {
+      kinds.push(
+        fc.array(fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
+          const m = der.slice();
+          for (const [p, v] of edits) m[p] = v;
+          return m;
+        }),
+      );
+    }
+    return fc.oneof(...kinds);
+  });
+}
