@@ -25,6 +25,10 @@
 //                               (and the same for the pledges in this process, profiled over the
 //                               onboarding only, through node:inspector)
 //   ONBOARD_CPU_PROF_KEEP=<dir>  also copy the profiles there
+//   ONBOARD_TRANSPORT=https     https (default): voucher and EST over TLS to the registrar (RFC 8995, RFC 7030);
+//                               coaps: the same flow the constrained way — serve's registrar CoAPs listener
+//                               (onboarding.coapsPort), COSE voucher request and voucher, EST-coaps
+//                               (RFC 9148), DTLS with the IDevID then the LDevID (onboarding/pledge/README.md)
 //   ONBOARD_RUNTIME=tsx         tsx (default): the sources under tsx; dist: compile src/ and this
 //                               file with tsc into dist/ and run that — serve as `rootline serve`
 //                               runs (bin/rootline.js → dist/), the pledges as the compiled SDK.
@@ -51,6 +55,11 @@ import { atExit, cpuSecondsOf, stopChild, track } from './lib/processes.js';
 const DEVICES = intEnv('ONBOARD_DEVICES', 1000, 1, 100_000);
 const CONCURRENCY = intEnv('ONBOARD_CONCURRENCY', 64, 1, 4096);
 const CPU_PROF = process.env.ONBOARD_CPU_PROF === '1';
+const TRANSPORT = process.env.ONBOARD_TRANSPORT === undefined || process.env.ONBOARD_TRANSPORT === '' ? 'https' : process.env.ONBOARD_TRANSPORT;
+if (TRANSPORT !== 'https' && TRANSPORT !== 'coaps') {
+  process.stderr.write(`bench:onboard: ONBOARD_TRANSPORT must be https or coaps, got ${JSON.stringify(TRANSPORT)}\n`);
+  process.exit(2);
+}
 const TARGET_PER_MINUTE = 10_000;
 const DPS_PER_MINUTE = 1_000;
 /** This file as tsc compiled it (dist/bench/onboard.js) rather than under tsx. */
@@ -114,11 +123,13 @@ interface Serve {
   pid: number;
   api: string;
   est: string;
+  /** The URL pledges are given: the EST/BRSKI HTTPS listener, or the registrar's CoAPs listener (ONBOARD_TRANSPORT=coaps). */
+  registrar: string;
 }
 
 async function startServe(dir: string, data: string, profDir: string): Promise<Serve> {
   const config = join(dir, 'rootline.json');
-  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: join(data, 'factory', 'manufacturer-ca.pem') }] } }));
+  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: join(data, 'factory', 'manufacturer-ca.pem') }], ...(TRANSPORT === 'coaps' ? { coapsPort: 0 } : {}) } }));
   const args = [
     ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
     ...(COMPILED ? [resolve(REPO, 'dist/src/cli/main-entry.js')] : ['--import', 'tsx', resolve(REPO, 'src/cli/main-entry.ts')]),
@@ -153,12 +164,12 @@ async function startServe(dir: string, data: string, profDir: string): Promise<S
     const found: Record<string, string> = {};
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       out += s;
-      for (const m of out.matchAll(/^rootline: (\w+) listening on (\S+)$/gm)) found[m[1]!] = m[2]!;
-      if (found.http !== undefined && found.est !== undefined && found.coaps !== undefined) done(found);
+      for (const m of out.matchAll(/^rootline: ([\w-]+) listening on (\S+)$/gm)) found[m[1]!] = m[2]!;
+      if (found.http !== undefined && found.est !== undefined && found.coaps !== undefined && (TRANSPORT !== 'coaps' || found['brski-coaps'] !== undefined)) done(found);
     });
     child.once('exit', (code, signal) => fail(new Error(`serve exited (${code ?? signal}) before it listened; stderr:\n${err}`)));
   });
-  return { child, pid: child.pid!, api: urls.http!.replace(/\/$/, ''), est: urls.est! };
+  return { child, pid: child.pid!, api: urls.http!.replace(/\/$/, ''), est: urls.est!, registrar: TRANSPORT === 'coaps' ? urls['brski-coaps']! : urls.est! };
 }
 
 interface ProfileNode {
@@ -229,9 +240,9 @@ async function run(): Promise<void> {
   await mintAll(data, idevids, DEVICES);
   log(`bench:onboard: minted ${DEVICES} IDevIDs in ${((performance.now() - mintT0) / 1000).toFixed(1)} s`);
   const serve = await startServe(dir, data, profDir);
-  log(`bench:onboard: serve pid ${serve.pid}, registrar ${serve.est}, runtime ${COMPILED ? 'compiled (dist/)' : 'tsx'}`);
+  log(`bench:onboard: serve pid ${serve.pid}, registrar ${serve.registrar}, runtime ${COMPILED ? 'compiled (dist/)' : 'tsx'}`);
 
-  const fleet = new OnboardFleet({ registrarUrl: serve.est, idevidDirs: readdirSync(idevids).sort().map((d) => join(idevids, d)), concurrency: CONCURRENCY });
+  const fleet = new OnboardFleet({ registrarUrl: serve.registrar, idevidDirs: readdirSync(idevids).sort().map((d) => join(idevids, d)), concurrency: CONCURRENCY });
   fleet.on('progress', (p) => log(`bench:onboard: ${p.elapsedSeconds.toFixed(1)}s onboarded ${p.onboarded}/${DEVICES} (${p.perMinute}/min) failed ${p.failed} in flight ${p.inFlight}`));
   const failures: string[] = [];
   fleet.on('failed', (f) => {

@@ -128,9 +128,9 @@ export class OnboardFleet extends EventEmitter<OnboardFleetEvents> {
     try {
       url = new URL(options.registrarUrl);
     } catch (err) {
-      throw new InvalidArgumentError('registrarUrl', 'expected an https:// URL', { cause: err });
+      throw new InvalidArgumentError('registrarUrl', 'expected an https:// or coaps:// URL', { cause: err });
     }
-    if (url.protocol !== 'https:') throw new InvalidArgumentError('registrarUrl', 'expected an https:// URL');
+    if (url.protocol !== 'https:' && url.protocol !== 'coaps:') throw new InvalidArgumentError('registrarUrl', 'expected an https:// or coaps:// URL');
     if (!Array.isArray(options.idevidDirs) || options.idevidDirs.length === 0 || !options.idevidDirs.every((d) => typeof d === 'string' && d.length > 0)) throw new InvalidArgumentError('idevidDirs', 'expected at least one IDevID directory');
     const concurrency = options.concurrency ?? 32;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 4096) throw new InvalidArgumentError('concurrency', 'expected an integer 1..4096');
