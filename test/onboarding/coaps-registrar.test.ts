@@ -17,7 +17,7 @@ import { inProcessConstrainedMasaClient, startRegistrarCoaps, type RegistrarCoap
 import { createConstrainedPledgeVoucherRequest, verifyConstrainedVoucher } from '../../src/onboarding/constrained-voucher.js';
 import { decodeCertsOnly } from '../../src/onboarding/est/certs-only.js';
 import { decodeCsrAttrs } from '../../src/onboarding/est/csr-attrs.js';
-import { fetchCoapsBootstrapServer, openCoapsRegistrar, runCoapsPledge, type CoapsRegistrarConnection } from '../../src/onboarding/pledge/coaps-transport.js';
+import { askCoapsBootstrapServer, fetchCoapsBootstrapServer, openCoapsRegistrar, runCoapsPledge, type CoapsRegistrarConnection } from '../../src/onboarding/pledge/coaps-transport.js';
 import { createPledgeVoucherRequest } from '../../src/onboarding/voucher-requests.js';
 import { createCsr, parseCertificate, parsePem, verifyChain } from '../../src/pki/index.js';
 import type { AuditRecord } from '../../src/store/types.js';
@@ -190,6 +190,39 @@ describe('BRSKI + EST over CoAPs (registrar resources)', () => {
     } finally {
       await conn.close();
     }
+  });
+
+  it('asks for the bootstrap server on the enrollstatus session: two registrar handshakes per device (IDevID, LDevID)', async () => {
+    const dir = await world.mint('BS-2');
+    const before = handshakes.length;
+    let named: Awaited<ReturnType<typeof askCoapsBootstrapServer>> | undefined;
+    let askedAfterStatus = false;
+    const steps: string[] = [];
+    const result = await runCoapsPledge({
+      idevidDir: dir,
+      registrarUrl: url,
+      onStep: (s) => steps.push(s),
+      afterCoapsEnrollment: async (conn) => {
+        askedAfterStatus = steps.at(-1) === 'enroll-status';
+        named = await askCoapsBootstrapServer(conn);
+      },
+    });
+    assert.ok(askedAfterStatus);
+    assert.equal(named?.endpoint, result.endpoint);
+    assert.equal(named?.uri, 'coaps://lwm2m.example:5684');
+    assert.ok(sameBytes(named?.serverCertificate, domain.lwm2mServerCert.der));
+    const mine = handshakes.slice(before).filter((h) => h.identity.includes('BS-2') || h.identity.includes(result.endpoint!));
+    assert.deepEqual(mine.map((h) => h.outcome), ['allow', 'allow'], JSON.stringify(mine));
+    // The LDevID session is the one that asked: the audit names the endpoint, allowed.
+    const audit = (await auditOf(domain, 'registrar.bootstrap-server')).at(-1);
+    assert.equal(audit?.outcome, 'allow');
+    // A failing hook fails the pledge with its own error.
+    const dir2 = await world.mint('BS-3');
+    await assert.rejects(
+      runCoapsPledge({ idevidDir: dir2, registrarUrl: url, afterCoapsEnrollment: async () => Promise.reject(new Error('hook says no')) }),
+      /hook says no/,
+    );
+    await assert.rejects(runCoapsPledge({ idevidDir: dir2, registrarUrl: url, afterCoapsEnrollment: 'x' as never }), { code: 'ERR_INVALID_ARGUMENT' });
   });
 
   it('refuses without a client certificate: 4.01 with an audit record (rv and sen)', async () => {

@@ -176,13 +176,24 @@ export function parseCoapsRegistrarUrl(raw: string): { host: string; port: numbe
   return { host, port };
 }
 
+export interface RunCoapsPledgeOptions extends RunPledgeOptions {
+  /**
+   * More requests on the enrollstatus session (DTLS with the new LDevID, the server checked
+   * against the pinned domain CA only), after /es was answered 2.04 and before the session closes:
+   * the CoAPs form of the HTTPS pledge's `afterEnrollment` (`onboardDevice` asks for the LwM2M
+   * bootstrap server here, one DTLS handshake fewer per device). Its error fails the pledge.
+   */
+  afterCoapsEnrollment?: (conn: CoapsRegistrarConnection) => Promise<void>;
+}
+
 /** Runs the whole pledge over CoAPs; see the file header. Options as `runPledge`, registrarUrl coaps://. */
-export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeResult> {
+export async function runCoapsPledge(options: RunCoapsPledgeOptions): Promise<PledgeResult> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
   if (typeof options.idevidDir !== 'string' || options.idevidDir.length === 0) throw new InvalidArgumentError('idevidDir', 'expected a directory');
   const { host, port } = parseCoapsRegistrarUrl(options.registrarUrl);
   // The HTTPS pledge's hook for more requests on its LDevID connection has no CoAPs form yet.
   if ((options as { afterEnrollment?: unknown }).afterEnrollment !== undefined) throw new InvalidArgumentError('afterEnrollment', 'not available over CoAPs; ask the registrar over HTTPS or pass the bootstrap server explicitly');
+  if (options.afterCoapsEnrollment !== undefined && typeof options.afterCoapsEnrollment !== 'function') throw new InvalidArgumentError('afterCoapsEnrollment', 'expected a function');
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxPending = options.maxPendingAttempts ?? 10;
   const maxRetryAfter = options.maxRetryAfterSeconds ?? 3600;
@@ -285,6 +296,7 @@ export async function runCoapsPledge(options: RunPledgeOptions): Promise<PledgeR
       const ex = await ldevidSession.request('POST', '/.well-known/brski/es', statusBody(true));
       if (ex.status !== 204) throw coapsProtocolError(ex, 'es');
       step('enroll-status', { status: true });
+      if (options.afterCoapsEnrollment !== undefined) await options.afterCoapsEnrollment(ldevidSession);
     } finally {
       await ldevidSession.close();
     }
@@ -323,12 +335,19 @@ export async function fetchCoapsBootstrapServer(options: { registrarUrl: string;
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
   const { host, port } = parseCoapsRegistrarUrl(options.registrarUrl);
   const conn = await openCoapsRegistrar({ host, port, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}), certificate: { signer: deviceSigner(options.key), chain: options.ldevidChain }, trustAnchors: [options.domainCa] });
-  let ex: CoapsExchange;
   try {
-    ex = await conn.request('GET', '/.well-known/rootline/lwm2m-bootstrap', undefined, BrskiCoapsFormat.Json);
+    return await askCoapsBootstrapServer(conn);
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * The same question on a session the caller holds, which must be authenticated with the LDevID
+ * and pinned to the domain CA (`runCoapsPledge`'s enrollstatus session, via afterCoapsEnrollment).
+ */
+export async function askCoapsBootstrapServer(conn: CoapsRegistrarConnection): Promise<CoapsBootstrapServer> {
+  const ex = await conn.request('GET', '/.well-known/rootline/lwm2m-bootstrap', undefined, BrskiCoapsFormat.Json);
   if (ex.status !== 205) throw coapsProtocolError(ex, 'lwm2m-bootstrap');
   let parsed: unknown;
   try {

@@ -24,7 +24,7 @@ import { InvalidArgumentError, isRootlineError } from '../../errors.js';
 import { decodePem, parseCertificate } from '../../pki/index.js';
 import { PledgeBootstrapServerError, PledgeLwm2mError } from './errors.js';
 import { httpSession, type HttpSession } from './http-session.js';
-import { fetchCoapsBootstrapServer } from './coaps-transport.js';
+import { askCoapsBootstrapServer, runCoapsPledge, type CoapsRegistrarConnection } from './coaps-transport.js';
 import { pkcs8Pem } from './device-key.js';
 import { runPledge, signerFor, type PledgeResult, type RunPledgeOptions } from './pledge.js';
 import { openTls } from './transport.js';
@@ -80,6 +80,15 @@ function checkCoapsUri(uri: unknown, what: string): string {
   }
   if (u === undefined || u.protocol !== 'coaps:' || u.hostname === '' || u.port === '') throw new InvalidArgumentError(what, 'expected coaps://host:port');
   return uri as string;
+}
+
+/** The URL scheme as URL reads it ('coaps:', 'https:'), or undefined for no URL (runPledge then refuses it). */
+function protocolOf(raw: unknown): string | undefined {
+  try {
+    return typeof raw === 'string' ? new URL(raw).protocol : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The registrar's answer to GET /.well-known/rootline/lwm2m-bootstrap, checked. */
@@ -150,21 +159,25 @@ export async function onboardDevice(options: OnboardDeviceOptions): Promise<Onbo
   const step = options.onStep ?? (() => undefined);
   const { bootstrapUri: _u, bootstrapServerCertificate: _c, device: _d, client: _cl, onStep: _s, ...pledgeOptions } = options;
   const ask = overrideUri === undefined || overrideCert === undefined;
-  const overCoaps = typeof options.registrarUrl === 'string' && options.registrarUrl.startsWith('coaps:');
+  const overCoaps = protocolOf(options.registrarUrl) === 'coaps:';
   let named: (BootstrapServerTarget & { endpoint: string }) | undefined;
-  // Over HTTPS the registrar is asked on the LDevID connection of enrollstatus (one TLS handshake
-  // fewer); a CoAPs registrar (coaps-transport.ts) is asked over a DTLS session with the LDevID.
-  const pledge = await runPledge({ ...pledgeOptions, onStep: step, ...(ask && !overCoaps ? { afterEnrollment: async (request: HttpSession['request']) => void (named = await askBootstrapServer(request)) } : {}) });
-  const endpoint = pledge.endpoint;
-  if (endpoint === undefined) throw new PledgeBootstrapServerError('the LDevID carries no CN: no endpoint name to bootstrap under');
-  if (ask && overCoaps) {
+  // The registrar is asked on the LDevID session of enrollstatus (RFC 8995 §5.9.4's
+  // re-established session, one handshake fewer than a session of its own): a TLS connection
+  // over HTTPS, a DTLS session over CoAPs (coaps-transport.ts, the same trust: LDevID client
+  // certificate, the pinned domain CA as the only anchor).
+  const askOverCoaps = async (conn: CoapsRegistrarConnection): Promise<void> => {
     try {
-      named = await fetchCoapsBootstrapServer({ registrarUrl: options.registrarUrl, ldevidChain: pledge.ldevid.chain, key: pledge.key, domainCa: pledge.domainCa.der, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+      named = await askCoapsBootstrapServer(conn);
     } catch (err) {
       const status = (err as { status?: unknown }).status;
       throw new PledgeBootstrapServerError(`lwm2m-bootstrap over CoAPs: ${(err as Error).message}`, typeof status === 'number' ? status : undefined, { cause: err });
     }
-  }
+  };
+  const pledge = overCoaps
+    ? await runCoapsPledge({ ...pledgeOptions, onStep: step, ...(ask ? { afterCoapsEnrollment: askOverCoaps } : {}) })
+    : await runPledge({ ...pledgeOptions, onStep: step, ...(ask ? { afterEnrollment: async (request: HttpSession['request']) => void (named = await askBootstrapServer(request)) } : {}) });
+  const endpoint = pledge.endpoint;
+  if (endpoint === undefined) throw new PledgeBootstrapServerError('the LDevID carries no CN: no endpoint name to bootstrap under');
 
   let bootstrap: BootstrapServerTarget;
   if (!ask) {
