@@ -9,13 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger, describeType } from '../util/assert.js';
 import { AEAD_ALGORITHMS, type AeadAlgorithm } from './algorithms.js';
-import { encodeCbor } from './cbor.js';
 import type { SymmetricKey } from './cose-key.js';
 import { openContent, sealContent } from './content-cipher.js';
 import { isContentKey, type ContentKey } from './content-key.js';
 import { CoseDecryptionFailedError, CoseKeyMismatchError, CoseMalformedMessageError } from './errors.js';
 import { HeaderLabels, encodeProtectedHeader, headerValue, toHeaderMap, type HeaderInput, type HeaderMap } from './headers.js';
 import { symmetricKeyBytes } from './mac-key.js';
+import { encodeStructure } from './structures.js';
 import {
   CoseTag,
   assertAllowlist,
@@ -83,7 +83,7 @@ export interface DecryptedEncrypt0 extends MessageHeaders {
 const EMPTY = new Uint8Array(0);
 
 function encStructure(bodyProtected: Uint8Array, externalAad: Uint8Array): Uint8Array {
-  return encodeCbor(['Encrypt0', bodyProtected, externalAad]);
+  return encodeStructure('Encrypt0', [bodyProtected, externalAad]);
 }
 
 /**

@@ -7,11 +7,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { MAC_ALGORITHMS, type MacAlgorithm } from './algorithms.js';
-import { encodeCbor } from './cbor.js';
 import { CoseKeyMismatchError, CoseMacInvalidError, CoseMalformedMessageError } from './errors.js';
 import { encodeProtectedHeader, toHeaderMap, type HeaderInput } from './headers.js';
 import type { SymmetricKey } from './cose-key.js';
 import { rawMacKey, symmetricKeyBytes, type MacKey } from './mac-key.js';
+import { encodeStructure } from './structures.js';
 import {
   CoseTag,
   assertAllowlist,
@@ -64,7 +64,7 @@ export interface VerifiedMac0 extends MessageHeaders {
 const EMPTY = new Uint8Array(0);
 
 function macStructure(bodyProtected: Uint8Array, externalAad: Uint8Array, payload: Uint8Array): Uint8Array {
-  return encodeCbor(['MAC0', bodyProtected, externalAad, payload]);
+  return encodeStructure('MAC0', [bodyProtected, externalAad, payload]);
 }
 
 function assertMacKey(key: unknown, name: string): asserts key is MacKey {

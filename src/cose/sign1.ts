@@ -9,9 +9,9 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { CoseAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from './algorithms.js';
-import { encodeCbor } from './cbor.js';
 import { CoseMalformedMessageError, CoseSignatureInvalidError } from './errors.js';
 import { encodeProtectedHeader, toHeaderMap, type HeaderInput } from './headers.js';
+import { sigStructure1 } from './structures.js';
 import {
   CoseTag,
   assertAllowlist,
@@ -77,7 +77,7 @@ function assertSigner(signer: unknown): asserts signer is Signer {
 }
 
 function sigStructure(bodyProtected: Uint8Array, externalAad: Uint8Array, payload: Uint8Array): Uint8Array {
-  return encodeCbor(['Signature1', bodyProtected, externalAad, payload]);
+  return sigStructure1(bodyProtected, externalAad, payload);
 }
 
 /** Signs `payload` and returns the encoded COSE_Sign1. */

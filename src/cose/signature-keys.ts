@@ -20,15 +20,81 @@ export function isKeyObject(value: unknown): value is KeyObject {
   return value instanceof KeyObject;
 }
 
-/** Converts caller input to a public KeyObject; bad input is the caller's error (`name`). */
-export function toPublicKeyObject(key: unknown, name: string): KeyObject {
-  if (key instanceof Uint8Array) {
+/**
+ * Imported SPKI public keys by their exact bytes (one latin1 character per byte, so equal keys mean
+ * equal bytes; never a digest): the MASA, registrar and CA keys verify a COSE signature on every
+ * request, and a pledge's IDevID key is checked at the registrar and again at the MASA. A
+ * KeyObject is immutable and depends on nothing but the bytes, so a hit is what a fresh import
+ * gives. Bounded (least recently used out), SPKIs up to 1 KiB, refusals never kept.
+ */
+const spkiKeys = new Map<string, KeyObject>();
+export const SPKI_KEY_CACHE_ENTRIES = 512;
+const CACHEABLE_SPKI_BYTES = 1024;
+
+/** SubjectPublicKeyInfo of a P-256 key (id-ecPublicKey, prime256v1), uncompressed point, up to the point. */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04', 'hex');
+const P256_FIELD_PRIME = Buffer.from('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff', 'hex');
+
+/**
+ * A P-256 SPKI in its one DER form imported from its coordinates (JWK, RFC 7518 §6.2.1) rather
+ * than through OpenSSL 3's SPKI decoder: the same key (KeyObject.equals), about half the CPU.
+ * Coordinates must be below the field prime (as the point decoder requires); OpenSSL still refuses
+ * a point off the curve. Anything else, or a refusal, goes to the DER import: what is accepted and
+ * the error stay as they were.
+ */
+function importP256Spki(spki: Buffer): KeyObject | undefined {
+  if (spki.length !== P256_SPKI_PREFIX.length + 64) return undefined;
+  if (spki.compare(P256_SPKI_PREFIX, 0, P256_SPKI_PREFIX.length, 0, P256_SPKI_PREFIX.length) !== 0) return undefined;
+  const x = spki.subarray(P256_SPKI_PREFIX.length, P256_SPKI_PREFIX.length + 32);
+  const y = spki.subarray(P256_SPKI_PREFIX.length + 32);
+  if (x.compare(P256_FIELD_PRIME) >= 0 || y.compare(P256_FIELD_PRIME) >= 0) return undefined;
+  try {
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The public key of SPKI DER bytes (cached by the exact bytes); bad input is the caller's error (`name`). */
+function spkiPublicKey(spki: Uint8Array, name: string): KeyObject {
+  const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
+  const id = bytes.length <= CACHEABLE_SPKI_BYTES ? bytes.toString('latin1') : undefined;
+  if (id !== undefined) {
+    const hit = spkiKeys.get(id);
+    if (hit !== undefined) {
+      spkiKeys.delete(id);
+      spkiKeys.set(id, hit);
+      return hit;
+    }
+  }
+  let key = importP256Spki(bytes);
+  if (key === undefined) {
     try {
-      return createPublicKey({ key: Buffer.from(key.buffer, key.byteOffset, key.byteLength), format: 'der', type: 'spki' });
+      key = createPublicKey({ key: bytes, format: 'der', type: 'spki' });
     } catch (err) {
       throw new InvalidArgumentError(name, 'not a SubjectPublicKeyInfo DER public key', { cause: err });
     }
   }
+  if (id !== undefined) {
+    if (spkiKeys.size >= SPKI_KEY_CACHE_ENTRIES) spkiKeys.delete(spkiKeys.keys().next().value!);
+    spkiKeys.set(id, key);
+  }
+  return key;
+}
+
+/** Entries of the SPKI key cache (tests). */
+export function spkiKeyCacheSize(): number {
+  return spkiKeys.size;
+}
+
+/** Internal (tests): the SPKI import through OpenSSL's DER decoder alone, never cached. */
+export function publicKeyFromSpkiByDecoder(spki: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+}
+
+/** Converts caller input to a public KeyObject; bad input is the caller's error (`name`). */
+export function toPublicKeyObject(key: unknown, name: string): KeyObject {
+  if (key instanceof Uint8Array) return spkiPublicKey(key, name);
   if (typeof key === 'object' && key !== null && 'kty' in key) {
     const coseKey = key as CoseKey;
     if (coseKey.kty === 'Symmetric') throw new InvalidArgumentError(name, 'a Symmetric COSE_Key cannot verify signatures');
@@ -47,10 +113,25 @@ export function assertCoseKeyAlgorithm(key: unknown, alg: number): void {
   if (typeof key === 'object' && key !== null && 'kty' in key) assertCoseKeyPermits(key as CoseKey, alg, 'verify');
 }
 
+/**
+ * Whether a key is a P-256 key, per KeyObject: `asymmetricKeyDetails` asks OpenSSL afresh on every
+ * read, and the same (immutable) key objects come back from the cache above for every request.
+ */
+const isP256 = new WeakMap<KeyObject, boolean>();
+
+function p256(key: KeyObject): boolean {
+  let known = isP256.get(key);
+  if (known === undefined) {
+    known = key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+    isP256.set(key, known);
+  }
+  return known;
+}
+
 /** RFC 9053 §2.1/§2.2: ES256 needs a P-256 key, EdDSA (here) an Ed25519 key. */
 export function assertKeyFitsSignatureAlgorithm(key: KeyObject, alg: SignatureAlgorithm): void {
   if (alg.id === CoseAlgorithm.ES256) {
-    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    if (!p256(key)) {
       throw new CoseKeyMismatchError(`ES256 needs a P-256 key, got ${key.asymmetricKeyType ?? key.type}`);
     }
     return;

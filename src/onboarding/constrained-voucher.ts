@@ -29,6 +29,7 @@ import { CborTag, decodeCbor, encodeCbor } from '../cose/cbor.js';
 import { CoseAlgorithm, SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../cose/algorithms.js';
 import { CoseTag, messageAlgorithm, parseMessage, protectedForStructure, type ParsedMessage } from '../cose/message.js';
 import { sign1 } from '../cose/sign1.js';
+import { sigStructure1 } from '../cose/structures.js';
 import { assertKeyFitsSignatureAlgorithm, toPublicKeyObject, verifySignature } from '../cose/signature-keys.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
@@ -417,7 +418,7 @@ function openConstrainedSync(bytes: Uint8Array, trustAnchors: readonly Certifica
     if (!(signature instanceof Uint8Array)) throw new MalformedSignedVoucherError('the COSE_Sign1 signature must be a bstr');
     const alg = messageAlgorithm(parsed, SIGNATURE_ALGORITHMS, 'signature', [CoseAlgorithm.ES256, CoseAlgorithm.EdDSA]);
     // RFC 9052 §4.4: Sig_structure = ["Signature1", body_protected, external_aad, payload].
-    const toBeSigned = encodeCbor(['Signature1', protectedForStructure(parsed), new Uint8Array(0), payload]);
+    const toBeSigned = sigStructure1(protectedForStructure(parsed), new Uint8Array(0), payload);
     const verifiesUnder = (cert: ParsedCertificate): boolean => {
       const key = keyFor(cert, alg);
       return key !== undefined && verifySignature(alg, key, toBeSigned, signature);
