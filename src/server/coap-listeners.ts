@@ -19,11 +19,12 @@
  * for it (DESIGN.md §3); it must never carry management traffic for secured devices.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CoapCode, CoapEndpoint, UdpTransport } from '../coap/index.js';
 import { createDtlsServer, dtlsServerTransport, type DtlsServer, type PeerIdentity, type ServerSession } from '../dtls/index.js';
 import { isRootlineError } from '../errors.js';
+import { certificateFacts, type CertificateFacts } from '../lwm2m/server/identity.js';
 import type { Store } from '../store/types.js';
 import type { CoapsIdentity } from './coaps-identity.js';
 import type { CredentialSealer } from './credential-seal.js';
@@ -126,40 +127,18 @@ function describePeer(identity: PeerIdentity): { credential: HandshakeCredential
   }
 }
 
-/** What the listener reads from a client certificate: the name it is filed under, its validity. */
-interface CertificateFacts {
-  subject: string;
-  validFrom: number;
-  validTo: number;
-}
-
 /**
- * Facts per certificate, keyed by its exact DER (one latin1 character per byte, so equal keys
- * mean equal bytes): a device's certificate is read on every handshake — verify and audit, a
- * bootstrap session and a registration — and X509Certificate costs ~0.1 ms each. Bounded, oldest out.
+ * What the listener reads from a client certificate (the name it is filed under, its validity)
+ * comes from the LwM2M server's per-certificate facts (src/lwm2m/server/identity.ts): one
+ * X509Certificate read per certificate for the handshake's verify and audit and for the server's
+ * identity lookups of the same session, not one each.
  */
-const certificateFacts = new Map<string, CertificateFacts | null>();
-const CERTIFICATE_FACTS_MAX = 4096;
-
 function factsOf(der: Uint8Array): CertificateFacts | null {
-  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
-  const known = certificateFacts.get(key);
-  if (known !== undefined) return known;
-  let facts: CertificateFacts | null;
-  try {
-    const cert = new X509Certificate(der);
-    const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='));
-    facts = { subject: cn !== undefined ? cn.slice(3) : cert.subject.replace(/\n/g, ', '), validFrom: Date.parse(cert.validFrom), validTo: Date.parse(cert.validTo) };
-  } catch {
-    facts = null;
-  }
-  certificateFacts.set(key, facts);
-  if (certificateFacts.size > CERTIFICATE_FACTS_MAX) certificateFacts.delete(certificateFacts.keys().next().value!);
-  return facts;
+  return certificateFacts(der) ?? null;
 }
 
 function subjectName(der: Uint8Array): string {
-  return factsOf(der)?.subject ?? '';
+  return factsOf(der)?.lookup ?? '';
 }
 
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;

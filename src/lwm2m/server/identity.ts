@@ -27,41 +27,55 @@ export function rpkLookup(subjectPublicKeyInfo: Uint8Array): string {
   return createHash('sha256').update(subjectPublicKeyInfo).digest('hex');
 }
 
+/** What a client certificate says that the server needs: the store's lookup, and its validity (ms). */
+export interface CertificateFacts {
+  /** The subject's common name, or the whole subject DN (", "-joined) when it has no CN. */
+  lookup: string;
+  validFrom: number;
+  validTo: number;
+}
+
+/**
+ * One X509Certificate read per certificate for every question the server asks of it — the store
+ * lookup (here, per handshake and request) and the validity window (serve's CoAPs listener, per
+ * handshake) — keyed by the exact DER bytes (the byte string itself, as latin1, not a digest): a
+ * device's LDevID is looked at on its bootstrap handshake, its registration and every request, and
+ * the answer depends on nothing but the bytes. Bounded LRU; certificates node cannot read are not
+ * kept (undefined every time).
+ */
+export function certificateFacts(der: Uint8Array): CertificateFacts | undefined {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+  const known = FACTS.get(key);
+  if (known !== undefined) {
+    // Most recently used last (Map keeps insertion order).
+    FACTS.delete(key);
+    FACTS.set(key, known);
+    return known;
+  }
+  let facts: CertificateFacts;
+  try {
+    const cert = new X509Certificate(der);
+    const lines = cert.subject.split('\n');
+    const cn = lines.find((l) => l.startsWith('CN='));
+    facts = { lookup: cn !== undefined ? cn.slice(3) : lines.join(', '), validFrom: Date.parse(cert.validFrom), validTo: Date.parse(cert.validTo) };
+  } catch {
+    return undefined;
+  }
+  FACTS.set(key, facts);
+  if (FACTS.size > FACTS_CAPACITY) FACTS.delete(FACTS.keys().next().value!);
+  return facts;
+}
+
 /**
  * The store's lookup for a certificate: the subject's common name, or the whole subject DN when
  * it has no CN (types.ts DeviceCredential.lookup).
  */
 export function certificateLookup(der: Uint8Array): string | undefined {
-  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
-  const known = LOOKUPS.get(key);
-  if (known !== undefined) {
-    // Most recently used last (Map keeps insertion order).
-    LOOKUPS.delete(key);
-    LOOKUPS.set(key, known);
-    return known;
-  }
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(der);
-  } catch {
-    return undefined;
-  }
-  const lines = cert.subject.split('\n');
-  const cn = lines.find((l) => l.startsWith('CN='));
-  const lookup = cn !== undefined ? cn.slice(3) : lines.join(', ');
-  LOOKUPS.set(key, lookup);
-  if (LOOKUPS.size > LOOKUP_CAPACITY) LOOKUPS.delete(LOOKUPS.keys().next().value!);
-  return lookup;
+  return certificateFacts(der)?.lookup;
 }
 
-/**
- * Lookups of recently seen certificates, keyed by the exact DER bytes (the byte string itself, as
- * latin1, not a digest): the same client certificate is looked up on its DTLS handshake, on the
- * resumed one and for every request of the session, and the answer depends on nothing but the
- * bytes. Bounded LRU; certificates node cannot read are not kept.
- */
-const LOOKUP_CAPACITY = 1024;
-const LOOKUPS = new Map<string, string>();
+const FACTS_CAPACITY = 4096;
+const FACTS = new Map<string, CertificateFacts>();
 
 /** Maps a DTLS session's authenticated identity to a PeerIdentity. */
 export function identityFromDtls(identity: DtlsSessionIdentity): PeerIdentity | undefined {

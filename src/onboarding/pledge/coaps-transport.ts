@@ -300,8 +300,6 @@ export async function runCoapsPledge(options: RunCoapsPledgeOptions): Promise<Pl
     } finally {
       await ldevidSession.close();
     }
-    const ldevidChainPem = issued.chain.map((c) => encodePem('CERTIFICATE', c)).join('');
-    const keyPem = pkcs8Pem(key);
     const result: PledgeResult = {
       serialNumber: serial,
       ldevid: { der: issued.leaf.der, pem: encodePem('CERTIFICATE', issued.leaf.der), chain: issued.chain, certificate: issued.leaf },
@@ -310,7 +308,8 @@ export async function runCoapsPledge(options: RunCoapsPledgeOptions): Promise<Pl
       voucher: { der: voucher, verified },
       endpoint: findAttribute(issued.leaf.subjectRdns, 'CN'),
     };
-    if (options.outDir !== undefined) result.files = writeResult(options.outDir, result, ldevidChainPem, keyPem);
+    // The PEM forms are made only to be written (a fleet without outDir never needs them).
+    if (options.outDir !== undefined) result.files = writeResult(options.outDir, result, issued.chain.map((c) => encodePem('CERTIFICATE', c)).join(''), pkcs8Pem(key));
     return result;
   } finally {
     await conn?.close();

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { keyObjectSigner } from '../../../src/crypto/signer.js';
-import { certificateLookup, identityFromDtls } from '../../../src/lwm2m/server/identity.js';
+import { certificateFacts, certificateLookup, identityFromDtls } from '../../../src/lwm2m/server/identity.js';
 import { createRootCa } from '../../../src/pki/certificate-authority.js';
 
 const signer = () => keyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
@@ -34,5 +34,18 @@ describe('certificateLookup', () => {
     assert.equal(certificateLookup(a.der.subarray(0, a.der.length - 1)), undefined);
     assert.equal(certificateLookup(new Uint8Array([0x30, 0x00])), undefined);
     assert.equal(identityFromDtls({ type: 'x509', chain: [new Uint8Array([1, 2, 3])] }), undefined);
+  });
+
+  it('certificateFacts gives the lookup and the validity X509Certificate reads, one entry for both questions', async () => {
+    const ca = await createRootCa({ signer: signer(), subject: 'CN=Facts CA', validityDays: 2 });
+    const a = await ca.issueCertificate({ subject: 'CN=device-f', publicKey: signer().publicKey });
+    const x = new X509Certificate(a.der);
+    const facts = certificateFacts(a.der);
+    assert.deepEqual(facts, { lookup: 'device-f', validFrom: Date.parse(x.validFrom), validTo: Date.parse(x.validTo) });
+    assert.ok(Number.isFinite(facts!.validFrom) && facts!.validTo > facts!.validFrom);
+    // The same entry answers the lookup (and a copy of the bytes).
+    assert.equal(certificateFacts(Uint8Array.from(a.der)), facts);
+    assert.equal(certificateLookup(a.der), facts!.lookup);
+    assert.equal(certificateFacts(a.der.subarray(1)), undefined);
   });
 });
