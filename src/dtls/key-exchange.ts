@@ -108,10 +108,13 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
  * parse per handshake. Only certificates that parsed and passed `checkKeyType` are kept (a bad
  * one throws every time); bounded in entries and in certificate size, oldest entry out first.
  * A KeyObject is immutable, and the key depends on nothing but the bytes, so a hit is exactly
- * what a fresh parse would give.
+ * what a fresh parse would give. 2048 entries (a few MiB at most): an onboarding device shows its
+ * new LDevID to the registrar (enrollstatus) and then to the LwM2M bootstrap server within
+ * seconds, while a fleet of 64 in flight brings two new certificates per device in between; at
+ * 256 the LDevID had often been pushed out before its second handshake.
  */
 const certificateKeys = new Map<string, KeyObject>();
-export const CERTIFICATE_KEY_CACHE_ENTRIES = 256;
+export const CERTIFICATE_KEY_CACHE_ENTRIES = 2048;
 const CACHEABLE_CERTIFICATE_BYTES = 2048;
 
 export function publicKeyFromCertificate(der: Uint8Array): KeyObject {
