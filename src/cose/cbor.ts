@@ -11,6 +11,7 @@
 import { Tag, decode, encode, type DecodeOptions, type ObjectCreator } from 'cbor2';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger, describeType } from '../util/assert.js';
+import { encodeDeterministicFast } from './cbor-encoder.js';
 import { CoseMalformedCborError } from './errors.js';
 
 /** A CBOR tag: number plus content (cbor2's class, re-exported so callers need not import cbor2). */
@@ -149,6 +150,10 @@ function toEncodable(value: unknown, depth: number): unknown {
  * what makes Mac0/Encrypt0 outputs reproducible and protected headers stable.
  */
 export function encodeCbor(value: unknown): Uint8Array {
+  // The common values (COSE headers, structures, voucher payloads) are written directly; the rest
+  // — and every refusal — goes through cbor2 as before (cbor-encoder.ts).
+  const fast = encodeDeterministicFast(value);
+  if (fast !== undefined) return fast;
   const encodable = toEncodable(value, 0);
   try {
     return encode(encodable, { cde: true, rejectDuplicateKeys: true });
