@@ -11,6 +11,7 @@
 import { Tag, decode, encode, type DecodeOptions, type ObjectCreator } from 'cbor2';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, assertInteger, describeType } from '../util/assert.js';
+import { decodeCoveredFast } from './cbor-decoder.js';
 import { encodeDeterministicFast } from './cbor-encoder.js';
 import { CoseMalformedCborError } from './errors.js';
 
@@ -65,6 +66,20 @@ export function decodeCbor(bytes: Uint8Array, options: DecodeCborOptions = {}): 
   for (const flag of ['allowIndefiniteLength', 'requirePreferred'] as const) {
     if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidArgumentError(`options.${flag}`, 'expected a boolean');
   }
+  if (bytes.length === 0) throw new CoseMalformedCborError('empty input is not a CBOR data item');
+  // cbor2 returns byte strings as views into its input. Decoding a private copy keeps every
+  // returned bstr (payloads, keys, signatures) independent of the caller's buffer, which may be
+  // reused or altered after a message was verified.
+  const copy = new Uint8Array(bytes);
+  // Preferred-serialization COSE-shaped input is read directly (cbor-decoder.ts); anything else,
+  // and every malformation, goes to cbor2 below, so results and errors are as they were.
+  const fast = decodeCoveredFast(copy, maxDepth);
+  if (fast !== undefined) return fast.value;
+  return decodeWithCbor2(copy, maxDepth, options);
+}
+
+/** Internal (tests): the cbor2 path alone, on a private copy, with the same checks. */
+export function decodeWithCbor2(copy: Uint8Array, maxDepth: number, options: DecodeCborOptions): unknown {
   const decodeOptions: DecodeOptions = {
     // cbor2's own count weighs containers unevenly (an array costs two levels, a map or tag one),
     // so it only bounds the work here; the exact limit is checked on the result below.
@@ -76,13 +91,9 @@ export function decodeCbor(bytes: Uint8Array, options: DecodeCborOptions = {}): 
     rejectStreaming: options.allowIndefiniteLength === false,
     requirePreferred: options.requirePreferred === true,
   };
-  if (bytes.length === 0) throw new CoseMalformedCborError('empty input is not a CBOR data item');
   let value: unknown;
   try {
-    // cbor2 returns byte strings as views into its input. Decoding a private copy keeps every
-    // returned bstr (payloads, keys, signatures) independent of the caller's buffer, which may be
-    // reused or altered after a message was verified.
-    value = decode(new Uint8Array(bytes), decodeOptions);
+    value = decode(copy, decodeOptions);
   } catch (err) {
     // cbor2 throws Error, TypeError and RangeError for different malformations; callers see one code.
     const reason = err instanceof Error ? err.message : String(err);
