@@ -4,6 +4,7 @@
  * server the Server instance with the same Short Server ID.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { noteExportedKey } from './connection.js';
 import type { ObjectTree } from './object-tree.js';
 import { addSecurityInstance, addServerInstance, SecurityMode } from './standard-objects.js';
 
@@ -16,7 +17,12 @@ export type ClientSecurity =
   | { mode: 'nosec' };
 
 function securityFields(s: ClientSecurity): { securityMode: number; publicKeyOrIdentity?: Uint8Array; serverPublicKey?: Uint8Array; secretKey?: Uint8Array } {
-  const der = (k: KeyObject): Uint8Array => new Uint8Array(k.export({ format: 'der', type: 'pkcs8' }));
+  const der = (k: KeyObject): Uint8Array => {
+    const bytes = new Uint8Array(k.export({ format: 'der', type: 'pkcs8' }));
+    // The connection then uses `k` for this value instead of importing it again.
+    noteExportedKey(bytes, k);
+    return bytes;
+  };
   switch (s.mode) {
     case 'psk':
       return { securityMode: SecurityMode.PreSharedKey, publicKeyOrIdentity: new TextEncoder().encode(s.identity), secretKey: s.key };

@@ -67,10 +67,28 @@ function heldKeyFor(tree: ObjectTree, i: number, ours: Uint8Array): Uint8Array {
 /** Signers over the imported private key, by the Secret Key value they came from (the tree keeps the value object). */
 const importedKeys = new WeakMap<Uint8Array, Signer>();
 
+/**
+ * Secret Key values this process exported from a KeyObject itself (accounts.ts writes an account's
+ * key as `key.export(pkcs8 der)`): the value is that key's PKCS#8 by construction, so neither an
+ * import on first use nor holdPrivateKey's export-and-compare is needed for it.
+ */
+const exportedFrom = new WeakMap<Uint8Array, KeyObject>();
+
+/** Internal (accounts.ts): `secret` is exactly `key.export({ type: 'pkcs8', format: 'der' })`, just made. */
+export function noteExportedKey(secret: Uint8Array, key: KeyObject): void {
+  if (!exportedFrom.has(secret)) exportedFrom.set(secret, key);
+}
+
+/** Internal (tests): the KeyObject `secret` was noted as exported from, and the signer held for it. */
+export function keyHeldFor(secret: Uint8Array): { exportedFrom: KeyObject | undefined; signer: Signer | undefined } {
+  return { exportedFrom: exportedFrom.get(secret), signer: importedKeys.get(secret) };
+}
+
 function signerOf(secret: Uint8Array): Signer {
   let signer = importedKeys.get(secret);
   if (signer === undefined) {
-    signer = keyObjectSigner(createPrivateKey({ key: Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength), format: 'der', type: 'pkcs8' }));
+    const exported = exportedFrom.get(secret);
+    signer = keyObjectSigner(exported ?? createPrivateKey({ key: Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength), format: 'der', type: 'pkcs8' }));
     importedKeys.set(secret, signer);
   }
   return signer;
@@ -84,6 +102,11 @@ function signerOf(secret: Uint8Array): Signer {
  */
 export function holdPrivateKey(secret: Uint8Array, key: KeyObject, signer?: Signer): void {
   if (!(secret instanceof Uint8Array) || importedKeys.has(secret)) return;
+  // The value was exported from this very key object (accounts.ts): nothing to compare.
+  if (exportedFrom.get(secret) === key) {
+    importedKeys.set(secret, signer ?? keyObjectSigner(key));
+    return;
+  }
   let der: Buffer;
   try {
     der = key.export({ type: 'pkcs8', format: 'der' });
