@@ -134,6 +134,7 @@ describe('CoAPs pledge refuses bad vouchers', () => {
     const before = statuses.length;
     for (const bad of ['coaps://127.0.0.1:1/path', 'coaps://127.0.0.1:1?q', 'coap://127.0.0.1:1']) await assert.rejects(runCoapsPledge({ idevidDir: dir, registrarUrl: bad }), { code: 'ERR_INVALID_ARGUMENT' });
     await assert.rejects(runCoapsPledge({ idevidDir: join(t.dir, 'nowhere'), registrarUrl: url }), { code: 'ERR_INVALID_ARGUMENT' });
+    await assert.rejects(runCoapsPledge({ idevidDir: join(t.dir, 'nowhere'), registrarUrl: url }), /nowhere\/idevid\.pem is missing/);
     const out = join(t.dir, 'PC-args-out');
     mkdirSync(out);
     writeFileSync(join(out, 'voucher.cose'), 'taken');
