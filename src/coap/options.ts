@@ -97,6 +97,11 @@ export function encodeUint(value: number): Uint8Array {
     throw new CoapBadOptionValueError(0, `uint value ${value} outside 0..2^32-1`);
   }
   // RFC 7252 §3.2: big-endian in as few bytes as needed (0 is the empty value).
+  if (value < 0x100) {
+    const one = new Uint8Array(value === 0 ? 0 : 1);
+    if (value !== 0) one[0] = value;
+    return one;
+  }
   const n = value === 0 ? 0 : value < 0x100 ? 1 : value < 0x10000 ? 2 : value < 0x1000000 ? 3 : 4;
   const out = new Uint8Array(n);
   let v = value;
