@@ -9,15 +9,18 @@
 //   BENCH_CODEC=0           skip the codec-only rounds
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type * as EndpointModule from '../src/coap/endpoint.js';
+import type * as ContentFormatModule from '../src/coap/content-format.js';
+import type * as CodecModule from '../src/coap/codec.js';
 
 const SRC = resolve(process.env.COAP_SRC ?? resolve(import.meta.dirname, '../src/coap'));
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PEERS = Number(process.env.BENCH_PEERS ?? 32);
 
-const { CoapEndpoint } = (await import(pathToFileURL(`${SRC}/endpoint.ts`).href)) as typeof import('../src/coap/endpoint.js');
-const { ContentFormat } = (await import(pathToFileURL(`${SRC}/content-format.ts`).href)) as typeof import('../src/coap/content-format.js');
-const codec = (await import(pathToFileURL(`${SRC}/codec.ts`).href)) as typeof import('../src/coap/codec.js');
+const { CoapEndpoint } = (await import(pathToFileURL(`${SRC}/endpoint.ts`).href)) as typeof EndpointModule;
+const { ContentFormat } = (await import(pathToFileURL(`${SRC}/content-format.ts`).href)) as typeof ContentFormatModule;
+const codec = (await import(pathToFileURL(`${SRC}/codec.ts`).href)) as typeof CodecModule;
 
 const ROOT_BODY = 'x'.repeat(136);
 let sent = 0;
