@@ -179,7 +179,9 @@ export function getOption(options: readonly CoapOption[], number: number): Uint8
 }
 
 export function getOptions(options: readonly CoapOption[], number: number): Uint8Array[] {
-  return options.filter((o) => o.number === number).map((o) => o.value);
+  const out: Uint8Array[] = [];
+  for (const o of options) if (o.number === number) out.push(o.value);
+  return out;
 }
 
 export function getUintOption(options: readonly CoapOption[], number: number): number | undefined {
@@ -188,7 +190,10 @@ export function getUintOption(options: readonly CoapOption[], number: number): n
 }
 
 export function getStringOptions(options: readonly CoapOption[], number: number): string[] {
-  return getOptions(options, number).map((v) => decodeString(v, number));
+  // One pass and one array (every request's Uri-Path and Uri-Query go through here).
+  const out: string[] = [];
+  for (const o of options) if (o.number === number) out.push(decodeString(o.value, number));
+  return out;
 }
 
 export function hasOption(options: readonly CoapOption[], number: number): boolean {
