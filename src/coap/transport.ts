@@ -56,6 +56,8 @@ export interface UdpTransportOptions {
 export class UdpTransport implements DatagramTransport {
   readonly #socket: Socket;
   readonly #peers = new Map<PeerKey, { address: string; port: number; family: number }>();
+  /** Source port → the last source address seen from it and its peer key (see #keyOf). */
+  readonly #keys = new Map<number, { address: string; key: PeerKey }>();
   #receiver: ((peer: PeerKey, data: Uint8Array) => void) | undefined;
   #closed = false;
 
@@ -64,9 +66,7 @@ export class UdpTransport implements DatagramTransport {
     socket.on('message', (msg, rinfo) => {
       const receiver = this.#receiver;
       if (receiver === undefined) return;
-      // rinfo.family says what isIP(address) would (the kernel gave a literal of that family).
-      const key = rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
-      receiver(key, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+      receiver(this.#keyOf(rinfo.address, rinfo.port, rinfo.family), new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
     });
     // ICMP errors and the like must not bring the process down; CoAP's retransmission covers loss.
     socket.on('error', () => {});
@@ -86,6 +86,22 @@ export class UdpTransport implements DatagramTransport {
         resolve(new UdpTransport(socket));
       });
     });
+  }
+
+  /**
+   * The peer key of a datagram's source: the string made for the last datagram from that port
+   * when the address is the same. A fresh key string per datagram was a concatenation to flatten
+   * and hash again in every map it is looked up in (dedup cache, observers), and one more string
+   * held per dedup entry.
+   */
+  #keyOf(address: string, port: number, family: string): PeerKey {
+    const known = this.#keys.get(port);
+    if (known !== undefined && known.address === address) return known.key;
+    // rinfo.family says what isIP(address) would (the kernel gave a literal of that family).
+    const key = family === 'IPv6' ? `[${address}]:${port}` : `${address}:${port}`;
+    if (this.#keys.size >= PEER_CACHE_MAX) this.#keys.clear();
+    this.#keys.set(port, { address, key });
+    return key;
   }
 
   /** The bound address and port. */
