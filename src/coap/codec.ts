@@ -203,15 +203,20 @@ function writeExt(out: Uint8Array, pos: number, v: number): number {
 const SLAB_BYTES = 16 * 1024;
 const POOLED_MAX = 1024;
 let slab = new ArrayBuffer(SLAB_BYTES);
+/** The same slab as a Buffer, for write() (which returns a count, not an object as encodeInto does). */
+let slabBuffer = Buffer.from(slab);
 let slabUsed = 0;
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB_BYTES);
+  slabBuffer = Buffer.from(slab);
+  slabUsed = 0;
+}
 
 /** A fresh view of `size` bytes, from the current slab when small; its contents are to be overwritten. */
 export function allocateMessageBytes(size: number): Uint8Array {
   if (size > POOLED_MAX) return new Uint8Array(size);
-  if (slabUsed + size > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
+  if (slabUsed + size > SLAB_BYTES) newSlab();
   const out = new Uint8Array(slab, slabUsed, size);
   slabUsed += (size + 7) & ~7;
   return out;
@@ -227,11 +232,9 @@ const utf8 = new TextEncoder();
 export function encodeUtf8(s: string): Uint8Array {
   const max = s.length * 3;
   if (max > POOLED_MAX) return utf8.encode(s);
-  if (slabUsed + max > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const { written } = utf8.encodeInto(s, new Uint8Array(slab, slabUsed, max));
+  if (slabUsed + max > SLAB_BYTES) newSlab();
+  // Room for 3 bytes per UTF-16 unit, so nothing is cut; lone surrogates become U+FFFD as with TextEncoder.
+  const written = slabBuffer.write(s, slabUsed, max, 'utf8');
   const out = new Uint8Array(slab, slabUsed, written);
   slabUsed += (written + 7) & ~7;
   return out;

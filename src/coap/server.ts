@@ -531,7 +531,7 @@ function contentFormatOption(format: number): CoapOption {
 }
 
 function toParts(init: CoapResponseInit, method: string): ResponseParts {
-  const options: CoapOption[] = [...(init.options ?? [])];
+  const options: CoapOption[] = init.options === undefined ? [] : [...init.options];
   if (init.contentFormat !== undefined) options.push(contentFormatOption(init.contentFormat));
   if (init.maxAge !== undefined) options.push(uintOption(OptionNumber.MaxAge, init.maxAge));
   if (init.etag !== undefined) options.push(opaqueOption(OptionNumber.ETag, init.etag));
