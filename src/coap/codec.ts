@@ -192,6 +192,54 @@ function writeExt(out: Uint8Array, pos: number, v: number): number {
   return pos + 2;
 }
 
+/**
+ * Encoded messages up to POOLED_MAX bytes are views into shared 16 KiB slabs, handed out once
+ * each and never reused or written again after encodeMessage returns (what Buffer.allocUnsafe
+ * does with its pool): a reply of ~150 bytes as its own Uint8Array is an off-heap backing store
+ * that V8 must allocate, track and sweep per request. A slab lives as long as any view into it
+ * (a retransmitted CON, a notification): at most 16 KiB per retained message. Every byte of a
+ * view is written by encodeMessage (sizes are computed exactly), so slabs need no zeroing.
+ */
+const SLAB_BYTES = 16 * 1024;
+const POOLED_MAX = 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+/** The same slab as a Buffer, for write() (which returns a count, not an object as encodeInto does). */
+let slabBuffer = Buffer.from(slab);
+let slabUsed = 0;
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB_BYTES);
+  slabBuffer = Buffer.from(slab);
+  slabUsed = 0;
+}
+
+/** A fresh view of `size` bytes, from the current slab when small; its contents are to be overwritten. */
+export function allocateMessageBytes(size: number): Uint8Array {
+  if (size > POOLED_MAX) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_BYTES) newSlab();
+  const out = new Uint8Array(slab, slabUsed, size);
+  slabUsed += (size + 7) & ~7;
+  return out;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * `new TextEncoder().encode(s)` into the same slabs (a handler's text payload, encoded once per
+ * response): a string of up to POOLED_MAX / 3 UTF-16 units is written in place and its view
+ * returned; longer ones get their own array, as encode() would.
+ */
+export function encodeUtf8(s: string): Uint8Array {
+  const max = s.length * 3;
+  if (max > POOLED_MAX) return utf8.encode(s);
+  if (slabUsed + max > SLAB_BYTES) newSlab();
+  // Room for 3 bytes per UTF-16 unit, so nothing is cut; lone surrogates become U+FFFD as with TextEncoder.
+  const written = slabBuffer.write(s, slabUsed, max, 'utf8');
+  const out = new Uint8Array(slab, slabUsed, written);
+  slabUsed += (written + 7) & ~7;
+  return out;
+}
+
 /** Encodes a message; options are sorted by number (stable), as RFC 7252 §3.1 requires. */
 export function encodeMessage(msg: CoapMessage): Uint8Array {
   if (msg.token.length > 8) throw new InvalidArgumentError('token', `at most 8 bytes, got ${msg.token.length}`);
@@ -215,7 +263,7 @@ export function encodeMessage(msg: CoapMessage): Uint8Array {
     size += 1 + extLength(o.number - prev) + extLength(o.value.length) + o.value.length;
     prev = o.number;
   }
-  const out = new Uint8Array(size);
+  const out = allocateMessageBytes(size);
   out[0] = 0x40 | (msg.type << 4) | msg.token.length;
   out[1] = msg.code;
   out[2] = msg.messageId >> 8;

@@ -508,19 +508,23 @@ export class CoapEndpoint implements ExchangeContext {
     }
     const confirmable = msg.type === CoapType.CON;
     const entry = this.#dedup.add(peer, msg.messageId, now, confirmable ? this.#exchangeLifetime : this.#nonLifetime);
-    const checked = unrecognizedCriticalOptions(msg.options, this.#recognized);
-    if (checked.critical.length > 0) {
-      // RFC 7252 §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
-      // request MUST cause the return of a 4.02 (Bad Option) response"; in a NON message they
-      // "MUST cause the message to be rejected".
-      if (confirmable) {
-        const reply = encodeMessage({ type: CoapType.ACK, code: CoapCode.BadOption, messageId: msg.messageId, token: msg.token, options: [], payload: Buffer.from(`unrecognised critical option ${checked.critical.join(', ')}`) });
-        this.#dedup.setReply(entry, reply);
-        this.#send(peer, reply);
+    let request = msg;
+    // A request without options (GET `/`) has nothing to check: no result object for it.
+    if (msg.options.length > 0) {
+      const checked = unrecognizedCriticalOptions(msg.options, this.#recognized);
+      if (checked.critical.length > 0) {
+        // RFC 7252 §5.4.1: "Unrecognized options of class 'critical' that occur in a Confirmable
+        // request MUST cause the return of a 4.02 (Bad Option) response"; in a NON message they
+        // "MUST cause the message to be rejected".
+        if (confirmable) {
+          const reply = encodeMessage({ type: CoapType.ACK, code: CoapCode.BadOption, messageId: msg.messageId, token: msg.token, options: [], payload: Buffer.from(`unrecognised critical option ${checked.critical.join(', ')}`) });
+          this.#dedup.setReply(entry, reply);
+          this.#send(peer, reply);
+        }
+        return this.#drop(peer, 'unrecognised critical option in a request');
       }
-      return this.#drop(peer, 'unrecognised critical option in a request');
+      if (checked.options !== msg.options) request = { ...msg, options: checked.options };
     }
-    const request: CoapMessage = checked.options === msg.options ? msg : { ...msg, options: checked.options };
     const handled = this.#dispatcher.handle(peer, request);
     if (!isPromise(handled)) {
       // Answered synchronously: piggybacked at once (RFC 7252 §5.2.1), no separate-response

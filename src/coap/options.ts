@@ -97,6 +97,11 @@ export function encodeUint(value: number): Uint8Array {
     throw new CoapBadOptionValueError(0, `uint value ${value} outside 0..2^32-1`);
   }
   // RFC 7252 §3.2: big-endian in as few bytes as needed (0 is the empty value).
+  if (value < 0x100) {
+    const one = new Uint8Array(value === 0 ? 0 : 1);
+    if (value !== 0) one[0] = value;
+    return one;
+  }
   const n = value === 0 ? 0 : value < 0x100 ? 1 : value < 0x10000 ? 2 : value < 0x1000000 ? 3 : 4;
   const out = new Uint8Array(n);
   let v = value;
@@ -174,7 +179,9 @@ export function getOption(options: readonly CoapOption[], number: number): Uint8
 }
 
 export function getOptions(options: readonly CoapOption[], number: number): Uint8Array[] {
-  return options.filter((o) => o.number === number).map((o) => o.value);
+  const out: Uint8Array[] = [];
+  for (const o of options) if (o.number === number) out.push(o.value);
+  return out;
 }
 
 export function getUintOption(options: readonly CoapOption[], number: number): number | undefined {
@@ -183,7 +190,10 @@ export function getUintOption(options: readonly CoapOption[], number: number): n
 }
 
 export function getStringOptions(options: readonly CoapOption[], number: number): string[] {
-  return getOptions(options, number).map((v) => decodeString(v, number));
+  // One pass and one array (every request's Uri-Path and Uri-Query go through here).
+  const out: string[] = [];
+  for (const o of options) if (o.number === number) out.push(decodeString(o.value, number));
+  return out;
 }
 
 export function hasOption(options: readonly CoapOption[], number: number): boolean {

@@ -123,15 +123,18 @@ export class DedupCache {
       this.#size++;
     } else if (typeof found === 'number') {
       const other = this.#ids[found - this.#base]!;
-      if (other === messageId) this.#index.set(peer, slot);
-      else {
+      if (other === messageId) {
+        this.#index.set(peer, slot);
+        this.#ids[found - this.#base] = DEAD;
+      } else {
         this.#index.set(peer, new Map([[other, found], [messageId, slot]]));
         this.#size++;
       }
     } else {
-      const before = found.size;
+      const replaced = found.get(messageId);
       found.set(messageId, slot);
-      if (found.size !== before) this.#size++;
+      if (replaced === undefined) this.#size++;
+      else this.#ids[replaced - this.#base] = DEAD;
     }
     while (this.#size > this.#maxEntries) this.#dropOldest();
     return slot;
@@ -149,7 +152,13 @@ export class DedupCache {
     const found = this.#index.get(peer);
     if (found === undefined) return;
     this.#index.delete(peer);
-    this.#size -= typeof found === 'number' ? 1 : found.size;
+    if (typeof found === 'number') {
+      this.#ids[found - this.#base] = DEAD;
+      this.#size--;
+    } else {
+      for (const slot of found.values()) this.#ids[slot - this.#base] = DEAD;
+      this.#size -= found.size;
+    }
   }
 
   /** What was answered to the slot's message (ACK, RST, piggybacked response), to resend verbatim. */
@@ -188,14 +197,15 @@ export class DedupCache {
   /** Removes the oldest queued slot (and its index entry, if it is still the live one). */
   #dropOldest(): void {
     const i = this.#head - this.#base;
-    const peer = this.#peers[i]!;
-    const found = this.#index.get(peer);
-    if (found === this.#head) {
-      this.#index.delete(peer);
-      this.#size--;
-    } else if (found !== undefined && typeof found !== 'number') {
-      const id = this.#ids[i]!;
-      if (found.get(id) === this.#head) {
+    const id = this.#ids[i]!;
+    // A dead slot (replaced by a newer one, or forgotten) is no longer indexed: nothing to look up.
+    if (id !== DEAD) {
+      const peer = this.#peers[i]!;
+      const found = this.#index.get(peer);
+      if (found === this.#head) {
+        this.#index.delete(peer);
+        this.#size--;
+      } else if (found !== undefined && typeof found !== 'number' && found.get(id) === this.#head) {
         found.delete(id);
         this.#size--;
         if (found.size === 0) this.#index.delete(peer);
@@ -225,12 +235,14 @@ export class DedupCache {
     }
   }
 
+  /** Whether the slot is still its peer and message ID's indexed entry (every other is marked DEAD). */
   #isLive(slot: number): boolean {
-    const i = slot - this.#base;
-    const found = this.#index.get(this.#peers[i]!);
-    return found === slot || (found !== undefined && typeof found !== 'number' && found.get(this.#ids[i]!) === slot);
+    return this.#ids[slot - this.#base] !== DEAD;
   }
 }
+
+/** In place of a message ID: the slot was replaced by a newer one for the same peer and ID, or forgotten. */
+const DEAD = -1;
 
 /** Reply bytes are copied into slabs doubling from this size up to MAX_SLAB_BYTES (a Register reply is ~30 bytes). */
 const FIRST_SLAB_BYTES = 128;

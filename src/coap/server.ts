@@ -5,13 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { blockSize, decodeBlock, encodeBlock, type BlockValue } from './block.js';
-import { CoapCode, codeToString, type CoapMessage } from './codec.js';
+import { CoapCode, codeToString, encodeUtf8, type CoapMessage } from './codec.js';
 import { ContentFormat } from './content-format.js';
 import { CoapError } from './errors.js';
 import { ObserveRegistry, type ObserveLimits, type ObserveRelation } from './observe.js';
 import {
   OptionNumber,
-  encodeString,
   getOption,
   getStringOptions,
   getUintOption,
@@ -65,7 +64,8 @@ const EMPTY = new Uint8Array(0);
 const WELL_KNOWN_CORE = '.well-known/core';
 
 function text(s: string): Uint8Array {
-  return encodeString(s);
+  // Same bytes as encodeString (TextEncoder), written into the codec's slabs for short strings.
+  return encodeUtf8(s);
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {
@@ -511,9 +511,28 @@ function failureResponse(err: unknown): ResponseParts {
     : errorResponse(CoapCode.InternalServerError, 'internal server error');
 }
 
+/**
+ * Content-Format options of responses, one per format value: the option is only read (encoded,
+ * sliced, cached for Block2), never written, so one object per value serves every response
+ * instead of an option and a value array per request. Values outside the cached range are built
+ * as before (uintOption checks them).
+ */
+const CONTENT_FORMAT_OPTIONS = new Map<number, CoapOption>();
+
+function contentFormatOption(format: number): CoapOption {
+  let o = CONTENT_FORMAT_OPTIONS.get(format);
+  if (o === undefined) {
+    o = uintOption(OptionNumber.ContentFormat, format); // throws for a value that is no uint
+    // Content-Format is 0..65535 (RFC 7252 §12.3); anything larger is built each time.
+    if (format > 0xffff) return o;
+    CONTENT_FORMAT_OPTIONS.set(format, o);
+  }
+  return o;
+}
+
 function toParts(init: CoapResponseInit, method: string): ResponseParts {
-  const options: CoapOption[] = [...(init.options ?? [])];
-  if (init.contentFormat !== undefined) options.push(uintOption(OptionNumber.ContentFormat, init.contentFormat));
+  const options: CoapOption[] = init.options === undefined ? [] : [...init.options];
+  if (init.contentFormat !== undefined) options.push(contentFormatOption(init.contentFormat));
   if (init.maxAge !== undefined) options.push(uintOption(OptionNumber.MaxAge, init.maxAge));
   if (init.etag !== undefined) options.push(opaqueOption(OptionNumber.ETag, init.etag));
   const payload = init.payload === undefined ? EMPTY : typeof init.payload === 'string' ? text(init.payload) : init.payload;

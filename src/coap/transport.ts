@@ -29,6 +29,14 @@ export function udpPeerKey(address: string, port: number): PeerKey {
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/**
+ * Peer keys seen recently and their parsed address and port, so that sending a reply costs a map
+ * lookup rather than a regular expression and an `isIP` per datagram. A key's parse is a pure
+ * function of the key, so a cached answer is the same answer; the map is emptied when it reaches
+ * PEER_CACHE_MAX (a server with more live peers than that parses again, as before).
+ */
+const PEER_CACHE_MAX = 4096;
+
 export function parseUdpPeerKey(key: PeerKey): { address: string; port: number } {
   const m = /^(?:\[([0-9A-Fa-f:.%\w]+)\]|([0-9.]+)):(\d{1,5})$/.exec(key);
   const port = m ? Number(m[3]) : NaN;
@@ -47,12 +55,19 @@ export interface UdpTransportOptions {
 /** Plain UDP over node:dgram: NoSec CoAP (RFC 7252 §9). */
 export class UdpTransport implements DatagramTransport {
   readonly #socket: Socket;
+  readonly #peers = new Map<PeerKey, { address: string; port: number; family: number }>();
+  /** Source port → the last source address seen from it and its peer key (see #keyOf). */
+  readonly #keys = new Map<number, { address: string; key: PeerKey }>();
   #receiver: ((peer: PeerKey, data: Uint8Array) => void) | undefined;
   #closed = false;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    socket.on('message', (msg, rinfo) => this.#receiver?.(udpPeerKey(rinfo.address, rinfo.port), new Uint8Array(msg.buffer, msg.byteOffset, msg.length)));
+    socket.on('message', (msg, rinfo) => {
+      const receiver = this.#receiver;
+      if (receiver === undefined) return;
+      receiver(this.#keyOf(rinfo.address, rinfo.port, rinfo.family), new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+    });
     // ICMP errors and the like must not bring the process down; CoAP's retransmission covers loss.
     socket.on('error', () => {});
   }
@@ -73,6 +88,22 @@ export class UdpTransport implements DatagramTransport {
     });
   }
 
+  /**
+   * The peer key of a datagram's source: the string made for the last datagram from that port
+   * when the address is the same. A fresh key string per datagram was a concatenation to flatten
+   * and hash again in every map it is looked up in (dedup cache, observers), and one more string
+   * held per dedup entry.
+   */
+  #keyOf(address: string, port: number, family: string): PeerKey {
+    const known = this.#keys.get(port);
+    if (known !== undefined && known.address === address) return known.key;
+    // rinfo.family says what isIP(address) would (the kernel gave a literal of that family).
+    const key = family === 'IPv6' ? `[${address}]:${port}` : `${address}:${port}`;
+    if (this.#keys.size >= PEER_CACHE_MAX) this.#keys.clear();
+    this.#keys.set(port, { address, key });
+    return key;
+  }
+
   /** The bound address and port. */
   get local(): { address: string; port: number } {
     const a = this.#socket.address();
@@ -87,8 +118,17 @@ export class UdpTransport implements DatagramTransport {
 
   send(peer: PeerKey, data: Uint8Array): void {
     if (this.#closed) return;
-    const { address, port } = parseUdpPeerKey(peer);
-    this.#socket.send(data, port, address);
+    let p = this.#peers.get(peer);
+    if (p === undefined) {
+      const parsed = parseUdpPeerKey(peer); // throws InvalidArgumentError for a key that is no UDP peer
+      p = { address: parsed.address, port: parsed.port, family: isIP(parsed.address) };
+      if (this.#peers.size >= PEER_CACHE_MAX) this.#peers.clear();
+      this.#peers.set(peer, p);
+    }
+    // dgram asks literalLookup for the address it was given: this one is known to be a literal.
+    checkedLiteral = p.address;
+    checkedFamily = p.family;
+    this.#socket.send(data, p.port, p.address);
   }
 
   onDatagram(cb: (peer: PeerKey, data: Uint8Array) => void): void {
@@ -102,9 +142,13 @@ export class UdpTransport implements DatagramTransport {
   }
 }
 
+/** The address UdpTransport.send is handing to dgram, already known to be an IP literal of checkedFamily. */
+let checkedLiteral = '';
+let checkedFamily = 0;
+
 /** dgram's `lookup` for the IP literals of peer keys; anything else goes to dns.lookup. */
 function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  const family = isIP(hostname);
+  const family = hostname === checkedLiteral ? checkedFamily : isIP(hostname);
   if (family !== 0) callback(null, hostname, family);
   else dnsLookup(hostname, { ...(typeof options === 'number' ? { family: options } : options), all: false }, (err, address, fam) => callback(err, address, fam));
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   DEFAULT_TRANSMISSION,
   DedupCache,
@@ -132,4 +133,59 @@ test('NSTART limiter: at most n outstanding per peer, FIFO hand-over, peers inde
   assert.deepEqual(order, ['b1', 'a2', 'a3']);
   assert.equal(l.pending('a'), 0);
   assert.equal(l.pending('b'), 0);
+});
+
+// A reference model of the dedup cache with one lifetime (so insertion order is expiry order):
+// live entries in insertion order, a re-added key moving to the end, expired ones swept from the
+// front on add, the oldest evicted above the bound, forget() removing a peer's entries.
+test('dedup cache: matches a plain reference model under random add/get/setReply/forget/time', () => {
+  type Op =
+    | { op: 'add'; peer: number; mid: number; reply: number }
+    | { op: 'get'; peer: number; mid: number }
+    | { op: 'forget'; peer: number }
+    | { op: 'tick'; ms: number };
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ op: fc.constant('add' as const), peer: fc.integer({ min: 0, max: 4 }), mid: fc.integer({ min: 0, max: 6 }), reply: fc.integer({ min: -1, max: 40 }) }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('get' as const), peer: fc.integer({ min: 0, max: 4 }), mid: fc.integer({ min: 0, max: 6 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('forget' as const), peer: fc.integer({ min: 0, max: 4 }) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 60 }) }) },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 8 }), fc.array(opArb, { maxLength: 300 }), (max, ops) => {
+      const LIFETIME = 100;
+      const c = new DedupCache(max);
+      const model = new Map<string, { expires: number; reply: Uint8Array | undefined; slot: number }>();
+      let now = 0;
+      const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, k) => (n * 31 + k) & 0xff);
+      for (const o of ops) {
+        if (o.op === 'tick') now += o.ms;
+        else if (o.op === 'forget') {
+          c.forget(`p${o.peer}`);
+          for (const k of [...model.keys()]) if (k.startsWith(`p${o.peer}|`)) model.delete(k);
+        } else if (o.op === 'add') {
+          const slot = c.add(`p${o.peer}`, o.mid, now, LIFETIME);
+          const reply = o.reply >= 0 ? bytes(o.reply) : undefined;
+          if (reply !== undefined) c.setReply(slot, reply);
+          for (const [k, e] of model) {
+            if (e.expires > now) break;
+            model.delete(k);
+          }
+          const key = `p${o.peer}|${o.mid}`;
+          model.delete(key);
+          model.set(key, { expires: now + LIFETIME, reply, slot });
+          while (model.size > max) model.delete(model.keys().next().value as string);
+          assert.equal(c.size, model.size, 'size after add');
+        } else {
+          const slot = c.get(`p${o.peer}`, o.mid, now);
+          const e = model.get(`p${o.peer}|${o.mid}`);
+          if (e === undefined || e.expires <= now) assert.equal(slot, -1, 'miss');
+          else {
+            assert.equal(slot, e.slot, 'hit on the latest slot');
+            assert.deepEqual(c.reply(slot), e.reply);
+          }
+        }
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -61,3 +61,68 @@ for (const address of ['127.0.0.1', '::1']) {
     await server.close();
   });
 }
+
+test('UdpTransport: peer keys of received datagrams (cached per source port) and sends to cached and rejected keys', async (t) => {
+  for (const [address, type] of [['127.0.0.1', 'udp4'], ['::1', 'udp6']] as const) {
+    let transport: UdpTransport;
+    try {
+      transport = await UdpTransport.bind({ address });
+    } catch (err) {
+      if (address === '::1') return t.skip(`no IPv6 loopback: ${String(err)}`);
+      throw err;
+    }
+    const got: Array<{ peer: string; data: number[] }> = [];
+    transport.onDatagram((peer, data) => got.push({ peer, data: [...data] }));
+    const clients = [createSocket(type), createSocket(type)];
+    const replies: number[][] = [];
+    try {
+      for (const c of clients) {
+        await new Promise<void>((r) => c.bind(0, address, () => r()));
+        c.on('message', (m) => replies.push([...m]));
+      }
+      const port = transport.local.port;
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < clients.length; i++) clients[i]!.send(Uint8Array.of(round, i), port, address);
+      }
+      while (got.length < 6) await new Promise((r) => setTimeout(r, 5));
+      const expected = clients.map((c) => udpPeerKey(address, c.address().port));
+      for (const g of got) assert.equal(g.peer, expected[g.data[1]!], 'the key of the datagram\'s own source');
+      assert.deepEqual(new Set(got.map((g) => g.peer)), new Set(expected));
+      // Sends: twice to each key (the second from the parsed-key cache) reach the right socket.
+      for (const key of expected) {
+        transport.send(key, Uint8Array.of(7));
+        transport.send(key, Uint8Array.of(8));
+      }
+      while (replies.length < 4) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(replies.map((r) => r[0]).sort(), [7, 7, 8, 8]);
+      // A key that is no UDP peer is refused every time, not cached.
+      for (let i = 0; i < 2; i++) assert.throws(() => transport.send('not-a-peer', Uint8Array.of(1)), { code: 'ERR_INVALID_ARGUMENT' });
+    } finally {
+      for (const c of clients) c.close();
+      await transport.close();
+    }
+  }
+});
+
+test('UdpTransport: two sources on the same port with different addresses get their own keys', async () => {
+  const transport = await UdpTransport.bind({ address: '127.0.0.1' });
+  const a = createSocket('udp4');
+  const b = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => a.bind(0, '127.0.0.1', () => r()));
+    const port = a.address().port;
+    await new Promise<void>((r, j) => (b.once('error', j), b.bind(port, '127.0.0.2', () => r())));
+    const got: string[] = [];
+    transport.onDatagram((peer) => got.push(peer));
+    for (const s of [a, b, a, b]) {
+      s.send(Uint8Array.of(1), transport.local.port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    while (got.length < 4) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(got, [`127.0.0.1:${port}`, `127.0.0.2:${port}`, `127.0.0.1:${port}`, `127.0.0.2:${port}`]);
+  } finally {
+    a.close();
+    b.close();
+    await transport.close();
+  }
+});
