@@ -511,7 +511,10 @@ static void deliver(fastpath_t *fp, size_t bytes) {
   fp->in_batch = 1;
   napi_status st = napi_make_callback(env, fp->async, recv, cb, 1, argv, &result);
   fp->in_batch = 0;
-  while (fp->deferred_count > 0) fp->free_list[fp->free_count++] = fp->deferred[--fp->deferred_count];
+  /* The callback may have closed the fast path (server.close() from a handler): then the tables
+   * are gone. */
+  if (!fp->closed)
+    while (fp->deferred_count > 0) fp->free_list[fp->free_count++] = fp->deferred[--fp->deferred_count];
   if (st == napi_pending_exception) {
     napi_value err;
     napi_get_and_clear_last_exception(env, &err);
@@ -612,9 +615,11 @@ static void finalize_fp(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   fastpath_t *fp = data;
+  /* Only after close(): the callback reference keeps the external alive while the socket is
+   * open, so an open fast path is finalized only at environment teardown, where nothing is
+   * released here (no N-API or libuv calls from a finalizer). */
   fp->finalized = 1;
-  if (!fp->closed) release(fp); /* a server dropped without close(): the socket goes with it */
-  else if (fp->poll_closed) free(fp);
+  if (fp->closed && fp->poll_closed) free(fp);
 }
 
 static fastpath_t *get_fp(napi_env env, napi_value v) {

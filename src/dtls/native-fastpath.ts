@@ -49,6 +49,9 @@ export interface FastPathAddon {
 
 let loaded: FastPathAddon | null | undefined;
 
+/** Received plaintexts up to half this size share slabs of it (node's Buffer.poolSize). */
+const SLAB_SIZE = 8192;
+
 /** Where the built addon is, from src/dtls (tsx) or dist/src/dtls (compiled). */
 function addonPath(): string | undefined {
   for (const rel of ['../../build/native/fastpath.node', '../../../build/native/fastpath.node']) {
@@ -89,6 +92,9 @@ export class NativeServerSocket {
   private readonly sessions: Array<DtlsConnection | undefined> = [];
   private readonly state = new Float64Array(4);
   private closed = false;
+  /** Where received plaintexts are copied (see onBatch). */
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabUsed = 0;
 
   constructor(
     private readonly addon: FastPathAddon,
@@ -173,12 +179,9 @@ export class NativeServerSocket {
   private readonly onBatch = (bytes: number): void => {
     const out = this.out;
     // The receiver may keep the data, so it must not stay in `out` (reused by the next batch).
-    // The batch's plaintexts are copied into one new buffer and handed out as views of it: one
-    // ArrayBuffer per batch rather than per record (each is a malloc and GC-tracked; per record
-    // they made the collector the largest item of the profile). A kept view keeps the batch's
-    // plaintexts alive — bytes only the size of what arrived in one batch.
-    let batch: Buffer | undefined;
-    let used = 0;
+    // Plaintexts are copied into a slab and handed out as views of it, as node's Buffer pool
+    // does for small buffers: an ArrayBuffer per record (a malloc each, GC-tracked) made the
+    // collector the largest item of the profile. A kept view keeps its 8 KiB slab alive.
     let o = 0;
     while (o < bytes) {
       const kind = out[o]!;
@@ -189,10 +192,21 @@ export class NativeServerSocket {
         o = start + len;
         const session = this.sessions[h];
         if (session === undefined) continue;
-        batch ??= Buffer.allocUnsafeSlow(bytes - start + 9);
-        out.copy(batch, used, start, start + len);
-        const data = batch.subarray(used, used + len);
-        used += len;
+        let data: Buffer;
+        if (len > SLAB_SIZE / 2) {
+          data = Buffer.allocUnsafeSlow(len);
+          out.copy(data, 0, start, start + len);
+        } else {
+          if (this.slabUsed + len > SLAB_SIZE) {
+            this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+            this.slabUsed = 0;
+          }
+          const at = this.slabUsed;
+          out.copy(this.slab, at, start, start + len);
+          data = this.slab.subarray(at, at + len);
+          // 8-byte aligned like node's pool.
+          this.slabUsed = (at + len + 7) & ~7;
+        }
         session.deliverFastRecord(data);
       } else if (kind === 3) {
         const h = out.readUInt32LE(o + 1);

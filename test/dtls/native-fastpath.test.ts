@@ -229,6 +229,31 @@ describe('native fast path: a live server', { skip: NATIVE_OFF && 'ROOTLINE_DTLS
     }
   });
 
+  it('a data handler that closes the server in the middle of a batch leaves the process running', async () => {
+    const server = await createDtlsServer({ port: 0, psk: { lookup: () => PSK } });
+    const closing: Promise<void>[] = [];
+    server.setDataReceiver((s, d) => {
+      s.send(d);
+      if (Buffer.from(d).toString() === 'stop') closing.push(server.close());
+    });
+    const c = await connectDtls({ host: '127.0.0.1', port: server.address().port, psk: { identity: 'device-1', key: PSK } });
+    await sendUntilReply(c, 'go', 'go');
+    assert.equal(server.nativeFastPath!.fastSessions, 1);
+    const closed = once<Error | undefined>(c, 'close');
+    for (let i = 0; i < 20; i++) c.send(Buffer.from(i === 10 ? 'stop' : `x${i}`));
+    assert.equal(await closed, undefined, 'close_notify from the closing server');
+    await Promise.all(closing);
+    // Another server still works.
+    const { server: next } = await echoServer();
+    try {
+      const d = await connectDtls({ host: '127.0.0.1', port: next.address().port, psk: { identity: 'device-2', key: PSK } });
+      await sendUntilReply(d, 'y', 'echo:y');
+      d.close();
+    } finally {
+      await next.close();
+    }
+  });
+
   it('idle timeout drops a fast session (its native state too)', async () => {
     const { server } = await echoServer({ idleTimeoutMs: 300 });
     try {
