@@ -77,6 +77,30 @@ export interface ConnectionHooks<C extends DtlsConnection = DtlsConnection> {
   /** `previous` is the old address as a peer key; `previousPort` its port. */
   addressChange?(session: C, previous: string, previousPort: number): void;
   data?(session: C, data: Uint8Array): void;
+  /**
+   * The server's native fast path (native-fastpath.ts) holds this session's read window and write
+   * sequence number (`fastHandle >= 0`): give them back now (restoreRecordState), because the JS
+   * record layer is about to use them.
+   */
+  reclaim?(session: C): void;
+  /** Seals and sends one application-data record on the native fast path; false = not sent there. */
+  fastSend?(session: C, data: Uint8Array): boolean;
+}
+
+/** What the native fast path needs to carry a session's records (see `fastPathState()`). */
+export interface FastPathState {
+  suite: number;
+  epoch: number;
+  readKey: Uint8Array;
+  readKeyOffset: number;
+  readSalt: number;
+  writeKey: Uint8Array;
+  writeKeyOffset: number;
+  writeSalt: number;
+  top: number;
+  low: number;
+  high: number;
+  writeSeq: number;
 }
 
 /** What a session still holds, in bytes, by purpose (for tests and diagnostics, not for limits). */
@@ -169,6 +193,12 @@ export abstract class DtlsConnection extends LazyEmitter {
   wasEstablished = false;
   protected readonly mtu: number;
   private readonly connectionOptions: ConnectionOptions;
+
+  /**
+   * While ≥ 0 the server's native fast path carries this session's application data under this
+   * handle and owns its read window and write sequence number (src/dtls/native-fastpath.ts).
+   */
+  fastHandle = -1;
 
   // Record layer.
   protected readEpoch = 0;
@@ -371,6 +401,7 @@ export abstract class DtlsConnection extends LazyEmitter {
     if (this.state !== 'established') throw new DtlsSessionClosedError(this.state === 'closed' ? 'DTLS session is closed' : 'DTLS handshake not complete');
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data', 'expected a Uint8Array');
     if (data.length > MAX_PLAINTEXT_LENGTH) throw new InvalidArgumentError('data', `at most ${MAX_PLAINTEXT_LENGTH} bytes per record`);
+    if (this.fastHandle >= 0 && (this.hooks as ConnectionHooks<DtlsConnection>).fastSend!(this, data)) return;
     this.transmit(this.encodeOut(ContentType.applicationData, this.writeEpoch, data));
   }
 
@@ -390,6 +421,7 @@ export abstract class DtlsConnection extends LazyEmitter {
 
   /** Handles one record; returns a promise only for handshake records (their steps may be asynchronous). */
   protected processRecord(record: DtlsRecord, from?: { address: string; port: number }): Promise<void> | undefined {
+    if (this.fastHandle >= 0) this.reclaim();
     // RFC 6347 §4.1: "If a DTLS implementation receives a packet with an epoch that does not
     // match the current one ... it MAY discard it"; handshake retransmissions recover.
     if (record.epoch !== this.readEpoch) {
@@ -475,6 +507,7 @@ export abstract class DtlsConnection extends LazyEmitter {
 
   /** Encodes one outgoing record in `epoch` with the next sequence number of that epoch. */
   protected encodeOut(type: number, epoch: number, payload: Uint8Array): Uint8Array {
+    if (this.fastHandle >= 0) this.reclaim();
     let protection: RecordProtection | null;
     let seq: number;
     if (epoch === this.writeEpoch) {
@@ -539,6 +572,66 @@ export abstract class DtlsConnection extends LazyEmitter {
 
   protected resetReadWindow(): void {
     this.readWindow.reset();
+  }
+
+  // ── native fast path (server) ─────────────────────────────────────────────────────────────
+
+  /**
+   * The record state the server's native fast path needs to carry this session, or undefined
+   * when it cannot: not established, keys of an epoch still pending, a connection ID in use (the
+   * JS path routes and follows those), work queued behind an asynchronous handshake step, or a
+   * suite the addon does not implement (only AES-128-CCM-8 and AES-128-GCM are native).
+   */
+  fastPathState(): FastPathState | undefined {
+    const r = this.readProtection;
+    const w = this.writeProtection;
+    if (this.state !== 'established' || this.fastHandle >= 0 || this.chained !== 0 || r === null || w === null) return undefined;
+    if (this.readEpoch === 0 || this.readEpoch !== this.writeEpoch || this.hx !== null) return undefined;
+    if (this.receiveCid !== undefined || (this.sendCid !== undefined && this.sendCid.length > 0)) return undefined;
+    const suite = r.nativeSuite();
+    if (suite < 0 || w.nativeSuite() !== suite) return undefined;
+    return {
+      suite,
+      epoch: this.readEpoch,
+      readKey: r.keyMaterial,
+      readKeyOffset: r.keyMaterialOffset,
+      readSalt: r.saltValue,
+      writeKey: w.keyMaterial,
+      writeKeyOffset: w.keyMaterialOffset,
+      writeSalt: w.saltValue,
+      top: this.readWindow.highest,
+      low: this.readWindow.low,
+      high: this.readWindow.high,
+      writeSeq: this.writeSeq,
+    };
+  }
+
+  /** The fast path gives the record state back: the JS record layer continues from it. */
+  restoreRecordState(top: number, low: number, high: number, writeSeq: number): void {
+    this.fastHandle = -1;
+    this.readWindow.restore(smallIfInteger(top), low, high);
+    this.writeSeq = smallIfInteger(writeSeq);
+  }
+
+  private reclaim(): void {
+    (this.hooks as ConnectionHooks<DtlsConnection>).reclaim!(this);
+    // The hook always restores; if it could not, no stale state may be used.
+    if (this.fastHandle >= 0) throw new DtlsSessionClosedError('record state lost by the native fast path');
+  }
+
+  /**
+   * An application-data record the fast path authenticated (its replay window already updated
+   * there): what `processRecord` does after a successful open of such a record.
+   */
+  deliverFastRecord(data: Uint8Array): void {
+    if (this.state !== 'established') return;
+    this.activityAt = clock();
+    try {
+      if (this.finalSeq >= 0) this.releaseFlight();
+      this.onApplicationData(data);
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   // ── handshake layer ───────────────────────────────────────────────────────────────────────
@@ -789,6 +882,14 @@ export abstract class DtlsConnection extends LazyEmitter {
 
   private shutdown(err: Error | undefined): void {
     if (this.state === 'closed') return;
+    // The native fast path forgets (and wipes) its copy of the keys.
+    if (this.fastHandle >= 0) {
+      try {
+        this.reclaim();
+      } catch {
+        this.fastHandle = -1;
+      }
+    }
     this.state = 'closed';
     this.stopTimer();
     this.hx = null;

@@ -93,6 +93,27 @@ export class RecordProtection {
     return KEY;
   }
 
+  /**
+   * What the server's native fast path needs to take this direction over (src/dtls/native-fastpath.ts):
+   * its suite number there (0 AES-128-CCM-8, 1 AES-128-GCM; -1 = not supported natively), the
+   * buffer and offset of the key (copied by the addon, never logged) and the salt as a number.
+   */
+  nativeSuite(): number {
+    return this.cipher === 'aes-128-ccm8' ? 0 : this.cipher === 'aes-128-gcm' ? 1 : -1;
+  }
+
+  get keyMaterial(): Uint8Array {
+    return this.material;
+  }
+
+  get keyMaterialOffset(): number {
+    return this.keyOffset;
+  }
+
+  get saltValue(): number {
+    return this.salt;
+  }
+
   get expansion(): number {
     return EXPLICIT_NONCE_LENGTH + this.params.tagLength;
   }

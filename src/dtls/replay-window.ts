@@ -60,6 +60,22 @@ export class ReplayWindow {
     else this.hi = this.hi | (1 << (diff - 32));
   }
 
+  /** The bitmap's low and high 32 bits (unsigned), for handing the window to the native fast path. */
+  get low(): number {
+    return this.lo >>> 0;
+  }
+
+  get high(): number {
+    return this.hi >>> 0;
+  }
+
+  /** Takes a window back from the native fast path: highest sequence number and bitmap words. */
+  restore(top: number, low: number, high: number): void {
+    this.top = top;
+    this.lo = low | 0;
+    this.hi = high | 0;
+  }
+
   /** Forgets everything (a new epoch starts a new window). */
   reset(): void {
     this.top = -1;

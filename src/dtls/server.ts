@@ -23,6 +23,7 @@ import { ServerSession, type ServerSessionOptions } from './server-session.js';
 import { SessionCache, type SessionCacheOptions } from './session-cache.js';
 import { DtlsError, DtlsHandshakeTimeoutError, DtlsLimitError } from './errors.js';
 import { InvalidArgumentError } from '../errors.js';
+import { loadFastPath, NativeServerSocket } from './native-fastpath.js';
 import { assertInteger } from '../util/assert.js';
 
 export interface DtlsServerOptions extends ServerSessionOptions {
@@ -49,6 +50,12 @@ export interface DtlsServerOptions extends ServerSessionOptions {
   handshakeRate?: { perAddress: number; windowMs: number };
   /** Session resumption by session ID (RFC 5246 §7.3); `false` turns it off. Default 10,000 entries, 24 h. */
   sessionCache?: SessionCacheOptions | false;
+  /**
+   * Serve on the native fast path (native-fastpath.ts) when the addon is built and the server
+   * makes its own socket on an IP literal (default true; `ROOTLINE_DTLS_NATIVE=0` also turns it
+   * off). Otherwise node:dgram.
+   */
+  nativeFastPath?: boolean;
 }
 
 export class DtlsServer extends EventEmitter {
@@ -80,8 +87,13 @@ export class DtlsServer extends EventEmitter {
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => this.handleDatagram(msg, rinfo);
   private closed = false;
 
+  /** The node:dgram socket, when the server is not on the native fast path. */
+  readonly socket: Socket | undefined;
+  /** The native fast path's socket, when it serves. */
+  private readonly native: NativeServerSocket | undefined;
+
   constructor(
-    readonly socket: Socket,
+    socket: Socket | NativeServerSocket,
     ownsSocket: boolean,
     private readonly opts: DtlsServerOptions,
   ) {
@@ -102,14 +114,35 @@ export class DtlsServer extends EventEmitter {
     this.cidLength = opts.connectionIdLength ?? 6;
     assertInteger(this.cidLength, 'connectionIdLength', 0, 32);
     this.cookies = new CookieJar(opts.cookieRotationMs ?? 60_000);
-    socket.on('message', this.onMessage);
+    if (socket instanceof NativeServerSocket) {
+      this.native = socket;
+      this.socket = undefined;
+    } else {
+      this.native = undefined;
+      this.socket = socket;
+      socket.on('message', this.onMessage);
+    }
     const sweepEvery = Math.max(20, Math.min(this.idleTimeoutMs, this.handshakeTimeoutMs) / 4);
     this.sweeper = setInterval(() => this.sweep(), sweepEvery);
     this.sweeper.unref();
   }
 
   address(): AddressInfo {
-    return this.socket.address();
+    return this.native !== undefined ? this.native.address() : this.socket!.address();
+  }
+
+  /** Whether the native fast path serves (and how many sessions it carries now). */
+  get nativeFastPath(): { fastSessions: number; droppedSends: number } | undefined {
+    return this.native?.stats();
+  }
+
+  /** A datagram the native fast path hands to JS (everything but fast sessions' application data). */
+  rawDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    this.handleDatagram(msg, rinfo);
+    // A session taken back for this datagram (or one that could not be adopted earlier, e.g.
+    // while its handshake's last step was still running) goes (back) to the fast path.
+    const s = this.sessionAt(rinfo.address, rinfo.port);
+    if (s !== undefined && s.fastHandle < 0 && s.established) this.native?.adopt(s);
   }
 
   /** Handshakes in progress past the cookie exchange. */
@@ -131,10 +164,16 @@ export class DtlsServer extends EventEmitter {
     this.sessions.clear();
     this.byPort.clear();
     this.byCid.clear();
-    this.socket.off('message', this.onMessage);
+    if (this.native !== undefined) {
+      // Its sends are synchronous: the close_notify alerts above are out.
+      this.native.close();
+      return;
+    }
+    const socket = this.socket!;
+    socket.off('message', this.onMessage);
     // Closing a socket cancels queued sends; let the close_notify alerts go out first.
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    if (this.ownsSocket) await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    if (this.ownsSocket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
   private inFlight = 0;
@@ -150,16 +189,21 @@ export class DtlsServer extends EventEmitter {
   };
 
   private sendDatagram(d: Uint8Array, address: string, port: number): void {
+    if (this.native !== undefined) {
+      this.native.send(d, port, address);
+      return;
+    }
+    const socket = this.socket!;
     try {
       if (!this.closed) {
         // No completion callback while serving (node would schedule one per datagram).
-        this.socket.send(d, port, address);
+        socket.send(d, port, address);
         return;
       }
       // While closing, the last datagrams (close_notify) are counted so that the socket is
       // closed only after them; libuv sends in order, so every earlier datagram is out too.
       this.inFlight++;
-      this.socket.send(d, port, address, this.onSent);
+      socket.send(d, port, address, this.onSent);
     } catch {
       if (this.closed) this.onSent();
       // The socket is closing; the datagram is lost like any other.
@@ -288,6 +332,7 @@ export class DtlsServer extends EventEmitter {
       }
       const cid = session.connectionId;
       if (cid !== undefined) this.byCid.set(Buffer.from(cid).toString('hex'), session);
+      this.native?.adopt(session);
       this.emit('session', session);
     },
     addressChange: (session, previous, previousPort) => {
@@ -318,6 +363,8 @@ export class DtlsServer extends EventEmitter {
       }
     },
     data: (session, data) => this.dataReceiver?.(session, data),
+    reclaim: (session) => this.native?.reclaim(session),
+    fastSend: (session, data) => this.native !== undefined && this.native.fastSend(session, data),
   };
 
   /** The session whose records currently come from `address`:`port`. */
@@ -423,6 +470,15 @@ export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsSer
   }
   if (opts.socket !== undefined) return new DtlsServer(opts.socket, false, opts);
   const host = opts.host ?? '127.0.0.1';
+  const addon = opts.nativeFastPath === false || isIP(host) === 0 ? undefined : loadFastPath();
+  if (addon !== undefined) {
+    // The socket's raw datagrams go to the server made right after it (nothing arrives before
+    // the event loop turns).
+    const owner = { server: undefined as DtlsServer | undefined, rawDatagram: (msg: Buffer, rinfo: RemoteInfo) => owner.server?.rawDatagram(msg, rinfo) };
+    const server = new DtlsServer(new NativeServerSocket(addon, host, opts.port ?? 0, owner), true, opts);
+    owner.server = server;
+    return server;
+  }
   // Peers are always addressed by the IP literal their datagrams came from: resolve it in place
   // (node's default dns.lookup answers an IP literal on the next tick, per datagram sent).
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
