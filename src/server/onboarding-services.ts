@@ -163,6 +163,12 @@ async function registrarCertificate(o: OnboardingServicesOptions, dir: string, c
   return issued.certificate;
 }
 
+/** A CA chain (DER, issuing CA first, root last) without its last certificate when that one is self-issued. */
+function withoutRoot(chain: readonly Uint8Array[]): Uint8Array[] {
+  const last = chain.at(-1);
+  return last !== undefined && parseCertificate(last).selfIssued ? chain.slice(0, -1) : [...chain];
+}
+
 function certificatesIn(file: string): ParsedCertificate[] {
   return parsePem(readFileSync(file, 'utf8'), {}).filter((b) => b.label === 'CERTIFICATE').map((b) => parseCertificate(b.der));
 }
@@ -317,7 +323,13 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
         // server never stores, so no session is resumed): a pledge opens each connection with a
         // fresh identity (IDevID, then LDevID) and never resumes, while every handshake paid for
         // encrypting its session, client chain included, into tickets (≈ 0.1–0.2 ms each).
-        https: { key: key.export({ type: 'pkcs8', format: 'pem' }) as string, cert: encodePem('CERTIFICATE', certificate.der) + ca.chainPem, requestCert: true, rejectUnauthorized: false, secureOptions: cryptoConstants.SSL_OP_NO_TICKET },
+        // The chain without the domain CA's self-signed root: a pledge checks the registrar against
+        // the pinned-domain-cert from its voucher (RFC 8995 §5.6.2), an EST client against its
+        // explicit trust anchor (RFC 7030 §3.6.1) — the root itself, which they hold. RFC 8446
+        // §4.4.2: "a certificate that specifies a trust anchor MAY be omitted from the chain".
+        // Sent, every client decoded it and verified the registrar's signature under it in the
+        // handshake, before (pledge: provisionally) ignoring OpenSSL's verdict.
+        https: { key: key.export({ type: 'pkcs8', format: 'pem' }) as string, cert: [certificate.der, ...withoutRoot(parsePem(ca.chainPem, {}).map((b) => b.der))].map((c) => encodePem('CERTIFICATE', c)).join(''), requestCert: true, rejectUnauthorized: false, secureOptions: cryptoConstants.SSL_OP_NO_TICKET },
       });
       stopApp = () => app.close();
       await app.register(registrarRoutes(registrar));

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import { runPledge } from '../../src/onboarding/pledge/index.js';
+import { decodePem } from '../../src/pki/index.js';
 import { loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -102,7 +103,7 @@ test('without an onboarding section: no EST listener, and the onboarding routes 
   assert.equal((r.body as { error: { code: string } }).error.code, 'ERR_API_ONBOARDING_DISABLED');
 });
 
-test('the registrar listener issues no resumable session (SSL_OP_NO_TICKET): every connection is a full handshake', async (t) => {
+test('the registrar listener presents its certificate without the domain root, and issues no resumable session (SSL_OP_NO_TICKET)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-onboarding-tickets-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, 'data');
@@ -127,6 +128,10 @@ test('the registrar listener issues no resumable session (SSL_OP_NO_TICKET): eve
     });
   const first = await open();
   assert.equal(first.socket.getProtocol(), 'TLSv1.3');
+  // The registrar certificate alone: the domain CA's root is the clients' trust anchor (RFC 8446 §4.4.2).
+  const presented = first.socket.getPeerCertificate(true);
+  assert.equal(presented.raw.toString('base64'), Buffer.from(decodePem(readFileSync(join(data, 'onboarding', 'registrar.pem'), 'utf8'), 'CERTIFICATE')).toString('base64'));
+  assert.equal(presented.issuerCertificate, undefined);
   first.socket.destroy();
   // TLS 1.3 still sends (stateful) tickets; what matters is that none of them resumes.
   for (const session of first.sessions) {
