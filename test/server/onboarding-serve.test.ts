@@ -9,7 +9,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { connect, type TLSSocket } from 'node:tls';
 import { runPledge } from '../../src/onboarding/pledge/index.js';
+import { decodePem } from '../../src/pki/index.js';
 import { loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -99,4 +101,42 @@ test('without an onboarding section: no EST listener, and the onboarding routes 
   const r = await request(`${s.url}/api/v1/onboarding/pending`);
   assert.equal(r.status, 404);
   assert.equal((r.body as { error: { code: string } }).error.code, 'ERR_API_ONBOARDING_DISABLED');
+});
+
+test('the registrar listener presents its certificate without the domain root, and issues no resumable session (SSL_OP_NO_TICKET)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-onboarding-tickets-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const data = join(dir, 'data');
+  assert.equal((await runCli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'Acme'], { cwd: dir })).code, 0);
+  const configFile = join(dir, 'rootline.json');
+  writeFileSync(configFile, JSON.stringify({ onboarding: { masa: true } }));
+  const server = await start(dir, configFile);
+  t.after(() => server.close());
+  const { port } = new URL(server.addresses.est!.url);
+  const open = (session?: Buffer): Promise<{ socket: TLSSocket; sessions: Buffer[] }> =>
+    new Promise((resolve, reject) => {
+      const sessions: Buffer[] = [];
+      const socket = connect({ host: '127.0.0.1', port: Number(port), rejectUnauthorized: false, ...(session !== undefined ? { session } : {}) });
+      socket.on('session', (s: Buffer) => sessions.push(s));
+      socket.once('secureConnect', () => {
+        // A request and its answer, so that any post-handshake NewSessionTicket has arrived.
+        socket.write('GET /.well-known/est/cacerts HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+        socket.on('data', () => undefined);
+        socket.once('end', () => resolve({ socket, sessions }));
+      });
+      socket.once('error', reject);
+    });
+  const first = await open();
+  assert.equal(first.socket.getProtocol(), 'TLSv1.3');
+  // The registrar certificate alone: the domain CA's root is the clients' trust anchor (RFC 8446 §4.4.2).
+  const presented = first.socket.getPeerCertificate(true);
+  assert.equal(presented.raw.toString('base64'), Buffer.from(decodePem(readFileSync(join(data, 'onboarding', 'registrar.pem'), 'utf8'), 'CERTIFICATE')).toString('base64'));
+  assert.equal(presented.issuerCertificate, undefined);
+  first.socket.destroy();
+  // TLS 1.3 still sends (stateful) tickets; what matters is that none of them resumes.
+  for (const session of first.sessions) {
+    const again = await open(session);
+    assert.equal(again.socket.isSessionReused(), false);
+    again.socket.destroy();
+  }
 });

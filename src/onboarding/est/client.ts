@@ -129,6 +129,37 @@ function httpError(ex: Exchange, what: string): EstHttpError {
   return new EstHttpError(ex.status, code, `${what}: HTTP ${ex.status}${text ? `: ${text}` : ''}`);
 }
 
+/**
+ * What tls.connect checks on a server when given `ca` — the chain the server presented verifies
+ * to one of `anchors` for TLS server use (OpenSSL's ssl_server purpose: an extendedKeyUsage, where
+ * present, must allow serverAuth), and the certificate names `hostname` (node's
+ * checkServerIdentity) — made on an established connection, before anything is sent on it: for
+ * a connection opened with `rejectUnauthorized: false` (provisional, RFC 8995 §5.1, or one whose
+ * checks are made here rather than by OpenSSL), or handed over from elsewhere. Throws on any
+ * failure; the caller destroys the socket and throws its own typed error.
+ *
+ * The leaf alone first (one certificate read, ~15 µs): most servers' leaf is issued by the anchor
+ * itself. Only then the chain the server presented (getPeerCertificate(true), which builds an
+ * object per certificate, ~170 µs). Not getPeerX509Certificate: on a client socket, Node 20 takes
+ * the leaf out of OpenSSL's peer chain when it builds that object, and later reads of the chain
+ * miss it.
+ */
+export function checkServerCertificate(socket: TLSSocket, anchors: readonly ParsedCertificate[], hostname: string): void {
+  const legacy = socket.getPeerCertificate(false);
+  if (legacy === null || typeof legacy !== 'object' || legacy.raw === undefined) throw new Error('no server certificate (connection closed?)');
+  const leaf = parseCertificate(new Uint8Array(legacy.raw));
+  const options = { purpose: 'serverAuth' };
+  try {
+    verifyChain(leaf, [], anchors, options);
+  } catch {
+    const presented: Uint8Array[] = [];
+    for (let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c !== undefined && c.raw !== undefined && presented.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) presented.push(new Uint8Array(c.raw));
+    verifyChain(leaf, presented.slice(1).map((c) => parseCertificate(c)), anchors, options);
+  }
+  const mismatch = checkServerIdentity(hostname, legacy);
+  if (mismatch !== undefined) throw mismatch;
+}
+
 /** Creates an EST client. Nothing is sent until an operation is called. */
 export function estClient(options: EstClientOptions): EstClient {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
@@ -168,25 +199,7 @@ export function estClient(options: EstClientOptions): EstClient {
   function adopt(socket: TLSSocket): TLSSocket {
     if (socket === null || typeof socket !== 'object' || typeof socket.getPeerCertificate !== 'function') throw new InvalidArgumentError('options.connection', 'expected a TLS socket');
     try {
-      // The leaf alone first (one decoded certificate); the linked chain only when needed below.
-      // (Not getPeerX509Certificate: on a client socket, Node 20 takes the leaf out of OpenSSL's
-      // peer chain when it builds that object, and later reads of the chain miss it.)
-      const legacy = socket.getPeerCertificate(false);
-      if (legacy === null || typeof legacy !== 'object' || legacy.raw === undefined) throw new Error('no server certificate (connection closed?)');
-      const anchors = ca.flatMap((p) => parsePem(p, {}).map((b) => parseCertificate(b.der)));
-      const leaf = parseCertificate(new Uint8Array(legacy.raw));
-      try {
-        // Most servers' leaf is issued by the anchor itself: no need for the chain they sent.
-        verifyChain(leaf, [], anchors);
-      } catch {
-        // Else with the intermediates the server presented (getPeerCertificate(true) links them).
-        const presented: Uint8Array[] = [];
-        for (let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true); c !== undefined && c.raw !== undefined && presented.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) presented.push(new Uint8Array(c.raw));
-        verifyChain(leaf, presented.slice(1).map((c) => parseCertificate(c)), anchors);
-      }
-      // The same host name check as tls.connect makes on a connection of our own.
-      const mismatch = checkServerIdentity(servername ?? host, legacy);
-      if (mismatch !== undefined) throw mismatch;
+      checkServerCertificate(socket, ca.flatMap((p) => parsePem(p, {}).map((b) => parseCertificate(b.der))), servername ?? host);
     } catch (err) {
       socket.destroy();
       throw new EstUntrustedServerError(`the EST server's certificate is not trusted: ${(err as Error).message}`, { cause: err });

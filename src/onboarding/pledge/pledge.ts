@@ -29,7 +29,7 @@ import { createPledgeVoucherRequest } from '../voucher-requests.js';
 import { deviceSigner, importDeviceKey, pkcs8Pem } from './device-key.js';
 import { httpSession, type HttpSession } from './http-session.js';
 import { runCoapsPledge } from './coaps-transport.js';
-import { exchange, openTls, protocolError, serverCertificateOf, type TlsTarget } from './transport.js';
+import { exchange, openTls, protocolError, serverCertificateOf, tlsClientChain, type TlsTarget } from './transport.js';
 
 const VOUCHER_CMS = 'application/voucher-cms+json';
 const OUT_FILES = ['ldevid.pem', 'ldevid-chain.pem', 'ldevid.key', 'domain-ca.pem', 'voucher.cms'];
@@ -131,7 +131,8 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
     if (taken !== undefined) throw new InvalidArgumentError('outDir', `${taken} exists already`);
   }
   const idevidPem = read(options.idevidDir, 'idevid.pem');
-  const chainPem = read(options.idevidDir, 'idevid-chain.pem');
+  // What TLS presents: the chain file without its root (transport.ts tlsClientChain).
+  const chainPem = tlsClientChain(read(options.idevidDir, 'idevid-chain.pem'));
   // node:tls takes the file's PEM as it is, once a private key was read from it (device-key.ts:
   // what createPrivateKey reads, without OpenSSL's decoder set-up); no PKCS#8 re-export per device.
   const keyPem = read(options.idevidDir, 'idevid.key');
@@ -256,7 +257,8 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
   const ldevidChainPem = enrolled.chain.map((c) => encodePem('CERTIFICATE', c)).join('');
   const keyOut = pkcs8Pem(key);
   {
-    const reopen = (): Promise<TLSSocket> => openTls(tls(ldevidChainPem, keyOut, pinnedCa));
+    const ldevidTlsChain = tlsClientChain(ldevidChainPem);
+    const reopen = (): Promise<TLSSocket> => openTls(tls(ldevidTlsChain, keyOut, pinnedCa));
     const ldevidSession = httpSession(await reopen(), url.host, reopen);
     try {
       const ex = await ldevidSession.request('POST', '/.well-known/brski/enrollstatus', encodeStatusTelemetry(true), { 'content-type': 'application/json' }, maxBytes);

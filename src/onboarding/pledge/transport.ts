@@ -6,6 +6,9 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type TLSSocket } from 'node:tls';
+import { parseCertificate, type ParsedCertificate } from '../../pki/certificate.js';
+import { encodePem, parsePem } from '../../pki/pem.js';
+import { checkServerCertificate } from '../est/client.js';
 import { PledgeProtocolError } from '../registrar/errors.js';
 
 export interface TlsTarget {
@@ -16,7 +19,12 @@ export interface TlsTarget {
   /** PEM client certificate chain and key. */
   cert: string;
   key: string;
-  /** Trust anchors (PEM); absent = provisional: any server certificate is taken, and checked later. */
+  /**
+   * Trust anchors (PEM); absent = provisional: any server certificate is taken, and checked later.
+   * Given, the server's chain and name are checked here once the handshake is done, before the
+   * socket is handed out (`checkServerCertificate`, the checks node:tls makes with `ca`), rather
+   * than by OpenSSL: no CA store in the TLS context, no detailed peer-certificate objects.
+   */
   ca?: string[];
 }
 
@@ -28,21 +36,61 @@ export interface Exchange {
 
 export function openTls(target: TlsTarget): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
+    const anchors = target.ca === undefined ? undefined : anchorsOf(target.ca);
+    // rejectUnauthorized: false either way: provisional (checked after the voucher, RFC 8995
+    // §5.6.2) or checked below before anything is sent. The handshake itself still proves the
+    // server holds the key of the certificate it presented (CertificateVerify).
     const socket = connect({
       host: target.host,
       port: target.port,
       cert: target.cert,
       key: target.key,
       ...(target.servername !== undefined ? { servername: target.servername } : {}),
-      ...(target.ca !== undefined ? { ca: target.ca } : { rejectUnauthorized: false }),
+      rejectUnauthorized: false,
     });
     socket.setTimeout(target.timeoutMs, () => socket.destroy(new PledgeProtocolError(`no answer from ${target.host}:${target.port} within ${target.timeoutMs} ms`)));
-    socket.once('secureConnect', () => resolve(socket));
+    socket.once('secureConnect', () => {
+      if (anchors !== undefined) {
+        try {
+          checkServerCertificate(socket, anchors, target.servername ?? target.host);
+        } catch (err) {
+          socket.destroy();
+          reject(new PledgeProtocolError(`TLS to the registrar failed: ${(err as Error).message}`, {}, { cause: err }));
+          return;
+        }
+      }
+      resolve(socket);
+    });
     socket.once('error', (err) => {
       socket.destroy();
       reject(err instanceof PledgeProtocolError ? err : new PledgeProtocolError(`TLS to the registrar failed: ${err.message}`, {}, { cause: err }));
     });
   });
+}
+
+function anchorsOf(pems: readonly string[]): ParsedCertificate[] {
+  const anchors = pems.flatMap((p) => parsePem(p, {}).map((b) => parseCertificate(b.der)));
+  if (anchors.length === 0) throw new PledgeProtocolError('no trust anchor for the registrar');
+  return anchors;
+}
+
+/**
+ * The certificate chain a pledge presents as TLS client: `pem` (leaf first) without a last
+ * certificate that is self-issued — the root, which the registrar must hold as its trust anchor
+ * for that manufacturer or domain anyway. RFC 8446 §4.4.2: "a certificate that specifies a trust
+ * anchor MAY be omitted from the chain"; RFC 5246 §7.4.2 the same for the self-signed root.
+ * Sending it costs both sides a certificate decode per handshake (OpenSSL 3.0: the TLS context
+ * reads a chain certificate twice, the server's detailed peer chain decodes it once more).
+ * A single certificate is returned as it is.
+ */
+export function tlsClientChain(pem: string): string {
+  const blocks = parsePem(pem, {});
+  if (blocks.length < 2 || blocks.some((b) => b.label !== 'CERTIFICATE')) return pem;
+  if (!parseCertificate(blocks[blocks.length - 1]!.der).selfIssued) return pem;
+  return blocks
+    .slice(0, -1)
+    .map((b) => encodePem('CERTIFICATE', b.der))
+    .join('');
 }
 
 /** The server's end-entity certificate as presented in this session, DER. */
