@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
+import { openStore } from '../../src/store/open-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import type { AuditEntry, Store } from '../../src/store/types.js';
 
@@ -174,19 +175,22 @@ test('a write with queued appends the database refuses: the appends are rejected
   assert.deepEqual(committedEndpoints(file), ['ep-1']);
 });
 
-test("the 'turn' window: appends of separate microtask chains in one turn share a transaction, each settled after it", async (t) => {
+test("the 'turn' window: appends of separate callbacks of one turn share a transaction, each settled after it", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-audit-group-'));
   const file = join(dir, 'rootline.db');
-  const store = await openSqliteStore({ file, auditCommitWindow: 'turn' });
+  // Through openStore, as serve would ask for it.
+  const store = await openStore(`sqlite:${file}`, { auditCommitWindow: 'turn' });
   t.after(async () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  // Two chains that each await something between their appends: one group per step anyway.
+  // Two chains that each wait for a macrotask (as for I/O) before each append: with the default
+  // window each append would commit right after its own callback; with 'turn' both chains'
+  // appends of one step share the transaction of that turn.
   const chain = async (k: number): Promise<string[]> => {
     const ats: string[] = [];
     for (let i = 0; i < 3; i++) {
-      await Promise.resolve();
+      await new Promise((resolve) => setImmediate(resolve));
       const r = await store.audit.append(entry(k * 10 + i));
       assert.ok(committedSeqs(file).includes(r.seq));
       ats.push(r.at);
@@ -194,7 +198,6 @@ test("the 'turn' window: appends of separate microtask chains in one turn share 
     return ats;
   };
   const pending = [chain(1), chain(2)];
-  await Promise.resolve();
   assert.deepEqual(committedSeqs(file), []);
   const [a, b] = await Promise.all(pending);
   assert.deepEqual(a, b, 'the two chains were written in the same three transactions');

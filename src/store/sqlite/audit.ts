@@ -104,8 +104,11 @@ export class SqliteAuditLog implements AuditLog {
     } catch (err) {
       for (const q of queued) q.reject(err);
       // The audit part was refused before fn ran: the write goes ahead on its own, as after a
-      // failed flushQueued. If the COMMIT itself failed, fn's statements were undone with it.
+      // failed flushQueued. Otherwise the transaction as a whole failed (its COMMIT, or an error
+      // of fn's that made SQLite roll back everything): fn's statements are undone as well, and
+      // its caller gets fn's own error if it threw one, else the transaction's.
       if (done === undefined) return fn();
+      if (!done.ok) throw done.error;
       throw err;
     }
     for (let i = 0; i < queued.length; i++) queued[i]!.resolve(written[i]!);
