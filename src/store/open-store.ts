@@ -15,6 +15,8 @@ import type { Store } from './types.js';
 export interface OpenStoreOptions {
   /** Apply pending migrations on open (default true). */
   migrate?: boolean;
+  /** SQLite only: when single audit appends are group-committed (SqliteStoreOptions). Ignored for PostgreSQL. */
+  auditCommitWindow?: 'microtask' | 'turn';
 }
 
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; connectionString: string };
@@ -50,5 +52,5 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const migrate = options.migrate !== false;
   return location.kind === 'postgres'
     ? openPostgresStore({ connectionString: location.connectionString, migrate })
-    : openSqliteStore({ file: location.file, migrate });
+    : openSqliteStore({ file: location.file, migrate, ...(options.auditCommitWindow !== undefined ? { auditCommitWindow: options.auditCommitWindow } : {}) });
 }

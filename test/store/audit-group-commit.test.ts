@@ -3,8 +3,8 @@
  * appends made before the next microtask checkpoint are written in one IMMEDIATE transaction.
  * What must hold: a promise settles only after its record is committed (another connection sees
  * it), records are chained in call order (also against appendMany and
- * appendAuditAndPutRegistrations called later), any other store call writes the queue before its
- * own statements, a bad entry is refused alone and at once, a failed group rejects every append of
+ * appendAuditAndPutRegistrations called later), a write takes the queue into its own transaction
+ * (first; its own failure undoes only itself), a read leaves it, a bad entry is refused alone and at once, a failed group rejects every append of
  * it and writes none, reads see appends made before them, and close() writes what is queued.
  */
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
+import { openStore } from '../../src/store/open-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/store.js';
 import type { AuditEntry, Store } from '../../src/store/types.js';
 
@@ -29,6 +30,16 @@ async function open(t: TestContext): Promise<{ store: Store; file: string }> {
 
 function entry(i: number, subject = `s${i}`): AuditEntry {
   return { actor: 'system', action: 'test.append', subject, outcome: 'success', details: { i } };
+}
+
+/** Devices as another connection sees them. */
+function committedEndpoints(file: string): string[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT endpoint FROM devices ORDER BY endpoint').all() as Array<{ endpoint: string }>).map((r) => r.endpoint);
+  } finally {
+    db.close();
+  }
 }
 
 /** Rows as another connection (another process) sees them: only what was committed. */
@@ -81,17 +92,118 @@ test('queued appends come before a later appendMany / appendAuditAndPutRegistrat
   assert.equal((await store.audit.verify()).ok, true);
 });
 
-test('any other store call writes the queued appends before its own statements', async (t) => {
+test('a write takes the queued appends into its own transaction, first; a read does not write them', async (t) => {
   const { store, file } = await open(t);
   void store.audit.append(entry(0));
-  // The call runs its closed check (and so the flush) synchronously, before its first await.
+  // The write runs its statements synchronously, before its first await: the queued record and
+  // the device are committed together, the record first.
   const created = store.devices.create({ endpoint: 'ep-1' });
   assert.deepEqual(committedSeqs(file), [1]);
+  assert.deepEqual(committedEndpoints(file), ['ep-1']);
   await created;
-  void store.audit.append(entry(1));
+  const queued = store.audit.append(entry(1));
   const read = store.devices.get('ep-1');
-  assert.deepEqual(committedSeqs(file), [1, 2]);
+  // A read leaves the queue to its group commit (it reads no audit record)...
+  assert.deepEqual(committedSeqs(file), [1]);
   assert.equal((await read)?.endpoint, 'ep-1');
+  // ...which happens before the event loop moves on.
+  assert.equal((await queued).seq, 2);
+  assert.deepEqual(committedSeqs(file), [1, 2]);
+  // Each write path that takes the queue along.
+  const writes: Array<[string, () => Promise<unknown>]> = [
+    ['devices.update', () => store.devices.update('ep-1', { model: 'm', attributes: { a: 1 } })],
+    ['devices.addCredential', () => store.devices.addCredential({ endpoint: 'ep-1', kind: 'psk', lookup: 'id-1', material: new Uint8Array([1]) })],
+    ['devices.removeCredential', () => store.devices.removeCredential('psk', 'id-1')],
+    ['devices.createWithCredentials', () => store.devices.createWithCredentials({ endpoint: 'ep-2' }, [{ kind: 'psk', lookup: 'id-2', material: new Uint8Array([2]) }])],
+    ['settings.set', () => store.settings.set('k', 'v')],
+    ['bootstrapConfigs.set', () => store.bootstrapConfigs.set('ep-1', { servers: [] })],
+    ['masa.useNonce', () => store.masa.useNonce('SN-1', 'voucher', 'a'.repeat(64), null, '2026-01-01T00:00:00.000Z')],
+    ['masa.appendRequestLog', () => store.masa.appendRequestLog({ serial: 'SN-1', date: '2026-01-01T00:00:00.000Z', domainId: 'd', nonce: null, assertion: 'verified' })],
+    ['devices.delete', () => store.devices.delete('ep-2')],
+  ];
+  let seq = 2;
+  for (const [name, write] of writes) {
+    const pending = store.audit.append(entry(seq));
+    const done = write();
+    seq += 1;
+    assert.deepEqual(committedSeqs(file).at(-1), seq, name);
+    await done;
+    assert.equal((await pending).seq, seq, name);
+  }
+  assert.equal((await store.audit.verify()).ok, true);
+});
+
+test('a write that fails with queued appends: the appends are written, the write is undone alone with its own error', async (t) => {
+  const { store, file } = await open(t);
+  await store.devices.createWithCredentials({ endpoint: 'ep-1' }, [{ kind: 'psk', lookup: 'taken', material: new Uint8Array([1]) }]);
+  // A device whose second credential is taken: all or nothing, and the queued records stay.
+  const before = store.audit.append(entry(0));
+  await assert.rejects(
+    store.devices.createWithCredentials({ endpoint: 'ep-2' }, [{ kind: 'psk', lookup: 'free', material: new Uint8Array([2]) }, { kind: 'psk', lookup: 'taken', material: new Uint8Array([3]) }]),
+    (err: unknown) => (err as { code?: string }).code === 'ERR_STORE_CONFLICT',
+  );
+  assert.equal((await before).seq, 1);
+  assert.deepEqual(committedSeqs(file), [1]);
+  assert.deepEqual(committedEndpoints(file), ['ep-1']);
+  assert.equal(await store.devices.findCredential('psk', 'free'), undefined);
+  // An update of an unknown device, a duplicate endpoint: typed errors, the records written.
+  const more = [store.audit.append(entry(1))];
+  await assert.rejects(store.devices.update('nope', { model: 'm' }), (err: unknown) => (err as { code?: string }).code === 'ERR_STORE_NOT_FOUND');
+  more.push(store.audit.append(entry(2)));
+  await assert.rejects(store.devices.create({ endpoint: 'ep-1' }), (err: unknown) => (err as { code?: string }).code === 'ERR_STORE_CONFLICT');
+  assert.deepEqual((await Promise.all(more)).map((r) => r.seq), [2, 3]);
+  assert.deepEqual(committedSeqs(file), [1, 2, 3]);
+  assert.deepEqual(await store.audit.verify(), { ok: true, count: 3, lastHash: (await store.audit.list({ after: 2 }))[0]!.hash });
+});
+
+test('a write with queued appends the database refuses: the appends are rejected, the write still happens', async (t) => {
+  const { store, file } = await open(t);
+  const first = await store.audit.append(entry(0));
+  const db = new Database(file);
+  t.after(() => db.close());
+  const triggers = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_log', 'audit_head')").all() as Array<{ name: string; sql: string }>;
+  db.transaction(() => {
+    for (const tr of triggers) db.exec(`DROP TRIGGER ${tr.name}`);
+    db.prepare("INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash) VALUES (2, '2026-01-01T00:00:00.000Z', 'x', 'x', 'x', 'allow', '{}', ?, ?)").run(first.hash, 'f'.repeat(64));
+    for (const tr of triggers) db.exec(tr.sql);
+  })();
+  const refused = store.audit.append(entry(1));
+  const created = await store.devices.create({ endpoint: 'ep-1' });
+  assert.equal(created.endpoint, 'ep-1');
+  await assert.rejects(refused, (err: unknown) => (err as { code?: string }).code === 'ERR_STORE_CORRUPT');
+  assert.deepEqual(committedSeqs(file), [1, 2]);
+  assert.deepEqual(committedEndpoints(file), ['ep-1']);
+});
+
+test("the 'turn' window: appends of separate callbacks of one turn share a transaction, each settled after it", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rootline-audit-group-'));
+  const file = join(dir, 'rootline.db');
+  // Through openStore, as serve would ask for it.
+  const store = await openStore(`sqlite:${file}`, { auditCommitWindow: 'turn' });
+  t.after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // Two chains that each wait for a macrotask (as for I/O) before each append: with the default
+  // window each append would commit right after its own callback; with 'turn' both chains'
+  // appends of one step share the transaction of that turn.
+  const chain = async (k: number): Promise<string[]> => {
+    const ats: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const r = await store.audit.append(entry(k * 10 + i));
+      assert.ok(committedSeqs(file).includes(r.seq));
+      ats.push(r.at);
+    }
+    return ats;
+  };
+  const pending = [chain(1), chain(2)];
+  assert.deepEqual(committedSeqs(file), []);
+  const [a, b] = await Promise.all(pending);
+  assert.deepEqual(a, b, 'the two chains were written in the same three transactions');
+  assert.deepEqual(committedSeqs(file), [1, 2, 3, 4, 5, 6]);
+  assert.equal((await store.audit.verify()).ok, true);
+  await assert.rejects(openSqliteStore({ file: join(dir, 'x.db'), auditCommitWindow: 'later' as never }), (err: unknown) => (err as { code?: string }).code === 'ERR_INVALID_ARGUMENT');
 });
 
 test('appends of separate event-loop turns commit before the loop moves on (no later than a setImmediate)', async (t) => {

@@ -6,13 +6,15 @@
  *
  * Group commit: append() does not open a transaction of its own. It checks the entry, queues it
  * and returns a promise; the appends queued in one turn of the event loop are written together
- * in one IMMEDIATE transaction (setImmediate), and each promise settles only after that COMMIT —
+ * in one IMMEDIATE transaction (at the next microtask checkpoint, or with the 'turn' window in
+ * the check phase of this turn), and each promise settles only after that COMMIT —
  * a caller is never told a record was written before it was. The queue is written earlier
- * whenever anything else uses the store: appendMany and Store.appendAuditAndPutRegistrations take
- * it into their own transaction (first), every other repository method writes it before its own
- * statements (SqliteContext.check), list()/verify() before reading, close() before closing. So
- * records are chained in call order, and the log never lags behind a write made after the append
- * was called: what a crash can lose is only appends whose promise had not settled.
+ * whenever anything else writes to the store: appendMany and Store.appendAuditAndPutRegistrations
+ * take it into their own transaction (first), the repositories' writes too (SqliteContext.write,
+ * runWrite below; the few that do not use it write the queue in a transaction of its own first,
+ * SqliteContext.check), list()/verify() before reading, close() before closing. So records are
+ * chained in call order, and the log never lags behind a write made after the append was called:
+ * what a crash can lose is only appends whose promise had not settled.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AUDIT_VERIFY_BATCH, AuditChainVerifier, hashAuditRecord } from '../audit-chain.js';
@@ -23,6 +25,12 @@ import { normalizeAuditEntry, normalizeAuditListOptions, type NormalizedAuditEnt
 import { sqliteCode, type SqliteContext } from './context.js';
 
 const VERIFY_BATCH = AUDIT_VERIFY_BATCH;
+
+/**
+ * When queued appends are committed: at the next microtask checkpoint (default), or in the check
+ * phase of the current event-loop turn (`'turn'`, setImmediate).
+ */
+export type AuditCommitWindow = 'microtask' | 'turn';
 
 /** An append() waiting for the next group commit. */
 interface QueuedAppend {
@@ -36,8 +44,11 @@ export class SqliteAuditLog implements AuditLog {
   #queue: QueuedAppend[] = [];
   #flushScheduled = false;
 
-  constructor(ctx: SqliteContext) {
+  readonly #window: AuditCommitWindow;
+
+  constructor(ctx: SqliteContext, window: AuditCommitWindow = 'microtask') {
     this.#ctx = ctx;
+    this.#window = window;
   }
 
   /** Queues the record for this event-loop turn's group commit; settles after its COMMIT. */
@@ -48,14 +59,61 @@ export class SqliteAuditLog implements AuditLog {
       this.#queue.push({ entry: normalized, resolve, reject });
       if (this.#flushScheduled) return;
       this.#flushScheduled = true;
-      // A microtask, not setImmediate: the record is committed before the event loop moves on
-      // to anything else (timers, I/O, another caller's setImmediate), as when append() ran its
-      // own transaction at once — callers observe the same order of events as before.
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        this.flushQueued();
-      });
+      // A microtask by default: the record is committed before the event loop moves on to
+      // anything else (timers, I/O, another caller's setImmediate), as when append() ran its own
+      // transaction at once — callers observe the same order of events as before. 'turn' waits
+      // for the check phase of this turn (setImmediate): appends made by everything the turn runs
+      // share one transaction, but a caller resumes one macrotask later (README: why it is not
+      // the default).
+      if (this.#window === 'turn') setImmediate(this.#flushSoon);
+      else queueMicrotask(this.#flushSoon);
     });
+  }
+
+  readonly #flushSoon = (): void => {
+    this.#flushScheduled = false;
+    this.flushQueued();
+  };
+
+  /**
+   * Runs a repository's write `fn` (synchronous statements) so that the audit appends queued
+   * before it commit no later than it does: with nothing queued, `fn` runs as it is (its own
+   * statement or transaction); otherwise ONE IMMEDIATE transaction inserts the queued records and
+   * then runs `fn` inside a savepoint — a write that fails (a conflict, not found) undoes only its
+   * own statements and throws its own error, the queued records still commit and their promises
+   * resolve. If the audit part fails, those appends are rejected (as flushQueued would) and `fn`
+   * runs on its own afterwards. One commit instead of two.
+   */
+  runWrite<T>(fn: () => T): T {
+    if (this.#queue.length === 0) return fn();
+    const queued = this.#queue;
+    this.#queue = [];
+    const db = this.#ctx.db;
+    let done: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+    let written: AuditRecord[];
+    try {
+      written = db.transaction(() => {
+        const records = this.#insert(queued.map((q) => q.entry));
+        try {
+          done = { ok: true, value: db.transaction(fn)() };
+        } catch (error) {
+          done = { ok: false, error };
+        }
+        return records;
+      }).immediate();
+    } catch (err) {
+      for (const q of queued) q.reject(err);
+      // The audit part was refused before fn ran: the write goes ahead on its own, as after a
+      // failed flushQueued. Otherwise the transaction as a whole failed (its COMMIT, or an error
+      // of fn's that made SQLite roll back everything): fn's statements are undone as well, and
+      // its caller gets fn's own error if it threw one, else the transaction's.
+      if (done === undefined) return fn();
+      if (!done.ok) throw done.error;
+      throw err;
+    }
+    for (let i = 0; i < queued.length; i++) queued[i]!.resolve(written[i]!);
+    if (!done!.ok) throw done!.error;
+    return done!.value;
   }
 
   /** Appends in order inside one IMMEDIATE transaction (one commit for the batch). */

@@ -90,13 +90,13 @@ export class SqliteCampaignRepository implements CampaignRepository {
 
   async get(id: string): Promise<CampaignRecord | undefined> {
     assertCampaignId(id);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     return this.#get(id);
   }
 
   async list(options?: { state?: CampaignState | readonly CampaignState[]; after?: string; limit?: number }): Promise<CampaignRecord[]> {
     const o = normalizeCampaignListOptions(options);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const parts: string[] = [];
     const params: unknown[] = [];
     if (o.states !== undefined) {
@@ -164,14 +164,14 @@ export class SqliteCampaignRepository implements CampaignRepository {
   async getDevice(id: string, endpoint: string): Promise<CampaignDeviceRecord | undefined> {
     assertCampaignId(id);
     assertEndpoint(endpoint);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     return this.#getDevice(id, endpoint);
   }
 
   async listDevices(id: string, query?: CampaignDeviceQuery): Promise<CampaignDeviceRecord[]> {
     assertCampaignId(id);
     const q = normalizeCampaignDeviceQuery(query);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const parts = ['campaign_id = ?'];
     const params: unknown[] = [id];
     if (q.statuses !== undefined) {
@@ -196,7 +196,7 @@ export class SqliteCampaignRepository implements CampaignRepository {
 
   async countDevices(id: string): Promise<CampaignDeviceCount[]> {
     assertCampaignId(id);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const rows = this.#ctx.prepare('SELECT wave, status, count(*) AS n FROM campaign_devices WHERE campaign_id = ? GROUP BY wave, status ORDER BY wave, status')
       .all(id) as Array<{ wave: number; status: string; n: number }>;
     return rows.map(deviceCountFromRow);
@@ -233,7 +233,7 @@ export class SqliteCampaignRepository implements CampaignRepository {
 
   async devicesByEndpoint(endpoint: string): Promise<CampaignDeviceRecord[]> {
     assertEndpoint(endpoint);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const rows = this.#ctx.prepare('SELECT * FROM campaign_devices WHERE endpoint = ? ORDER BY campaign_id').all(endpoint) as CampaignDeviceRow[];
     return rows.map(campaignDeviceFromRow);
   }
@@ -252,7 +252,7 @@ export class SqliteCampaignRepository implements CampaignRepository {
   async listEvents(id: string, options?: { endpoint?: string; after?: number; limit?: number }): Promise<CampaignEventRecord[]> {
     assertCampaignId(id);
     const o = normalizeEventListOptions(options);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const rows = (o.endpoint === undefined
       ? this.#ctx.prepare('SELECT * FROM campaign_events WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?').all(id, o.after, o.limit)
       : this.#ctx.prepare('SELECT * FROM campaign_events WHERE campaign_id = ? AND endpoint = ? AND id > ? ORDER BY id LIMIT ?').all(id, o.endpoint, o.after, o.limit)) as CampaignEventRow[];

@@ -37,6 +37,15 @@ function whereClause(q: Omit<NormalizedQuery, 'limit'>, paging: boolean): { sql:
   return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
 }
 
+/** Patch fields and their columns, in the order update() writes them. */
+const PATCH_COLUMNS: ReadonlyArray<readonly [keyof DevicePatch, string]> = [
+  ['model', 'model'],
+  ['firmwareVersion', 'firmware_version'],
+  ['tags', 'tags'],
+  ['ownershipState', 'ownership_state'],
+  ['attributes', 'attributes'],
+];
+
 export class SqliteDeviceRepository implements DeviceRepository {
   readonly #ctx: SqliteContext;
 
@@ -46,8 +55,8 @@ export class SqliteDeviceRepository implements DeviceRepository {
 
   async create(device: NewDevice): Promise<DeviceRecord> {
     const d = normalizeNewDevice(device);
-    this.#ctx.check();
-    return this.#insertDevice(d, new Date().toISOString());
+    this.#ctx.checkOpen();
+    return this.#ctx.write(() => this.#insertDevice(d, new Date().toISOString()));
   }
 
   async createWithCredentials(
@@ -56,10 +65,10 @@ export class SqliteDeviceRepository implements DeviceRepository {
   ): Promise<{ device: DeviceRecord; credentials: DeviceCredential[] }> {
     const d = normalizeNewDevice(device);
     const creds = normalizeCredentialList(d.endpoint, credentials);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const now = new Date().toISOString();
     const tx = this.#ctx.db.transaction(() => ({ device: this.#insertDevice(d, now), credentials: creds.map((c) => this.#insertCredential(c, now)) }));
-    return tx.immediate();
+    return this.#ctx.write(() => tx.immediate());
   }
 
   #insertDevice(d: NormalizedDevice, now: string): DeviceRecord {
@@ -97,7 +106,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
 
   async get(endpoint: string): Promise<DeviceRecord | undefined> {
     assertEndpoint(endpoint);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     return this.#get(endpoint);
   }
 
@@ -108,7 +117,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
 
   async list(query?: DeviceQuery): Promise<DeviceRecord[]> {
     const q = normalizeDeviceQuery(query);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const where = whereClause(q, true);
     const rows = this.#ctx.prepare(`SELECT * FROM devices ${where.sql} ORDER BY endpoint LIMIT ?`).all(...where.params, q.limit) as DeviceRow[];
     return rows.map(deviceFromRow);
@@ -116,7 +125,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
 
   async count(query?: Omit<DeviceQuery, 'limit' | 'after'>): Promise<number> {
     const q = normalizeDeviceQuery(query);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const where = whereClause(q, false);
     const row = this.#ctx.prepare(`SELECT count(*) AS n FROM devices ${where.sql}`).get(...where.params) as { n: number };
     return row.n;
@@ -125,33 +134,43 @@ export class SqliteDeviceRepository implements DeviceRepository {
   async update(endpoint: string, patch: DevicePatch): Promise<DeviceRecord> {
     assertEndpoint(endpoint);
     const p = normalizeDevicePatch(patch);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
+    // Only the patched columns are written (and serialised): the others keep what was read.
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [key, column] of PATCH_COLUMNS) {
+      const value = p[key];
+      if (value === undefined) continue;
+      sets.push(`${column} = ?`);
+      // tags and attributes are JSON text; model and firmware version a string or NULL.
+      params.push(key === 'tags' || key === 'attributes' ? JSON.stringify(value) : value);
+    }
+    const sql = `UPDATE devices SET ${sets.join(', ')}${sets.length === 0 ? '' : ', '}updated_at = ? WHERE endpoint = ?`;
     const apply = this.#ctx.db.transaction((): DeviceRecord => {
       const current = this.#get(endpoint);
       if (current === undefined) throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`);
       const next: DeviceRecord = { ...current, ...p, updatedAt: new Date().toISOString() };
-      this.#ctx.prepare('UPDATE devices SET model = ?, firmware_version = ?, tags = ?, ownership_state = ?, attributes = ?, updated_at = ? WHERE endpoint = ?')
-        .run(next.model, next.firmwareVersion, JSON.stringify(next.tags), next.ownershipState, JSON.stringify(next.attributes), next.updatedAt, endpoint);
+      this.#ctx.prepare(sql).run(...params, next.updatedAt, endpoint);
       return next;
     });
-    return apply.immediate();
+    return this.#ctx.write(() => apply.immediate());
   }
 
   async delete(endpoint: string): Promise<boolean> {
     assertEndpoint(endpoint);
-    this.#ctx.check();
-    return this.#ctx.prepare('DELETE FROM devices WHERE endpoint = ?').run(endpoint).changes > 0;
+    this.#ctx.checkOpen();
+    return this.#ctx.write(() => this.#ctx.prepare('DELETE FROM devices WHERE endpoint = ?').run(endpoint).changes > 0);
   }
 
   async addCredential(credential: Omit<DeviceCredential, 'createdAt'>): Promise<DeviceCredential> {
     const c = normalizeCredential(credential);
-    this.#ctx.check();
-    return this.#insertCredential(c, new Date().toISOString());
+    this.#ctx.checkOpen();
+    return this.#ctx.write(() => this.#insertCredential(c, new Date().toISOString()));
   }
 
   async credentials(endpoint: string): Promise<DeviceCredential[]> {
     assertEndpoint(endpoint);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const rows = this.#ctx.prepare('SELECT * FROM device_credentials WHERE endpoint = ? ORDER BY created_at, kind, lookup')
       .all(endpoint) as CredentialRow[];
     return rows.map(credentialFromRow);
@@ -160,7 +179,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
   async findCredential(kind: CredentialKind, lookup: string): Promise<DeviceCredential | undefined> {
     assertCredentialKind(kind);
     assertLookup(lookup);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM device_credentials WHERE kind = ? AND lookup = ?').get(kind, lookup) as CredentialRow | undefined;
     return row === undefined ? undefined : credentialFromRow(row);
   }
@@ -168,7 +187,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
   async removeCredential(kind: CredentialKind, lookup: string): Promise<boolean> {
     assertCredentialKind(kind);
     assertLookup(lookup);
-    this.#ctx.check();
-    return this.#ctx.prepare('DELETE FROM device_credentials WHERE kind = ? AND lookup = ?').run(kind, lookup).changes > 0;
+    this.#ctx.checkOpen();
+    return this.#ctx.write(() => this.#ctx.prepare('DELETE FROM device_credentials WHERE kind = ? AND lookup = ?').run(kind, lookup).changes > 0);
   }
 }

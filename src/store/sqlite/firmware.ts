@@ -45,7 +45,7 @@ export class SqliteFirmwareRepository implements FirmwareRepository {
 
   async get(id: string): Promise<FirmwareImageRecord | undefined> {
     assertLabel(id, 'id');
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM firmware_images WHERE id = ?').get(id) as FirmwareRow | undefined;
     return row === undefined ? undefined : firmwareFromRow(row);
   }
@@ -53,14 +53,14 @@ export class SqliteFirmwareRepository implements FirmwareRepository {
   async findByVersion(vendor: string, model: string, version: string): Promise<FirmwareImageRecord | undefined> {
     assertVendorModel(vendor, model);
     assertLabel(version, 'version');
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM firmware_images WHERE vendor = ? AND model = ? AND version = ?').get(vendor, model, version) as FirmwareRow | undefined;
     return row === undefined ? undefined : firmwareFromRow(row);
   }
 
   async list(query?: FirmwareImageQuery): Promise<FirmwareImageRecord[]> {
     const q = normalizeFirmwareQuery(query);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const where: string[] = [];
     const params: unknown[] = [];
     if (q.vendor !== undefined) {
@@ -77,7 +77,7 @@ export class SqliteFirmwareRepository implements FirmwareRepository {
 
   async countBySha256(sha256: string): Promise<number> {
     assertSha256Hex(sha256, 'sha256');
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     return (this.#ctx.prepare('SELECT count(*) AS n FROM firmware_images WHERE sha256 = ?').get(sha256) as { n: number }).n;
   }
 

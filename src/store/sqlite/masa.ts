@@ -36,16 +36,18 @@ export class SqliteMasaRepository implements MasaRepository {
 
   async claim(claim: NewMasaClaim, now: string): Promise<MasaClaimResult> {
     const { claim: c, now: at } = masaArgs.claim(claim, now);
-    this.#ctx.check();
-    const row = this.#ctx.prepare(CLAIM_SQL).get({ ...c, now: at }) as MasaClaimRow | undefined;
-    if (row !== undefined) return { claimed: true, claim: claimFromRow(row) };
-    const current = this.#ctx.prepare('SELECT * FROM masa_claims WHERE serial = ?').get(c.serial) as MasaClaimRow;
-    return { claimed: false, current: claimFromRow(current) };
+    this.#ctx.checkOpen();
+    return this.#ctx.write((): MasaClaimResult => {
+      const row = this.#ctx.prepare(CLAIM_SQL).get({ ...c, now: at }) as MasaClaimRow | undefined;
+      if (row !== undefined) return { claimed: true, claim: claimFromRow(row) };
+      const current = this.#ctx.prepare('SELECT * FROM masa_claims WHERE serial = ?').get(c.serial) as MasaClaimRow;
+      return { claimed: false, current: claimFromRow(current) };
+    });
   }
 
   async getClaim(serial: string): Promise<MasaClaimRecord | undefined> {
     masaArgs.serial(serial);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM masa_claims WHERE serial = ?').get(serial) as MasaClaimRow | undefined;
     return row === undefined ? undefined : claimFromRow(row);
   }
@@ -66,16 +68,18 @@ export class SqliteMasaRepository implements MasaRepository {
 
   async useNonce(serial: string, purpose: MasaNoncePurpose, nonceHash: string, expiresAt: string | null, now: string): Promise<boolean> {
     const a = masaArgs.useNonce(serial, purpose, nonceHash, expiresAt, now);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     // A used nonce is taken again only once its retention has passed (then no request carrying
     // it can still be fresh); otherwise the statement changes nothing: a replay.
-    const r = this.#ctx
-      .prepare(
-        `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES (@serial, @purpose, @nonceHash, @now, @expiresAt)
-         ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
-         WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= @now`,
-      )
-      .run(a);
+    const r = this.#ctx.write(() =>
+      this.#ctx
+        .prepare(
+          `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES (@serial, @purpose, @nonceHash, @now, @expiresAt)
+           ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
+           WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= @now`,
+        )
+        .run(a),
+    );
     return r.changes === 1;
   }
 
@@ -87,13 +91,13 @@ export class SqliteMasaRepository implements MasaRepository {
 
   async appendRequestLog(entry: MasaRequestLogEntry): Promise<void> {
     const e = masaArgs.appendRequestLog(entry);
-    this.#ctx.check();
-    this.#ctx.prepare('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES (?, ?, ?, ?, ?)').run(e.serial, e.date, e.domainId, e.nonce, e.assertion);
+    this.#ctx.checkOpen();
+    this.#ctx.write(() => this.#ctx.prepare('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES (?, ?, ?, ?, ?)').run(e.serial, e.date, e.domainId, e.nonce, e.assertion));
   }
 
   async requestLog(serial: string, limit: number): Promise<{ entries: MasaRequestLogEntry[]; total: number }> {
     const a = masaArgs.requestLog(serial, limit);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const read = this.#ctx.db.transaction(() => {
       const rows = this.#ctx.prepare('SELECT serial, date, domain_id, nonce, assertion FROM masa_request_log WHERE serial = ? ORDER BY id DESC LIMIT ?').all(a.serial, a.limit) as MasaRequestLogRow[];
       const { n } = this.#ctx.prepare('SELECT COUNT(*) AS n FROM masa_request_log WHERE serial = ?').get(a.serial) as { n: number };
@@ -118,14 +122,14 @@ export class SqliteMasaRepository implements MasaRepository {
 
   async duePendingReleases(now: string, limit: number): Promise<PendingMasaRelease[]> {
     const a = masaArgs.duePendingReleases(now, limit);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const rows = this.#ctx.prepare('SELECT * FROM masa_pending_releases WHERE next_attempt_at <= ? ORDER BY next_attempt_at, serial LIMIT ?').all(a.now, a.limit) as PendingReleaseRow[];
     return rows.map(pendingReleaseFromRow);
   }
 
   async getPendingRelease(serial: string): Promise<PendingMasaRelease | undefined> {
     masaArgs.serial(serial);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM masa_pending_releases WHERE serial = ?').get(serial) as PendingReleaseRow | undefined;
     return row === undefined ? undefined : pendingReleaseFromRow(row);
   }

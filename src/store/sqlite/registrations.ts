@@ -34,9 +34,10 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
   async putMany(registrations: readonly RegistrationRecord[]): Promise<RegistrationPutResult[]> {
     // Arguments are checked first: a malformed record is the caller's bug and fails the call.
     const records = registrations.map((r) => normalizeRegistration(r));
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     if (records.length === 0) return [];
-    return this.#ctx.db.transaction(() => this.putInTransaction(records)).immediate();
+    const tx = this.#ctx.db.transaction(() => this.putInTransaction(records));
+    return this.#ctx.write(() => tx.immediate());
   }
 
   /**
@@ -76,14 +77,14 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
 
   async get(id: string): Promise<RegistrationRecord | undefined> {
     assertRegistrationId(id);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE id = ?').get(id) as RegistrationRow | undefined;
     return row === undefined ? undefined : registrationFromRow(row);
   }
 
   async getByEndpoint(endpoint: string): Promise<RegistrationRecord | undefined> {
     assertEndpoint(endpoint);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE endpoint = ?').get(endpoint) as RegistrationRow | undefined;
     return row === undefined ? undefined : registrationFromRow(row);
   }
@@ -91,7 +92,7 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
   async update(id: string, patch: RegistrationPatch): Promise<RegistrationRecord | undefined> {
     assertRegistrationId(id);
     const p = normalizeRegistrationPatch(patch);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const sets: string[] = [];
     const params: unknown[] = [];
     for (const [key, column] of REGISTRATION_PATCH_COLUMNS) {
@@ -105,7 +106,7 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
       const row = this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE id = ?').get(id) as RegistrationRow | undefined;
       return row === undefined ? undefined : registrationFromRow(row);
     });
-    return tx.immediate();
+    return this.#ctx.write(() => tx.immediate());
   }
 
   async delete(id: string): Promise<boolean> {
@@ -116,7 +117,7 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
 
   async list(options?: { after?: string; limit?: number }): Promise<RegistrationRecord[]> {
     const o = normalizeListOptions(options);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const rows = (o.after === undefined
       ? this.#ctx.prepare('SELECT * FROM lwm2m_registrations ORDER BY endpoint LIMIT ?').all(o.limit)
       : this.#ctx.prepare('SELECT * FROM lwm2m_registrations WHERE endpoint > ? ORDER BY endpoint LIMIT ?').all(o.after, o.limit)) as RegistrationRow[];
@@ -124,7 +125,7 @@ export class SqliteRegistrationRepository implements RegistrationRepository {
   }
 
   async count(): Promise<number> {
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     return (this.#ctx.prepare('SELECT count(*) AS n FROM lwm2m_registrations').get() as { n: number }).n;
   }
 
@@ -151,7 +152,7 @@ export class SqliteBootstrapConfigRepository implements BootstrapConfigRepositor
 
   async get(endpoint: string): Promise<BootstrapConfigRecord | undefined> {
     assertEndpoint(endpoint);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const row = this.#ctx.prepare('SELECT * FROM lwm2m_bootstrap_configs WHERE endpoint = ?').get(endpoint) as BootstrapConfigRow | undefined;
     return row === undefined ? undefined : bootstrapConfigFromRow(row);
   }
@@ -159,11 +160,13 @@ export class SqliteBootstrapConfigRepository implements BootstrapConfigRepositor
   async set(endpoint: string, config: Record<string, unknown>): Promise<BootstrapConfigRecord> {
     assertEndpoint(endpoint);
     const c = normalizeBootstrapConfig(config);
-    this.#ctx.check();
+    this.#ctx.checkOpen();
     const now = new Date().toISOString();
     try {
-      this.#ctx.prepare('INSERT INTO lwm2m_bootstrap_configs (endpoint, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at')
-        .run(endpoint, JSON.stringify(c), now);
+      this.#ctx.write(() =>
+        this.#ctx.prepare('INSERT INTO lwm2m_bootstrap_configs (endpoint, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at')
+          .run(endpoint, JSON.stringify(c), now),
+      );
     } catch (err) {
       if (sqliteCode(err) === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`, { cause: err });
       throw err;
