@@ -652,9 +652,12 @@ static int parse_ip(const char *text, uint8_t addr[16]) {
 
 /* open(host, port, outBuffer, callback) → [handle, address, port] */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* Optional 5th argument: an IPv6 socket takes IPv6 only (IPV6_V6ONLY), as node:dgram's ipv6Only. */
+  bool v6only = false;
+  if (argc >= 5) CHECK(napi_get_value_bool(env, argv[4], &v6only));
   char host[64];
   if (argc < 4 || !get_string(env, argv[0], host, sizeof(host))) {
     napi_throw_type_error(env, "ERR_INVALID_ARG", "host: expected an IP literal");
@@ -679,6 +682,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (fd < 0) {
     napi_throw_error(env, "ERR_SOCKET", strerror(errno));
     return NULL;
+  }
+  if (family != 4) {
+    int only = v6only ? 1 : 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(only)) != 0) {
+      int e = errno;
+      close(fd);
+      napi_throw_error(env, "ERR_SOCKET", strerror(e));
+      return NULL;
+    }
   }
   int size = 4 * 1024 * 1024;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -928,9 +940,12 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 
 /* sendRaw(fp, bytes, address, port) → true, or false for an address that is not an IP literal */
 static napi_value js_send_raw(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* Optional 5th argument: an IPv6 socket takes IPv6 only (IPV6_V6ONLY), as node:dgram's ipv6Only. */
+  bool v6only = false;
+  if (argc >= 5) CHECK(napi_get_value_bool(env, argv[4], &v6only));
   fastpath_t *fp = get_fp(env, argv[0]);
   if (fp == NULL) return NULL;
   uint8_t *data;
@@ -1030,9 +1045,12 @@ static napi_value js_seal_record(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_open_record(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* Optional 5th argument: an IPv6 socket takes IPv6 only (IPV6_V6ONLY), as node:dgram's ipv6Only. */
+  bool v6only = false;
+  if (argc >= 5) CHECK(napi_get_value_bool(env, argv[4], &v6only));
   int32_t suite, salt;
   uint8_t *key, *rec;
   size_t klen, len;

@@ -19,7 +19,7 @@ import type { DtlsConnection } from './connection.js';
 /** The addon's functions (fastpath.c). `fp` is the opaque handle `open` returns. */
 export interface FastPathAddon {
   readonly outputCapacity: number;
-  open(host: string, port: number, out: Buffer, onBatch: (bytes: number) => void): [unknown, string, number];
+  open(host: string, port: number, out: Buffer, onBatch: (bytes: number) => void, ipv6Only: boolean): [unknown, string, number];
   register(
     fp: unknown,
     address: string,
@@ -101,10 +101,11 @@ export class NativeServerSocket {
     host: string,
     port: number,
     private readonly owner: FastPathOwner,
+    ipv6Only = false,
   ) {
     // One buffer for every batch: the addon writes items into it, onBatch reads them.
     this.out = Buffer.allocUnsafeSlow(addon.outputCapacity);
-    const [fp, address, boundPort] = addon.open(host, port, this.out, this.onBatch);
+    const [fp, address, boundPort] = addon.open(host, port, this.out, this.onBatch, ipv6Only);
     this.fp = fp;
     this.local = { address, port: boundPort, family: address.includes(':') ? 'IPv6' : 'IPv4' };
   }

@@ -32,6 +32,8 @@ export interface DtlsServerOptions extends ServerSessionOptions {
   port?: number;
   /** Default 127.0.0.1 (loopback); pass '0.0.0.0' or '::' to serve every interface. */
   host?: string;
+  /** An IPv6 `host` serves IPv6 only (no IPv4-mapped peers), as node:dgram's `ipv6Only`. Default false. */
+  ipv6Only?: boolean;
   /** Established plus half-open sessions (default 10,000). */
   maxSessions?: number;
   /** Handshakes past the cookie exchange but not finished (default 1,000). */
@@ -456,6 +458,8 @@ function parseInitialClientHello(msg: Uint8Array): ParsedHello | undefined {
 }
 
 
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** dgram's `lookup` for IP literals: answered synchronously; anything else goes to dns.lookup. */
 export function literalLookup(hostname: string, options: LookupOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   const family = isIP(hostname);
@@ -475,13 +479,13 @@ export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsSer
     // The socket's raw datagrams go to the server made right after it (nothing arrives before
     // the event loop turns).
     const owner = { server: undefined as DtlsServer | undefined, rawDatagram: (msg: Buffer, rinfo: RemoteInfo) => owner.server?.rawDatagram(msg, rinfo) };
-    const server = new DtlsServer(new NativeServerSocket(addon, host, opts.port ?? 0, owner), true, opts);
+    const server = new DtlsServer(new NativeServerSocket(addon, host, opts.port ?? 0, owner, opts.ipv6Only === true), true, opts);
     owner.server = server;
     return server;
   }
   // Peers are always addressed by the IP literal their datagrams came from: resolve it in place
   // (node's default dns.lookup answers an IP literal on the next tick, per datagram sent).
-  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
+  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ...(opts.ipv6Only === true ? { ipv6Only: true } : {}), lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(opts.port ?? 0, host, () => {
@@ -491,5 +495,13 @@ export async function createDtlsServer(opts: DtlsServerOptions): Promise<DtlsSer
   });
   // A socket error (e.g. ICMP unreachable surfacing on some platforms) must not crash the process.
   socket.on('error', () => undefined);
+  // The kernel default (~200 KiB) overflows when thousands of devices handshake at once, and each
+  // dropped flight costs the device a retransmission (1 s and up): ask for 4 MiB, as the native
+  // fast path does (the kernel caps it at net.core.rmem_max).
+  try {
+    socket.setRecvBufferSize(RECV_BUFFER_BYTES);
+  } catch {
+    // Not permitted or not supported: the default buffer still works, only less well under bursts.
+  }
   return new DtlsServer(socket, true, opts);
 }

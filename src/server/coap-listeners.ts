@@ -18,7 +18,6 @@
  * The NoSec port is for local tests and, later, only the NoSec bootstrap of devices configured
  * for it (DESIGN.md §3); it must never carry management traffic for secured devices.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CoapCode, CoapEndpoint, UdpTransport } from '../coap/index.js';
@@ -141,35 +140,10 @@ function subjectName(der: Uint8Array): string {
   return factsOf(der)?.lookup ?? '';
 }
 
-const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
-
-async function bindSocket(host: string, port: number): Promise<Socket> {
-  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  // ICMP errors surface as socket errors on some platforms; they must not end the process.
-  socket.on('error', () => undefined);
-  // The kernel default (~200 KiB) overflows when thousands of devices handshake or notify at once;
-  // every dropped handshake datagram costs the device a DTLS retransmission (1 s and up). Ask for
-  // 4 MiB; the kernel caps it at net.core.rmem_max, which is fine.
-  try {
-    socket.setRecvBufferSize(RECV_BUFFER_BYTES);
-  } catch {
-    // Not permitted or not supported: the default buffer still works, only less well under bursts.
-  }
-  return socket;
-}
-
 /** CoAP over DTLS 1.2 (RFC 7252 §9.1) with device credentials from the store. */
 export function coapsListener(o: CoapsListenerOptions): CoapListener {
   let endpoint: CoapEndpoint | undefined;
   let server: DtlsServer | undefined;
-  let socket: Socket | undefined;
   let stopping = false;
   const log = o.logger.child({ listener: 'coaps' });
 
@@ -279,19 +253,17 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
     },
     async start(): Promise<ListenerAddress> {
       stopping = false;
-      socket = await bindSocket(o.host, o.port);
-      try {
-        server = await createDtlsServer({
-          socket,
-          psk: { lookup: (identity) => lookupPsk(identity) },
-          certificate: { signer: o.identity.signer, chain: o.identity.chain, rawPublicKey: true },
-          clientAuth: { required: true, verify: verifyClient },
-          ...o.dtls,
-        });
-      } catch (err) {
-        socket.close();
-        throw err;
-      }
+      // The DTLS server binds its own socket, so it can serve on the native fast path
+      // (src/dtls/README.md; node:dgram when the addon is not built), IPv6 hosts IPv6 only.
+      server = await createDtlsServer({
+        host: o.host,
+        port: o.port,
+        ipv6Only: o.host.includes(':'),
+        psk: { lookup: (identity) => lookupPsk(identity) },
+        certificate: { signer: o.identity.signer, chain: o.identity.chain, rawPublicKey: true },
+        clientAuth: { required: true, verify: verifyClient },
+        ...o.dtls,
+      });
       const dtls = server;
       watchHandshakeFailures(dtls);
       dtls.on('session', (session: ServerSession) => {
@@ -321,19 +293,17 @@ export function coapsListener(o: CoapsListenerOptions): CoapListener {
       }
       // Observe relations and Block2 state of a session die with it.
       dtls.on('sessionClosed', (session: ServerSession) => ep.forgetPeer(session.peerKey));
-      const addr = socket.address();
+      const addr = dtls.address();
       return { host: addr.address, port: addr.port, url: `coaps://${urlHost(addr.address)}:${addr.port}` };
     },
     async stop() {
       stopping = true;
-      // Closing the endpoint closes its transport, which sends close_notify on every session.
+      // Closing the endpoint closes its transport, which sends close_notify on every session;
+      // closing the server then closes the socket it made.
       await endpoint?.close();
       await server?.close();
-      const s = socket;
-      if (s !== undefined) await new Promise<void>((resolve) => s.close(() => resolve()));
       endpoint = undefined;
       server = undefined;
-      socket = undefined;
     },
   };
 }

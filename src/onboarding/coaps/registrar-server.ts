@@ -18,7 +18,7 @@
  * must be presented (the MASA checks the pledge saw the key that signed the registrar's request)
  * and unknown factory certificates must get in far enough to be refused with a reason.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { CoapEndpoint, type CoapEndpointOptions } from '../../coap/index.js';
 import type { Signer } from '../../crypto/keystore/types.js';
@@ -74,20 +74,6 @@ export interface RegistrarCoapsServer {
 /** Largest request body (a CSR or voucher request, Block1-reassembled). */
 const MAX_REQUEST_BODY = 64 * 1024;
 
-async function bind(host: string, port: number): Promise<Socket> {
-  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-  // ICMP port-unreachable and friends surface as socket errors: they must not end the process.
-  socket.on('error', () => undefined);
-  return socket;
-}
-
 function describe(identity: PeerIdentity): Pick<RegistrarHandshakeEvent, 'credential' | 'identity' | 'fingerprint256'> {
   if (identity.type !== 'x509') return { credential: identity.type, identity: '' };
   const leaf = identity.chain[0];
@@ -107,36 +93,31 @@ export async function startRegistrarCoaps(options: RegistrarCoapsOptions): Promi
   if (!Array.isArray(chain) || chain.length === 0 || !chain.every((c) => c instanceof Uint8Array)) throw new InvalidArgumentError('identity.chain', 'expected the registrar certificate (DER) first');
   const registrarCertificate = chain[0]!;
   const report = options.onHandshake ?? (() => undefined);
-  const socket = options.socket ?? (await bind(options.host, options.port));
-  let dtls: DtlsServer;
-  try {
-    dtls = await createDtlsServer({
-      socket,
-      certificate: { signer: options.identity.signer, chain, rawPublicKey: false },
-      clientAuth: {
-        required: false,
-        types: ['x509'],
-        verify: (id) => {
-          // Provisional (see the file header): well-formed certificates pass; the services decide.
-          if (id.type !== 'x509' || id.chain.length === 0 || id.chain.length > 8) {
-            report({ outcome: 'deny', ...describe(id), reason: 'expected an X.509 certificate chain of 1..8 certificates' });
-            return false;
-          }
-          try {
-            for (const c of id.chain) parseCertificate(c);
-          } catch {
-            report({ outcome: 'deny', ...describe(id), reason: 'client certificate does not parse' });
-            return false;
-          }
-          return true;
-        },
+  // Without a socket of the caller's, the DTLS server binds its own, so it can serve on the
+  // native fast path (src/dtls/README.md), IPv6 hosts IPv6 only.
+  const dtls: DtlsServer = await createDtlsServer({
+    ...(options.socket !== undefined ? { socket: options.socket } : { host: options.host, port: options.port, ipv6Only: options.host.includes(':') }),
+    certificate: { signer: options.identity.signer, chain, rawPublicKey: false },
+    clientAuth: {
+      required: false,
+      types: ['x509'],
+      verify: (id) => {
+        // Provisional (see the file header): well-formed certificates pass; the services decide.
+        if (id.type !== 'x509' || id.chain.length === 0 || id.chain.length > 8) {
+          report({ outcome: 'deny', ...describe(id), reason: 'expected an X.509 certificate chain of 1..8 certificates' });
+          return false;
+        }
+        try {
+          for (const c of id.chain) parseCertificate(c);
+        } catch {
+          report({ outcome: 'deny', ...describe(id), reason: 'client certificate does not parse' });
+          return false;
+        }
+        return true;
       },
-      ...options.dtls,
-    });
-  } catch (err) {
-    if (options.socket === undefined) socket.close();
-    throw err;
-  }
+    },
+    ...options.dtls,
+  });
   dtls.on('session', (session: ServerSession) => {
     report({ outcome: 'allow', ...describe(session.identity), peer: session.peerKey, ...(session.cipherSuite !== undefined ? { cipherSuite: session.cipherSuite.name } : {}) });
   });
@@ -162,7 +143,7 @@ export async function startRegistrarCoaps(options: RegistrarCoapsOptions): Promi
   // Block2 state and the like die with the session.
   dtls.on('sessionClosed', (session: ServerSession) => endpoint.forgetPeer(session.peerKey));
 
-  const addr = socket.address();
+  const addr = dtls.address();
   let closing: Promise<void> | undefined;
   return {
     endpoint,
@@ -171,8 +152,8 @@ export async function startRegistrarCoaps(options: RegistrarCoapsOptions): Promi
     close() {
       closing ??= (async () => {
         await endpoint.close();
+        // Closes the socket too when the server made it (a caller's socket stays open).
         await dtls.close();
-        if (options.socket === undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
       })();
       return closing;
     },
