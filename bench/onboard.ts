@@ -6,6 +6,8 @@
 // MASA), voucher check, voucher_status, EST simpleenroll with a fresh P-256 key, enrollstatus
 // with the LDevID, the bootstrap server asked over LDevID TLS, LwM2M client-initiated bootstrap
 // over CoAPs with the LDevID as DTLS client certificate, Register with the server it was given.
+// That is the HTTPS flow; the same steps run the constrained way over CoAPs (ONBOARD_TRANSPORT below):
+// by default both, each on its own fresh serve, each with its own table and JSON line.
 //   1. factory init, then N IDevIDs minted in this process (one key store + store opening);
 //   2. serve started; onboarding of the N pledges with at most ONBOARD_CONCURRENCY in flight;
 //   3. figures: devices onboarded per minute (first start to last 2.01 Created), per-device
@@ -25,7 +27,8 @@
 //                               (and the same for the pledges in this process, profiled over the
 //                               onboarding only, through node:inspector)
 //   ONBOARD_CPU_PROF_KEEP=<dir>  also copy the profiles there
-//   ONBOARD_TRANSPORT=https     https (default): voucher and EST over TLS to the registrar (RFC 8995, RFC 7030);
+//   ONBOARD_TRANSPORT="coaps https"  which flows to run, one after the other, each on a fresh serve (default both):
+//                               https: voucher and EST over TLS to the registrar (RFC 8995, RFC 7030);
 //                               coaps: the same flow the constrained way — serve's registrar CoAPs listener
 //                               (onboarding.coapsPort), COSE voucher request and voucher, EST-coaps
 //                               (RFC 9148), DTLS with the IDevID then the LDevID (onboarding/pledge/README.md)
@@ -55,9 +58,10 @@ import { atExit, cpuSecondsOf, stopChild, track } from './lib/processes.js';
 const DEVICES = intEnv('ONBOARD_DEVICES', 1000, 1, 100_000);
 const CONCURRENCY = intEnv('ONBOARD_CONCURRENCY', 64, 1, 4096);
 const CPU_PROF = process.env.ONBOARD_CPU_PROF === '1';
-const TRANSPORT = process.env.ONBOARD_TRANSPORT === undefined || process.env.ONBOARD_TRANSPORT === '' ? 'https' : process.env.ONBOARD_TRANSPORT;
-if (TRANSPORT !== 'https' && TRANSPORT !== 'coaps') {
-  process.stderr.write(`bench:onboard: ONBOARD_TRANSPORT must be https or coaps, got ${JSON.stringify(TRANSPORT)}\n`);
+type Transport = 'https' | 'coaps';
+const TRANSPORTS = (process.env.ONBOARD_TRANSPORT === undefined || process.env.ONBOARD_TRANSPORT.trim() === '' ? 'coaps https' : process.env.ONBOARD_TRANSPORT).trim().split(/\s+/);
+if (!TRANSPORTS.every((t): t is Transport => t === 'https' || t === 'coaps') || new Set(TRANSPORTS).size !== TRANSPORTS.length) {
+  process.stderr.write(`bench:onboard: ONBOARD_TRANSPORT must list https and/or coaps, got ${JSON.stringify(process.env.ONBOARD_TRANSPORT)}\n`);
   process.exit(2);
 }
 const TARGET_PER_MINUTE = 10_000;
@@ -123,13 +127,13 @@ interface Serve {
   pid: number;
   api: string;
   est: string;
-  /** The URL pledges are given: the EST/BRSKI HTTPS listener, or the registrar's CoAPs listener (ONBOARD_TRANSPORT=coaps). */
+  /** The URL pledges are given: the EST/BRSKI HTTPS listener, or the registrar's CoAPs listener (transport coaps). */
   registrar: string;
 }
 
-async function startServe(dir: string, data: string, profDir: string): Promise<Serve> {
+async function startServe(dir: string, data: string, profDir: string, transport: Transport): Promise<Serve> {
   const config = join(dir, 'rootline.json');
-  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: join(data, 'factory', 'manufacturer-ca.pem') }], ...(TRANSPORT === 'coaps' ? { coapsPort: 0 } : {}) } }));
+  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: join(data, 'factory', 'manufacturer-ca.pem') }], ...(transport === 'coaps' ? { coapsPort: 0 } : {}) } }));
   const args = [
     ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
     ...(COMPILED ? [resolve(REPO, 'dist/src/cli/main-entry.js')] : ['--import', 'tsx', resolve(REPO, 'src/cli/main-entry.ts')]),
@@ -165,11 +169,11 @@ async function startServe(dir: string, data: string, profDir: string): Promise<S
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       out += s;
       for (const m of out.matchAll(/^rootline: ([\w-]+) listening on (\S+)$/gm)) found[m[1]!] = m[2]!;
-      if (found.http !== undefined && found.est !== undefined && found.coaps !== undefined && (TRANSPORT !== 'coaps' || found['brski-coaps'] !== undefined)) done(found);
+      if (found.http !== undefined && found.est !== undefined && found.coaps !== undefined && (transport !== 'coaps' || found['brski-coaps'] !== undefined)) done(found);
     });
     child.once('exit', (code, signal) => fail(new Error(`serve exited (${code ?? signal}) before it listened; stderr:\n${err}`)));
   });
-  return { child, pid: child.pid!, api: urls.http!.replace(/\/$/, ''), est: urls.est!, registrar: TRANSPORT === 'coaps' ? urls['brski-coaps']! : urls.est! };
+  return { child, pid: child.pid!, api: urls.http!.replace(/\/$/, ''), est: urls.est!, registrar: transport === 'coaps' ? urls['brski-coaps']! : urls.est! };
 }
 
 interface ProfileNode {
@@ -229,7 +233,7 @@ async function countInState(api: string, state: string): Promise<number> {
   return n;
 }
 
-async function run(): Promise<void> {
+async function run(transport: Transport): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rootline-bench-onboard-'));
   atExit(() => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, 'data');
@@ -239,8 +243,8 @@ async function run(): Promise<void> {
   const idevids = join(dir, 'idevids');
   await mintAll(data, idevids, DEVICES);
   log(`bench:onboard: minted ${DEVICES} IDevIDs in ${((performance.now() - mintT0) / 1000).toFixed(1)} s`);
-  const serve = await startServe(dir, data, profDir);
-  log(`bench:onboard: serve pid ${serve.pid}, registrar ${serve.registrar}, runtime ${COMPILED ? 'compiled (dist/)' : 'tsx'}`);
+  const serve = await startServe(dir, data, profDir, transport);
+  log(`bench:onboard: ${transport}: serve pid ${serve.pid}, registrar ${serve.registrar}, runtime ${COMPILED ? 'compiled (dist/)' : 'tsx'}`);
 
   const fleet = new OnboardFleet({ registrarUrl: serve.registrar, idevidDirs: readdirSync(idevids).sort().map((d) => join(idevids, d)), concurrency: CONCURRENCY });
   fleet.on('progress', (p) => log(`bench:onboard: ${p.elapsedSeconds.toFixed(1)}s onboarded ${p.onboarded}/${DEVICES} (${p.perMinute}/min) failed ${p.failed} in flight ${p.inFlight}`));
@@ -281,6 +285,8 @@ async function run(): Promise<void> {
   const perMinute = summary.perMinute;
   const table = [
     '',
+    `### ${transport === 'coaps' ? 'over CoAPs: constrained voucher (COSE), EST-coaps (RFC 9148)' : 'over HTTPS: voucher (CMS) and EST (RFC 7030) over TLS'}`,
+    '',
     '| | rootline |',
     '|---|---:|',
     `| devices onboarded (voucher + EST + LwM2M bootstrap + register) | ${summary.onboarded} of ${DEVICES} (${summary.failed} failed) |`,
@@ -319,6 +325,7 @@ async function run(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({
       bench: 'onboard',
+      transport,
       runtime: COMPILED ? 'dist' : 'tsx',
       devices: DEVICES,
       concurrency: CONCURRENCY,
@@ -346,7 +353,11 @@ async function relaunchCompiled(): Promise<number> {
   return new Promise<number>((done) => c.once('exit', (status, signal) => done(status ?? (signal !== null ? 1 : 0))));
 }
 
-(!COMPILED && RUNTIME === 'dist' ? relaunchCompiled().then((code) => process.exit(code)) : run()).then(
+async function runAll(): Promise<void> {
+  for (const transport of TRANSPORTS as Transport[]) await run(transport);
+}
+
+(!COMPILED && RUNTIME === 'dist' ? relaunchCompiled().then((code) => process.exit(code)) : runAll()).then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`bench:onboard: ${(err as Error).stack ?? String(err)}\n`);
