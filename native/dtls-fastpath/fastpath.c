@@ -575,7 +575,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 
 static void on_poll_closed(uv_handle_t *h) {
   fastpath_t *fp = h->data;
-  close(fp->fd);
+  if (fp->fd >= 0) close(fp->fd);
   free(fp->slots);
   free(fp->arena);
   fp->slots = NULL;
@@ -609,6 +609,11 @@ static void release(fastpath_t *fp) {
   napi_async_destroy(fp->env, fp->async);
   uv_poll_stop(&fp->poll);
   uv_close((uv_handle_t *)&fp->poll, on_poll_closed);
+  /* libuv (uv_poll): "the fd can be safely closed immediately after a call to uv_poll_stop() or
+   * uv_close()". Closing it here frees the port when close() returns, as node:dgram does, so a
+   * server restarted on the same port can bind at once. */
+  close(fp->fd);
+  fp->fd = -1;
 }
 
 static void finalize_fp(napi_env env, void *data, void *hint) {
