@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
 import { coseKeyFromMap, coseKeyToMap, ed25519PublicFromPrivate, p256PublicFromPrivate, type CoseKey } from './cose-key.js';
 import { CoseUnsupportedKeyError } from './errors.js';
+import { jwkOf } from '../crypto/key-pairs.js';
 
 /** Optional COSE_Key parameters to attach when converting from node:crypto. */
 export interface CoseKeyParameters {
@@ -71,7 +72,8 @@ export function coseKeyFromKeyObject(keyObject: KeyObject, params?: CoseKeyParam
   if (keyObject.type === 'secret') {
     return withParameters({ kty: 'Symmetric', k: new Uint8Array(keyObject.export()) }, params);
   }
-  const jwk = keyObject.export({ format: 'jwk' });
+  // Through a DER copy: a key straight from generateKeyPairSync can deadlock a JWK export (src/crypto/key-pairs.ts).
+  const jwk = jwkOf(keyObject);
   if (keyObject.asymmetricKeyType === 'ec' && jwk.crv === 'P-256') {
     const key: CoseKey = { kty: 'EC2', crv: 'P-256', x: unb64(jwk.x), y: unb64(jwk.y) };
     if (jwk.d !== undefined) key.d = unb64(jwk.d);

@@ -7,6 +7,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertBytes } from '../../util/assert.js';
 import { KeyStoreCorruptError } from './errors.js';
+import { jwkOf } from '../key-pairs.js';
 
 /** DER of `SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) ... }` up to the point. */
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
@@ -43,7 +44,8 @@ export function spkiOf(privateKey: KeyObject): Uint8Array {
 
 /** The private scalar (P-256 d) or seed (Ed25519) and public point of a parsed private key. */
 export function rawKeyParts(privateKey: KeyObject): { secret: Buffer; point: Buffer } {
-  const jwk = privateKey.export({ format: 'jwk' });
+  // Through a DER copy: a key straight from generateKeyPairSync can deadlock a JWK export (../key-pairs.ts).
+  const jwk = jwkOf(privateKey);
   if (typeof jwk.d !== 'string' || typeof jwk.x !== 'string') throw new InvalidArgumentError('material', 'unexpected key shape');
   const secret = Buffer.from(jwk.d, 'base64url');
   const x = Buffer.from(jwk.x, 'base64url');

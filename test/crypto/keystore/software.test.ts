@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { isRootlineError } from '../../../src/errors.js';
 import { KEYSTORE_FILE_NAME, openSoftwareKeyStore, type KeyStore } from '../../../src/crypto/keystore/index.js';
 import { keyStoreContract, rejectsWith, spkiKey } from './contract.js';
+import { jwkOf } from '../../../src/crypto/key-pairs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rootline-ks-sw-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -31,7 +32,7 @@ async function populated(): Promise<{ dir: string; masterKey: Buffer; aes: Buffe
   const hmac = randomBytes(48);
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ecPkcs8 = ec.privateKey.export({ type: 'pkcs8', format: 'der' });
-  const ecD = Buffer.from(ec.privateKey.export({ format: 'jwk' }).d!, 'base64url');
+  const ecD = Buffer.from(jwkOf(ec.privateKey).d!, 'base64url');
   await ks.importKey('aes', 'aes-256', aes);
   await ks.importKey('hmac', 'hmac-256', hmac);
   await ks.importKey('ec', 'ec-p256', ecPkcs8);
