@@ -239,7 +239,12 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
   // Each issuance, revocation or CRL number is appended to the journal before the caller answers.
   const domainCa = { ca, onStateChanged: (changed: CertificateAuthority) => caFiles.append(changed.takeChanges(), () => changed.state) };
   const registrarIdentity = { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] };
-  const ownership = createOwnershipService({ devices: o.store.devices, audit: o.store.audit });
+  // The store's own log and devices: a transition's new state and its record commit together.
+  const ownership = createOwnershipService({
+    devices: o.store.devices,
+    audit: o.store.audit,
+    ...(o.store.updateDeviceAudited !== undefined ? { updateAudited: o.store.updateDeviceAudited.bind(o.store) } : {}),
+  });
   const registrar = createRegistrar({
     store: o.store,
     audit: o.store.audit,
