@@ -6,7 +6,7 @@
 
 import type { CampaignRepository } from './campaign-types.js';
 import type { FirmwareRepository } from './firmware-types.js';
-import type { MasaRepository } from './masa-types.js';
+import type { MasaRepository, MasaRequestLogEntry } from './masa-types.js';
 
 /** OCF-style ownership lifecycle state of a device (the onboarding room drives transitions). */
 export type OwnershipState = 'RESET' | 'RFOTM' | 'RFPRO' | 'RFNOP' | 'SRESET' | 'DECOMMISSIONED';
@@ -285,6 +285,13 @@ export interface Store {
    * never changed without its record. Arguments are checked first (ERR_INVALID_ARGUMENT).
    * Optional, like appendAuditAndPutRegistrations; callers fall back to update() then append().
    */
+  /**
+   * MasaRepository.appendRequestLog(entry) and AuditLog.append(audit) in ONE transaction, the log
+   * entry first: the MASA's voucher issuance writes both with one commit. Neither is stored
+   * without the other (an audit record the database refuses rolls the entry back). Arguments are
+   * checked first. Optional; callers fall back to the two calls.
+   */
+  appendRequestLogAndAudit?(entry: MasaRequestLogEntry, audit: AuditEntry): Promise<AuditRecord>;
   updateDeviceAudited?(endpoint: string, patch: DevicePatch, audit: AuditEntry, options?: AuditedDeviceUpdateOptions): Promise<AuditedDeviceUpdate | undefined>;
   /** Applies pending versioned migrations; idempotent. */
   migrate(): Promise<void>;

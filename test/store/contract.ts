@@ -646,6 +646,30 @@ export function registerStoreContract(backend: StoreBackend): void {
       assert.equal((await a.audit.verify()).ok, true);
     });
 
+    test('appendRequestLogAndAudit: the MASA request log entry and its audit record in one transaction', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      assert.ok(store.appendRequestLogAndAudit !== undefined, `${backend.name} implements appendRequestLogAndAudit`);
+      const first = await store.audit.append({ actor: 'system', action: 'x.y', subject: 'SN-1', outcome: 'allow' });
+      const log = (i: number) => ({ serial: 'SN-1', date: `2030-01-01T00:00:0${i}Z`, domainId: 'ZG9t', nonce: null, assertion: 'proximity' });
+      const entry = { actor: 'registrar:r', action: 'masa.voucher.issue', subject: 'SN-1', outcome: 'success' as const, details: { format: 'cose' } };
+      const record = await store.appendRequestLogAndAudit(log(1), entry);
+      assert.deepEqual([record.seq, record.prevHash, record.action, record.details], [2, first.hash, 'masa.voucher.issue', { format: 'cose' }]);
+      assert.deepEqual(await store.audit.list({ after: 1 }), [record]);
+      assert.deepEqual(await store.masa.requestLog('SN-1', 10), { entries: [log(1)], total: 1 });
+      // Arguments are checked before anything is written.
+      await assert.rejects(store.appendRequestLogAndAudit({ ...log(2), serial: '' }, entry), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.appendRequestLogAndAudit(log(2), { ...entry, outcome: 'maybe' as never }), hasCode('ERR_INVALID_ARGUMENT'));
+      // An audit record the database refuses rolls the log entry back.
+      await harness.raw(
+        `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
+         VALUES (3, '2026-01-01T00:00:00.000Z', 'x', 'x', 'x', 'allow', '{}', '${record.hash}', '${'f'.repeat(64)}')`,
+        { bypassTriggers: true },
+      );
+      await assert.rejects(store.appendRequestLogAndAudit(log(3), entry), hasCode('ERR_STORE_CORRUPT'));
+      assert.equal((await store.masa.requestLog('SN-1', 10)).total, 1);
+    });
+
     test('bootstrap configs: set replaces, get round-trips JSON, unknown device refused, cascade', async (t) => {
       const { open } = await setup(t, backend);
       const store = await open();

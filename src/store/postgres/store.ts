@@ -7,8 +7,10 @@ import pg from 'pg';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertString, describeType } from '../../util/assert.js';
 import { StoreClosedError } from '../errors.js';
+import { masaArgs } from '../masa-args.js';
+import type { MasaRequestLogEntry } from '../masa-types.js';
 import { normalizeRegistration } from '../registration-rows.js';
-import type { AuditedDeviceUpdate, AuditedDeviceUpdateOptions, AuditedRegistrationBatch, AuditEntry, DevicePatch, RegistrationRecord, SettingsRepository, Store } from '../types.js';
+import type { AuditedDeviceUpdate, AuditedDeviceUpdateOptions, AuditedRegistrationBatch, AuditEntry, AuditRecord, DevicePatch, RegistrationRecord, SettingsRepository, Store } from '../types.js';
 import { assertSettingKey, assertSettingValue, normalizeAuditedDeviceUpdate, normalizeAuditEntry } from '../validate.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresCampaignRepository } from './campaigns.js';
@@ -120,6 +122,17 @@ class PostgresStore implements Store {
       const device = await this.devices.updateOn(client, a.endpoint, a.patch, a.expectedState);
       if (device === undefined) return undefined;
       return { device, audit: (await this.audit.appendOn(client, [a.entry]))[0]! };
+    });
+  }
+
+  /** One transaction: the log entry, then its record under the head-row lock. */
+  async appendRequestLogAndAudit(entry: MasaRequestLogEntry, audit: AuditEntry): Promise<AuditRecord> {
+    const e = masaArgs.appendRequestLog(entry);
+    const record = normalizeAuditEntry(audit, 'audit');
+    if (this.#closed) throw new StoreClosedError();
+    return withTransaction(this.#pool, async (client) => {
+      await this.masa.appendRequestLogOn(client, e);
+      return (await this.audit.appendOn(client, [record]))[0]!;
     });
   }
 
