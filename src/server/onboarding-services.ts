@@ -216,7 +216,16 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
   if (o.config.masa) {
     const registry = settingsMasaRegistry(o.store.settings);
     const factory = await openFactory({ keyStore: o.keystore, directory: join(o.dataDir, 'factory'), registry, audit: o.store.audit });
-    const masa = createMasa({ registry, claims: o.store.masa, audit: o.store.audit, signer: factory.masaSigner, certificates: [factory.masaCertificate], manufacturerCas: [factory.manufacturerCaCertificate] });
+    const masa = createMasa({
+      registry,
+      claims: o.store.masa,
+      audit: o.store.audit,
+      // The store's own log and MASA tables: a voucher's request-log entry and record commit together.
+      ...(o.store.appendRequestLogAndAudit !== undefined ? { appendRequestLogAndAudit: o.store.appendRequestLogAndAudit.bind(o.store) } : {}),
+      signer: factory.masaSigner,
+      certificates: [factory.masaCertificate],
+      manufacturerCas: [factory.manufacturerCaCertificate],
+    });
     local = { factory, masa, knows: async (serial) => (await registry.getDevice(serial)) !== undefined };
   }
   const manufacturers: ManufacturerTrust[] = o.config.manufacturers.map((m) => ({
