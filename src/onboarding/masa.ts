@@ -29,8 +29,8 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../errors.js';
 import { readOuterSequence } from '../pki/der.js';
 import { findAttribute, parseCertificate, verifyChain, type CertificateInput, type ParsedCertificate } from '../pki/index.js';
-import type { MasaClaimRecord, MasaRepository } from '../store/masa-types.js';
-import type { AuditLog } from '../store/types.js';
+import type { MasaClaimRecord, MasaClaimResult, MasaNonceUse, MasaRepository } from '../store/masa-types.js';
+import type { AuditEntry, AuditLog, Store } from '../store/types.js';
 import { looksLikeCoseSign1, signConstrainedVoucher, type ConstrainedVoucherRequest } from './constrained-voucher.js';
 import {
   AlreadyOwnedError,
@@ -57,6 +57,12 @@ export interface MasaOptions {
   /** Claims, used nonces and the request log: `store.masa`. */
   claims: MasaRepository;
   audit: AuditLog;
+  /**
+   * The store's `appendRequestLogAndAudit` (bound), when `claims` and `audit` are that store's: a
+   * voucher's request-log entry and its `masa.voucher.issue` record then commit together.
+   * Omitted: `claims.appendRequestLog` then `audit.append`.
+   */
+  appendRequestLogAndAudit?: NonNullable<Store['appendRequestLogAndAudit']>;
   /** The MASA's voucher-signing key (e.g. `factory.masaSigner`, a KeyStore key). */
   signer: Signer;
   /** The MASA certificate first, then its chain (carried in every voucher). */
@@ -221,10 +227,21 @@ export function createMasa(options: MasaOptions): Masa {
    */
   async function useNonce(serial: string, purpose: 'voucher' | 'release' | 'auditlog', nonce: Uint8Array, createdOn: Date | undefined): Promise<boolean> {
     const at = now();
-    const expiresAt = createdOn === undefined ? null : new Date(Math.max(createdOn.getTime(), at.getTime()) + maxAge + skew).toISOString();
-    const fresh = await claims.useNonce(serial, purpose, sha256Hex(nonce), expiresAt, at.toISOString());
-    if (++nonceUses % 256 === 0) await claims.purgeExpiredNonces(at.toISOString()).catch(() => undefined);
+    const use = nonceUse(nonce, createdOn, at);
+    const fresh = await claims.useNonce(serial, purpose, use.nonceHash, use.expiresAt, at.toISOString());
+    await purgeNow(at);
     return fresh;
+  }
+
+  /** A voucher nonce as the store records it, kept as long as useNonce explains. */
+  function nonceUse(nonce: Uint8Array, createdOn: Date | undefined, at: Date = now()): MasaNonceUse {
+    const expiresAt = createdOn === undefined ? null : new Date(Math.max(createdOn.getTime(), at.getTime()) + maxAge + skew).toISOString();
+    return { purpose: 'voucher', nonceHash: sha256Hex(nonce), expiresAt };
+  }
+
+  /** Every 256th nonce used, the expired ones are purged (best effort). */
+  async function purgeNow(at: Date): Promise<void> {
+    if (++nonceUses % 256 === 0) await claims.purgeExpiredNonces(at.toISOString()).catch(() => undefined);
   }
 
   /**
@@ -351,20 +368,28 @@ export function createMasa(options: MasaOptions): Masa {
       // listed 'pinned-domain-cert' certificates."
       expiresOn = new Date(Math.min(at.getTime() + options.noncelessLifetimeSeconds * 1000, pinned.notAfter.getTime()));
       expiresOn.setUTCMilliseconds(0);
-    } else if (!(await useNonce(serial, 'voucher', nonce, checked.registrar.request.createdOn))) {
-      throw new ReplayError(`the nonce of this request for ${serial} was answered before`);
     }
-    const result = await claims.claim(
-      {
-        serial,
-        owner,
-        domainId,
-        pinnedDomainCert: Buffer.from(pinned.der).toString('base64'),
-        nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'),
-        expiresAt: claimLifetime === undefined ? null : new Date(at.getTime() + claimLifetime * 1000).toISOString(),
-      },
-      at.toISOString(),
-    );
+    const newClaim = {
+      serial,
+      owner,
+      domainId,
+      pinnedDomainCert: Buffer.from(pinned.der).toString('base64'),
+      nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'),
+      expiresAt: claimLifetime === undefined ? null : new Date(at.getTime() + claimLifetime * 1000).toISOString(),
+    };
+    let result: MasaClaimResult;
+    if (nonce !== undefined && claims.useNonceAndClaim !== undefined) {
+      // The nonce is spent and the claim made in one transaction (a replay tries no claim).
+      const used = await claims.useNonceAndClaim(nonceUse(nonce, checked.registrar.request.createdOn, at), newClaim, at.toISOString());
+      await purgeNow(at);
+      if (!used.fresh) throw new ReplayError(`the nonce of this request for ${serial} was answered before`);
+      result = used;
+    } else {
+      if (nonce !== undefined && !(await useNonce(serial, 'voucher', nonce, checked.registrar.request.createdOn))) {
+        throw new ReplayError(`the nonce of this request for ${serial} was answered before`);
+      }
+      result = await claims.claim(newClaim, at.toISOString());
+    }
     // Another node's claim won the race between the check above and this statement.
     if (!result.claimed) throw new AlreadyOwnedError(serial);
     const createdOn = new Date(at);
@@ -380,14 +405,20 @@ export function createMasa(options: MasaOptions): Masa {
       ...(expiresOn !== undefined ? { expiresOn } : {}),
     };
     const signed = format === 'cose' ? await signConstrainedVoucher(voucher, identity) : await signVoucher(voucher, identity);
-    await claims.appendRequestLog({ serial, date: formatDateAndTime(at), domainId, nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'), assertion });
-    await audit.append({
+    const logEntry = { serial, date: formatDateAndTime(at), domainId, nonce: nonce === undefined ? null : Buffer.from(nonce).toString('base64'), assertion };
+    const issued: AuditEntry = {
       actor: actorOf(checked.registrar),
       action: 'masa.voucher.issue',
       subject: serial,
       outcome: 'success',
       details: { domainId, owner, format, assertion, nonced: nonce !== undefined, pinned: auditText(pinned.subject, 1024), claimedAt: result.claim.claimedAt, ...(result.claim.expiresAt !== null ? { claimExpiresAt: result.claim.expiresAt } : {}), ...(expiresOn !== undefined ? { expiresOn: expiresOn.toISOString() } : {}) },
-    });
+    };
+    if (options.appendRequestLogAndAudit !== undefined) {
+      await options.appendRequestLogAndAudit(logEntry, issued);
+    } else {
+      await claims.appendRequestLog(logEntry);
+      await audit.append(issued);
+    }
     return { serialNumber: serial, format, contentType: format === 'cose' ? 'application/voucher+cose' : VOUCHER_CMS_MEDIA_TYPE, voucher: signed, domainId };
   }
 

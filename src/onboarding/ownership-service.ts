@@ -3,13 +3,15 @@
  * transition ('ownership.transition', success, with from/to/event) or its refusal (deny, with
  * the error code). Callers name who acted (`actor`) as the audit log expects.
  *
- * Transitions on one endpoint are serialised in this process. The store offers no
- * compare-and-set on devices, so two processes racing on the same device could both read the
- * same state; one serve process shares one instance between the registrar, the PIN and
- * just-works services and the registration hook, which makes that moot for one node (see README).
+ * Transitions on one endpoint are serialised in this process. Given the store's
+ * `updateDeviceAudited` (`updateAudited` below; it must write to the same log as `audit`), a
+ * transition is one compare-and-set transaction — the new state only if the device is still in
+ * the state it was read in, with its audit record — so processes racing on one device are
+ * serialised by the database too: the loser re-reads and decides again. Without it the update and
+ * the record are two writes and two processes could both act on the same read (see README).
  */
 import { InvalidArgumentError, RootlineError } from '../errors.js';
-import type { AuditLog, DeviceRecord, DeviceRepository, OwnershipState } from '../store/types.js';
+import type { AuditLog, DeviceRecord, DeviceRepository, OwnershipState, Store } from '../store/types.js';
 import { OwnershipStateChangedError, UnknownDeviceError } from './errors.js';
 import { auditText } from './masa-registry.js';
 import { nextOwnershipState, OWNERSHIP_EVENTS, type OwnershipEvent } from './ownership.js';
@@ -17,7 +19,16 @@ import { nextOwnershipState, OWNERSHIP_EVENTS, type OwnershipEvent } from './own
 export interface OwnershipServiceOptions {
   devices: DeviceRepository;
   audit: AuditLog;
+  /**
+   * The store's `updateDeviceAudited` (bound), when `devices` and `audit` are that store's: each
+   * transition then commits its new state and its record in one transaction, compare-and-set on
+   * the state read. Omitted: `devices.update` then `audit.append`.
+   */
+  updateAudited?: NonNullable<Store['updateDeviceAudited']>;
 }
+
+/** How often a transition re-reads after losing a compare-and-set to another process. */
+const MAX_TRANSITION_ATTEMPTS = 8;
 
 export interface TransitionOptions {
   /** 'operator:<name>', 'device:<endpoint>', 'system', ... */
@@ -53,21 +64,32 @@ export interface OwnershipService {
 }
 
 export function createOwnershipService(options: OwnershipServiceOptions): OwnershipService {
-  const { devices, audit } = options;
+  const { devices, audit, updateAudited } = options;
   const queues = new Map<string, Promise<unknown>>();
 
   async function apply(endpoint: string, event: OwnershipEvent, opts: TransitionOptions): Promise<DeviceRecord> {
     let device: DeviceRecord | undefined;
     try {
-      device = await devices.get(endpoint);
-      if (device === undefined) throw new UnknownDeviceError(endpoint);
-      if (opts.expectedState !== undefined && device.ownershipState !== opts.expectedState) {
-        throw new OwnershipStateChangedError(`device ${endpoint} is ${device.ownershipState}, not ${opts.expectedState}`);
+      for (let attempt = 1; ; attempt++) {
+        device = await devices.get(endpoint);
+        if (device === undefined) throw new UnknownDeviceError(endpoint);
+        if (opts.expectedState !== undefined && device.ownershipState !== opts.expectedState) {
+          throw new OwnershipStateChangedError(`device ${endpoint} is ${device.ownershipState}, not ${opts.expectedState}`);
+        }
+        const from = device.ownershipState;
+        const to = nextOwnershipState(from, event);
+        const record = { actor: opts.actor, action: 'ownership.transition', subject: endpoint, outcome: 'success' as const, details: { ...opts.details, event, from, to } };
+        if (updateAudited === undefined) {
+          const updated = await devices.update(endpoint, { ownershipState: to });
+          await audit.append(record);
+          return updated;
+        }
+        const done = await updateAudited(endpoint, { ownershipState: to }, record, { expectedState: from });
+        if (done !== undefined) return done.device;
+        // Another process moved the device between the read and the write: decide again on what it
+        // is now (as if the two had run one after the other), a bounded number of times.
+        if (attempt >= MAX_TRANSITION_ATTEMPTS) throw new OwnershipStateChangedError(`device ${endpoint} kept changing state under this transition`);
       }
-      const to = nextOwnershipState(device.ownershipState, event);
-      const updated = await devices.update(endpoint, { ownershipState: to });
-      await audit.append({ actor: opts.actor, action: 'ownership.transition', subject: endpoint, outcome: 'success', details: { ...opts.details, event, from: device.ownershipState, to } });
-      return updated;
     } catch (err) {
       if (err instanceof RootlineError) {
         await audit.append({

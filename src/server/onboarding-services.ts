@@ -216,7 +216,16 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
   if (o.config.masa) {
     const registry = settingsMasaRegistry(o.store.settings);
     const factory = await openFactory({ keyStore: o.keystore, directory: join(o.dataDir, 'factory'), registry, audit: o.store.audit });
-    const masa = createMasa({ registry, claims: o.store.masa, audit: o.store.audit, signer: factory.masaSigner, certificates: [factory.masaCertificate], manufacturerCas: [factory.manufacturerCaCertificate] });
+    const masa = createMasa({
+      registry,
+      claims: o.store.masa,
+      audit: o.store.audit,
+      // The store's own log and MASA tables: a voucher's request-log entry and record commit together.
+      ...(o.store.appendRequestLogAndAudit !== undefined ? { appendRequestLogAndAudit: o.store.appendRequestLogAndAudit.bind(o.store) } : {}),
+      signer: factory.masaSigner,
+      certificates: [factory.masaCertificate],
+      manufacturerCas: [factory.manufacturerCaCertificate],
+    });
     local = { factory, masa, knows: async (serial) => (await registry.getDevice(serial)) !== undefined };
   }
   const manufacturers: ManufacturerTrust[] = o.config.manufacturers.map((m) => ({
@@ -239,7 +248,12 @@ export async function startOnboardingServices(o: OnboardingServicesOptions): Pro
   // Each issuance, revocation or CRL number is appended to the journal before the caller answers.
   const domainCa = { ca, onStateChanged: (changed: CertificateAuthority) => caFiles.append(changed.takeChanges(), () => changed.state) };
   const registrarIdentity = { signer: keyObjectSigner(key), certificate, chain: [ca.certificate] };
-  const ownership = createOwnershipService({ devices: o.store.devices, audit: o.store.audit });
+  // The store's own log and devices: a transition's new state and its record commit together.
+  const ownership = createOwnershipService({
+    devices: o.store.devices,
+    audit: o.store.audit,
+    ...(o.store.updateDeviceAudited !== undefined ? { updateAudited: o.store.updateDeviceAudited.bind(o.store) } : {}),
+  });
   const registrar = createRegistrar({
     store: o.store,
     audit: o.store.audit,

@@ -9,6 +9,8 @@ export type {
   AuditOutcome,
   AuditRecord,
   AuditVerification,
+  AuditedDeviceUpdate,
+  AuditedDeviceUpdateOptions,
   AuditedRegistrationBatch,
   BootstrapConfigRecord,
   BootstrapConfigRepository,

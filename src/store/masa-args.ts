@@ -103,6 +103,15 @@ export function assertLastError(value: unknown, name = 'lastError'): asserts val
   assertText(value, name, 0, 1000);
 }
 
+/** useNonce's checked arguments. */
+export interface NonceUseArgs {
+  serial: string;
+  purpose: MasaNoncePurpose;
+  nonceHash: string;
+  expiresAt: string | null;
+  now: string;
+}
+
 export const masaArgs = {
   claim(claim: unknown, now: unknown): { claim: NewMasaClaim; now: string } {
     return { claim: normalizeNewClaim(claim), now: isoTime(now, 'now') };
@@ -125,12 +134,21 @@ export const masaArgs = {
     return { serial, now: isoTime(now, 'now') };
   },
 
-  useNonce(serial: unknown, purpose: unknown, nonceHash: unknown, expiresAt: unknown, now: unknown): { serial: string; purpose: MasaNoncePurpose; nonceHash: string; expiresAt: string | null; now: string } {
+  useNonce(serial: unknown, purpose: unknown, nonceHash: unknown, expiresAt: unknown, now: unknown): NonceUseArgs {
     assertMasaSerial(serial);
     assertNoncePurpose(purpose);
     assertHex64(nonceHash, 'nonceHash');
     const expires = expiresAt === null ? null : isoTime(expiresAt, 'expiresAt');
     return { serial, purpose, nonceHash, expiresAt: expires, now: isoTime(now, 'now') };
+  },
+
+  useNonceAndClaim(nonce: unknown, claim: unknown, now: unknown): { nonce: NonceUseArgs; claim: NewMasaClaim; now: string } {
+    if (typeof nonce !== 'object' || nonce === null) throw new InvalidArgumentError('nonce', `expected an object, got ${describeType(nonce)}`);
+    refuseUnknown(nonce, ['purpose', 'nonceHash', 'expiresAt'], 'nonce');
+    const c = normalizeNewClaim(claim);
+    const n = nonce as { purpose?: unknown; nonceHash?: unknown; expiresAt?: unknown };
+    if (n.expiresAt === undefined) throw new InvalidArgumentError('nonce.expiresAt', 'is required (null: kept for ever)');
+    return { nonce: masaArgs.useNonce(c.serial, n.purpose, n.nonceHash, n.expiresAt, now), claim: c, now: isoTime(now, 'now') };
   },
 
   purgeExpiredNonces(now: unknown): { now: string } {

@@ -44,6 +44,18 @@ export interface NewMasaClaim {
 
 export type MasaClaimResult = { claimed: true; claim: MasaClaimRecord } | { claimed: false; current: MasaClaimRecord };
 
+/** A nonce to spend before a claim (MasaRepository.useNonceAndClaim); the serial is the claim's. */
+export interface MasaNonceUse {
+  purpose: MasaNoncePurpose;
+  /** Hex SHA-256 of the nonce. */
+  nonceHash: string;
+  /** null keeps it for ever. */
+  expiresAt: string | null;
+}
+
+/** useNonceAndClaim: a replayed nonce (nothing written, no claim tried), or the claim's result. */
+export type MasaNonceClaimResult = { fresh: false } | ({ fresh: true } & MasaClaimResult);
+
 /** Why a nonce was used: each purpose has its own namespace ('auditlog' is reserved: the MASA lets log requests repeat). */
 export type MasaNoncePurpose = 'voucher' | 'release' | 'auditlog';
 export const MASA_NONCE_PURPOSES: readonly MasaNoncePurpose[] = ['voucher', 'release', 'auditlog'];
@@ -89,6 +101,13 @@ export interface MasaRepository {
    * `nonceHash` is hex SHA-256 of the nonce; `expiresAt` null keeps it forever.
    */
   useNonce(serial: string, purpose: MasaNoncePurpose, nonceHash: string, expiresAt: string | null, now: string): Promise<boolean>;
+  /**
+   * useNonce(claim.serial, …) then, only when the nonce is fresh, claim(claim, now) — in ONE
+   * transaction, one commit instead of two. A fresh nonce stays used whether or not the claim
+   * wins (as with the two calls in a row); a replay writes nothing. Optional: callers fall back to
+   * the two calls.
+   */
+  useNonceAndClaim?(nonce: MasaNonceUse, claim: NewMasaClaim, now: string): Promise<MasaNonceClaimResult>;
   /** Deletes nonces expired at `now`; returns how many. */
   purgeExpiredNonces(now: string): Promise<number>;
   appendRequestLog(entry: MasaRequestLogEntry): Promise<void>;

@@ -6,7 +6,7 @@
 
 import type { CampaignRepository } from './campaign-types.js';
 import type { FirmwareRepository } from './firmware-types.js';
-import type { MasaRepository } from './masa-types.js';
+import type { MasaRepository, MasaRequestLogEntry } from './masa-types.js';
 
 /** OCF-style ownership lifecycle state of a device (the onboarding room drives transitions). */
 export type OwnershipState = 'RESET' | 'RFOTM' | 'RFPRO' | 'RFNOP' | 'SRESET' | 'DECOMMISSIONED';
@@ -240,6 +240,18 @@ export interface AuditedRegistrationBatch {
   registrations: RegistrationPutResult[];
 }
 
+/** What Store.updateDeviceAudited wrote: the device as updated and its audit record. */
+export interface AuditedDeviceUpdate {
+  device: DeviceRecord;
+  audit: AuditRecord;
+}
+
+/** Conditions of Store.updateDeviceAudited. */
+export interface AuditedDeviceUpdateOptions {
+  /** Update only while the device is in this ownership state (compare-and-set). */
+  expectedState?: OwnershipState;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly devices: DeviceRepository;
@@ -263,6 +275,24 @@ export interface Store {
    * fall back to those.
    */
   appendAuditAndPutRegistrations?(audit: readonly AuditEntry[], registrations: readonly RegistrationRecord[]): Promise<AuditedRegistrationBatch>;
+  /**
+   * DeviceRepository.update(endpoint, patch) and AuditLog.append(audit) in ONE transaction, the
+   * device first: one commit for a decision and its record instead of two. With
+   * `options.expectedState` it is a compare-and-set: when the device is in another ownership
+   * state nothing is written and the result is `undefined` (the caller re-reads and decides
+   * again). ERR_STORE_NOT_FOUND (nothing written) if the device does not exist. If the audit
+   * record cannot be written (ERR_STORE_CORRUPT, I/O) the update is rolled back too: a device is
+   * never changed without its record. Arguments are checked first (ERR_INVALID_ARGUMENT).
+   * Optional, like appendAuditAndPutRegistrations; callers fall back to update() then append().
+   */
+  /**
+   * MasaRepository.appendRequestLog(entry) and AuditLog.append(audit) in ONE transaction, the log
+   * entry first: the MASA's voucher issuance writes both with one commit. Neither is stored
+   * without the other (an audit record the database refuses rolls the entry back). Arguments are
+   * checked first. Optional; callers fall back to the two calls.
+   */
+  appendRequestLogAndAudit?(entry: MasaRequestLogEntry, audit: AuditEntry): Promise<AuditRecord>;
+  updateDeviceAudited?(endpoint: string, patch: DevicePatch, audit: AuditEntry, options?: AuditedDeviceUpdateOptions): Promise<AuditedDeviceUpdate | undefined>;
   /** Applies pending versioned migrations; idempotent. */
   migrate(): Promise<void>;
   close(): Promise<void>;

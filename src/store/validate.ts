@@ -211,6 +211,31 @@ export function normalizeDevicePatch(patch: unknown, name = 'patch'): DevicePatc
   return out;
 }
 
+const AUDITED_UPDATE_FIELDS: ReadonlySet<string> = new Set(['expectedState']);
+
+/** The arguments of Store.updateDeviceAudited, checked in the order both stores report them. */
+export function normalizeAuditedDeviceUpdate(
+  endpoint: unknown,
+  patch: unknown,
+  audit: unknown,
+  options: unknown,
+): { endpoint: string; patch: DevicePatch; entry: NormalizedAuditEntry; expectedState: OwnershipState | undefined } {
+  assertEndpoint(endpoint);
+  const p = normalizeDevicePatch(patch);
+  const entry = normalizeAuditEntry(audit, 'audit');
+  let expectedState: OwnershipState | undefined;
+  if (options !== undefined) {
+    assertObject(options, 'options');
+    rejectUnknownFields(options, 'options', AUDITED_UPDATE_FIELDS);
+    const o = options as { expectedState?: unknown };
+    if (o.expectedState !== undefined) {
+      assertOneOf(o.expectedState, 'options.expectedState', OWNERSHIP_STATES);
+      expectedState = o.expectedState as OwnershipState;
+    }
+  }
+  return { endpoint, patch: p, entry, expectedState };
+}
+
 export interface NormalizedQuery {
   search?: string;
   model?: string;

@@ -99,6 +99,31 @@ describe('MASA (RFC 8995 §5.5-§5.8)', () => {
     assert.deepEqual(await denials('P-R'), ['ERR_ONBOARDING_REPLAY']);
   });
 
+  it('one transaction per step (useNonceAndClaim, appendRequestLogAndAudit) or the separate calls: the same records, replays refused', async () => {
+    const { useNonceAndClaim: _combined, ...separate } = Object.fromEntries(
+      Object.getOwnPropertyNames(Object.getPrototypeOf(t.store.masa)).filter((k) => k !== 'constructor').map((k) => [k, (t.store.masa as unknown as Record<string, (...a: unknown[]) => unknown>)[k]!.bind(t.store.masa)]),
+    );
+    const variants = [
+      createMasa({ registry: t.registry, claims: t.store.masa, audit: t.store.audit, appendRequestLogAndAudit: t.store.appendRequestLogAndAudit!.bind(t.store), signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] }),
+      createMasa({ registry: t.registry, claims: separate as unknown as typeof t.store.masa, audit: t.store.audit, signer: t.factory.masaSigner, certificates: [t.factory.masaCertificate], manufacturerCas: [t.factory.manufacturerCaCertificate] }),
+    ];
+    assert.equal((separate as { useNonceAndClaim?: unknown }).useNonceAndClaim, undefined);
+    const shapes: unknown[] = [];
+    for (const [i, m] of variants.entries()) {
+      const serial = `P-V${i}`;
+      const pledge = await mintTestPledge(t, serial);
+      const { der, nonce } = await pledge.request(acme);
+      const request = await acme.registrarRequest(der, { serialNumber: serial, nonce });
+      await m.requestVoucher(request, { format: 'cose' });
+      await assert.rejects(m.requestVoucher(request, { format: 'cose' }), { code: 'ERR_ONBOARDING_REPLAY' });
+      const log = await t.store.masa.requestLog(serial, 10);
+      const records = (await t.store.audit.list({ subject: serial })).map((r) => [r.action, r.outcome, Object.keys(r.details).sort(), r.details.format ?? r.details.code]);
+      shapes.push({ total: log.total, assertion: log.entries[0]?.assertion, records });
+      assert.equal(await active(serial), true);
+    }
+    assert.deepEqual(shapes[0], shapes[1]);
+  });
+
   it('first claim wins: a second domain is refused until the owner releases the device', async () => {
     const pledge = await mintTestPledge(t, 'P-O');
     const first = await pledge.request(acme);

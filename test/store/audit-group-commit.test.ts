@@ -268,3 +268,26 @@ test('close() writes the queued appends before closing; later appends are refuse
   assert.deepEqual(committedSeqs(file), [1, 2]);
   await assert.rejects(store.audit.append(entry(2)), (err: unknown) => (err as { code?: string }).code === 'ERR_STORE_CLOSED');
 });
+
+test('updateDeviceAudited takes the queued appends first, in its transaction; a miss or a conflict still commits them', async (t) => {
+  const { store, file } = await open(t);
+  await store.devices.create({ endpoint: 'ep-a', ownershipState: 'RFPRO' });
+  const transition = { actor: 'device:ep-a', action: 'ownership.transition', subject: 'ep-a', outcome: 'success' as const, details: { from: 'RFPRO', to: 'RFNOP' } };
+  const early = store.audit.append(entry(0));
+  const unit = store.updateDeviceAudited!('ep-a', { ownershipState: 'RFNOP' }, transition, { expectedState: 'RFPRO' });
+  // Synchronous before its first await: the queued record, then the update's, committed together.
+  assert.deepEqual(committedSeqs(file), [1, 2]);
+  const [a, done] = await Promise.all([early, unit]);
+  assert.deepEqual([a.seq, done?.audit.seq, done?.audit.prevHash, done?.audit.at], [1, 2, a.hash, a.at]);
+  // A compare-and-set miss: the queued record commits, nothing of the miss does.
+  const queued = store.audit.append(entry(1));
+  assert.equal(await store.updateDeviceAudited!('ep-a', { ownershipState: 'SRESET' }, transition, { expectedState: 'RFPRO' }), undefined);
+  assert.equal((await queued).seq, 3);
+  // An unknown device: its own error, the queued record resolves.
+  const again = store.audit.append(entry(2));
+  await assert.rejects(store.updateDeviceAudited!('ghost', {}, transition), { code: 'ERR_STORE_NOT_FOUND' });
+  assert.equal((await again).seq, 4);
+  assert.deepEqual(committedSeqs(file), [1, 2, 3, 4]);
+  assert.equal((await store.devices.get('ep-a'))?.ownershipState, 'RFNOP');
+  assert.equal((await store.audit.verify()).ok, true);
+});

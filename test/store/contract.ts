@@ -579,6 +579,97 @@ export function registerStoreContract(backend: StoreBackend): void {
       assert.equal(await store.registrations.get('a2'), undefined);
     });
 
+    test('updateDeviceAudited: the update and its record in one transaction, compare-and-set on the ownership state', async (t) => {
+      const { open } = await setup(t, backend);
+      const store = await open();
+      assert.ok(store.updateDeviceAudited !== undefined, `${backend.name} implements updateDeviceAudited`);
+      await store.devices.create({ endpoint: 'ep-a', ownershipState: 'RFOTM', attributes: { k: 1 } });
+      const first = await store.audit.append({ actor: 'system', action: 'device.create', subject: 'ep-a', outcome: 'success' });
+      const entry = (from: string, to: string) => ({ actor: 'device:ep-a', action: 'ownership.transition', subject: 'ep-a', outcome: 'success' as const, details: { event: 'e', from, to } });
+      const done = await store.updateDeviceAudited('ep-a', { ownershipState: 'RFPRO' }, entry('RFOTM', 'RFPRO'), { expectedState: 'RFOTM' });
+      assert.ok(done !== undefined);
+      assert.equal(done.device.ownershipState, 'RFPRO');
+      assert.deepEqual(done.device.attributes, { k: 1 });
+      assert.deepEqual(await store.devices.get('ep-a'), done.device);
+      assert.deepEqual([done.audit.seq, done.audit.prevHash, done.audit.details], [2, first.hash, { event: 'e', from: 'RFOTM', to: 'RFPRO' }]);
+      assert.deepEqual(await store.audit.list({ after: 1 }), [done.audit]);
+      // A stale expected state: nothing written, neither the device nor a record.
+      assert.equal(await store.updateDeviceAudited('ep-a', { ownershipState: 'RFNOP' }, entry('RFOTM', 'RFNOP'), { expectedState: 'RFOTM' }), undefined);
+      assert.equal((await store.devices.get('ep-a'))?.ownershipState, 'RFPRO');
+      assert.equal((await store.audit.list()).length, 2);
+      // Without a condition it is update() + append(); other patch fields too.
+      const plain = await store.updateDeviceAudited('ep-a', { firmwareVersion: '2.0', tags: ['x'] }, { actor: 'system', action: 'device.update', subject: 'ep-a', outcome: 'success' });
+      assert.deepEqual([plain?.device.firmwareVersion, plain?.device.tags, plain?.device.ownershipState, plain?.audit.seq], ['2.0', ['x'], 'RFPRO', 3]);
+      // An unknown device: ERR_STORE_NOT_FOUND, with or without a condition, and no record.
+      await assert.rejects(store.updateDeviceAudited('ghost', { ownershipState: 'RFNOP' }, entry('RFPRO', 'RFNOP'), { expectedState: 'RFPRO' }), hasCode('ERR_STORE_NOT_FOUND'));
+      await assert.rejects(store.updateDeviceAudited('ghost', { ownershipState: 'RFNOP' }, entry('RFPRO', 'RFNOP')), hasCode('ERR_STORE_NOT_FOUND'));
+      // Arguments are checked first, in this order.
+      for (const [call, re] of [
+        [store.updateDeviceAudited('', {}, entry('a', 'b')), /endpoint/],
+        [store.updateDeviceAudited('ep-a', { endpoint: 'x' } as never, entry('a', 'b')), /patch\.endpoint/],
+        [store.updateDeviceAudited('ep-a', { ownershipState: 'NOPE' as never }, entry('a', 'b')), /patch\.ownershipState/],
+        [store.updateDeviceAudited('ep-a', {}, { ...entry('a', 'b'), actor: '' }), /audit\.actor/],
+        [store.updateDeviceAudited('ep-a', {}, entry('a', 'b'), { expectedState: 'NOPE' as never }), /options\.expectedState/],
+        [store.updateDeviceAudited('ep-a', {}, entry('a', 'b'), { expected: 'RFPRO' } as never), /options\.expected/],
+      ] as const) {
+        await assert.rejects(call, (err: Error) => hasCode('ERR_INVALID_ARGUMENT')(err) && re.test(err.message));
+      }
+      assert.equal((await store.audit.list()).length, 3);
+      assert.deepEqual(await store.audit.verify(), { ok: true, count: 3, lastHash: plain!.audit.hash });
+    });
+
+    test('updateDeviceAudited: a refused record rolls the update back; two stores racing one compare-and-set, one wins', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      await store.devices.create({ endpoint: 'ep-a', ownershipState: 'RFPRO' });
+      const [kept] = await appendMany(store, 1);
+      await harness.raw(
+        `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
+         VALUES (2, '2026-01-01T00:00:00.000Z', 'x', 'x', 'x', 'allow', '{}', '${kept!.hash}', '${'f'.repeat(64)}')`,
+        { bypassTriggers: true },
+      );
+      const entry = { actor: 'device:ep-a', action: 'ownership.transition', subject: 'ep-a', outcome: 'success' as const, details: { from: 'RFPRO', to: 'RFNOP' } };
+      await assert.rejects(store.updateDeviceAudited!('ep-a', { ownershipState: 'RFNOP' }, entry, { expectedState: 'RFPRO' }), hasCode('ERR_STORE_CORRUPT'));
+      assert.equal((await store.devices.get('ep-a'))?.ownershipState, 'RFPRO');
+
+      const fresh = await setup(t, backend);
+      const a = await fresh.open();
+      const b = await fresh.open();
+      for (let i = 0; i < 10; i++) {
+        const ep = `race-${i}`;
+        await a.devices.create({ endpoint: ep, ownershipState: 'RFPRO' });
+        const tries = [a, b, a, b].map((s) => s.updateDeviceAudited!(ep, { ownershipState: 'RFNOP' }, { ...entry, subject: ep }, { expectedState: 'RFPRO' }));
+        const won = (await Promise.all(tries)).filter((r) => r !== undefined);
+        assert.equal(won.length, 1, `exactly one compare-and-set on ${ep} wins`);
+        assert.equal((await a.audit.list({ subject: ep })).length, 1);
+      }
+      assert.equal((await a.audit.verify()).ok, true);
+    });
+
+    test('appendRequestLogAndAudit: the MASA request log entry and its audit record in one transaction', async (t) => {
+      const { open, harness } = await setup(t, backend);
+      const store = await open();
+      assert.ok(store.appendRequestLogAndAudit !== undefined, `${backend.name} implements appendRequestLogAndAudit`);
+      const first = await store.audit.append({ actor: 'system', action: 'x.y', subject: 'SN-1', outcome: 'allow' });
+      const log = (i: number) => ({ serial: 'SN-1', date: `2030-01-01T00:00:0${i}Z`, domainId: 'ZG9t', nonce: null, assertion: 'proximity' });
+      const entry = { actor: 'registrar:r', action: 'masa.voucher.issue', subject: 'SN-1', outcome: 'success' as const, details: { format: 'cose' } };
+      const record = await store.appendRequestLogAndAudit(log(1), entry);
+      assert.deepEqual([record.seq, record.prevHash, record.action, record.details], [2, first.hash, 'masa.voucher.issue', { format: 'cose' }]);
+      assert.deepEqual(await store.audit.list({ after: 1 }), [record]);
+      assert.deepEqual(await store.masa.requestLog('SN-1', 10), { entries: [log(1)], total: 1 });
+      // Arguments are checked before anything is written.
+      await assert.rejects(store.appendRequestLogAndAudit({ ...log(2), serial: '' }, entry), hasCode('ERR_INVALID_ARGUMENT'));
+      await assert.rejects(store.appendRequestLogAndAudit(log(2), { ...entry, outcome: 'maybe' as never }), hasCode('ERR_INVALID_ARGUMENT'));
+      // An audit record the database refuses rolls the log entry back.
+      await harness.raw(
+        `INSERT INTO audit_log (seq, at, actor, action, subject, outcome, details, prev_hash, hash)
+         VALUES (3, '2026-01-01T00:00:00.000Z', 'x', 'x', 'x', 'allow', '{}', '${record.hash}', '${'f'.repeat(64)}')`,
+        { bypassTriggers: true },
+      );
+      await assert.rejects(store.appendRequestLogAndAudit(log(3), entry), hasCode('ERR_STORE_CORRUPT'));
+      assert.equal((await store.masa.requestLog('SN-1', 10)).total, 1);
+    });
+
     test('bootstrap configs: set replaces, get round-trips JSON, unknown device refused, cascade', async (t) => {
       const { open } = await setup(t, backend);
       const store = await open();

@@ -128,6 +128,49 @@ for (const backend of backends) {
         assert.equal(await s!.masa.useNonce('SN-1', 'release', h, null, T2), false);
       }));
 
+    test('useNonceAndClaim: the nonce, then the claim only when fresh, in one transaction; a replay writes nothing', () =>
+      withStores(2, async ([s, other]) => {
+        const h = 'c'.repeat(64);
+        const use = { purpose: 'voucher' as const, nonceHash: h, expiresAt: T1 };
+        const first = await s!.masa.useNonceAndClaim!(use, claimOf(A), T0);
+        assert.ok(first.fresh && first.claimed);
+        assert.equal(first.claim.owner, A);
+        // The same nonce again: a replay, the claim is not tried (B would lose anyway; A would renew).
+        assert.deepEqual(await s!.masa.useNonceAndClaim!(use, claimOf(A), T0), { fresh: false });
+        assert.equal(await s!.masa.useNonce('SN-1', 'voucher', h, T1, T0), false, 'the nonce was spent');
+        // A fresh nonce of another owner: spent, and the claim refused (A holds it) — as two calls would.
+        const lost = await other!.masa.useNonceAndClaim!({ ...use, nonceHash: 'd'.repeat(64) }, claimOf(B), T0);
+        assert.ok(lost.fresh && !lost.claimed);
+        assert.equal(lost.current.owner, A);
+        assert.equal(await s!.masa.useNonce('SN-1', 'voucher', 'd'.repeat(64), T1, T0), false, 'spent although the claim lost');
+        // Nonce and claim of other serials are separate; an expired nonce is usable again.
+        const renewed = await s!.masa.useNonceAndClaim!({ ...use, expiresAt: T2 }, claimOf(A), T1);
+        assert.ok(renewed.fresh && renewed.claimed && renewed.claim.claimedAt === T0);
+        // Arguments are checked before anything is written.
+        for (const [nonce, claim, re] of [
+          [{ ...use, purpose: 'nope' }, claimOf(A, 'SN-9'), /purpose/],
+          [{ ...use, nonceHash: 'x' }, claimOf(A, 'SN-9'), /nonceHash/],
+          [{ ...use, extra: 1 }, claimOf(A, 'SN-9'), /nonce\.extra/],
+          [{ purpose: 'voucher', nonceHash: h }, claimOf(A, 'SN-9'), /nonce\.expiresAt/],
+          [use, { ...claimOf(A, 'SN-9'), owner: 'zz' }, /claim\.owner/],
+        ] as const) {
+          await assert.rejects(s!.masa.useNonceAndClaim!(nonce as never, claim, T0), (err: Error) => (err as { code?: string }).code === 'ERR_INVALID_ARGUMENT' && re.test(err.message));
+        }
+        assert.equal(await s!.masa.getClaim('SN-9'), undefined);
+        assert.equal(await s!.masa.useNonce('SN-9', 'voucher', h, T1, T0), true, 'nothing was spent for SN-9');
+      }));
+
+    test('useNonceAndClaim: nodes racing one nonce, exactly one is fresh', () =>
+      withStores(2, async ([s, other]) => {
+        for (let i = 0; i < 20; i++) {
+          const serial = `SN-R${i}`;
+          const use = { purpose: 'voucher' as const, nonceHash: 'e'.repeat(64), expiresAt: null };
+          const results = await Promise.all([s, other, s, other].map((st) => st!.masa.useNonceAndClaim!(use, claimOf(A, serial), T0)));
+          assert.equal(results.filter((r) => r.fresh).length, 1);
+          assert.equal((await s!.masa.getClaim(serial))?.owner, A);
+        }
+      }));
+
     test('the request log keeps the newest entries in order and counts all', () =>
       withStores(1, async ([s]) => {
         for (let i = 0; i < 5; i++) await s!.masa.appendRequestLog({ serial: 'SN-1', date: `2030-01-01T00:00:0${i}Z`, domainId: 'ZG9t', nonce: i % 2 === 0 ? 'bm9uY2U=' : null, assertion: 'logged' });

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Signer } from '../../crypto/keystore/types.js';
 import { InvalidArgumentError, RootlineError } from '../../errors.js';
 import { findAttribute, parseCertificate, verifyChain, type CertificateAuthority, type CertificateInput, type ParsedCertificate } from '../../pki/index.js';
-import type { AuditLog, BootstrapConfigRepository, DeviceRepository, SettingsRepository } from '../../store/types.js';
+import type { AuditLog, BootstrapConfigRepository, DeviceRepository, SettingsRepository, Store } from '../../store/types.js';
 import { authorizeByManufacturer } from '../est/authorize-manufacturer.js';
 import { EstIssueFailedError } from '../est/errors.js';
 import { createEstService, type EstService, type EstPolicy } from '../est/service.js';
@@ -52,7 +52,12 @@ export interface ManufacturerTrust {
 }
 
 export interface RegistrarOptions {
-  store: { devices: DeviceRepository; bootstrapConfigs: BootstrapConfigRepository; settings: SettingsRepository };
+  /**
+   * Where devices, bootstrap configs and settings live. A whole Store (its `audit` the same log as
+   * `audit` below) also lends its `updateDeviceAudited`: a device update and its record then
+   * commit in one transaction.
+   */
+  store: { devices: DeviceRepository; bootstrapConfigs: BootstrapConfigRepository; settings: SettingsRepository; audit?: AuditLog; updateDeviceAudited?: Store['updateDeviceAudited'] };
   audit: AuditLog;
   /** The domain CA that issues LDevIDs; `onStateChanged` persists its state (`ca.state`, or `ca.takeChanges()` when tracked) after each issue/revoke, before the pledge is answered. */
   domainCa: { ca: CertificateAuthority; onStateChanged?: (ca: CertificateAuthority) => unknown };
@@ -172,6 +177,8 @@ const NONCE_MEMORY_MS = 24 * 3600 * 1000;
 export function createRegistrar(options: RegistrarOptions): Registrar {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'expected an object');
   const { store, audit, masaClient } = options;
+  // Only when the store's own log is the one this registrar writes to (server: store.audit).
+  const updateAudited = store.audit === audit && store.updateDeviceAudited !== undefined ? store.updateDeviceAudited.bind(store) : undefined;
   const ca = options.domainCa?.ca;
   if (ca === undefined) throw new InvalidArgumentError('domainCa.ca', 'expected the domain CertificateAuthority');
   if (!Array.isArray(options.manufacturers) || options.manufacturers.length === 0) throw new InvalidArgumentError('manufacturers', 'expected at least one trusted manufacturer');
@@ -190,7 +197,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
   const book = approvalBook(store.settings, policy);
   const modelOf = policy.modelOf ?? defaultModelOf;
   const endpointFor = policy.endpointFor ?? defaultEndpointFor;
-  const ownership = options.ownership ?? createOwnershipService({ devices: store.devices, audit });
+  const ownership = options.ownership ?? createOwnershipService({ devices: store.devices, audit, ...(updateAudited !== undefined ? { updateAudited } : {}) });
   const bootstrapConfig = 'bootstrapConfig' in options.lwm2m ? options.lwm2m.bootstrapConfig : x509BootstrapConfig(options.lwm2m);
   const provision = createProvisioner({ devices: store.devices, bootstrapConfigs: store.bootstrapConfigs, ownership, audit, bootstrapConfig });
   const rotate = createCredentialRotator({ devices: store.devices, bootstrapConfigs: store.bootstrapConfigs, ownership, audit, bootstrapConfig });
@@ -377,13 +384,20 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       // Only a device this pledge was provisioned as gets the status in its record: before
       // that, the endpoint name may belong to nothing or to someone else's record.
       const provisioned = target.session === undefined || target.session.enrolled;
+      const record = { actor: auditText(`pledge:${who}`), action, subject: auditText(who), outcome: status.status ? ('success' as const) : ('failure' as const), details };
       if (kind === 'enroll-status' && target.endpoint !== undefined && provisioned) {
         const device = await store.devices.get(target.endpoint);
         if (device !== undefined) {
-          await store.devices.update(target.endpoint, { attributes: { ...device.attributes, enrollStatus: { status: status.status, at: now().toISOString(), ...(status.reason !== undefined ? { reason: auditText(status.reason, 300) } : {}) } } });
+          const patch = { attributes: { ...device.attributes, enrollStatus: { status: status.status, at: now().toISOString(), ...(status.reason !== undefined ? { reason: auditText(status.reason, 300) } : {}) } } };
+          if (updateAudited !== undefined) {
+            // The status in the record and the audit record of it: one transaction.
+            await updateAudited(target.endpoint, patch, record);
+            return status;
+          }
+          await store.devices.update(target.endpoint, patch);
         }
       }
-      await audit.append({ actor: auditText(`pledge:${who}`), action, subject: auditText(who), outcome: status.status ? 'success' : 'failure', details });
+      await audit.append(record);
       return status;
     } catch (err) {
       return deny(action, who, `pledge:${who}`, err);

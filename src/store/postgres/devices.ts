@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { StoreConflictError, StoreNotFoundError } from '../errors.js';
 import { credentialFromRow, deviceFromRow, toSafeInteger, type CredentialRow, type DeviceRow } from '../rows.js';
-import type { CredentialKind, DeviceCredential, DevicePatch, DeviceQuery, DeviceRecord, DeviceRepository, NewDevice } from '../types.js';
+import type { CredentialKind, DeviceCredential, DevicePatch, DeviceQuery, DeviceRecord, DeviceRepository, NewDevice, OwnershipState } from '../types.js';
 import {
   assertCredentialKind,
   assertEndpoint,
@@ -131,6 +131,15 @@ export class PostgresDeviceRepository implements DeviceRepository {
     assertEndpoint(endpoint);
     const p = normalizeDevicePatch(patch);
     this.#ctx.check();
+    return (await this.updateOn(this.#ctx.pool, endpoint, p, undefined))!;
+  }
+
+  /**
+   * update()'s statement (checked arguments) on `db`: the pool, or a client inside the caller's
+   * transaction (Store.updateDeviceAudited). With `expectedState`, a device in another ownership
+   * state is left alone and `undefined` returned. Throws StoreNotFoundError.
+   */
+  async updateOn(db: Queryable, endpoint: string, p: DevicePatch, expectedState: OwnershipState | undefined): Promise<DeviceRecord | undefined> {
     const params: unknown[] = [endpoint];
     const sets: string[] = [];
     const set = (column: string, value: unknown, cast = ''): void => {
@@ -143,9 +152,16 @@ export class PostgresDeviceRepository implements DeviceRepository {
     if (p.ownershipState !== undefined) set('ownership_state', p.ownershipState);
     if (p.attributes !== undefined) set('attributes', JSON.stringify(p.attributes), '::jsonb');
     set('updated_at', new Date().toISOString());
-    const { rows } = await this.#ctx.pool.query<DeviceRow>(`UPDATE devices SET ${sets.join(', ')} WHERE endpoint = $1 RETURNING *`, params);
-    if (rows[0] === undefined) throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`);
-    return deviceFromRow(rows[0]);
+    let where = 'endpoint = $1';
+    if (expectedState !== undefined) {
+      params.push(expectedState);
+      where += ` AND ownership_state = $${params.length}`;
+    }
+    const { rows } = await db.query<DeviceRow>(`UPDATE devices SET ${sets.join(', ')} WHERE ${where} RETURNING *`, params);
+    if (rows[0] !== undefined) return deviceFromRow(rows[0]);
+    // No row: absent, or (compare-and-set) in another state — the two answers differ.
+    if (expectedState !== undefined && (await db.query('SELECT 1 FROM devices WHERE endpoint = $1', [endpoint])).rows.length > 0) return undefined;
+    throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`);
   }
 
   async delete(endpoint: string): Promise<boolean> {

@@ -1,9 +1,13 @@
 /** The MASA tables on PostgreSQL (see masa-types.ts for the contract, masa-schema.ts for the SQL). */
-import { masaArgs } from '../masa-args.js';
+import type pg from 'pg';
+import { masaArgs, type NonceUseArgs } from '../masa-args.js';
 import { claimFromRow, pendingReleaseFromRow, requestLogFromRow, type MasaClaimRow, type MasaRequestLogRow, type PendingReleaseRow } from '../masa-rows.js';
-import type { MasaClaimRecord, MasaClaimResult, MasaNoncePurpose, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from '../masa-types.js';
+import type { MasaClaimRecord, MasaClaimResult, MasaNonceClaimResult, MasaNoncePurpose, MasaNonceUse, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from '../masa-types.js';
 import { toSafeInteger } from '../rows.js';
-import type { PostgresContext } from './context.js';
+import { withTransaction, type PostgresContext } from './context.js';
+
+/** A pool or a client inside a transaction. */
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 /**
  * First claim wins, in one statement. Under concurrency PostgreSQL makes the second inserter wait
@@ -37,10 +41,24 @@ export class PostgresMasaRepository implements MasaRepository {
   async claim(claim: NewMasaClaim, now: string): Promise<MasaClaimResult> {
     const { claim: c, now: at } = masaArgs.claim(claim, now);
     this.#ctx.check();
-    const { rows } = await this.#ctx.pool.query<MasaClaimRow>(CLAIM_SQL, [c.serial, c.owner, c.domainId, c.pinnedDomainCert, c.nonce, at, c.expiresAt]);
+    return this.#claimOn(this.#ctx.pool, c, at);
+  }
+
+  async #claimOn(db: Queryable, c: NewMasaClaim, at: string): Promise<MasaClaimResult> {
+    const { rows } = await db.query<MasaClaimRow>(CLAIM_SQL, [c.serial, c.owner, c.domainId, c.pinnedDomainCert, c.nonce, at, c.expiresAt]);
     if (rows[0] !== undefined) return { claimed: true, claim: claimFromRow(rows[0]) };
-    const current = await this.#ctx.pool.query<MasaClaimRow>('SELECT * FROM masa_claims WHERE serial = $1', [c.serial]);
+    const current = await db.query<MasaClaimRow>('SELECT * FROM masa_claims WHERE serial = $1', [c.serial]);
     return { claimed: false, current: claimFromRow(current.rows[0]!) };
+  }
+
+  /** One transaction: the nonce, then (fresh only) the claim. */
+  async useNonceAndClaim(nonce: MasaNonceUse, claim: NewMasaClaim, now: string): Promise<MasaNonceClaimResult> {
+    const a = masaArgs.useNonceAndClaim(nonce, claim, now);
+    this.#ctx.check();
+    return withTransaction(this.#ctx.pool, async (client): Promise<MasaNonceClaimResult> => {
+      if (!(await this.#useNonceOn(client, a.nonce))) return { fresh: false };
+      return { fresh: true, ...(await this.#claimOn(client, a.claim, a.now)) };
+    });
   }
 
   async getClaim(serial: string): Promise<MasaClaimRecord | undefined> {
@@ -75,7 +93,11 @@ export class PostgresMasaRepository implements MasaRepository {
   async useNonce(serial: string, purpose: MasaNoncePurpose, nonceHash: string, expiresAt: string | null, now: string): Promise<boolean> {
     const a = masaArgs.useNonce(serial, purpose, nonceHash, expiresAt, now);
     this.#ctx.check();
-    const r = await this.#ctx.pool.query(
+    return this.#useNonceOn(this.#ctx.pool, a);
+  }
+
+  async #useNonceOn(db: Queryable, a: NonceUseArgs): Promise<boolean> {
+    const r = await db.query(
       `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz)
        ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
        WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= $4::timestamptz`,
@@ -94,7 +116,12 @@ export class PostgresMasaRepository implements MasaRepository {
   async appendRequestLog(entry: MasaRequestLogEntry): Promise<void> {
     const e = masaArgs.appendRequestLog(entry);
     this.#ctx.check();
-    await this.#ctx.pool.query('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES ($1, $2, $3, $4, $5)', [e.serial, e.date, e.domainId, e.nonce, e.assertion]);
+    await this.appendRequestLogOn(this.#ctx.pool, e);
+  }
+
+  /** The request log insert (checked entry) on `db`: the pool, or a client in the caller's transaction. */
+  async appendRequestLogOn(db: Queryable, e: MasaRequestLogEntry): Promise<void> {
+    await db.query('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES ($1, $2, $3, $4, $5)', [e.serial, e.date, e.domainId, e.nonce, e.assertion]);
   }
 
   async requestLog(serial: string, limit: number): Promise<{ entries: MasaRequestLogEntry[]; total: number }> {

@@ -7,9 +7,11 @@ import pg from 'pg';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertString, describeType } from '../../util/assert.js';
 import { StoreClosedError } from '../errors.js';
+import { masaArgs } from '../masa-args.js';
+import type { MasaRequestLogEntry } from '../masa-types.js';
 import { normalizeRegistration } from '../registration-rows.js';
-import type { AuditedRegistrationBatch, AuditEntry, RegistrationRecord, SettingsRepository, Store } from '../types.js';
-import { assertSettingKey, assertSettingValue, normalizeAuditEntry } from '../validate.js';
+import type { AuditedDeviceUpdate, AuditedDeviceUpdateOptions, AuditedRegistrationBatch, AuditEntry, AuditRecord, DevicePatch, RegistrationRecord, SettingsRepository, Store } from '../types.js';
+import { assertSettingKey, assertSettingValue, normalizeAuditedDeviceUpdate, normalizeAuditEntry } from '../validate.js';
 import { PostgresAuditLog } from './audit.js';
 import { PostgresCampaignRepository } from './campaigns.js';
 import { PostgresFirmwareRepository } from './firmware.js';
@@ -106,6 +108,31 @@ class PostgresStore implements Store {
     return withTransaction(this.#pool, async (client) => {
       const written = await this.audit.appendOn(client, entries);
       return { audit: written, registrations: await this.registrations.putOn(client, records) };
+    });
+  }
+
+  /**
+   * One transaction: the (conditional) UPDATE, which locks the device row, then the audit record
+   * under the head-row lock (types.ts). A compare-and-set miss commits nothing.
+   */
+  async updateDeviceAudited(endpoint: string, patch: DevicePatch, audit: AuditEntry, options?: AuditedDeviceUpdateOptions): Promise<AuditedDeviceUpdate | undefined> {
+    const a = normalizeAuditedDeviceUpdate(endpoint, patch, audit, options);
+    if (this.#closed) throw new StoreClosedError();
+    return withTransaction(this.#pool, async (client) => {
+      const device = await this.devices.updateOn(client, a.endpoint, a.patch, a.expectedState);
+      if (device === undefined) return undefined;
+      return { device, audit: (await this.audit.appendOn(client, [a.entry]))[0]! };
+    });
+  }
+
+  /** One transaction: the log entry, then its record under the head-row lock. */
+  async appendRequestLogAndAudit(entry: MasaRequestLogEntry, audit: AuditEntry): Promise<AuditRecord> {
+    const e = masaArgs.appendRequestLog(entry);
+    const record = normalizeAuditEntry(audit, 'audit');
+    if (this.#closed) throw new StoreClosedError();
+    return withTransaction(this.#pool, async (client) => {
+      await this.masa.appendRequestLogOn(client, e);
+      return (await this.audit.appendOn(client, [record]))[0]!;
     });
   }
 

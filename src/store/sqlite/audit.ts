@@ -163,6 +163,15 @@ export class SqliteAuditLog implements AuditLog {
     return out;
   }
 
+  /**
+   * Chains and inserts `entries` (checked already) onto the head inside the caller's IMMEDIATE
+   * transaction, which must have taken the queued appends first (runWrite, appendWith): for
+   * Store.updateDeviceAudited, whose record follows its update.
+   */
+  insertInTransaction(entries: readonly NormalizedAuditEntry[]): AuditRecord[] {
+    return this.#insert(entries);
+  }
+
   /** Chains and inserts `entries` onto the head; runs inside an IMMEDIATE transaction. */
   #insert(entries: readonly NormalizedAuditEntry[]): AuditRecord[] {
     if (entries.length === 0) return [];

@@ -4,7 +4,7 @@
  */
 import { StoreConflictError, StoreNotFoundError } from '../errors.js';
 import { credentialFromRow, deviceFromRow, type CredentialRow, type DeviceRow } from '../rows.js';
-import type { CredentialKind, DeviceCredential, DevicePatch, DeviceQuery, DeviceRecord, DeviceRepository, NewDevice } from '../types.js';
+import type { CredentialKind, DeviceCredential, DevicePatch, DeviceQuery, DeviceRecord, DeviceRepository, NewDevice, OwnershipState } from '../types.js';
 import {
   assertCredentialKind,
   assertEndpoint,
@@ -135,6 +135,19 @@ export class SqliteDeviceRepository implements DeviceRepository {
     assertEndpoint(endpoint);
     const p = normalizeDevicePatch(patch);
     this.#ctx.checkOpen();
+    const apply = this.#ctx.db.transaction((): DeviceRecord => this.updateInTransaction(endpoint, p, undefined)!);
+    return this.#ctx.write(() => apply.immediate());
+  }
+
+  /**
+   * The read-check-write of update() (checked arguments), to run inside the caller's transaction
+   * (update's own, or Store.updateDeviceAudited's). With `expectedState`, a device in another
+   * ownership state is left alone and `undefined` returned. Throws StoreNotFoundError.
+   */
+  updateInTransaction(endpoint: string, p: DevicePatch, expectedState: OwnershipState | undefined): DeviceRecord | undefined {
+    const current = this.#get(endpoint);
+    if (current === undefined) throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`);
+    if (expectedState !== undefined && current.ownershipState !== expectedState) return undefined;
     // Only the patched columns are written (and serialised): the others keep what was read.
     const sets: string[] = [];
     const params: unknown[] = [];
@@ -145,15 +158,9 @@ export class SqliteDeviceRepository implements DeviceRepository {
       // tags and attributes are JSON text; model and firmware version a string or NULL.
       params.push(key === 'tags' || key === 'attributes' ? JSON.stringify(value) : value);
     }
-    const sql = `UPDATE devices SET ${sets.join(', ')}${sets.length === 0 ? '' : ', '}updated_at = ? WHERE endpoint = ?`;
-    const apply = this.#ctx.db.transaction((): DeviceRecord => {
-      const current = this.#get(endpoint);
-      if (current === undefined) throw new StoreNotFoundError(`device ${JSON.stringify(endpoint)} does not exist`);
-      const next: DeviceRecord = { ...current, ...p, updatedAt: new Date().toISOString() };
-      this.#ctx.prepare(sql).run(...params, next.updatedAt, endpoint);
-      return next;
-    });
-    return this.#ctx.write(() => apply.immediate());
+    const next: DeviceRecord = { ...current, ...p, updatedAt: new Date().toISOString() };
+    this.#ctx.prepare(`UPDATE devices SET ${sets.join(', ')}${sets.length === 0 ? '' : ', '}updated_at = ? WHERE endpoint = ?`).run(...params, next.updatedAt, endpoint);
+    return next;
   }
 
   async delete(endpoint: string): Promise<boolean> {

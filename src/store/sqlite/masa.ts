@@ -1,7 +1,7 @@
 /** The MASA tables on SQLite (see masa-types.ts for the contract, masa-schema.ts for the SQL). */
-import { masaArgs } from '../masa-args.js';
+import { masaArgs, type NonceUseArgs } from '../masa-args.js';
 import { claimFromRow, pendingReleaseFromRow, requestLogFromRow, type MasaClaimRow, type MasaRequestLogRow, type PendingReleaseRow } from '../masa-rows.js';
-import type { MasaClaimRecord, MasaClaimResult, MasaNoncePurpose, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from '../masa-types.js';
+import type { MasaClaimRecord, MasaClaimResult, MasaNonceClaimResult, MasaNoncePurpose, MasaNonceUse, MasaRepository, MasaRequestLogEntry, NewMasaClaim, PendingMasaRelease } from '../masa-types.js';
 import type { SqliteContext } from './context.js';
 
 /**
@@ -37,12 +37,25 @@ export class SqliteMasaRepository implements MasaRepository {
   async claim(claim: NewMasaClaim, now: string): Promise<MasaClaimResult> {
     const { claim: c, now: at } = masaArgs.claim(claim, now);
     this.#ctx.checkOpen();
-    return this.#ctx.write((): MasaClaimResult => {
-      const row = this.#ctx.prepare(CLAIM_SQL).get({ ...c, now: at }) as MasaClaimRow | undefined;
-      if (row !== undefined) return { claimed: true, claim: claimFromRow(row) };
-      const current = this.#ctx.prepare('SELECT * FROM masa_claims WHERE serial = ?').get(c.serial) as MasaClaimRow;
-      return { claimed: false, current: claimFromRow(current) };
+    return this.#ctx.write(() => this.#claim(c, at));
+  }
+
+  #claim(c: NewMasaClaim, at: string): MasaClaimResult {
+    const row = this.#ctx.prepare(CLAIM_SQL).get({ ...c, now: at }) as MasaClaimRow | undefined;
+    if (row !== undefined) return { claimed: true, claim: claimFromRow(row) };
+    const current = this.#ctx.prepare('SELECT * FROM masa_claims WHERE serial = ?').get(c.serial) as MasaClaimRow;
+    return { claimed: false, current: claimFromRow(current) };
+  }
+
+  /** One IMMEDIATE transaction (with the queued audit appends first): the nonce, then the claim. */
+  async useNonceAndClaim(nonce: MasaNonceUse, claim: NewMasaClaim, now: string): Promise<MasaNonceClaimResult> {
+    const a = masaArgs.useNonceAndClaim(nonce, claim, now);
+    this.#ctx.checkOpen();
+    const unit = this.#ctx.db.transaction((): MasaNonceClaimResult => {
+      if (!this.#useNonce(a.nonce)) return { fresh: false };
+      return { fresh: true, ...this.#claim(a.claim, a.now) };
     });
+    return this.#ctx.write(() => unit.immediate());
   }
 
   async getClaim(serial: string): Promise<MasaClaimRecord | undefined> {
@@ -69,17 +82,19 @@ export class SqliteMasaRepository implements MasaRepository {
   async useNonce(serial: string, purpose: MasaNoncePurpose, nonceHash: string, expiresAt: string | null, now: string): Promise<boolean> {
     const a = masaArgs.useNonce(serial, purpose, nonceHash, expiresAt, now);
     this.#ctx.checkOpen();
+    return this.#ctx.write(() => this.#useNonce(a));
+  }
+
+  #useNonce(a: NonceUseArgs): boolean {
     // A used nonce is taken again only once its retention has passed (then no request carrying
     // it can still be fresh); otherwise the statement changes nothing: a replay.
-    const r = this.#ctx.write(() =>
-      this.#ctx
-        .prepare(
-          `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES (@serial, @purpose, @nonceHash, @now, @expiresAt)
-           ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
-           WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= @now`,
-        )
-        .run(a),
-    );
+    const r = this.#ctx
+      .prepare(
+        `INSERT INTO masa_nonces (serial, purpose, nonce_hash, used_at, expires_at) VALUES (@serial, @purpose, @nonceHash, @now, @expiresAt)
+         ON CONFLICT (serial, purpose, nonce_hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
+         WHERE masa_nonces.expires_at IS NOT NULL AND masa_nonces.expires_at <= @now`,
+      )
+      .run(a);
     return r.changes === 1;
   }
 
@@ -92,7 +107,12 @@ export class SqliteMasaRepository implements MasaRepository {
   async appendRequestLog(entry: MasaRequestLogEntry): Promise<void> {
     const e = masaArgs.appendRequestLog(entry);
     this.#ctx.checkOpen();
-    this.#ctx.write(() => this.#ctx.prepare('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES (?, ?, ?, ?, ?)').run(e.serial, e.date, e.domainId, e.nonce, e.assertion));
+    this.#ctx.write(() => this.appendRequestLogInTransaction(e));
+  }
+
+  /** The request log insert (checked entry), inside the caller's transaction (Store.appendRequestLogAndAudit). */
+  appendRequestLogInTransaction(e: MasaRequestLogEntry): void {
+    this.#ctx.prepare('INSERT INTO masa_request_log (serial, date, domain_id, nonce, assertion) VALUES (?, ?, ?, ?, ?)').run(e.serial, e.date, e.domainId, e.nonce, e.assertion);
   }
 
   async requestLog(serial: string, limit: number): Promise<{ entries: MasaRequestLogEntry[]; total: number }> {

@@ -9,9 +9,11 @@ import Database from 'better-sqlite3';
 import { InvalidArgumentError } from '../../errors.js';
 import { assertInteger, assertString } from '../../util/assert.js';
 import { StoreClosedError } from '../errors.js';
+import { masaArgs } from '../masa-args.js';
+import type { MasaRequestLogEntry } from '../masa-types.js';
 import { normalizeRegistration } from '../registration-rows.js';
-import type { AuditedRegistrationBatch, AuditEntry, RegistrationRecord, SettingsRepository, Store } from '../types.js';
-import { assertSettingKey, assertSettingValue, normalizeAuditEntry } from '../validate.js';
+import type { AuditedDeviceUpdate, AuditedDeviceUpdateOptions, AuditedRegistrationBatch, AuditEntry, AuditRecord, DevicePatch, RegistrationRecord, SettingsRepository, Store } from '../types.js';
+import { assertSettingKey, assertSettingValue, normalizeAuditedDeviceUpdate, normalizeAuditEntry } from '../validate.js';
 import { SqliteAuditLog, type AuditCommitWindow } from './audit.js';
 import { SqliteCampaignRepository } from './campaigns.js';
 import { SqliteFirmwareRepository } from './firmware.js';
@@ -138,6 +140,33 @@ class SqliteStore implements Store {
     if (entries.length === 0 && records.length === 0) return { audit: [], registrations: [] };
     const { records: written, result } = this.audit.appendWith(entries, () => this.registrations.putInTransaction(records));
     return { audit: written, registrations: result };
+  }
+
+  /**
+   * One IMMEDIATE transaction: the queued audit appends, then the update and its record inside a
+   * savepoint (SqliteContext.write) — a refused update or record undoes both (types.ts).
+   */
+  async updateDeviceAudited(endpoint: string, patch: DevicePatch, audit: AuditEntry, options?: AuditedDeviceUpdateOptions): Promise<AuditedDeviceUpdate | undefined> {
+    const a = normalizeAuditedDeviceUpdate(endpoint, patch, audit, options);
+    if (this.#closed) throw new StoreClosedError();
+    const unit = this.#db.transaction((): AuditedDeviceUpdate | undefined => {
+      const device = this.devices.updateInTransaction(a.endpoint, a.patch, a.expectedState);
+      if (device === undefined) return undefined;
+      return { device, audit: this.audit.insertInTransaction([a.entry])[0]! };
+    });
+    return this.audit.runWrite(() => unit.immediate());
+  }
+
+  /** One IMMEDIATE transaction: the queued audit appends, then the log entry and its record (savepoint). */
+  async appendRequestLogAndAudit(entry: MasaRequestLogEntry, audit: AuditEntry): Promise<AuditRecord> {
+    const e = masaArgs.appendRequestLog(entry);
+    const record = normalizeAuditEntry(audit, 'audit');
+    if (this.#closed) throw new StoreClosedError();
+    const unit = this.#db.transaction((): AuditRecord => {
+      this.masa.appendRequestLogInTransaction(e);
+      return this.audit.insertInTransaction([record])[0]!;
+    });
+    return this.audit.runWrite(() => unit.immediate());
   }
 
   async migrate(): Promise<void> {

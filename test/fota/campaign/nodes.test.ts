@@ -114,14 +114,23 @@ test('a process that dies inside driver.startUpdate: the recorded attempt is nev
   const h = await createHarness(t, { count: 3 });
   const victim = endpointOf(1);
   let dying = true;
+  let inside = false;
   const deliver = h.fleet.startUpdate.bind(h.fleet);
   // The call for the victim never returns and never reaches the device: the process is dying.
-  h.fleet.startUpdate = (r) => (dying && r.endpoint === victim ? new Promise<void>(() => undefined) : deliver(r));
+  h.fleet.startUpdate = (r) => {
+    if (!dying || r.endpoint !== victim) return deliver(r);
+    inside = true;
+    return new Promise<void>(() => undefined);
+  };
   await h.engine.create(spec({ waves: ['all'], maxInFlight: 3, retry: { maxAttempts: 2, backoffMs: 1000 }, attemptTimeoutMs: 20_000 }), op);
   await h.engine.start('c', op);
   const stuck = h.engine.tick();
-  // Let the tick run until it has recorded the victim's attempt (it then hangs in the driver).
-  for (let i = 0; i < 1000 && (await h.store.campaigns.getDevice('c', victim))?.status !== 'in-flight'; i++) await new Promise((r) => setImmediate(r));
+  // Let the tick run until it is inside the victim's driver call (where the process dies). Waiting
+  // for the driver call itself, not for the attempt's row: the engine commits the row, appends
+  // its audit record and only then calls the driver, and how many event-loop turns lie between
+  // the two depends on the store's audit commit window, not on what this test checks.
+  for (let i = 0; i < 1000 && !inside; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(inside, true);
   assert.equal((await h.store.campaigns.getDevice('c', victim))?.attempt, 1);
   dying = false;
   await h.crash();
