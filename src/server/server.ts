@@ -143,8 +143,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     const keystore = await openSoftwareKeyStore({ directory: config.dataDir, ...(masterKey ? { masterKey } : {}) });
     cleanups.push(() => keystore.close());
 
-    // openStore applies pending migrations before returning.
-    const store = await openStore(config.storeUrl);
+    // openStore applies pending migrations before returning. Audit appends of one event-loop turn
+    // (the I/O of many devices at once) share one SQLite commit; each still resolves only after
+    // its COMMIT (src/store/README.md, "audit commit window").
+    const store = await openStore(config.storeUrl, { auditCommitWindow: 'turn' });
     cleanups.push(() => store.close());
     logger.info({ store: redactStoreUrl(config.storeUrl), kind: store.kind }, 'store opened');
 
