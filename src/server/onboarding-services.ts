@@ -13,7 +13,7 @@
  *   here and kept on disk only sealed (AES-256-GCM) under the KeyStore key `onboarding-seal`
  *   (`<data>/onboarding/registrar-key.sealed`, mode 0600); it is never logged or returned.
  */
-import { constants as cryptoConstants, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { constants as cryptoConstants, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,7 @@ import { DomainCaStateFiles } from './domain-ca-journal.js';
 import { HandshakeAuditor } from './handshake-audit.js';
 import type { Listener, ListenerAddress } from './listeners.js';
 import type { OnboardingConfig } from './onboarding-config.js';
+import { generateP256KeyPair } from '../crypto/key-pairs.js';
 
 export const DOMAIN_CA_KEY_LABEL = 'onboarding-domain-ca';
 export const ONBOARDING_SEAL_KEY_LABEL = 'onboarding-seal';
@@ -132,7 +133,8 @@ async function registrarKey(o: OnboardingServicesOptions, dir: string): Promise<
     const pkcs8 = await o.keystore.open(ONBOARDING_SEAL_KEY_LABEL, 'AES-256-GCM', sealed.subarray(0, 12), sealed.subarray(12), SEAL_AAD);
     return createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
   }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // From ECDH, not generateKeyPairSync: a JWK export of a generated key can deadlock node 20 (src/crypto/key-pairs.ts).
+  const { privateKey } = generateP256KeyPair();
   const nonce = randomBytes(12);
   const sealed = await o.keystore.seal(ONBOARDING_SEAL_KEY_LABEL, 'AES-256-GCM', nonce, new Uint8Array(privateKey.export({ type: 'pkcs8', format: 'der' })), SEAL_AAD);
   writeAtomically(file, Buffer.concat([nonce, sealed]), 0o600);
