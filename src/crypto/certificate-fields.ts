@@ -367,12 +367,38 @@ export function importP256Spki(spki: Uint8Array): KeyObject | undefined {
   if (spki.length !== P256_SPKI_PREFIX.length + 64) return undefined;
   const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
   if (bytes.compare(P256_SPKI_PREFIX, 0, P256_SPKI_PREFIX.length, 0, P256_SPKI_PREFIX.length) !== 0) return undefined;
+  const id = bytes.toString('latin1', P256_SPKI_PREFIX.length);
+  const known = P256_KEYS.get(id);
+  if (known !== undefined) {
+    P256_KEYS.delete(id);
+    P256_KEYS.set(id, known);
+    return known;
+  }
   const x = bytes.subarray(P256_SPKI_PREFIX.length, P256_SPKI_PREFIX.length + 32);
   const y = bytes.subarray(P256_SPKI_PREFIX.length + 32);
   if (x.compare(P256_FIELD_PRIME) >= 0 || y.compare(P256_FIELD_PRIME) >= 0) return undefined;
+  let key: KeyObject;
   try {
-    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' });
+    key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' });
   } catch {
     return undefined;
   }
+  P256_KEYS.set(id, key);
+  if (P256_KEYS.size > P256_KEY_CACHE_ENTRIES) P256_KEYS.delete(P256_KEYS.keys().next().value!);
+  return key;
+}
+
+/**
+ * Imported P-256 keys by their exact point bytes (the SPKI is that point behind a fixed prefix),
+ * shared by every room that imports through here: onboarding imports a device's new key when the
+ * registrar checks its CSR (src/pki) and again when the device shows its LDevID in a DTLS handshake
+ * (src/dtls) — the second is a lookup. A KeyObject is immutable and depends on nothing but the
+ * bytes, so a hit is what a fresh import gives; refusals are not kept. Bounded LRU.
+ */
+export const P256_KEY_CACHE_ENTRIES = 2048;
+const P256_KEYS = new Map<string, KeyObject>();
+
+/** Entries of the shared P-256 key cache (for tests). */
+export function p256KeyCacheSize(): number {
+  return P256_KEYS.size;
 }

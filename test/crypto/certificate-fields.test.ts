@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
-import { importP256Spki, readCertificateFields, validityTime } from '../../src/crypto/certificate-fields.js';
+import { importP256Spki, P256_KEY_CACHE_ENTRIES, p256KeyCacheSize, readCertificateFields, validityTime } from '../../src/crypto/certificate-fields.js';
 import { CN, makeCertificate, type KeyKind } from './certificate-der-builder.js';
 
 const KINDS: KeyKind[] = ['p256', 'p384', 'ed25519', 'rsa'];
@@ -156,5 +156,23 @@ describe('importP256Spki', () => {
     assert.equal(importP256Spki(offCurve), undefined);
     assert.equal(importP256Spki(new Uint8Array(makeCertificate('p384').publicKey.export({ type: 'spki', format: 'der' }))), undefined);
     assert.equal(importP256Spki(spki.subarray(1)), undefined);
+  });
+});
+
+describe('importP256Spki key cache', () => {
+  it('gives the same KeyObject for the same bytes (any buffer), never keeps a refusal, stays bounded', () => {
+    const spki = new Uint8Array(makeCertificate('p256').publicKey.export({ type: 'spki', format: 'der' }));
+    const a = importP256Spki(spki)!;
+    const copy = new Uint8Array(spki.length + 2);
+    copy.set(spki, 2);
+    assert.equal(importP256Spki(copy.subarray(2)), a);
+    const offCurve = Uint8Array.from(spki);
+    offCurve[spki.length - 1]! ^= 1;
+    for (let i = 0; i < 3; i++) assert.equal(importP256Spki(offCurve), undefined);
+    for (let i = 0; i < P256_KEY_CACHE_ENTRIES + 10; i++) {
+      const k = new Uint8Array(makeCertificate('p256', { extensions: false }).publicKey.export({ type: 'spki', format: 'der' }));
+      assert.ok(importP256Spki(k)!.equals(createPublicKey({ key: Buffer.from(k), format: 'der', type: 'spki' })));
+    }
+    assert.equal(p256KeyCacheSize(), P256_KEY_CACHE_ENTRIES);
   });
 });
