@@ -15,6 +15,8 @@
  * wiped by `wipeScratch()` (the PRF calls it when it is done).
  */
 
+import { createHash, type Hash } from 'node:crypto';
+
 const K = Int32Array.from([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -183,49 +185,25 @@ export class HmacSha256Key {
 
 /**
  * Incremental SHA-256 whose digest() does not end it: the DTLS handshake hashes its transcript
- * up to three times as it grows (extended master secret, both Finished messages); with this
- * each message is hashed once instead of the whole transcript each time through a new
- * node:crypto Hash. For public data (the transcript): its buffer is not wiped.
+ * up to three times as it grows (extended master secret, both Finished messages); each message
+ * is hashed once, and a digest is taken from a copy of the running hash. This one is node's
+ * (OpenSSL, with the CPU's SHA extensions): for a certificate handshake's ~1.7 KB transcript and
+ * three digests it measured 4.2 µs CPU against 9.0 µs for the JavaScript compression above, which
+ * stays for the PRF's short HMACs, where a per-call OpenSSL context is what costs. For public
+ * data (the transcript): nothing to wipe.
  */
 export class Sha256 {
-  readonly #state = Int32Array.from(IV);
-  readonly #block = new Uint8Array(64);
-  #blockLength = 0;
-  /** Bytes already compressed into #state (a multiple of 64). */
-  #compressed = 0;
+  readonly #hash: Hash = createHash('sha256');
 
   update(data: Uint8Array): this {
-    let off = 0;
-    const n = data.length;
-    if (this.#blockLength > 0) {
-      const take = Math.min(64 - this.#blockLength, n);
-      this.#block.set(data.subarray(0, take), this.#blockLength);
-      this.#blockLength += take;
-      off = take;
-      if (this.#blockLength < 64) return this;
-      compress(this.#state, this.#block, 0);
-      this.#compressed += 64;
-      this.#blockLength = 0;
-    }
-    for (; off + 64 <= n; off += 64) {
-      compress(this.#state, data, off);
-      this.#compressed += 64;
-    }
-    if (off < n) {
-      this.#block.set(data.subarray(off), 0);
-      this.#blockLength = n - off;
-    }
+    this.#hash.update(data);
     return this;
   }
 
   /** The hash of everything so far; more may be added afterwards. */
   digest(): Uint8Array {
-    scratch.set(this.#block.subarray(0, this.#blockLength), 0);
-    S.set(this.#state);
-    finish(S, this.#compressed, this.#blockLength);
-    const out = new Uint8Array(32);
-    writeState(S, out, 0);
-    return out;
+    const d = this.#hash.copy().digest();
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
 }
 

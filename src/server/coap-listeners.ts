@@ -128,9 +128,9 @@ function describePeer(identity: PeerIdentity): { credential: HandshakeCredential
 
 /**
  * What the listener reads from a client certificate (the name it is filed under, its validity)
- * comes from the LwM2M server's per-certificate facts (src/lwm2m/server/identity.ts): one
- * X509Certificate read per certificate for the handshake's verify and audit and for the server's
- * identity lookups of the same session, not one each.
+ * comes from the LwM2M server's per-certificate facts (src/lwm2m/server/identity.ts): one read
+ * per certificate (a strict DER walk, X509Certificate where it does not answer) for the
+ * handshake's verify and audit and for the server's identity lookups of the same session.
  */
 function factsOf(der: Uint8Array): CertificateFacts | null {
   return certificateFacts(der) ?? null;
