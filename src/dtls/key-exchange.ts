@@ -39,8 +39,11 @@ export function generateEphemeralKey(group: number): EphemeralKey {
     };
   }
   if (group === NamedGroup.x25519) {
-    const { publicKey, privateKey } = generateKeyPairSync('x25519');
-    const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    // The public key as SPKI DER from the generator itself (its last 32 bytes are the raw key):
+    // a JWK export of a freshly generated key can deadlock node 20 (src/crypto/key-pairs.ts).
+    // (node returns the encoded half as a Buffer and the other as a KeyObject; its types lack that overload.)
+    const { publicKey: spki, privateKey } = generateKeyPairSync('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } } as never) as unknown as { publicKey: Buffer; privateKey: KeyObject };
+    const raw = spki.subarray(spki.length - 32);
     return {
       group,
       publicKey: new Uint8Array(raw),
