@@ -9,6 +9,8 @@ import { CoseAlgorithm, type SignatureAlgorithm } from './algorithms.js';
 import { assertCoseKeyPermits, type CoseKey } from './cose-key.js';
 import { CoseKeyMismatchError } from './errors.js';
 import { coseKeyToKeyObject } from './key-convert.js';
+// The one P-256 importer (from the coordinates, with the shared key cache that dtls and pki use too).
+import { importP256Spki } from '../crypto/certificate-fields.js';
 
 /**
  * A verification key: SubjectPublicKeyInfo DER, a node:crypto KeyObject (public, or private to
@@ -30,30 +32,6 @@ export function isKeyObject(value: unknown): value is KeyObject {
 const spkiKeys = new Map<string, KeyObject>();
 export const SPKI_KEY_CACHE_ENTRIES = 512;
 const CACHEABLE_SPKI_BYTES = 1024;
-
-/** SubjectPublicKeyInfo of a P-256 key (id-ecPublicKey, prime256v1), uncompressed point, up to the point. */
-const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04', 'hex');
-const P256_FIELD_PRIME = Buffer.from('ffffffff00000001000000000000000000000000ffffffffffffffffffffffff', 'hex');
-
-/**
- * A P-256 SPKI in its one DER form imported from its coordinates (JWK, RFC 7518 §6.2.1) rather
- * than through OpenSSL 3's SPKI decoder: the same key (KeyObject.equals), about half the CPU.
- * Coordinates must be below the field prime (as the point decoder requires); OpenSSL still refuses
- * a point off the curve. Anything else, or a refusal, goes to the DER import: what is accepted and
- * the error stay as they were.
- */
-function importP256Spki(spki: Buffer): KeyObject | undefined {
-  if (spki.length !== P256_SPKI_PREFIX.length + 64) return undefined;
-  if (spki.compare(P256_SPKI_PREFIX, 0, P256_SPKI_PREFIX.length, 0, P256_SPKI_PREFIX.length) !== 0) return undefined;
-  const x = spki.subarray(P256_SPKI_PREFIX.length, P256_SPKI_PREFIX.length + 32);
-  const y = spki.subarray(P256_SPKI_PREFIX.length + 32);
-  if (x.compare(P256_FIELD_PRIME) >= 0 || y.compare(P256_FIELD_PRIME) >= 0) return undefined;
-  try {
-    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' });
-  } catch {
-    return undefined;
-  }
-}
 
 /** The public key of SPKI DER bytes (cached by the exact bytes); bad input is the caller's error (`name`). */
 function spkiPublicKey(spki: Uint8Array, name: string): KeyObject {
