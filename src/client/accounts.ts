@@ -4,6 +4,7 @@
  * server the Server instance with the same Short Server ID.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { pkcs8Der } from '../onboarding/pledge/device-key.js';
 import { noteExportedKey } from './connection.js';
 import type { ObjectTree } from './object-tree.js';
 import { addSecurityInstance, addServerInstance, SecurityMode } from './standard-objects.js';
@@ -18,7 +19,8 @@ export type ClientSecurity =
 
 function securityFields(s: ClientSecurity): { securityMode: number; publicKeyOrIdentity?: Uint8Array; serverPublicKey?: Uint8Array; secretKey?: Uint8Array } {
   const der = (k: KeyObject): Uint8Array => {
-    const bytes = new Uint8Array(k.export({ format: 'der', type: 'pkcs8' }));
+    // The bytes of k.export({ format: 'der', type: 'pkcs8' }), built from the numbers for P-256 (device-key.ts).
+    const bytes = new Uint8Array(pkcs8Der(k));
     // The connection then uses `k` for this value instead of importing it again.
     noteExportedKey(bytes, k);
     return bytes;

@@ -73,10 +73,21 @@ export function importDeviceKey(pem: string): KeyObject {
   return createPrivateKey(pem);
 }
 
+/**
+ * x, y (and d for a private key) of a P-256 key, through its JWK export; undefined for any other
+ * key. The JWK says which key it is (kty EC, crv P-256 only for prime256v1; other curves and key
+ * types export as something else or refuse), so `asymmetricKeyDetails` — a native call of its own,
+ * ≈ 20 µs on a fresh key — is not asked.
+ */
 function p256Numbers(key: KeyObject): { d?: Buffer; x: Buffer; y: Buffer } | undefined {
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return undefined;
-  const jwk = key.export({ format: 'jwk' });
-  if (typeof jwk.x !== 'string' || typeof jwk.y !== 'string') return undefined;
+  if (key.asymmetricKeyType !== 'ec') return undefined;
+  let jwk: JsonWebKey;
+  try {
+    jwk = key.export({ format: 'jwk' });
+  } catch {
+    return undefined; // an EC curve JWK has no name for
+  }
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') return undefined;
   const x = Buffer.from(jwk.x, 'base64url');
   const y = Buffer.from(jwk.y, 'base64url');
   const d = typeof jwk.d === 'string' ? Buffer.from(jwk.d, 'base64url') : undefined;
@@ -87,7 +98,25 @@ function p256Numbers(key: KeyObject): { d?: Buffer; x: Buffer; y: Buffer } | und
 /** The SubjectPublicKeyInfo (DER) of a P-256 key, public or private; undefined for any other key. */
 export function p256Spki(key: KeyObject): Uint8Array | undefined {
   const n = p256Numbers(key);
+  n?.d?.fill(0);
   return n === undefined ? undefined : new Uint8Array(Buffer.concat([SPKI_HEAD, n.x, n.y]));
+}
+
+/**
+ * The PKCS#8 DER of a private key, as `key.export({ type: 'pkcs8', format: 'der' })` writes it
+ * (the same bytes for P-256, built here from its numbers — ≈ 10 µs instead of ≈ 60 µs through
+ * OpenSSL's encoder; other keys through node:crypto). The caller owns (and may zero) the buffer.
+ */
+export function pkcs8Der(key: KeyObject): Buffer {
+  return p256Pkcs8Der(key) ?? key.export({ type: 'pkcs8', format: 'der' });
+}
+
+function p256Pkcs8Der(key: KeyObject): Buffer | undefined {
+  const n = key.type === 'private' ? p256Numbers(key) : undefined;
+  if (n?.d === undefined) return undefined;
+  const der = Buffer.concat([PKCS8_HEAD, n.d, PKCS8_MID, n.x, n.y]);
+  n.d.fill(0);
+  return der;
 }
 
 /**
@@ -95,12 +124,10 @@ export function p256Spki(key: KeyObject): Uint8Array | undefined {
  * (the same bytes for P-256, built here; other keys through node:crypto).
  */
 export function pkcs8Pem(key: KeyObject): string {
-  const n = key.type === 'private' ? p256Numbers(key) : undefined;
-  if (n?.d === undefined) return String(key.export({ type: 'pkcs8', format: 'pem' }));
-  const der = Buffer.concat([PKCS8_HEAD, n.d, PKCS8_MID, n.x, n.y]);
+  const der = p256Pkcs8Der(key);
+  if (der === undefined) return String(key.export({ type: 'pkcs8', format: 'pem' }));
   const b64 = der.toString('base64');
   der.fill(0);
-  n.d.fill(0);
   const lines = b64.match(/.{1,64}/g)!.join('\n');
   return `-----BEGIN PRIVATE KEY-----\n${lines}\n-----END PRIVATE KEY-----\n`;
 }

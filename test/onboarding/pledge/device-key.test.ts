@@ -9,7 +9,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, verify, type Ke
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { keyObjectSigner } from '../../../src/crypto/signer.js';
-import { deviceSigner, importDeviceKey, p256KeyNumbers, p256Spki, pkcs8Pem } from '../../../src/onboarding/pledge/device-key.js';
+import { deviceSigner, importDeviceKey, p256KeyNumbers, p256Spki, pkcs8Der, pkcs8Pem } from '../../../src/onboarding/pledge/device-key.js';
 
 const P256_N = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
 
@@ -64,6 +64,7 @@ describe('device keys (device-key.ts) against node:crypto', () => {
     for (let i = 0; i < 50; i++) {
       const key = p256();
       assert.equal(pkcs8Pem(key), key.export({ type: 'pkcs8', format: 'pem' }));
+      assert.deepEqual(pkcs8Der(key), key.export({ type: 'pkcs8', format: 'der' }));
       const spki = new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' }));
       assert.deepEqual(p256Spki(key), spki);
       assert.deepEqual(p256Spki(createPublicKey(key)), spki);
@@ -83,11 +84,16 @@ describe('device keys (device-key.ts) against node:crypto', () => {
     const ed = generateKeyPairSync('ed25519').privateKey;
     const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
-    for (const key of [ed, p384, rsa]) {
+    // Curves JWK has a name for (secp256k1) and one it has none for (the export throws): not P-256.
+    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey;
+    const brainpool = generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' }).privateKey;
+    for (const key of [ed, p384, rsa, k1, brainpool]) {
       const text = String(key.export({ type: 'pkcs8', format: 'pem' }));
       assert.deepEqual(ourReading(text), nodeReading(text));
       assert.equal(pkcs8Pem(key), text);
+      assert.deepEqual(pkcs8Der(key), key.export({ type: 'pkcs8', format: 'der' }));
       assert.equal(p256Spki(key), undefined);
+      assert.equal(p256Spki(createPublicKey(key)), undefined);
     }
     const signer = deviceSigner(ed);
     assert.equal(signer.algorithm, 'EdDSA');
