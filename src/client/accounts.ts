@@ -4,7 +4,7 @@
  * server the Server instance with the same Short Server ID.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { pkcs8Der } from '../onboarding/pledge/device-key.js';
+import { pkcs8Der } from '../crypto/p256-key-encoding.js';
 import { noteExportedKey } from './connection.js';
 import type { ObjectTree } from './object-tree.js';
 import { addSecurityInstance, addServerInstance, SecurityMode } from './standard-objects.js';
@@ -19,7 +19,7 @@ export type ClientSecurity =
 
 function securityFields(s: ClientSecurity): { securityMode: number; publicKeyOrIdentity?: Uint8Array; serverPublicKey?: Uint8Array; secretKey?: Uint8Array } {
   const der = (k: KeyObject): Uint8Array => {
-    // The bytes of k.export({ format: 'der', type: 'pkcs8' }), built from the numbers for P-256 (device-key.ts).
+    // The bytes of k.export({ format: 'der', type: 'pkcs8' }), built from the numbers for P-256 (src/crypto/p256-key-encoding.ts).
     const bytes = new Uint8Array(pkcs8Der(k));
     // The connection then uses `k` for this value instead of importing it again.
     noteExportedKey(bytes, k);

@@ -17,7 +17,7 @@
  * COSE_Sign1 (written as voucher.cose). `openCoapsRegistrar` is the connection underneath, for
  * callers that want EST-coaps alone (e.g. re-enrollment with the LDevID).
  */
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoapEndpoint, getUintOption, OptionNumber, type CoapResponse } from '../../coap/index.js';
@@ -34,7 +34,7 @@ import { BrskiCoapsFormat, EstCoapsFormat } from '../coaps/content-formats.js';
 import { PledgePendingError, PledgeProtocolError, RegistrarNotPinnedError } from '../registrar/errors.js';
 import type { VerifiedVoucher } from '../signed-voucher.js';
 import type { PledgeResult, RunPledgeOptions } from './pledge.js';
-import { deviceSigner, importDeviceKey, pkcs8Pem } from './device-key.js';
+import { deviceSigner, generateDeviceKey, importDeviceKey, pkcs8Pem } from './device-key.js';
 
 const OUT_FILES = ['ldevid.pem', 'ldevid-chain.pem', 'ldevid.key', 'domain-ca.pem', 'voucher.cose'];
 const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -282,7 +282,7 @@ export async function runCoapsPledge(options: RunCoapsPledgeOptions): Promise<Pl
       if (ex.status !== 204) throw coapsProtocolError(ex, 'vs');
       step('voucher-status', { status: true });
     }
-    const key: KeyObject = options.ldevidKey ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    const key: KeyObject = options.ldevidKey ?? generateDeviceKey();
     let issued: { leaf: ParsedCertificate; chain: Uint8Array[] };
     try {
       issued = await enrollOver(session, '/est/sen', deviceSigner(key), serial, pinnedDer, clock);

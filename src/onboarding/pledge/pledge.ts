@@ -14,7 +14,7 @@
  * what they need. A refused voucher or enrollment is reported to the registrar (status false)
  * before the typed error is thrown.
  */
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -26,7 +26,7 @@ import { encodeStatusTelemetry } from '../registrar/status-telemetry.js';
 import { PledgePendingError, PledgeProtocolError, RegistrarNotPinnedError } from '../registrar/errors.js';
 import { verifyVoucher, type VerifiedVoucher } from '../signed-voucher.js';
 import { createPledgeVoucherRequest } from '../voucher-requests.js';
-import { deviceSigner, importDeviceKey, pkcs8Pem } from './device-key.js';
+import { deviceSigner, generateDeviceKey, importDeviceKey, pkcs8Pem } from './device-key.js';
 import { httpSession, type HttpSession } from './http-session.js';
 import { runCoapsPledge } from './coaps-transport.js';
 import { exchange, openTls, protocolError, serverCertificateOf, tlsClientChain, type TlsTarget } from './transport.js';
@@ -239,7 +239,7 @@ export async function runPledge(options: RunPledgeOptions): Promise<PledgeResult
     kept = session!.detach();
     step('voucher-status', { status: true });
   }
-  const key = options.ldevidKey ?? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const key = options.ldevidKey ?? generateDeviceKey();
   if (kept !== undefined) kept.setTimeout(timeoutMs);
   let enrolled;
   try {
