@@ -8,6 +8,11 @@ import { MemoryNetwork, settle } from './helpers/memory-network.js';
 import { RawPeer } from './helpers/raw-peer.js';
 
 const FAST: CoapEndpointOptions = { transmission: { ackTimeoutMs: 10, maxLatencyMs: 100 }, separateResponseAfterMs: 1000 };
+/**
+ * For tests on a lossless network that do not test retransmission: FAST's 10 ms ACK timeout gives
+ * up after ~0.5 s, which a loaded CI machine's pause can exceed (seen once, ERR_COAP_TIMEOUT).
+ */
+const STEADY: CoapEndpointOptions = { transmission: { ackTimeoutMs: 1000, maxLatencyMs: 100 }, separateResponseAfterMs: 1000 };
 const text = (b: Uint8Array): string => Buffer.from(b).toString();
 
 function pair(opts: CoapEndpointOptions = FAST, net = new MemoryNetwork()) {
@@ -174,7 +179,7 @@ test('a Reset to a request fails it with ERR_COAP_RESET; a NON request gets a NO
 });
 
 test('NSTART=1: concurrent requests to one server are sent one at a time', async () => {
-  const { server, client, close } = pair();
+  const { server, client, close } = pair(STEADY);
   let inFlight = 0;
   let maxInFlight = 0;
   server.resource('/q', {
@@ -193,7 +198,7 @@ test('NSTART=1: concurrent requests to one server are sent one at a time', async
 });
 
 test('router: wildcard paths, methods, /.well-known/core with attributes and filters', async () => {
-  const { server, client, close } = pair();
+  const { server, client, close } = pair(STEADY);
   server.resource('/fw/*', { get: (req) => ({ payload: req.wildcard.join('|') }), attributes: { rt: 'firmware' } });
   server.resource('/fw/exact', { get: () => ({ payload: 'exact' }) });
   server.resource('/sensors/temp', { get: () => ({ payload: '21' }), observable: true, attributes: { rt: 'temperature-c', if: 'sensor', ct: [0, 60] } });

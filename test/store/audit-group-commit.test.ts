@@ -278,7 +278,9 @@ test('updateDeviceAudited takes the queued appends first, in its transaction; a 
   // Synchronous before its first await: the queued record, then the update's, committed together.
   assert.deepEqual(committedSeqs(file), [1, 2]);
   const [a, done] = await Promise.all([early, unit]);
-  assert.deepEqual([a.seq, done?.audit.seq, done?.audit.prevHash, done?.audit.at], [1, 2, a.hash, a.at]);
+  assert.deepEqual([a.seq, done?.audit.seq, done?.audit.prevHash], [1, 2, a.hash]);
+  // Each record is stamped when it is made: the same millisecond or later, never earlier.
+  assert.ok(done!.audit.at >= a.at, `${done!.audit.at} before ${a.at}`);
   // A compare-and-set miss: the queued record commits, nothing of the miss does.
   const queued = store.audit.append(entry(1));
   assert.equal(await store.updateDeviceAudited!('ep-a', { ownershipState: 'SRESET' }, transition, { expectedState: 'RFPRO' }), undefined);
