@@ -92,14 +92,14 @@ function referenceEncode(m: CoapMessage): Uint8Array {
 
 test('differential: encodeMessage (slab-allocated output) equals a plain reference encoder; outputs never share bytes', () => {
   fc.assert(
-    fc.property(fc.array(messageArb, { minLength: 1, maxLength: 20 }), (ms) => {
-      const encoded = ms.map((m) => encodeMessage(m));
+    fc.property(fc.array(messageArb, { minLength: 1, maxLength: 20 }), (messages) => {
+      const encoded = messages.map((m) => encodeMessage(m));
       const copies = encoded.map((e) => Uint8Array.from(e));
-      for (let i = 0; i < ms.length; i++) assert.deepEqual(encoded[i], referenceEncode(ms[i]!));
+      for (let i = 0; i < messages.length; i++) assert.deepEqual(encoded[i], referenceEncode(messages[i]!));
       // Overwriting one output (a transport may own it) changes no other one.
       for (const e of encoded) e.fill(0xaa);
-      const again = ms.map((m) => encodeMessage(m));
-      for (let i = 0; i < ms.length; i++) {
+      const again = messages.map((m) => encodeMessage(m));
+      for (let i = 0; i < messages.length; i++) {
         assert.deepEqual(again[i], copies[i]);
         assert.ok(encoded[i]!.every((b) => b === 0xaa));
       }
