@@ -2,7 +2,9 @@
  * The simulator onboards a fleet with zero touch against a real `rootline serve` (issue 6): each
  * device from its factory IDevID through voucher, EST, LwM2M bootstrap and registration, with
  * bounded concurrency; a device of an untrusted manufacturer fails with its code and does not
- * stop the others. Also through the CLI (`rootline sim --onboard`), which de-registers at the end.
+ * stop the others. Also through the CLI (`rootline sim --onboard`), which de-registers at the end,
+ * and over CoAPs (the registrar's CoAPs listener, onboarding.coapsPort: COSE voucher, EST-coaps,
+ * the bootstrap-server question on the LDevID enrollstatus session), where every device ends RFNOP.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,7 @@ const shutdown = new AbortController();
 let serving: Promise<number> | undefined;
 let api: string;
 let est: string;
+let registrar: string;
 
 async function listenerUrl(name: string): Promise<string> {
   for (;;) {
@@ -47,12 +50,14 @@ before(async () => {
   assert.equal((await runCli(['factory', 'init', '--data', data, '--masa-url', 'https://127.0.0.1/masa', '--manufacturer', 'Acme'], { env, cwd: dir })).code, 0);
   await mint(['SIM-1', 'SIM-2', 'SIM-3', 'SIM-4'], 'fleet');
   await mint(['CLI-1', 'CLI-2'], 'cli-fleet');
+  await mint(['CS-1', 'CS-2', 'CS-3'], 'coaps-fleet');
   // One device of a manufacturer nobody trusts, in the same fleet directory.
   const other = join(dir, 'other');
   assert.equal((await runCli(['factory', 'init', '--data', other, '--masa-url', 'https://masa.other.example', '--manufacturer', 'Other'], { env, cwd: dir })).code, 0);
   assert.equal((await runCli(['factory', 'mint', '--data', other, '--serial', 'ROGUE-1', '--model', 'Sim', '--out', join('fleet', 'ROGUE-1')], { env, cwd: dir })).code, 0);
+  assert.equal((await runCli(['factory', 'mint', '--data', other, '--serial', 'ROGUE-2', '--model', 'Sim', '--out', join('coaps-fleet', 'ROGUE-2')], { env, cwd: dir })).code, 0);
   const config = join(dir, 'rootline.json');
-  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }] } }));
+  writeFileSync(config, JSON.stringify({ onboarding: { approval: 'automatic', manufacturers: [{ caFile: 'data/factory/manufacturer-ca.pem' }], coapsPort: 0 } }));
   serving = main(['serve', '--config', config, '--masa', '--data', data, '--http-port', '0', '--coap-port', '0', '--coaps-port', '0', '--est-port', '0', '--device-host', '127.0.0.1', '--log-level', 'error'], {
     env,
     cwd: dir,
@@ -63,6 +68,7 @@ before(async () => {
   });
   api = await listenerUrl('http');
   est = await listenerUrl('est');
+  registrar = await listenerUrl('brski-coaps');
 });
 
 after(async () => {
@@ -132,4 +138,34 @@ test('argument checks: CLI usage errors exit 2, the API throws ERR_INVALID_ARGUM
   assert.throws(() => new OnboardFleet({ registrarUrl: 'http://x', idevidDirs: ['a'] }), InvalidArgumentError);
   assert.throws(() => new OnboardFleet({ registrarUrl: est, idevidDirs: ['a'], concurrency: 1.5 }), InvalidArgumentError);
   assert.throws(() => listIdevidDirs(join(dir, 'nope')), InvalidArgumentError);
+});
+
+test('OnboardFleet onboards every trusted device over coaps:// end to end; the untrusted one fails with its code', async () => {
+  assert.match(registrar, /^coaps:\/\//);
+  const dirs = listIdevidDirs(join(dir, 'coaps-fleet'));
+  const fleet = new OnboardFleet({ registrarUrl: registrar, idevidDirs: dirs, concurrency: 2, client: { dtlsRetransmit: { initialMs: 1000, maxMs: 8000, maxRetransmissions: 6 } } });
+  const onboarded: string[] = [];
+  fleet.on('onboarded', (o) => onboarded.push(o.endpoint));
+  let summary;
+  try {
+    summary = await fleet.start();
+    assert.equal(summary.devices, 4);
+    assert.equal(summary.onboarded, 3, JSON.stringify(summary));
+    assert.equal(summary.failed, 1);
+    assert.deepEqual(Object.keys(summary.failedByReason), ['ERR_PLEDGE_PROTOCOL']);
+    assert.equal(summary.stepMs.bootstrap.count, 3);
+    assert.equal(summary.stepMs.register.count, 3);
+    assert.deepEqual(onboarded.sort(), ['CS-1', 'CS-2', 'CS-3'].map((s) => `urn:dev:ops:Acme-Sim-${s}`));
+    assert.ok(fleet.clients.every((c) => c.registered));
+    for (const endpoint of onboarded) {
+      const view = await request(`${api}/api/v1/devices/${encodeURIComponent(endpoint)}`);
+      assert.equal((view.body as { registered?: boolean }).registered, true, view.text);
+      assert.equal((view.body as { ownershipState?: string }).ownershipState, 'RFNOP', view.text);
+    }
+    const read = await request(`${api}/api/v1/devices/${encodeURIComponent(onboarded[0]!)}/objects/3/0/2`);
+    assert.equal(read.status, 200, read.text);
+    assert.match(read.text, /CS-/);
+  } finally {
+    assert.equal(await fleet.stop({ deregister: true }), summary?.onboarded ?? 0);
+  }
 });
