@@ -945,12 +945,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 
 /* sendRaw(fp, bytes, address, port) → true, or false for an address that is not an IP literal */
 static napi_value js_send_raw(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  /* Optional 5th argument: an IPv6 socket takes IPv6 only (IPV6_V6ONLY), as node:dgram's ipv6Only. */
-  bool v6only = false;
-  if (argc >= 5) CHECK(napi_get_value_bool(env, argv[4], &v6only));
   fastpath_t *fp = get_fp(env, argv[0]);
   if (fp == NULL) return NULL;
   uint8_t *data;
@@ -1050,12 +1047,9 @@ static napi_value js_seal_record(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_open_record(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  /* Optional 5th argument: an IPv6 socket takes IPv6 only (IPV6_V6ONLY), as node:dgram's ipv6Only. */
-  bool v6only = false;
-  if (argc >= 5) CHECK(napi_get_value_bool(env, argv[4], &v6only));
   int32_t suite, salt;
   uint8_t *key, *rec;
   size_t klen, len;
