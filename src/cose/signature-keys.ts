@@ -11,6 +11,7 @@ import { CoseKeyMismatchError } from './errors.js';
 import { coseKeyToKeyObject } from './key-convert.js';
 // The one P-256 importer (from the coordinates, with the shared key cache that dtls and pki use too).
 import { importP256Spki } from '../crypto/certificate-fields.js';
+import { BytesKeyedCache } from '../util/bytes-cache.js';
 
 /**
  * A verification key: SubjectPublicKeyInfo DER, a node:crypto KeyObject (public, or private to
@@ -29,22 +30,16 @@ export function isKeyObject(value: unknown): value is KeyObject {
  * KeyObject is immutable and depends on nothing but the bytes, so a hit is what a fresh import
  * gives. Bounded (least recently used out), SPKIs up to 1 KiB, refusals never kept.
  */
-const spkiKeys = new Map<string, KeyObject>();
 export const SPKI_KEY_CACHE_ENTRIES = 512;
+const spkiKeys = new BytesKeyedCache<KeyObject>(SPKI_KEY_CACHE_ENTRIES);
 const CACHEABLE_SPKI_BYTES = 1024;
 
 /** The public key of SPKI DER bytes (cached by the exact bytes); bad input is the caller's error (`name`). */
 function spkiPublicKey(spki: Uint8Array, name: string): KeyObject {
   const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
   const id = bytes.length <= CACHEABLE_SPKI_BYTES ? bytes.toString('latin1') : undefined;
-  if (id !== undefined) {
-    const hit = spkiKeys.get(id);
-    if (hit !== undefined) {
-      spkiKeys.delete(id);
-      spkiKeys.set(id, hit);
-      return hit;
-    }
-  }
+  const hit = id !== undefined ? spkiKeys.get(id) : undefined;
+  if (hit !== undefined) return hit;
   let key = importP256Spki(bytes);
   if (key === undefined) {
     try {
@@ -53,10 +48,7 @@ function spkiPublicKey(spki: Uint8Array, name: string): KeyObject {
       throw new InvalidArgumentError(name, 'not a SubjectPublicKeyInfo DER public key', { cause: err });
     }
   }
-  if (id !== undefined) {
-    if (spkiKeys.size >= SPKI_KEY_CACHE_ENTRIES) spkiKeys.delete(spkiKeys.keys().next().value!);
-    spkiKeys.set(id, key);
-  }
+  if (id !== undefined) spkiKeys.set(id, key);
   return key;
 }
 

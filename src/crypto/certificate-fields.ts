@@ -20,6 +20,7 @@
  * this walk accepts, node's X509Certificate accepts too, with the same key.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { BytesKeyedCache } from '../util/bytes-cache.js';
 
 /** The fields read, as views into the certificate's bytes (not copies). */
 export interface CertificateFields {
@@ -369,11 +370,7 @@ export function importP256Spki(spki: Uint8Array): KeyObject | undefined {
   if (bytes.compare(P256_SPKI_PREFIX, 0, P256_SPKI_PREFIX.length, 0, P256_SPKI_PREFIX.length) !== 0) return undefined;
   const id = bytes.toString('latin1', P256_SPKI_PREFIX.length);
   const known = P256_KEYS.get(id);
-  if (known !== undefined) {
-    P256_KEYS.delete(id);
-    P256_KEYS.set(id, known);
-    return known;
-  }
+  if (known !== undefined) return known;
   const x = bytes.subarray(P256_SPKI_PREFIX.length, P256_SPKI_PREFIX.length + 32);
   const y = bytes.subarray(P256_SPKI_PREFIX.length + 32);
   if (x.compare(P256_FIELD_PRIME) >= 0 || y.compare(P256_FIELD_PRIME) >= 0) return undefined;
@@ -384,7 +381,6 @@ export function importP256Spki(spki: Uint8Array): KeyObject | undefined {
     return undefined;
   }
   P256_KEYS.set(id, key);
-  if (P256_KEYS.size > P256_KEY_CACHE_ENTRIES) P256_KEYS.delete(P256_KEYS.keys().next().value!);
   return key;
 }
 
@@ -396,7 +392,7 @@ export function importP256Spki(spki: Uint8Array): KeyObject | undefined {
  * bytes, so a hit is what a fresh import gives; refusals are not kept. Bounded LRU.
  */
 export const P256_KEY_CACHE_ENTRIES = 2048;
-const P256_KEYS = new Map<string, KeyObject>();
+const P256_KEYS = new BytesKeyedCache<KeyObject>(P256_KEY_CACHE_ENTRIES);
 
 /** Entries of the shared P-256 key cache (for tests). */
 export function p256KeyCacheSize(): number {

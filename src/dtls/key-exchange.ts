@@ -9,6 +9,7 @@ import type { Signer } from '../crypto/keystore/types.js';
 import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
 import { NamedGroup, SignatureScheme } from './constants.js';
 import { DtlsBadCertificateError, DtlsDecryptError, DtlsHandshakeFailureError } from './errors.js';
+import { BytesKeyedCache } from '../util/bytes-cache.js';
 
 export const SUPPORTED_GROUPS: readonly number[] = [NamedGroup.secp256r1, NamedGroup.x25519];
 
@@ -117,27 +118,18 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
  * seconds, while a fleet of 64 in flight brings two new certificates per device in between; at
  * 256 the LDevID had often been pushed out before its second handshake.
  */
-const certificateKeys = new Map<string, KeyObject>();
 export const CERTIFICATE_KEY_CACHE_ENTRIES = 2048;
+const certificateKeys = new BytesKeyedCache<KeyObject>(CERTIFICATE_KEY_CACHE_ENTRIES);
 const CACHEABLE_CERTIFICATE_BYTES = 2048;
 
 export function publicKeyFromCertificate(der: Uint8Array): KeyObject {
   const id = der.length <= CACHEABLE_CERTIFICATE_BYTES ? Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1') : undefined;
-  if (id !== undefined) {
-    const hit = certificateKeys.get(id);
-    if (hit !== undefined) {
-      // Refreshed: the least recently used entry is the one evicted.
-      certificateKeys.delete(id);
-      certificateKeys.set(id, hit);
-      return hit;
-    }
-  }
+  // Least recently used out (a hit is refreshed).
+  const hit = id !== undefined ? certificateKeys.get(id) : undefined;
+  if (hit !== undefined) return hit;
   const key = certificatePublicKey(der);
   checkKeyType(key);
-  if (id !== undefined) {
-    if (certificateKeys.size >= CERTIFICATE_KEY_CACHE_ENTRIES) certificateKeys.delete(certificateKeys.keys().next().value!);
-    certificateKeys.set(id, key);
-  }
+  if (id !== undefined) certificateKeys.set(id, key);
   return key;
 }
 

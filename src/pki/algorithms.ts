@@ -9,7 +9,7 @@ import { ecdsaRawToDer } from '../crypto/ecdsa-signature.js';
 import { importP256Spki } from '../crypto/certificate-fields.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertBytes, describeType } from '../util/assert.js';
-import { BytesKeyedCache } from './bytes-cache.js';
+import { BytesKeyedCache } from '../util/bytes-cache.js';
 import { BadSignatureError, MalformedPublicKeyError, UnsupportedAlgorithmError } from './errors.js';
 import { OID } from './oids.js';
 

@@ -7,7 +7,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { assertSameSignatureAlgorithm, guard, parseSignedObject, type SignedObject, type SignedObjectFormat } from './asn1.js';
 import { assertInteger } from '../util/assert.js';
-import { BytesKeyedCache } from './bytes-cache.js';
+import { BytesKeyedCache } from '../util/bytes-cache.js';
 import { certificateView, readCertificateDer, type FastCertificate } from './certificate-der.js';
 import { bytesEqual, fromArrayBuffer, toArrayBuffer, toHex } from './der.js';
 import { MalformedCertificateError } from './errors.js';

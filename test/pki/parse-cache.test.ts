@@ -8,7 +8,7 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { keyObjectSigner } from '../../src/crypto/signer.js';
 import { publicKeyFromSpki, verifySignature } from '../../src/pki/algorithms.js';
-import { BytesKeyedCache } from '../../src/pki/bytes-cache.js';
+import { BytesKeyedCache } from '../../src/util/bytes-cache.js';
 import { createRootCa, encodePem, parseCertificate } from '../../src/pki/index.js';
 
 describe('caches keyed by exact bytes', () => {
